@@ -1,0 +1,1 @@
+"""engine: batch kinship search over profile datasets (see engine.api)."""

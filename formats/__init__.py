@@ -1,0 +1,59 @@
+"""formats: how profiles get into and out of strkin.
+
+* Profile datasets: a directory of Parquet shards with a versioned schema
+  (:func:`open_dataset`, :func:`write_profiles`, :class:`Dataset`,
+  :class:`ProfileArrays`).
+* Importers for GeneMapper exports, the long CSV, wide tables, Familias ``.fam``
+  and CODIS CMF XML, with a samples manifest (:func:`import_file`), strict and
+  lenient modes and a rejects file.
+* Frequency-table readers (:func:`read_frequencies`).
+* Exporters for profiles and results (:func:`export_profiles`,
+  :func:`write_results_csv`).
+
+See ``docs/formats.md`` for the schema and the formats.
+"""
+from .dataset import (
+    FORMAT_NAME,
+    MIN_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    Dataset,
+    ProfileArrays,
+    open_dataset,
+    rebuild_manifest,
+    write_profiles,
+)
+from .errors import (
+    CorruptShardError,
+    DatasetError,
+    DelimiterError,
+    DuplicateSampleError,
+    EncodingError,
+    FormatError,
+    HeaderError,
+    InputFormatError,
+    InvalidRowError,
+    MissingLocusError,
+    ProfileValidationError,
+    Reject,
+    SchemaTooNewError,
+    SchemaTooOldError,
+    SchemaVersionError,
+    XMLSecurityError,
+)
+from .export import PROFILE_FORMATS, export_profiles, write_results_csv
+from .freqio import FREQUENCY_FORMATS, read_frequencies
+from .importing import FORMATS, ImportResult, import_file, write_rejects
+from .manifest import read_manifest
+from .profile import KINDS, RELATIONS, SEXES, Profile
+
+__all__ = [
+    "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
+    "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "rebuild_manifest",
+    "import_file", "ImportResult", "Reject", "write_rejects", "read_manifest",
+    "read_frequencies", "export_profiles", "write_results_csv",
+    "FORMATS", "PROFILE_FORMATS", "FREQUENCY_FORMATS", "KINDS", "RELATIONS", "SEXES",
+    "FormatError", "InputFormatError", "EncodingError", "DelimiterError", "HeaderError",
+    "InvalidRowError", "XMLSecurityError", "DatasetError", "CorruptShardError",
+    "SchemaVersionError", "SchemaTooNewError", "SchemaTooOldError", "DuplicateSampleError",
+    "ProfileValidationError", "MissingLocusError",
+]

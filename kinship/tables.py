@@ -1,0 +1,277 @@
+"""Compiled LR tables: the form in which the engine scores candidates in bulk.
+
+For a reference case C (typed relatives on a pedigree around a missing person M)
+and a locus, the LR that candidate Q is M depends only on Q's genotype g:
+
+    T[g] = P(Q = g, case | H1: Q is M) / P(Q = g, case | H2: Q unrelated)
+
+Under H2 the pedigree keeps M (untyped) and adds Q as an unrelated founder, so
+that θ conditions Q's alleles on every founder allele of the case.  The table is
+computed exactly by :func:`kinship.likelihood.locus_likelihood` with M (and Q)
+left free, for every genotype at once.  Bulk scoring is then one lookup per
+locus: ``LR(Q, C) = Π_l T[C, l, g_Q,l]``.
+
+Genotype index
+--------------
+An unordered genotype {a, b} (allele indices a <= b into the locus allele
+system) has index ``b (b + 1) / 2 + a``; a locus with A alleles has
+``A (A + 1) / 2`` genotypes.  :func:`genotype_index` and :func:`genotype_pairs`
+convert.  Entries for genotypes that contain the silent allele are never looked
+up (a silent allele is never called).
+
+Pairwise relationships
+----------------------
+:data:`RELATIONSHIPS` defines each pairwise mode as a pedigree template over the
+reference R and the candidate Q; :func:`pair_table` gives the full table
+``W[g_R, g_Q]`` per locus, so a reference's case table is the row ``W[g_R]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .frequencies import SILENT, FrequencyTable, LocusAlleles
+from .likelihood import locus_likelihood
+from .mutation import MutationModel
+from .pedigree import Pedigree, Person
+
+__all__ = [
+    "genotype_index",
+    "genotype_pairs",
+    "n_genotypes",
+    "fold_calls",
+    "RELATIONSHIPS",
+    "relationship_pedigrees",
+    "pair_table",
+    "case_table",
+    "LocusTable",
+]
+
+
+def n_genotypes(n_alleles: int) -> int:
+    return n_alleles * (n_alleles + 1) // 2
+
+
+def genotype_index(a, b):
+    """Index of the unordered genotype {a, b} (works on ints and numpy arrays)."""
+    lo = np.minimum(a, b)
+    hi = np.maximum(a, b)
+    return hi * (hi + 1) // 2 + lo
+
+
+@lru_cache(maxsize=256)
+def genotype_pairs(n_alleles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays (a, b), a <= b, listing the genotypes in index order."""
+    a = []
+    b = []
+    for hi in range(n_alleles):
+        for lo in range(hi + 1):
+            a.append(lo)
+            b.append(hi)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+
+
+def fold_calls(J: np.ndarray, axis: int, silent: int | None) -> np.ndarray:
+    """Fold two adjacent axes (axis, axis+1) over ordered alleles into one axis
+    over genotype calls: call {a, b} = J[a, b] + J[b, a] (a != b), J[a, a]; with a
+    silent allele s, a homozygous call a/a also collects J[a, s] + J[s, a]."""
+    A = J.shape[axis]
+    X = np.moveaxis(J, (axis, axis + 1), (0, 1))
+    rest = X.shape[2:]
+    X = X.reshape((A * A,) + rest)
+    a, b = genotype_pairs(A)
+    out = X[a * A + b] + np.where((a != b).reshape((-1,) + (1,) * len(rest)), X[b * A + a], 0.0)
+    if silent is not None:
+        hom = (a == b) & (a != silent)
+        extra = np.zeros_like(out)
+        extra[hom] = X[a[hom] * A + silent] + X[silent * A + a[hom]]
+        out = out + extra
+    return np.moveaxis(out, 0, axis)
+
+
+def _ratio_table(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / den
+
+
+# ---------------------------------------------------------------------------
+# pairwise relationships as pedigree templates over R (reference) and Q
+# ---------------------------------------------------------------------------
+
+def _p(pid, sex, father=None, mother=None):
+    return Person(pid, father, mother, sex)
+
+
+def _templates(rel: str, ref_sex: str, line: str):
+    """H1 pedigree (persons) relating R and Q.  ``line`` ('paternal'/'maternal')
+    chooses the sex of the linking parent where the relationship has one."""
+    other = "female" if ref_sex == "male" else "male"
+    lsex = "male" if line == "paternal" else "female"
+    lother = "female" if lsex == "male" else "male"
+    if rel == "parent-child":
+        # R is the parent of Q
+        return [_p("R", ref_sex), _p("X", other), _p("Q", "unknown", *(("R", "X") if ref_sex == "male" else ("X", "R")))]
+    if rel == "full-sibling":
+        return [_p("F", "male"), _p("M", "female"), _p("R", ref_sex, "F", "M"), _p("Q", "unknown", "F", "M")]
+    if rel == "half-sibling":
+        # common parent of sex `lsex`
+        cp = _p("C", lsex)
+        o1 = _p("O1", lother)
+        o2 = _p("O2", lother)
+        par = ("C", "O1") if lsex == "male" else ("O1", "C")
+        par2 = ("C", "O2") if lsex == "male" else ("O2", "C")
+        return [cp, o1, o2, _p("R", ref_sex, *par), _p("Q", "unknown", *par2)]
+    if rel == "grandparent":
+        # R is a grandparent of Q through Q's parent P of sex `lsex`
+        rp = _p("S", other)
+        par = ("R", "S") if ref_sex == "male" else ("S", "R")
+        pp = _p("P", lsex, *par)
+        sp = _p("T", lother)
+        qpar = ("P", "T") if lsex == "male" else ("T", "P")
+        return [_p("R", ref_sex), rp, pp, sp, _p("Q", "unknown", *qpar)]
+    if rel == "avuncular":
+        # R is a full sibling of Q's parent P (sex `lsex`): uncle/aunt - nephew/niece
+        gp = [_p("GF", "male"), _p("GM", "female")]
+        pp = _p("P", lsex, "GF", "GM")
+        sp = _p("T", lother)
+        qpar = ("P", "T") if lsex == "male" else ("T", "P")
+        return gp + [_p("R", ref_sex, "GF", "GM"), pp, sp, _p("Q", "unknown", *qpar)]
+    if rel == "first-cousin":
+        # R's parent PR and Q's parent PQ are full siblings (both of sex `lsex`)
+        gp = [_p("GF", "male"), _p("GM", "female")]
+        pr = _p("PR", lsex, "GF", "GM")
+        pq = _p("PQ", lsex, "GF", "GM")
+        sr = _p("SR", lother)
+        sq = _p("SQ", lother)
+        rpar = ("PR", "SR") if lsex == "male" else ("SR", "PR")
+        qpar = ("PQ", "SQ") if lsex == "male" else ("SQ", "PQ")
+        return gp + [pr, pq, sr, sq, _p("R", ref_sex, *rpar), _p("Q", "unknown", *qpar)]
+    raise KeyError(rel)
+
+
+#: Pairwise relationships with their IBD coefficients (k0, k1, k2) for
+#: non-inbred relatives (used for the closed-form checks without mutation).
+RELATIONSHIPS = {
+    "identity": (0.0, 0.0, 1.0),
+    "parent-child": (0.0, 1.0, 0.0),
+    "full-sibling": (0.25, 0.5, 0.25),
+    "half-sibling": (0.5, 0.5, 0.0),
+    "grandparent": (0.5, 0.5, 0.0),
+    "avuncular": (0.5, 0.5, 0.0),
+    "first-cousin": (0.75, 0.25, 0.0),
+}
+
+
+def relationship_pedigrees(rel: str, ref_sex: str = "male", line: str = "paternal"):
+    """(H1, H2) pedigrees relating reference ``R`` and candidate ``Q``.
+
+    H2 has R and Q as unrelated founders.  For ``identity`` H1 is ``None`` (R and
+    Q are the same person; see :func:`pair_table`).
+    """
+    if rel not in RELATIONSHIPS:
+        raise KeyError(f"unknown relationship {rel!r}; known: {', '.join(RELATIONSHIPS)}")
+    if ref_sex not in ("male", "female"):
+        raise ValueError("ref_sex must be 'male' or 'female'")
+    if line not in ("paternal", "maternal"):
+        raise ValueError("line must be 'paternal' or 'maternal'")
+    h2 = Pedigree([_p("R", ref_sex), _p("Q", "unknown")])
+    if rel == "identity":
+        return None, h2
+    return Pedigree(_templates(rel, ref_sex, line)), h2
+
+
+@dataclass(frozen=True)
+class LocusTable:
+    """A compiled table at one locus: ``lr[g]`` and ``inconsistent[g]`` (true where
+    H1 is impossible without mutation), over the genotype index of ``alleles``."""
+
+    locus: str
+    alleles: LocusAlleles
+    lr: np.ndarray
+    inconsistent: np.ndarray
+
+
+def _locus_inputs(la: LocusAlleles, mutation: MutationModel | None):
+    fM = mM = None
+    if mutation is not None:
+        fM, mM = mutation.matrices(la)
+    silent = la.alleles.index(SILENT) if la.silent else None
+    return fM, mM, silent
+
+
+def pair_table(
+    rel: str,
+    la: LocusAlleles,
+    mutation: MutationModel | None = None,
+    theta: float = 0.0,
+    ref_sex: str = "male",
+    line: str = "paternal",
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, inconsistent)``, both ``[G, G]`` over (g_R, g_Q): the LR of ``rel``
+    versus unrelated for every pair of genotypes at one locus, exactly (mutation,
+    θ, silent allele).  ``inconsistent[gR, gQ]`` is true where the H1 likelihood is
+    zero without mutation."""
+    if mutation is not None and not isinstance(mutation, MutationModel):
+        mutation = MutationModel(mutation)
+    fM, mM, silent = _locus_inputs(la, mutation)
+    A = la.n_alleles
+    args = dict(n_alleles=A, freqs=la.freqs, theta=float(theta), silent=silent)
+    h1, h2 = relationship_pedigrees(rel, ref_sex, line)
+    J2 = locus_likelihood(h2, {}, free=["R", "Q"], **args)
+    D = fold_calls(fold_calls(J2, 0, silent), 1, silent)
+    if rel == "identity":
+        one = Pedigree([_p("R", ref_sex)])
+        v = fold_calls(locus_likelihood(one, {}, free=["R"], **args), 0, silent)
+        N = np.diag(v)
+        N0 = N
+    else:
+        J1 = locus_likelihood(h1, {}, free=["R", "Q"], female_M=fM, male_M=mM, **args)
+        N = fold_calls(fold_calls(J1, 0, silent), 1, silent)
+        if fM is None and mM is None:
+            N0 = N
+        else:
+            J0 = locus_likelihood(h1, {}, free=["R", "Q"], **args)
+            N0 = fold_calls(fold_calls(J0, 0, silent), 1, silent)
+    return _ratio_table(N, D), N0 == 0.0
+
+
+def case_table(
+    pedigree,
+    missing: str,
+    calls: Mapping[str, tuple[str, str]],
+    la: LocusAlleles,
+    mutation: MutationModel | None = None,
+    theta: float = 0.0,
+) -> LocusTable:
+    """Compile one locus of a reference case.
+
+    ``pedigree``: the case pedigree including the missing person ``missing``;
+    ``calls``: typed relatives' calls at this locus as allele labels.  Returns
+    the table over the candidate's genotype index.
+    """
+    ped = Pedigree.from_records(pedigree)
+    if missing not in ped:
+        raise KeyError(f"missing person {missing!r} is not in the case pedigree")
+    if missing in calls:
+        raise ValueError(f"the missing person {missing!r} cannot be typed in the case")
+    if mutation is not None and not isinstance(mutation, MutationModel):
+        mutation = MutationModel(mutation)
+    idx = {a: i for i, a in enumerate(la.alleles)}
+    icalls = {pid: (idx[a], idx[b]) for pid, (a, b) in calls.items()}
+    fM, mM, silent = _locus_inputs(la, mutation)
+    A = la.n_alleles
+    args = dict(n_alleles=A, freqs=la.freqs, theta=float(theta), silent=silent)
+    qid = "__candidate__"
+    while qid in ped:
+        qid += "_"
+    h2 = ped.with_person(Person(qid, None, None, "unknown"))
+    num = fold_calls(locus_likelihood(ped, icalls, free=[missing], female_M=fM, male_M=mM, **args), 0, silent)
+    den = fold_calls(locus_likelihood(h2, icalls, free=[qid], female_M=fM, male_M=mM, **args), 0, silent)
+    if fM is None and mM is None:
+        num0 = num
+    else:
+        num0 = fold_calls(locus_likelihood(ped, icalls, free=[missing], **args), 0, silent)
+    return LocusTable(la.locus, la, _ratio_table(num, den), num0 == 0.0)
