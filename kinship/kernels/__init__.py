@@ -1,0 +1,1 @@
+"""Numba kernels (imported lazily by kinship.search; importing kinship compiles nothing)."""

@@ -1,0 +1,378 @@
+"""Bulk scoring: compile references into tables, score candidates against them.
+
+This is the layer the batch engine calls.  Profiles enter as dense codes
+``[n_profiles, n_loci, 2]`` (int, indices into each locus' allele system as
+given by :meth:`ScoringModel.allele_systems`, negative = untyped).
+
+* :meth:`ScoringModel.compile_pairwise` — one table per reference person for a
+  pairwise relationship (identity, parent-child, full-sibling, ...), as rows of
+  the exact per-locus pair tables :func:`kinship.tables.pair_table`.
+* :meth:`ScoringModel.compile_cases` — one table per reference case (relatives
+  around a missing person): couples and duos by vectorised closed forms, every
+  other case shape by the exact pedigree likelihood (:func:`kinship.tables.case_table`);
+  the closed forms are tested against the latter.
+* :func:`score` — every query against every table, returning the pairs whose
+  log10 LR reaches the threshold, found with an exact branch-and-bound bound
+  (see :mod:`kinship.kernels.score`).
+* :meth:`CaseTables.per_locus` — the exact per-locus LRs of one pair, for reports.
+
+Loci policy: a locus untyped in the query is skipped (factor 1) and not
+counted as compared; a locus with no typed relative in a case has a table of
+ones and is not counted as compared either.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .cases import MISSING, case_pedigree
+from .frequencies import SILENT, FrequencyTable, LocusAlleles
+from .mutation import MutationModel
+from .tables import case_table, genotype_index, genotype_pairs, n_genotypes, pair_table
+
+__all__ = ["ScoringModel", "CaseTables", "Hits", "score", "score_exhaustive"]
+
+
+@dataclass
+class CaseTables:
+    """Compiled tables of a block of references or cases.
+
+    ``lr[c, offsets[l] + g]`` is the LR at locus ``l`` for candidate genotype
+    ``g``; ``inconsistent`` marks H1 likelihood zero without mutation;
+    ``typed[c, l]`` says whether the case has information at locus ``l``.
+    """
+
+    ids: list
+    lr: np.ndarray
+    inconsistent: np.ndarray
+    typed: np.ndarray
+    offsets: np.ndarray
+    loci: tuple
+    mode: str
+    notes: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def log10(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(self.lr)
+
+    def per_locus(self, c: int, qg_row: np.ndarray) -> dict:
+        """Exact per-locus LRs of case ``c`` for a query's genotype indices;
+        loci the query or case did not type are left out."""
+        out = {}
+        for l, locus in enumerate(self.loci):
+            g = int(qg_row[l])
+            if g < 0 or not self.typed[c, l]:
+                continue
+            out[locus] = float(self.lr[c, self.offsets[l] + g])
+        return out
+
+    def counts(self, c: int, qg_row: np.ndarray) -> tuple[int, int]:
+        """(loci compared, loci inconsistent without mutation) for one pair."""
+        comp = inc = 0
+        for l in range(len(self.loci)):
+            g = int(qg_row[l])
+            if g < 0 or not self.typed[c, l]:
+                continue
+            comp += 1
+            inc += int(self.inconsistent[c, self.offsets[l] + g])
+        return comp, inc
+
+
+class ScoringModel:
+    """Frequencies, mutation model, θ and locus set for a bulk search.
+
+    ``extra_alleles``: ``{locus: alleles seen in the data}``, added to the
+    allele systems with the table's minimum-allele-frequency policy, so every
+    profile allele has an index.
+    """
+
+    def __init__(
+        self,
+        frequencies: FrequencyTable,
+        loci: Sequence[str],
+        mutation: MutationModel | None = None,
+        theta: float = 0.0,
+        extra_alleles: Mapping[str, Sequence[str]] | None = None,
+    ):
+        if mutation is not None and not isinstance(mutation, MutationModel):
+            mutation = MutationModel(mutation)
+        self.frequencies = frequencies
+        self.mutation = mutation
+        self.theta = float(theta)
+        if not (0.0 <= self.theta < 1.0):
+            raise ValueError(f"theta must be in [0, 1), got {theta}")
+        self.loci = tuple(frequencies.resolve_locus(l) for l in loci)
+        extra = {frequencies.resolve_locus(k): v for k, v in (extra_alleles or {}).items()}
+        self.systems: list[LocusAlleles] = [
+            frequencies.locus_alleles(l, extra.get(l, ())) for l in self.loci
+        ]
+        self.n_alleles = np.array([s.n_alleles for s in self.systems], dtype=np.int64)
+        sizes = np.array([n_genotypes(a) for a in self.n_alleles], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.size = int(sizes.sum())
+        self._pair_cache: dict = {}
+
+    # -- profiles -------------------------------------------------------------------
+    def allele_systems(self) -> list[LocusAlleles]:
+        return self.systems
+
+    def encode(self, genotypes: Sequence[Mapping[str, tuple]]) -> np.ndarray:
+        """Codes ``[n, L, 2]`` from a list of ``{locus: (a, b)}`` dicts (labels)."""
+        out = np.full((len(genotypes), len(self.loci), 2), -1, dtype=np.int16)
+        index = [{a: i for i, a in enumerate(s.alleles)} for s in self.systems]
+        for i, gt in enumerate(genotypes):
+            for raw, pair in gt.items():
+                l = self.loci.index(self.frequencies.resolve_locus(raw)) if raw not in self.loci else self.loci.index(raw)
+                if pair is None:
+                    continue
+                out[i, l, 0] = index[l][pair[0]]
+                out[i, l, 1] = index[l][pair[1]]
+        return out
+
+    def genotype_indices(self, codes: np.ndarray) -> np.ndarray:
+        """Genotype index per (profile, locus), -1 where untyped: ``int32 [n, L]``."""
+        codes = np.asarray(codes)
+        a = codes[..., 0].astype(np.int64)
+        b = codes[..., 1].astype(np.int64)
+        g = genotype_index(a, b)
+        g[(a < 0) | (b < 0)] = -1
+        return g.astype(np.int32)
+
+    def describe(self) -> dict:
+        return {
+            "loci": list(self.loci),
+            "theta": self.theta,
+            "mutation": None if self.mutation is None else self.mutation.describe(),
+            "frequencies": self.frequencies.name,
+            "frequencies_sha256": self.frequencies.checksum(),
+            "alleles_added": {s.locus: list(s.added) for s in self.systems if s.added},
+        }
+
+    # -- compilation ----------------------------------------------------------------
+    def pair_tables(self, rel: str, ref_sex: str = "male", line: str = "paternal"):
+        key = (rel, ref_sex, line)
+        if key not in self._pair_cache:
+            self._pair_cache[key] = [
+                pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line)
+                for s in self.systems
+            ]
+        return self._pair_cache[key]
+
+    def compile_pairwise(self, rel: str, ids, codes, sexes=None, line: str = "paternal") -> CaseTables:
+        """Tables for ``rel`` between each reference (rows of ``codes``) and any
+        candidate.  ``sexes``: reference sexes (the transmitting parent's mutation
+        model where the reference is a parent or on the linking line);
+        ``"unknown"`` uses the male model and is noted."""
+        codes = np.asarray(codes)
+        R = codes.shape[0]
+        lr = np.ones((R, self.size))
+        inc = np.zeros((R, self.size), dtype=np.uint8)
+        gidx = self.genotype_indices(codes)
+        typed = gidx >= 0
+        notes = []
+        sexes = list(sexes) if sexes is not None else ["male"] * R
+        norm = []
+        for s in sexes:
+            s = (s or "unknown").lower()
+            s = {"m": "male", "f": "female"}.get(s, s)
+            if s not in ("male", "female"):
+                s = "male"
+                if rel != "identity" and self.mutation is not None:
+                    notes.append("reference sex unknown: male mutation model used")
+            norm.append(s)
+        norm = np.array(norm)
+        for sex in ("male", "female"):
+            rows = np.nonzero(norm == sex)[0]
+            if len(rows) == 0:
+                continue
+            tabs = self.pair_tables(rel, sex, line)
+            for l, (W, I) in enumerate(tabs):
+                o = self.offsets[l]
+                G = W.shape[1]
+                sel = rows[typed[rows, l]]
+                if len(sel):
+                    lr[sel, o:o + G] = W[gidx[sel, l]]
+                    inc[sel, o:o + G] = I[gidx[sel, l]]
+        return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)))
+
+    def compile_cases(self, cases: Sequence[dict]) -> CaseTables:
+        """Tables for reference cases.  Each case is ``{"id": case_id, "missing_sex":
+        ..., "relatives": [(ref_id, relation, sex, codes[L, 2]), ...]}``."""
+        C = len(cases)
+        lr = np.ones((C, self.size))
+        inc = np.zeros((C, self.size), dtype=np.uint8)
+        typed = np.zeros((C, len(self.loci)), dtype=bool)
+        notes = []
+        for ci, case in enumerate(cases):
+            rels = case["relatives"]
+            kinds = sorted(r[1] for r in rels)
+            silent_any = any(s.silent for s in self.systems)
+            if kinds == ["father", "mother"] and not silent_any:
+                self._compile_couple(case, ci, lr, inc, typed)
+            elif kinds in (["father"], ["mother"]):
+                rid, rel, sex, codes = rels[0]
+                t = self.compile_pairwise("parent-child", [rid], np.asarray(codes)[None], [
+                    "male" if rel == "father" else "female"])
+                lr[ci] = t.lr[0]
+                inc[ci] = t.inconsistent[0]
+                typed[ci] = t.typed[0]
+            else:
+                self._compile_generic(case, ci, lr, inc, typed)
+        return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
+
+    def _compile_generic(self, case, ci, lr, inc, typed):
+        ped = case_pedigree([(r[0], r[1], r[2]) for r in case["relatives"]],
+                            missing_sex=case.get("missing_sex", "unknown"))
+        for l, s in enumerate(self.systems):
+            calls = {}
+            for rid, rel, sex, codes in case["relatives"]:
+                a, b = int(codes[l][0]), int(codes[l][1])
+                if a >= 0 and b >= 0:
+                    calls[rid] = (s.alleles[a], s.alleles[b])
+            if not calls:
+                continue
+            t = case_table(ped, MISSING, calls, s, self.mutation, self.theta)
+            o = self.offsets[l]
+            lr[ci, o:o + len(t.lr)] = t.lr
+            inc[ci, o:o + len(t.lr)] = t.inconsistent
+            typed[ci, l] = True
+
+    def _compile_couple(self, case, ci, lr, inc, typed):
+        """Missing child of a typed couple, closed form (mutation and θ):
+
+            T[g] = P(M = g | F, Mo) / P_θ(Q = g | the four parental alleles)
+
+        P(M = (x, y) ordered) = tF[x] tM[y], tF = ½(M_male[f1] + M_male[f2]),
+        tM = ½(M_female[m1] + M_female[m2]); the denominator draws Q's two alleles
+        from the θ pool after the parents' four (Balding–Nichols).  The parents'
+        own probability cancels.  Tested against the exact pedigree likelihood.
+        """
+        rels = {r[1]: r for r in case["relatives"]}
+        fcodes = np.asarray(rels["father"][3])
+        mcodes = np.asarray(rels["mother"][3])
+        th = self.theta
+        for l, s in enumerate(self.systems):
+            f1, f2 = int(fcodes[l][0]), int(fcodes[l][1])
+            m1, m2 = int(mcodes[l][0]), int(mcodes[l][1])
+            ft = f1 >= 0 and f2 >= 0
+            mt = m1 >= 0 and m2 >= 0
+            if not ft and not mt:
+                continue
+            if not (ft and mt):
+                # one parent untyped at this locus: a duo at this locus
+                rid, rel, sex, codes = rels["father"] if ft else rels["mother"]
+                W, I = self.pair_tables("parent-child", "male" if ft else "female")[l]
+                g = genotype_index(*(sorted((f1, f2)) if ft else sorted((m1, m2))))
+                o = self.offsets[l]
+                lr[ci, o:o + W.shape[1]] = W[g]
+                inc[ci, o:o + W.shape[1]] = I[g]
+                typed[ci, l] = True
+                continue
+            A = s.n_alleles
+            p = s.freqs
+            fM, mM = (None, None) if self.mutation is None else self.mutation.matrices(s)
+            Mm = np.eye(A) if mM is None else mM
+            Mf = np.eye(A) if fM is None else fM
+            tF = 0.5 * (Mm[f1] + Mm[f2])
+            tM = 0.5 * (Mf[m1] + Mf[m2])
+            a, b = genotype_pairs(A)
+            num = tF[a] * tM[b] + np.where(a != b, tF[b] * tM[a], 0.0)
+            tF0 = 0.5 * (np.eye(A)[f1] + np.eye(A)[f2])
+            tM0 = 0.5 * (np.eye(A)[m1] + np.eye(A)[m2])
+            num0 = tF0[a] * tM0[b] + np.where(a != b, tF0[b] * tM0[a], 0.0)
+            cnt = np.zeros(A)
+            for x in (f1, f2, m1, m2):
+                cnt[x] += 1
+            first = (th * cnt + (1 - th) * p) / (1 + 3 * th)
+            # second draw: counts include the first draw
+            den_ab = first[a] * (th * (cnt[b] + (a == b)) + (1 - th) * p[b]) / (1 + 4 * th)
+            den = np.where(a != b, 2 * den_ab, den_ab)
+            o = self.offsets[l]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lr[ci, o:o + len(num)] = num / den
+            inc[ci, o:o + len(num)] = num0 == 0.0
+            typed[ci, l] = True
+
+
+@dataclass
+class Hits:
+    """Pairs at or above the threshold: query row, table row, log10 LR and the
+    number of inconsistent loci that identity mode skipped."""
+
+    query: np.ndarray
+    case: np.ndarray
+    log10_lr: np.ndarray
+    skipped: np.ndarray
+    pairs: int
+
+    def __len__(self):
+        return len(self.query)
+
+
+def _suffix_bounds(log_tab: np.ndarray, offsets: np.ndarray, order: np.ndarray, sizes) -> np.ndarray:
+    C = log_tab.shape[0]
+    L = len(order)
+    mx = np.zeros((C, L))
+    for k, l in enumerate(order):
+        o = offsets[l]
+        block = log_tab[:, o:o + sizes[l]]
+        with np.errstate(invalid="ignore"):
+            m = np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=1)
+        mx[:, k] = np.maximum(m, 0.0)
+    suffix = np.zeros((C, L + 1))
+    suffix[:, :L] = np.cumsum(mx[:, ::-1], axis=1)[:, ::-1]
+    return suffix
+
+
+def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: int = 0,
+          order: np.ndarray | None = None, cap: int = 64) -> Hits:
+    """All (query, table) pairs with LR >= ``threshold``.
+
+    ``qg``: genotype indices ``int32 [Q, L]`` (:meth:`ScoringModel.genotype_indices`).
+    ``max_skip``: identity mode only — up to this many loci inconsistent with the
+    reference are left out of the LR (and reported) instead of excluding the pair.
+    """
+    from .kernels.score import score_block
+
+    qg = np.ascontiguousarray(qg, dtype=np.int32)
+    log_tab = np.ascontiguousarray(tables.log10())
+    L = len(tables.loci)
+    sizes = np.diff(np.append(tables.offsets, log_tab.shape[1]))
+    if order is None:
+        order = np.argsort(-sizes, kind="stable")  # loci with more genotypes first
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    suffix = _suffix_bounds(log_tab, tables.offsets, order, sizes)
+    log_t = math.log10(threshold) if threshold > 0 else -math.inf
+    Q = qg.shape[0]
+    while True:
+        out_case = np.empty((Q, cap), dtype=np.int32)
+        out_score = np.empty((Q, cap), dtype=np.float64)
+        out_skip = np.empty((Q, cap), dtype=np.int32)
+        out_n = np.zeros(Q, dtype=np.int32)
+        score_block(log_tab, tables.inconsistent, tables.offsets.astype(np.int64), order, qg,
+                    suffix, log_t, int(max_skip), cap, out_case, out_score, out_skip, out_n)
+        if out_n.size == 0 or out_n.max() <= cap:
+            break
+        cap = int(out_n.max())
+    qi = np.repeat(np.arange(Q, dtype=np.int64), out_n)
+    mask = np.arange(cap)[None, :] < out_n[:, None]
+    return Hits(qi, out_case[mask].astype(np.int64), out_score[mask], out_skip[mask],
+                pairs=Q * len(tables))
+
+
+def score_exhaustive(tables: CaseTables, qg: np.ndarray) -> np.ndarray:
+    """log10 LR of every pair ``[Q, C]`` without pruning (tests and baselines)."""
+    from .kernels.score import score_all
+
+    out = np.empty((qg.shape[0], len(tables)))
+    score_all(np.ascontiguousarray(tables.log10()), tables.offsets.astype(np.int64),
+              np.ascontiguousarray(qg, dtype=np.int32), out)
+    return out
