@@ -177,15 +177,6 @@ class FrequencyTable:
                     d[a] = p
             if not d:
                 raise FrequencyError(f"frequency table {name!r}, locus {locus}: no alleles")
-            s = sum(d.values())
-            if renormalise:
-                d = {a: p / s for a, p in d.items()}
-            elif abs(s - 1.0) > sum_tolerance:
-                raise FrequencyError(
-                    f"frequency table {name!r}, locus {locus}: frequencies sum to {s:.6g}, "
-                    f"more than {sum_tolerance} from 1. Check the table, or pass "
-                    f"renormalise=True to divide by the sum."
-                )
             freqs[locus] = d
         if not freqs:
             raise FrequencyError(f"frequency table {name!r} has no loci")
@@ -208,6 +199,18 @@ class FrequencyTable:
         for l, s in self._silent.items():
             if not (0.0 <= s < 1.0):
                 raise FrequencyError(f"silent allele frequency at {l} must be in [0, 1): {s}")
+        # the listed alleles plus the silent allele make up the locus
+        for locus, d in freqs.items():
+            s = sum(d.values())
+            sil = self._silent.get(locus, 0.0)
+            if renormalise:
+                freqs[locus] = {a: p * (1.0 - sil) / s for a, p in d.items()}
+            elif abs(s + sil - 1.0) > sum_tolerance:
+                raise FrequencyError(
+                    f"frequency table {name!r}, locus {locus}: frequencies sum to {s + sil:.6g}"
+                    f"{' with the silent allele' if sil else ''}, more than {sum_tolerance} from 1. "
+                    f"Check the table, or pass renormalise=True to divide by the sum."
+                )
 
     # -- constructors -------------------------------------------------------------
     @classmethod

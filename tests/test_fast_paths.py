@@ -1,0 +1,183 @@
+"""Every fast path against the exact pedigree likelihood (and closed forms).
+
+* pair tables (every pairwise relationship) against ``likelihood_ratio`` on the
+  same two persons, with mutation and theta;
+* pair tables without mutation and theta against the IBD closed form
+  k0 + k1 Φ1 + k2 Φ2, computed here from first principles;
+* the couple and duo closed-form compilers against the generic case compiler;
+* the generic case compiler against ``likelihood_ratio``;
+* the pruned scoring kernel against an exhaustive scan.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import kinship
+from kinship.search import ScoringModel, score, score_exhaustive
+from kinship.tables import RELATIONSHIPS, genotype_index, pair_table, relationship_pedigrees
+
+LOC = "L1"
+ALLELES = ["8", "9", "9.3", "10", "11"]
+FREQ = {LOC: {"8": 0.125, "9": 0.25, "9.3": 0.0625, "10": 0.3125, "11": 0.25}}
+MUT = kinship.MutationModel(
+    female=kinship.Stepwise(rate=0.01, rate2=0.001, range=0.3),
+    male=kinship.Stepwise(rate=0.03, rate2=0.002, range=0.5),
+)
+
+genotype = st.tuples(st.sampled_from(ALLELES), st.sampled_from(ALLELES))
+
+
+def _ft():
+    return kinship.FrequencyTable.from_dict(FREQ)
+
+
+@pytest.mark.parametrize("rel", [r for r in RELATIONSHIPS if r != "identity"])
+@pytest.mark.parametrize("theta", [0.0, 0.02])
+@settings(max_examples=6, deadline=None)
+@given(gr=genotype, gq=genotype)
+def test_pair_table_equals_exact_lr(rel, theta, gr, gq):
+    ft = _ft()
+    la = ft.locus_alleles(LOC)
+    for sex in ("male", "female"):
+        W, I = pair_table(rel, la, MUT, theta, ref_sex=sex)
+        h1, h2 = relationship_pedigrees(rel, sex)
+        r = kinship.likelihood_ratio(h1.records(), h2.records(), {"R": {LOC: gr}, "Q": {LOC: gq}},
+                                     ft, MUT, theta)
+        i = {a: k for k, a in enumerate(la.alleles)}
+        gi, gj = genotype_index(i[gr[0]], i[gr[1]]), genotype_index(i[gq[0]], i[gq[1]])
+        assert W[gi, gj] == pytest.approx(r.total, rel=1e-9)
+        assert bool(I[gi, gj]) == (LOC in r.inconsistent)
+
+
+def _ibd_closed_form(k, gr, gq, p):
+    """k0 + k1 Φ1 + k2 Φ2 for unordered genotypes (no mutation, theta = 0).
+
+    Φ1 = P(Q | R, one allele IBD) / P(Q): the IBD allele is either of R's two
+    alleles (1/2 each), Q's other allele is a random draw.  Φ2 = I(Q = R)/P(Q).
+    """
+    k0, k1, k2 = k
+    c, d = gq
+    pq = p[c] ** 2 if c == d else 2 * p[c] * p[d]
+    phi1 = 0.0
+    for r in gr:
+        if c == d:
+            phi1 += 0.5 * (p[c] if r == c else 0.0)
+        else:
+            phi1 += 0.5 * ((p[d] if r == c else 0.0) + (p[c] if r == d else 0.0))
+    phi2 = 1.0 if sorted(gr) == sorted(gq) else 0.0
+    return k0 + k1 * phi1 / pq + k2 * phi2 / pq
+
+
+@pytest.mark.parametrize("rel", list(RELATIONSHIPS))
+def test_pair_table_matches_ibd_formula(rel):
+    ft = _ft()
+    la = ft.locus_alleles(LOC)
+    W, _ = pair_table(rel, la, None, 0.0)
+    p = dict(zip(la.alleles, la.freqs))
+    for x in range(len(ALLELES)):
+        for y in range(x, len(ALLELES)):
+            for u in range(len(ALLELES)):
+                for v in range(u, len(ALLELES)):
+                    gr = (la.alleles[x], la.alleles[y])
+                    gq = (la.alleles[u], la.alleles[v])
+                    want = _ibd_closed_form(RELATIONSHIPS[rel], gr, gq, p)
+                    got = W[genotype_index(x, y), genotype_index(u, v)]
+                    assert got == pytest.approx(want, rel=1e-12), (rel, gr, gq)
+
+
+def _model(theta, loci=("D3S1358", "vWA", "TH01", "D21S11")):
+    return ScoringModel(kinship.FrequencyTable.load(), loci, MUT, theta)
+
+
+def _random_codes(sm, n, rng):
+    c = np.zeros((n, len(sm.loci), 2), dtype=np.int16)
+    for l, s in enumerate(sm.systems):
+        c[:, l, :] = rng.choice(s.n_alleles, size=(n, 2), p=s.freqs / s.freqs.sum())
+    return c
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.03])
+def test_couple_and_duo_closed_forms_equal_generic(theta):
+    sm = _model(theta)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        F, Mo = _random_codes(sm, 2, rng)
+        Mo[1] = -1  # one parent untyped at one locus: the couple falls back to a duo there
+        cases = [
+            {"id": "couple", "relatives": [("F", "father", "male", F), ("Mo", "mother", "female", Mo)]},
+            {"id": "duo-f", "relatives": [("F", "father", "male", F)]},
+            {"id": "duo-m", "relatives": [("Mo", "mother", "female", Mo)]},
+        ]
+        fast = sm.compile_cases(cases)
+        lr = np.ones_like(fast.lr)
+        inc = np.zeros_like(fast.inconsistent)
+        typed = np.zeros_like(fast.typed)
+        for ci, case in enumerate(cases):
+            sm._compile_generic(case, ci, lr, inc, typed)
+        np.testing.assert_allclose(fast.lr, lr, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(fast.inconsistent, inc)
+        np.testing.assert_array_equal(fast.typed, typed)
+
+
+def _labels(sm, codes):
+    return {s.locus: (s.alleles[codes[l, 0]], s.alleles[codes[l, 1]])
+            for l, s in enumerate(sm.systems) if codes[l, 0] >= 0}
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.02])
+def test_generic_case_equals_likelihood_ratio(theta):
+    # grandparents + an uncle: compiled table lookup vs the public LR
+    sm = _model(theta, loci=("D3S1358", "TH01"))
+    rng = np.random.default_rng(5)
+    gf, gm, un, q = _random_codes(sm, 4, rng)
+    case = {"id": "c", "relatives": [("GF", "grandfather", "male", gf), ("GM", "grandmother", "female", gm),
+                                     ("UN", "uncle", "male", un)]}
+    tab = sm.compile_cases([case])
+    qg = sm.genotype_indices(q[None])[0]
+    h1 = [{"id": "GF", "sex": "male"}, {"id": "GM", "sex": "female"},
+          {"id": "FA", "father": "GF", "mother": "GM", "sex": "male"},
+          {"id": "UN", "father": "GF", "mother": "GM", "sex": "male"},
+          {"id": "MO", "sex": "female"}, {"id": "Q", "father": "FA", "mother": "MO", "sex": "male"}]
+    h2 = [{"id": "GF", "sex": "male"}, {"id": "GM", "sex": "female"},
+          {"id": "UN", "father": "GF", "mother": "GM", "sex": "male"}, {"id": "Q", "sex": "male"}]
+    g = {"GF": _labels(sm, gf), "GM": _labels(sm, gm), "UN": _labels(sm, un), "Q": _labels(sm, q)}
+    r = kinship.likelihood_ratio(h1, h2, g, sm.frequencies, MUT, theta)
+    per = tab.per_locus(0, qg)
+    for locus in r.per_locus:
+        assert per[locus] == pytest.approx(r.per_locus[locus], rel=1e-9)
+
+
+@pytest.mark.parametrize("rel", ["parent-child", "full-sibling", "identity"])
+def test_pruned_kernel_equals_exhaustive(rel):
+    sm = _model(0.0)
+    rng = np.random.default_rng(3)
+    refs = _random_codes(sm, 40, rng)
+    queries = np.concatenate([_random_codes(sm, 300, rng), refs[:5]])  # plant identical profiles
+    queries[3, 1] = -1  # an untyped locus
+    tab = sm.compile_pairwise(rel, [f"r{i}" for i in range(len(refs))], refs)
+    qg = sm.genotype_indices(queries)
+    ex = score_exhaustive(tab, qg)
+    for t in (0.5, 1.0, 10.0, 100.0):
+        hits = score(tab, qg, threshold=t)
+        want = {tuple(x) for x in np.argwhere(ex >= np.log10(t)).tolist()}
+        got = set(zip(hits.query.tolist(), hits.case.tolist()))
+        assert got == want
+        np.testing.assert_allclose(hits.log10_lr, ex[hits.query, hits.case], rtol=0, atol=1e-12)
+
+
+def test_identity_tolerates_stated_inconsistent_loci():
+    sm = _model(0.0)
+    rng = np.random.default_rng(9)
+    refs = _random_codes(sm, 3, rng)
+    q = refs[0].copy()
+    s0 = sm.systems[0]
+    q[0] = [(q[0, 0] + 1) % s0.n_alleles, (q[0, 0] + 1) % s0.n_alleles]  # one locus differs
+    tab = sm.compile_pairwise("identity", ["a", "b", "c"], refs)
+    qg = sm.genotype_indices(q[None])
+    assert len(score(tab, qg, threshold=10.0, max_skip=0)) == 0
+    hits = score(tab, qg, threshold=10.0, max_skip=1)
+    assert hits.case.tolist() == [0] and hits.skipped.tolist() == [1]
+    # the LR is the product over the three consistent loci
+    per = tab.per_locus(0, qg[0])
+    want = sum(np.log10(v) for k, v in per.items() if k != sm.loci[0])
+    assert hits.log10_lr[0] == pytest.approx(want, abs=1e-12)
