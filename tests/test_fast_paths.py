@@ -31,6 +31,16 @@ def _ft():
     return kinship.FrequencyTable.from_dict(FREQ)
 
 
+_TABLES = {}
+
+
+def _pair_table_cached(rel, theta, sex):
+    key = (rel, theta, sex)
+    if key not in _TABLES:
+        _TABLES[key] = pair_table(rel, _ft().locus_alleles(LOC), MUT, theta, ref_sex=sex)
+    return _TABLES[key]
+
+
 @pytest.mark.parametrize("rel", [r for r in RELATIONSHIPS if r != "identity"])
 @pytest.mark.parametrize("theta", [0.0, 0.02])
 @settings(max_examples=6, deadline=None)
@@ -39,7 +49,7 @@ def test_pair_table_equals_exact_lr(rel, theta, gr, gq):
     ft = _ft()
     la = ft.locus_alleles(LOC)
     for sex in ("male", "female"):
-        W, I = pair_table(rel, la, MUT, theta, ref_sex=sex)
+        W, I = _pair_table_cached(rel, theta, sex)
         h1, h2 = relationship_pedigrees(rel, sex)
         r = kinship.likelihood_ratio(h1.records(), h2.records(), {"R": {LOC: gr}, "Q": {LOC: gq}},
                                      ft, MUT, theta)

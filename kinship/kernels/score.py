@@ -15,15 +15,30 @@ from numba import prange
 from .._numba import jit
 
 
-@jit(parallel=True)
+@jit()
 def score_block(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip, cap,
                 out_case, out_score, out_nskip, out_n):
     Q = qg.shape[0]
     C = log_tab.shape[0]
     L = order.shape[0]
+    for q in range(Q):
+        out_n[q] = 0
+    # cases in tiles whose tables stay in cache while every query passes by
+    tile = max(1, min(C, 262144 // max(1, log_tab.shape[1])))
+    for t0 in range(0, C, tile):
+        t1 = min(C, t0 + tile)
+        _score_tile(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip, cap,
+                    out_case, out_score, out_nskip, out_n, t0, t1)
+
+
+@jit(parallel=True)
+def _score_tile(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip, cap,
+                out_case, out_score, out_nskip, out_n, t0, t1):
+    Q = qg.shape[0]
+    L = order.shape[0]
     for q in prange(Q):
-        n = 0
-        for c in range(C):
+        n = out_n[q]
+        for c in range(t0, t1):
             acc = 0.0
             nskip = 0
             alive = True

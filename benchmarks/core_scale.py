@@ -1,0 +1,84 @@
+"""Pairs/s and locus-evaluations/s of the scoring kernels on this machine.
+
+    python benchmarks/core_scale.py [--queries 200000] [--refs 256]
+
+Compares, in one run: the pruned branch-and-bound kernel (what the engine
+uses), the exhaustive numba kernel, and a plain NumPy gather-and-sum baseline.
+Threshold LR 1e4, 20 CODIS core loci, NIST 1036 frequencies, stepwise mutation.
+"""
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+import kinship
+from kinship.markers import CODIS_CORE_20
+from kinship.search import ScoringModel, score, score_exhaustive
+
+import numba
+
+
+def random_codes(sm, n, seed):
+    rng = np.random.default_rng(seed)
+    c = np.zeros((n, len(sm.loci), 2), dtype=np.int16)
+    for l, s in enumerate(sm.systems):
+        c[:, l, :] = rng.choice(s.n_alleles, size=(n, 2), p=s.freqs / s.freqs.sum())
+    return c
+
+
+def naive_numpy(log_tab, offsets, qg):
+    cols = offsets[None, :] + np.where(qg < 0, 0, qg)
+    vals = log_tab[:, cols]
+    vals = np.where((qg < 0)[None], 0.0, vals)
+    return vals.sum(axis=2).T
+
+
+def timeit(fn, *a, reps=3):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn(*a)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--queries", type=int, default=100000)
+    ap.add_argument("--refs", type=int, default=256)
+    args = ap.parse_args()
+    mut = kinship.MutationModel(female=kinship.Stepwise(rate=0.001, rate2=1e-6, range=0.1),
+                                male=kinship.Stepwise(rate=0.003, rate2=1e-6, range=0.1))
+    sm = ScoringModel(kinship.FrequencyTable.load(), CODIS_CORE_20, mut, 0.0)
+    refs = random_codes(sm, 2 * args.refs, 1)
+    qg = sm.genotype_indices(random_codes(sm, args.queries, 2))
+    L = len(sm.loci)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"numba threads {numba.get_num_threads()}; {args.queries} queries x {args.refs} references, {L} loci")
+    print("| mode | kernel | pairs/s | locus-evaluations/s |")
+    print("|---|---|---|---|")
+    cases = [{"id": i, "relatives": [("F", "father", "male", refs[2 * i]), ("M", "mother", "female", refs[2 * i + 1])]}
+             for i in range(args.refs)]
+    blocks = {
+        "duo (parent-child)": sm.compile_pairwise("parent-child", list(range(args.refs)), refs[:args.refs]),
+        "case (couple)": sm.compile_cases(cases),
+        "full-sibling": sm.compile_pairwise("full-sibling", list(range(args.refs)), refs[:args.refs]),
+        "identity": sm.compile_pairwise("identity", list(range(args.refs)), refs[:args.refs]),
+    }
+    for name, tab in blocks.items():
+        score(tab, qg[:100])
+        score_exhaustive(tab, qg[:100])
+        pairs = len(tab) * len(qg)
+        t = timeit(score, tab, qg, 1e4)
+        print(f"| {name} | pruned (threshold 1e4) | {pairs / t:.3g} | {pairs * L / t:.3g} |")
+        t = timeit(score_exhaustive, tab, qg)
+        print(f"| {name} | exhaustive numba | {pairs / t:.3g} | {pairs * L / t:.3g} |")
+        nq = min(len(qg), 5000)
+        t = timeit(naive_numpy, tab.log10(), tab.offsets, qg[:nq])
+        print(f"| {name} | plain NumPy | {len(tab) * nq / t:.3g} | {len(tab) * nq * L / t:.3g} |")
+
+
+if __name__ == "__main__":
+    main()
