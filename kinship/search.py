@@ -55,6 +55,10 @@ class CaseTables:
     loci: tuple
     mode: str
     notes: list = field(default_factory=list)
+    #: alleles of the typed relatives per (case, locus), padded with -1: used by
+    #: the screening bound (a query sharing none of them at a locus scores at most
+    #: the table's maximum over such genotypes there)
+    share: np.ndarray | None = None
 
     def __len__(self):
         return len(self.ids)
@@ -201,7 +205,9 @@ class ScoringModel:
                 if len(sel):
                     lr[sel, o:o + G] = W[gidx[sel, l]]
                     inc[sel, o:o + G] = I[gidx[sel, l]]
-        return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)))
+        share = np.where(codes < 0, -1, codes).astype(np.int16)
+        return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)),
+                          share=share)
 
     def compile_cases(self, cases: Sequence[dict]) -> CaseTables:
         """Tables for reference cases.  Each case is ``{"id": case_id, "missing_sex":
@@ -226,7 +232,14 @@ class ScoringModel:
                 typed[ci] = t.typed[0]
             else:
                 self._compile_generic(case, ci, lr, inc, typed)
-        return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
+        nmax = max([len(c["relatives"]) for c in cases] + [1])
+        share = np.full((C, len(self.loci), 2 * nmax), -1, dtype=np.int16)
+        for ci, case in enumerate(cases):
+            for k, rel in enumerate(case["relatives"]):
+                codes = np.asarray(rel[3])
+                share[ci, :, 2 * k:2 * k + 2] = np.where(codes < 0, -1, codes)
+        return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes,
+                          share=share)
 
     def _compile_generic(self, case, ci, lr, inc, typed):
         ped = case_pedigree([(r[0], r[1], r[2]) for r in case["relatives"]],
@@ -332,15 +345,52 @@ def _suffix_bounds(log_tab: np.ndarray, offsets: np.ndarray, order: np.ndarray, 
     return suffix
 
 
+#: pruning decisions use the threshold minus this margin, so that rounding in a
+#: bound's summation order can never drop a pair whose score reaches the threshold
+PRUNE_MARGIN = 1e-9
+
+
+def screen_limits(tables: CaseTables, log_tab: np.ndarray, log_t: float) -> np.ndarray:
+    """kmin[c]: the number of non-sharing loci from which case c's bound falls
+    below the threshold (``L + 1`` where it never does)."""
+    from .kernels.score import nonshare_max
+
+    L = len(tables.loci)
+    sizes = np.diff(np.append(tables.offsets, log_tab.shape[1]))
+    n_alleles = np.rint((np.sqrt(8 * sizes + 1) - 1) / 2).astype(np.int64)
+    nomax = np.empty((len(tables), L))
+    nonshare_max(log_tab, tables.offsets.astype(np.int64), n_alleles,
+                 np.ascontiguousarray(tables.share, dtype=np.int16), nomax)
+    mx = np.zeros((len(tables), L))
+    for l in range(L):
+        block = log_tab[:, tables.offsets[l]:tables.offsets[l] + sizes[l]]
+        with np.errstate(invalid="ignore"):
+            mx[:, l] = np.maximum(np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=1), 0.0)
+    with np.errstate(invalid="ignore"):
+        d = mx - nomax  # >= 0; inf where non-sharing genotypes are impossible
+    d = np.where(np.isnan(d), 0.0, d)
+    d = np.sort(d, axis=1)
+    total = mx.sum(axis=1)
+    bound = total[:, None] - np.concatenate([np.zeros((len(tables), 1)), np.cumsum(d, axis=1)], axis=1)
+    below = bound < log_t - PRUNE_MARGIN
+    kmin = np.where(below.any(axis=1), below.argmax(axis=1), L + 1)
+    return kmin.astype(np.int32)
+
+
 def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: int = 0,
-          order: np.ndarray | None = None, cap: int = 64) -> Hits:
+          order: np.ndarray | None = None, cap: int = 64, codes: np.ndarray | None = None,
+          screen: bool = True) -> Hits:
     """All (query, table) pairs with LR >= ``threshold``.
 
-    ``qg``: genotype indices ``int32 [Q, L]`` (:meth:`ScoringModel.genotype_indices`).
+    ``qg``: genotype indices ``int32 [Q, L]`` (:meth:`ScoringModel.genotype_indices`);
+    ``codes``: the queries' allele codes ``[Q, L, 2]``, which enable the bitset
+    screening stage (skipped without them, or with ``screen=False``).
     ``max_skip``: identity mode only — up to this many loci inconsistent with the
     reference are left out of the LR (and reported) instead of excluding the pair.
+    Screening and pruning only drop pairs whose exact upper bound is below the
+    threshold: the hits are the same with or without them.
     """
-    from .kernels.score import score_block
+    from .kernels.score import build_bitsets, score_block, score_screened
 
     qg = np.ascontiguousarray(qg, dtype=np.int32)
     log_tab = np.ascontiguousarray(tables.log10())
@@ -351,21 +401,38 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     order = np.ascontiguousarray(order, dtype=np.int64)
     suffix = _suffix_bounds(log_tab, tables.offsets, order, sizes)
     log_t = math.log10(threshold) if threshold > 0 else -math.inf
+    log_prune = log_t - PRUNE_MARGIN
     Q = qg.shape[0]
+    use_screen = (screen and codes is not None and tables.share is not None and L <= 62
+                  and Q > 0 and len(tables) > 0 and math.isfinite(log_t))
+    if use_screen:
+        n_alleles = np.rint((np.sqrt(8 * sizes + 1) - 1) / 2).astype(np.int64)
+        W = (Q + 63) // 64
+        has = np.zeros((L, int(n_alleles.max()), W), dtype=np.uint64)
+        miss = np.zeros((L, W), dtype=np.uint64)
+        build_bitsets(np.ascontiguousarray(codes, dtype=np.int16), int(n_alleles.max()), has, miss)
+        kmin = screen_limits(tables, log_tab, log_t)
+        share = np.ascontiguousarray(tables.share, dtype=np.int16)
     while True:
         out_case = np.empty((Q, cap), dtype=np.int32)
         out_score = np.empty((Q, cap), dtype=np.float64)
         out_skip = np.empty((Q, cap), dtype=np.int32)
         out_n = np.zeros(Q, dtype=np.int32)
-        score_block(log_tab, tables.inconsistent, tables.offsets.astype(np.int64), order, qg,
-                    suffix, log_t, int(max_skip), cap, out_case, out_score, out_skip, out_n)
+        if use_screen:
+            score_screened(log_tab, tables.inconsistent, tables.offsets.astype(np.int64), order, qg,
+                           suffix, log_prune, int(max_skip), cap, has, miss, share, kmin,
+                           out_case, out_score, out_skip, out_n)
+        else:
+            score_block(log_tab, tables.inconsistent, tables.offsets.astype(np.int64), order, qg,
+                        suffix, log_prune, int(max_skip), cap, out_case, out_score, out_skip, out_n)
         if out_n.size == 0 or out_n.max() <= cap:
             break
         cap = int(out_n.max())
     qi = np.repeat(np.arange(Q, dtype=np.int64), out_n)
     mask = np.arange(cap)[None, :] < out_n[:, None]
-    return Hits(qi, out_case[mask].astype(np.int64), out_score[mask], out_skip[mask],
-                pairs=Q * len(tables))
+    keep = out_score[mask] >= log_t  # the kernels admit pairs down to the pruning margin
+    return Hits(qi[keep], out_case[mask].astype(np.int64)[keep], out_score[mask][keep],
+                out_skip[mask][keep], pairs=Q * len(tables))
 
 
 def score_exhaustive(tables: CaseTables, qg: np.ndarray) -> np.ndarray:

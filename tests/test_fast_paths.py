@@ -167,12 +167,38 @@ def test_pruned_kernel_equals_exhaustive(rel):
     tab = sm.compile_pairwise(rel, [f"r{i}" for i in range(len(refs))], refs)
     qg = sm.genotype_indices(queries)
     ex = score_exhaustive(tab, qg)
-    for t in (0.5, 1.0, 10.0, 100.0):
-        hits = score(tab, qg, threshold=t)
+    for t in (0.5, 1.0, 10.0, 100.0, 1e4):
         want = {tuple(x) for x in np.argwhere(ex >= np.log10(t)).tolist()}
-        got = set(zip(hits.query.tolist(), hits.case.tolist()))
-        assert got == want
-        np.testing.assert_allclose(hits.log10_lr, ex[hits.query, hits.case], rtol=0, atol=1e-12)
+        for kw in ({}, {"codes": queries}):  # branch and bound alone; with bitset screening
+            hits = score(tab, qg, threshold=t, **kw)
+            got = set(zip(hits.query.tolist(), hits.case.tolist()))
+            assert got == want, (t, kw.keys())
+            np.testing.assert_allclose(hits.log10_lr, ex[hits.query, hits.case], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.02])
+def test_screened_case_mode_equals_exhaustive(theta):
+    # couples, duos and a grandparent case with planted children; screening on
+    sm = _model(theta)
+    rng = np.random.default_rng(21)
+    par = _random_codes(sm, 40, rng)
+    cases = []
+    for i in range(0, 36, 2):
+        cases.append({"id": f"c{i}", "relatives": [("F", "father", "male", par[i]), ("M", "mother", "female", par[i + 1])]})
+    cases.append({"id": "duo", "relatives": [("F", "father", "male", par[36])]})
+    cases.append({"id": "gp", "relatives": [("GF", "grandfather", "male", par[37]), ("GM", "grandmother", "female", par[38])]})
+    tab = sm.compile_cases(cases)
+    kids = []
+    for i in range(0, 36, 2):  # a child of each couple (no mutation)
+        k = np.stack([par[i][:, rng.integers(2, size=1)[0]], par[i + 1][:, rng.integers(2, size=1)[0]]], axis=1)
+        kids.append(np.sort(k, axis=1))
+    queries = np.concatenate([_random_codes(sm, 400, rng), np.array(kids, dtype=np.int16)])
+    qg = sm.genotype_indices(queries)
+    ex = score_exhaustive(tab, qg)
+    for t in (1.0, 100.0, 1e4):
+        want = {tuple(x) for x in np.argwhere(ex >= np.log10(t)).tolist()}
+        hits = score(tab, qg, threshold=t, codes=queries)
+        assert set(zip(hits.query.tolist(), hits.case.tolist())) == want
 
 
 def test_identity_tolerates_stated_inconsistent_loci():
