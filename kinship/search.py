@@ -408,8 +408,8 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     if use_screen:
         n_alleles = np.rint((np.sqrt(8 * sizes + 1) - 1) / 2).astype(np.int64)
         W = (Q + 63) // 64
-        has = np.zeros((L, int(n_alleles.max()), W), dtype=np.uint64)
-        miss = np.zeros((L, W), dtype=np.uint64)
+        has = np.zeros((W, L, int(n_alleles.max())), dtype=np.uint64)
+        miss = np.zeros((W, L), dtype=np.uint64)
         build_bitsets(np.ascontiguousarray(codes, dtype=np.int16), int(n_alleles.max()), has, miss)
         kmin = screen_limits(tables, log_tab, log_t)
         share = np.ascontiguousarray(tables.share, dtype=np.int16)

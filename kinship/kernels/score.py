@@ -97,8 +97,9 @@ def score_all(log_tab, offsets, qg, out):
 
 @jit()
 def build_bitsets(qg_codes, n_alleles_max, out_has, out_miss):
-    """out_has[l, a, w]: bit j set if query 64w+j carries allele a at locus l;
-    out_miss[l, w]: the query is untyped at l."""
+    """out_has[w, l, a]: bit j set if query 64w+j carries allele a at locus l;
+    out_miss[w, l]: the query is untyped at l.  Word-major, so that the bits one
+    word of queries needs lie together in cache."""
     Q = qg_codes.shape[0]
     L = qg_codes.shape[1]
     for q in range(Q):
@@ -108,10 +109,10 @@ def build_bitsets(qg_codes, n_alleles_max, out_has, out_miss):
             a = qg_codes[q, l, 0]
             b = qg_codes[q, l, 1]
             if a < 0 or b < 0:
-                out_miss[l, w] |= bit
+                out_miss[w, l] |= bit
             else:
-                out_has[l, a, w] |= bit
-                out_has[l, b, w] |= bit
+                out_has[w, l, a] |= bit
+                out_has[w, l, b] |= bit
 
 
 @jit()
@@ -168,11 +169,11 @@ def score_screened(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip,
                     c4 = np.uint64(0)
                     c5 = np.uint64(0)
                     for l in range(L):
-                        sh = miss[l, w]
+                        sh = miss[w, l]
                         for s in range(S):
                             x = share[c, l, s]
                             if x >= 0:
-                                sh |= has[l, x, w]
+                                sh |= has[w, l, x]
                         x = ~sh
                         t = c0 & x
                         c0 ^= x
