@@ -55,9 +55,9 @@ class CaseTables:
     loci: tuple
     mode: str
     notes: list = field(default_factory=list)
-    #: alleles of the typed relatives per (case, locus), padded with -1: used by
-    #: the screening bound (a query sharing none of them at a locus scores at most
-    #: the table's maximum over such genotypes there)
+    #: alleles of each typed relative, ``[case, relative, locus, 2]`` padded with
+    #: -1: used by the screening bound (a query sharing none of a relative's
+    #: alleles at a locus scores at most the table's maximum over such genotypes)
     share: np.ndarray | None = None
 
     def __len__(self):
@@ -205,7 +205,7 @@ class ScoringModel:
                 if len(sel):
                     lr[sel, o:o + G] = W[gidx[sel, l]]
                     inc[sel, o:o + G] = I[gidx[sel, l]]
-        share = np.where(codes < 0, -1, codes).astype(np.int16)
+        share = np.where(codes < 0, -1, codes).astype(np.int16)[:, None, :, :]
         return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)),
                           share=share)
 
@@ -233,11 +233,11 @@ class ScoringModel:
             else:
                 self._compile_generic(case, ci, lr, inc, typed)
         nmax = max([len(c["relatives"]) for c in cases] + [1])
-        share = np.full((C, len(self.loci), 2 * nmax), -1, dtype=np.int16)
+        share = np.full((C, nmax, len(self.loci), 2), -1, dtype=np.int16)
         for ci, case in enumerate(cases):
             for k, rel in enumerate(case["relatives"]):
                 codes = np.asarray(rel[3])
-                share[ci, :, 2 * k:2 * k + 2] = np.where(codes < 0, -1, codes)
+                share[ci, k] = np.where(codes < 0, -1, codes)
         return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes,
                           share=share)
 
@@ -351,29 +351,33 @@ PRUNE_MARGIN = 1e-9
 
 
 def screen_limits(tables: CaseTables, log_tab: np.ndarray, log_t: float) -> np.ndarray:
-    """kmin[c]: the number of non-sharing loci from which case c's bound falls
-    below the threshold (``L + 1`` where it never does)."""
+    """kmin[c, r]: the number of loci non-sharing with relative r from which case
+    c's bound falls below the threshold (``L + 1`` where it never does)."""
     from .kernels.score import nonshare_max
 
     L = len(tables.loci)
+    C = len(tables)
+    share = np.ascontiguousarray(tables.share, dtype=np.int16)
+    R = share.shape[1]
     sizes = np.diff(np.append(tables.offsets, log_tab.shape[1]))
     n_alleles = np.rint((np.sqrt(8 * sizes + 1) - 1) / 2).astype(np.int64)
-    nomax = np.empty((len(tables), L))
-    nonshare_max(log_tab, tables.offsets.astype(np.int64), n_alleles,
-                 np.ascontiguousarray(tables.share, dtype=np.int16), nomax)
-    mx = np.zeros((len(tables), L))
+    nomax = np.empty((C, R, L))
+    nonshare_max(log_tab, tables.offsets.astype(np.int64), n_alleles, share, nomax)
+    mx = np.zeros((C, L))
     for l in range(L):
         block = log_tab[:, tables.offsets[l]:tables.offsets[l] + sizes[l]]
         with np.errstate(invalid="ignore"):
             mx[:, l] = np.maximum(np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=1), 0.0)
     with np.errstate(invalid="ignore"):
-        d = mx - nomax  # >= 0; inf where non-sharing genotypes are impossible
+        d = mx[:, None, :] - nomax  # >= 0; inf where non-sharing genotypes are impossible
     d = np.where(np.isnan(d), 0.0, d)
-    d = np.sort(d, axis=1)
+    d = np.sort(d, axis=2)
     total = mx.sum(axis=1)
-    bound = total[:, None] - np.concatenate([np.zeros((len(tables), 1)), np.cumsum(d, axis=1)], axis=1)
+    bound = total[:, None, None] - np.concatenate([np.zeros((C, R, 1)), np.cumsum(d, axis=2)], axis=2)
     below = bound < log_t - PRUNE_MARGIN
-    kmin = np.where(below.any(axis=1), below.argmax(axis=1), L + 1)
+    kmin = np.where(below.any(axis=2), below.argmax(axis=2), L + 1)
+    # a relative untyped everywhere gives no information: never used to prune
+    kmin[(share < 0).all(axis=(2, 3))] = L + 1
     return kmin.astype(np.int32)
 
 

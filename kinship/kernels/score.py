@@ -84,13 +84,14 @@ def score_all(log_tab, offsets, qg, out):
 # screening with allele-presence bitsets
 # ---------------------------------------------------------------------------
 #
-# For a case c and locus l let S[c, l] be the alleles of its typed relatives.  A
-# query that carries none of them at l ("non-sharing") scores at most
-# nomax[c, l] = max over non-sharing genotypes of log T there.  With
-# mx[c, l] = max(0, max_g log T), the deficit d[c, l] = mx - nomax >= 0, and a
-# query with k non-sharing loci scores at most  sum_l mx[c, l] - (sum of the k
-# smallest deficits of c).  ``kmin[c]`` is the smallest k for which that bound
-# is below the threshold: queries with k >= kmin[c] cannot be hits.  Counting k
+# For a case c, a typed relative r and a locus l, a query that carries none of
+# r's alleles at l ("non-sharing with r") scores at most nomax[c, r, l] = the
+# largest log T over such genotypes there.  With mx[c, l] = max(0, max_g log T),
+# the deficit d = mx - nomax >= 0, and a query with k loci non-sharing with r
+# scores at most  sum_l mx[c, l] - (sum of the k smallest deficits of (c, r)).
+# ``kmin[c, r]`` is the smallest k for which that bound is below the threshold:
+# a query reaching it for any relative r cannot be a hit.  Each relative gives a
+# valid bound on its own, so a couple is screened against father and mother.  Counting k
 # for 64 queries at a time takes a few word operations per locus (allele
 # bitsets and a bit-sliced counter); only the survivors are scored.
 
@@ -117,29 +118,32 @@ def build_bitsets(qg_codes, n_alleles_max, out_has, out_miss):
 
 @jit()
 def nonshare_max(log_tab, offsets, n_alleles, share, out):
-    """out[c, l] = max of log T over genotypes carrying no allele of share[c, l, :]."""
+    """out[c, r, l] = max of log T over genotypes carrying no allele of relative
+    r's alleles share[c, r, l, :] at locus l."""
     C = log_tab.shape[0]
+    R = share.shape[1]
     L = offsets.shape[0]
-    S = share.shape[2]
+    S = share.shape[3]
     for c in range(C):
-        for l in range(L):
-            A = n_alleles[l]
-            best = -np.inf
-            g = 0
-            for hi in range(A):
-                for lo in range(hi + 1):
-                    ok = True
-                    for s in range(S):
-                        x = share[c, l, s]
-                        if x >= 0 and (x == hi or x == lo):
-                            ok = False
-                            break
-                    if ok:
-                        v = log_tab[c, offsets[l] + g]
-                        if v > best:  # nan never wins; nan entries are not hits
-                            best = v
-                    g += 1
-            out[c, l] = best
+        for r in range(R):
+            for l in range(L):
+                A = n_alleles[l]
+                best = -np.inf
+                g = 0
+                for hi in range(A):
+                    for lo in range(hi + 1):
+                        ok = True
+                        for s in range(S):
+                            x = share[c, r, l, s]
+                            if x >= 0 and (x == hi or x == lo):
+                                ok = False
+                                break
+                        if ok:
+                            v = log_tab[c, offsets[l] + g]
+                            if v > best:  # nan never wins; nan entries are not hits
+                                best = v
+                        g += 1
+                out[c, r, l] = best
 
 
 @jit(parallel=True)
@@ -148,7 +152,8 @@ def score_screened(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip,
     Q = qg.shape[0]
     C = log_tab.shape[0]
     L = order.shape[0]
-    S = share.shape[2]
+    R = share.shape[1]
+    S = share.shape[3]
     W = (Q + 63) // 64
     for q in range(Q):
         out_n[q] = 0
@@ -157,11 +162,12 @@ def score_screened(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip,
         t1 = min(C, t0 + tile)
         for w in prange(W):
             for c in range(t0, t1):
-                K = kmin[c] + max_skip
-                if K > L:
-                    alive = ~np.uint64(0)
-                else:
-                    # bit-sliced count of non-sharing typed loci, 6 planes (<= 63)
+                alive = ~np.uint64(0)
+                for r in range(R):
+                    K = kmin[c, r] + max_skip
+                    if K > L:
+                        continue
+                    # bit-sliced count of typed loci sharing no allele with relative r
                     c0 = np.uint64(0)
                     c1 = np.uint64(0)
                     c2 = np.uint64(0)
@@ -171,7 +177,7 @@ def score_screened(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip,
                     for l in range(L):
                         sh = miss[w, l]
                         for s in range(S):
-                            x = share[c, l, s]
+                            x = share[c, r, l, s]
                             if x >= 0:
                                 sh |= has[w, l, x]
                         x = ~sh
@@ -191,7 +197,7 @@ def score_screened(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip,
                         c4 ^= x
                         x = t
                         c5 ^= x
-                    # alive = count < K
+                    # alive &= (count < K)
                     lt = np.uint64(0)
                     eq = ~np.uint64(0)
                     planes = (c5, c4, c3, c2, c1, c0)
@@ -203,7 +209,9 @@ def score_screened(log_tab, incons, offsets, order, qg, suffix, log_t, max_skip,
                             eq &= p
                         else:
                             eq &= ~p
-                    alive = lt
+                    alive &= lt
+                    if alive == 0:
+                        break
                 if alive == 0:
                     continue
                 for j in range(64):
