@@ -236,6 +236,12 @@ class FrequencyTable:
         return cls._from_text(text, fname, **kw)
 
     @classmethod
+    def from_text(cls, text: str, name: str = "<text>", **kw) -> "FrequencyTable":
+        """Parse the ``marker,allele,frequency`` CSV format from a string
+        (``name`` is used in error messages and provenance)."""
+        return cls._from_text(text, name, **kw)
+
+    @classmethod
     def _from_text(cls, text: str, fname: str, **kw) -> "FrequencyTable":
         meta: dict[str, str] = {}
         body = []

@@ -120,15 +120,22 @@ def _iter_csv_files(root):
 
 @lru_cache(maxsize=1)
 def _alias_map() -> dict[str, str]:
-    m = {_key(n): n for n in known_loci()}
+    m: dict[str, str] = {}
+    # where two spellings of one locus occur (``Penta C`` and ``Penta_C`` in
+    # different source tables) the spelling without an underscore is canonical
+    for n in sorted(known_loci(), key=lambda x: ("_" in x, x)):
+        m.setdefault(_key(n), n)
     for alias, canon in _EXTRA_ALIASES.items():
         m.setdefault(_key(alias), canon)
     return m
 
 
+_AMEL_NORM = frozenset(_key(k) for k in _AMEL_KEYS)
+
+
 def is_amelogenin(name: str) -> bool:
     """True for any spelling of amelogenin (read for sex, never an LR locus)."""
-    return _key(name) in {_key(k) for k in _AMEL_KEYS}
+    return _key(name) in _AMEL_NORM
 
 
 def canonical_locus(name: str, extra: tuple[str, ...] | list[str] | None = None) -> str:

@@ -1,0 +1,161 @@
+"""``kinship import`` and ``kinship export`` (registered by :mod:`engine.cli`).
+
+Examples::
+
+    kinship import run42.txt --format genemapper --manifest samples.csv --out profiles/
+    kinship import run42.txt --format genemapper --manifest samples.csv --out profiles/ \\
+        --mode lenient --rejects run42.rejects.csv
+    kinship export profiles/ --format wide --out profiles.csv --excel
+    kinship export results.parquet --format results --out results.csv
+
+Exit codes: 0 success (lenient mode: also when rows were rejected, see the counts),
+1 the input or the dataset has an error (nothing written), 2 usage error.
+Messages name files, lines, samples and loci, never genotypes.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import sys
+
+__all__ = ["register"]
+
+
+def _err(msg: str) -> int:
+    print(f"kinship: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def _cmd_import(args) -> int:
+    from .dataset import write_profiles
+    from .errors import FormatError
+    from .importing import import_file
+
+    delim = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(args.delimiter, args.delimiter)
+    rejects = args.rejects
+    if args.mode == "lenient" and not rejects:
+        stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        stem = os.path.splitext(os.path.basename(args.genotypes))[0]
+        rejects = os.path.join(args.out, "_rejects", f"{stem}-{stamp}.csv")
+    try:
+        res = import_file(
+            args.genotypes, format=args.format, manifest=args.manifest, mode=args.mode,
+            rejects_path=rejects if args.mode == "lenient" else None,
+            encoding=args.encoding, delimiter=delim, single_allele=args.single_allele,
+            extra_loci=tuple(args.extra_locus or ()), default_kind=args.kind,
+            kit=args.kit or "", sample_column=args.sample_column,
+        )
+        print(res.summary())
+        if res.n_rejected or res.manifest_rejected:
+            print(f"{res.n_rejected + res.manifest_rejected} rejected rows with reasons written "
+                  f"to {res.rejects_path}")
+        if args.dry_run:
+            print("dry run: nothing written")
+            return 0
+        if not res.profiles:
+            return _err("no profile to write (every row was rejected)")
+        prov = dict(res.provenance)
+        prov["command"] = "kinship import"
+        shards = write_profiles(args.out, res.profiles, provenance=prov, kit=args.kit,
+                                extra_loci=tuple(args.extra_locus or ()))
+        print(f"wrote {len(res.profiles)} profiles to {args.out} "
+              f"(new shard{'s' if len(shards) > 1 else ''}: {', '.join(s.name for s in shards)})")
+        return 0
+    except FormatError as e:
+        return _err(str(e))
+    except (KeyError, ValueError) as e:  # e.g. kinship.FrequencyError, LocusError
+        return _err(str(e))
+
+
+def _cmd_export(args) -> int:
+    from .dataset import open_dataset
+    from .errors import FormatError
+    from .export import export_profiles, write_results_csv
+
+    try:
+        if args.format == "results":
+            write_results_csv(args.source, args.out, excel=args.excel)
+        else:
+            freqs = None
+            if args.frequencies:
+                from .freqio import read_frequencies
+
+                freqs = read_frequencies(args.frequencies, format=args.frequencies_format)
+            kw = {}
+            export_profiles(open_dataset(args.source), args.out, format=args.format,
+                            kind=args.kind, excel=args.excel, frequencies=freqs, **kw)
+        if args.out not in ("-", None):
+            print(f"wrote {args.out}")
+        return 0
+    except FormatError as e:
+        return _err(str(e))
+    except (KeyError, ValueError, OSError) as e:
+        return _err(str(e))
+
+
+def register(subparsers) -> None:
+    """Add the ``import`` and ``export`` sub-commands to an argparse subparsers object."""
+    from .importing import FORMATS
+
+    p = subparsers.add_parser(
+        "import", help="import genotype files into a profile dataset (Parquet shards)",
+        description="Read a genotype file (GeneMapper export, long CSV, wide CSV, Familias "
+                    ".fam, CODIS CMF XML), check every row, and append the profiles to a "
+                    "dataset directory as a new Parquet shard.",
+    )
+    p.add_argument("genotypes", metavar="GENOTYPES", help="the genotype file")
+    p.add_argument("--format", default="auto", choices=("auto",) + FORMATS,
+                   help="input format (default: detect from the file)")
+    p.add_argument("--manifest", metavar="MANIFEST.csv",
+                   help="samples manifest: sample_id,kind,case_id,relation,sex[,kit]")
+    p.add_argument("--out", required=True, metavar="DIR", help="dataset directory (created or appended to)")
+    p.add_argument("--mode", choices=("strict", "lenient"), default="strict",
+                   help="strict: stop at the first bad row, write nothing (default); lenient: "
+                        "import good rows, write rejected rows with reasons to --rejects")
+    p.add_argument("--rejects", metavar="FILE",
+                   help="rejects file in lenient mode (default: DIR/_rejects/<name>-<time>.csv)")
+    p.add_argument("--encoding", help="text encoding of the input (default UTF-8; e.g. gbk, cp1252)")
+    p.add_argument("--delimiter", help="force the column delimiter (tab, comma, semicolon or a character)")
+    p.add_argument("--single-allele", choices=("homozygote", "error"),
+                   help="how to read a lone allele (default: the format's convention)")
+    p.add_argument("--extra-locus", action="append", metavar="NAME",
+                   help="accept a locus name missing from the known list (repeatable)")
+    p.add_argument("--kind", choices=("query", "reference"), default="query",
+                   help="kind of samples not described by the file or the manifest (default query)")
+    p.add_argument("--kit", help="kit name stored with profiles that have none")
+    p.add_argument("--sample-column", metavar="COLUMN", help="column holding the sample ID")
+    p.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
+    p.set_defaults(func=_cmd_import)
+
+    from .export import PROFILE_FORMATS
+
+    e = subparsers.add_parser(
+        "export", help="export profiles or results to CSV/GeneMapper/CMF/Familias",
+        description="Export a profile dataset (or a results table) for other tools and for "
+                    "spreadsheets.",
+    )
+    e.add_argument("source", metavar="SOURCE", help="dataset directory, or a results Parquet file")
+    e.add_argument("--out", default="-", help="output file (default: standard output)")
+    e.add_argument("--format", default="csv", choices=PROFILE_FORMATS + ("results",),
+                   help="output format (default csv: sample_id,locus,allele1,allele2)")
+    e.add_argument("--kind", choices=("query", "reference"), help="only this kind of profile")
+    e.add_argument("--excel", action="store_true",
+                   help="spreadsheet-safe CSV: UTF-8 BOM, text cells that look like formulas prefixed with '")
+    e.add_argument("--frequencies", metavar="FILE", help="frequency table for the Familias database")
+    e.add_argument("--frequencies-format", default="csv", choices=("csv", "familias", "strider", "fam"))
+    e.set_defaults(func=_cmd_export)
+
+
+def main(argv=None) -> int:  # pragma: no cover - convenience for ``python -m formats.cli``
+    parser = argparse.ArgumentParser(prog="kinship")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

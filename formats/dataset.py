@@ -1,0 +1,1093 @@
+"""Profile datasets: a directory of Parquet shards plus a JSON manifest.
+
+Layout (schema version 1, documented in ``docs/formats.md``)::
+
+    profiles/
+      _dataset.json                    manifest: loci, allele dictionary, shard list
+      part-00000-1f2e3d4c.parquet      one row per sample
+      part-00001-9a8b7c6d.parquet      appended later; old shards are never rewritten
+
+Shard columns: ``sample_id``, ``kind``, ``case_id``, ``relation``, ``sex``, ``kit``
+(UTF-8 strings, ``""`` when unknown), then two ``int16`` columns per locus,
+``"<locus>:1"`` and ``"<locus>:2"``: codes into the dataset allele dictionary of the
+locus, ``-1`` = untyped (both or neither are -1).  The allele dictionary is
+append-only, so a code never changes meaning once written; every shard's footer
+holds the dictionary as it was when the shard was written (a prefix of the
+dataset's), and the schema version and provenance.
+
+Loading is vectorised: each int16 column goes from Arrow to NumPy without a
+per-row Python loop (see ``benchmarks/bench_formats.py``).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kinship.markers import AlleleError, LocusError, canonical_locus, normalize_allele
+
+from .errors import (
+    CorruptShardError,
+    DatasetError,
+    FormatError,
+    DuplicateSampleError,
+    MissingLocusError,
+    ProfileValidationError,
+    SchemaTooNewError,
+    SchemaTooOldError,
+)
+from .profile import KINDS, RELATIONS, SEXES, Profile, allele_sort_key, validate_profile
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MIN_SCHEMA_VERSION",
+    "FORMAT_NAME",
+    "MANIFEST_NAME",
+    "META_COLUMNS",
+    "Dataset",
+    "ProfileArrays",
+    "open_dataset",
+    "write_profiles",
+    "genotype_column_names",
+]
+
+#: Version of the shard and manifest layout written by this code.
+SCHEMA_VERSION = 1
+#: Oldest version this code still reads.
+MIN_SCHEMA_VERSION = 1
+FORMAT_NAME = "strkin-profiles"
+MANIFEST_NAME = "_dataset.json"
+LOCK_NAME = "_dataset.lock"
+META_COLUMNS = ("sample_id", "kind", "case_id", "relation", "sex", "kit")
+_DICT_COLUMNS = ["kind", "case_id", "relation", "sex", "kit"]
+DEFAULT_SHARD_SIZE = 1_000_000
+_KEY_FORMAT = b"strkin.format"
+_KEY_VERSION = b"strkin.schema_version"
+_KEY_LOCI = b"strkin.loci"
+_KEY_ALLELES = b"strkin.alleles"
+_KEY_PROVENANCE = b"strkin.provenance"
+_SHARD_RE = re.compile(r"^part-\d{5,}-[0-9a-f]{8}\.parquet$")
+
+
+def genotype_column_names(locus: str) -> tuple[str, str]:
+    """The two int16 columns that hold a locus: ``("vWA:1", "vWA:2")``."""
+    return f"{locus}:1", f"{locus}:2"
+
+
+def _software_version() -> str:
+    try:
+        from kinship import __version__
+
+        return __version__
+    except Exception:  # pragma: no cover - kinship always importable here
+        return "unknown"
+
+
+def _utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _default_provenance() -> dict:
+    return {
+        "software": "strkin",
+        "version": _software_version(),
+        "python": platform.python_version(),
+        "pyarrow": pa.__version__,
+        "numpy": np.__version__,
+        "created": _utcnow(),
+    }
+
+
+def sha256_file(path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# In-memory arrays
+# --------------------------------------------------------------------------------------
+@dataclass
+class ProfileArrays:
+    """Profiles as dense arrays, the form the engine computes on.
+
+    ``genotypes[i, j, k]`` is the code of allele ``k`` (0 or 1) of profile ``i`` at
+    locus ``loci[j]``: an index into ``alleles[loci[j]]``; ``-1`` = untyped (both
+    alleles are -1 or neither is).  The two codes of a pair are in no particular
+    order.  ``sample_id``, ``kind``, ``case_id``, ``relation``, ``sex`` and ``kit``
+    are object arrays of ``str`` (``""`` = not given).
+    """
+
+    sample_id: np.ndarray
+    kind: np.ndarray
+    case_id: np.ndarray
+    relation: np.ndarray
+    sex: np.ndarray
+    kit: np.ndarray
+    loci: tuple
+    alleles: dict
+    genotypes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.genotypes.shape[0])
+
+    @property
+    def n_profiles(self) -> int:
+        return len(self)
+
+    @property
+    def n_loci(self) -> int:
+        return len(self.loci)
+
+    def locus_index(self, locus: str) -> int:
+        try:
+            return self.loci.index(canonical_locus(locus, extra=self.loci))
+        except (LocusError, ValueError):
+            raise LocusError(f"locus {locus!r} is not among the loaded loci {self.loci}") from None
+
+    def take(self, index) -> "ProfileArrays":
+        """The profiles selected by ``index`` (boolean mask or integer positions)."""
+        return ProfileArrays(
+            self.sample_id[index], self.kind[index], self.case_id[index],
+            self.relation[index], self.sex[index], self.kit[index],
+            self.loci, self.alleles, self.genotypes[index],
+        )
+
+    def to_table_indices(self, frequencies):
+        """Re-code the genotypes as indices into a frequency table's allele system.
+
+        Returns ``(codes, systems)``: ``codes`` is int16 ``[n_profiles, n_loci, 2]``
+        with ``codes[i, j, k]`` an index into ``systems[j].alleles`` (``-1`` =
+        untyped), and ``systems[j]`` is ``frequencies.locus_alleles(loci[j],
+        extra_alleles=alleles[loci[j]])``: the table's alleles plus every dataset
+        allele of that locus (absent ones get the table's minimum allele frequency),
+        so the result is the same whichever shards were loaded.
+
+        Raises :class:`MissingLocusError` naming the locus when the table lacks a
+        locus of these profiles.
+        """
+        n, L, _ = self.genotypes.shape
+        systems, luts = [], []
+        for j, locus in enumerate(self.loci):
+            try:
+                frequencies.resolve_locus(locus)
+            except LocusError:
+                typed = int(np.count_nonzero(self.genotypes[:, j, 0] >= 0))
+                raise MissingLocusError(
+                    f"frequency table {getattr(frequencies, 'name', '?')!r} has no locus "
+                    f"{locus}, which {typed} of the {len(self)} profiles are typed at. Use a "
+                    f"table that covers {locus}, or load the profiles without it "
+                    f"(Dataset.load(loci=[...]))."
+                ) from None
+            la = frequencies.locus_alleles(locus, extra_alleles=self.alleles[locus])
+            pos = {a: i for i, a in enumerate(la.alleles)}
+            # slot 0 maps code -1 (untyped) to -1; slot c + 1 maps dataset code c
+            luts.append(np.array([-1] + [pos[a] for a in self.alleles[locus]], dtype=np.int16))
+            systems.append(la)
+        out = np.empty((n, L, 2), dtype=np.int16)
+        if n == 0 or L == 0:
+            return out, systems
+        # one gather over a concatenated table, a row block at a time (cache friendly)
+        big = np.concatenate(luts)
+        starts = np.cumsum([0] + [len(t) for t in luts[:-1]])
+        offs = (np.repeat(starts, 2) + 1).astype(np.int32)
+        src = np.ascontiguousarray(self.genotypes).reshape(n, 2 * L)
+        dst = out.reshape(n, 2 * L)
+        for s in range(0, n, _BLOCK):
+            dst[s: s + _BLOCK] = big[src[s: s + _BLOCK] + offs]
+        return out, systems
+
+    def labels(self, i: int, locus: str) -> tuple[str, str] | None:
+        """The allele labels of profile ``i`` at ``locus`` (None if untyped)."""
+        j = self.locus_index(locus)
+        a, b = self.genotypes[i, j]
+        if a < 0:
+            return None
+        al = self.alleles[self.loci[j]]
+        return al[a], al[b]
+
+    def to_profiles(self) -> list[Profile]:
+        """Back to :class:`Profile` objects (pairs sorted by repeat number)."""
+        out = []
+        n, L, _ = self.genotypes.shape
+        labels = [self.alleles[l] for l in self.loci]
+        g = self.genotypes
+        for i in range(n):
+            genos = {}
+            row = g[i]
+            for j in range(L):
+                a, b = row[j]
+                if a >= 0:
+                    pair = (labels[j][a], labels[j][b])
+                    genos[self.loci[j]] = tuple(sorted(pair, key=allele_sort_key))
+            out.append(Profile(
+                str(self.sample_id[i]), genos, str(self.kind[i]), str(self.case_id[i]),
+                str(self.relation[i]), str(self.sex[i]), str(self.kit[i]),
+            ))
+        return out
+
+    @classmethod
+    def from_profiles(cls, profiles: Iterable[Profile], loci: Sequence[str] | None = None,
+                      extra_loci=()) -> "ProfileArrays":
+        """Dense arrays from :class:`Profile` objects (validated and normalised)."""
+        ps = [validate_profile(p, extra_loci=extra_loci) for p in profiles]
+        if loci is None:
+            seen = {l for p in ps for l in p.genotypes}
+            loci = sorted(seen, key=str.lower)
+        loci = tuple(loci)
+        lidx = {l: j for j, l in enumerate(loci)}
+        alle: dict[str, dict[str, int]] = {l: {} for l in loci}
+        for p in ps:
+            for l, pair in p.genotypes.items():
+                if l not in lidx:
+                    raise ProfileValidationError(
+                        f"sample {p.sample_id!r}: locus {l} is not among the requested loci"
+                    )
+                for a in pair:
+                    alle[l].setdefault(a, 0)
+        alleles = {}
+        for l in loci:
+            labs = tuple(sorted(alle[l], key=allele_sort_key))
+            alleles[l] = labs
+            alle[l] = {a: i for i, a in enumerate(labs)}
+        g = np.full((len(ps), len(loci), 2), -1, dtype=np.int16)
+        for i, p in enumerate(ps):
+            for l, (a, b) in p.genotypes.items():
+                d = alle[l]
+                j = lidx[l]
+                g[i, j, 0] = d[a]
+                g[i, j, 1] = d[b]
+
+        def col(name):
+            return np.array([getattr(p, name) for p in ps], dtype=object)
+
+        return cls(col("sample_id"), col("kind"), col("case_id"), col("relation"),
+                   col("sex"), col("kit"), loci, alleles, g)
+
+
+def _empty_arrays(loci, alleles) -> ProfileArrays:
+    e = np.array([], dtype=object)
+    return ProfileArrays(e, e.copy(), e.copy(), e.copy(), e.copy(), e.copy(), tuple(loci),
+                         {l: tuple(alleles[l]) for l in loci},
+                         np.full((0, len(loci), 2), -1, dtype=np.int16))
+
+
+# --------------------------------------------------------------------------------------
+# Shard metadata
+# --------------------------------------------------------------------------------------
+def _check_version(found, where, path) -> int:
+    try:
+        v = int(found)
+    except (TypeError, ValueError):
+        raise CorruptShardError(
+            f"{where}: schema version {found!r} is not a number; the file is damaged or was "
+            f"not written by strkin. Restore it from a backup or re-import its sources."
+        ) from None
+    if v > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{where} uses profile schema version {v}, newer than the versions this strkin "
+            f"{_software_version()} reads ({MIN_SCHEMA_VERSION}..{SCHEMA_VERSION}). Upgrade "
+            f"strkin (pip install -U strkin) to read it.",
+            found=v, supported=(MIN_SCHEMA_VERSION, SCHEMA_VERSION), path=path,
+        )
+    if v < MIN_SCHEMA_VERSION:
+        raise SchemaTooOldError(
+            f"{where} uses profile schema version {v}, older than the oldest version this "
+            f"strkin {_software_version()} reads ({MIN_SCHEMA_VERSION}). Re-import the source "
+            f"files listed in its provenance with this strkin (kinship import ...), or read it "
+            f"with the strkin version that wrote it.",
+            found=v, supported=(MIN_SCHEMA_VERSION, SCHEMA_VERSION), path=path,
+        )
+    return v
+
+
+@dataclass
+class ShardInfo:
+    path: Path
+    n_rows: int
+    loci: tuple
+    alleles: dict
+    provenance: dict
+    schema_version: int
+
+
+def _open_parquet(path, **kw) -> pq.ParquetFile:
+    path = Path(path)
+    try:
+        return pq.ParquetFile(path, **kw)
+    except FileNotFoundError:
+        raise CorruptShardError(
+            f"shard {path.name} is missing from {path.parent}; restore it from a backup, or "
+            f"remove its entry from {MANIFEST_NAME} to drop its profiles"
+        ) from None
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
+        raise CorruptShardError(
+            f"shard {path.name} in {path.parent} is truncated or corrupt and cannot be read "
+            f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup (the manifest "
+            f"records its sha256), or re-import its source files."
+        ) from None
+
+
+def _info_from_parquet(pf: pq.ParquetFile, path: Path) -> ShardInfo:
+    name = path.name
+    try:
+        md = pf.schema_arrow.metadata or {}
+        n_rows = pf.metadata.num_rows
+    except (pa.ArrowException, OSError, ValueError, KeyError) as e:
+        raise CorruptShardError(
+            f"shard {name} in {path.parent} has a damaged footer ({str(e)[:200]}); restore it "
+            f"from a backup"
+        ) from None
+    if md.get(_KEY_FORMAT) != FORMAT_NAME.encode():
+        raise CorruptShardError(
+            f"{name} is a Parquet file but not a strkin profile shard (no "
+            f"'{_KEY_FORMAT.decode()}' metadata); import profiles with 'kinship import' instead "
+            f"of copying files in"
+        )
+    v = _check_version(md.get(_KEY_VERSION, b"").decode("utf-8", "replace"), f"shard {name}", path)
+    try:
+        loci = tuple(json.loads(md[_KEY_LOCI]))
+        alleles = {k: tuple(v) for k, v in json.loads(md[_KEY_ALLELES]).items()}
+        prov = json.loads(md.get(_KEY_PROVENANCE, b"{}"))
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise CorruptShardError(
+            f"shard {name}: damaged strkin metadata ({e}); restore it from a backup"
+        ) from None
+    return ShardInfo(path, n_rows, loci, alleles, prov, v)
+
+
+def read_shard_info(path) -> ShardInfo:
+    """Read and check a shard's footer (schema version, loci, allele dictionary)."""
+    path = Path(path)
+    return _info_from_parquet(_open_parquet(path), path)
+
+
+def _check_prefix(shard_alleles: Mapping, ds_alleles: Mapping, shard_name: str):
+    for locus, labs in shard_alleles.items():
+        ds = ds_alleles.get(locus)
+        if ds is None or tuple(ds[: len(labs)]) != tuple(labs):
+            raise CorruptShardError(
+                f"shard {shard_name}: its allele dictionary at locus {locus} disagrees with the "
+                f"dataset manifest {MANIFEST_NAME} (codes would be read wrongly). The manifest "
+                f"or the shard was edited or mixed in from another dataset; restore both from "
+                f"a backup."
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------
+class Dataset:
+    """A profile dataset opened with :func:`open_dataset`."""
+
+    def __init__(self, path: Path, manifest: dict, single_file: bool = False):
+        self.path = Path(path)
+        self._manifest = manifest
+        self._single = single_file
+        self._loci = tuple(manifest["loci"])
+        self._alleles = {l: tuple(manifest["alleles"].get(l, ())) for l in self._loci}
+
+    # -- description -------------------------------------------------------------
+    @property
+    def shards(self) -> list[Path]:
+        """Shard paths, in write order."""
+        if self._single:
+            return [self.path]
+        return [self.path / s["file"] for s in self._manifest["shards"]]
+
+    @property
+    def loci(self) -> tuple:
+        """Canonical names of every locus typed anywhere in the dataset (append order)."""
+        return self._loci
+
+    @property
+    def alleles(self) -> dict:
+        """The dataset allele dictionary: locus -> tuple of labels (append-only)."""
+        return dict(self._alleles)
+
+    @property
+    def n_profiles(self) -> int:
+        return int(sum(s.get("n_profiles", 0) for s in self._manifest["shards"]))
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads(json.dumps(self._manifest))
+
+    def provenance(self) -> list[dict]:
+        """Provenance of every shard (software, sources and their checksums, time)."""
+        return [dict(s.get("provenance", {}), file=s["file"]) for s in self._manifest["shards"]]
+
+    def checksums(self) -> dict:
+        """``{shard file name: sha256 of its bytes}``, computed from the files now."""
+        return {p.name: sha256_file(p) for p in self.shards}
+
+    def verify(self) -> None:
+        """Check every shard against the sha256 recorded when it was written, and its
+        footer; raises :class:`CorruptShardError` naming the first bad shard."""
+        for s in self._manifest["shards"]:
+            p = self.path / s["file"] if not self._single else self.path
+            if not p.exists():
+                read_shard_info(p)  # raises "missing"
+            got = sha256_file(p)
+            if s.get("sha256") and got != s["sha256"]:
+                raise CorruptShardError(
+                    f"shard {p.name}: sha256 {got[:12]}... differs from the {s['sha256'][:12]}... "
+                    f"recorded when it was written; the file was modified or damaged. Restore it "
+                    f"from a backup."
+                )
+            info = read_shard_info(p)
+            _check_prefix(info.alleles, self._alleles, p.name)
+
+    def __repr__(self) -> str:
+        return (f"Dataset({str(self.path)!r}, {self.n_profiles} profiles, "
+                f"{len(self.shards)} shards, {len(self._loci)} loci)")
+
+    # -- loading ------------------------------------------------------------------
+    def _resolve_loci(self, loci) -> tuple:
+        if loci is None:
+            return self._loci
+        out = []
+        for l in loci:
+            try:
+                c = canonical_locus(l, extra=self._loci)
+            except LocusError:
+                c = str(l)
+            if c not in self._loci:
+                raise LocusError(
+                    f"locus {l!r} is not in dataset {self.path.name} (its loci: "
+                    f"{', '.join(self._loci)})"
+                )
+            out.append(c)
+        return tuple(out)
+
+    def iter_shards(self, kind: str | Sequence[str] | None = None, loci=None) -> Iterator[ProfileArrays]:
+        """Yield one :class:`ProfileArrays` per shard (bounded memory), all with the
+        same ``loci`` and ``alleles``."""
+        loci = self._resolve_loci(loci)
+        kinds = _kind_filter(kind)
+        for p in self.shards:
+            yield self._load_shard(p, loci, kinds)
+
+    def load(self, kind: str | Sequence[str] | None = None, loci=None) -> ProfileArrays:
+        """All profiles (optionally only ``kind="query"``/``"reference"``, and only the
+        given loci) as one :class:`ProfileArrays`."""
+        loci = self._resolve_loci(loci)
+        kinds = _kind_filter(kind)
+        parts = [self._load_shard(p, loci, kinds) for p in self.shards]
+        if not parts:
+            return _empty_arrays(loci, self._alleles)
+        if len(parts) == 1:
+            return parts[0]
+        cat = lambda name: np.concatenate([getattr(x, name) for x in parts])  # noqa: E731
+        return ProfileArrays(
+            cat("sample_id"), cat("kind"), cat("case_id"), cat("relation"), cat("sex"),
+            cat("kit"), loci, {l: self._alleles[l] for l in loci}, cat("genotypes"),
+        )
+
+    def sample_ids(self) -> np.ndarray:
+        ids = [_read_column(p, "sample_id") for p in self.shards]
+        if not ids:
+            return np.array([], dtype=object)
+        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in ids])
+
+    def _load_shard(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
+        try:
+            return self._load_shard_unchecked(path, loci, kinds)
+        except FormatError:
+            raise
+        except (pa.ArrowException, ValueError, IndexError, TypeError, KeyError) as e:
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} is damaged ({type(e).__name__}: "
+                f"{str(e)[:150]}); restore it from a backup"
+            ) from None
+
+    def _load_shard_unchecked(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
+        pf = _open_parquet(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
+        info = _info_from_parquet(pf, path)
+        _check_prefix(info.alleles, self._alleles, path.name)
+        names = set(pf.schema_arrow.names)
+        missing = [c for c in META_COLUMNS if c not in names]
+        if missing:
+            raise CorruptShardError(
+                f"shard {path.name}: column {missing[0]!r} is missing; the shard is damaged. "
+                f"Restore it from a backup."
+            )
+        present = [l for l in loci if genotype_column_names(l)[0] in names]
+        cols = list(META_COLUMNS) + [c for l in present for c in genotype_column_names(l)]
+        try:
+            table = pf.read(columns=cols, use_threads=True)
+        except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} is truncated or corrupt and cannot be read "
+                f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup (the manifest "
+                f"records its sha256), or re-import its source files."
+            ) from None
+        if kinds is not None:
+            kind_col = _strings(table.column("kind"))
+            mask = np.isin(kind_col, list(kinds))
+            if not mask.all():
+                table = table.filter(pa.array(mask))
+        n = table.num_rows
+        g = np.empty((n, len(loci), 2), dtype=np.int16)
+        srcs = []  # (flat column index, int16 array) for the loci present in this shard
+        for j, l in enumerate(loci):
+            if l not in present:
+                g[:, j, :] = -1
+                continue
+            c1, c2 = genotype_column_names(l)
+            a = _int16(table.column(c1), path, c1)
+            b = _int16(table.column(c2), path, c2)
+            _check_codes(a, b, len(self._alleles[l]), path.name, l)
+            srcs.append((2 * j, a))
+            srcs.append((2 * j + 1, b))
+        _fill_blocked(g.reshape(n, 2 * len(loci)), srcs)
+        try:
+            return ProfileArrays(
+                sample_id=_strings(table.column("sample_id")),
+                kind=_strings(table.column("kind")),
+                case_id=_strings(table.column("case_id")),
+                relation=_strings(table.column("relation")),
+                sex=_strings(table.column("sex")),
+                kit=_strings(table.column("kit")),
+                loci=loci,
+                alleles={l: self._alleles[l] for l in loci},
+                genotypes=g,
+            )
+        except (pa.ArrowException, ValueError, IndexError, TypeError) as e:
+            raise CorruptShardError(
+                f"shard {path.name}: damaged text columns ({str(e)[:120]}); restore it from "
+                f"a backup"
+            ) from None
+
+
+_BLOCK = 8192
+
+
+def _fill_blocked(flat: np.ndarray, srcs) -> None:
+    """``flat[:, k] = src`` for every (k, src), a row block at a time: writing whole
+    columns into the row-major [n, 2L] array strides through memory (1 cache line
+    per element); blocks of 8192 rows keep the destination in cache (~6x faster)."""
+    n = flat.shape[0]
+    for s in range(0, n, _BLOCK):
+        blk = flat[s: s + _BLOCK]
+        for k, src in srcs:
+            blk[:, k] = src[s: s + _BLOCK]
+
+
+def _check_codes(a: np.ndarray, b: np.ndarray, n_al: int, shard: str, locus: str) -> None:
+    if a.size == 0:
+        return
+    lo = min(int(a.min()), int(b.min()))
+    hi = max(int(a.max()), int(b.max()))
+    if lo < -1 or hi >= n_al:
+        raise CorruptShardError(
+            f"shard {shard}, locus {locus}: allele code {hi if hi >= n_al else lo} is outside "
+            f"the allele dictionary (0..{n_al - 1}, -1 = untyped); the shard is damaged. "
+            f"Restore it from a backup."
+        )
+    if np.any((a < 0) != (b < 0)):
+        raise CorruptShardError(
+            f"shard {shard}, locus {locus}: a genotype has one allele missing and one present; "
+            f"the shard is damaged. Restore it from a backup."
+        )
+
+
+def _kind_filter(kind):
+    if kind is None:
+        return None
+    ks = (kind,) if isinstance(kind, str) else tuple(kind)
+    for k in ks:
+        if k not in KINDS:
+            raise ValueError(f"unknown kind {k!r}: expected one of {', '.join(KINDS)}")
+    return ks
+
+
+def _read_column(path, name) -> pa.ChunkedArray:
+    try:
+        return pq.read_table(path, columns=[name]).column(name)
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
+        raise CorruptShardError(
+            f"shard {Path(path).name} is truncated or corrupt and cannot be read "
+            f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup."
+        ) from None
+
+
+def _int16(col: pa.ChunkedArray, path, name) -> np.ndarray:
+    if col.null_count:
+        raise CorruptShardError(f"shard {Path(path).name}: column {name!r} has nulls; damaged shard")
+    if col.type != pa.int16():
+        raise CorruptShardError(
+            f"shard {Path(path).name}: column {name!r} has type {col.type}, expected int16"
+        )
+    if col.num_chunks == 1:
+        return col.chunk(0).to_numpy()
+    return col.to_numpy()
+
+
+def _strings(col: pa.ChunkedArray) -> np.ndarray:
+    """Object array of str from a (dictionary-encoded) string column; nulls -> ""."""
+    n = len(col)
+    if n == 0:
+        return np.array([], dtype=object)
+    if pa.types.is_dictionary(col.type):
+        out = np.empty(n, dtype=object)
+        pos = 0
+        for ch in col.chunks:
+            d = ch.dictionary.to_numpy(zero_copy_only=False).astype(object)
+            d = np.append(d, "")  # index -1 -> "" for nulls
+            idx = ch.indices.fill_null(-1).to_numpy().astype(np.int64)
+            if len(idx) and (idx.min() < -1 or idx.max() >= len(d) - 1):
+                raise ValueError("dictionary index out of range")
+            out[pos: pos + len(ch)] = d[idx]
+            pos += len(ch)
+        return out
+    return col.fill_null("").to_numpy(zero_copy_only=False).astype(object, copy=False)
+
+
+# --------------------------------------------------------------------------------------
+# Opening
+# --------------------------------------------------------------------------------------
+def _read_manifest(path: Path) -> dict:
+    mpath = path / MANIFEST_NAME
+    try:
+        text = mpath.read_text(encoding="utf-8")
+        m = json.loads(text)
+    except FileNotFoundError:
+        shards = sorted(p.name for p in path.glob("*.parquet"))
+        if shards:
+            raise DatasetError(
+                f"{path} has Parquet files but no {MANIFEST_NAME}; the manifest was deleted. "
+                f"Rebuild it from the shard footers with formats.rebuild_manifest({str(path)!r})"
+            ) from None
+        raise DatasetError(
+            f"{path} is not a profile dataset (no {MANIFEST_NAME}); create one with "
+            f"'kinship import ... --out {path}' or formats.write_profiles()"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptShardError(
+            f"{mpath}: the dataset manifest is not valid JSON ({e}); restore it from a backup, "
+            f"or rebuild it with formats.rebuild_manifest({str(path)!r})"
+        ) from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
+        raise CorruptShardError(
+            f"{mpath} is not a strkin dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r}); "
+            f"rebuild it with formats.rebuild_manifest({str(path)!r})"
+        )
+    _check_version(m.get("schema_version"), f"dataset manifest {mpath}", mpath)
+    try:
+        if not isinstance(m["loci"], list) or not isinstance(m["alleles"], dict):
+            raise TypeError("loci/alleles")
+        for s in m["shards"]:
+            if not _SHARD_RE.match(str(s["file"])):
+                raise ValueError(f"bad shard file name {s['file']!r}")
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptShardError(
+            f"{mpath}: damaged dataset manifest ({e}); rebuild it with "
+            f"formats.rebuild_manifest({str(path)!r})"
+        ) from None
+    return m
+
+
+def open_dataset(path) -> Dataset:
+    """Open a profile dataset directory (or a single shard file, read-only).
+
+    Raises :class:`DatasetError` (not a dataset), :class:`SchemaTooNewError` /
+    :class:`SchemaTooOldError` (another schema version), :class:`CorruptShardError`
+    (damaged manifest).  Shards themselves are read lazily by ``load``.
+    """
+    path = Path(path)
+    if path.is_file():
+        info = read_shard_info(path)
+        m = _new_manifest()
+        m["loci"] = list(info.loci)
+        m["alleles"] = {k: list(v) for k, v in info.alleles.items()}
+        m["shards"] = [{"file": path.name, "n_profiles": info.n_rows, "provenance": info.provenance}]
+        return Dataset(path, m, single_file=True)
+    if not path.exists():
+        raise DatasetError(f"dataset {path} does not exist")
+    return Dataset(path, _read_manifest(path))
+
+
+def rebuild_manifest(path) -> Dataset:
+    """Rebuild ``_dataset.json`` from the footers of the shards in ``path`` (in name
+    order).  Use it when the manifest was lost; it checks that the shard allele
+    dictionaries are consistent (each a prefix of the longest)."""
+    path = Path(path)
+    infos = [read_shard_info(p) for p in sorted(path.glob("part-*.parquet"))]
+    if not infos:
+        raise DatasetError(f"{path}: no shards (part-*.parquet) to rebuild a manifest from")
+    m = _new_manifest()
+    alleles: dict[str, list] = {}
+    loci: list = []
+    for info in infos:
+        for l in info.loci:
+            if l not in loci:
+                loci.append(l)
+        for l, labs in info.alleles.items():
+            cur = alleles.setdefault(l, [])
+            short, long_ = (labs, cur) if len(labs) <= len(cur) else (cur, labs)
+            if tuple(long_[: len(short)]) != tuple(short):
+                raise CorruptShardError(
+                    f"shard {info.path.name}: allele dictionary at {l} is inconsistent with the "
+                    f"other shards; these shards do not belong to one dataset"
+                )
+            alleles[l] = list(long_)
+        m["shards"].append({"file": info.path.name, "n_profiles": info.n_rows,
+                            "sha256": sha256_file(info.path), "provenance": info.provenance})
+    m["loci"] = loci
+    m["alleles"] = alleles
+    with _dataset_lock(path):
+        _write_json_atomic(path / MANIFEST_NAME, m)
+    return Dataset(path, m)
+
+
+def _new_manifest() -> dict:
+    return {
+        "format": FORMAT_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "created": _utcnow(),
+        "software": {"name": "strkin", "version": _software_version()},
+        "loci": [],
+        "alleles": {},
+        "shards": [],
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+def _fsync_dir(path: Path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _dataset_lock(path: Path):
+    """Serialise writers of one dataset (POSIX advisory lock, released on exit/crash)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield
+        return
+    fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+_BAD_TEXT = r"^\s|\s$|[\x00-\x1f\x7f]"
+
+
+def _first(mask: pa.Array) -> int | None:
+    idx = pc.indices_nonzero(mask)
+    return idx[0].as_py() if len(idx) else None
+
+
+def _text_column(values, name: str, n: int) -> pa.Array:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        col = values
+    else:
+        v = np.asarray(values, dtype=object)
+        if v.shape != (n,):
+            raise ProfileValidationError(f"{name} must have {n} entries, got shape {v.shape}")
+        try:
+            col = pa.array(v, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, TypeError, UnicodeError) as e:
+            raise ProfileValidationError(f"{name}: every entry must be a string ({e})") from None
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if len(col) != n:
+        raise ProfileValidationError(f"{name} must have {n} entries, got {len(col)}")
+    if col.type != pa.string():
+        col = col.cast(pa.string())
+    return col.fill_null("")
+
+
+def _validate_columns(arr: "ProfileArrays") -> dict:
+    """Vectorised checks of the metadata columns of a ProfileArrays (same rules as
+    :func:`formats.profile.validate_profile`); returns Arrow string arrays."""
+    n = len(arr)
+    cols = {name: _text_column(getattr(arr, name), name, n) for name in META_COLUMNS}
+    sid = cols["sample_id"]
+
+    def fail(mask, msg):
+        i = _first(mask)
+        if i is not None:
+            raise ProfileValidationError(f"sample {sid[i].as_py()!r}: " + msg(i))
+
+    i = _first(pc.equal(pc.utf8_length(sid), 0))
+    if i is not None:
+        raise ProfileValidationError(f"empty sample_id at position {i}: every profile needs an ID")
+    for name in META_COLUMNS:
+        fail(pc.match_substring_regex(cols[name], _BAD_TEXT),
+             lambda i, name=name: f"{name} {cols[name][i].as_py()!r} has leading/trailing "
+                                  f"spaces or a control character; remove them")
+    kind = pc.utf8_lower(cols["kind"])
+    fail(pc.invert(pc.is_in(kind, value_set=pa.array(KINDS))),
+         lambda i: f"unknown kind {cols['kind'][i].as_py()!r}: expected one of {', '.join(KINDS)}")
+    rel = cols["relation"]
+    fail(pc.invert(pc.is_in(rel, value_set=pa.array(list(RELATIONS) + [""]))),
+         lambda i: f"unknown relation {rel[i].as_py()!r}: expected one of {', '.join(RELATIONS)}")
+    fail(pc.invert(pc.is_in(cols["sex"], value_set=pa.array(SEXES))),
+         lambda i: f"sex must be M, F or '' (got {cols['sex'][i].as_py()!r})")
+    fail(pc.and_(pc.equal(kind, "query"), pc.not_equal(rel, "")),
+         lambda i: "a query has no relation; set kind='reference'")
+    fail(pc.and_(pc.equal(kind, "reference"), pc.equal(cols["case_id"], "")),
+         lambda i: "a reference needs a case_id")
+    cols["kind"] = kind
+    return cols
+
+
+def _transpose_blocked(flat: np.ndarray) -> np.ndarray:
+    """``flat.T`` as a C-contiguous array, copied a row block at a time (cache friendly)."""
+    n, k = flat.shape
+    out = np.empty((k, n), dtype=np.int16)
+    for s in range(0, n, _BLOCK):
+        out[:, s: s + _BLOCK] = flat[s: s + _BLOCK].T
+    return out
+
+
+def _validate_genotypes(arr: "ProfileArrays") -> tuple[tuple, dict, np.ndarray]:
+    """Check loci, allele labels and codes; returns (loci, alleles, columns) where
+    ``columns[2*j + k]`` is allele ``k`` of locus ``j`` for every profile."""
+    g = arr.genotypes
+    if not isinstance(g, np.ndarray) or g.ndim != 3 or g.shape[1:] != (len(arr.loci), 2):
+        raise ProfileValidationError(
+            f"genotypes must have shape (n_profiles, {len(arr.loci)}, 2), got "
+            f"{getattr(g, 'shape', None)}"
+        )
+    if g.dtype.kind not in "iu":
+        raise ProfileValidationError(f"genotypes must be an integer array, got {g.dtype}")
+    flat = np.ascontiguousarray(g.astype(np.int16, copy=False)).reshape(len(g), 2 * len(arr.loci))
+    tcols = _transpose_blocked(flat)
+    loci, alleles = [], {}
+    for j, l_raw in enumerate(arr.loci):
+        try:
+            l = canonical_locus(l_raw, extra=(l_raw,))
+        except LocusError as e:
+            raise ProfileValidationError(str(e)) from None
+        if l in alleles:
+            raise ProfileValidationError(f"locus {l} appears twice in loci")
+        labs = tuple(arr.alleles[l_raw])
+        for a in labs:
+            try:
+                ok = normalize_allele(a) == a
+            except AlleleError:
+                ok = False
+            if not ok:
+                raise ProfileValidationError(
+                    f"locus {l}: allele label {a!r} is not a normalised allele label"
+                )
+        if len(set(labs)) != len(labs):
+            raise ProfileValidationError(f"locus {l}: an allele label is listed twice")
+        _check_codes_input(tcols[2 * j], tcols[2 * j + 1], len(labs), l)
+        loci.append(l)
+        alleles[l] = labs
+    return tuple(loci), alleles, tcols
+
+
+def _check_codes_input(a, b, n_al, locus):
+    if a.size == 0:
+        return
+    lo = min(int(a.min()), int(b.min()))
+    hi = max(int(a.max()), int(b.max()))
+    if lo < -1 or hi >= n_al:
+        raise ProfileValidationError(f"locus {locus}: allele codes outside 0..{n_al - 1} (-1 = untyped)")
+    if np.any((a < 0) != (b < 0)):
+        raise ProfileValidationError(f"locus {locus}: a genotype has one allele missing and one present")
+
+
+def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str | None = None,
+                   *, shard_size: int = DEFAULT_SHARD_SIZE, extra_loci=(),
+                   compression: str = "zstd") -> list[Path]:
+    """Append profiles to the dataset at ``path`` (created if needed) as new shards.
+
+    ``profiles`` is an iterable of :class:`Profile` or a :class:`ProfileArrays`.
+    ``provenance`` (e.g. the ``provenance`` of an :class:`ImportResult`) is merged
+    into the provenance stored in each new shard's footer and in the manifest.
+    ``kit`` fills the kit of profiles that have none.  ``extra_loci`` names loci
+    outside :func:`kinship.markers.known_loci` to accept.
+
+    Old shards are never rewritten.  Each shard is written under a temporary name
+    and moved into place with ``os.replace``; the manifest is replaced atomically
+    last, so a failed write leaves the dataset as it was.  A ``sample_id`` already
+    in the dataset, or given twice, raises :class:`DuplicateSampleError` naming the
+    shard(s).  Returns the paths of the new shards.
+    """
+    path = Path(path)
+    if not isinstance(profiles, ProfileArrays):
+        profiles = ProfileArrays.from_profiles(list(profiles), extra_loci=extra_loci)
+    arr = profiles
+    loci_in, alleles_in, tcols = _validate_genotypes(arr)
+    cols = _validate_columns(arr)
+    n = len(arr)
+    if n == 0:
+        return []
+    if kit:
+        cols["kit"] = pc.if_else(pc.equal(cols["kit"], ""), kit, cols["kit"])
+    sid = cols["sample_id"]
+    vc = pc.value_counts(sid)
+    dup_mask = pc.greater(vc.field("counts"), 1)
+    if pc.any(dup_mask).as_py():
+        dup = pc.filter(vc.field("values"), dup_mask)[0].as_py()
+        where = pc.indices_nonzero(pc.equal(sid, dup)).to_pylist()[:2]
+        raise DuplicateSampleError(
+            f"sample {dup!r} appears twice in the profiles being written (positions "
+            f"{where[0]} and {where[1]}); a sample ID must be unique in a dataset. Merge or "
+            f"rename the two entries."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    prov = _default_provenance()
+    if provenance:
+        prov.update(dict(provenance))
+    with _dataset_lock(path):
+        # writers hold the lock, so temporary files found now are left by a writer
+        # that was killed: remove them
+        for stale in list(path.glob(".part-*.parquet.tmp-*")) + list(path.glob(f".{MANIFEST_NAME}.tmp-*")):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        mpath = path / MANIFEST_NAME
+        manifest = _read_manifest(path) if mpath.exists() else _new_manifest()
+        ds = Dataset(path, manifest)
+        seq0 = len(manifest["shards"])
+        step = max(1, int(shard_size))
+        names = [f"part-{seq0 + k:05d}-{uuid.uuid4().hex[:8]}.parquet"
+                 for k in range((n + step - 1) // step)]
+        for sp in ds.shards:
+            existing = _read_column(sp, "sample_id")
+            hit = pc.is_in(existing, value_set=sid)
+            if pc.any(hit).as_py():
+                dup = pc.filter(existing, hit)[0].as_py()
+                src = ", ".join(str(s.get("file", "?")) for s in prov.get("sources", []) or []
+                                if isinstance(s, Mapping))
+                where = int(pc.index(sid, dup).as_py())
+                raise DuplicateSampleError(
+                    f"sample {dup!r} is already in shard {sp.name} of dataset {path}; the new "
+                    f"shard {names[where // step]}{' (from ' + src + ')' if src else ''} would "
+                    f"hold it again. A sample ID must be unique in a dataset: drop the sample "
+                    f"from the input, or give the new sample a different ID. Nothing was written."
+                )
+        # extend loci and allele dictionary (append-only: existing codes never change)
+        loci = list(manifest["loci"])
+        alleles = {l: list(v) for l, v in manifest["alleles"].items()}
+        geno_cols: dict[str, np.ndarray] = {}
+        typed_loci = set()
+        for j, l in enumerate(loci_in):
+            a0, a1 = tcols[2 * j], tcols[2 * j + 1]
+            src_labels = alleles_in[l]
+            counts = np.bincount(a0 + 1, minlength=len(src_labels) + 1)
+            counts[1:] += np.bincount(a1 + 1, minlength=len(src_labels) + 1)[1:]
+            used = np.nonzero(counts[1:])[0]
+            if used.size == 0:
+                continue
+            typed_loci.add(l)
+            if l not in loci:
+                loci.append(l)
+            cur = alleles.setdefault(l, [])
+            pos = {a: i for i, a in enumerate(cur)}
+            add = sorted((src_labels[u] for u in used if src_labels[u] not in pos), key=allele_sort_key)
+            for a in add:
+                pos[a] = len(cur)
+                cur.append(a)
+            if len(cur) > np.iinfo(np.int16).max:
+                raise ProfileValidationError(f"locus {l}: more than 32767 distinct alleles")
+            lut = np.full(len(src_labels) + 1, -1, dtype=np.int16)
+            for u in used:
+                lut[u] = pos[src_labels[u]]
+            c1, c2 = genotype_column_names(l)
+            geno_cols[c1] = lut[a0]
+            geno_cols[c2] = lut[a1]
+        order = [l for l in loci if l in typed_loci]
+        shard_alleles = {l: alleles[l] for l in loci if l in alleles}
+        written: list[Path] = []
+        temps: list[Path] = []
+        entries = []
+        try:
+            for k, start in enumerate(range(0, n, step)):
+                stop = min(n, start + step)
+                name = names[k]
+                tmp = path / f".{name}.tmp-{os.getpid()}"
+                temps.append(tmp)
+                fields = [pa.field(c, pa.string(), nullable=False) for c in META_COLUMNS]
+                data = [cols[c].slice(start, stop - start) for c in META_COLUMNS]
+                for l in order:
+                    for c in genotype_column_names(l):
+                        fields.append(pa.field(c, pa.int16(), nullable=False))
+                        data.append(pa.array(geno_cols[c][start:stop], type=pa.int16()))
+                meta = {
+                    _KEY_FORMAT: FORMAT_NAME.encode(),
+                    _KEY_VERSION: str(SCHEMA_VERSION).encode(),
+                    _KEY_LOCI: json.dumps(order).encode(),
+                    _KEY_ALLELES: json.dumps(shard_alleles, ensure_ascii=False).encode(),
+                    _KEY_PROVENANCE: json.dumps(prov, ensure_ascii=False, default=str).encode(),
+                }
+                table = pa.Table.from_arrays(data, schema=pa.schema(fields, metadata=meta))
+                pq.write_table(table, tmp, compression=compression, write_page_checksum=True,
+                               row_group_size=256 * 1024)
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                entries.append({"file": name, "n_profiles": stop - start,
+                                "sha256": sha256_file(tmp), "written": _utcnow(),
+                                "provenance": prov})
+            for tmp, e in zip(temps, entries):
+                final = path / e["file"]
+                os.replace(tmp, final)
+                written.append(final)
+            manifest["loci"] = loci
+            manifest["alleles"] = alleles
+            manifest["shards"].extend(entries)
+            manifest["software"] = {"name": "strkin", "version": _software_version()}
+            _write_json_atomic(mpath, manifest)
+        except BaseException:
+            for p in temps + written:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            raise
+        _fsync_dir(path)
+    return written
