@@ -1,8 +1,9 @@
 """Numba kernels of the Y-STR lineage screen (imported lazily by :mod:`.search`).
 
 Only jitted functions live here; the public API is :func:`kinship.ystr.screen`.
-Project numba defaults: nopython, no fastmath, ``nogil`` (the driver runs query
-tiles on threads), on-disk cache unless ``STRKIN_NUMBA_CACHE=0``.
+Project numba defaults come from :mod:`kinship._numba`: nopython, no fastmath,
+``nogil`` (the driver runs query tiles on threads), on-disk cache unless
+``KINSHIP_NUMBA_CACHE=0``.
 
 Kernel shape (see ``docs/ystr.md``, "Screening kernel")
 -------------------------------------------------------
@@ -11,7 +12,9 @@ The database is stored in blocks of ``B`` profiles, slot-major within a block:
 each block and each group of 4 queries the kernel counts mismatches of the 4
 queries against all ``B`` profiles at once, one slot at a time. That inner loop
 is a plain loop over ``r`` on uint8 arrays, which LLVM turns into SIMD compares
-(32 profiles per instruction with AVX2). Slots are ordered most-diverse first;
+(32 profiles per instruction with AVX2); in blocks where every profile typed the
+slot (``block_missing`` false) the "untyped" mask is skipped. Slots are ordered
+most-diverse first;
 after ``prefix`` slots, and then every ``check_every`` slots, a group whose 4
 queries all exceed ``max_mismatches`` against every profile of the block stops
 early (mismatch counts only grow, so this never loses a hit). Survivors get the
@@ -19,16 +22,9 @@ exact step count and the number of slots compared in a scalar loop.
 """
 from __future__ import annotations
 
-import os
-
-import numba
 import numpy as np
 
-_CACHE = os.environ.get("STRKIN_NUMBA_CACHE", "1") != "0"
-
-
-def _jit(fn):
-    return numba.njit(nogil=True, cache=_CACHE)(fn)
+from .._numba import jit as _jit
 
 
 @_jit

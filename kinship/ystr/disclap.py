@@ -86,22 +86,6 @@ def _var(eta):
     return 2 * p * (1 + p * p) / (1 - p * p) ** 2
 
 
-def _weighted_median(x, w):
-    """Lower weighted median of each column of ``x`` (nan ignored) for weights ``w`` (n,)."""
-    n, L = x.shape
-    out = np.empty(L)
-    for l in range(L):
-        ok = ~np.isnan(x[:, l]) & (w > 0)
-        if not ok.any():
-            out[l] = np.nan
-            continue
-        xv, wv = x[ok, l], w[ok]
-        o = np.argsort(xv, kind="stable")
-        cw = np.cumsum(wv[o])
-        out[l] = xv[o][np.searchsorted(cw, 0.5 * cw[-1])]
-    return out
-
-
 @dataclass
 class DiscreteLaplaceMixture:
     """A fitted discrete Laplace mixture (see the module docstring)."""
@@ -171,7 +155,7 @@ class DiscreteLaplaceMixture:
         *,
         n_init: int = 5,
         max_iter: int = 1000,
-        tol: float = 1e-9,
+        tol: float = 1e-10,
         seed: int = 0,
         init_y=None,
         loci: tuple = (),
@@ -188,6 +172,9 @@ class DiscreteLaplaceMixture:
         x = np.asarray(x, dtype=float)
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError("x must be a non-empty (n, L) array")
+        ok = ~np.isnan(x)
+        if np.any(x[ok] != np.round(x[ok])):
+            raise ValueError("the discrete Laplace model takes whole repeat numbers (use values_for_model)")
         J = int(clusters)
         if J < 1:
             raise ValueError("clusters must be >= 1")
@@ -314,43 +301,64 @@ def _newton_dispersion(W, D, alpha, beta, iters=100):
 
 
 def _em(x, y0, max_iter, tol) -> DiscreteLaplaceMixture:
+    """EM with CM-steps. Every per-observation sum goes through a sparse one-hot
+    matrix of (locus, value) indicators, so an iteration costs O(n L J) multiply-adds
+    in two sparse products instead of sorting each (cluster, locus) column."""
+    from scipy import sparse
+
     n, L = x.shape
     J = y0.shape[0]
     typed = ~np.isnan(x)
-    xz = np.where(typed, x, 0.0)
-    y = y0.copy()
+    xi = np.where(typed, x, 0).astype(np.int64)
+    lo = np.array([xi[typed[:, l], l].min() if typed[:, l].any() else 0 for l in range(L)])
+    hi = np.array([xi[typed[:, l], l].max() if typed[:, l].any() else 0 for l in range(L)])
+    V = hi - lo + 1
+    off = np.concatenate([[0], np.cumsum(V)[:-1]])
+    G = int(V.sum())
+    rows, cols = np.nonzero(typed)
+    O = sparse.csr_matrix((np.ones(rows.size), (rows, off[cols] + xi[rows, cols] - lo[cols])), shape=(n, G))
+    OT = O.T.tocsr()
+    loc = np.repeat(np.arange(L), V)
+    vals = (lo[loc] + np.concatenate([np.arange(v) for v in V])).astype(float)
+    y = np.array(y0, dtype=float)
     alpha = np.full(J, np.log(0.3))
     beta = np.zeros(L)
     tau = np.full(J, 1.0 / J)
-    m = DiscreteLaplaceMixture(y, np.exp(np.clip(alpha[:, None] + beta[None, :], _ETA_MIN, _ETA_MAX)), tau)
+    p = np.exp(np.clip(alpha[:, None] + beta[None, :], _ETA_MIN, _ETA_MAX))
     ll_old = -np.inf
     hist = []
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        # E-step
-        ld = m._logdens(x)
+        # E-step: log tau_j + sum_l log DL(x_il - y_jl), via the one-hot table
+        logc = np.log((1 - p) / (1 + p))
+        logp = np.log(p)
+        T = (logc[:, loc] + np.abs(vals[None, :] - y[:, loc]) * logp[:, loc]).T  # (G, J)
+        ld = np.asarray(O @ T) + np.log(tau)[None, :]
         mx = ld.max(axis=1, keepdims=True)
         lse = mx[:, 0] + np.log(np.exp(ld - mx).sum(axis=1))
         ll = float(lse.sum())
         hist.append(ll)
         v = np.exp(ld - lse[:, None])
-        if ll - ll_old < tol * (1.0 + abs(ll)) and it > 1:
+        if it > 1 and ll - ll_old < tol * (1.0 + abs(ll)):
             converged = True
             break
         ll_old = ll
-        # CM-steps
+        # CM-steps: weights, centres (weighted medians), dispersions (Newton)
         tau = np.maximum(v.mean(axis=0), 1e-300)
         tau /= tau.sum()
-        for j in range(J):
-            med = _weighted_median(x, v[:, j])
-            y[j] = np.where(np.isnan(med), y[j], med)
-        W = v.T @ typed.astype(float)                                    # (J, L)
-        dist = np.abs(xz[:, None, :] - y[None, :, :]) * typed[:, None, :]  # (n, J, L)
-        D = np.einsum("ij,ijl->jl", v, dist)
+        H = np.asarray(OT @ v)  # (G, J): weight of each (locus, value) per cluster
+        for l in range(L):
+            Hl = H[off[l]:off[l] + V[l]]
+            cum = np.cumsum(Hl, axis=0)
+            tot = cum[-1]
+            idx = np.argmax(cum >= 0.5 * tot[None, :], axis=0)
+            y[:, l] = np.where(tot > 0, lo[l] + idx, y[:, l])
+        W = np.add.reduceat(H, off, axis=0).T                                   # (J, L)
+        D = np.add.reduceat(H * np.abs(vals[:, None] - y[:, loc].T), off, axis=0).T
         alpha, beta = _newton_dispersion(W, D, alpha, beta)
         p = np.exp(np.clip(alpha[:, None] + beta[None, :], _ETA_MIN, _ETA_MAX))
-        m = DiscreteLaplaceMixture(y.copy(), p, tau)
+    m = DiscreteLaplaceMixture(y.copy(), p, tau)
     m.loglik = float(m.log_probability(x).sum())
     m.n_obs = n
     m.converged = converged
@@ -360,11 +368,35 @@ def _em(x, y0, max_iter, tol) -> DiscreteLaplaceMixture:
 
 
 def fit_discrete_laplace(
-    x, clusters=range(1, 6), *, n_init: int = 5, seed: int = 0, loci: tuple = (), **kwargs
+    x, clusters="adaptive", *, n_init: int = 5, seed: int = 0, loci: tuple = (),
+    max_clusters: int = 30, patience: int = 2, **kwargs
 ) -> tuple[DiscreteLaplaceMixture, dict]:
-    """Fit each number of clusters; return the fit with the smallest BIC and ``{J: fit}``."""
+    """Fit several numbers of clusters; return the fit with the smallest BIC and ``{J: fit}``.
+
+    ``clusters``: an iterable of cluster numbers, or ``"adaptive"`` (as disclapmix's
+    ``disclapmix_adaptive``): 1, 2, 3, ... until the BIC has not improved for
+    ``patience`` consecutive numbers, or ``max_clusters``.
+    """
     fits = {}
-    for J in clusters:
-        fits[int(J)] = DiscreteLaplaceMixture.fit(x, int(J), n_init=n_init, seed=seed, loci=loci, **kwargs)
+
+    def one(J):
+        fits[J] = DiscreteLaplaceMixture.fit(x, J, n_init=n_init, seed=seed, loci=loci, **kwargs)
+        return fits[J]
+
+    if isinstance(clusters, str):
+        if clusters != "adaptive":
+            raise ValueError("clusters must be 'adaptive' or an iterable of integers")
+        best_bic, worse = float("inf"), 0
+        for J in range(1, int(max_clusters) + 1):
+            f = one(J)
+            if not f.degenerate and f.bic < best_bic:
+                best_bic, worse = f.bic, 0
+            else:
+                worse += 1
+                if worse >= patience:
+                    break
+    else:
+        for J in clusters:
+            one(int(J))
     best = min(fits.values(), key=lambda f: (f.degenerate, f.bic))
     return best, fits

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .haplotypes import MISSING, YHaplotypes
+from .haplotypes import YHaplotypes
 
 __all__ = [
     "AugmentedCount",
@@ -253,14 +253,17 @@ class DiscreteLaplace(_Estimator):
 
     ``model``: a fitted :class:`~kinship.ystr.disclap.DiscreteLaplaceMixture` on the
     panel's compare slots. Otherwise one is fitted on up to ``fit_sample``
-    population profiles (evenly spaced rows, so reproducible) for each number of
-    clusters in ``clusters``, keeping the smallest BIC.
+    population profiles (evenly spaced rows, so reproducible), the number of
+    clusters chosen by BIC (``clusters="adaptive"``: 1, 2, ... until BIC stops
+    improving; or an iterable of numbers). The fitted model is kept on the
+    estimator (``.model``, all fits in ``.fits``) and reused.
     """
 
     model: object = None
-    clusters: tuple = (1, 2, 3, 4, 5)
-    fit_sample: int = 20_000
-    n_init: int = 3
+    clusters: object = "adaptive"
+    max_clusters: int = 30
+    fit_sample: int = 10_000
+    n_init: int = 2
     seed: int = 0
     name: str = field(default="discrete_laplace", init=False)
 
@@ -272,7 +275,8 @@ class DiscreteLaplace(_Estimator):
             step = max(1, rows.shape[0] // self.fit_sample)
             x = values_for_model(rows[::step])
             self.model, self.fits = fit_discrete_laplace(
-                x, self.clusters, n_init=self.n_init, seed=self.seed, loci=counts.panel.compare_slots
+                x, self.clusters, n_init=self.n_init, seed=self.seed, loci=counts.panel.compare_slots,
+                max_clusters=self.max_clusters,
             )
         return self.model
 

@@ -73,7 +73,6 @@ from .loci import (
     known_y_markers,
     looks_like_y_marker,
     resolve_y_marker,
-    _catalogue,
 )
 
 __all__ = [

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import permutations
-from math import factorial
 
 import numpy as np
 

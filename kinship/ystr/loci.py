@@ -155,7 +155,7 @@ _CATALOGUE: tuple[YMarker, ...] = (
 
 
 def _key(name: str) -> str:
-    """Comparison key: case, spaces, ``_``, ``-``, ``.`` and a leading ``Y-`` ignored."""
+    """Comparison key: case, spaces, ``_``, ``-`` and ``.`` ignored."""
     k = re.sub(r"[\s_\-.]", "", str(name)).upper()
     return k
 

@@ -166,7 +166,8 @@ def iter_screen(
         raise ValueError(f"block must be a positive multiple of 64, got {block}")
     min_c = max(1, int(min_loci_compared))
     if n_threads is None:
-        n_threads = min(os.cpu_count() or 1, 8)
+        env = os.environ.get("KINSHIP_NUM_THREADS")
+        n_threads = int(env) if env else min(os.cpu_count() or 1, 8)
     offset = 0
     params = dict(max_mismatches=int(max_mismatches), max_steps=int(max_steps),
                   min_loci_compared=min_c)
