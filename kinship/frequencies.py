@@ -2,9 +2,10 @@
 
 Policy (documented once, used everywhere)
 -----------------------------------------
-* Frequencies are used **exactly as given**.  A locus whose frequencies sum
-  further than ``sum_tolerance`` (default 0.02) from 1 is an error unless the
-  table is built with ``renormalise=True``, which divides each locus by its sum.
+* Frequencies are used **exactly as given**.  A locus whose frequencies (with
+  the silent allele, if any) sum further than ``sum_tolerance`` (default 0.02)
+  from 1 is an error unless the table is built with ``renormalise=True``, which
+  divides each locus by its sum.
 * **Alleles absent from the table** (a rare allele seen in a profile) get the
   *minimum allele frequency* of that locus and are added to the locus without
   renormalising the others (the convention of Familias and forrel).  The minimum
@@ -15,6 +16,11 @@ Policy (documented once, used everywhere)
      (per locus where the source gives it; NRC II recommendation);
   3. otherwise there is no default and looking the allele up raises
      :class:`MissingAlleleError`, asking for a value.
+
+  With ``renormalise=True`` the table is normalised once, when it is built
+  (so that the listed alleles and the silent allele sum to 1); alleles added
+  later for a case do not renormalise it again, so every case sees the same
+  frequencies.
 
   With ``missing_allele="error"`` an absent allele is always an error.
 * **Silent (null) alleles**: ``silent=0.001`` (every locus) or
@@ -400,9 +406,6 @@ class FrequencyTable:
             if a not in d:
                 d[a] = self._missing(locus, a)
                 added.append(a)
-        if self.renormalise and added:
-            s = sum(d.values())
-            d = {a: p / s for a, p in d.items()}
         silent = locus in self._silent
         if silent:
             d[SILENT] = self._silent[locus]
@@ -444,6 +447,9 @@ class FrequencyTable:
         out.write(f"# population={self.name}\n")
         if self.n:
             out.write(f"# n={self.n}\n")
+        if self._n_by_locus:
+            by = ";".join(f"{k}:{v}" for k, v in self._n_by_locus.items())
+            out.write(f"# n_by_marker={by}\n")
         out.write("marker,allele,frequency\n")
         for locus, d in self._freqs.items():
             for a in sorted(d, key=_sort_key):

@@ -157,7 +157,7 @@ def _contract(operands, sublists, out):
         args.append(list(s))
     args.append(list(out))
     if path is None:
-        path = oe.contract_path(*args, optimize="dp")[0]
+        path = oe.contract_path(*args, optimize="greedy")[0]
         if len(_PATH_CACHE) > 8192:
             _PATH_CACHE.clear()
         _PATH_CACHE[key] = path
@@ -577,6 +577,8 @@ def likelihood_ratio(
                     f"person must appear in both hypotheses"
                 )
     by_locus = _genotypes_by_locus(genotypes, frequencies, typed_ids)
+    if mutation is not None:
+        mutation.check_loci(frequencies.loci)
     if loci is not None:
         wanted = [frequencies.resolve_locus(l) for l in loci]
         by_locus = {l: by_locus.get(l, {}) for l in wanted}

@@ -107,7 +107,12 @@ def known_loci() -> tuple[str, ...]:
         rows = csv.DictReader(line for line in fh if not line.startswith("#"))
         for row in rows:
             names.add(row["marker"])
-    return tuple(sorted(names))
+    # one spelling per locus: where sources differ (``Penta C`` in the NIST
+    # tables, ``Penta_C`` in pop.STR) the spelling without an underscore wins
+    canon: dict[str, str] = {}
+    for n in sorted(names, key=lambda x: ("_" in x, x)):
+        canon.setdefault(_key(n), n)
+    return tuple(sorted(canon.values()))
 
 
 def _iter_csv_files(root):
@@ -164,7 +169,7 @@ def canonical_locus(name: str, extra: tuple[str, ...] | list[str] | None = None)
     close = difflib.get_close_matches(str(name), list(known_loci()) + list(extra or ()), n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise LocusError(
-        f"unknown locus {name!r}{hint} Known loci are those of the bundled frequency "
+        f"unknown locus {name!r}{hint or '.'} Known loci are those of the bundled frequency "
         f"tables and kits (kinship.markers.known_loci()); loci of a user frequency table "
         f"are accepted when that table is used."
     )
@@ -201,6 +206,10 @@ def normalize_allele(label) -> str:
     elif isinstance(label, float):
         if label != label:  # NaN
             raise AlleleError("empty allele (NaN)")
+        if abs(label * 10 - round(label * 10)) > 1e-6:
+            raise AlleleError(
+                f"malformed allele {label!r}: microvariants have one decimal digit (e.g. '9.3')"
+            )
         s = repr(round(label, 1))
     else:
         s = str(label).strip()

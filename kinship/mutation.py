@@ -37,6 +37,7 @@ from typing import Mapping
 import numpy as np
 
 from .frequencies import SILENT, LocusAlleles
+from .markers import LocusError, canonical_locus
 
 __all__ = [
     "Equal",
@@ -168,6 +169,8 @@ class Stepwise(_Base):
             raise MutationError(f"Stepwise: rate + rate2 must be <= 1, got {self.rate + self.rate2}")
         if not isinstance(self.range, (int, float)) or not self.range > 0:
             raise MutationError(f"Stepwise: range must be a positive number, got {self.range!r}")
+        if not math.isfinite(self.range):
+            raise MutationError(f"Stepwise: range must be finite, got {self.range!r}")
 
     def _core(self, labels, freqs, locus):
         A = len(labels)
@@ -224,11 +227,14 @@ class Custom(_Base):
     alleles: tuple = ()
 
     def _core(self, labels, freqs, locus):
+        from .markers import normalize_allele
+
         if isinstance(self.matrix_, Mapping):
-            named = {str(k): {str(k2): float(v2) for k2, v2 in v.items()} for k, v in self.matrix_.items()}
+            named = {normalize_allele(k): {normalize_allele(k2): float(v2) for k2, v2 in v.items()}
+                     for k, v in self.matrix_.items()}
         else:
             arr = np.asarray(self.matrix_, dtype=float)
-            al = [str(a) for a in self.alleles]
+            al = [normalize_allele(a) for a in self.alleles]
             if arr.shape != (len(al), len(al)):
                 raise MutationError("Custom: matrix must be square with one row per allele")
             named = {a: {b: arr[i, j] for j, b in enumerate(al)} for i, a in enumerate(al)}
@@ -270,10 +276,26 @@ class MutationModel:
                                 f"ExtendedStepwise or Custom, got {m!r}")
         self.per_locus: dict = {}
         for locus, m in (per_locus or {}).items():
-            self.per_locus[locus] = m if isinstance(m, MutationModel) else MutationModel(m)
+            try:
+                key = canonical_locus(locus)
+            except LocusError:
+                key = str(locus).strip()  # a locus of a user's own table
+            if key in self.per_locus:
+                raise ValueError(f"per_locus names locus {key} twice")
+            self.per_locus[key] = m if isinstance(m, MutationModel) else MutationModel(m)
 
     def for_locus(self, locus: str) -> "MutationModel":
         return self.per_locus.get(locus, self)
+
+    def check_loci(self, loci) -> None:
+        """Refuse per-locus overrides for loci that are not evaluated (a typo
+        would otherwise silently fall back to the default model)."""
+        unknown = sorted(set(self.per_locus) - set(loci))
+        if unknown:
+            raise LocusError(
+                f"the mutation model has per-locus overrides for {', '.join(unknown)}, which "
+                f"the frequency table does not have; fix the locus names"
+            )
 
     def matrices(self, la: LocusAlleles):
         """(female matrix or None, male matrix or None) for a locus."""

@@ -114,6 +114,8 @@ class ScoringModel:
         if not (0.0 <= self.theta < 1.0):
             raise ValueError(f"theta must be in [0, 1), got {theta}")
         self.loci = tuple(frequencies.resolve_locus(l) for l in loci)
+        if mutation is not None:
+            mutation.check_loci(frequencies.loci)
         extra = {frequencies.resolve_locus(k): v for k, v in (extra_alleles or {}).items()}
         self.systems: list[LocusAlleles] = [
             frequencies.locus_alleles(l, extra.get(l, ())) for l in self.loci

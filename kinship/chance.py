@@ -1,0 +1,643 @@
+"""Chance hits: how often an unrelated person reaches an LR threshold.
+
+A search of ``n_queries`` candidates against ``C`` compiled cases makes
+``n_queries x C`` comparisons.  If no candidate is related to a case, the
+number of pairs with ``LR >= t`` has expectation
+
+    E[chance hits at t] = n_queries * sum over cases c of  P_H2(LR_c >= t),
+
+where ``LR_c(g) = prod_l T[c, l, g_l]`` is the case's compiled table
+(:class:`kinship.search.CaseTables`) and, under H2, the candidate's genotype
+vector ``g`` is drawn from the population.  :func:`expected_chance_hits`
+computes this for a block of compiled tables, :func:`exceedance` gives
+``P_H2(LR_c >= t)`` for one case.  At 10^12 comparisons an LR of 10^6 is
+expected by chance; these numbers say how often.
+
+The population under H2 (``h2=``)
+---------------------------------
+The candidate's genotypes are independent over loci with
+
+* ``h2="hw"`` (default): Hardy–Weinberg proportions at the model's allele
+  frequencies ``p`` (each locus divided by its sum): ``P(a/a) = p_a^2``,
+  ``P(a/b) = 2 p_a p_b``;
+* ``h2="theta"``: genotype frequencies of a subpopulation with coancestry θ
+  (the model's θ): ``P(a/a) = p_a (θ + (1-θ) p_a)``, ``P(a/b) = 2 (1-θ) p_a p_b``.
+
+Neither conditions the candidate on the case's own alleles.  The tables'
+denominator does (Balding–Nichols, see :mod:`kinship.tables`), so with θ > 0
+the table is conservative for a candidate from the general population:
+``E_H2[LR]`` is then at most about 1 rather than exactly 1.  With θ = 0 and no
+silent allele each locus has ``sum_g P(g) T[g] = 1`` exactly, so
+``E_H2[LR] = 1`` and, by Markov's inequality, ``P_H2(LR >= t) <= 1/t``.  The
+exact ``E_H2[LR] = prod_l Z_l`` with ``Z_l = sum_g P(g) T[c, l, g]`` is reported
+as ``mean_lr`` in every result, whatever θ.
+
+With a silent allele ``s`` the candidate's *call* is what the table is indexed
+by: the mass of ``{a, s}`` goes to the call ``a/a``, and ``{s, s}`` (no allele
+seen) leaves the locus untyped (factor 1).  A candidate is assumed to be typed
+at every locus the case is typed at.
+
+Methods (``method=``)
+---------------------
+``"exact"``: convolution of the per-locus distributions of ``log10 T`` on a grid
+of width ``resolution`` (log10 units), three times: every value rounded up
+(a certified upper bound: the rounded sum is never below the true one), rounded
+down (a certified lower bound) and rounded to nearest (the estimate).  Partial
+sums that cannot reach the smallest threshold even if every remaining locus
+takes its largest value are dropped, which is exact.  The bracket is
+``P(LR >= t) <= upper <= P(LR >= t 10^(-L resolution))`` and likewise below,
+so its width shrinks with ``resolution``; the sums are of non-negative terms
+(no FFT), so probabilities of 10^-30 are as accurate as those of 10^-3.  Cost:
+about ``L x (distinct values per locus) x (grid span)``; a 23-locus case takes
+a fraction of a second.
+
+``"is"``: importance sampling by exponential tilting.  Each locus' genotype is
+drawn from ``q_s(g) = P(g) T[g]^s / M_l(s)``, independently over loci, and
+
+    P_H2(LR >= t) = E_{q_s}[ 1(LR >= t) M(s) / LR^s ],   M(s) = prod_l M_l(s),
+
+an unbiased estimate with its standard error.  ``s = 1`` (``tilt=1``) draws
+from H1 (``q_1(g) = P(g | case, H1)`` when the table is a proper LR, the
+classical ``P_H2(LR >= t) = E_H1[1(LR >= t) / LR]``); each term is at most
+``M(1)/t``.  ``tilt="auto"`` (default) chooses, per threshold, the ``s`` whose
+tilted mean of ``log10 LR`` is ``log10 t`` (the saddle point), so that about
+half the draws reach the threshold however far out it is.
+
+``"mc"``: plain simulation from H2 (``s = 0``), for checking; useless in the
+far tail.
+
+Use by the engine
+-----------------
+After a mode's search, with the mode's compiled tables and the number of query
+profiles compared::
+
+    ch = expected_chance_hits(tables, n_queries, [1e4, 1e6, 1e8], model=model)
+    ch.expected            # per threshold
+    ch.sentence(3e6)       # "LR 3x10^6; about 0.2 chance hits of this size expected ..."
+
+See ``docs/validation.md``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "Exceedance",
+    "ChanceHits",
+    "genotype_probabilities",
+    "locus_distributions",
+    "exceedance",
+    "expected_chance_hits",
+    "format_lr",
+]
+
+METHODS = ("exact", "is", "mc")
+#: relative margin of the grid rounding (far above floating-point error of
+#: ``log10 T / resolution``, far below one grid step)
+_ROUND_EPS = 1e-7
+
+
+# --------------------------------------------------------------------------------------
+# the population distribution of the candidate's genotype
+# --------------------------------------------------------------------------------------
+def genotype_probabilities(model, h2: str = "hw") -> np.ndarray:
+    """``P(g)`` for every genotype call of every locus of ``model`` (a
+    :class:`kinship.search.ScoringModel`), flat and aligned with
+    ``model.offsets`` like a row of :attr:`CaseTables.lr`.
+
+    Each locus sums to 1.  The entry of the silent homozygote ``{s, s}`` holds the
+    probability that nothing is seen at the locus (its LR factor is taken as 1);
+    other genotypes containing ``s`` have probability 0 (their mass is in the
+    call ``a/a``).
+    """
+    from .frequencies import SILENT
+    from .tables import genotype_index, genotype_pairs
+
+    if h2 not in ("hw", "theta"):
+        raise ValueError(f"h2 must be 'hw' or 'theta', got {h2!r}")
+    theta = float(model.theta) if h2 == "theta" else 0.0
+    out = np.zeros(model.size)
+    for l, s in enumerate(model.systems):
+        p = np.asarray(s.freqs, dtype=float)
+        p = p / p.sum()
+        a, b = genotype_pairs(s.n_alleles)
+        het = a != b
+        P = np.where(het, 2.0 * (1.0 - theta) * p[a] * p[b], p[a] * (theta + (1.0 - theta) * p[a]))
+        if s.silent:
+            si = s.alleles.index(SILENT)
+            with_s = ((a == si) | (b == si)) & het
+            other = np.where(a == si, b, a)
+            P = P.copy()
+            np.add.at(P, genotype_index(other[with_s], other[with_s]), P[with_s])
+            P[with_s] = 0.0
+        o = model.offsets[l]
+        out[o:o + len(P)] = P / P.sum()
+    return out
+
+
+def _population(model, h2) -> np.ndarray:
+    if isinstance(model, np.ndarray):
+        return np.asarray(model, dtype=float)
+    return genotype_probabilities(model, h2)
+
+
+def locus_distributions(tables, c: int, pg: np.ndarray, silent_index=None,
+                        under: str = "H2") -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(log10 T, P), ...]`` over the genotypes of each locus typed in case ``c``
+    with ``P > 0`` (``-inf`` where ``T = 0``): the law of each locus' log10 LR
+    under H2, or under H1 (``under="H1"``: masses ``P T / sum(P T)``, the
+    candidate's genotype law given the case when the table is a proper LR).
+    Loci the case did not type are left out (factor 1)."""
+    sizes = np.diff(np.append(tables.offsets, tables.lr.shape[1]))
+    out = []
+    for l in range(len(tables.loci)):
+        if not tables.typed[c, l]:
+            continue
+        o, G = int(tables.offsets[l]), int(sizes[l])
+        P = pg[o:o + G]
+        T = np.array(tables.lr[c, o:o + G], dtype=float)
+        keep = P > 0
+        if silent_index is not None and silent_index[l] >= 0:
+            T[silent_index[l]] = 1.0  # nothing seen: the locus is skipped
+        P, T = P[keep], T[keep]
+        if np.any(np.isnan(T)) or np.any(T < 0) or np.any(np.isinf(T)):
+            bad = T[np.isnan(T) | (T < 0) | np.isinf(T)][0]
+            raise ValueError(
+                f"case {tables.ids[c]!r}, locus {tables.loci[l]}: table value {bad} for a genotype "
+                f"with population probability > 0; a table must be finite and non-negative there"
+            )
+        with np.errstate(divide="ignore"):
+            out.append((np.log10(T), P.copy()))
+    return out if under == "H2" else _tilt_to_h1(out)
+
+
+def _tilt_to_h1(locs):
+    out = []
+    for lv, P in locs:
+        w = P * 10.0 ** lv
+        keep = w > 0
+        out.append((lv[keep], w[keep] / w.sum()))
+    return out
+
+
+def _silent_index(model) -> list[int] | None:
+    if isinstance(model, np.ndarray):
+        return None
+    from .frequencies import SILENT
+    from .tables import genotype_index
+
+    res = []
+    for s in model.systems:
+        if s.silent:
+            si = s.alleles.index(SILENT)
+            res.append(int(genotype_index(si, si)))
+        else:
+            res.append(-1)
+    return res if any(r >= 0 for r in res) else None
+
+
+# --------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------
+@dataclass
+class Exceedance:
+    """``P_H2(LR >= t)`` for one case at each threshold ``t``.
+
+    ``estimate``; ``stderr`` (importance sampling and simulation; 0 for exact);
+    ``lower``/``upper``: a certified bracket (exact method), else
+    ``estimate -/+ 4 stderr`` clipped at 0.  ``mean_lr``: the exact ``E_H2[LR]``
+    (1 for a proper LR, see the module doc).  ``details``: the tilts, sample
+    counts or grid resolution used.
+    """
+
+    thresholds: np.ndarray
+    estimate: np.ndarray
+    stderr: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    method: str
+    mean_lr: float
+    details: dict = field(default_factory=dict)
+
+
+def format_lr(x: float) -> str:
+    """``3e6`` -> ``"3x10^6"``, ``1e6`` -> ``"10^6"``, ``250`` -> ``"250"``."""
+    if not math.isfinite(x):
+        return str(x)
+    if x <= 0:
+        return "0"
+    if x < 1e4:
+        return f"{x:.3g}"
+    e = int(math.floor(math.log10(x)))
+    m = x / 10 ** e
+    if m >= 9.95:
+        m, e = 1.0, e + 1
+    return f"10^{e}" if abs(m - 1.0) < 0.05 else f"{m:.1f}x10^{e}".replace(".0x", "x")
+
+
+def _fmt_count(x: float) -> str:
+    if x == 0:
+        return "0"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 0.01:
+        return f"{x:.2g}"
+    return f"{x:.1e}"
+
+
+@dataclass
+class ChanceHits:
+    """Expected chance hits of a search at each threshold.
+
+    ``expected[i]``: expected number of (query, case) pairs with ``LR >=
+    thresholds[i]`` among ``n_comparisons = n_queries x n_cases`` if every query
+    is unrelated to every case; ``stderr``; ``lower``/``upper`` (certified when
+    ``method="exact"`` and every case was used, else ``expected -/+ 4 stderr``);
+    ``per_comparison = expected / n_comparisons``; ``per_case`` (``[n_cases_used,
+    T]`` exceedance probabilities), ``cases`` (their row numbers) and
+    ``per_case_mean_lr`` (each case's exact ``E_H2[LR]``) when asked for;
+    ``cases_used`` (all cases, or a random subset of ``max_cases`` whose sampling
+    error is in ``stderr``).
+    """
+
+    thresholds: np.ndarray
+    expected: np.ndarray
+    stderr: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n_queries: int
+    n_cases: int
+    cases_used: int
+    method: str
+    h2: str
+    mean_lr: float
+    per_case: np.ndarray | None = None
+    cases: np.ndarray | None = None
+    per_case_mean_lr: np.ndarray | None = None
+
+    @property
+    def n_comparisons(self) -> int:
+        return int(self.n_queries) * int(self.n_cases)
+
+    @property
+    def per_comparison(self) -> np.ndarray:
+        return self.expected / max(1, self.n_comparisons)
+
+    def at(self, lr: float) -> float:
+        """Expected chance hits with ``LR >= lr``, read from the computed
+        thresholds: the value at the largest threshold ``<= lr`` (an overstatement,
+        since fewer pairs reach a larger LR); ``nan`` below the smallest."""
+        t = np.asarray(self.thresholds)
+        k = np.nonzero(t <= lr)[0]
+        if len(k) == 0:
+            return float("nan")
+        # estimates at larger thresholds are never allowed to exceed smaller ones
+        mono = np.minimum.accumulate(self.expected)
+        return float(mono[k[-1]])
+
+    def sentence(self, lr: float) -> str:
+        """``"LR 3x10^6; about 0.2 chance hits of this size expected in this search
+        (1.0x10^12 comparisons)"``."""
+        e = self.at(lr)
+        head = f"LR {format_lr(lr)}"
+        if math.isnan(e):
+            return f"{head}; below the smallest threshold with a chance-hit estimate"
+        return (f"{head}; about {_fmt_count(e)} chance hits of this size expected in this search "
+                f"({format_lr(float(self.n_comparisons))} comparisons)")
+
+    def rows(self) -> list[dict]:
+        """One dict per threshold (for tables, JSON summaries)."""
+        return [
+            {"threshold": float(t), "expected": float(e), "stderr": float(s), "lower": float(lo),
+             "upper": float(hi), "per_comparison": float(e) / max(1, self.n_comparisons)}
+            for t, e, s, lo, hi in zip(self.thresholds, self.expected, self.stderr, self.lower, self.upper)
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method, "h2": self.h2, "n_queries": int(self.n_queries),
+            "n_cases": int(self.n_cases), "cases_used": int(self.cases_used),
+            "n_comparisons": self.n_comparisons, "mean_lr": float(self.mean_lr),
+            "thresholds": self.rows(),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# exact: convolution on a grid with directed rounding
+# --------------------------------------------------------------------------------------
+def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
+    fin = np.isfinite(lv)
+    x = lv[fin] / delta
+    if how == "up":
+        k = np.ceil(x + _ROUND_EPS * np.maximum(1.0, np.abs(x)))
+    elif how == "down":
+        k = np.floor(x - _ROUND_EPS * np.maximum(1.0, np.abs(x)))
+    else:
+        k = np.rint(x)
+    k = k.astype(np.int64)
+    uk, inv = np.unique(k, return_inverse=True)
+    m = np.bincount(inv.ravel(), weights=P[fin], minlength=len(uk))
+    return uk, m
+
+
+def _convolve_tail(locs, kappas: np.ndarray) -> np.ndarray:
+    """``P(sum_l K_l >= kappa)`` for integer-valued independent ``K_l`` given as
+    ``(values, masses)``; dense arrays, partial sums that cannot reach the
+    smallest kappa are dropped."""
+    if any(len(uk) == 0 for uk, _ in locs):
+        return np.zeros(len(kappas))  # a locus where every genotype has LR 0
+    kmax = np.array([int(uk.max()) for uk, _ in locs], dtype=np.int64)
+    rest = np.concatenate([np.cumsum(kmax[::-1])[::-1], [0]])  # rest[i] = sum_{j >= i} kmax[j]
+    kmin_needed = int(kappas.min())
+    if rest[0] < kmin_needed:
+        return np.zeros(len(kappas))
+    lo = 0
+    dist = np.ones(1)
+    for i, (uk, m) in enumerate(locs):
+        base = int(uk.min())
+        span = int(uk.max()) - base
+        new = np.zeros(len(dist) + span)
+        n = len(dist)
+        for kv, mv in zip((uk - base).tolist(), m.tolist()):
+            new[kv:kv + n] += mv * dist
+        lo += base
+        cut = kmin_needed - int(rest[i + 1]) - lo
+        if cut > 0:
+            new = new[cut:]
+            lo += cut
+        nz = np.nonzero(new)[0]
+        if len(nz) == 0:
+            return np.zeros(len(kappas))
+        new = new[nz[0]:nz[-1] + 1]
+        lo += int(nz[0])
+        dist = new
+    tail = np.cumsum(dist[::-1])[::-1]  # tail[j] = P(K >= lo + j)
+    out = np.zeros(len(kappas))
+    for j, kap in enumerate(kappas.tolist()):
+        idx = kap - lo
+        out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < len(tail) else 0.0)
+    return out
+
+
+def _exact(locs, taus: np.ndarray, resolution: float):
+    d = float(resolution)
+    finite = np.isfinite(taus)
+    t = np.where(finite, taus, 0.0)
+    res = {}
+    for how, kap in (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
+                     ("down", np.ceil(t / d + _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
+                     ("near", np.ceil(t / d))):
+        binned = [_bin_locus(lv, P, d, how) for lv, P in locs]
+        res[how] = _convolve_tail(binned, kap.astype(np.int64)) if len(locs) else (t <= 0).astype(float)
+    # thresholds of 0 (t = -inf in log10): every pair with LR > 0
+    for how in res:
+        if not finite.all():
+            p_pos = float(np.prod([P[np.isfinite(lv)].sum() for lv, P in locs])) if locs else 1.0
+            res[how] = np.where(finite, res[how], p_pos)
+    # floating-point summation of non-negative terms: relative error far below 1e-12
+    lower = res["down"] * (1 - 1e-12)
+    upper = np.minimum(1.0, res["up"] * (1 + 1e-12))
+    est = np.clip(res["near"], lower, upper)
+    return est, np.zeros_like(est), lower, upper
+
+
+# --------------------------------------------------------------------------------------
+# importance sampling by exponential tilting
+# --------------------------------------------------------------------------------------
+def _stack(locs):
+    """Loci padded into ``[L, Gmax]`` arrays: log10 T (0 where not finite), a flag
+    for finite values, log10 P (-inf in the padding)."""
+    G = max(len(lv) for lv, _ in locs)
+    L = len(locs)
+    lv = np.zeros((L, G))
+    fin = np.zeros((L, G), dtype=bool)
+    lp = np.full((L, G), -np.inf)
+    for i, (v, P) in enumerate(locs):
+        f = np.isfinite(v)
+        lv[i, :len(v)] = np.where(f, v, 0.0)
+        fin[i, :len(v)] = f
+        with np.errstate(divide="ignore"):
+            lp[i, :len(v)] = np.log10(P)
+    zero_lr = bool(np.any(~fin & np.isfinite(lp)))
+    return lv, fin, lp, zero_lr
+
+
+def _tilted(stack, s: float):
+    """Tilted laws ``q_s = P T^s / M_l(s)`` per locus ``[L, Gmax]`` and log10 M(s)."""
+    lv, fin, lp, _ = stack
+    lw = np.where(fin, lp + s * lv, -np.inf) if s != 0 else lp
+    mx = lw.max(axis=1, keepdims=True)
+    q = 10.0 ** (lw - mx)
+    z = q.sum(axis=1, keepdims=True)
+    return q / z, float(np.sum(mx) + np.sum(np.log10(z)))
+
+
+def _tilted_mean(stack, s: float) -> float:
+    """E_{q_s}[log10 LR] (= d log10 M(s) / ds)."""
+    if s == 0 and stack[3]:
+        return -np.inf
+    q, _ = _tilted(stack, s)
+    return float(np.sum(q * stack[0]))
+
+
+def _choose_tilt(stack, tau: float, s_max: float = 64.0) -> float:
+    """The tilt whose tilted mean of log10 LR is ``tau`` (0 when ``tau`` is no tail)."""
+    if not math.isfinite(tau) or _tilted_mean(stack, 0.0) >= tau:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while _tilted_mean(stack, hi) < tau:
+        lo, hi = hi, hi * 2
+        if hi > s_max:
+            return s_max
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        if _tilted_mean(stack, mid) < tau:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _draw(stack, s: float, n: int, rng):
+    """n tilted draws: (log10 LR, log10 M(s))."""
+    lv, fin, lp, _ = stack
+    q, logM = _tilted(stack, s)
+    score = np.zeros(n)
+    for i in range(q.shape[0]):
+        cum = np.cumsum(q[i])
+        idx = np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+        np.minimum(idx, q.shape[1] - 1, out=idx)
+        v = lv[i, idx]
+        score += np.where(fin[i, idx], v, -np.inf)
+    return score, logM
+
+
+def _weighted_tail(score, logM, s, tau):
+    """Mean and standard error of ``1(score >= tau) 10^(logM - s score)``."""
+    n = len(score)
+    ind = score >= tau
+    if not ind.any():
+        return 0.0, 0.0, 0
+    lw = np.full(n, -np.inf)
+    lw[ind] = logM - (s * score[ind] if s != 0 else 0.0)
+    ref = float(np.max(lw[ind]))
+    w = np.where(ind, 10.0 ** (lw - ref), 0.0)
+    mean = float(w.mean())
+    se = float(w.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
+    scale = 10.0 ** ref
+    return mean * scale, se * scale, int(ind.sum())
+
+
+def _sampled(locs, taus, n_samples, tilt, rng):
+    T = len(taus)
+    est = np.zeros(T)
+    se = np.zeros(T)
+    tilts = np.zeros(T)
+    hits = np.zeros(T, dtype=np.int64)
+    if not locs:
+        est[:] = (taus <= 0).astype(float)
+        return est, se, tilts, hits
+    smax = float(sum(float(np.max(lv)) for lv, _ in locs))
+    stack = _stack(locs)
+    cache: dict[float, tuple] = {}
+    for j, tau in enumerate(taus.tolist()):
+        if tau > smax + 1e-9:
+            continue  # above the largest possible LR: exactly 0
+        s = _choose_tilt(stack, tau) if tilt == "auto" else float(tilt)
+        tilts[j] = s
+        if s not in cache:
+            cache[s] = _draw(stack, s, n_samples, rng)
+        score, logM = cache[s]
+        est[j], se[j], hits[j] = _weighted_tail(score, logM, s, tau)
+    return est, se, tilts, hits
+
+
+# --------------------------------------------------------------------------------------
+# public functions
+# --------------------------------------------------------------------------------------
+def _log_thresholds(thresholds) -> tuple[np.ndarray, np.ndarray]:
+    t = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    if np.any(np.isnan(t)) or np.any(t < 0):
+        raise ValueError(f"thresholds must be LRs >= 0, got {thresholds!r}")
+    with np.errstate(divide="ignore"):
+        return t, np.log10(t)
+
+
+def _prepare(tables, model, h2):
+    pg = _population(model, h2)
+    if pg.shape != (tables.lr.shape[1],):
+        raise ValueError(f"population probabilities have shape {pg.shape}; the tables have "
+                         f"{tables.lr.shape[1]} genotype columns: use the model that compiled them")
+    return pg, _silent_index(model)
+
+
+def _case(tables, c, t, taus, pg, silent, method, resolution, n_samples, tilt, seed,
+          under="H2") -> Exceedance:
+    locs = locus_distributions(tables, c, pg, silent)
+    mean_lr = float(np.prod([np.sum(P * 10.0 ** lv) for lv, P in locs])) if locs else 1.0
+    if under == "H1":
+        locs = _tilt_to_h1(locs)
+    if method == "exact":
+        est, se, lo, hi = _exact(locs, taus, resolution)
+        return Exceedance(t, est, se, lo, hi, method, mean_lr,
+                          {"resolution": float(resolution), "loci": len(locs)})
+    rng = np.random.default_rng(seed)
+    est, se, tilts, hits = _sampled(locs, taus, n_samples, 0.0 if method == "mc" else tilt, rng)
+    lo = np.maximum(0.0, est - 4 * se)
+    hi = np.minimum(1.0, est + 4 * se)
+    return Exceedance(t, est, se, lo, hi, method, mean_lr,
+                      {"n_samples": n_samples, "tilt": tilts.tolist(), "draws_reaching": hits.tolist(),
+                       "loci": len(locs)})
+
+
+def _check_args(method, resolution, n_samples, tilt):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "exact" and not resolution > 0:
+        raise ValueError(f"resolution must be > 0, got {resolution}")
+    if method != "exact" and int(n_samples) < 2:
+        raise ValueError(f"n_samples must be at least 2, got {n_samples}")
+    if tilt != "auto" and not (isinstance(tilt, (int, float)) and tilt >= 0):
+        raise ValueError(f"tilt must be 'auto' or a number >= 0, got {tilt!r}")
+
+
+def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: str = "exact",
+               h2: str = "hw", resolution: float = 1e-3, n_samples: int = 4000, tilt="auto",
+               seed=None, under: str = "H2") -> Exceedance:
+    """``P_H2(LR >= t)`` for case ``c`` of ``tables`` at each threshold ``t``.
+
+    ``under="H1"`` gives ``P_H1(LR >= t)`` instead, the chance that a true
+    relative of the case reaches ``t`` (the expected recall), with the
+    candidate's genotype law ``P(g) T[g]`` normalised per locus; ``mean_lr``
+    stays ``E_H2[LR]``.
+    ``model``: the :class:`~kinship.search.ScoringModel` that compiled the tables
+    (for the population frequencies), or the flat array of
+    :func:`genotype_probabilities`.  ``method``: ``"exact"`` (certified bracket,
+    grid ``resolution`` in log10 units), ``"is"`` (importance sampling,
+    ``n_samples`` per tilt, ``tilt="auto"`` or a number; ``1`` = draw from H1) or
+    ``"mc"`` (plain simulation).  See the module doc for the H2 population.
+    """
+    _check_args(method, resolution, n_samples, tilt)
+    if under not in ("H1", "H2"):
+        raise ValueError(f"under must be 'H1' or 'H2', got {under!r}")
+    if not 0 <= c < len(tables):
+        raise IndexError(f"case index {c} out of range for {len(tables)} tables")
+    t, taus = _log_thresholds(thresholds)
+    pg, silent = _prepare(tables, model, h2)
+    return _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, seed, under)
+
+
+def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *, model,
+                         method: str = "is", h2: str = "hw", max_cases: int | None = 200,
+                         n_samples: int = 2000, tilt="auto", resolution: float = 1e-3,
+                         seed: int = 0, per_case: bool = False) -> ChanceHits:
+    """Expected number of unrelated (query, case) pairs reaching each threshold
+    in a search of ``n_queries`` candidates against every case of ``tables``:
+    ``n_queries x sum_c P_H2(LR_c >= t)``.
+
+    ``max_cases``: with more cases, a random subset of this many (seeded) is
+    computed and scaled up; the case-sampling error is in ``stderr`` (``None``:
+    every case).  Other arguments as :func:`exceedance`.
+    """
+    _check_args(method, resolution, n_samples, tilt)
+    t, taus = _log_thresholds(thresholds)
+    if n_queries < 0:
+        raise ValueError(f"n_queries must be >= 0, got {n_queries}")
+    C = len(tables)
+    if C == 0:
+        z = np.zeros(len(t))
+        e = (np.zeros((0, len(t))), np.zeros(0, dtype=np.int64), np.zeros(0)) if per_case else (None,) * 3
+        return ChanceHits(t, z, z, z, z, int(n_queries), 0, 0, method, h2, 1.0, *e)
+    pg, silent = _prepare(tables, model, h2)
+    rng = np.random.default_rng(seed)
+    if max_cases is not None and C > max_cases:
+        cases = np.sort(rng.choice(C, size=int(max_cases), replace=False))
+    else:
+        cases = np.arange(C)
+    m = len(cases)
+    P, SE, LO, HI = (np.zeros((m, len(t))) for _ in range(4))
+    mlr = np.zeros(m)
+    seeds = rng.integers(0, 2 ** 63 - 1, size=m)
+    for i, c in enumerate(cases.tolist()):
+        e = _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, int(seeds[i]))
+        P[i], SE[i], LO[i], HI[i], mlr[i] = e.estimate, e.stderr, e.lower, e.upper, e.mean_lr
+    nq = float(n_queries)
+    if m == C:
+        expected = nq * P.sum(axis=0)
+        stderr = nq * np.sqrt((SE ** 2).sum(axis=0))
+        if method == "exact":
+            lower, upper = nq * LO.sum(axis=0), nq * HI.sum(axis=0)
+        else:
+            lower, upper = np.maximum(0.0, expected - 4 * stderr), expected + 4 * stderr
+    else:
+        expected = nq * C / m * P.sum(axis=0)
+        between = P.var(axis=0, ddof=1) / m * (1 - m / C) if m > 1 else np.zeros(len(t))
+        within = (SE ** 2).sum(axis=0) / m ** 2
+        stderr = nq * C * np.sqrt(between + within)
+        lower, upper = np.maximum(0.0, expected - 4 * stderr), expected + 4 * stderr
+    return ChanceHits(t, expected, stderr, lower, upper, int(n_queries), C, m, method, h2,
+                      float(mlr.mean()), *((P, cases, mlr) if per_case else (None, None, None)))
