@@ -9,6 +9,8 @@
 * Frequency-table readers (:func:`read_frequencies`).
 * Exporters for profiles and results (:func:`export_profiles`,
   :func:`write_results_csv`).
+* Y-STR haplotypes: importers (:func:`import_y_file`) and Y haplotype datasets
+  (:func:`write_y_haplotypes`, :func:`open_y_dataset`), see :mod:`formats.ystr`.
 
 See ``docs/formats.md`` for the schema and the formats.
 """
@@ -45,6 +47,18 @@ from .freqio import FREQUENCY_FORMATS, read_frequencies
 from .importing import FORMATS, ImportResult, import_file, write_rejects
 from .manifest import read_manifest
 from .profile import KINDS, RELATIONS, SEXES, Profile
+from .ystr import (
+    Y_FORMAT_NAME,
+    Y_FORMATS,
+    Y_SCHEMA_VERSION,
+    YDataset,
+    YImportResult,
+    YSampleMeta,
+    import_y_file,
+    open_y_dataset,
+    rebuild_y_manifest,
+    write_y_haplotypes,
+)
 
 __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
@@ -56,4 +70,6 @@ __all__ = [
     "InvalidRowError", "XMLSecurityError", "DatasetError", "CorruptShardError",
     "SchemaVersionError", "SchemaTooNewError", "SchemaTooOldError", "DuplicateSampleError",
     "ProfileValidationError", "MissingLocusError",
+    "import_y_file", "write_y_haplotypes", "open_y_dataset", "rebuild_y_manifest",
+    "YDataset", "YImportResult", "YSampleMeta", "Y_FORMAT_NAME", "Y_FORMATS", "Y_SCHEMA_VERSION",
 ]

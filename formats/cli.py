@@ -1,10 +1,12 @@
-"""``kinship import`` and ``kinship export`` (registered by :mod:`engine.cli`).
+"""``kinship import``, ``kinship import-y`` and ``kinship export`` (registered by
+:mod:`engine.cli`).
 
 Examples::
 
     kinship import run42.txt --format genemapper --manifest samples.csv --out profiles/
     kinship import run42.txt --format genemapper --manifest samples.csv --out profiles/ \\
         --mode lenient --rejects run42.rejects.csv
+    kinship import-y y23.txt --format genemapper --manifest samples.csv --out ydb/
     kinship export profiles/ --format wide --out profiles.csv --excel
     kinship export results.parquet --format results --out results.csv
 
@@ -68,6 +70,59 @@ def _cmd_import(args) -> int:
         return _err(str(e))
 
 
+def _cmd_import_y(args) -> int:
+    from .errors import FormatError
+    from .ystr import import_y_file, write_y_haplotypes
+
+    delim = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(args.delimiter, args.delimiter)
+    rejects = args.rejects
+    if args.mode == "lenient" and not rejects:
+        stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        stem = os.path.splitext(os.path.basename(args.genotypes))[0]
+        rejects = os.path.join(args.out, "_rejects", f"{stem}-{stamp}.csv")
+    try:
+        panel = None
+        if args.panel:
+            if "," in args.panel:
+                from kinship.ystr import YPanel
+
+                panel = YPanel.custom("custom", [m.strip() for m in args.panel.split(",") if m.strip()])
+            else:
+                from kinship.ystr import get_panel
+
+                panel = get_panel(args.panel)
+        skip = ("Y indel",) + tuple(args.skip_locus or ())
+        res = import_y_file(
+            args.genotypes, format=args.format, manifest=args.manifest, mode=args.mode,
+            panel=panel, rejects_path=rejects if args.mode == "lenient" else None,
+            duplications=args.duplications,
+            single_value_multicopy=args.single_value_multicopy.replace("-", "_"),
+            skip_loci=skip, skip_autosomal=args.skip_autosomal, encoding=args.encoding,
+            delimiter=delim, default_kind=args.kind, kit=args.kit or "",
+            sample_column=args.sample_column,
+        )
+        print(res.summary())
+        if res.n_rejected or res.manifest_rejected:
+            print(f"{res.n_rejected + res.manifest_rejected} rejected rows with reasons written "
+                  f"to {res.rejects_path}")
+        if args.dry_run:
+            print("dry run: nothing written")
+            return 0
+        if not len(res.haplotypes):
+            return _err("no Y haplotype to write (every row was rejected or skipped)")
+        prov = dict(res.provenance)
+        prov["command"] = "kinship import-y"
+        shards = write_y_haplotypes(args.out, res.haplotypes, res.meta, provenance=prov,
+                                    kit=args.kit)
+        print(f"wrote {len(res.haplotypes)} Y haplotypes to {args.out} "
+              f"(new shard{'s' if len(shards) > 1 else ''}: {', '.join(s.name for s in shards)})")
+        return 0
+    except FormatError as e:
+        return _err(str(e))
+    except (KeyError, ValueError) as e:  # YLocusError (a KeyError), YHaplotypeError
+        return _err(str(e))
+
+
 def _cmd_export(args) -> int:
     from .dataset import open_dataset
     from .errors import FormatError
@@ -95,7 +150,8 @@ def _cmd_export(args) -> int:
 
 
 def register(subparsers) -> None:
-    """Add the ``import`` and ``export`` sub-commands to an argparse subparsers object."""
+    """Add the ``import``, ``import-y`` and ``export`` sub-commands to an argparse
+    subparsers object."""
     from .importing import FORMATS
 
     p = subparsers.add_parser(
@@ -127,6 +183,49 @@ def register(subparsers) -> None:
     p.add_argument("--sample-column", metavar="COLUMN", help="column holding the sample ID")
     p.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
     p.set_defaults(func=_cmd_import)
+
+    from .ystr import Y_FORMATS
+
+    y = subparsers.add_parser(
+        "import-y", help="import Y-STR genotype files into a Y haplotype dataset (Parquet shards)",
+        description="Read Y-STR calls (GeneMapper Y export, long CSV, CODIS CMF XML), check "
+                    "every row (multi-copy markers, DYS389, duplications, sex), and append the "
+                    "haplotypes to a Y dataset directory as a new Parquet shard.",
+    )
+    y.add_argument("genotypes", metavar="GENOTYPES", help="the genotype file")
+    y.add_argument("--format", default="auto", choices=("auto",) + Y_FORMATS,
+                   help="input format (default: detect from the file)")
+    y.add_argument("--manifest", metavar="MANIFEST.csv",
+                   help="samples manifest: sample_id,kind,case_id,relation,sex[,kit]")
+    y.add_argument("--out", required=True, metavar="DIR",
+                   help="Y dataset directory (created or appended to; not an autosomal dataset)")
+    y.add_argument("--mode", choices=("strict", "lenient"), default="strict",
+                   help="strict: stop at the first bad row, write nothing (default); lenient: "
+                        "import good rows, write rejected rows with reasons to --rejects")
+    y.add_argument("--rejects", metavar="FILE",
+                   help="rejects file in lenient mode (default: DIR/_rejects/<name>-<time>.csv)")
+    y.add_argument("--panel", metavar="PANEL",
+                   help="slot layout: a shipped panel ('Yfiler', 'PowerPlex Y23', 'Yfiler Plus') "
+                        "or a comma-separated marker list (default: inferred from the file)")
+    y.add_argument("--duplications", choices=("flag", "error"), default="flag",
+                   help="more values than copies: keep as a flagged, uncompared duplication "
+                        "(default) or reject the row")
+    y.add_argument("--single-value-multicopy", choices=("error", "all-copies"), default="error",
+                   help="one value at a multi-copy marker such as DYS385: reject (default) or "
+                        "read it as every copy (flagged)")
+    y.add_argument("--skip-locus", action="append", metavar="NAME",
+                   help="count rows of this non-Y-STR marker as skipped (repeatable; 'Y indel' "
+                        "is always skipped)")
+    y.add_argument("--skip-autosomal", action="store_true",
+                   help="count rows of autosomal loci as skipped instead of rejecting them")
+    y.add_argument("--encoding", help="text encoding of the input (default UTF-8; e.g. gbk, cp1252)")
+    y.add_argument("--delimiter", help="force the column delimiter (tab, comma, semicolon or a character)")
+    y.add_argument("--kind", choices=("query", "reference"), default="query",
+                   help="kind of samples not described by the file or the manifest (default query)")
+    y.add_argument("--kit", help="kit name stored with haplotypes that have none")
+    y.add_argument("--sample-column", metavar="COLUMN", help="column holding the sample ID")
+    y.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
+    y.set_defaults(func=_cmd_import_y)
 
     from .export import PROFILE_FORMATS
 
