@@ -1,0 +1,580 @@
+"""``engine.run(job)``: one search run, from a job to ranked hits and a manifest.
+
+The order of work:
+
+1. check the job, load the frequency table, open the datasets, fix the loci and
+   the allele systems (:mod:`engine.model`) -- every bad input is reported here,
+   before anything is written;
+2. load the queries, scan the references (fingerprints, kits, cases);
+3. take the output directory's lock, decide between a first run, an
+   incremental run (same job, earlier results present) and ``resume``;
+4. plan the tasks of each mode (:mod:`engine.plan`), run them (threads or Dask,
+   :mod:`engine.execute`), checkpointing each finished task;
+5. merge the checkpoints and the still-valid earlier rows (:mod:`engine.merge`),
+   write ``hits.parquet``, ``summary.txt``, the run state and ``manifest.json``
+   atomically.
+
+A task's checkpoint is named after a hash of everything its output depends on
+(model, search settings, mode, the block's units and fingerprints, the query
+chunk's), so a restarted run recognises the tasks already done and the merged
+output is identical to that of an uninterrupted run.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import InputError, JobError, OutputError
+from .execute import DaskExecutor, InProcessExecutor, Progress
+from .inputs import (QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
+                     query_blocks, scan_references, set_fingerprint, stream_blocks)
+from .job import PAIRWISE_MODES, Job, load_job, stable_hash
+from .merge import RESULT_SCHEMA, merge_hits
+from .model import ModelSpec, Recoder, get_model, load_frequencies
+from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
+                     clean_results, read_json)
+from .plan import PrevState, plan_mode
+from .report import summary_text
+from .task import HIT_SCHEMA, Task, TaskContext
+
+__all__ = ["run", "RunResult", "RESULTS_FORMAT", "RESULTS_VERSION"]
+
+RESULTS_FORMAT = "strkin-search-results"
+RESULTS_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns: the ranked hits, the manifest and where they are."""
+
+    path: Path
+    hits: pa.Table
+    manifest: dict
+    summary: str
+
+    def __repr__(self):
+        return f"RunResult({str(self.path)!r}, {self.hits.num_rows} hits)"
+
+
+def _fault(point: str):
+    """Fault injection for the tests: ``STRKIN_ENGINE_KILL_AT=<point>`` kills this
+    process with SIGKILL at that point (``task-N``: after the N-th checkpoint;
+    ``hits``, ``summary``, ``state``, ``manifest``: after writing that output)."""
+    if os.environ.get("STRKIN_ENGINE_KILL_AT") == point:  # pragma: no cover - dies
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _software() -> dict:
+    import numba
+
+    from kinship import __version__
+
+    out = {"strkin": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "numba": numba.__version__, "pyarrow": pa.__version__}
+    try:
+        import dask
+        import distributed
+
+        out["dask"] = dask.__version__
+        out["distributed"] = distributed.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def _as_job(job, base_dir=None) -> Job:
+    if isinstance(job, Job):
+        return job
+    if isinstance(job, (str, os.PathLike)):
+        return load_job(job)
+    if isinstance(job, dict):
+        return Job.from_dict(job, base_dir=base_dir)
+    raise JobError(f"a job is a path to a TOML file, a dict or an engine.Job, got {type(job).__name__}")
+
+
+def _shards(ds) -> list:
+    m = ds.manifest
+    out = []
+    for s, p in zip(m["shards"], ds.shards):
+        sha = s.get("sha256")
+        if not sha:
+            from formats.dataset import sha256_file
+
+            sha = sha256_file(p)
+        out.append({"file": s["file"], "sha256": sha, "n_profiles": s.get("n_profiles")})
+    return out
+
+
+def _resolve_loci(job, ft, qds, rds):
+    import kinship
+
+    ds_loci = list(dict.fromkeys(list(qds.loci) + (list(rds.loci) if rds is not None else [])))
+    wanted = ds_loci
+    if job["inputs"]["loci"]:
+        wanted = []
+        for raw in job["inputs"]["loci"]:
+            try:
+                c = kinship.canonical_locus(raw, extra=tuple(ds_loci))
+            except kinship.LocusError:
+                c = raw
+            if c not in ds_loci:
+                raise InputError(
+                    f"inputs.loci names {raw!r}, but no profile of the datasets is typed at it "
+                    f"(their loci: {', '.join(ds_loci)}). Fix: correct the locus name or remove it"
+                )
+            if c not in wanted:
+                wanted.append(c)
+    missing = [l for l in wanted if l not in ft]
+    if missing:
+        have = [l for l in wanted if l in ft]
+        raise InputError(
+            f"frequency table {ft.name!r} has no locus {', '.join(missing)}, which the profiles "
+            f"are typed at. Fix: use a frequency table that covers "
+            f"{'it' if len(missing) == 1 else 'them'} (inputs.frequencies), or leave "
+            f"{'it' if len(missing) == 1 else 'them'} out with [inputs] loci = "
+            f"[{', '.join(repr(l) for l in have)}]"
+        )
+    pairs = sorted(((ft.resolve_locus(l), l) for l in wanted), key=lambda p: p[0].lower())
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _check_output(out: Path, job_key: str, resume: bool, overwrite: bool):
+    """What the output directory holds: ("fresh" | "incremental" | "resume", info)."""
+    if not out.exists():
+        return "fresh", None
+    if not out.is_dir():
+        raise OutputError(f"output.path {out} exists and is not a directory; give a directory path")
+    manifest = read_json(out / "manifest.json")
+    runj = read_json(out / STATE / "run.json")
+    ours = {"hits.parquet", "summary.txt", "manifest.json", STATE}
+    foreign = [p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(".")]
+    if manifest is None and runj is None:
+        if foreign:
+            raise OutputError(
+                f"output.path {out} is not empty ({', '.join(sorted(foreign)[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}) and holds no search results. Fix: give "
+                f"an empty or new directory as [output] path"
+            )
+        return "fresh", None
+    for d in (manifest, runj):
+        if d is not None and d.get("_unreadable"):
+            raise OutputError(
+                f"output.path {out}: the run manifest or state is damaged. Fix: give a new [output] "
+                f"path, or set [output] overwrite = true to replace these results"
+            )
+    if runj is not None and runj.get("status") == "running" and \
+            not (manifest is not None and manifest.get("run", {}).get("run_id") == runj.get("run_id")):
+        if runj.get("job_key") != job_key:
+            if overwrite:
+                return "overwrite", None
+            raise OutputError(
+                f"output.path {out} holds an interrupted run of another job (started "
+                f"{runj.get('started', '?')} from {runj.get('job_source', '?')}). Fix: give this job "
+                f"a new [output] path, or resume that job with 'kinship search THAT_JOB.toml "
+                f"--resume', or set [output] overwrite = true to discard it"
+            )
+        if not resume:
+            raise OutputError(
+                f"output.path {out} holds an interrupted run of this job (started "
+                f"{runj.get('started', '?')}). Fix: run again with --resume (engine.run(job, "
+                f"resume=True)) to finish it, or set [output] overwrite = true to start over"
+            )
+        return "resume", runj
+    if manifest is not None:
+        if manifest.get("format") != RESULTS_FORMAT:
+            raise OutputError(f"output.path {out}: manifest.json is not a strkin search manifest; "
+                              f"give a new [output] path")
+        if manifest.get("job_key") != job_key:
+            if overwrite:
+                return "overwrite", None
+            raise OutputError(
+                f"output.path {out} holds the results of another run (job "
+                f"{manifest.get('job_source', '?')}, finished {manifest.get('run', {}).get('finished', '?')}"
+                f"; its model, search settings or inputs differ from this job's). Fix: give this job "
+                f"a new [output] path, or set [output] overwrite = true to replace those results"
+            )
+        return "incremental", manifest
+    return "fresh", None
+
+
+def _read_prev(d: Path) -> PrevState | None:
+    try:
+        hits = pq.read_table(d / "hits.parquet")
+        units_t = pq.read_table(d / "units.parquet")
+        counts_t = pq.read_table(d / "counts.parquet")
+    except (FileNotFoundError, OSError, pa.ArrowException):
+        return None
+    units: dict = {}
+    for k, i, f in zip(*(units_t.column(c).to_pylist() for c in ("kind", "id", "fp"))):
+        units.setdefault(k, {})[i] = f
+    counts: dict = {}
+    for m, s, i, n in zip(*(counts_t.column(c).to_pylist() for c in ("mode", "side", "id", "n"))):
+        counts.setdefault((m, s), {})[i] = n
+    return PrevState(hits, units, counts)
+
+
+def _snapshot(out: Path, dst: Path):
+    dst.mkdir(parents=True, exist_ok=True)
+    for src in (out / "hits.parquet", out / STATE / "units.parquet", out / STATE / "counts.parquet",
+                out / "manifest.json"):
+        if src.exists():
+            atomic_write_bytes(dst / src.name, src.read_bytes())
+
+
+def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult:
+    """Run a search job and return its :class:`RunResult`.
+
+    ``job``: a path to a TOML job file, a dict with the same structure, or a
+    :class:`~engine.job.Job`.  ``resume``: finish an interrupted run of the same
+    job in the same output directory.  ``progress``: override
+    ``execution.progress`` (True/False/"auto").  ``base_dir``: directory that
+    relative paths of a dict job are relative to (default: the current one).
+    """
+    t_start = time.perf_counter()
+    timings = {}
+    started = _now()
+    job = _as_job(job, base_dir)
+    v = job.values
+    modes = job.modes
+    search = v["search"]
+
+    # -- 1. model and inputs (errors before any work) ---------------------------------
+    t0 = time.perf_counter()
+    ft, fsrc = load_frequencies(job)
+    qds = open_input(job, "queries")
+    need_refs = any(m != "duplicates" for m in modes)
+    rds = None
+    if need_refs:
+        same = job.path(v["inputs"]["references"]).resolve() == job.path(v["inputs"]["queries"]).resolve()
+        rds = qds if same else open_input(job, "references")
+    loci, ds_names = _resolve_loci(job, ft, qds, rds)
+    extra = {}
+    for l, d in zip(loci, ds_names):
+        labs = set(qds.alleles.get(d, ()))
+        if rds is not None:
+            labs |= set(rds.alleles.get(d, ()))
+        extra[l] = sorted(labs)
+    try:
+        spec = ModelSpec(ft, tuple(loci), job.mutation, v["model"]["theta"], extra)
+    except (KeyError, ValueError) as e:
+        raise InputError(f"the model cannot be built from the frequency table and the profiles: {e}. "
+                         f"Fix: set [model] min_allele_freq for alleles absent from the table") from None
+    model = get_model(spec)
+    job_key = stable_hash({"job": job.key_material(), "frequencies": ft.checksum(),
+                           "results_version": RESULTS_VERSION})
+    out = job.output_path
+    state_kind, _ = _check_output(out, job_key, resume, v["output"]["overwrite"])
+    queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
+    kit_loci: dict = {}
+    _add_kit_loci(kit_loci, queries.kit, queries.codes)
+    refs = cases = None
+    notes = []
+    if need_refs:
+        refs = scan_references(rds, Recoder(rds, loci, model.systems, ds_names), kit_loci)
+        if len(refs) == 0:
+            raise InputError(
+                f"inputs.references: dataset {rds.path} has no reference profiles (kind=reference). "
+                f"Fix: import the relatives with kind 'reference', case_id and relation, or point "
+                f"inputs.references at the dataset that holds them"
+            )
+    check_kits(kit_loci, loci, search["mixed_kits"])
+    if "case" in modes:
+        cases = build_cases(refs, search["invalid_cases"])
+        notes.extend(cases.notes)
+        if len(cases) == 0:
+            notes.append("case mode: no reference has a relation that places it on a case pedigree")
+        n_child = int(cases.needs_sex.sum())
+        n_unknown = int(np.count_nonzero(queries.sex == ""))
+        if n_child and n_unknown and spec.sex_dependent:
+            notes.append(f"case mode: {n_unknown} queries of unknown sex are not compared with the "
+                         f"{n_child} cases that have a 'child' reference (the missing person's sex "
+                         f"decides whether M is the child's father or mother, and the female and "
+                         f"male mutation models differ)")
+    ex = v["execution"]
+    executor = DaskExecutor(ex["scheduler"]) if ex["scheduler"] else InProcessExecutor(ex["threads"])
+    executor.start()
+    timings["prepare_s"] = time.perf_counter() - t0
+
+    # -- 2. output directory, plan -----------------------------------------------------
+    try:
+        return _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names,
+                           loci, ft, fsrc, out, resume, progress, notes, timings, executor,
+                           started, t_start)
+    finally:
+        executor.close()
+
+
+def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names, loci, ft,
+                fsrc, out, resume, progress, notes, timings, executor, started, t_start):
+    v = job.values
+    modes = job.modes
+    search = v["search"]
+    run_notes: list = []  # about this run, not the results: manifest only
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out):
+        state_kind, info = _check_output(out, job_key, resume, v["output"]["overwrite"])
+        state_dir = out / STATE
+        prev_dir = state_dir / "prev"
+        tasks_dir = state_dir / "tasks"
+        if state_kind == "overwrite":
+            clean_results(out)
+            state_kind = "fresh"
+        if state_kind == "resume":
+            run_id = info["run_id"]
+            prev = _read_prev(prev_dir) if info.get("previous") else None
+            if info.get("previous") and prev is None:
+                raise OutputError(f"{out}: the interrupted run's copy of the earlier results is "
+                                  f"missing; set [output] overwrite = true to start over")
+            prev_model_key = info.get("prev_model_key")
+        else:
+            run_id = uuid.uuid4().hex
+            if tasks_dir.exists():
+                shutil.rmtree(tasks_dir)
+            prev = None
+            prev_model_key = None
+            if state_kind == "incremental":
+                prev_model_key = info.get("model_key")
+                _snapshot(out, prev_dir)
+                prev = _read_prev(prev_dir)
+            elif prev_dir.exists():
+                shutil.rmtree(prev_dir)
+        if prev is not None and prev_model_key != spec.key:
+            run_notes.append("the model's allele systems or loci changed since the last run (new alleles "
+                         "or loci in the datasets): every pair was compared again")
+            prev = None
+        tasks_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(state_dir / "run.json", {
+            "status": "running", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
+            "job_source": job.source, "started": started, "previous": prev is not None,
+            "prev_model_key": prev_model_key,
+        })
+        result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
+                          prev, out, tasks_dir, progress, run_notes, timings, executor)
+        hits, run_info = result
+
+        # -- 3. outputs ------------------------------------------------------------------
+        t0 = time.perf_counter()
+        prov = {
+            "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION,
+            "software": {"name": "strkin", "version": _software()["strkin"]},
+            "job": job.key_material(), "job_key": job_key, "model_key": spec.key,
+            "model": model.describe(),
+            "inputs": {"queries": _shards(qds), "references": _shards(rds) if rds is not None else None,
+                       "frequencies": fsrc},
+        }
+        atomic_write_parquet(out / "hits.parquet", hits,
+                             {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
+        _fault("hits")
+        n_refs = len(refs) if refs is not None else 0
+        sinfo = {
+            "version": prov["software"]["version"], "frequencies": f"{ft.name} ({fsrc['name']})",
+            "theta": spec.theta,
+            "mutation": "none" if spec.mutation is None else json.dumps(spec.mutation.describe()),
+            "loci": list(loci), "n_queries": len(queries), "n_references": n_refs,
+            "n_cases": len(cases) if cases is not None else len(set(refs.case_id)) if refs is not None else 0,
+            "search": search, "modes": modes, "notes": sorted(set(notes)),
+        }
+        summary = summary_text(hits, sinfo)
+        atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
+        _fault("summary")
+        _write_state(state_dir, queries, refs, cases, modes, run_info["counts"])
+        _fault("state")
+        timings["write_s"] = time.perf_counter() - t0
+        timings["total_s"] = time.perf_counter() - t_start
+        from formats.dataset import sha256_file
+
+        manifest = {
+            "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION,
+            "software": _software(),
+            "job_source": job.source, "job": job.to_dict(), "job_key": job_key,
+            "model_key": spec.key, "model": model.describe(),
+            "inputs": {
+                "queries": {"path": str(qds.path), "n_queries": len(queries), "shards": _shards(qds)},
+                "references": None if rds is None else {
+                    "path": str(rds.path), "n_references": n_refs,
+                    "n_cases": sinfo["n_cases"], "shards": _shards(rds)},
+                "frequencies": fsrc,
+            },
+            "outputs": {
+                "hits": {"file": "hits.parquet", "rows": hits.num_rows,
+                         "sha256": sha256_file(out / "hits.parquet")},
+                "summary": {"file": "summary.txt", "sha256": sha256_file(out / "summary.txt")},
+            },
+            "run": dict(run_info["run"], run_id=run_id, started=started, finished=_now(),
+                        timings_s={k: round(x, 4) for k, x in timings.items()},
+                        notes=sorted(set(notes)) + run_notes, resumed=state_kind == "resume"),
+        }
+        atomic_write_json(out / "manifest.json", manifest)
+        _fault("manifest")
+        atomic_write_json(state_dir / "run.json", {
+            "status": "complete", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
+            "job_source": job.source, "started": started, "finished": manifest["run"]["finished"],
+        })
+        shutil.rmtree(tasks_dir, ignore_errors=True)
+        shutil.rmtree(prev_dir, ignore_errors=True)
+    return RunResult(out, hits, manifest, summary)
+
+
+def _query_chunks(queries: QuerySet, rows: np.ndarray, size: int) -> list:
+    out = []
+    for a in range(0, len(rows), size):
+        r = rows[a:a + size]
+        out.append((r, set_fingerprint(list(queries.ids[r]), list(queries.fp[r]))))
+    return out
+
+
+def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci, prev, out,
+             tasks_dir, progress, notes, timings, executor):
+    v = job.values
+    search = v["search"]
+    ex = v["execution"]
+    modes = job.modes
+    ctx = TaskContext(spec, search["threshold"], search["top_k"], search["case_top_k"],
+                      search["max_inconsistent"], search["line"])
+    t0 = time.perf_counter()
+    plans = []
+    all_rows = np.arange(len(queries), dtype=np.int64)
+    for mode in modes:
+        if mode == "case":
+            r_ids, r_fp, kind = cases.ids, cases.fp, "case"
+        elif mode == "duplicates":
+            r_ids, r_fp, kind = queries.ids, queries.fp, "query"
+        else:
+            r_ids, r_fp, kind = refs.ids, refs.fp, "person"
+        plans.append(plan_mode(mode, queries.ids, queries.fp, r_ids, r_fp, kind, prev,
+                               search["top_k"], search["case_top_k"]))
+    total = 0
+    chunks = {}
+    for p in plans:
+        q_sub_rows = np.nonzero(p.q_sub)[0]
+        n_r = len(p.r_sub)
+        total += int(p.r_sub.sum()) * len(queries) + int((~p.r_sub).sum()) * len(q_sub_rows)
+        chunks[p.mode] = [_query_chunks(queries, all_rows, ex["query_chunk"]),
+                          _query_chunks(queries, q_sub_rows, ex["query_chunk"])]
+    recoder = Recoder(rds, loci, model.systems, ds_names) if rds is not None else None
+    keys: list = []
+    resumed = [0]
+    written = [0]
+    bar = Progress(total, ex["progress"] if progress is None else progress)
+
+    def task_stream():
+        for p in plans:
+            sels = [p.r_sub] + ([~p.r_sub] if p.q_sub.any() else [])
+            if p.mode == "duplicates":
+                blocks = query_blocks(queries, sels, ex["block_size"])
+            elif p.mode == "case":
+                blocks = stream_blocks(rds, recoder, refs, "cases", sels, ex["block_size"], cases)
+            else:
+                blocks = stream_blocks(rds, recoder, refs, "persons", sels, ex["block_size"])
+            for si, block in blocks:
+                for rows, cfp in chunks[p.mode][si]:
+                    key = stable_hash([job_key, spec.key, p.mode, block.key, cfp])[:40]
+                    keys.append((p.mode, key))
+                    path = tasks_dir / f"{key}.parquet"
+                    t = Task(key, p.mode, block, rows)
+                    if path.exists():
+                        resumed[0] += 1
+                        bar(t.n_pairs)
+                        continue
+                    yield t
+
+    def on_result(task, res):
+        meta = {"query_counts": res.query_counts, "ref_counts": res.ref_counts, "stats": res.stats,
+                "mode": res.mode}
+        atomic_write_parquet(tasks_dir / f"{task.key}.parquet", res.table,
+                             {"strkin.task": json.dumps(meta, sort_keys=True)})
+        written[0] += 1
+        _fault(f"task-{written[0]}")
+
+    timings["plan_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:
+        executor.run(task_stream(), ctx, queries, on_result, bar)
+    finally:
+        bar.close()
+    timings["search_s"] = time.perf_counter() - t0
+
+    # -- merge ---------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    tables = [p.kept for p in plans if p.kept is not None and p.kept.num_rows]
+    counts = {}
+    for p in plans:
+        for side in ("query", "ref"):
+            counts[(p.mode, side)] = dict(p.base_counts.get(side, {}))
+    stats = {m: {"pairs": 0, "pairs_scored": 0, "locus_lookups": 0, "pairs_not_compared_sex": 0,
+                 "tasks": 0} for m in modes}
+    for mode, key in keys:
+        pf = pq.ParquetFile(tasks_dir / f"{key}.parquet")
+        t = pf.read()
+        meta = json.loads(t.schema.metadata[b"strkin.task"])
+        tables.append(t.replace_schema_metadata(None))
+        for side, name in (("query", "query_counts"), ("ref", "ref_counts")):
+            c = counts[(mode, side)]
+            for k, n in meta[name].items():
+                c[k] = c.get(k, 0) + n
+        st = stats[mode]
+        st["tasks"] += 1
+        for k in ("pairs", "pairs_scored", "locus_lookups", "pairs_not_compared_sex"):
+            st[k] += int(meta["stats"].get(k, 0))
+    hits = merge_hits(tables, search["top_k"], search["case_top_k"], search["prior"])
+    timings["merge_s"] = time.perf_counter() - t0
+    for m, st in stats.items():
+        if st["pairs_not_compared_sex"]:
+            notes.append(f"{m}: {st['pairs_not_compared_sex']} query-case pairs not compared: the "
+                         f"case has a 'child' reference (the missing person's sex decides the "
+                         f"pedigree) and the query's sex is unknown")
+    run = {
+        "tasks": len(keys), "tasks_resumed": resumed[0], "executor": executor.describe(),
+        "modes": {p.mode: dict(stats[p.mode], **p.stats) for p in plans},
+        "pairs_total": int(sum(s["pairs"] for s in stats.values())),
+        "loci": len(loci),
+    }
+    st = timings.get("search_s", 0) or 1e-9
+    run["pairs_per_s"] = round(run["pairs_total"] / st, 1)
+    return hits, {"counts": counts, "run": run}
+
+
+def _write_state(state_dir: Path, queries, refs, cases, modes, counts):
+    kinds, ids, fps = [], [], []
+
+    def add(kind, i, f):
+        kinds.extend([kind] * len(i))
+        ids.extend(str(x) for x in i)
+        fps.extend(bytes(x) for x in f)
+
+    add("query", queries.ids, queries.fp)
+    if any(m in PAIRWISE_MODES for m in modes):
+        add("person", refs.ids, refs.fp)
+    if "case" in modes:
+        add("case", cases.ids, cases.fp)
+    units = pa.table({"kind": pa.array(kinds, pa.string()), "id": pa.array(ids, pa.string()),
+                      "fp": pa.array(fps, pa.binary())})
+    atomic_write_parquet(state_dir / "units.parquet", units)
+    rows = {"mode": [], "side": [], "id": [], "n": []}
+    for (m, side), d in sorted(counts.items()):
+        for k in sorted(d):
+            if d[k] > 0:
+                rows["mode"].append(m)
+                rows["side"].append(side)
+                rows["id"].append(k)
+                rows["n"].append(int(d[k]))
+    atomic_write_parquet(state_dir / "counts.parquet", pa.table({
+        "mode": pa.array(rows["mode"], pa.string()), "side": pa.array(rows["side"], pa.string()),
+        "id": pa.array(rows["id"], pa.string()), "n": pa.array(rows["n"], pa.int64())}))

@@ -1,0 +1,97 @@
+"""``kinship search`` and ``kinship demo`` (registered by :mod:`engine.cli`).
+
+Examples::
+
+    kinship search job.toml            # run (or update, when results exist) a search
+    kinship search job.toml --resume   # finish a run that was interrupted
+    kinship demo                       # multi-mode search on demo data, prints the ranked hits
+
+Exit codes: 0 success; 1 the job, an input or the output directory has a
+problem (the message names it and the fix; nothing was searched) or a task
+failed; 2 usage error.
+"""
+from __future__ import annotations
+
+import sys
+
+__all__ = ["register"]
+
+
+def _err(msg: str) -> int:
+    print(f"kinship: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def _progress(args):
+    if getattr(args, "quiet", False):
+        return False
+    return {"on": True, "off": False, "auto": None}[getattr(args, "progress", "auto")]
+
+
+def _cmd_search(args) -> int:
+    import formats
+    import kinship
+
+    from .api import run
+    from .errors import EngineError
+
+    try:
+        res = run(args.job, resume=args.resume, progress=_progress(args))
+    except EngineError as e:
+        return _err(str(e))
+    except (formats.FormatError, kinship.LocusError, kinship.FrequencyError) as e:
+        return _err(str(e))
+    if not args.quiet:
+        r = res.manifest["run"]
+        print(f"{res.hits.num_rows} hits written to {res.path / 'hits.parquet'}")
+        print(f"summary: {res.path / 'summary.txt'}; manifest: {res.path / 'manifest.json'}")
+        inc = [m for m, s in r["modes"].items() if s.get("incremental")]
+        print(f"{r['pairs_total']} pairs scored in {r['timings_s'].get('search_s', 0):.2f} s "
+              f"({r['tasks']} tasks, {r['tasks_resumed']} resumed"
+              + (f"; incremental: {', '.join(inc)}" if inc else "") + ")")
+        for n in r.get("notes", []):
+            print(f"note: {n}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo, truth_report
+    from .errors import EngineError
+
+    try:
+        res, truth = run_demo(args.out, seed=args.seed, n_cases=args.cases, progress=_progress(args))
+    except EngineError as e:
+        return _err(str(e))
+    print(res.summary, end="")
+    print("truth (planted relationships):")
+    for line in truth_report(res.hits, truth):
+        print(f"  {line}")
+    print(f"\nresults: {res.path}/hits.parquet, summary.txt, manifest.json; job: "
+          f"{res.path.parent / 'job.toml'}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "search", help="run a kinship search job (JOB.toml)",
+        description="Compare query profiles with reference profiles in every mode of the job and "
+                    "write ranked hits (hits.parquet), a summary and a run manifest. Run it again "
+                    "after new profiles arrive: only new pairs are compared. See docs/engine.md.")
+    p.add_argument("job", help="job file (TOML)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an interrupted run of this job (tasks already done are kept)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bar on stderr (auto: only on a terminal)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_search)
+
+    d = sub.add_parser(
+        "demo", help="multi-mode search on demo data (NIST 1036 founders, simulated families)",
+        description="Generate demo profiles (real NIST 1036 genotypes as founders of simulated "
+                    "families with a missing child), run a multi-mode search and print the ranked "
+                    "hits.")
+    d.add_argument("--out", default="demo-results", help="demo directory (default: demo-results)")
+    d.add_argument("--seed", type=int, default=2024, help="simulation seed (default 2024)")
+    d.add_argument("--cases", type=int, default=30, help="number of simulated families (default 30)")
+    d.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    d.set_defaults(func=_cmd_demo, quiet=False)

@@ -1,0 +1,39 @@
+"""Errors of the search engine.
+
+Every error raised before work starts says what was expected, what was found
+and how to fix it, and never quotes a genotype.
+
+::
+
+    EngineError (ValueError)
+    ├── JobError            the job file or job dict (unknown key, bad value, unknown mode)
+    ├── InputError          an input dataset or frequency table that cannot be used
+    │                       (missing path, no queries, locus absent from the table,
+    │                       profiles typed with different kits, an invalid case)
+    ├── OutputError         the output directory holds another run's results, or an
+    │                       interrupted run that needs ``--resume``
+    └── TaskError           a task failed while the search ran (names the task)
+"""
+from __future__ import annotations
+
+__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError"]
+
+
+class EngineError(ValueError):
+    """Base class of the engine's errors."""
+
+
+class JobError(EngineError):
+    """A job file or job dict that cannot be run as written."""
+
+
+class InputError(EngineError):
+    """An input (profile dataset, frequency table, case) that cannot be searched."""
+
+
+class OutputError(EngineError):
+    """An output directory that this run must not write into as it stands."""
+
+
+class TaskError(EngineError):
+    """A task of the search failed."""

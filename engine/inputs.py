@@ -1,0 +1,404 @@
+"""Reading the inputs of a run: queries, reference persons and cases.
+
+* Queries are loaded once (``int16`` codes and ``int32`` genotype indices,
+  ``[Q, L]``: 92 MB per million queries) and tiled by the tasks.
+* References are read twice, one shard at a time (bounded memory):
+
+  1. :func:`scan_references` keeps, per reference person, only its ids, sex,
+     kit, a 16-byte fingerprint of its genotypes and where it is (shard, row),
+     and groups persons into cases by ``case_id``;
+  2. :func:`stream_blocks` reads the shards again and yields blocks of
+     reference units (persons for the pairwise modes, whole cases for ``case``
+     mode) as soon as every row of the block has been read.  A case may have
+     relatives in several shards (a relative added later); blocks are filled in
+     the order of the shard holding each case's last relative, so at any time
+     only cases that are still incomplete are held.
+
+Fingerprints identify what was compared: an incremental run compares again
+exactly the units whose fingerprint is new or changed (see :mod:`engine.plan`).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .model import Recoder, genotype_indices
+
+__all__ = ["open_input", "QuerySet", "RefPersons", "Cases", "load_queries", "scan_references",
+           "RefBlock", "stream_blocks", "fingerprints", "SEX_WORD"]
+
+SEX_WORD = {"M": "male", "F": "female", "": "unknown"}
+
+#: relations that place a reference on a case pedigree (``self`` is a direct
+#: sample of the missing person: identity mode, not a pedigree)
+CASE_RELATIONS = (
+    "father", "mother", "full-sibling", "half-sibling", "maternal-half-sibling", "child",
+    "grandfather", "grandmother", "maternal-grandfather", "maternal-grandmother",
+    "uncle", "aunt", "maternal-uncle", "maternal-aunt",
+)
+
+
+def open_input(job, which: str):
+    """Open ``inputs.<which>`` as a profile dataset, with a clear error if it cannot be."""
+    import formats
+
+    raw = job["inputs"][which]
+    p = job.path(raw)
+    if not p.exists():
+        raise InputError(
+            f"inputs.{which}: {p} does not exist. Fix: give the path of a profile dataset "
+            f"(a directory made by 'kinship import ... --out DIR'); relative paths are relative "
+            f"to the job file"
+        )
+    try:
+        return formats.open_dataset(p)
+    except formats.DatasetError as e:
+        raise InputError(f"inputs.{which}: {e}") from None
+
+
+def fingerprints(codes: np.ndarray, sex: np.ndarray) -> np.ndarray:
+    """16-byte fingerprint of each profile's sex and genotypes (model codes)."""
+    n = codes.shape[0]
+    out = np.empty(n, dtype="S16")
+    flat = np.ascontiguousarray(codes).reshape(n, -1)
+    for i in range(n):
+        h = hashlib.blake2b(digest_size=16)
+        h.update(str(sex[i]).encode())
+        h.update(flat[i].tobytes())
+        out[i] = h.digest()
+    return out
+
+
+def _digest(parts) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+        h.update(b"\x1f")
+    return h.digest()
+
+
+def set_fingerprint(ids, fps) -> str:
+    """Fingerprint of a set of units (order-independent), hex."""
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    h = hashlib.blake2b(digest_size=16)
+    for i in order:
+        h.update(str(ids[i]).encode())
+        h.update(b"\x1f")
+        h.update(bytes(fps[i]))
+    return h.hexdigest()
+
+
+@dataclass
+class QuerySet:
+    """The queries of a run (in dataset order)."""
+
+    ids: np.ndarray
+    sex: np.ndarray
+    kit: np.ndarray
+    codes: np.ndarray
+    gidx: np.ndarray
+    fp: np.ndarray
+    rank: np.ndarray = None  # rank of each id in sorted order (ties broken by id)
+
+    def __post_init__(self):
+        if self.rank is None:
+            order = np.argsort(self.ids, kind="stable")
+            self.rank = np.empty(len(self.ids), dtype=np.int64)
+            self.rank[order] = np.arange(len(self.ids))
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def load_queries(dataset, recoder: Recoder, which: str = "queries") -> QuerySet:
+    arr = dataset.load(kind="query", loci=recoder.load_loci)
+    if len(arr) == 0:
+        raise InputError(
+            f"inputs.{which}: dataset {dataset.path} has no query profiles (kind=query). Fix: "
+            f"import the profiles to search with kind 'query' (samples manifest column kind), "
+            f"or point inputs.queries at the dataset that holds them"
+        )
+    codes = recoder.codes(arr)
+    sex = arr.sex.astype(object)
+    return QuerySet(arr.sample_id.astype(object), sex, arr.kit.astype(object), codes,
+                    genotype_indices(codes), fingerprints(codes, sex))
+
+
+@dataclass
+class RefPersons:
+    """Pass 1 over the references: one entry per reference person."""
+
+    ids: np.ndarray
+    case_id: np.ndarray
+    relation: np.ndarray
+    sex: np.ndarray
+    kit: np.ndarray
+    fp: np.ndarray
+    shard: np.ndarray
+    row: np.ndarray
+    n_shards: int
+    kit_loci: dict  # kit -> boolean [L] typed anywhere
+
+    def __len__(self):
+        return len(self.ids)
+
+
+@dataclass
+class Cases:
+    """Reference cases of ``case`` mode, ordered for streaming."""
+
+    ids: np.ndarray            # case ids, in block order
+    members: list              # per case: person indices (into RefPersons), sorted by id
+    fp: np.ndarray             # S16
+    last_shard: np.ndarray
+    needs_sex: np.ndarray      # bool: a 'child' relative (M's sex decides the pedigree)
+    notes: list = field(default_factory=list)
+    skipped: dict = field(default_factory=dict)  # case id -> reason
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> RefPersons:
+    """Pass 1: ids, metadata, fingerprints and typed loci per kit (no genotypes kept)."""
+    ids, case, rel, sex, kit, fps, shard, row = [], [], [], [], [], [], [], []
+    kit_loci: dict = {} if job_kits is None else job_kits
+    n_shards = 0
+    for s, arr in enumerate(dataset.iter_shards(kind="reference", loci=recoder.load_loci)):
+        n_shards = s + 1
+        if len(arr) == 0:
+            continue
+        codes = recoder.codes(arr)
+        sx = arr.sex.astype(object)
+        ids.append(arr.sample_id.astype(object))
+        case.append(arr.case_id.astype(object))
+        rel.append(arr.relation.astype(object))
+        sex.append(sx)
+        kit.append(arr.kit.astype(object))
+        fps.append(fingerprints(codes, sx))
+        shard.append(np.full(len(arr), s, dtype=np.int32))
+        row.append(np.arange(len(arr), dtype=np.int32))
+        _add_kit_loci(kit_loci, arr.kit, codes)
+    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.array([], dtype=dt))
+    return RefPersons(cat(ids, object), cat(case, object), cat(rel, object), cat(sex, object),
+                      cat(kit, object), cat(fps, "S16"), cat(shard, np.int32), cat(row, np.int32),
+                      n_shards, kit_loci)
+
+
+def _add_kit_loci(kit_loci: dict, kits: np.ndarray, codes: np.ndarray):
+    typed = codes[:, :, 0] >= 0
+    for k in np.unique(kits.astype(str)):
+        if not k:
+            continue
+        m = typed[kits == k].any(axis=0)
+        kit_loci[k] = kit_loci.get(k, np.zeros_like(m)) | m
+
+
+def check_kits(kit_loci: dict, loci: Sequence[str], mixed_ok: bool):
+    """Profiles typed with kits that type different loci are an error unless
+    ``search.mixed_kits = true`` (then a pair is compared on the loci both have)."""
+    if mixed_ok or len(kit_loci) < 2:
+        return
+    sets = {k: frozenset(np.asarray(loci)[v]) for k, v in kit_loci.items()}
+    if len(set(sets.values())) < 2:
+        return
+    shared = frozenset.intersection(*sets.values())
+    desc = "; ".join(
+        f"{k}: {len(v)} loci" + (f", lacks {', '.join(sorted(frozenset.union(*sets.values()) - v))}"
+                                 if frozenset.union(*sets.values()) - v else "")
+        for k, v in sorted(sets.items()))
+    raise InputError(
+        f"the profiles were typed with different kits ({desc}); pairs typed with different kits "
+        f"are compared on fewer loci and their LRs are not comparable with the others. Fix: set "
+        f"[search] mixed_kits = true to compare every pair on the loci both profiles have "
+        f"(loci typed in only one are skipped and counted in loci_compared), or restrict "
+        f"[inputs] loci to the {len(shared)} loci all kits share: "
+        f"[{', '.join(repr(l) for l in sorted(shared, key=str.lower))}]"
+    )
+
+
+def build_cases(refs: RefPersons, invalid: str = "error", missing_sex_needed=True) -> Cases:
+    """Group reference persons into cases (``self`` and relation-less references are
+    left out: they are compared in the pairwise modes).  Every case is placed on a
+    pedigree now, so that an invalid case is reported before any work starts."""
+    from kinship.cases import CaseError, case_pedigree
+
+    notes = []
+    skipped = {}
+    in_case = np.isin(refs.relation, CASE_RELATIONS)
+    n_self = int(np.count_nonzero(refs.relation == "self"))
+    n_norel = int(np.count_nonzero(refs.relation == ""))
+    if n_self:
+        notes.append(f"{n_self} references are direct samples of a missing person (relation 'self'); "
+                     f"they are compared in identity mode, not as case relatives")
+    if n_norel:
+        notes.append(f"{n_norel} references have no relation; they are left out of case mode")
+    idx = np.nonzero(in_case)[0]
+    if len(idx) == 0:
+        return Cases(np.array([], dtype=object), [], np.array([], dtype="S16"),
+                     np.array([], dtype=np.int32), np.array([], dtype=bool), notes, skipped)
+    cid = refs.case_id[idx]
+    order = np.lexsort((refs.ids[idx].astype(str), cid.astype(str)))
+    idx = idx[order]
+    cid = cid[order]
+    starts = np.r_[0, np.nonzero(cid[1:] != cid[:-1])[0] + 1, len(idx)]
+    ids, members, fps, last, needs = [], [], [], [], []
+    for a, b in zip(starts[:-1], starts[1:]):
+        m = idx[a:b]
+        c = str(cid[a])
+        rels = [(str(refs.ids[i]), str(refs.relation[i]), SEX_WORD.get(str(refs.sex[i]), "unknown"))
+                for i in m]
+        has_child = any(r[1] == "child" for r in rels)
+        try:
+            case_pedigree(rels, missing_sex="male" if has_child else "unknown")
+        except CaseError as e:
+            if invalid == "skip":
+                skipped[c] = str(e)
+                continue
+            raise InputError(
+                f"case {c!r} cannot be placed on one pedigree: {e}. Fix: correct the relations "
+                f"of its references in the samples manifest and re-import, or set "
+                f"[search] invalid_cases = \"skip\" to leave such cases out (they are listed in "
+                f"the manifest)"
+            ) from None
+        ids.append(c)
+        members.append(m)
+        fps.append(_digest([c] + [p for i in m for p in (refs.ids[i], refs.relation[i],
+                                                          refs.sex[i], bytes(refs.fp[i]))]))
+        last.append(int(refs.shard[m].max()))
+        needs.append(has_child)
+    if skipped:
+        notes.append(f"{len(skipped)} cases left out: their relatives cannot form one pedigree "
+                     f"(invalid_cases = \"skip\")")
+    ids = np.array(ids, dtype=object)
+    last = np.array(last, dtype=np.int32)
+    o = np.lexsort((ids.astype(str), last))
+    return Cases(ids[o], [members[i] for i in o], np.array(fps, dtype="S16")[o], last[o],
+                 np.array(needs, dtype=bool)[o], notes, skipped)
+
+
+@dataclass
+class RefBlock:
+    """A block of reference units scored together by one task.
+
+    ``kind``: ``"persons"`` (pairwise modes), ``"cases"`` (case mode) or
+    ``"queries"`` (duplicates mode: the units are queries).  ``unit_ids`` are the
+    units' ref keys (reference sample id, case id, query id).
+    """
+
+    kind: str
+    unit_ids: list
+    key: str
+    case_ids: list = None
+    relations: list = None
+    sexes: list = None
+    codes: np.ndarray = None
+    cases: list = None
+    query_rows: np.ndarray = None
+
+    def __len__(self):
+        return len(self.unit_ids)
+
+
+def _block_key(kind, ids, fps) -> str:
+    return f"{kind}-" + set_fingerprint(list(ids), list(fps))
+
+
+def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, selections,
+                  block_size: int, cases: Cases | None = None) -> Iterator[tuple]:
+    """Pass 2: yield ``(selection index, RefBlock)`` for every selected unit.
+
+    ``selections``: list of boolean masks over the units (persons, or ``cases``
+    in their order); each selection is cut into its own blocks of ``block_size``
+    units.  Shards are read one at a time; a block is yielded once all its rows
+    have been read.
+    """
+    if kind == "persons":
+        n_units = len(refs)
+        unit_last = refs.shard
+        unit_rows = None
+    else:
+        n_units = len(cases)
+        unit_last = cases.last_shard
+        unit_rows = cases.members
+    # block plan: per selection, consecutive selected units in stream order
+    plans = []
+    for si, sel in enumerate(selections):
+        u = np.nonzero(sel)[0]
+        for a in range(0, len(u), block_size):
+            units = u[a:a + block_size]
+            plans.append((int(unit_last[units].max()), si, units))
+    plans.sort(key=lambda p: (p[0], p[1], int(p[2][0])))
+    if not plans:
+        return
+    # rows needed: person index -> codes, filled while streaming
+    needed = np.zeros(len(refs), dtype=bool)
+    for _, _, units in plans:
+        if kind == "persons":
+            needed[units] = True
+        else:
+            for u in units:
+                needed[unit_rows[u]] = True
+    held: dict[int, np.ndarray] = {}
+    # remaining uses of each person's row, to free memory after its last block
+    uses = np.zeros(len(refs), dtype=np.int32)
+    for _, _, units in plans:
+        if kind == "persons":
+            uses[units] += 1
+        else:
+            for u in units:
+                uses[unit_rows[u]] += 1
+    p = 0
+    shard_of = refs.shard
+    for s, arr in enumerate(dataset.iter_shards(kind="reference", loci=recoder.load_loci)):
+        if p >= len(plans):
+            break
+        rows_here = np.nonzero((shard_of == s) & needed)[0]
+        if len(rows_here):
+            codes = recoder.codes(arr.take(refs.row[rows_here]))
+            for i, c in zip(rows_here, codes):
+                held[int(i)] = c
+        while p < len(plans) and plans[p][0] <= s:
+            _, si, units = plans[p]
+            p += 1
+            yield si, _make_block(kind, units, refs, cases, held)
+            if kind == "persons":
+                rows = units
+            else:
+                rows = np.concatenate([unit_rows[u] for u in units])
+            uses[rows] -= 1
+            for i in rows[uses[rows] == 0]:
+                held.pop(int(i), None)
+
+
+def _make_block(kind, units, refs, cases, held) -> RefBlock:
+    if kind == "persons":
+        ids = [str(refs.ids[i]) for i in units]
+        codes = np.stack([held[int(i)] for i in units])
+        return RefBlock("persons", ids, _block_key("persons", ids, refs.fp[units]),
+                        case_ids=[str(refs.case_id[i]) for i in units],
+                        relations=[str(refs.relation[i]) for i in units],
+                        sexes=[str(refs.sex[i]) for i in units], codes=codes)
+    out = []
+    for u in units:
+        rel = [(str(refs.ids[i]), str(refs.relation[i]), SEX_WORD.get(str(refs.sex[i]), "unknown"),
+                held[int(i)]) for i in cases.members[u]]
+        out.append({"id": str(cases.ids[u]), "relatives": rel, "needs_sex": bool(cases.needs_sex[u])})
+    ids = [str(cases.ids[u]) for u in units]
+    return RefBlock("cases", ids, _block_key("cases", ids, cases.fp[units]), cases=out)
+
+
+def query_blocks(queries: QuerySet, selections, block_size: int) -> Iterator[tuple]:
+    """Blocks of queries acting as references (duplicates mode)."""
+    for si, sel in enumerate(selections):
+        u = np.nonzero(sel)[0]
+        for a in range(0, len(u), block_size):
+            rows = u[a:a + block_size]
+            ids = [str(queries.ids[i]) for i in rows]
+            yield si, RefBlock("queries", ids, _block_key("queries", ids, queries.fp[rows]),
+                               query_rows=rows)

@@ -1,0 +1,362 @@
+"""The job: what a search compares, with which model, and where results go.
+
+A job is a TOML file (``kinship search JOB.toml``) or the same structure as a
+dict (``engine.run({...})``).  Every key is checked: an unknown key, an unknown
+mode or a value of the wrong type is a :class:`~engine.errors.JobError` that
+names the key and says how to fix it, before any data is read.  The schema is
+documented in ``docs/engine.md``; :data:`SCHEMA` below is its single source.
+
+Relative paths are relative to the job file's directory (or, for a dict, to
+``base_dir``, default the current directory).  ``frequencies`` is a path to a
+frequency file or the name of a bundled population (``kinship.populations()``).
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import JobError
+
+__all__ = ["Job", "load_job", "MODES", "PAIRWISE_MODES", "SCHEMA", "parse_mutation"]
+
+#: Pairwise relationships between a query and every reference person.
+PAIRWISE_MODES = (
+    "identity", "parent-child", "full-sibling", "half-sibling", "grandparent", "avuncular",
+    "first-cousin",
+)
+#: Every mode: ``case`` (the query as the missing person of each case),
+#: the pairwise modes, and ``duplicates`` (identity among the queries).
+MODES = ("case",) + PAIRWISE_MODES + ("duplicates",)
+
+_REQUIRED = object()
+
+#: section -> key -> (default, description).  ``_REQUIRED`` marks required keys.
+SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
+    "inputs": {
+        "queries": (_REQUIRED, "profile dataset whose kind=query samples are the queries"),
+        "references": (None, "profile dataset whose kind=reference samples are the references "
+                             "(required unless modes = ['duplicates'])"),
+        "frequencies": ("nist1036_all", "frequency table: a file, or a bundled population name"),
+        "frequencies_format": ("csv", "format of a frequency file: csv, familias, strider, fam"),
+        "loci": (None, "compare only these loci (default: every locus of the datasets)"),
+    },
+    "model": {
+        "theta": (0.0, "Balding-Nichols coancestry coefficient"),
+        "mutation": ("none", "\"none\", or {model, rate, rate2, range}, or {female = {...}, male = {...}}"),
+        "min_allele_freq": (None, "frequency of alleles absent from the table (number or {locus = number})"),
+    },
+    "search": {
+        "modes": (_REQUIRED, f"list of modes: {', '.join(MODES)}"),
+        "threshold": (1e4, "report pairs with LR >= threshold"),
+        "top_k": (10, "hits kept per query and mode"),
+        "case_top_k": (None, "hits kept per case/reference and mode (default: top_k)"),
+        "prior": (0.5, "prior probability of H1 for the posterior column"),
+        "max_inconsistent": (0, "identity and duplicates: loci that may differ (left out of the LR)"),
+        "line": ("paternal", "linking parent of half-sibling, grandparent, avuncular, first-cousin "
+                             "pairs: paternal or maternal"),
+        "mixed_kits": (False, "allow profiles typed with different kits (loci typed in only one "
+                              "profile of a pair are skipped and counted)"),
+        "invalid_cases": ("error", "a case whose relatives cannot form one pedigree: error or skip"),
+    },
+    "output": {
+        "path": (_REQUIRED, "results directory"),
+        "overwrite": (False, "replace the results of another run in output.path"),
+    },
+    "execution": {
+        "scheduler": (None, "address of a Dask scheduler (tcp://host:port); absent = in-process"),
+        "threads": (None, "worker threads in-process (default: every CPU)"),
+        "block_size": (256, "cases or references compiled per task"),
+        "query_chunk": (65536, "queries per task"),
+        "progress": ("auto", "progress bar: auto (on a terminal), true, false"),
+    },
+}
+
+_MUTATION_MODELS = ("equal", "proportional", "stepwise", "extended-stepwise")
+_MUTATION_KEYS = {
+    "equal": ("rate",),
+    "proportional": ("rate",),
+    "stepwise": ("rate", "rate2", "range"),
+    "extended-stepwise": ("rate", "rate2", "range"),
+}
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def parse_mutation(value, where: str = "model.mutation"):
+    """A :class:`kinship.MutationModel` (or None) from a job's ``mutation`` value.
+
+    >>> parse_mutation("none") is None
+    True
+    >>> parse_mutation({"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1}).male
+    Stepwise(rate=0.002, rate2=1e-06, range=0.1)
+    """
+    import kinship
+
+    if value is None or value is False or (isinstance(value, str) and value.lower() == "none"):
+        return None
+    if isinstance(value, str):
+        raise JobError(
+            f"{where} = {value!r}: expected \"none\" or a table such as "
+            f"{{model = \"stepwise\", rate = 0.002, rate2 = 1e-6, range = 0.1}}"
+        )
+    if not isinstance(value, Mapping):
+        raise JobError(f"{where}: expected \"none\" or a table, got {type(value).__name__}")
+    if "female" in value or "male" in value:
+        extra = set(value) - {"female", "male"}
+        if extra:
+            k = sorted(extra)[0]
+            raise JobError(
+                f"{where}: unknown key {k!r} beside female/male; give every parameter inside "
+                f"female = {{...}} and male = {{...}}"
+            )
+        if "female" not in value or "male" not in value:
+            raise JobError(f"{where}: give both female = {{...}} and male = {{...}} (or one model for both)")
+        f = _one_model(value["female"], f"{where}.female")
+        m = _one_model(value["male"], f"{where}.male")
+        return kinship.MutationModel(female=f, male=m)
+    return kinship.MutationModel(_one_model(value, where))
+
+
+def _one_model(d, where):
+    import kinship
+
+    if not isinstance(d, Mapping):
+        raise JobError(f"{where}: expected a table such as {{model = \"stepwise\", rate = 0.002}}")
+    name = str(d.get("model", "")).lower().replace("_", "-")
+    if name not in _MUTATION_MODELS:
+        raise JobError(
+            f"{where}.model = {d.get('model')!r}: unknown mutation model{_suggest(name, _MUTATION_MODELS)}; "
+            f"known models: {', '.join(_MUTATION_MODELS)}"
+        )
+    allowed = _MUTATION_KEYS[name]
+    for k in d:
+        if k != "model" and k not in allowed:
+            raise JobError(
+                f"{where}: unknown key {k!r} for the {name} model{_suggest(k, allowed)}; "
+                f"it takes {', '.join(allowed)}"
+            )
+    if "rate" not in d:
+        raise JobError(f"{where}: the {name} model needs a rate, e.g. rate = 0.002")
+    for k in allowed:
+        if k in d and not _is_number(d[k]):
+            raise JobError(f"{where}.{k} must be a number, got {d[k]!r}")
+    kw = {k: float(d[k]) for k in allowed if k in d}
+    try:
+        if name == "equal":
+            return kinship.Equal(**kw)
+        if name == "proportional":
+            return kinship.Proportional(**kw)
+        if name == "stepwise":
+            return kinship.Stepwise(**kw)
+        return kinship.ExtendedStepwise(**kw)
+    except ValueError as e:
+        raise JobError(f"{where}: {e}") from None
+
+
+@dataclass
+class Job:
+    """A validated job.  Build with :func:`load_job` (file) or :meth:`Job.from_dict`."""
+
+    raw: dict
+    base_dir: Path
+    source: str = "<dict>"
+    values: dict = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: Mapping, base_dir=None, source: str = "<dict>") -> "Job":
+        if not isinstance(d, Mapping):
+            raise JobError(f"a job must be a table/dict with sections {', '.join(SCHEMA)}")
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        values: dict[str, dict] = {}
+        for sec in d:
+            if sec not in SCHEMA:
+                raise JobError(
+                    f"{source}: unknown section [{sec}]{_suggest(sec, SCHEMA)}; a job has the "
+                    f"sections {', '.join('[' + s + ']' for s in SCHEMA)}"
+                )
+            if not isinstance(d[sec], Mapping):
+                raise JobError(f"{source}: [{sec}] must be a table of keys, got {type(d[sec]).__name__}")
+        for sec, keys in SCHEMA.items():
+            given = dict(d.get(sec, {}) or {})
+            for k in given:
+                if k not in keys:
+                    raise JobError(
+                        f"{source}: unknown key {sec}.{k}{_suggest(k, keys)}; [{sec}] takes "
+                        f"{', '.join(keys)}"
+                    )
+            out = {}
+            for k, (default, _doc) in keys.items():
+                if k in given:
+                    out[k] = given[k]
+                elif default is _REQUIRED:
+                    raise JobError(f"{source}: {sec}.{k} is required ({_doc})")
+                else:
+                    out[k] = default
+            values[sec] = out
+        job = cls(dict(d), base, source, values)
+        job._validate()
+        return job
+
+    def _validate(self):
+        v = self.values
+        src = self.source
+        for k in ("queries", "references", "frequencies"):
+            x = v["inputs"][k]
+            if x is not None and (not isinstance(x, str) or not x.strip()):
+                raise JobError(f"{src}: inputs.{k} must be a path (a string), got {x!r}")
+        if v["inputs"]["frequencies_format"] not in ("csv", "familias", "strider", "fam"):
+            raise JobError(
+                f"{src}: inputs.frequencies_format = {v['inputs']['frequencies_format']!r}: expected "
+                f"csv, familias, strider or fam"
+            )
+        loci = v["inputs"]["loci"]
+        if loci is not None and (not isinstance(loci, list) or not loci or
+                                 not all(isinstance(x, str) for x in loci)):
+            raise JobError(f"{src}: inputs.loci must be a non-empty list of locus names, got {loci!r}")
+        th = v["model"]["theta"]
+        if not _is_number(th) or not (0.0 <= float(th) < 1.0):
+            raise JobError(f"{src}: model.theta must be a number in [0, 1), got {th!r}")
+        v["model"]["theta"] = float(th)
+        self.mutation = parse_mutation(v["model"]["mutation"])
+        maf = v["model"]["min_allele_freq"]
+        if maf is not None:
+            vals = maf.values() if isinstance(maf, Mapping) else [maf]
+            if not all(_is_number(x) and 0 < float(x) < 1 for x in vals):
+                raise JobError(
+                    f"{src}: model.min_allele_freq must be a frequency in (0, 1) or a table "
+                    f"{{locus = frequency}}, got {maf!r}"
+                )
+        modes = v["search"]["modes"]
+        if isinstance(modes, str):
+            modes = [modes]
+        if not isinstance(modes, list) or not modes:
+            raise JobError(f"{src}: search.modes must be a non-empty list, e.g. [\"case\", \"parent-child\"]")
+        for m in modes:
+            if m not in MODES:
+                raise JobError(
+                    f"{src}: unknown mode {m!r} in search.modes{_suggest(m, MODES)}; modes are "
+                    f"{', '.join(MODES)}"
+                )
+        if len(set(modes)) != len(modes):
+            raise JobError(f"{src}: search.modes lists a mode twice: {modes}")
+        v["search"]["modes"] = list(modes)
+        if v["inputs"]["references"] is None and any(m != "duplicates" for m in modes):
+            raise JobError(
+                f"{src}: inputs.references is required for modes "
+                f"{', '.join(m for m in modes if m != 'duplicates')}; give the reference dataset"
+            )
+        t = v["search"]["threshold"]
+        if not _is_number(t) or float(t) <= 0:
+            raise JobError(f"{src}: search.threshold must be a positive number (an LR, e.g. 1e4), got {t!r}")
+        v["search"]["threshold"] = float(t)
+        for k in ("top_k", "case_top_k"):
+            x = v["search"][k]
+            if x is None:
+                continue
+            if not isinstance(x, int) or isinstance(x, bool) or x < 1:
+                raise JobError(f"{src}: search.{k} must be a positive integer, got {x!r}")
+        if v["search"]["case_top_k"] is None:
+            v["search"]["case_top_k"] = v["search"]["top_k"]
+        p = v["search"]["prior"]
+        if not _is_number(p) or not (0.0 < float(p) < 1.0):
+            raise JobError(f"{src}: search.prior must be a probability in (0, 1), got {p!r}")
+        v["search"]["prior"] = float(p)
+        mi = v["search"]["max_inconsistent"]
+        if not isinstance(mi, int) or isinstance(mi, bool) or mi < 0:
+            raise JobError(f"{src}: search.max_inconsistent must be an integer >= 0, got {mi!r}")
+        if v["search"]["line"] not in ("paternal", "maternal"):
+            raise JobError(f"{src}: search.line must be \"paternal\" or \"maternal\", got {v['search']['line']!r}")
+        for sec, k in (("search", "mixed_kits"), ("output", "overwrite")):
+            if not isinstance(v[sec][k], bool):
+                raise JobError(f"{src}: {sec}.{k} must be true or false, got {v[sec][k]!r}")
+        if v["search"]["invalid_cases"] not in ("error", "skip"):
+            raise JobError(f"{src}: search.invalid_cases must be \"error\" or \"skip\"")
+        if not isinstance(v["output"]["path"], str) or not v["output"]["path"].strip():
+            raise JobError(f"{src}: output.path must be a directory path (a string)")
+        sch = v["execution"]["scheduler"]
+        if sch is not None and (not isinstance(sch, str) or "://" not in sch and ":" not in sch):
+            raise JobError(
+                f"{src}: execution.scheduler = {sch!r}: expected a Dask scheduler address such as "
+                f"\"tcp://127.0.0.1:8786\" (leave it out to run in-process)"
+            )
+        for k, lo in (("threads", 1), ("block_size", 1), ("query_chunk", 1)):
+            x = v["execution"][k]
+            if x is None:
+                continue
+            if not isinstance(x, int) or isinstance(x, bool) or x < lo:
+                raise JobError(f"{src}: execution.{k} must be a positive integer, got {x!r}")
+        pr = v["execution"]["progress"]
+        if pr not in ("auto", True, False):
+            raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")
+
+    # -- accessors ----------------------------------------------------------------
+    def path(self, value) -> Path:
+        p = Path(os.path.expanduser(str(value)))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def modes(self) -> list:
+        return list(self.values["search"]["modes"])
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.values["output"]["path"])
+
+    def __getitem__(self, section) -> dict:
+        return self.values[section]
+
+    def to_dict(self) -> dict:
+        """The normalised job (every key, defaults filled in), JSON-serialisable."""
+        return json.loads(json.dumps(self.values, default=str))
+
+    def key_material(self) -> dict:
+        """What the results depend on: model, search and (resolved) input paths.
+        Execution settings and output.overwrite change speed, never results."""
+        v = self.to_dict()
+        inputs = dict(v["inputs"])
+        for k in ("queries", "references"):
+            if inputs[k] is not None:
+                inputs[k] = str(self.path(inputs[k]).resolve())
+        return {"inputs": inputs, "model": v["model"], "search": v["search"]}
+
+
+def load_job(path) -> Job:
+    """Read and validate a TOML job file."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise JobError(f"job file {p} does not exist") from None
+    except OSError as e:
+        raise JobError(f"job file {p} cannot be read ({e.strerror})") from None
+    try:
+        d = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise JobError(f"job file {p} is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise JobError(f"job file {p} is not valid TOML: {e}. Fix the line it names.") from None
+    return Job.from_dict(d, base_dir=p.resolve().parent, source=p.name)
+
+
+def stable_hash(obj) -> str:
+    """SHA-256 of a JSON-serialisable object (sorted keys)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

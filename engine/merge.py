@@ -1,0 +1,132 @@
+"""Merge task outputs (and earlier results) into the ranked hits of a run.
+
+Ranking, one total order everywhere (see :mod:`engine.task`):
+
+* ``rank``: position among the hits of the same query and mode, by log10 LR
+  descending, then by the id of the reference unit (``case_id`` in case mode,
+  ``reference_id`` otherwise); set for the ``top_k`` best, null beyond.
+* ``case_rank``: position among the hits of the same reference unit and mode, by
+  log10 LR descending, then by ``query_id``; set for the ``case_top_k`` best.
+
+A row is kept when either rank is set.  Rows are sorted by ``mode``, ``query_id``,
+``rank`` (nulls last), then log10 LR descending and the reference ids, so the
+output does not depend on task order, threads, the executor or resumption.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .task import HIT_SCHEMA, topk_mask
+
+__all__ = ["RESULT_SCHEMA", "merge_hits", "ref_keys", "posterior"]
+
+RESULT_SCHEMA = pa.schema([
+    pa.field("mode", pa.string(), nullable=False),
+    pa.field("query_id", pa.string(), nullable=False),
+    pa.field("case_id", pa.string(), nullable=False),
+    pa.field("reference_id", pa.string(), nullable=False),
+    pa.field("relatives", pa.string(), nullable=False),
+    pa.field("log10_lr", pa.float64(), nullable=False),
+    pa.field("posterior", pa.float64(), nullable=False),
+    pa.field("rank", pa.int32(), nullable=True),
+    pa.field("case_rank", pa.int32(), nullable=True),
+    pa.field("loci_compared", pa.int32(), nullable=False),
+    pa.field("loci_inconsistent", pa.int32(), nullable=False),
+    pa.field("per_locus_lr", pa.string(), nullable=False),
+])
+
+
+def posterior(log10_lr: np.ndarray, prior: float) -> np.ndarray:
+    """P(H1 | LR) at prior ``prior``: ``LR p / (LR p + 1 - p)`` (as :func:`kinship.posterior`)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        lr = np.power(10.0, np.asarray(log10_lr, dtype=np.float64))
+        num = lr * prior
+        post = num / (num + (1.0 - prior))
+    return np.where(np.isinf(lr), 1.0, post)
+
+
+def ref_keys(table: pa.Table) -> np.ndarray:
+    mode = table.column("mode").to_numpy(zero_copy_only=False)
+    case = table.column("case_id").to_numpy(zero_copy_only=False)
+    ref = table.column("reference_id").to_numpy(zero_copy_only=False)
+    return np.where(mode == "case", case, ref).astype(object)
+
+
+def _codes(*cols) -> np.ndarray:
+    """Integer codes of string tuples, in sorted (code point) order."""
+    if len(cols) == 1:
+        key = np.asarray(cols[0], dtype=object)
+    else:
+        key = np.array(["\x00".join(t) for t in zip(*cols)], dtype=object)
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, inv = np.unique(key.astype(str), return_inverse=True)
+    return inv.astype(np.int64)
+
+
+def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
+    """The ranked hits from task tables (``HIT_SCHEMA`` columns at least)."""
+    tables = [t.select(HIT_SCHEMA.names).cast(HIT_SCHEMA) for t in tables if t.num_rows]
+    if not tables:
+        return RESULT_SCHEMA.empty_table()
+    t = pa.concat_tables(tables)
+    mode = t.column("mode").to_numpy(zero_copy_only=False).astype(str)
+    qid = t.column("query_id").to_numpy(zero_copy_only=False).astype(str)
+    case = t.column("case_id").to_numpy(zero_copy_only=False).astype(str)
+    ref = t.column("reference_id").to_numpy(zero_copy_only=False).astype(str)
+    # the same pair from two tasks (incremental overlap, resumed duplicates): keep one
+    pair = _codes(mode, qid, case, ref)
+    _, first = np.unique(pair, return_index=True)
+    first.sort()
+    t = t.take(pa.array(first))
+    mode, qid, case, ref = mode[first], qid[first], case[first], ref[first]
+    rkey = np.where(mode == "case", case, ref)
+    score = t.column("log10_lr").to_numpy()
+    qgroup = _codes(mode, qid)
+    rgroup = _codes(mode, rkey)
+    rrank = _codes(rkey)
+    qrank = _codes(qid)
+    qkeep = topk_mask(qgroup, score, rrank, top_k)
+    ckeep = topk_mask(rgroup, score, qrank, case_top_k)
+    rank = _positions(qgroup, score, rrank, qkeep)
+    crank = _positions(rgroup, score, qrank, ckeep)
+    keep = np.nonzero(qkeep | ckeep)[0]
+    t = t.take(pa.array(keep))
+    out = pa.table({
+        "mode": t.column("mode"),
+        "query_id": t.column("query_id"),
+        "case_id": t.column("case_id"),
+        "reference_id": t.column("reference_id"),
+        "relatives": t.column("relatives"),
+        "log10_lr": t.column("log10_lr"),
+        "posterior": pa.array(posterior(score[keep], prior), type=pa.float64()),
+        "rank": pa.array(rank[keep], type=pa.int32(), mask=rank[keep] == 0),
+        "case_rank": pa.array(crank[keep], type=pa.int32(), mask=crank[keep] == 0),
+        "loci_compared": t.column("loci_compared"),
+        "loci_inconsistent": t.column("loci_inconsistent"),
+        "per_locus_lr": t.column("per_locus_lr"),
+    }, schema=RESULT_SCHEMA)
+    r = rank[keep].astype(np.int64)
+    r[r == 0] = np.iinfo(np.int64).max  # rank null: after the ranked rows
+    idx = np.lexsort((_codes(ref[keep]), _codes(case[keep]), -score[keep], r, _codes(qid[keep]),
+                      _codes(mode[keep])))
+    out = out.take(pa.array(idx))
+    return out.combine_chunks()
+
+
+def _positions(group, score, tie, keep) -> np.ndarray:
+    """1-based position within the group for kept rows, 0 otherwise."""
+    n = len(group)
+    out = np.zeros(n, dtype=np.int32)
+    if n == 0:
+        return out
+    order = np.lexsort((tie, -score, group))
+    g = group[order]
+    start = np.r_[True, g[1:] != g[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    pos = (np.arange(n) - first + 1).astype(np.int32)
+    out[order] = pos
+    out[~keep] = 0
+    return out

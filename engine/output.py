@@ -1,0 +1,156 @@
+"""The results directory: atomic files, run state, checkpoints.
+
+Layout::
+
+    results/
+      hits.parquet          ranked hits (a Parquet dataset of one file); provenance
+                            in the key-value metadata under ``strkin.search``
+      summary.txt           human-readable summary
+      manifest.json         run manifest: software, job, checksums, timings (written last)
+      _state/               what incremental runs and ``--resume`` need
+        run.json            the run in progress (or the last completed one)
+        run.lock            held (flock) while a run writes here
+        units.parquet       fingerprints of every unit the results cover
+        counts.parquet      pairs at or above the threshold per query / reference unit
+        tasks/*.parquet     one checkpoint per finished task (removed after the run)
+        prev/               earlier results, kept while an incremental run merges them
+
+Every file is written under a temporary name in the same directory, flushed,
+``fsync``-ed and moved into place with ``os.replace``, so a reader (or a run
+killed at any moment) never sees a half-written file.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import OutputError
+
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "RunLock",
+           "OUR_FILES", "STATE", "clean_results"]
+
+STATE = "_state"
+OUR_FILES = ("hits.parquet", "summary.txt", "manifest.json", STATE)
+
+
+def _fsync_dir(path: Path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def atomic_write_bytes(path, data: bytes):
+    path = Path(path)
+    tmp = _tmp(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path, obj):
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
+
+
+def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None):
+    path = Path(path)
+    if metadata:
+        md = dict(table.schema.metadata or {})
+        md.update({k.encode(): v.encode() for k, v in metadata.items()})
+        table = table.replace_schema_metadata(md)
+    tmp = _tmp(path)
+    try:
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+class RunLock:
+    """An exclusive advisory lock on ``_state/run.lock`` (released if the process dies)."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / STATE / "run.lock"
+        self.fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - non-POSIX
+            pass
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            raise OutputError(
+                f"another search is writing to {self.path.parent.parent} right now; wait for it "
+                f"to finish, or give this job another [output] path"
+            ) from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                import fcntl
+
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def clean_results(out: Path, keep_lock: bool = True):
+    """Remove the engine's own files from ``out`` (never anything else)."""
+    out = Path(out)
+    for name in OUR_FILES:
+        p = out / name
+        if name == STATE and p.is_dir():
+            for q in p.iterdir():
+                if keep_lock and q.name == "run.lock":
+                    continue
+                if q.is_dir():
+                    shutil.rmtree(q, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        q.unlink()
+        elif p.is_file():
+            p.unlink()
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        return {"_unreadable": True}

@@ -1,0 +1,228 @@
+"""The task function: one block of reference units x one chunk of queries.
+
+The same function runs in a thread of the in-process executor and on a Dask
+worker.  It compiles the block's tables (cached per process, so the chunks of a
+block share them), screens and scores every pair with the kernel of
+:mod:`engine.kernels`, and keeps, of the pairs at or above the threshold, the
+``top_k`` best of each query and the ``case_top_k`` best of each reference unit
+(a case, a reference person, or a query in ``duplicates`` mode).
+
+Why keeping only these is exact: the final top-k of a query over all
+references is contained in the union of its top-k within each block, and the
+same holds for a case over query chunks, provided every stage ranks with one
+total order -- by log10 LR descending, then by the id of the other side
+(``ref_key`` for a query's list, ``query_id`` for a case's list).  The merge
+(:mod:`engine.merge`) uses the same order.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from .compile import cached_block
+
+__all__ = ["TaskContext", "Task", "TaskResult", "run_task", "HIT_SCHEMA", "topk_mask"]
+
+HIT_SCHEMA = pa.schema([
+    pa.field("mode", pa.string(), nullable=False),
+    pa.field("query_id", pa.string(), nullable=False),
+    pa.field("case_id", pa.string(), nullable=False),
+    pa.field("reference_id", pa.string(), nullable=False),
+    pa.field("relatives", pa.string(), nullable=False),
+    pa.field("log10_lr", pa.float64(), nullable=False),
+    pa.field("loci_compared", pa.int32(), nullable=False),
+    pa.field("loci_inconsistent", pa.int32(), nullable=False),
+    pa.field("per_locus_lr", pa.string(), nullable=False),
+])
+
+
+@dataclass
+class TaskContext:
+    """Settings shared by every task of a run (small and picklable)."""
+
+    model: object               # engine.model.ModelSpec
+    threshold: float
+    top_k: int
+    case_top_k: int
+    max_inconsistent: int
+    line: str = "paternal"
+    tile: int = 2048
+
+
+@dataclass
+class Task:
+    key: str
+    mode: str
+    block: object               # engine.inputs.RefBlock
+    query_rows: np.ndarray      # indices into the QuerySet
+    label: str = ""
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.block) * len(self.query_rows)
+
+
+@dataclass
+class TaskResult:
+    key: str
+    mode: str
+    table: pa.Table
+    query_counts: dict          # query id -> pairs at or above the threshold
+    ref_counts: dict            # ref key -> pairs at or above the threshold
+    stats: dict = field(default_factory=dict)
+
+
+def topk_mask(group: np.ndarray, score: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+    """Rows among the ``k`` best of their group (score descending, then ``tie``
+    ascending): a total order when ``tie`` is unique within each group."""
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((tie, -score, group))
+    g = group[order]
+    start = np.r_[True, g[1:] != g[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    keep = np.zeros(n, dtype=bool)
+    keep[order[(np.arange(n) - first) < k]] = True
+    return keep
+
+
+def _ranks(strings) -> np.ndarray:
+    a = np.asarray(strings, dtype=object)
+    order = np.argsort(a, kind="stable")
+    r = np.empty(len(a), dtype=np.int64)
+    r[order] = np.arange(len(a))
+    return r
+
+
+def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult:
+    """Score one task; ``progress(n_pairs)`` is called after each tile."""
+    from .kernels import score_tile
+
+    mode = task.mode
+    block = task.block
+    bt = cached_block(ctx, mode, block, queries)
+    log_t = math.log10(ctx.threshold)
+    max_skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
+    canonical = mode == "duplicates"
+    stats = np.zeros(1, dtype=np.int64)
+    rows_all = np.asarray(task.query_rows, dtype=np.int64)
+    if canonical:
+        unit_rank = queries.rank[block.query_rows]
+    else:
+        unit_rank = _ranks(block.unit_ids)
+    parts = []
+    not_compared = 0
+    pairs = 0
+    for gi, grp in enumerate(bt.groups):
+        rows = rows_all
+        if grp.sex is not None:
+            sx = queries.sex[rows_all]
+            rows = rows_all[sx == grp.sex]
+            if grp.sex == "M":  # each such case is in the M and the F group: count once
+                not_compared += int(np.count_nonzero(sx == "")) * len(grp)
+        c_rank = unit_rank[grp.units]
+        for a in range(0, len(rows), ctx.tile):
+            tile = rows[a:a + ctx.tile]
+            q, c, s, nc, ni = score_tile(grp, queries.gidx, tile, queries.rank, c_rank, canonical,
+                                         log_t, max_skip, stats)
+            if len(q):
+                parts.append((gi, q, c, s, nc, ni))
+            pairs += len(tile) * len(grp)
+            if progress is not None:
+                progress(len(tile) * len(grp))
+    if progress is not None and task.n_pairs > pairs:
+        progress(task.n_pairs - pairs)
+    return _collect(ctx, task, bt, parts, queries, unit_rank,
+                    {"pairs": int(task.n_pairs), "pairs_scored": int(pairs),
+                     "locus_lookups": int(stats[0]), "pairs_not_compared_sex": int(not_compared)})
+
+
+def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
+    mode = task.mode
+    block = task.block
+    if parts:
+        gi = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
+        q = np.concatenate([p[1] for p in parts])
+        c = np.concatenate([p[2] for p in parts])
+        s = np.concatenate([p[3] for p in parts])
+        nc = np.concatenate([p[4] for p in parts])
+        ni = np.concatenate([p[5] for p in parts])
+    else:
+        gi = q = c = np.zeros(0, dtype=np.int64)
+        s = np.zeros(0)
+        nc = ni = np.zeros(0, dtype=np.int32)
+    unit = np.array([bt.groups[g].units[cc] for g, cc in zip(gi, c)], dtype=np.int64)
+    src = np.arange(len(q))
+    if mode == "duplicates":
+        # the other query of each pair; emit both directions with the same values
+        other = block.query_rows[unit] if len(unit) else np.zeros(0, dtype=np.int64)
+        qq = np.concatenate([q, other])
+        rr = np.concatenate([other, q])
+        ref_rank = queries.rank[rr]
+        ref_key = queries.ids[rr]
+        src = np.concatenate([src, src])
+        s2 = np.concatenate([s, s])
+    else:
+        qq = q
+        ref_rank = unit_rank[unit]
+        ref_key = np.asarray(block.unit_ids, dtype=object)[unit] if len(unit) else np.zeros(0, dtype=object)
+        s2 = s
+    qid = queries.ids[qq] if len(qq) else np.zeros(0, dtype=object)
+    # pairs at or above the threshold, per query and per reference unit
+    query_counts = _count(qid)
+    ref_counts = _count(ref_key)
+    keep = topk_mask(qq, s2, ref_rank, ctx.top_k) | topk_mask(ref_rank, s2, queries.rank[qq], ctx.case_top_k)
+    idx = np.nonzero(keep)[0]
+    per_locus = {}
+    rows = {k: [] for k in HIT_SCHEMA.names}
+    for i in idx:
+        j = int(src[i])
+        if j not in per_locus:
+            per_locus[j] = _per_locus_json(bt.groups[int(gi[j])], int(c[j]), queries.gidx[int(q[j])])
+        u = int(unit[j])
+        rows["mode"].append(mode)
+        rows["query_id"].append(str(qid[i]))
+        if mode == "case":
+            rows["case_id"].append(block.unit_ids[u])
+            rows["reference_id"].append("")
+            rows["relatives"].append(", ".join(f"{r[0]} ({r[1]})" for r in block.cases[u]["relatives"]))
+        elif mode == "duplicates":
+            rows["case_id"].append("")
+            rows["reference_id"].append(str(ref_key[i]))
+            rows["relatives"].append("")
+        else:
+            rows["case_id"].append(block.case_ids[u])
+            rows["reference_id"].append(block.unit_ids[u])
+            rel = block.relations[u] if block.relations is not None else ""
+            rows["relatives"].append(f"{block.unit_ids[u]} ({rel})" if rel else "")
+        rows["log10_lr"].append(float(s[j]))
+        rows["loci_compared"].append(int(nc[j]))
+        rows["loci_inconsistent"].append(int(ni[j]))
+        rows["per_locus_lr"].append(per_locus[j])
+    table = pa.Table.from_pydict(rows, schema=HIT_SCHEMA)
+    stats["hits"] = int(len(qq))
+    return TaskResult(task.key, mode, table, query_counts, ref_counts, stats)
+
+
+def _count(keys) -> dict:
+    if len(keys) == 0:
+        return {}
+    u, n = np.unique(np.asarray(keys, dtype=object).astype(str), return_counts=True)
+    return {str(a): int(b) for a, b in zip(u, n)}
+
+
+def _per_locus_json(grp, c: int, qg_row: np.ndarray) -> str:
+    """``{locus: LR}`` over the loci both sides typed (JSON; an identity locus left
+    out of the LR shows its LR 0)."""
+    out = {}
+    for l, locus in enumerate(grp.loci):
+        g = int(qg_row[l])
+        if g < 0 or not grp.typed[c, l]:
+            continue
+        out[locus] = float(grp.lr[c, grp.offsets[l] + g])
+    return json.dumps(out, allow_nan=True)
