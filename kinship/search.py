@@ -125,6 +125,8 @@ class ScoringModel:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.size = int(sizes.sum())
         self._pair_cache: dict = {}
+        # (female, male) mutation matrices per locus, built once
+        self._mats = [(None, None) if mutation is None else mutation.matrices(s) for s in self.systems]
 
     # -- profiles -------------------------------------------------------------------
     def allele_systems(self) -> list[LocusAlleles]:
@@ -293,7 +295,7 @@ class ScoringModel:
                 continue
             A = s.n_alleles
             p = s.freqs
-            fM, mM = (None, None) if self.mutation is None else self.mutation.matrices(s)
+            fM, mM = self._mats[l]
             Mm = np.eye(A) if mM is None else mM
             Mf = np.eye(A) if fM is None else fM
             tF = 0.5 * (Mm[f1] + Mm[f2])
