@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
+import logging
 import os
 import platform
 import shutil
@@ -42,15 +42,17 @@ from .execute import DaskExecutor, InProcessExecutor, Progress
 from .inputs import (QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
                      query_blocks, scan_references, set_fingerprint, stream_blocks)
 from .job import PAIRWISE_MODES, Job, load_job, stable_hash
-from .merge import RESULT_SCHEMA, merge_hits
 from .model import ModelSpec, Recoder, get_model, load_frequencies
 from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
                      clean_results, read_json)
+from .merge import merge_hits
 from .plan import PrevState, plan_mode
 from .report import summary_text
-from .task import HIT_SCHEMA, Task, TaskContext
+from .task import Task, TaskContext
 
 __all__ = ["run", "RunResult", "RESULTS_FORMAT", "RESULTS_VERSION"]
+
+log = logging.getLogger("engine")
 
 RESULTS_FORMAT = "strkin-search-results"
 RESULTS_VERSION = 1
@@ -311,6 +313,9 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     executor = DaskExecutor(ex["scheduler"]) if ex["scheduler"] else InProcessExecutor(ex["threads"])
     executor.start()
     timings["prepare_s"] = time.perf_counter() - t0
+    log.info("search %s: %d queries, %d reference persons, %d cases, %d loci, modes %s",
+             job.source, len(queries), len(refs) if refs is not None else 0,
+             len(cases) if cases is not None else 0, len(loci), ", ".join(modes))
 
     # -- 2. output directory, plan -----------------------------------------------------
     try:
@@ -504,6 +509,10 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         _fault(f"task-{written[0]}")
 
     timings["plan_s"] = time.perf_counter() - t0
+    for p in plans:
+        log.info("mode %s: %s; %d reference units and %d queries to score against everything",
+                 p.mode, "incremental" if p.stats.get("incremental") else "full",
+                 int(p.r_sub.sum()), int(p.q_sub.sum()))
     t0 = time.perf_counter()
     try:
         executor.run(task_stream(), ctx, queries, on_result, bar)
@@ -535,6 +544,8 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             st[k] += int(meta["stats"].get(k, 0))
     hits = merge_hits(tables, search["top_k"], search["case_top_k"], search["prior"])
     timings["merge_s"] = time.perf_counter() - t0
+    log.info("%d tasks (%d resumed), %d hits, search %.1f s", len(keys), resumed[0], hits.num_rows,
+             timings["search_s"])
     for m, st in stats.items():
         if st["pairs_not_compared_sex"]:
             notes.append(f"{m}: {st['pairs_not_compared_sex']} query-case pairs not compared: the "

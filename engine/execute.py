@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from .errors import TaskError
@@ -45,10 +44,14 @@ class Progress:
         self.lock = threading.Lock()
         self.done = 0
         if enabled and total > 0:
+            import shutil
+
             from tqdm import tqdm
 
+            # a terminal that reports width 0 (some ptys) would get an empty bar
+            ncols = shutil.get_terminal_size((100, 20)).columns or 100
             self.bar = tqdm(total=total, unit="pair", unit_scale=True, desc=desc,
-                            file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
+                            file=sys.stderr, smoothing=0.1, ncols=ncols)
 
     def __call__(self, n: int):
         with self.lock:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -306,7 +305,14 @@ class RefBlock:
 
 
 def _block_key(kind, ids, fps) -> str:
-    return f"{kind}-" + set_fingerprint(list(ids), list(fps))
+    """Identifies a block's units *in order* (its tables are compiled in this order,
+    and the per-process table cache is keyed by it)."""
+    h = hashlib.blake2b(digest_size=16)
+    for i, f in zip(ids, fps):
+        h.update(str(i).encode())
+        h.update(b"\x1f")
+        h.update(bytes(f))
+    return f"{kind}-" + h.hexdigest()
 
 
 def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, selections,

@@ -54,6 +54,12 @@ def load_frequencies(job):
 
                 ft = formats.read_frequencies(p, format=fmt, **kw)
         else:
+            stem = Path(name).name
+            stem = stem[:-4] if stem.lower().endswith(".csv") else stem
+            if fmt == "csv" and stem != name and stem in kinship.populations():
+                # "nist1036_all.csv" with no such file: the bundled table of that name
+                source["note"] = f"no file {p}; the bundled population {stem!r} was used"
+                name = stem
             if fmt != "csv" or any(c in name for c in "/\\") or name.endswith((".csv", ".txt", ".tsv")):
                 raise InputError(
                     f"inputs.frequencies: {p} does not exist. Fix: give the path of the frequency "
@@ -162,7 +168,7 @@ class ModelSpec:
             from .job import stable_hash
 
             m = self.build()
-            self.key = stable_hash({
+            self.key = m._strkin_key = stable_hash({
                 "describe": m.describe(),
                 "systems": [[s.locus, list(s.alleles), [repr(float(x)) for x in s.freqs]]
                             for s in m.systems],
@@ -193,6 +199,7 @@ def get_model(spec: ModelSpec):
             m = _CACHE.get(spec.key)
             if m is None:
                 m = spec.build()
+                m._strkin_key = spec.key
                 _CACHE[spec.key] = m
     return m
 

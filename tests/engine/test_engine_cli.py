@@ -100,3 +100,18 @@ def test_demo(tmp_path, capsys):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("x")
     assert main(["demo", "--out", str(tmp_path / "other")]) == 1
+
+
+def test_the_issue_example_job_as_written(workdir, capsys):
+    """The job file of the issue, verbatim except the scheduler line (no cluster
+    here): 'nist1036_all.csv' without such a file is the bundled table."""
+    from test_engine_job import MINIMAL
+
+    text = MINIMAL.replace('scheduler = "tcp://127.0.0.1:8786"', "threads = 2")
+    (workdir / "job.toml").write_text(text)
+    assert main(["search", str(workdir / "job.toml"), "--quiet"]) == 0
+    m = json.loads((workdir / "results" / "manifest.json").read_text())
+    assert m["inputs"]["frequencies"]["bundled"] and "nist1036_all" in m["inputs"]["frequencies"]["note"]
+    t = pq.read_table(workdir / "results" / "hits.parquet")
+    assert set(t.column("mode").to_pylist()) <= {"case", "parent-child", "full-sibling", "identity"}
+    assert t.num_rows > 0

@@ -7,7 +7,6 @@ import pytest
 
 import engine
 import formats
-import kinship
 
 from enginelib import LOCI, make_job, simulate
 

@@ -4,11 +4,9 @@ everything and merges with the earlier results -- and the ranked hits are
 identical to a full re-run on the same data."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import pyarrow.parquet as pq
-import pytest
 
 import engine
 import formats

@@ -106,7 +106,6 @@ def test_run_equals_exhaustive_scan(tmp_path, threshold):
     res = engine.run(job)
     hits = res.hits.to_pylist()
     # the same model and tables, scanned exhaustively
-    from engine.api import _resolve_loci  # noqa: F401  (the run's own loci and alleles)
     from engine.model import get_model
 
     model = get_model(_spec_of(res))
