@@ -24,6 +24,21 @@ Pairwise relationships
 :data:`RELATIONSHIPS` defines each pairwise mode as a pedigree template over the
 reference R and the candidate Q; :func:`pair_table` gives the full table
 ``W[g_R, g_Q]`` per locus, so a reference's case table is the row ``W[g_R]``.
+
+Two conventions, on purpose
+---------------------------
+A pairwise table is the LR of two explicit hypotheses, as an analyst would set
+them up in :func:`kinship.likelihood_ratio`: H1 places R and Q on the template
+pedigree (a sibling R descends from untyped parents), H2 makes R and Q unrelated
+*founders*.  A case table instead conditions on the case as it stands: under
+both hypotheses the relatives keep their places in the case pedigree and only Q
+moves (``T[g] = P(g | case, H1) / P(g | H2)``, as in the design notes).  Under
+a mutation model that is not stationary for the allele frequencies (stepwise,
+equal), a person who descends from untyped founders has genotype probabilities
+``p M`` rather than ``p``, so for a single non-founder reference (a sibling,
+an uncle) the two differ by the factor ``P_H1(R) / P_H2(R)`` at each locus
+(about 0.998 per locus for typical stepwise rates).  Without mutation, or with
+a stationary model, they agree exactly.
 """
 from __future__ import annotations
 
