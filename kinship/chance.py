@@ -258,8 +258,9 @@ class ChanceHits:
     is unrelated to every case; ``stderr``; ``lower``/``upper`` (certified when
     ``method="exact"`` and every case was used, else ``expected -/+ 4 stderr``);
     ``per_comparison = expected / n_comparisons``; ``per_case`` (``[n_cases_used,
-    T]`` exceedance probabilities), ``cases`` (their row numbers) and
-    ``per_case_mean_lr`` (each case's exact ``E_H2[LR]``) when asked for;
+    T]`` exceedance probabilities), ``per_case_lower``/``per_case_upper`` (their
+    brackets), ``cases`` (their row numbers) and ``per_case_mean_lr`` (each case's
+    exact ``E_H2[LR]``) when asked for;
     ``cases_used`` (all cases, or a random subset of ``max_cases`` whose sampling
     error is in ``stderr``).
     """
@@ -278,6 +279,8 @@ class ChanceHits:
     per_case: np.ndarray | None = None
     cases: np.ndarray | None = None
     per_case_mean_lr: np.ndarray | None = None
+    per_case_lower: np.ndarray | None = None
+    per_case_upper: np.ndarray | None = None
 
     @property
     def n_comparisons(self) -> int:
@@ -383,21 +386,19 @@ def _convolve_tail(locs, kappas: np.ndarray) -> np.ndarray:
     return out
 
 
-def _exact(locs, taus: np.ndarray, resolution: float):
+def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True):
     d = float(resolution)
-    finite = np.isfinite(taus)
-    t = np.where(finite, taus, 0.0)
+    t = taus
     res = {}
-    for how, kap in (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
-                     ("down", np.ceil(t / d + _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
-                     ("near", np.ceil(t / d))):
+    passes = (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
+              ("down", np.ceil(t / d + _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
+              ("near", np.ceil(t / d)))
+    for how, kap in (passes if bracket else passes[2:]):
         binned = [_bin_locus(lv, P, d, how) for lv, P in locs]
         res[how] = _convolve_tail(binned, kap.astype(np.int64)) if len(locs) else (t <= 0).astype(float)
-    # thresholds of 0 (t = -inf in log10): every pair with LR > 0
-    for how in res:
-        if not finite.all():
-            p_pos = float(np.prod([P[np.isfinite(lv)].sum() for lv, P in locs])) if locs else 1.0
-            res[how] = np.where(finite, res[how], p_pos)
+    if not bracket:
+        nan = np.full(len(taus), np.nan)
+        return res["near"], np.zeros(len(taus)), nan, nan
     # floating-point summation of non-negative terms: relative error far below 1e-12
     lower = res["down"] * (1 - 1e-12)
     upper = np.minimum(1.0, res["up"] * (1 + 1e-12))
@@ -446,7 +447,7 @@ def _tilted_mean(stack, s: float) -> float:
 
 def _choose_tilt(stack, tau: float, s_max: float = 64.0) -> float:
     """The tilt whose tilted mean of log10 LR is ``tau`` (0 when ``tau`` is no tail)."""
-    if not math.isfinite(tau) or _tilted_mean(stack, 0.0) >= tau:
+    if _tilted_mean(stack, 0.0) >= tau:
         return 0.0
     lo, hi = 0.0, 1.0
     while _tilted_mean(stack, hi) < tau:
@@ -521,10 +522,9 @@ def _sampled(locs, taus, n_samples, tilt, rng):
 # --------------------------------------------------------------------------------------
 def _log_thresholds(thresholds) -> tuple[np.ndarray, np.ndarray]:
     t = np.atleast_1d(np.asarray(thresholds, dtype=float))
-    if np.any(np.isnan(t)) or np.any(t < 0):
-        raise ValueError(f"thresholds must be LRs >= 0, got {thresholds!r}")
-    with np.errstate(divide="ignore"):
-        return t, np.log10(t)
+    if t.ndim != 1 or len(t) == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise ValueError(f"thresholds must be finite positive LRs, got {thresholds!r}")
+    return t, np.log10(t)
 
 
 def _prepare(tables, model, h2):
@@ -536,13 +536,13 @@ def _prepare(tables, model, h2):
 
 
 def _case(tables, c, t, taus, pg, silent, method, resolution, n_samples, tilt, seed,
-          under="H2") -> Exceedance:
+          under="H2", bracket=True) -> Exceedance:
     locs = locus_distributions(tables, c, pg, silent)
     mean_lr = float(np.prod([np.sum(P * 10.0 ** lv) for lv, P in locs])) if locs else 1.0
     if under == "H1":
         locs = _tilt_to_h1(locs)
     if method == "exact":
-        est, se, lo, hi = _exact(locs, taus, resolution)
+        est, se, lo, hi = _exact(locs, taus, resolution, bracket)
         return Exceedance(t, est, se, lo, hi, method, mean_lr,
                           {"resolution": float(resolution), "loci": len(locs)})
     rng = np.random.default_rng(seed)
@@ -567,13 +567,14 @@ def _check_args(method, resolution, n_samples, tilt):
 
 def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: str = "exact",
                h2: str = "hw", resolution: float = 1e-3, n_samples: int = 4000, tilt="auto",
-               seed=None, under: str = "H2") -> Exceedance:
+               seed=None, under: str = "H2", bracket: bool = True) -> Exceedance:
     """``P_H2(LR >= t)`` for case ``c`` of ``tables`` at each threshold ``t``.
 
     ``under="H1"`` gives ``P_H1(LR >= t)`` instead, the chance that a true
     relative of the case reaches ``t`` (the expected recall), with the
     candidate's genotype law ``P(g) T[g]`` normalised per locus; ``mean_lr``
-    stays ``E_H2[LR]``.
+    stays ``E_H2[LR]``.  ``bracket=False`` (exact method): the estimate only, a
+    third of the work; ``lower``/``upper`` are then NaN.
     ``model``: the :class:`~kinship.search.ScoringModel` that compiled the tables
     (for the population frequencies), or the flat array of
     :func:`genotype_probabilities`.  ``method``: ``"exact"`` (certified bracket,
@@ -588,12 +589,13 @@ def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: st
         raise IndexError(f"case index {c} out of range for {len(tables)} tables")
     t, taus = _log_thresholds(thresholds)
     pg, silent = _prepare(tables, model, h2)
-    return _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, seed, under)
+    return _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, seed, under,
+                 bracket)
 
 
 def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *, model,
-                         method: str = "is", h2: str = "hw", max_cases: int | None = 200,
-                         n_samples: int = 2000, tilt="auto", resolution: float = 1e-3,
+                         method: str = "exact", h2: str = "hw", max_cases: int | None = 100,
+                         n_samples: int = 2000, tilt="auto", resolution: float = 2e-3,
                          seed: int = 0, per_case: bool = False) -> ChanceHits:
     """Expected number of unrelated (query, case) pairs reaching each threshold
     in a search of ``n_queries`` candidates against every case of ``tables``:
@@ -610,7 +612,8 @@ def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *,
     C = len(tables)
     if C == 0:
         z = np.zeros(len(t))
-        e = (np.zeros((0, len(t))), np.zeros(0, dtype=np.int64), np.zeros(0)) if per_case else (None,) * 3
+        e = ((np.zeros((0, len(t))), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, len(t))),
+              np.zeros((0, len(t)))) if per_case else (None,) * 5)
         return ChanceHits(t, z, z, z, z, int(n_queries), 0, 0, method, h2, 1.0, *e)
     pg, silent = _prepare(tables, model, h2)
     rng = np.random.default_rng(seed)
@@ -640,4 +643,4 @@ def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *,
         stderr = nq * C * np.sqrt(between + within)
         lower, upper = np.maximum(0.0, expected - 4 * stderr), expected + 4 * stderr
     return ChanceHits(t, expected, stderr, lower, upper, int(n_queries), C, m, method, h2,
-                      float(mlr.mean()), *((P, cases, mlr) if per_case else (None, None, None)))
+                      float(mlr.mean()), *((P, cases, mlr, LO, HI) if per_case else (None,) * 5))

@@ -1,0 +1,154 @@
+"""``kinship simulate`` and ``kinship validate``.
+
+:func:`register` adds both sub-commands to an argparse subparsers object (the
+``kinship`` command collects such ``register`` functions); ``python -m
+validation`` runs the same commands, ``validate`` by default.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register", "main"]
+
+
+def _mutation_args(p):
+    p.add_argument("--mutation", choices=("default", "none"), default="default",
+                   help="default: stepwise, male rate 0.002, female 0.0005 per meiosis (rate2 1e-6, "
+                        "range 0.1); none: no mutation")
+    p.add_argument("--male-rate", type=float, help="stepwise mutation rate of fathers (with --female-rate)")
+    p.add_argument("--female-rate", type=float, help="stepwise mutation rate of mothers (with --male-rate)")
+
+
+def _mutation(args):
+    import kinship
+
+    from .suite import default_mutation
+
+    if args.male_rate is not None or args.female_rate is not None:
+        if args.male_rate is None or args.female_rate is None:
+            raise SystemExit("kinship: give both --male-rate and --female-rate (or neither)")
+        return kinship.MutationModel(female=kinship.Stepwise(rate=args.female_rate, rate2=1e-6, range=0.1),
+                                     male=kinship.Stepwise(rate=args.male_rate, rate2=1e-6, range=0.1))
+    return None if args.mutation == "none" else default_mutation()
+
+
+def _csv_list(text):
+    return [x.strip() for x in str(text).split(",") if x.strip()]
+
+
+def register(subparsers) -> None:
+    """Add ``simulate`` and ``validate`` to ``subparsers``."""
+    from .simulate import STRUCTURES
+    from .suite import MODES, PANELS
+
+    s = subparsers.add_parser(
+        "simulate", help="simulate families and unrelated persons as a profile dataset with a truth table",
+        description="Simulate families with a missing child (the queries) and their typed relatives (the "
+                    "references of each case), unrelated queries and unrelated cases; write Parquet shards "
+                    "and a truth table. Reproducible from --seed; memory bounded by --shard-size.",
+    )
+    s.add_argument("out", metavar="OUT", help="dataset directory to create")
+    s.add_argument("--cases", type=int, required=True, metavar="N", help="number of families (cases)")
+    s.add_argument("--unrelated", type=int, default=0, metavar="N", help="unrelated queries (default 0)")
+    s.add_argument("--unrelated-cases", type=int, default=0, metavar="N",
+                   help="cases (a father) with no missing child in the data (default 0)")
+    s.add_argument("--structures", default="both-parents=0.4,father=0.2,mother=0.1,parent-sibling=0.1,"
+                                            "grandparents=0.1,siblings=0.1",
+                   help=f"proportions NAME=WEIGHT,... of {', '.join(STRUCTURES)}")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--kit", help="use the autosomal loci of this kit (kinship.kits())")
+    g.add_argument("--panel", choices=tuple(PANELS), help="a validation panel: " + ", ".join(PANELS))
+    g.add_argument("--loci", type=_csv_list, help="comma-separated loci")
+    s.add_argument("--frequencies", default="nist1036_all", help="bundled population or CSV file")
+    s.add_argument("--founders", choices=("nist", "frequencies"), default="nist",
+                   help="nist: real NIST 1036 genotypes first, then draws; frequencies: always draw")
+    _mutation_args(s)
+    s.add_argument("--error-rate", type=float, default=0.0, help="per-allele genotyping error rate")
+    s.add_argument("--dropout-rate", type=float, default=0.0, help="per-heterozygote allele dropout rate")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--shard-size", type=int, default=1_000_000, help="profiles per shard (memory bound)")
+    s.add_argument("--truth", metavar="PATH", help="truth table (default OUT/_truth.csv; .parquet for Parquet)")
+    s.set_defaults(func=_simulate)
+
+    v = subparsers.add_parser(
+        "validate", help="measure recall and chance hits on simulated data; write tables and plots",
+        description="Simulate each panel and mode, search, and report recall, false hits per query, LR "
+                    "distributions and checks of the theory (see docs/validation.md).",
+    )
+    v.add_argument("--out", default="validation-results", help="directory for the tables and plots")
+    v.add_argument("--panels", type=_csv_list, default=["codis20", "vfp23"],
+                   help=f"comma-separated, of {', '.join(PANELS)} (default codis20,vfp23)")
+    v.add_argument("--modes", type=_csv_list, default=list(MODES),
+                   help=f"comma-separated, of {', '.join(MODES)} (default all)")
+    v.add_argument("--cases", type=int, default=1000, help="families per panel and mode (default 1000)")
+    v.add_argument("--unrelated", type=int, default=1000, help="unrelated queries (default 1000)")
+    v.add_argument("--frequencies", default="nist1036_all")
+    v.add_argument("--founders", choices=("nist", "frequencies"), default="nist")
+    _mutation_args(v)
+    v.add_argument("--theta", type=float, default=0.0)
+    v.add_argument("--error-rate", type=float, default=0.0)
+    v.add_argument("--dropout-rate", type=float, default=0.0)
+    v.add_argument("--seed", type=int, default=1)
+    v.add_argument("--chance-cases", type=int, default=100,
+                   help="cases per mode for the exact expected values (0 = all cases)")
+    v.add_argument("--resolution", type=float, default=2e-3, help="grid of the exact method, log10 units")
+    v.add_argument("--search-threshold", type=float, default=100.0,
+                   help="LR threshold of the search under test (default 100)")
+    v.add_argument("--runner", choices=("auto", "engine", "direct"), default="auto",
+                   help="the search under test: the engine (auto: when present) or kinship.search")
+    v.add_argument("--work", help="keep the simulated datasets in this directory")
+    v.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
+    v.set_defaults(func=_validate)
+
+
+def _simulate(args) -> int:
+    import kinship
+
+    from .simulate import resolve_loci, simulate_dataset
+    from .suite import PANELS
+
+    loci = args.loci or (list(PANELS[args.panel]) if args.panel else None)
+    freqs = kinship.FrequencyTable.load(args.frequencies)
+    r = simulate_dataset(args.out, args.cases, args.unrelated, proportions=args.structures,
+                         n_unrelated_cases=args.unrelated_cases, loci=resolve_loci(freqs, loci, args.kit),
+                         kit=args.kit, frequencies=freqs,
+                         founders="nist" if args.founders == "nist" else None, mutation=_mutation(args),
+                         error_rate=args.error_rate, dropout_rate=args.dropout_rate, seed=args.seed,
+                         shard_size=args.shard_size, truth=args.truth)
+    d = r.to_dict()
+    d.pop("parameters", None)
+    print(json.dumps(d, indent=1))
+    return 0
+
+
+def _validate(args) -> int:
+    from .suite import SuiteConfig, run_suite
+
+    mut = _mutation(args)
+    cfg = SuiteConfig(
+        panels=tuple(args.panels), modes=tuple(args.modes), n_cases=args.cases, n_unrelated=args.unrelated,
+        frequencies=args.frequencies, founders="nist" if args.founders == "nist" else None,
+        mutation=mut if (args.male_rate is not None) else args.mutation, theta=args.theta,
+        error_rate=args.error_rate, dropout_rate=args.dropout_rate, seed=args.seed,
+        chance_cases=None if args.chance_cases == 0 else args.chance_cases, resolution=args.resolution,
+        search_threshold=args.search_threshold, runner=args.runner, work_dir=args.work,
+        keep_data=bool(args.work),
+    )
+    run_suite(cfg, out=args.out, plots=not args.no_plots)
+    print(f"wrote {args.out}/summary.md, results.csv, results.json"
+          + ("" if args.no_plots else " and the plots"))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m validation",
+                                     description="Simulated populations and the validation suite.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("simulate", "validate", "-h", "--help"):
+        argv = ["validate"] + argv
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
