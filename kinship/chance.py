@@ -231,7 +231,7 @@ def format_lr(x: float) -> str:
     if x <= 0:
         return "0"
     if x < 1e4:
-        return f"{x:.3g}"
+        return f"{x:.4g}"
     e = int(math.floor(math.log10(x)))
     m = x / 10 ** e
     if m >= 9.95:

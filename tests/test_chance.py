@@ -165,6 +165,18 @@ def test_h1_exceedance_is_the_relative_law(small_tables):
     np.testing.assert_allclose(e.estimate, truth, rtol=1e-9)
 
 
+def test_loci_the_case_did_not_type_are_left_out():
+    model = small_model()
+    refs = random_codes(model, 1, np.random.default_rng(3))
+    refs[0, 1] = -1  # reference untyped at L2: factor 1 for every candidate
+    t = model.compile_pairwise("full-sibling", ["a"], refs)
+    assert not t.typed[0, 1]
+    truth = naive_exceedance(t, 0, model, T_SMALL)  # L2 contributes T = 1 at every genotype
+    e = exceedance(t, 0, T_SMALL, model=model, method="exact", resolution=1e-5)
+    np.testing.assert_allclose(e.estimate, truth, rtol=1e-9, atol=1e-15)
+    assert e.details["loci"] == 3
+
+
 def test_mean_lr_and_markov_bound(small_tables):
     # parent-child: the reference is a founder, so sum_g P(g) T[g] = sum_g P(g | R, H1) = 1
     # at every locus (with mutation): E[LR] = 1 and P(LR >= t) <= 1/t

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .suite import hist_edges
+
 __all__ = ["require_matplotlib", "plot_all", "tippett", "recall_plot", "chance_plot", "distributions"]
 
 _MODE_COLOURS = {"duo": "tab:blue", "couple": "tab:green", "full-sibling": "tab:orange",
@@ -72,10 +74,9 @@ def tippett(results, out) -> list[Path]:
             ax.plot(x, r.recall_expected, "o", ms=3.5, color="tab:blue", mfc="white",
                     label="true relatives, expected (exact, H1)")
             hist = np.asarray(r.hist_unrelated, dtype=float)
-            from .suite import HIST_EDGES
-
+            edges = hist_edges(r.hist_range)
             tail = np.cumsum(hist[::-1])[::-1] / max(1, r.n_unrelated_pairs)
-            ax.step(HIST_EDGES[:-1], np.where(tail > 0, tail, np.nan), where="post", color="tab:red",
+            ax.step(edges[:-1], np.where(tail > 0, tail, np.nan), where="post", color="tab:red",
                     label=f"unrelated pairs, observed (n={r.n_unrelated_pairs:,})")
             lo = np.asarray(r.unrelated_fraction_lower)
             hi = np.asarray(r.unrelated_fraction_upper)
@@ -89,7 +90,7 @@ def tippett(results, out) -> list[Path]:
             ax.set_ylim(max(1e-30, np.nanmin(np.where(est > 0, est, np.nan)) / 10) if np.any(est > 0) else 1e-12, 1.5)
             # show the bulk of the unrelated pairs too (couples: far below LR 1)
             cum = np.cumsum(hist) / max(1.0, hist.sum())
-            lo_x = HIST_EDGES[int(np.searchsorted(cum, 0.01))] if hist.sum() else -6.0
+            lo_x = edges[int(np.searchsorted(cum, 0.01))] if hist.sum() else -6.0
             ax.set_xlim(max(-30.0, min(-6.0, lo_x)), x.max() + 0.5)
             ax.set_xlabel("log10 threshold t")
             ax.set_ylabel("fraction of pairs with LR >= t")
@@ -159,20 +160,30 @@ def chance_plot(results, out, comparisons: float = 1e12) -> list[Path]:
 
 def distributions(results, out) -> list[Path]:
     plt = require_matplotlib()
-    from .suite import HIST_EDGES
-
     written = []
     for panel, rs in _by_panel(results).items():
         rows, cols = _grid(len(rs))
         fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.8 * rows), squeeze=False)
         for ax, r in zip(axes.ravel(), rs):
+            edges = hist_edges(r.hist_range)
             hist = np.asarray(r.hist_unrelated, dtype=float)
-            width = np.diff(HIST_EDGES)
-            ax.bar(HIST_EDGES[:-1], hist / hist.sum() / width, width=width, align="edge", color="tab:red",
-                   alpha=0.5, label="unrelated pairs")
-            ax.hist(r.log10_lr_true, bins=HIST_EDGES, density=True, color="tab:blue", alpha=0.5,
-                    label="true relatives")
-            ax.set_xlim(-15, 35)
+            total = hist.sum() + r.zero_lr_unrelated
+            # the end bins also hold the pairs beyond the histogram's range: not drawn
+            below = hist[0] + r.zero_lr_unrelated
+            inner = hist.copy()
+            inner[0] = inner[-1] = 0.0
+            width = np.diff(edges)
+            dens_u = inner / max(1.0, total) / width
+            true = np.asarray(r.log10_lr_true)
+            dens_t, _ = np.histogram(np.clip(true, edges[0], edges[-1] - 1e-9), bins=edges)
+            dens_t = dens_t / max(1, len(true)) / width
+            ax.bar(edges[:-1], dens_u, width=width, align="edge", color="tab:red", alpha=0.5,
+                   label=f"unrelated pairs ({below / max(1.0, total):.1%} below {edges[1]:.0f})")
+            ax.bar(edges[:-1], dens_t, width=width, align="edge", color="tab:blue", alpha=0.5,
+                   label="true relatives")
+            used = np.nonzero((dens_u > 0) | (dens_t > 0))[0]
+            if len(used):
+                ax.set_xlim(edges[used[0]] - 1, edges[used[-1] + 1] + 1)
             ax.set_xlabel("log10 LR")
             ax.set_ylabel("density")
             ax.set_title(f"{panel} ({len(r.loci)} loci): {r.mode}")

@@ -55,7 +55,8 @@ from .simulate import read_truth, simulate_dataset
 
 __all__ = [
     "CODIS20", "PANELS", "MODES", "DEFAULT_THRESHOLDS", "default_mutation", "SuiteConfig",
-    "ModeResult", "run_mode", "run_suite", "compile_mode", "engine_available", "write_outputs",
+    "ModeResult", "run_mode", "run_suite", "load_results", "compile_mode", "engine_available",
+    "write_outputs",
 ]
 
 #: The 20 CODIS core loci (FBI, since 2017).
@@ -158,8 +159,14 @@ def _panel(p) -> tuple[str, tuple]:
     return str(name), tuple(loci)
 
 
-#: bins of the stored log10 LR histograms (LR = 0 is counted apart)
-HIST_EDGES = np.arange(-40.0, 40.0001, 0.25)
+#: bins of the stored log10 LR histograms: (first edge, last edge, width); values
+#: beyond are counted in the end bins, LR = 0 apart
+HIST_RANGE = (-160.0, 60.0, 0.25)
+
+
+def hist_edges(r=HIST_RANGE) -> np.ndarray:
+    lo, hi, w = r
+    return lo + w * np.arange(int(round((hi - lo) / w)) + 1)
 
 
 @dataclass
@@ -208,6 +215,7 @@ class ModeResult:
     chance_cases: int
     log10_lr_true: list
     hist_unrelated: list
+    hist_range: list
     zero_lr_unrelated: int
     runner: str
     search_matches_exhaustive: bool
@@ -419,7 +427,8 @@ def _exhaustive(tables, qg, true_case, log_t, t_search_log, block: int = 4096):
     s1 = np.zeros(T)
     s2 = np.zeros(T)
     m1 = m2 = 0.0
-    hist = np.zeros(len(HIST_EDGES) - 1, dtype=np.int64)
+    edges = hist_edges()
+    hist = np.zeros(len(edges) - 1, dtype=np.int64)
     zeros = 0
     n_unrel = 0
     true_scores = []
@@ -438,7 +447,7 @@ def _exhaustive(tables, qg, true_case, log_t, t_search_log, block: int = 4096):
         n_unrel += u.size
         fin = np.isfinite(u)
         zeros += int(np.count_nonzero(~fin))
-        hist += np.histogram(np.clip(u[fin], HIST_EDGES[0], HIST_EDGES[-1] - 1e-9), bins=HIST_EDGES)[0]
+        hist += np.histogram(np.clip(u[fin], edges[0], edges[-1] - 1e-9), bins=edges)[0]
         lr = np.power(10.0, u)
         m1 += float(lr.sum())
         m2 += float((lr * lr).sum())
@@ -558,6 +567,7 @@ def run_mode(panel, mode: str, cfg: SuiteConfig, work: Path, seed: int | None = 
         mean_lr_unrelated=float(mean_lr[0]), mean_lr_unrelated_se=float(mean_se[0]),
         mean_lr_exact=float(ch.mean_lr), chance_cases=int(m),
         log10_lr_true=[float(x) for x in ex["true"]], hist_unrelated=ex["hist"].tolist(),
+        hist_range=list(HIST_RANGE),
         zero_lr_unrelated=int(ex["zeros"]), runner=runner, search_matches_exhaustive=matches,
         seconds={k: round(v, 2) for k, v in secs.items()},
         simulation={"seed": seed, "real_founders": sim.real_founders, "drawn_founders": sim.drawn_founders,
@@ -578,6 +588,13 @@ def _provenance(cfg: SuiteConfig) -> dict:
         "platform": platform.platform(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": cfg.describe(),
     }
+
+
+def load_results(path) -> list[ModeResult]:
+    """The results of a run from its ``results.json`` (to redraw or re-tabulate)."""
+    names = set(ModeResult.__dataclass_fields__)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [ModeResult(**{k: v for k, v in r.items() if k in names}) for r in data["results"]]
 
 
 def run_suite(cfg: SuiteConfig | None = None, out=None, plots: bool = True, progress=print) -> list[ModeResult]:
@@ -618,7 +635,7 @@ def _e(x: float) -> str:
         return "0"
     if not math.isfinite(x):
         return str(x)
-    return f"{x:.2e}" if (abs(x) < 1e-2 or abs(x) >= 1e4) else f"{x:.3g}"
+    return f"{x:.2e}" if (abs(x) < 1e-2 or abs(x) >= 1e4) else f"{x:.4g}"
 
 
 def results_rows(results: list[ModeResult], comparisons=(1e9, 1e12)) -> list[dict]:
