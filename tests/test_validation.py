@@ -214,8 +214,11 @@ def test_suite_counts_equal_exact_pairwise_lrs(tmp_path, mode):
 
 
 _SIBLING_CASES = pytest.mark.xfail(
-    reason="engine case mode scores a single full-/half-sibling reference with LRs that differ from "
-           "the exact likelihood (and from its own pairwise mode) by up to 0.04 in log10; reported",
+    reason="convention difference, not yet reconciled: case mode conditions on the case pedigree "
+           "(the sibling stays a child of untyped parents under H2), while this exhaustive reference "
+           "makes the sibling a founder under H2; with stepwise mutation they differ by "
+           "P_H1(R)/P_H2(R) per locus (see kinship/tables.py, 'Two conventions'). To settle in the "
+           "engine/validation issue.",
     strict=False)
 
 
