@@ -12,21 +12,22 @@ shards, searches every query against every case, and reports per threshold
   predicts for the same search;
 * the distributions of log10 LR for true and unrelated pairs (Tippett plots);
 * checks of the theory: the mean LR over unrelated pairs against its exact value
-  ``E_H2[LR] = prod_l sum_g P(g) T[g]`` (1 for a proper LR), and the fraction of
+  ``E_H2[LR] = prod_l sum_g P(g) T[g]`` (1 for a proper LR), the truncated means
+  ``mean(LR 1(LR < t))`` against ``E_H2[LR] P_H1(LR < t)``, and the fraction of
   unrelated pairs with ``LR >= t`` against Markov's bound ``E_H2[LR] / t``;
 * the chance hits to expect in a search of any size: ``n_comparisons x
   P_H2(LR >= t)`` averaged over cases (e.g. 10^12 comparisons).
 
 Modes
 -----
-==============  ========================  ==================================
-mode            family simulated          references of the case
-==============  ========================  ==================================
-``duo``         ``father`` / ``mother``   one parent (half of each)
-``couple``      ``both-parents``          father and mother
-``full-sibling``  ``sibling``             one full sibling
-``half-sibling``  ``half-sibling``        one paternal half sibling
-==============  ========================  ==================================
+================  ========================  ==========================
+mode              family simulated          references of the case
+================  ========================  ==========================
+``duo``           ``father`` / ``mother``   one parent (half of each)
+``couple``        ``both-parents``          father and mother
+``full-sibling``  ``sibling``               one full sibling
+``half-sibling``  ``half-sibling``          one paternal half sibling
+================  ========================  ==========================
 
 The search is the engine's when :mod:`engine` exposes ``run`` (see
 :func:`engine_available`), otherwise :func:`kinship.search.score`, the
@@ -316,17 +317,15 @@ def engine_available() -> bool:
 
 
 def compile_mode(model, mode: str, cases: list[dict]):
-    """Tables of the cases of ``mode``; ``cases`` as for
-    :meth:`ScoringModel.compile_cases`.  One-parent and couple cases use the
-    case compiler (closed forms); one-sibling cases the pairwise tables of their
-    relationship (equal to the case compiler's, and fast)."""
-    if mode in ("duo", "couple"):
-        return model.compile_cases(cases)
-    rel = {"full-sibling": "full-sibling", "half-sibling": "half-sibling"}[mode]
-    codes = np.stack([np.asarray(c["relatives"][0][3]) for c in cases])
-    sexes = [c["relatives"][0][2] for c in cases]
-    t = model.compile_pairwise(rel, [c["id"] for c in cases], codes, sexes, line="paternal")
-    return t
+    """Tables of the cases of ``mode`` (``cases`` as for
+    :meth:`ScoringModel.compile_cases`): the core's case compiler, so the LR is
+    ``P(g | case, H1) / P(g | H2)`` with the relatives kept in their places in the
+    case pedigree under both hypotheses, as in the engine's ``case`` mode (see
+    ``kinship/tables.py``, "Two conventions": a single sibling's pairwise table
+    differs from its case table under non-stationary mutation)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+    return model.compile_cases(cases)
 
 
 def _sex_word(s: str) -> str:
