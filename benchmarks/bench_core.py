@@ -64,7 +64,7 @@ def duo_block(model):
     return tab, qg
 
 
-def test_kernel_pruned_duo(benchmark, duo_block):
+def test_kernel_screened_duo(benchmark, duo_block):
     tab, qg = duo_block
     benchmark.extra_info.update(pairs=len(tab) * len(qg), loci=len(tab.loci))
     benchmark(score, tab, qg, 1e4)

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .inputs import SEX_WORD
-from .kernels import suffix_bounds, visit_order
 
 __all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "SINGLE_RELATIONS"]
 
@@ -63,9 +62,10 @@ class TableGroup:
     incons: np.ndarray         # [C, S] uint8
     typed: np.ndarray          # [C, L] uint8
     offsets: np.ndarray        # [L] int64
-    order: np.ndarray          # [L] int64
-    suffix: np.ndarray         # [C, L+1]
     loci: tuple
+    #: the screening form of the tables, built on first use per identity/other
+    #: (:func:`engine.kernels.packed_group`)
+    packed: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.units)
@@ -95,11 +95,9 @@ def _group(sex, units, tables) -> TableGroup:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_tab = np.log10(lr)
     offsets = np.ascontiguousarray(tables.offsets, dtype=np.int64)
-    order = visit_order(offsets, lr.shape[1])
     return TableGroup(sex, np.asarray(units, dtype=np.int64), lr, log_tab,
                       np.ascontiguousarray(tables.inconsistent, dtype=np.uint8),
-                      np.ascontiguousarray(tables.typed, dtype=np.uint8), offsets, order,
-                      suffix_bounds(log_tab, offsets, order), tuple(tables.loci))
+                      np.ascontiguousarray(tables.typed, dtype=np.uint8), offsets, tuple(tables.loci))
 
 
 def _stack(parts, loci, offsets):
@@ -132,7 +130,8 @@ def compile_block(model, sex_dep: bool, mode: str, block, line: str = "paternal"
         groups = [_group(None, np.arange(len(block)), t)]
     else:
         groups = _compile_cases(model, sex_dep, block.cases)
-    nbytes = sum(g.lr.nbytes + g.log_tab.nbytes + g.incons.nbytes for g in groups)
+    # packed screening tables (built on first use): 2 bytes per table entry
+    nbytes = sum(g.lr.nbytes + g.log_tab.nbytes + g.incons.nbytes + g.lr.size * 2 for g in groups)
     return BlockTables(groups, sorted(set(notes)), nbytes)
 
 

@@ -1,100 +1,75 @@
-"""Scoring kernels: one tile of queries against one block of compiled tables.
+"""Scoring: one tile of queries against one block of compiled tables.
 
 The LR of a pair is ``prod_l T[c, l, g_q,l]``; the engine works with
 ``log_tab = log10 T`` (``-inf`` for an exclusion) and adds one value per locus
 that both the query and the case typed.
 
-Screening (why it never changes a result)
------------------------------------------
-Loci are visited in ``order``.  After ``k`` loci the running sum plus
-``suffix[c, k]`` -- the sum over the loci still to come of
-``max(0, max_g log_tab[c, l, g])``, the most any of them can add (an untyped
-locus adds 0) -- is an upper bound on the pair's final log10 LR.  As soon as
-the bound is below ``log_screen`` the pair is dropped: its LR provably cannot
-reach the threshold.  ``log_screen`` is the log10 threshold minus ``1e-9``, far
-more than the rounding difference between two summation orders of at most a
-few dozen terms, so a pair whose exact value reaches the threshold is never
-dropped.
+The work is done by the project's one scoring kernel,
+:func:`kinship.kernels.score.score_rows`: an exact integer upper-bound screen
+over the block's packed tables (32 cases per 64-byte row, four 16-bit fields
+per 64-bit word), then the exact float64 score, loci ``0 .. L-1``, of every
+pair that passes.  The screen only removes pairs whose LR provably cannot
+reach the threshold, and the reported value is the exact score, so a screened
+scan returns exactly the pairs and values of an exhaustive one (the same
+operations as :func:`scores_numpy`; tested in
+``tests/engine/test_engine_screening.py``).  See :mod:`kinship.kernels.score`
+for the bound and why it is exact.
 
-Every surviving pair is then scored *exactly* in the canonical order (loci
-``0 .. L-1``, one float64 addition per compared locus, the same operations as
-:func:`scores_numpy`), and reported if that value reaches ``log_t``.  The
-reported value therefore does not depend on the screening, the tile or the
-block a pair was scored in, and a screened scan returns exactly the pairs and
-values of an exhaustive one (tested in ``tests/engine/test_engine_screening.py``).
+Identity (``max_skip > 0``): loci where the genotypes are inconsistent are left
+out of the LR and reported in ``loci_inconsistent``; a pair with more than
+``max_skip`` of them is excluded.
 
-Identity (``max_skip > 0``): up to ``max_skip`` loci where the genotypes differ
-are left out of the LR and reported in ``loci_inconsistent``; a pair with more
-is excluded.
-
-Kernels are serial and release the GIL (``nogil``); the engine runs one task
-per thread.  They are compiled on first use (numba, on-disk cache): importing
+The kernel is serial and releases the GIL (``nogil``); the engine runs one task
+per thread.  It is compiled on first use (numba, on-disk cache): importing
 :mod:`engine` compiles nothing.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["suffix_bounds", "visit_order", "score_tile", "scores_numpy"]
-
-SCREEN_MARGIN = 1e-9
-
-_KERNEL = None
+__all__ = ["packed_group", "score_tile", "scores_numpy"]
 
 
-def _kernel():
-    global _KERNEL
-    if _KERNEL is None:
-        from ._numba_kernels import score_pairs
+def packed_group(tab, max_skip: int):
+    """The packed screening tables of a table group (built once per group and
+    identity/non-identity use, kept on the group)."""
+    from kinship.kernels.score import pack_tables
 
-        _KERNEL = score_pairs
-    return _KERNEL
-
-
-def visit_order(offsets: np.ndarray, size: int) -> np.ndarray:
-    """Loci with more genotypes first (their values spread most)."""
-    sizes = np.diff(np.append(offsets, size))
-    return np.argsort(-sizes, kind="stable").astype(np.int64)
-
-
-def suffix_bounds(log_tab: np.ndarray, offsets: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``suffix[c, k] = sum_{j >= k} max(0, max_g log_tab[c, order[j], g])``."""
-    C, S = log_tab.shape
-    L = len(order)
-    ends = np.append(offsets[1:], S)
-    mx = np.zeros((C, L))
-    for k, l in enumerate(order):
-        blk = log_tab[:, offsets[l]:ends[l]]
-        if blk.shape[1]:
-            m = blk.max(axis=1)
-            m = np.where(np.isnan(m), np.inf, m)  # a NaN entry: no bound, never prune
-            mx[:, k] = np.maximum(m, 0.0)
-    suffix = np.zeros((C, L + 1))
-    suffix[:, :L] = np.cumsum(mx[:, ::-1], axis=1)[:, ::-1]
-    return suffix
+    key = max_skip > 0
+    cache = tab.packed
+    if key not in cache:
+        cache[key] = pack_tables(tab.log_tab, tab.incons, tab.typed, tab.offsets, skip=key)
+    return cache[key]
 
 
 def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_rank: np.ndarray,
                canonical: bool, log_t: float, max_skip: int, stats: np.ndarray, cap: int = 4096):
     """Pairs of (``q_rows`` x every case of ``tab``) with exact log10 LR >= ``log_t``.
 
-    ``tab``: a compiled table group (``log_tab``, ``incons``, ``typed``, ``offsets``,
-    ``order``, ``suffix``).  ``canonical``: only pairs with ``q_rank[q] >
-    c_rank[c]`` (duplicates mode scores each unordered pair once).  Returns arrays
-    ``(q, c, log10_lr, loci_compared, loci_inconsistent)``.
+    ``tab``: a compiled table group (``log_tab``, ``incons``, ``typed``,
+    ``offsets``, ``packed``).  ``canonical``: only pairs with ``q_rank[q] >
+    c_rank[c]`` (duplicates mode scores each unordered pair once).  ``stats[0]``
+    is increased by the table values read (packed rows and exact lookups).
+    Returns arrays ``(q, c, log10_lr, loci_compared, loci_inconsistent)``.
     """
-    k = _kernel()
+    from kinship.kernels.score import score_rows
+
+    pk = packed_group(tab, max_skip)
+    thr = pk.thresholds(float(log_t))
     q_rows = np.ascontiguousarray(q_rows, dtype=np.int64)
+    st = np.zeros(2, dtype=np.int64)
     while True:
         out_q = np.empty(cap, dtype=np.int64)
         out_c = np.empty(cap, dtype=np.int64)
         out_s = np.empty(cap, dtype=np.float64)
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
-        st = np.zeros(1, dtype=np.int64)
-        n = k(tab.log_tab, tab.incons, tab.typed, tab.offsets, tab.order, tab.suffix, qg, q_rows,
-              q_rank, c_rank, bool(canonical), float(log_t) - SCREEN_MARGIN, float(log_t),
-              int(max_skip), out_q, out_c, out_s, out_nc, out_ni, st)
+        st[:] = 0
+        n = score_rows(pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed, tab.offsets,
+                       qg, q_rows, q_rank, c_rank, bool(canonical), float(log_t), int(max_skip),
+                       pk.skip, out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
             return out_q[:n], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]

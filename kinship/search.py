@@ -12,7 +12,8 @@ given by :meth:`ScoringModel.allele_systems`, negative = untyped).
   other case shape by the exact pedigree likelihood (:func:`kinship.tables.case_table`);
   the closed forms are tested against the latter.
 * :func:`score` — every query against every table, returning the pairs whose
-  log10 LR reaches the threshold, found with an exact branch-and-bound bound
+  log10 LR reaches the threshold: an exact integer upper-bound screen over
+  packed tables, then the exact score of each survivor
   (see :mod:`kinship.kernels.score`).
 * :meth:`CaseTables.per_locus` — the exact per-locus LRs of one pair, for reports.
 
@@ -55,10 +56,6 @@ class CaseTables:
     loci: tuple
     mode: str
     notes: list = field(default_factory=list)
-    #: alleles of each typed relative, ``[case, relative, locus, 2]`` padded with
-    #: -1: used by the screening bound (a query sharing none of a relative's
-    #: alleles at a locus scores at most the table's maximum over such genotypes)
-    share: np.ndarray | None = None
 
     def __len__(self):
         return len(self.ids)
@@ -209,9 +206,7 @@ class ScoringModel:
                 if len(sel):
                     lr[sel, o:o + G] = W[gidx[sel, l]]
                     inc[sel, o:o + G] = I[gidx[sel, l]]
-        share = np.where(codes < 0, -1, codes).astype(np.int16)[:, None, :, :]
-        return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)),
-                          share=share)
+        return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)))
 
     def compile_cases(self, cases: Sequence[dict]) -> CaseTables:
         """Tables for reference cases.  Each case is ``{"id": case_id, "missing_sex":
@@ -236,14 +231,7 @@ class ScoringModel:
                 typed[ci] = t.typed[0]
             else:
                 self._compile_generic(case, ci, lr, inc, typed)
-        nmax = max([len(c["relatives"]) for c in cases] + [1])
-        share = np.full((C, nmax, len(self.loci), 2), -1, dtype=np.int16)
-        for ci, case in enumerate(cases):
-            for k, rel in enumerate(case["relatives"]):
-                codes = np.asarray(rel[3])
-                share[ci, k] = np.where(codes < 0, -1, codes)
-        return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes,
-                          share=share)
+        return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
 
     def _compile_generic(self, case, ci, lr, inc, typed):
         ped = case_pedigree([(r[0], r[1], r[2]) for r in case["relatives"]],
@@ -334,113 +322,60 @@ class Hits:
         return len(self.query)
 
 
-def _suffix_bounds(log_tab: np.ndarray, offsets: np.ndarray, order: np.ndarray, sizes) -> np.ndarray:
-    C = log_tab.shape[0]
-    L = len(order)
-    mx = np.zeros((C, L))
-    for k, l in enumerate(order):
-        o = offsets[l]
-        block = log_tab[:, o:o + sizes[l]]
-        with np.errstate(invalid="ignore"):
-            m = np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=1)
-        mx[:, k] = np.maximum(m, 0.0)
-    suffix = np.zeros((C, L + 1))
-    suffix[:, :L] = np.cumsum(mx[:, ::-1], axis=1)[:, ::-1]
-    return suffix
+def packed(tables: CaseTables, max_skip: int = 0):
+    """The screening form of ``tables`` (:func:`kinship.kernels.score.pack_tables`),
+    built once per table block and ``max_skip`` mode and kept on the block (so
+    a block's arrays must not be changed after it has been scored)."""
+    from .kernels.score import pack_tables
 
-
-#: pruning decisions use the threshold minus this margin, so that rounding in a
-#: bound's summation order can never drop a pair whose score reaches the threshold
-PRUNE_MARGIN = 1e-9
-
-
-def screen_limits(tables: CaseTables, log_tab: np.ndarray, log_t: float) -> np.ndarray:
-    """kmin[c, r]: the number of loci non-sharing with relative r from which case
-    c's bound falls below the threshold (``L + 1`` where it never does)."""
-    from .kernels.score import nonshare_max
-
-    L = len(tables.loci)
-    C = len(tables)
-    share = np.ascontiguousarray(tables.share, dtype=np.int16)
-    R = share.shape[1]
-    sizes = np.diff(np.append(tables.offsets, log_tab.shape[1]))
-    n_alleles = np.rint((np.sqrt(8 * sizes + 1) - 1) / 2).astype(np.int64)
-    nomax = np.empty((C, R, L))
-    nonshare_max(log_tab, tables.offsets.astype(np.int64), n_alleles, share, nomax)
-    mx = np.zeros((C, L))
-    for l in range(L):
-        block = log_tab[:, tables.offsets[l]:tables.offsets[l] + sizes[l]]
-        with np.errstate(invalid="ignore"):
-            mx[:, l] = np.maximum(np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=1), 0.0)
-    with np.errstate(invalid="ignore"):
-        d = mx[:, None, :] - nomax  # >= 0; inf where non-sharing genotypes are impossible
-    d = np.where(np.isnan(d), 0.0, d)
-    d = np.sort(d, axis=2)
-    total = mx.sum(axis=1)
-    bound = total[:, None, None] - np.concatenate([np.zeros((C, R, 1)), np.cumsum(d, axis=2)], axis=2)
-    below = bound < log_t - PRUNE_MARGIN
-    kmin = np.where(below.any(axis=2), below.argmax(axis=2), L + 1)
-    # a relative untyped everywhere gives no information: never used to prune
-    kmin[(share < 0).all(axis=(2, 3))] = L + 1
-    return kmin.astype(np.int32)
+    key = ("_packed", max_skip > 0)
+    cache = tables.__dict__.setdefault("_screen_cache", {})
+    if key not in cache:
+        cache[key] = pack_tables(tables.log10(), tables.inconsistent, tables.typed, tables.offsets,
+                                 skip=max_skip > 0)
+    return cache[key]
 
 
 def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: int = 0,
-          order: np.ndarray | None = None, cap: int = 64, codes: np.ndarray | None = None,
-          screen: bool = True) -> Hits:
+          cap: int = 64, screen: bool = True) -> Hits:
     """All (query, table) pairs with LR >= ``threshold``.
 
-    ``qg``: genotype indices ``int32 [Q, L]`` (:meth:`ScoringModel.genotype_indices`);
-    ``codes``: the queries' allele codes ``[Q, L, 2]``, which enable the bitset
-    screening stage (skipped without them, or with ``screen=False``).
-    ``max_skip``: identity mode only — up to this many loci inconsistent with the
-    reference are left out of the LR (and reported) instead of excluding the pair.
-    Screening and pruning only drop pairs whose exact upper bound is below the
-    threshold: the hits are the same with or without them.
+    ``qg``: genotype indices ``int32 [Q, L]`` (:meth:`ScoringModel.genotype_indices`).
+    ``max_skip``: identity mode — loci inconsistent without mutation are left out
+    of the LR and counted in ``skipped``; a pair with more than ``max_skip`` of
+    them is excluded.  Pairs are screened with an exact upper bound
+    (:mod:`kinship.kernels.score`) and every survivor is scored exactly, so the
+    hits and their values are those of an exhaustive scan (``screen=False``
+    scores every pair exactly).
     """
-    from .kernels.score import build_bitsets, score_block, score_screened
+    from .kernels.score import score_queries
 
     qg = np.ascontiguousarray(qg, dtype=np.int32)
     log_tab = np.ascontiguousarray(tables.log10())
-    L = len(tables.loci)
-    sizes = np.diff(np.append(tables.offsets, log_tab.shape[1]))
-    if order is None:
-        order = np.argsort(-sizes, kind="stable")  # loci with more genotypes first
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    suffix = _suffix_bounds(log_tab, tables.offsets, order, sizes)
     log_t = math.log10(threshold) if threshold > 0 else -math.inf
-    log_prune = log_t - PRUNE_MARGIN
     Q = qg.shape[0]
-    use_screen = (screen and codes is not None and tables.share is not None and L <= 62
-                  and Q > 0 and len(tables) > 0 and math.isfinite(log_t))
-    if use_screen:
-        n_alleles = np.rint((np.sqrt(8 * sizes + 1) - 1) / 2).astype(np.int64)
-        W = (Q + 63) // 64
-        has = np.zeros((W, L, int(n_alleles.max())), dtype=np.uint64)
-        miss = np.zeros((W, L), dtype=np.uint64)
-        build_bitsets(np.ascontiguousarray(codes, dtype=np.int16), int(n_alleles.max()), has, miss)
-        kmin = screen_limits(tables, log_tab, log_t)
-        share = np.ascontiguousarray(tables.share, dtype=np.int16)
+    pk = packed(tables, max_skip)
+    exact_tile = pk.exact if screen else np.ones_like(pk.exact)
+    thr = pk.thresholds(log_t)
+    offsets = tables.offsets.astype(np.int64)
+    inc = np.ascontiguousarray(tables.inconsistent, dtype=np.uint8)
+    typed = np.ascontiguousarray(tables.typed, dtype=np.uint8)
     while True:
         out_case = np.empty((Q, cap), dtype=np.int32)
         out_score = np.empty((Q, cap), dtype=np.float64)
-        out_skip = np.empty((Q, cap), dtype=np.int32)
+        out_nc = np.empty((Q, cap), dtype=np.int32)
+        out_ni = np.empty((Q, cap), dtype=np.int32)
         out_n = np.zeros(Q, dtype=np.int32)
-        if use_screen:
-            score_screened(log_tab, tables.inconsistent, tables.offsets.astype(np.int64), order, qg,
-                           suffix, log_prune, int(max_skip), cap, has, miss, share, kmin,
-                           out_case, out_score, out_skip, out_n)
-        else:
-            score_block(log_tab, tables.inconsistent, tables.offsets.astype(np.int64), order, qg,
-                        suffix, log_prune, int(max_skip), cap, out_case, out_score, out_skip, out_n)
+        if Q and len(tables):
+            score_queries(pk.rows, pk.lo, exact_tile, thr, log_tab, inc, typed, offsets, qg, log_t,
+                          int(max_skip), pk.skip, cap, out_case, out_score, out_nc, out_ni, out_n)
         if out_n.size == 0 or out_n.max() <= cap:
             break
         cap = int(out_n.max())
     qi = np.repeat(np.arange(Q, dtype=np.int64), out_n)
     mask = np.arange(cap)[None, :] < out_n[:, None]
-    keep = out_score[mask] >= log_t  # the kernels admit pairs down to the pruning margin
-    return Hits(qi[keep], out_case[mask].astype(np.int64)[keep], out_score[mask][keep],
-                out_skip[mask][keep], pairs=Q * len(tables))
+    skipped = out_ni[mask] if max_skip > 0 else np.zeros(int(mask.sum()), dtype=np.int32)
+    return Hits(qi, out_case[mask].astype(np.int64), out_score[mask], skipped, pairs=Q * len(tables))
 
 
 def score_exhaustive(tables: CaseTables, qg: np.ndarray) -> np.ndarray:

@@ -407,7 +407,7 @@ def _search_direct(tables, model, qcodes, t_min):
     from kinship.search import score
 
     qg = model.genotype_indices(qcodes)
-    h = score(tables, qg, threshold=t_min, codes=qcodes)
+    h = score(tables, qg, threshold=t_min)
     return h.query, h.case, h.log10_lr
 
 

@@ -1,8 +1,10 @@
 """Screening changes the speed, never the results.
 
-* The kernel (branch and bound, then an exact pass) returns exactly the pairs and
-  values of the plain NumPy scan of every pair, on random tables with exclusions,
-  untyped loci and identity's skipped loci (hypothesis).
+* The kernel (the packed integer upper-bound screen, then an exact pass) returns
+  exactly the pairs and values of the plain NumPy scan of every pair, on random
+  tables with exclusions, NaN and +inf entries, untyped loci, identity's skipped
+  loci, several 32-case tiles and up to 60 loci, at thresholds placed exactly on
+  pairs' scores (hypothesis).
 * End to end, on simulated data with planted relatives and stepwise mutation,
   the hits of a run equal those of an exhaustive scan (``kinship.search.
   score_exhaustive``) of the same compiled tables, for every mode, while the
@@ -21,7 +23,7 @@ import engine
 import formats
 from engine.compile import compile_block
 from engine.inputs import RefBlock
-from engine.kernels import scores_numpy, suffix_bounds, score_tile, visit_order
+from engine.kernels import scores_numpy, score_tile
 from kinship.search import score_exhaustive
 
 from enginelib import make_job, simulate
@@ -31,11 +33,11 @@ class _Tab:
     pass
 
 
-def _random_tables(rng, C, L, A):
+def _random_tables(rng, C, L, A, sigma=2.0, odd=False):
     sizes = np.full(L, A * (A + 1) // 2)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     S = int(sizes.sum())
-    lr = rng.lognormal(0.0, 2.0, size=(C, S))
+    lr = rng.lognormal(0.0, sigma, size=(C, S))
     incons = (rng.random((C, S)) < 0.4).astype(np.uint8)
     lr[(incons == 1) & (rng.random((C, S)) < 0.5)] = 0.0          # exclusions
     lr[(incons == 1) & (lr > 0)] *= 1e-3                           # mutation-like values
@@ -45,24 +47,35 @@ def _random_tables(rng, C, L, A):
             if not typed[c, l]:
                 lr[c, offsets[l]:offsets[l] + sizes[l]] = 1.0
                 incons[c, offsets[l]:offsets[l] + sizes[l]] = 0
+    if odd:  # 0/0 entries, infinite LRs, values beyond any fixed-point grid
+        lr[rng.random((C, S)) < 0.02] = np.nan
+        if rng.random() < 0.5:
+            lr[rng.integers(C), rng.integers(S)] = np.inf
+        if rng.random() < 0.5:
+            lr[rng.integers(C), rng.integers(S)] = 1e300
     t = _Tab()
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         t.log_tab = np.log10(lr)
     t.incons, t.typed, t.offsets = incons, typed, offsets
-    t.order = visit_order(offsets, S)
-    t.suffix = suffix_bounds(t.log_tab, offsets, t.order)
+    t.packed = {}
     return t, sizes
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), thr=st.floats(-3, 6), max_skip=st.integers(0, 2),
-       C=st.integers(1, 12), Q=st.integers(1, 40), L=st.integers(1, 8))
-def test_kernel_equals_numpy_scan(seed, thr, max_skip, C, Q, L):
+       C=st.integers(1, 80), Q=st.integers(1, 40), L=st.sampled_from([1, 2, 5, 8, 23, 60]),
+       sigma=st.sampled_from([0.5, 2.0, 6.0]), odd=st.booleans(), on_a_score=st.booleans())
+def test_kernel_equals_numpy_scan(seed, thr, max_skip, C, Q, L, sigma, odd, on_a_score):
     rng = np.random.default_rng(seed)
-    t, sizes = _random_tables(rng, C, L, 4)
+    t, sizes = _random_tables(rng, C, L, 4, sigma, odd)
     qg = rng.integers(0, sizes[0], size=(Q, L)).astype(np.int32)
     qg[rng.random((Q, L)) < 0.1] = -1
-    full = scores_numpy(t.log_tab, t.incons, t.typed, t.offsets, qg, max_skip)
+    with np.errstate(invalid="ignore"):
+        full = scores_numpy(t.log_tab, t.incons, t.typed, t.offsets, qg, max_skip)
+    if on_a_score:  # the threshold exactly on a pair's score: the edge of the screen
+        fin = full[np.isfinite(full)]
+        if fin.size:
+            thr = float(rng.choice(fin))
     stats = np.zeros(1, dtype=np.int64)
     q, c, s, nc, ni = score_tile(t, qg, np.arange(Q), np.arange(Q), np.arange(C), False, thr,
                                  max_skip, stats, cap=3)
