@@ -25,7 +25,6 @@ per thread.  It is compiled on first use (numba, on-disk cache): importing
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -23,9 +23,10 @@ ones and is not counted as compared either.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -36,7 +37,7 @@ from .frequencies import SILENT, FrequencyTable, LocusAlleles
 from .mutation import MutationModel
 from .tables import case_table, genotype_index, genotype_pairs, n_genotypes, pair_table
 
-__all__ = ["ScoringModel", "CaseTables", "Hits", "score", "score_exhaustive"]
+__all__ = ["ScoringModel", "CaseTables", "Hits", "SINGLE_RELATIONS", "score", "score_exhaustive"]
 
 
 @dataclass
@@ -122,6 +123,11 @@ class ScoringModel:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.size = int(sizes.sum())
         self._pair_cache: dict = {}
+        self._single_cache: dict = {}
+        self._locus_memo: "OrderedDict[tuple, tuple]" = OrderedDict()
+        self._locus_memo_bytes = 0
+        self._pedigrees: dict = {}
+        self._lock = threading.RLock()
         # (female, male) mutation matrices per locus, built once
         self._mats = [(None, None) if mutation is None else mutation.matrices(s) for s in self.systems]
 
@@ -163,13 +169,19 @@ class ScoringModel:
 
     # -- compilation ----------------------------------------------------------------
     def pair_tables(self, rel: str, ref_sex: str = "male", line: str = "paternal"):
+        """Per locus, the pair table of ``rel`` (:func:`kinship.tables.pair_table`);
+        built once per model (thread-safe)."""
         key = (rel, ref_sex, line)
-        if key not in self._pair_cache:
-            self._pair_cache[key] = [
-                pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line)
-                for s in self.systems
-            ]
-        return self._pair_cache[key]
+        hit = self._pair_cache.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            if key not in self._pair_cache:
+                self._pair_cache[key] = [
+                    pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line)
+                    for s in self.systems
+                ]
+            return self._pair_cache[key]
 
     def compile_pairwise(self, rel: str, ids, codes, sexes=None, line: str = "paternal") -> CaseTables:
         """Tables for ``rel`` between each reference (rows of ``codes``) and any
@@ -210,101 +222,246 @@ class ScoringModel:
 
     def compile_cases(self, cases: Sequence[dict]) -> CaseTables:
         """Tables for reference cases.  Each case is ``{"id": case_id, "missing_sex":
-        ..., "relatives": [(ref_id, relation, sex, codes[L, 2]), ...]}``."""
+        ..., "relatives": [(ref_id, relation, sex, codes[L, 2]), ...]}``.
+
+        Couples (both parents) by a closed form vectorised over the cases; one
+        parent by the parent-child pair tables; one other relative (a sibling,
+        grandparent, uncle, ...; :data:`SINGLE_RELATIONS`) by the case pedigree's
+        table over every genotype of the relative (:meth:`single_relative_tables`);
+        every other shape locus by locus with the exact pedigree likelihood
+        (:func:`kinship.tables.case_table`), memoised per (shape, calls).  The
+        closed forms are tested against the pedigree likelihood."""
         C = len(cases)
         lr = np.ones((C, self.size))
         inc = np.zeros((C, self.size), dtype=np.uint8)
         typed = np.zeros((C, len(self.loci)), dtype=bool)
-        notes = []
+        notes: list = []
+        silent_any = any(s.silent for s in self.systems)
+        couples, duos, singles, generic = [], {"male": [], "female": []}, [], []
         for ci, case in enumerate(cases):
             rels = case["relatives"]
             kinds = sorted(r[1] for r in rels)
-            silent_any = any(s.silent for s in self.systems)
             if kinds == ["father", "mother"] and not silent_any:
-                self._compile_couple(case, ci, lr, inc, typed)
+                couples.append(ci)
             elif kinds in (["father"], ["mother"]):
-                rid, rel, sex, codes = rels[0]
-                t = self.compile_pairwise("parent-child", [rid], np.asarray(codes)[None], [
-                    "male" if rel == "father" else "female"])
-                lr[ci] = t.lr[0]
-                inc[ci] = t.inconsistent[0]
-                typed[ci] = t.typed[0]
+                duos["male" if kinds == ["father"] else "female"].append(ci)
+            elif len(rels) == 1 and rels[0][1] in SINGLE_RELATIONS:
+                singles.append(ci)
             else:
-                self._compile_generic(case, ci, lr, inc, typed)
+                generic.append(ci)
+        if couples:
+            self._compile_couples(cases, couples, lr, inc, typed)
+        for sex, rows in duos.items():
+            if rows:
+                t = self.compile_pairwise("parent-child", [cases[i]["id"] for i in rows],
+                                          np.stack([np.asarray(cases[i]["relatives"][0][3]) for i in rows]),
+                                          [sex] * len(rows))
+                lr[rows], inc[rows], typed[rows] = t.lr, t.inconsistent, t.typed
+        by_shape: dict = {}
+        for ci in singles:
+            key = (cases[ci]["relatives"][0][1], cases[ci].get("missing_sex", "unknown"))
+            by_shape.setdefault(key, []).append(ci)
+        for (rel, ms), rows in by_shape.items():
+            self._compile_singles(rel, ms, [np.asarray(cases[i]["relatives"][0][3]) for i in rows],
+                                  np.asarray(rows, dtype=np.int64), lr, inc, typed)
+        for ci in generic:
+            self._compile_generic(cases[ci], ci, lr, inc, typed)
         return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
 
-    def _compile_generic(self, case, ci, lr, inc, typed):
-        ped = case_pedigree([(r[0], r[1], r[2]) for r in case["relatives"]],
-                            missing_sex=case.get("missing_sex", "unknown"))
-        for l, s in enumerate(self.systems):
-            calls = {}
-            for rid, rel, sex, codes in case["relatives"]:
-                a, b = int(codes[l][0]), int(codes[l][1])
-                if a >= 0 and b >= 0:
-                    calls[rid] = (s.alleles[a], s.alleles[b])
-            if not calls:
+    # single-relative cases --------------------------------------------------------
+    def single_relative_tables(self, relation: str, missing_sex: str = "unknown") -> list:
+        """Per locus ``(W, I)``, ``[G, G]`` over (the relative's genotype, M's
+        genotype): the LR table of the case pedigree with one relative ``relation``
+        of the missing person M, for every genotype of the relative at once.
+
+        ``W[g_R, g] = P(R = g_R, M = g | case pedigree) / P(R = g_R, Q = g |
+        pedigree + Q unrelated)``: what :func:`kinship.tables.case_table` computes
+        for one call of R, with R left open (``free``) as
+        :func:`kinship.tables.pair_table` does.  R keeps its place in the case
+        pedigree under both hypotheses (the case convention of
+        :mod:`kinship.tables`).  ``I`` marks H1 likelihood zero without mutation.
+        Built once per model, relation and M's sex (thread-safe)."""
+        if relation not in SINGLE_RELATIONS:
+            raise ValueError(f"unknown single relation {relation!r}; known: {', '.join(SINGLE_RELATIONS)}")
+        key = (relation, missing_sex)
+        hit = self._single_cache.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            hit = self._single_cache.get(key)
+            if hit is not None:
+                return hit
+            from .likelihood import locus_likelihood
+            from .pedigree import Person
+            from .tables import fold_calls
+
+            ped = case_pedigree([("r0", relation, "unknown")], missing_sex=missing_sex)
+            h2 = ped.with_person(Person("__candidate__", None, None, "unknown"))
+            out = []
+            for l, s in enumerate(self.systems):
+                fM, mM = self._mats[l]
+                silent = s.alleles.index(SILENT) if s.silent else None
+                args = dict(n_alleles=s.n_alleles, freqs=s.freqs, theta=self.theta, silent=silent)
+
+                def fold(J):
+                    return fold_calls(fold_calls(J, 0, silent), 1, silent)
+
+                N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM, **args))
+                D = fold(locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM, male_M=mM,
+                                          **args))
+                N0 = N if fM is None and mM is None else fold(
+                    locus_likelihood(ped, {}, free=["r0", MISSING], **args))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    W = N / D
+                W.setflags(write=False)
+                I = (N0 == 0.0).astype(np.uint8)
+                I.setflags(write=False)
+                out.append((W, I))
+            self._single_cache[key] = out
+            return out
+
+    def _compile_singles(self, relation, missing_sex, codes, rows, lr, inc, typed):
+        """Cases ``rows`` with one relative ``relation`` each (``codes``: theirs)."""
+        W = self.single_relative_tables(relation, missing_sex)
+        g = self.genotype_indices(np.stack(codes))
+        for l, (Wl, Il) in enumerate(W):
+            sel = g[:, l] >= 0
+            if not sel.any():
                 continue
-            t = case_table(ped, MISSING, calls, s, self.mutation, self.theta)
+            r = rows[sel]
             o = self.offsets[l]
-            lr[ci, o:o + len(t.lr)] = t.lr
-            inc[ci, o:o + len(t.lr)] = t.inconsistent
+            lr[r, o:o + Wl.shape[1]] = Wl[g[sel, l]]
+            inc[r, o:o + Wl.shape[1]] = Il[g[sel, l]]
+            typed[r, l] = True
+
+    # any other case shape ------------------------------------------------------------
+    def _compile_generic(self, case, ci, lr, inc, typed):
+        """Locus by locus with the exact pedigree likelihood of the case pedigree
+        (relatives renamed ``r0, r1, ..`` in a canonical order, so that cases of one
+        shape with the same calls share one memoised table)."""
+        ms = case.get("missing_sex", "unknown")
+        rels = case["relatives"]
+        for l in range(len(self.loci)):
+            calls = []
+            for rid, rel, sex, codes in rels:
+                a, b = int(codes[l][0]), int(codes[l][1])
+                calls.append((rel, sex, (min(a, b), max(a, b)) if a >= 0 and b >= 0 else None))
+            if all(c[2] is None for c in calls):
+                continue
+            tl, ti = self.locus_case_table(l, ms, tuple(sorted(calls, key=_call_key)))
+            o = self.offsets[l]
+            lr[ci, o:o + len(tl)] = tl
+            inc[ci, o:o + len(tl)] = ti
             typed[ci, l] = True
 
-    def _compile_couple(self, case, ci, lr, inc, typed):
-        """Missing child of a typed couple, closed form (mutation and θ):
+    def locus_case_table(self, l: int, missing_sex: str, calls: tuple):
+        """``(lr, inconsistent)`` of one locus of a case: ``calls`` = ((relation,
+        sex, (a, b) allele indices or None), ...) in canonical order; memoised
+        (least recently used first out, ``KINSHIP_TABLE_MEMO_MB``, default 256 MB)."""
+        key = (l, missing_sex, calls)
+        with self._lock:
+            hit = self._locus_memo.get(key)
+            if hit is not None:
+                self._locus_memo.move_to_end(key)
+                return hit
+        shape = (missing_sex, tuple((c[0], c[1]) for c in calls))
+        ped = self._pedigrees.get(shape)
+        if ped is None:
+            ped = case_pedigree([(f"r{k}", rel, sex) for k, (rel, sex, _) in enumerate(calls)],
+                                missing_sex=missing_sex)
+            self._pedigrees[shape] = ped
+        s = self.systems[l]
+        labels = {f"r{k}": (s.alleles[c[2][0]], s.alleles[c[2][1]])
+                  for k, c in enumerate(calls) if c[2] is not None}
+        t = case_table(ped, MISSING, labels, s, self.mutation, self.theta)
+        val = (np.ascontiguousarray(t.lr), np.ascontiguousarray(t.inconsistent, dtype=np.uint8))
+        for arr in val:
+            arr.setflags(write=False)
+        with self._lock:
+            if key not in self._locus_memo:
+                self._locus_memo[key] = val
+                self._locus_memo_bytes += val[0].nbytes + val[1].nbytes
+                while self._locus_memo_bytes > _MEMO_LIMIT and self._locus_memo:
+                    _, old = self._locus_memo.popitem(last=False)
+                    self._locus_memo_bytes -= old[0].nbytes + old[1].nbytes
+        return val
+
+    # couples ------------------------------------------------------------------------
+    def _compile_couples(self, cases, rows, lr, inc, typed):
+        """Missing child of a typed couple, closed form (mutation and θ), for all
+        couple cases ``rows`` at once:
 
             T[g] = P(M = g | F, Mo) / P_θ(Q = g | the four parental alleles)
 
         P(M = (x, y) ordered) = tF[x] tM[y], tF = ½(M_male[f1] + M_male[f2]),
         tM = ½(M_female[m1] + M_female[m2]); the denominator draws Q's two alleles
         from the θ pool after the parents' four (Balding–Nichols).  The parents'
-        own probability cancels.  Tested against the exact pedigree likelihood.
+        own probability cancels.  A locus where one parent is untyped is that
+        parent's duo.  Tested against the exact pedigree likelihood.
         """
-        rels = {r[1]: r for r in case["relatives"]}
-        fcodes = np.asarray(rels["father"][3])
-        mcodes = np.asarray(rels["mother"][3])
+        rows = np.asarray(rows, dtype=np.int64)
+        fc = np.stack([np.asarray({r[1]: r for r in cases[i]["relatives"]}["father"][3]) for i in rows])
+        mc = np.stack([np.asarray({r[1]: r for r in cases[i]["relatives"]}["mother"][3]) for i in rows])
         th = self.theta
         for l, s in enumerate(self.systems):
-            f1, f2 = int(fcodes[l][0]), int(fcodes[l][1])
-            m1, m2 = int(mcodes[l][0]), int(mcodes[l][1])
-            ft = f1 >= 0 and f2 >= 0
-            mt = m1 >= 0 and m2 >= 0
-            if not ft and not mt:
+            f1, f2 = fc[:, l, 0].astype(np.int64), fc[:, l, 1].astype(np.int64)
+            m1, m2 = mc[:, l, 0].astype(np.int64), mc[:, l, 1].astype(np.int64)
+            ft = (f1 >= 0) & (f2 >= 0)
+            mt = (m1 >= 0) & (m2 >= 0)
+            o = self.offsets[l]
+            for one, sex, x1, x2 in ((ft & ~mt, "male", f1, f2), (mt & ~ft, "female", m1, m2)):
+                if one.any():  # one parent untyped at this locus: that parent's duo
+                    W, I = self.pair_tables("parent-child", sex)[l]
+                    g = genotype_index(np.minimum(x1[one], x2[one]), np.maximum(x1[one], x2[one]))
+                    r = rows[one]
+                    lr[r, o:o + W.shape[1]] = W[g]
+                    inc[r, o:o + W.shape[1]] = I[g]
+                    typed[r, l] = True
+            both = ft & mt
+            if not both.any():
                 continue
-            if not (ft and mt):
-                # one parent untyped at this locus: a duo at this locus
-                rid, rel, sex, codes = rels["father"] if ft else rels["mother"]
-                W, I = self.pair_tables("parent-child", "male" if ft else "female")[l]
-                g = genotype_index(*(sorted((f1, f2)) if ft else sorted((m1, m2))))
-                o = self.offsets[l]
-                lr[ci, o:o + W.shape[1]] = W[g]
-                inc[ci, o:o + W.shape[1]] = I[g]
-                typed[ci, l] = True
-                continue
+            r = rows[both]
+            f1, f2, m1, m2 = f1[both], f2[both], m1[both], m2[both]
             A = s.n_alleles
             p = s.freqs
             fM, mM = self._mats[l]
-            Mm = np.eye(A) if mM is None else mM
-            Mf = np.eye(A) if fM is None else fM
-            tF = 0.5 * (Mm[f1] + Mm[f2])
+            E = np.eye(A)
+            Mm = E if mM is None else mM
+            Mf = E if fM is None else fM
+            tF = 0.5 * (Mm[f1] + Mm[f2])            # [n, A]
             tM = 0.5 * (Mf[m1] + Mf[m2])
             a, b = genotype_pairs(A)
-            num = tF[a] * tM[b] + np.where(a != b, tF[b] * tM[a], 0.0)
-            tF0 = 0.5 * (np.eye(A)[f1] + np.eye(A)[f2])
-            tM0 = 0.5 * (np.eye(A)[m1] + np.eye(A)[m2])
-            num0 = tF0[a] * tM0[b] + np.where(a != b, tF0[b] * tM0[a], 0.0)
-            cnt = np.zeros(A)
-            for x in (f1, f2, m1, m2):
-                cnt[x] += 1
+            het = a != b
+            num = tF[:, a] * tM[:, b] + np.where(het, tF[:, b] * tM[:, a], 0.0)
+            tF0 = 0.5 * (E[f1] + E[f2])
+            tM0 = 0.5 * (E[m1] + E[m2])
+            num0 = tF0[:, a] * tM0[:, b] + np.where(het, tF0[:, b] * tM0[:, a], 0.0)
+            cnt = E[f1] + E[f2] + E[m1] + E[m2]
             first = (th * cnt + (1 - th) * p) / (1 + 3 * th)
             # second draw: counts include the first draw
-            den_ab = first[a] * (th * (cnt[b] + (a == b)) + (1 - th) * p[b]) / (1 + 4 * th)
-            den = np.where(a != b, 2 * den_ab, den_ab)
-            o = self.offsets[l]
+            den_ab = first[:, a] * (th * (cnt[:, b] + (a == b)) + (1 - th) * p[b]) / (1 + 4 * th)
+            den = np.where(het, 2 * den_ab, den_ab)
+            G = len(a)
             with np.errstate(divide="ignore", invalid="ignore"):
-                lr[ci, o:o + len(num)] = num / den
-            inc[ci, o:o + len(num)] = num0 == 0.0
-            typed[ci, l] = True
+                lr[r, o:o + G] = num / den
+            inc[r, o:o + G] = num0 == 0.0
+            typed[r, l] = True
+
+
+#: relations of single-relative cases compiled with the case pedigree's table over
+#: every genotype of the relative (:meth:`ScoringModel.single_relative_tables`;
+#: father and mother alone are duos: the parent-child closed form)
+SINGLE_RELATIONS = (
+    "full-sibling", "half-sibling", "maternal-half-sibling", "grandfather", "grandmother",
+    "maternal-grandfather", "maternal-grandmother", "uncle", "aunt", "maternal-uncle",
+    "maternal-aunt", "child",
+)
+
+_MEMO_LIMIT = int(float(os.environ.get("KINSHIP_TABLE_MEMO_MB", "256")) * 2**20)
+
+
+def _call_key(c):
+    return (c[0], c[1], (-1, -1) if c[2] is None else c[2])
 
 
 @dataclass
