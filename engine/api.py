@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .inputs import (QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
@@ -229,13 +230,31 @@ def _read_prev(d: Path) -> PrevState | None:
     counts: dict = {}
     for m, s, i, n in zip(*(counts_t.column(c).to_pylist() for c in ("mode", "side", "id", "n"))):
         counts.setdefault((m, s), {})[i] = n
-    return PrevState(hits, units, counts)
+    chance: dict = {}
+    try:
+        ct = pq.read_table(d / "chance.parquet")
+        fps = ct.column("fp").to_pylist()
+        rows = rows_from_table(ct.drop_columns(["fp"]))
+        for (key, r), f in zip(rows.items(), _first_fps(ct, fps)):
+            chance[key] = (f, r)
+    except (FileNotFoundError, OSError, pa.ArrowException, KeyError):
+        chance = {}  # results of an earlier version: chance hits are computed again
+    return PrevState(hits, units, counts, chance)
+
+
+def _first_fps(t: pa.Table, fps: list) -> list:
+    """The fingerprint of each (mode, unit) of a chance-state table, in the order
+    :func:`engine.chance.rows_from_table` lists them."""
+    seen = {}
+    for m, u, f in zip(t.column("mode").to_pylist(), t.column("unit").to_pylist(), fps):
+        seen.setdefault((m, u), f)
+    return list(seen.values())
 
 
 def _snapshot(out: Path, dst: Path):
     dst.mkdir(parents=True, exist_ok=True)
     for src in (out / "hits.parquet", out / STATE / "units.parquet", out / STATE / "counts.parquet",
-                out / "manifest.json"):
+                out / STATE / "chance.parquet", out / "manifest.json"):
         if src.exists():
             atomic_write_bytes(dst / src.name, src.read_bytes())
 
@@ -373,6 +392,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
         result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
                           prev, out, tasks_dir, progress, run_notes, timings, executor)
         hits, run_info = result
+        chance_json = {m: _clean_json(ch.to_dict()) for m, ch in run_info["chance"].items()}
 
         # -- 3. outputs ------------------------------------------------------------------
         t0 = time.perf_counter()
@@ -383,6 +403,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "model": model.describe(),
             "inputs": {"queries": _shards(qds), "references": _shards(rds) if rds is not None else None,
                        "frequencies": fsrc},
+            "chance_hits": chance_json,
         }
         atomic_write_parquet(out / "hits.parquet", hits,
                              {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
@@ -395,11 +416,13 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "loci": list(loci), "n_queries": len(queries), "n_references": n_refs,
             "n_cases": len(cases) if cases is not None else len(set(refs.case_id)) if refs is not None else 0,
             "search": search, "modes": modes, "notes": sorted(set(notes)),
+            "chance": run_info["chance"], "chance_method": v["report"]["chance_method"],
         }
         summary = summary_text(hits, sinfo)
         atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
         _fault("summary")
-        _write_state(state_dir, queries, refs, cases, modes, run_info["counts"])
+        _write_state(state_dir, queries, refs, cases, modes, run_info["counts"],
+                     run_info["chance_state"])
         _fault("state")
         timings["write_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - t_start
@@ -422,6 +445,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                          "sha256": sha256_file(out / "hits.parquet")},
                 "summary": {"file": "summary.txt", "sha256": sha256_file(out / "summary.txt")},
             },
+            "chance_hits": chance_json,
             "run": dict(run_info["run"], run_id=run_id, started=started, finished=_now(),
                         timings_s={k: round(x, 4) for k, x in timings.items()},
                         notes=sorted(set(notes)) + run_notes, resumed=state_kind == "resume"),
@@ -451,10 +475,12 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     search = v["search"]
     ex = v["execution"]
     modes = job.modes
+    cspec = make_spec(search, v["report"])
     ctx = TaskContext(spec, search["threshold"], search["top_k"], search["case_top_k"],
-                      search["max_inconsistent"], search["line"])
+                      search["max_inconsistent"], search["line"], chance=cspec)
     t0 = time.perf_counter()
     plans = []
+    units = {}        # mode -> (kind, ids, fps) of its reference units
     all_rows = np.arange(len(queries), dtype=np.int64)
     for mode in modes:
         if mode == "case":
@@ -463,8 +489,23 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             r_ids, r_fp, kind = queries.ids, queries.fp, "query"
         else:
             r_ids, r_fp, kind = refs.ids, refs.fp, "person"
+        units[mode] = (kind, r_ids, r_fp)
         plans.append(plan_mode(mode, queries.ids, queries.fp, r_ids, r_fp, kind, prev,
                                search["top_k"], search["case_top_k"]))
+    # chance hits: the sampled units of each mode, and those whose values must be computed
+    sampled, need, chance_rows = {}, {}, {}
+    if cspec is not None:
+        for p in plans:
+            kind, r_ids, r_fp = units[p.mode]
+            smask = sample_mask(kind, r_ids, cspec.units)
+            nmask = smask.copy()
+            if prev is not None:
+                for i in np.nonzero(smask)[0]:
+                    c = prev.chance.get((p.mode, str(r_ids[i])))
+                    if c is not None and bytes(c[0]) == bytes(r_fp[i]):
+                        chance_rows[(p.mode, str(r_ids[i]))] = c[1]
+                        nmask[i] = False
+            sampled[p.mode], need[p.mode] = smask, nmask
     total = 0
     chunks = {}
     for p in plans:
@@ -478,10 +519,15 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     resumed = [0]
     written = [0]
     bar = Progress(total, ex["progress"] if progress is None else progress)
+    no_rows = np.zeros(0, dtype=np.int64)
 
     def task_stream():
         for p in plans:
             sels = [p.r_sub] + ([~p.r_sub] if p.q_sub.any() else [])
+            chance_si = None
+            if p.mode in need and need[p.mode].any():
+                chance_si = len(sels)
+                sels.append(need[p.mode])
             if p.mode == "duplicates":
                 blocks = query_blocks(queries, sels, ex["block_size"])
             elif p.mode == "case":
@@ -489,9 +535,17 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             else:
                 blocks = stream_blocks(rds, recoder, refs, "persons", sels, ex["block_size"])
             for si, block in blocks:
+                if si == chance_si:
+                    key = stable_hash([job_key, spec.key, p.mode, "chance", block.key])[:40]
+                    keys.append((p.mode, key, "chance"))
+                    if (tasks_dir / f"{key}.parquet").exists():
+                        resumed[0] += 1
+                        continue
+                    yield Task(key, p.mode, block, no_rows, kind="chance")
+                    continue
                 for rows, cfp in chunks[p.mode][si]:
                     key = stable_hash([job_key, spec.key, p.mode, block.key, cfp])[:40]
-                    keys.append((p.mode, key))
+                    keys.append((p.mode, key, "score"))
                     path = tasks_dir / f"{key}.parquet"
                     t = Task(key, p.mode, block, rows)
                     if path.exists():
@@ -502,7 +556,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
 
     def on_result(task, res):
         meta = {"query_counts": res.query_counts, "ref_counts": res.ref_counts, "stats": res.stats,
-                "mode": res.mode}
+                "mode": res.mode, "kind": task.kind}
         atomic_write_parquet(tasks_dir / f"{task.key}.parquet", res.table,
                              {"strkin.task": json.dumps(meta, sort_keys=True)})
         written[0] += 1
@@ -529,10 +583,16 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             counts[(p.mode, side)] = dict(p.base_counts.get(side, {}))
     stats = {m: {"pairs": 0, "pairs_scored": 0, "locus_lookups": 0, "pairs_not_compared_sex": 0,
                  "tasks": 0} for m in modes}
-    for mode, key in keys:
+    n_chance_new = {m: 0 for m in modes}
+    for mode, key, kind in keys:
         pf = pq.ParquetFile(tasks_dir / f"{key}.parquet")
         t = pf.read()
         meta = json.loads(t.schema.metadata[b"strkin.task"])
+        if kind == "chance":
+            new = rows_from_table(t.replace_schema_metadata(None))
+            chance_rows.update(new)
+            n_chance_new[mode] += len(new)
+            continue
         tables.append(t.replace_schema_metadata(None))
         for side, name in (("query", "query_counts"), ("ref", "ref_counts")):
             c = counts[(mode, side)]
@@ -543,6 +603,14 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         for k in ("pairs", "pairs_scored", "locus_lookups", "pairs_not_compared_sex"):
             st[k] += int(meta["stats"].get(k, 0))
     hits = merge_hits(tables, search["top_k"], search["case_top_k"], search["prior"])
+    chance, chance_state = {}, None
+    if cspec is not None:
+        chance, chance_state = _chance(cspec, plans, units, sampled, chance_rows, queries, cases,
+                                       spec, search, notes)
+        for m in modes:
+            stats[m]["chance_units_computed"] = n_chance_new[m]
+            stats[m]["chance_units_reused"] = int(sampled[m].sum()) - n_chance_new[m]
+    hits = annotate(hits, chance)
     timings["merge_s"] = time.perf_counter() - t0
     log.info("%d tasks (%d resumed), %d hits, search %.1f s", len(keys), resumed[0], hits.num_rows,
              timings["search_s"])
@@ -559,10 +627,68 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     }
     st = timings.get("search_s", 0) or 1e-9
     run["pairs_per_s"] = round(run["pairs_total"] / st, 1)
-    return hits, {"counts": counts, "run": run}
+    return hits, {"counts": counts, "run": run, "chance": chance, "chance_state": chance_state}
 
 
-def _write_state(state_dir: Path, queries, refs, cases, modes, counts):
+def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, search, notes):
+    """Each mode's expected chance hits (:func:`engine.chance.aggregate`) and the
+    state table of the per-unit values."""
+    nq = len(queries)
+    n_m = int(np.count_nonzero(queries.sex == "M"))
+    n_f = int(np.count_nonzero(queries.sex == "F"))
+    out, keep, fps = {}, {}, {}
+    for p in plans:
+        kind, r_ids, r_fp = units[p.mode]
+        N = len(r_ids)
+        rows = {}
+        for i in np.nonzero(sampled[p.mode])[0]:
+            u = str(r_ids[i])
+            rows[u] = chance_rows[(p.mode, u)]
+            keep[(p.mode, u)] = rows[u]
+            fps[(p.mode, u)] = bytes(r_fp[i])
+        if p.mode == "case":
+            split = cases.needs_sex & spec.sex_dependent
+            n_split = int(split.sum())
+            weights = {"": nq, "M": n_m, "F": n_f}
+            ncomp = nq * (N - n_split) + (n_m + n_f) * n_split
+            words = f"{nq} queries x {N} cases"
+            if n_split:
+                words += (f" ({n_split} cases with a 'child' reference compared with the "
+                          f"{n_m + n_f} queries of known sex)")
+            unit_word = "cases"
+        elif p.mode == "duplicates":
+            weights = {"": (nq - 1) / 2.0}
+            ncomp = nq * (nq - 1) / 2.0
+            words = f"each of the {nq * (nq - 1) // 2} pairs of {nq} queries once"
+            unit_word = "queries"
+        else:
+            weights = {"": nq}
+            ncomp = nq * N
+            words = f"{nq} queries x {N} reference persons"
+            unit_word = "reference persons"
+        skip = search["max_inconsistent"] if p.mode in ("identity", "duplicates") else 0
+        ch = aggregate(cspec, p.mode, r_ids, sampled[p.mode], rows, weights, ncomp, words,
+                       unit_word, skip)
+        if ch.errors:
+            notes.append(f"{p.mode}: chance hits not computed: {len(ch.errors)} tables are not "
+                         f"finite likelihood ratios where the population has mass (first: "
+                         f"{ch.errors[0][:200]})")
+        out[p.mode] = ch
+    return out, rows_to_table(keep, fps)
+
+
+def _clean_json(x):
+    """NaN and infinities as null (strict JSON)."""
+    if isinstance(x, float):
+        return x if np.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean_json(v) for v in x]
+    return x
+
+
+def _write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None):
     kinds, ids, fps = [], [], []
 
     def add(kind, i, f):
@@ -589,3 +715,7 @@ def _write_state(state_dir: Path, queries, refs, cases, modes, counts):
     atomic_write_parquet(state_dir / "counts.parquet", pa.table({
         "mode": pa.array(rows["mode"], pa.string()), "side": pa.array(rows["side"], pa.string()),
         "id": pa.array(rows["id"], pa.string()), "n": pa.array(rows["n"], pa.int64())}))
+    if chance_state is not None and chance_state.num_rows:
+        atomic_write_parquet(state_dir / "chance.parquet", chance_state)
+    elif (state_dir / "chance.parquet").exists():
+        (state_dir / "chance.parquet").unlink()

@@ -65,6 +65,18 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                               "profile of a pair are skipped and counted)"),
         "invalid_cases": ("error", "a case whose relatives cannot form one pedigree: error or skip"),
     },
+    "report": {
+        "chance_method": ("exact", "expected chance hits per mode and per hit: exact (convolution "
+                                   "over loci, kinship.chance) or none"),
+        "chance_thresholds": ([1e4, 1e6, 1e8, 1e10], "LRs at which the summary states the expected "
+                                                     "chance hits (besides search.threshold)"),
+        "chance_units": (100, "reference units per mode whose tables are evaluated (every unit when "
+                              "there are no more; else a deterministic random subset)"),
+        "chance_resolution": (0.005, "grid width (log10 units) of the exact method: smaller is "
+                                     "tighter and slower"),
+        "chance_population": ("hw", "unrelated candidates: hw (Hardy-Weinberg at the table's "
+                                    "frequencies) or theta (genotype frequencies with model.theta)"),
+    },
     "output": {
         "path": (_REQUIRED, "results directory"),
         "overwrite": (False, "replace the results of another run in output.path"),
@@ -303,6 +315,34 @@ class Job:
         pr = v["execution"]["progress"]
         if pr not in ("auto", True, False):
             raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")
+        self._validate_report()
+
+    def _validate_report(self):
+        r = self.values["report"]
+        src = self.source
+        if r["chance_method"] not in ("exact", "none"):
+            raise JobError(
+                f"{src}: report.chance_method = {r['chance_method']!r}: expected \"exact\" (the "
+                f"expected chance hits of every mode, docs/engine.md) or \"none\" (leave them out)"
+                f"{_suggest(r['chance_method'], ('exact', 'none'))}"
+            )
+        ts = r["chance_thresholds"]
+        if not isinstance(ts, list) or not all(_is_number(t) and float(t) > 0 for t in ts):
+            raise JobError(f"{src}: report.chance_thresholds must be a list of positive LRs, "
+                           f"e.g. [1e4, 1e6, 1e8, 1e10], got {ts!r}")
+        r["chance_thresholds"] = sorted({float(t) for t in ts})
+        u = r["chance_units"]
+        if not isinstance(u, int) or isinstance(u, bool) or u < 2:
+            raise JobError(f"{src}: report.chance_units must be an integer >= 2 (units per mode "
+                           f"whose tables are evaluated), got {u!r}")
+        res = r["chance_resolution"]
+        if not _is_number(res) or not (1e-6 <= float(res) <= 0.1):
+            raise JobError(f"{src}: report.chance_resolution must be a number in [1e-6, 0.1] "
+                           f"(log10 units; default 0.005), got {res!r}")
+        r["chance_resolution"] = float(res)
+        if r["chance_population"] not in ("hw", "theta"):
+            raise JobError(f"{src}: report.chance_population must be \"hw\" or \"theta\", got "
+                           f"{r['chance_population']!r}")
 
     # -- accessors ----------------------------------------------------------------
     def path(self, value) -> Path:
@@ -325,14 +365,14 @@ class Job:
         return json.loads(json.dumps(self.values, default=str))
 
     def key_material(self) -> dict:
-        """What the results depend on: model, search and (resolved) input paths.
+        """What the results depend on: model, search, report and (resolved) input paths.
         Execution settings and output.overwrite change speed, never results."""
         v = self.to_dict()
         inputs = dict(v["inputs"])
         for k in ("queries", "references"):
             if inputs[k] is not None:
                 inputs[k] = str(self.path(inputs[k]).resolve())
-        return {"inputs": inputs, "model": v["model"], "search": v["search"]}
+        return {"inputs": inputs, "model": v["model"], "search": v["search"], "report": v["report"]}
 
 
 def load_job(path) -> Job:

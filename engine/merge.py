@@ -8,6 +8,9 @@ Ranking, one total order everywhere (see :mod:`engine.task`):
 * ``case_rank``: position among the hits of the same reference unit and mode, by
   log10 LR descending, then by ``query_id``; set for the ``case_top_k`` best.
 
+``expected_chance_hits`` is left null here and filled in by
+:func:`engine.chance.annotate` once the run's chance-hit expectations are known.
+
 A row is kept when either rank is set.  Rows are sorted by ``mode``, ``query_id``,
 ``rank`` (nulls last), then log10 LR descending and the reference ids, so the
 output does not depend on task order, threads, the executor or resumption.
@@ -29,6 +32,7 @@ RESULT_SCHEMA = pa.schema([
     pa.field("relatives", pa.string(), nullable=False),
     pa.field("log10_lr", pa.float64(), nullable=False),
     pa.field("posterior", pa.float64(), nullable=False),
+    pa.field("expected_chance_hits", pa.float64(), nullable=True),
     pa.field("rank", pa.int32(), nullable=True),
     pa.field("case_rank", pa.int32(), nullable=True),
     pa.field("loci_compared", pa.int32(), nullable=False),
@@ -101,6 +105,7 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
         "relatives": t.column("relatives"),
         "log10_lr": t.column("log10_lr"),
         "posterior": pa.array(posterior(score[keep], prior), type=pa.float64()),
+        "expected_chance_hits": pa.nulls(len(keep), pa.float64()),
         "rank": pa.array(rank[keep], type=pa.int32(), mask=rank[keep] == 0),
         "case_rank": pa.array(crank[keep], type=pa.int32(), mask=crank[keep] == 0),
         "loci_compared": t.column("loci_compared"),

@@ -45,6 +45,7 @@ class PrevState:
     hits: pa.Table
     units: dict          # kind -> {id: fp bytes}
     counts: dict         # (mode, side) -> {id: n}
+    chance: dict = field(default_factory=dict)   # (mode, unit) -> (fp bytes, chance rows)
 
 
 @dataclass

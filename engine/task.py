@@ -51,6 +51,7 @@ class TaskContext:
     max_inconsistent: int
     line: str = "paternal"
     tile: int = 2048
+    chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Task:
     block: object               # engine.inputs.RefBlock
     query_rows: np.ndarray      # indices into the QuerySet
     label: str = ""
+    kind: str = "score"         # "score": pairs; "chance": chance-hit exceedance of the block's units
 
     @property
     def n_pairs(self) -> int:
@@ -100,7 +102,13 @@ def _ranks(strings) -> np.ndarray:
 
 
 def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult:
-    """Score one task; ``progress(n_pairs)`` is called after each tile."""
+    """Score one task; ``progress(n_pairs)`` is called after each tile.  A task of
+    kind ``"chance"`` computes its units' chance-hit exceedance instead
+    (:func:`engine.chance.run_chance_task`)."""
+    if task.kind == "chance":
+        from .chance import run_chance_task
+
+        return run_chance_task(ctx, task, queries)
     from .kernels import score_tile
 
     mode = task.mode

@@ -66,16 +66,32 @@ half the draws reach the threshold however far out it is.
 ``"mc"``: plain simulation from H2 (``s = 0``), for checking; useless in the
 far tail.
 
+Loci left out (``max_inconsistent=k``)
+--------------------------------------
+The identity search may leave up to ``k`` loci where the genotypes differ out of
+the LR (a mistyped locus; the engine's ``max_inconsistent``).  With
+``max_inconsistent=k > 0`` a locus whose table value is 0 for the candidate's
+genotype contributes factor 1 and counts as left out, and a candidate with more
+than ``k`` such loci has LR 0:
+
+    P_H2( prod_{l not left out} T_l >= t  and  #{l : T_l = 0} <= k ).
+
+The exact method carries one distribution per number of loci left out
+(``0..k``); the bracket and its guarantees are unchanged.  Only the exact method
+supports it.  ``mean_lr`` stays the mean of the plain product.
+
 Use by the engine
 -----------------
-After a mode's search, with the mode's compiled tables and the number of query
-profiles compared::
+Every engine run evaluates :func:`exceedance` on the compiled tables of each
+mode's reference units (:mod:`engine.chance`) and reports the expectation per
+mode and per hit.  For a search outside the engine, with the compiled tables
+and the number of query profiles compared::
 
     ch = expected_chance_hits(tables, n_queries, [1e4, 1e6, 1e8], model=model)
     ch.expected            # per threshold
     ch.sentence(3e6)       # "LR 3x10^6; about 0.2 chance hits of this size expected ..."
 
-See ``docs/validation.md``.
+See ``docs/validation.md`` and ``docs/engine.md``.
 """
 from __future__ import annotations
 
@@ -347,38 +363,55 @@ def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
     return uk, m
 
 
-def _convolve_tail(locs, kappas: np.ndarray) -> np.ndarray:
+def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> np.ndarray:
     """``P(sum_l K_l >= kappa)`` for integer-valued independent ``K_l`` given as
     ``(values, masses)``; dense arrays, partial sums that cannot reach the
-    smallest kappa are dropped."""
-    if any(len(uk) == 0 for uk, _ in locs):
+    smallest kappa are dropped.
+
+    ``zeros[l]``, ``max_skip``: with ``max_skip > 0``, the mass ``zeros[l]`` of
+    locus ``l`` (its LR-0 genotypes) contributes 0 and counts one locus left out;
+    paths with more than ``max_skip`` of them are dropped (one distribution per
+    count)."""
+    if max_skip <= 0 or zeros is None:
+        zeros = [0.0] * len(locs)
+        max_skip = 0
+    if any(len(uk) == 0 and not (max_skip and z > 0) for (uk, _), z in zip(locs, zeros)):
         return np.zeros(len(kappas))  # a locus where every genotype has LR 0
-    kmax = np.array([int(uk.max()) for uk, _ in locs], dtype=np.int64)
+    shifts = []
+    for (uk, _), z in zip(locs, zeros):
+        cand = ([int(uk.min()), int(uk.max())] if len(uk) else []) + ([0] if max_skip and z > 0 else [])
+        shifts.append((min(cand), max(cand)))
+    kmax = np.array([hi for _, hi in shifts], dtype=np.int64)
     rest = np.concatenate([np.cumsum(kmax[::-1])[::-1], [0]])  # rest[i] = sum_{j >= i} kmax[j]
     kmin_needed = int(kappas.min())
     if rest[0] < kmin_needed:
         return np.zeros(len(kappas))
+    K = max_skip + 1
     lo = 0
-    dist = np.ones(1)
-    for i, (uk, m) in enumerate(locs):
-        base = int(uk.min())
-        span = int(uk.max()) - base
-        new = np.zeros(len(dist) + span)
-        n = len(dist)
+    dist = np.zeros((K, 1))
+    dist[0, 0] = 1.0
+    for i, ((uk, m), z) in enumerate(zip(locs, zeros)):
+        base, top = shifts[i]
+        span = top - base
+        n = dist.shape[1]
+        new = np.zeros((K, n + span))
         for kv, mv in zip((uk - base).tolist(), m.tolist()):
-            new[kv:kv + n] += mv * dist
+            new[:, kv:kv + n] += mv * dist
+        if max_skip and z > 0:
+            new[1:, -base:-base + n] += z * dist[:-1]
         lo += base
         cut = kmin_needed - int(rest[i + 1]) - lo
         if cut > 0:
-            new = new[cut:]
+            new = new[:, cut:]
             lo += cut
-        nz = np.nonzero(new)[0]
+        nz = np.nonzero(new.any(axis=0))[0]
         if len(nz) == 0:
             return np.zeros(len(kappas))
-        new = new[nz[0]:nz[-1] + 1]
+        new = new[:, nz[0]:nz[-1] + 1]
         lo += int(nz[0])
         dist = new
-    tail = np.cumsum(dist[::-1])[::-1]  # tail[j] = P(K >= lo + j)
+    flat = dist[0] if K == 1 else dist.sum(axis=0)
+    tail = np.cumsum(flat[::-1])[::-1]  # tail[j] = P(K >= lo + j)
     out = np.zeros(len(kappas))
     for j, kap in enumerate(kappas.tolist()):
         idx = kap - lo
@@ -386,8 +419,9 @@ def _convolve_tail(locs, kappas: np.ndarray) -> np.ndarray:
     return out
 
 
-def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True):
+def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_skip: int = 0):
     d = float(resolution)
+    zeros = [float(P[~np.isfinite(lv)].sum()) for lv, P in locs] if max_skip else None
     t = taus
     res = {}
     passes = (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
@@ -395,7 +429,8 @@ def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True):
               ("near", np.ceil(t / d)))
     for how, kap in (passes if bracket else passes[2:]):
         binned = [_bin_locus(lv, P, d, how) for lv, P in locs]
-        res[how] = _convolve_tail(binned, kap.astype(np.int64)) if len(locs) else (t <= 0).astype(float)
+        res[how] = (_convolve_tail(binned, kap.astype(np.int64), zeros, max_skip) if len(locs)
+                    else (t <= 0).astype(float))
     if not bracket:
         nan = np.full(len(taus), np.nan)
         return res["near"], np.zeros(len(taus)), nan, nan
@@ -536,15 +571,17 @@ def _prepare(tables, model, h2):
 
 
 def _case(tables, c, t, taus, pg, silent, method, resolution, n_samples, tilt, seed,
-          under="H2", bracket=True) -> Exceedance:
+          under="H2", bracket=True, max_skip=0) -> Exceedance:
     locs = locus_distributions(tables, c, pg, silent)
     mean_lr = float(np.prod([np.sum(P * 10.0 ** lv) for lv, P in locs])) if locs else 1.0
     if under == "H1":
         locs = _tilt_to_h1(locs)
     if method == "exact":
-        est, se, lo, hi = _exact(locs, taus, resolution, bracket)
-        return Exceedance(t, est, se, lo, hi, method, mean_lr,
-                          {"resolution": float(resolution), "loci": len(locs)})
+        est, se, lo, hi = _exact(locs, taus, resolution, bracket, max_skip)
+        details = {"resolution": float(resolution), "loci": len(locs)}
+        if max_skip:
+            details["max_inconsistent"] = int(max_skip)
+        return Exceedance(t, est, se, lo, hi, method, mean_lr, details)
     rng = np.random.default_rng(seed)
     est, se, tilts, hits = _sampled(locs, taus, n_samples, 0.0 if method == "mc" else tilt, rng)
     lo = np.maximum(0.0, est - 4 * se)
@@ -554,9 +591,14 @@ def _case(tables, c, t, taus, pg, silent, method, resolution, n_samples, tilt, s
                        "loci": len(locs)})
 
 
-def _check_args(method, resolution, n_samples, tilt):
+def _check_args(method, resolution, n_samples, tilt, max_skip=0):
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not isinstance(max_skip, (int, np.integer)) or isinstance(max_skip, bool) or max_skip < 0:
+        raise ValueError(f"max_inconsistent must be an integer >= 0, got {max_skip!r}")
+    if max_skip and method != "exact":
+        raise ValueError(f"max_inconsistent > 0 needs method='exact' (got {method!r}): tilted "
+                         f"sampling cannot draw the loci that are left out")
     if method == "exact" and not resolution > 0:
         raise ValueError(f"resolution must be > 0, got {resolution}")
     if method != "exact" and int(n_samples) < 2:
@@ -567,7 +609,8 @@ def _check_args(method, resolution, n_samples, tilt):
 
 def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: str = "exact",
                h2: str = "hw", resolution: float = 1e-3, n_samples: int = 4000, tilt="auto",
-               seed=None, under: str = "H2", bracket: bool = True) -> Exceedance:
+               seed=None, under: str = "H2", bracket: bool = True,
+               max_inconsistent: int = 0) -> Exceedance:
     """``P_H2(LR >= t)`` for case ``c`` of ``tables`` at each threshold ``t``.
 
     ``under="H1"`` gives ``P_H1(LR >= t)`` instead, the chance that a true
@@ -581,8 +624,11 @@ def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: st
     grid ``resolution`` in log10 units), ``"is"`` (importance sampling,
     ``n_samples`` per tilt, ``tilt="auto"`` or a number; ``1`` = draw from H1) or
     ``"mc"`` (plain simulation).  See the module doc for the H2 population.
+    ``max_inconsistent``: up to this many loci with table value 0 are left out of
+    the LR (identity search with mistyped loci; exact method only, see the
+    module doc).
     """
-    _check_args(method, resolution, n_samples, tilt)
+    _check_args(method, resolution, n_samples, tilt, max_inconsistent)
     if under not in ("H1", "H2"):
         raise ValueError(f"under must be 'H1' or 'H2', got {under!r}")
     if not 0 <= c < len(tables):
@@ -590,13 +636,14 @@ def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: st
     t, taus = _log_thresholds(thresholds)
     pg, silent = _prepare(tables, model, h2)
     return _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, seed, under,
-                 bracket)
+                 bracket, int(max_inconsistent))
 
 
 def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *, model,
                          method: str = "exact", h2: str = "hw", max_cases: int | None = 100,
                          n_samples: int = 2000, tilt="auto", resolution: float = 2e-3,
-                         seed: int = 0, per_case: bool = False) -> ChanceHits:
+                         seed: int = 0, per_case: bool = False,
+                         max_inconsistent: int = 0) -> ChanceHits:
     """Expected number of unrelated (query, case) pairs reaching each threshold
     in a search of ``n_queries`` candidates against every case of ``tables``:
     ``n_queries x sum_c P_H2(LR_c >= t)``.
@@ -605,7 +652,7 @@ def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *,
     computed and scaled up; the case-sampling error is in ``stderr`` (``None``:
     every case).  Other arguments as :func:`exceedance`.
     """
-    _check_args(method, resolution, n_samples, tilt)
+    _check_args(method, resolution, n_samples, tilt, max_inconsistent)
     t, taus = _log_thresholds(thresholds)
     if n_queries < 0:
         raise ValueError(f"n_queries must be >= 0, got {n_queries}")
@@ -626,7 +673,8 @@ def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *,
     mlr = np.zeros(m)
     seeds = rng.integers(0, 2 ** 63 - 1, size=m)
     for i, c in enumerate(cases.tolist()):
-        e = _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, int(seeds[i]))
+        e = _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, int(seeds[i]),
+                  max_skip=int(max_inconsistent))
         P[i], SE[i], LO[i], HI[i], mlr[i] = e.estimate, e.stderr, e.lower, e.upper, e.mean_lr
     nq = float(n_queries)
     if m == C:

@@ -1,0 +1,351 @@
+"""Chance hits in every run: how many unrelated pairs a search of this size
+expects at each LR, computed from the compiled tables (:mod:`kinship.chance`).
+
+For a mode with reference units ``u`` (cases, reference persons, or the queries
+themselves in ``duplicates`` mode) and the queries compared with them, the
+expected number of unrelated pairs with ``LR >= t`` is
+
+    E(t) = sum over units u of  w_u  P_H2(LR_u >= t),
+
+``P_H2(LR_u >= t)`` the exceedance of the unit's compiled table for a candidate
+drawn from the population (:func:`kinship.chance.exceedance`: exact convolution
+over loci with a certified bracket) and ``w_u`` the number of queries compared
+with the unit: every query; for a case compiled per sex of the missing person,
+the queries of that sex (one table per sex); in ``duplicates`` mode, where each
+unordered pair of queries is compared once, ``(n - 1) / 2`` per query (each
+pair's two directions averaged).  The number of comparisons is ``sum_u w_u``.
+
+Identity and duplicates leave up to ``search.max_inconsistent`` loci out of the
+LR; their exceedance counts that (``max_inconsistent`` of
+:func:`kinship.chance.exceedance`).
+
+Which units are computed
+------------------------
+Every unit when a mode has at most ``report.chance_units`` of them (then the
+expectation is exact and ``lower``/``upper`` are the certified bracket).
+Otherwise a simple random sample of ``chance_units`` units, chosen
+deterministically: the units whose hash of ``(kind, id)`` is smallest (bottom-k
+sampling), so the sample depends only on the set of units -- not on blocks,
+threads, the executor, resumption or the order of arrival -- and is a uniform
+random subset.  The estimate is ``N/m sum_sample y_u`` with
+``y_u = sum over the unit's tables of w P``; its standard error is the
+finite-population one, ``N sqrt((1 - m/N) s^2 / m)`` with ``s^2`` the sample
+variance of ``y_u``; ``lower``/``upper`` are the scaled-up bracket sums minus /
+plus 4 standard errors.
+
+Thresholds
+----------
+Each unit is evaluated once at a fixed grid, ``10^(k/20)`` (20 points per factor
+of 10) from the smallest of the job threshold and ``report.chance_thresholds``
+up to ``10^100``, plus those thresholds exactly.  The summary reads the
+thresholds; each hit's ``expected_chance_hits`` is read at the largest grid
+point not above its LR (within ``1e-9`` in log10), so it can only overstate, by
+at most the decline of the expectation over a factor ``10^0.05`` (12%) of LR.
+
+Determinism, resume, incremental
+--------------------------------
+Per-unit values are computed in tasks of their own (``kind="chance"``) through
+the same executor and checkpoints as the scoring tasks, and kept in the run
+state (``_state/chance.parquet``, with each unit's fingerprint).  An incremental
+run reuses the values of unchanged sampled units and computes the rest, so the
+numbers equal those of a full run; they are summed in a fixed order (units by
+id), so the outputs are byte-identical.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["ChanceSpec", "make_spec", "ModeChance", "sample_mask", "run_chance_task",
+           "aggregate", "annotate", "CHANCE_SCHEMA", "rows_from_table", "GRID_PER_DECADE"]
+
+GRID_PER_DECADE = 20
+GRID_TOP = 100.0
+
+CHANCE_SCHEMA = pa.schema([
+    pa.field("mode", pa.string(), nullable=False),
+    pa.field("unit", pa.string(), nullable=False),
+    pa.field("group", pa.string(), nullable=False),      # "" every query; "M"/"F": queries of that sex
+    pa.field("estimate", pa.list_(pa.float64()), nullable=False),
+    pa.field("lower", pa.list_(pa.float64()), nullable=False),
+    pa.field("upper", pa.list_(pa.float64()), nullable=False),
+    pa.field("mean_lr", pa.float64(), nullable=False),
+    pa.field("error", pa.string(), nullable=False),
+])
+
+
+@dataclass(frozen=True)
+class ChanceSpec:
+    """The chance-hit settings of a run (part of the task context)."""
+
+    method: str
+    resolution: float
+    units: int
+    population: str
+    thresholds: tuple           # every threshold computed per unit (sorted)
+    summary: tuple              # thresholds shown in the summary (sorted)
+
+    def key(self) -> dict:
+        return {"method": self.method, "resolution": self.resolution, "units": self.units,
+                "population": self.population, "n_thresholds": len(self.thresholds),
+                "first": self.thresholds[0], "summary": list(self.summary)}
+
+
+def make_spec(search: dict, report: dict) -> ChanceSpec | None:
+    """The run's :class:`ChanceSpec` from the job's ``search`` and ``report``
+    sections (None when ``report.chance_method = "none"``)."""
+    if report["chance_method"] == "none":
+        return None
+    summary = sorted({float(search["threshold"])} | {float(t) for t in report["chance_thresholds"]})
+    lo = math.floor(GRID_PER_DECADE * math.log10(summary[0]))
+    top = int(GRID_TOP * GRID_PER_DECADE)
+    grid = {10.0 ** (k / GRID_PER_DECADE) for k in range(lo, top + 1)}
+    thresholds = tuple(sorted(grid | set(summary)))
+    return ChanceSpec(report["chance_method"], float(report["chance_resolution"]),
+                      int(report["chance_units"]), report["chance_population"], thresholds,
+                      tuple(summary))
+
+
+def _unit_hash(kind: str, uid: str) -> bytes:
+    return hashlib.blake2b(f"{kind}\x1f{uid}".encode(), digest_size=8).digest()
+
+
+def sample_mask(kind: str, ids, m: int) -> np.ndarray:
+    """The units whose values are computed: all of them if at most ``m``, else
+    the ``m`` with the smallest hash of ``(kind, id)`` (a uniform random subset
+    that depends only on the set of ids)."""
+    n = len(ids)
+    mask = np.zeros(n, dtype=bool)
+    if n <= m:
+        mask[:] = True
+        return mask
+    keys = sorted((_unit_hash(kind, str(u)), str(u), i) for i, u in enumerate(ids))
+    mask[[k[2] for k in keys[:m]]] = True
+    return mask
+
+
+# -- per-unit exceedance (in a task) -----------------------------------------------
+_PG_CACHE: dict = {}
+
+
+def run_chance_task(ctx, task, queries):
+    """Exceedance of every table of the block's units: a TaskResult whose table
+    has :data:`CHANCE_SCHEMA` rows (one per unit and query-sex group)."""
+    from kinship.chance import exceedance
+    from kinship.search import CaseTables
+
+    from .compile import cached_block
+    from .model import get_model
+    from .task import TaskResult
+
+    spec = ctx.chance
+    mode = task.mode
+    block = task.block
+    bt = cached_block(ctx, mode, block, queries)
+    model = get_model(ctx.model)
+    skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
+    th = np.asarray(spec.thresholds)
+    rows = {k: [] for k in CHANCE_SCHEMA.names}
+    for grp in bt.groups:
+        ids = [block.unit_ids[int(u)] for u in grp.units]
+        tabs = CaseTables(ids, grp.lr, grp.incons, grp.typed, grp.offsets, grp.loci, mode)
+        for c in range(len(ids)):
+            err = ""
+            try:
+                e = exceedance(tabs, c, th, model=model, method="exact", h2=spec.population,
+                               resolution=spec.resolution, max_inconsistent=int(skip))
+                est, lo, hi, mlr = e.estimate, e.lower, e.upper, e.mean_lr
+            except ValueError as ex:  # a table that is not a finite LR where P > 0
+                err = str(ex)
+                est = lo = hi = np.zeros(0)
+                mlr = float("nan")
+            nz = np.nonzero(hi > 0)[0]
+            n = int(nz[-1]) + 1 if len(nz) else 0
+            rows["mode"].append(mode)
+            rows["unit"].append(ids[c])
+            rows["group"].append(grp.sex or "")
+            rows["estimate"].append(est[:n].tolist())
+            rows["lower"].append(lo[:n].tolist())
+            rows["upper"].append(hi[:n].tolist())
+            rows["mean_lr"].append(float(mlr))
+            rows["error"].append(err)
+    table = pa.Table.from_pydict(rows, schema=CHANCE_SCHEMA)
+    return TaskResult(task.key, mode, table, {}, {}, {"units": len(rows["unit"])})
+
+
+def rows_from_table(t: pa.Table) -> dict:
+    """``{(mode, unit): [(group, estimate, lower, upper, mean_lr, error), ...]}``."""
+    out: dict = {}
+    cols = [t.column(c).to_pylist() for c in CHANCE_SCHEMA.names]
+    for mode, unit, group, est, lo, hi, mlr, err in zip(*cols):
+        out.setdefault((mode, unit), []).append((group, est, lo, hi, mlr, err))
+    return out
+
+
+def rows_to_table(rows: dict, fps: dict) -> pa.Table:
+    """The run-state table: :data:`CHANCE_SCHEMA` plus each unit's fingerprint."""
+    cols = {k: [] for k in CHANCE_SCHEMA.names}
+    fp_col = []
+    for (mode, unit) in sorted(rows):
+        for group, est, lo, hi, mlr, err in sorted(rows[(mode, unit)], key=lambda r: r[0]):
+            for k, v in zip(CHANCE_SCHEMA.names, (mode, unit, group, est, lo, hi, mlr, err)):
+                cols[k].append(v)
+            fp_col.append(bytes(fps[(mode, unit)]))
+    t = pa.Table.from_pydict(cols, schema=CHANCE_SCHEMA)
+    return t.append_column(pa.field("fp", pa.binary(), nullable=False), pa.array(fp_col, pa.binary()))
+
+
+# -- the mode's expectation ----------------------------------------------------------
+@dataclass
+class ModeChance:
+    """Expected chance hits of one mode at every computed threshold."""
+
+    mode: str
+    thresholds: np.ndarray
+    expected: np.ndarray
+    stderr: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n_comparisons: float
+    comparisons: str            # how they were counted, in words
+    n_units: int
+    units_used: int
+    unit_word: str
+    summary_thresholds: tuple
+    spec: ChanceSpec
+    mean_lr: float
+    max_inconsistent: int = 0
+    errors: list = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return self.units_used == self.n_units
+
+    def at_many(self, log10_lr) -> np.ndarray:
+        """Expected chance hits with LR at least the largest computed threshold not
+        above ``10^log10_lr`` (within 1e-9 in log10): an overstatement by
+        construction; nan below the smallest threshold."""
+        x = np.asarray(log10_lr, dtype=float)
+        lt = np.log10(self.thresholds)
+        k = np.searchsorted(lt, x + 1e-9, side="right") - 1
+        mono = np.minimum.accumulate(self.expected)  # never more at a larger threshold
+        out = mono[np.clip(k, 0, len(mono) - 1)]
+        return np.where((k < 0) | np.isnan(x), np.nan, out)
+
+    def at(self, log10_lr: float) -> float:
+        return float(self.at_many([log10_lr])[0])
+
+    def rows(self) -> list:
+        out = []
+        for t in self.summary_thresholds:
+            k = int(np.searchsorted(self.thresholds, t))
+            out.append({"threshold": float(t), "expected": float(self.expected[k]),
+                        "stderr": float(self.stderr[k]), "lower": float(self.lower[k]),
+                        "upper": float(self.upper[k]),
+                        "per_comparison": float(self.expected[k]) / max(1.0, self.n_comparisons)})
+        return out
+
+    def sentence(self, log10_lr: float) -> str:
+        from kinship.chance import format_lr
+
+        e = self.at(log10_lr)
+        lr = 10.0 ** log10_lr if log10_lr < 308 else float("inf")
+        return (f"LR {format_lr(lr)}; about {fmt_count(e)} chance hits of this size expected in "
+                f"this search ({format_lr(float(self.n_comparisons))} comparisons)")
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.spec.method, "population": self.spec.population,
+            "resolution": self.spec.resolution, "grid_points_per_decade": GRID_PER_DECADE,
+            "comparisons": self.n_comparisons, "comparisons_counted": self.comparisons,
+            "units": self.n_units, "units_used": self.units_used,
+            "sample": "all units" if self.exact else
+            f"deterministic random subset of {self.units_used} of {self.n_units} units",
+            "bracket": "certified" if self.exact else "estimate +/- 4 standard errors",
+            "max_inconsistent": self.max_inconsistent,
+            "mean_lr": self.mean_lr, "thresholds": self.rows(),
+            "errors": list(self.errors),
+        }
+
+
+def fmt_count(x: float) -> str:
+    if x != x:
+        return "n/a"
+    if x == 0:
+        return "0"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 0.01:
+        return f"{x:.2g}"
+    return f"{x:.1e}"
+
+
+def _pad(v, n):
+    a = np.zeros(n)
+    a[:len(v)] = v
+    return a
+
+
+def aggregate(spec: ChanceSpec, mode: str, unit_ids, sample: np.ndarray, rows: dict,
+              weights: dict, n_comparisons: float, comparisons: str, unit_word: str,
+              max_inconsistent: int = 0) -> ModeChance:
+    """Expected chance hits of ``mode`` from the per-unit rows of the sampled units.
+
+    ``rows``: ``{unit id: [(group, estimate, lower, upper, mean_lr, error), ...]}``
+    for every sampled unit; ``weights``: ``{group: queries compared}``."""
+    T = len(spec.thresholds)
+    N = len(unit_ids)
+    used = sorted(str(u) for u, s in zip(unit_ids, sample) if s)
+    m = len(used)
+    Y, YL, YU = (np.zeros((m, T)) for _ in range(3))
+    mlr = []
+    errors = []
+    for i, u in enumerate(used):
+        for group, est, lo, hi, mean_lr, err in sorted(rows[u], key=lambda r: r[0]):
+            if err:
+                errors.append(f"{u}: {err}")
+                continue
+            w = float(weights.get(group, 0.0))
+            Y[i] += w * _pad(est, T)
+            YL[i] += w * _pad(lo, T)
+            YU[i] += w * _pad(hi, T)
+            mlr.append(mean_lr)
+    if m == 0:
+        z = np.zeros(T)
+        exp, se, lower, upper = z, z, z, z
+    elif m == N:
+        exp, se = Y.sum(axis=0), np.zeros(T)
+        lower, upper = YL.sum(axis=0), YU.sum(axis=0)
+    else:
+        f = N / m
+        exp = f * Y.sum(axis=0)
+        var = Y.var(axis=0, ddof=1) if m > 1 else np.zeros(T)
+        se = N * np.sqrt((1.0 - m / N) * var / m)
+        lower = np.maximum(0.0, f * YL.sum(axis=0) - 4 * se)
+        upper = f * YU.sum(axis=0) + 4 * se
+    return ModeChance(mode, np.asarray(spec.thresholds), exp, se, lower, upper, float(n_comparisons),
+                      comparisons, N, m, unit_word, spec.summary, spec,
+                      float(np.mean(mlr)) if mlr else float("nan"), int(max_inconsistent), errors)
+
+
+def annotate(hits: pa.Table, chance: dict) -> pa.Table:
+    """``hits`` with the ``expected_chance_hits`` column filled in from ``chance``
+    (``{mode: ModeChance or None}``; null where a mode has none)."""
+    if hits.num_rows == 0:
+        return hits
+    modes = np.asarray(hits.column("mode").to_numpy(zero_copy_only=False)).astype(str)
+    lr = hits.column("log10_lr").to_numpy()
+    vals = np.full(len(lr), np.nan)
+    for m, ch in chance.items():
+        if ch is None or ch.errors:
+            continue
+        sel = modes == m
+        if sel.any():
+            vals[sel] = ch.at_many(lr[sel])
+    i = hits.schema.get_field_index("expected_chance_hits")
+    return hits.set_column(i, hits.schema.field(i),
+                           pa.array(vals, pa.float64(), mask=np.isnan(vals)))
