@@ -507,7 +507,9 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     """
     from .kernels.score import score_queries
 
-    qg = np.ascontiguousarray(qg, dtype=np.int32)
+    qg = np.asarray(qg)
+    small = qg.size == 0 or (qg.max() <= np.iinfo(np.int16).max and qg.min() >= -1)
+    qg = np.ascontiguousarray(qg, dtype=np.int16 if small else np.int32)
     log_tab = np.ascontiguousarray(tables.log10())
     log_t = math.log10(threshold) if threshold > 0 else -math.inf
     Q = qg.shape[0]

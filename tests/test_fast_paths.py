@@ -6,7 +6,7 @@
   k0 + k1 Φ1 + k2 Φ2, computed here from first principles;
 * the couple and duo closed-form compilers against the generic case compiler;
 * the generic case compiler against ``likelihood_ratio``;
-* the pruned scoring kernel against an exhaustive scan.
+* the screened scoring kernel against an exhaustive scan.
 """
 import numpy as np
 import pytest

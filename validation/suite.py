@@ -31,7 +31,7 @@ mode              family simulated          references of the case
 
 The search is the engine's when :mod:`engine` exposes ``run`` (see
 :func:`engine_available`), otherwise :func:`kinship.search.score`, the
-screened, pruned kernel the engine is built on; either way its hits are checked
+screened kernel the engine is built on; either way its hits are checked
 against an exhaustive scan of every pair (:func:`kinship.search.score_exhaustive`),
 which also gives the distributions.
 """

@@ -99,54 +99,79 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     """Pack ``log_tab [C, S]`` (log10 LR per case and genotype column) for the screen.
 
     ``typed [C, L]``: loci a case did not type are packed as 0 (the exact score
-    leaves them out).  ``skip``: pack for identity with ``max_skip > 0`` (inconsistent entries at
-    the floor).  Per tile of 32 cases the scale ``s`` is the largest of
-    ``1, 2, .., 64`` for which ``n_loci`` fields of span ``[lo, hi]`` fit in 15
-    bits with ``hi = ceil(s max(0, max v))`` and at least ``12 s`` units below 0.
+    leaves them out).  ``skip``: pack for identity with ``max_skip > 0``
+    (inconsistent entries at the floor).  Per tile of 32 cases the scale ``s``
+    is the largest of ``1, 2, .., 64`` for which ``L`` fields of span
+    ``[lo, hi]`` fit in 15 bits with ``hi = ceil(s max(0, max v))`` and at least
+    ``12 s`` units below 0; a tile with a ``+inf`` entry, or values too large for
+    any such grid, is marked :attr:`PackedTables.exact`.
     """
-    log_tab = np.asarray(log_tab, dtype=np.float64)
+    log_tab = np.ascontiguousarray(log_tab, dtype=np.float64)
     C, S = log_tab.shape
     offsets = np.asarray(offsets, dtype=np.int64)
-    L = max(1, len(offsets))
-    col_locus = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, S)))
-    untyped_cols = ~np.asarray(typed, dtype=bool)[:, col_locus] if len(offsets) else None
-    span = _FIELD_MAX // L                      # grid units one locus may use
+    L = len(offsets)
+    span = _FIELD_MAX // max(1, L)              # grid units one locus may use
+    col_locus = np.repeat(np.arange(L, dtype=np.int64), np.diff(np.append(offsets, S)))
     T = (C + LANES - 1) // LANES
     rows = np.zeros((T, S, _WORDS), dtype=np.uint64)
-    lo_out = np.zeros(T, dtype=np.int64)
-    scale_out = np.ones(T, dtype=np.float64)
+    lo = np.zeros(T, dtype=np.int64)
+    scale = np.ones(T, dtype=np.float64)
     exact = np.zeros(T, dtype=np.uint8)
-    for t in range(T):
-        c0, c1 = t * LANES, min(C, (t + 1) * LANES)
-        v = log_tab[c0:c1]
-        v = np.where(np.isnan(v), -np.inf, v)
-        if skip:
-            v = np.where(np.asarray(incons[c0:c1]) != 0, -np.inf, v)
-        if untyped_cols is not None:
-            v = np.where(untyped_cols[c0:c1], 0.0, v)
-        if np.isposinf(v).any():
+    if T:
+        _pack(log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
+              np.ascontiguousarray(typed, dtype=np.uint8), col_locus, bool(skip), span,
+              _MAX_SCALE, _FLOOR_SPAN, rows, lo, scale, exact)
+    return PackedTables(rows, lo, scale, exact, C, bool(skip))
+
+
+@jit()
+def _packed_value(log_tab, incons, typed, col_locus, skip, c, j):
+    v = log_tab[c, j]
+    if typed[c, col_locus[j]] == 0:
+        return 0.0
+    if np.isnan(v) or (skip and incons[c, j] != 0):
+        return -np.inf
+    return v
+
+
+@jit(parallel=True)
+def _pack(log_tab, incons, typed, col_locus, skip, span, max_scale, floor_span, rows, lo, scale, exact):
+    C, S = log_tab.shape
+    T = rows.shape[0]
+    for t in prange(T):
+        c0 = t * 32
+        c1 = min(C, c0 + 32)
+        vmax = 0.0
+        bad = False
+        for c in range(c0, c1):
+            for j in range(S):
+                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
+                if v == np.inf:
+                    bad = True
+                elif v > vmax:
+                    vmax = v
+        s = math.floor(span / (vmax + floor_span))
+        if s > max_scale:
+            s = max_scale
+        if bad or s < 1:
             exact[t] = 1
             continue
-        fin = v[np.isfinite(v)]
-        vmax = max(0.0, float(fin.max())) if fin.size else 0.0
-        s = min(_MAX_SCALE, math.floor(span / (vmax + _FLOOR_SPAN)))
-        if s < 1:
-            exact[t] = 1
-            continue
-        with np.errstate(invalid="ignore"):
-            u = np.ceil(v * s)                  # -inf stays -inf
-        hi = max(0.0, float(u[np.isfinite(u)].max())) if fin.size else 0.0
-        lo = hi - span                          # <= -12 s < 0
-        f = (np.maximum(u, lo) - lo).astype(np.uint64)   # [c, S], each in [0, span]
-        full = np.zeros((LANES, S), dtype=np.uint64)
-        full[:c1 - c0] = f                      # padding lanes: field 0 (scored as floor)
-        full = full.reshape(_WORDS, 4, S)
-        packed = (full[:, 0] | (full[:, 1] << np.uint64(16)) | (full[:, 2] << np.uint64(32))
-                  | (full[:, 3] << np.uint64(48)))            # [8, S]
-        rows[t] = packed.T
-        lo_out[t] = int(lo)
-        scale_out[t] = float(s)
-    return PackedTables(rows, lo_out, scale_out, exact, C, bool(skip))
+        hi = math.ceil(vmax * s)        # >= 0; the largest ceil(s v) of the tile
+        low = hi - span                 # <= -12 s < 0
+        lo[t] = low
+        scale[t] = s
+        for c in range(c0, c1):
+            lane = c - c0
+            w = lane >> 2
+            sh = np.uint64(16 * (lane & 3))
+            for j in range(S):
+                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
+                x = 0
+                if v > -np.inf:
+                    u = math.ceil(v * s)
+                    if u > low:
+                        x = u - low
+                rows[t, j, w] |= np.uint64(x) << sh
 
 
 _HIGH = np.uint64(0x8000800080008000)
