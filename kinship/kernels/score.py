@@ -238,8 +238,18 @@ def _lanes(T, offsets, qg, q, thr, lo, max_skip, exact_tile, skip_typed):
 
 
 @jit()
-def _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip):
-    """Exact log10 LR of one pair in locus order, with (compared, inconsistent)."""
+def _lowest(m):
+    """Index of the lowest set bit of ``m != 0``."""
+    j = 0
+    while ((m >> np.uint64(j)) & np.uint64(1)) == 0:
+        j += 1
+    return j
+
+
+@jit()
+def _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t):
+    """(is a hit, exact log10 LR in locus order, loci compared, loci inconsistent)
+    of one pair; with ``max_skip > 0`` a pair with more inconsistent loci is none."""
     L = offsets.shape[0]
     s = 0.0
     nc = 0
@@ -255,7 +265,8 @@ def _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip):
             if max_skip > 0:
                 continue
         s += log_tab[c, j]
-    return s, nc, ni
+    hit = s >= log_t and not (max_skip > 0 and ni > max_skip)
+    return hit, s, nc, ni
 
 
 @jit()
@@ -286,21 +297,16 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, q
             m, nr = _lanes(Tt, offsets, qg, q, tt, lt, max_skip, et, skip_packed)
             reads += nr
             while m != 0:
-                j = 0
-                while ((m >> np.uint64(j)) & np.uint64(1)) == 0:
-                    j += 1
-                m &= ~(np.uint64(1) << np.uint64(j))
-                c = c0 + j
+                c = c0 + _lowest(m)
+                m &= m - np.uint64(1)
                 if c >= C:
                     break
                 if canonical and q_rank[q] <= c_rank[c]:
                     continue
-                s, nc, ni = _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip)
+                hit, s, nc, ni = _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t)
                 exact_pairs += 1
                 reads += nc
-                if max_skip > 0 and ni > max_skip:
-                    continue
-                if s >= log_t:
+                if hit:
                     if n < cap:
                         out_q[n] = q
                         out_c[n] = c
@@ -338,17 +344,12 @@ def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg
             for q in range(q0, q1):
                 m, nr = _lanes(Tt, offsets, qg, q, tt, lt, max_skip, et, skip_packed)
                 while m != 0:
-                    j = 0
-                    while ((m >> np.uint64(j)) & np.uint64(1)) == 0:
-                        j += 1
-                    m &= ~(np.uint64(1) << np.uint64(j))
-                    c = c0 + j
+                    c = c0 + _lowest(m)
+                    m &= m - np.uint64(1)
                     if c >= C:
                         break
-                    s, nc, ni = _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip)
-                    if max_skip > 0 and ni > max_skip:
-                        continue
-                    if s >= log_t:
+                    hit, s, nc, ni = _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t)
+                    if hit:
                         k = out_n[q]
                         if k < cap:
                             out_case[q, k] = c
