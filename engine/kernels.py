@@ -53,11 +53,13 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
     is increased by the table values read (packed rows and exact lookups).
     Returns arrays ``(q, c, log10_lr, loci_compared, loci_inconsistent)``.
     """
-    from kinship.kernels.score import score_rows
+    from kinship.kernels.score import query_columns, score_rows
 
     pk = packed_group(tab, max_skip)
     thr = pk.thresholds(float(log_t))
-    q_rows = np.ascontiguousarray(q_rows, dtype=np.int64)
+    q_rows = np.asarray(q_rows, dtype=np.int64)
+    qcol = query_columns(qg[q_rows], tab.offsets)
+    q_rank_tile = np.ascontiguousarray(np.asarray(q_rank)[q_rows], dtype=np.int64)
     st = np.zeros(2, dtype=np.int64)
     while True:
         out_q = np.empty(cap, dtype=np.int64)
@@ -66,12 +68,12 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
-        n = score_rows(pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed, tab.offsets,
-                       qg, q_rows, q_rank, c_rank, bool(canonical), float(log_t), int(max_skip),
-                       pk.skip, out_q, out_c, out_s, out_nc, out_ni, st)
+        n = score_rows(pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed, qcol,
+                       q_rank_tile, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
+                       out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
-            return out_q[:n], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]
+            return q_rows[out_q[:n]], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]
         cap = int(n)
 
 

@@ -505,18 +505,15 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     hits and their values are those of an exhaustive scan (``screen=False``
     scores every pair exactly).
     """
-    from .kernels.score import score_queries
+    from .kernels.score import query_columns, score_queries
 
-    qg = np.asarray(qg)
-    small = qg.size == 0 or (qg.max() <= np.iinfo(np.int16).max and qg.min() >= -1)
-    qg = np.ascontiguousarray(qg, dtype=np.int16 if small else np.int32)
+    qcol = query_columns(qg, tables.offsets)
     log_tab = np.ascontiguousarray(tables.log10())
     log_t = math.log10(threshold) if threshold > 0 else -math.inf
-    Q = qg.shape[0]
+    Q = qcol.shape[0]
     pk = packed(tables, max_skip)
     exact_tile = pk.exact if screen else np.ones_like(pk.exact)
     thr = pk.thresholds(log_t)
-    offsets = tables.offsets.astype(np.int64)
     inc = np.ascontiguousarray(tables.inconsistent, dtype=np.uint8)
     typed = np.ascontiguousarray(tables.typed, dtype=np.uint8)
     while True:
@@ -526,7 +523,7 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
         out_ni = np.empty((Q, cap), dtype=np.int32)
         out_n = np.zeros(Q, dtype=np.int32)
         if Q and len(tables):
-            score_queries(pk.rows, pk.lo, exact_tile, thr, log_tab, inc, typed, offsets, qg, log_t,
+            score_queries(pk.rows, pk.lo, exact_tile, thr, log_tab, inc, typed, qcol, log_t,
                           int(max_skip), pk.skip, cap, out_case, out_score, out_nc, out_ni, out_n)
         if out_n.size == 0 or out_n.max() <= cap:
             break

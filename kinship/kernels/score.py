@@ -59,7 +59,8 @@ from numba import prange
 
 from .._numba import jit
 
-__all__ = ["LANES", "PackedTables", "pack_tables", "score_rows", "score_queries", "score_all"]
+__all__ = ["LANES", "PackedTables", "pack_tables", "query_columns", "score_rows", "score_queries",
+           "score_all"]
 
 #: cases per packed row: 8 words x 4 fields
 LANES = 32
@@ -76,7 +77,7 @@ class PackedTables:
     __slots__ = ("rows", "lo", "scale", "exact", "n_cases", "skip", "nbytes")
 
     def __init__(self, rows, lo, scale, exact, n_cases, skip):
-        self.rows = rows        # uint64 [T, S, 8]
+        self.rows = rows        # uint64 [T, S * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]
         self.lo = lo            # int64 [T]: the floor, in grid units (<= 0)
         self.scale = scale      # float64 [T]: grid units per log10 unit
         self.exact = exact      # uint8 [T]: 1 = not screenable, score every pair exactly
@@ -113,7 +114,7 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     span = _FIELD_MAX // max(1, L)              # grid units one locus may use
     col_locus = np.repeat(np.arange(L, dtype=np.int64), np.diff(np.append(offsets, S)))
     T = (C + LANES - 1) // LANES
-    rows = np.zeros((T, S, _WORDS), dtype=np.uint64)
+    rows = np.zeros((T, S * _WORDS), dtype=np.uint64)
     lo = np.zeros(T, dtype=np.int64)
     scale = np.ones(T, dtype=np.float64)
     exact = np.zeros(T, dtype=np.uint8)
@@ -171,18 +172,19 @@ def _pack(log_tab, incons, typed, col_locus, skip, span, max_scale, floor_span, 
                     u = math.ceil(v * s)
                     if u > low:
                         x = u - low
-                rows[t, j, w] |= np.uint64(x) << sh
+                rows[t, j * 8 + w] |= np.uint64(x) << sh
 
 
 _HIGH = np.uint64(0x8000800080008000)
 
 
 @jit()
-def _lanes(T, offsets, qg, q, thr, lo, max_skip, exact_tile, skip_typed):
-    """Bit mask (bit j = lane j = case 32 t + j) of the lanes of tile ``T = rows[t]`` whose
-    screening bound for query ``q`` reaches the threshold, and the number of
-    rows read."""
-    L = offsets.shape[0]
+def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
+    """Bit mask (bit j = lane j = case 32 t + j) of the lanes of tile ``T = rows[t]``
+    whose screening bound for query ``q`` reaches the threshold, and the number of
+    rows read.  ``qcol[q, l]``: the query's table column at locus ``l`` (offset of
+    the locus + genotype index), -1 where untyped."""
+    L = qcol.shape[1]
     if exact_tile:
         return np.uint64(0xFFFFFFFF), 0
     a0 = np.uint64(0)
@@ -195,18 +197,18 @@ def _lanes(T, offsets, qg, q, thr, lo, max_skip, exact_tile, skip_typed):
     a7 = np.uint64(0)
     n = 0
     for l in range(L):
-        g = qg[q, l]
-        if g >= 0:
-            r = offsets[l] + g
+        j = qcol[q, l]
+        if j >= 0:
             n += 1
-            a0 += T[r, 0]
-            a1 += T[r, 1]
-            a2 += T[r, 2]
-            a3 += T[r, 3]
-            a4 += T[r, 4]
-            a5 += T[r, 5]
-            a6 += T[r, 6]
-            a7 += T[r, 7]
+            r = np.uint64(j) << np.uint64(3)   # unsigned: no negative-index wraparound code
+            a0 += T[r]
+            a1 += T[r + np.uint64(1)]
+            a2 += T[r + np.uint64(2)]
+            a3 += T[r + np.uint64(3)]
+            a4 += T[r + np.uint64(4)]
+            a5 += T[r + np.uint64(5)]
+            a6 += T[r + np.uint64(6)]
+            a7 += T[r + np.uint64(7)]
     # a lane passes iff its field sum >= tp (grid units, floor offsets included)
     tp = thr - n * lo
     if skip_typed:
@@ -247,18 +249,17 @@ def _lowest(m):
 
 
 @jit()
-def _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t):
+def _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t):
     """(is a hit, exact log10 LR in locus order, loci compared, loci inconsistent)
     of one pair; with ``max_skip > 0`` a pair with more inconsistent loci is none."""
-    L = offsets.shape[0]
+    L = qcol.shape[1]
     s = 0.0
     nc = 0
     ni = 0
     for l in range(L):
-        g = qg[q, l]
-        if g < 0 or typed[c, l] == 0:
+        j = qcol[q, l]
+        if j < 0 or typed[c, l] == 0:
             continue
-        j = offsets[l] + g
         nc += 1
         if incons[c, j] != 0:
             ni += 1
@@ -269,11 +270,21 @@ def _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t):
     return hit, s, nc, ni
 
 
+def query_columns(qg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``qcol[q, l] = offsets[l] + qg[q, l]`` (-1 where untyped): the table column
+    of each query genotype, the kernels' query input; int16 when it fits."""
+    qg = np.asarray(qg)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    col = np.where(qg >= 0, qg.astype(np.int64) + offsets[None, :], -1)
+    small = col.size == 0 or col.max() <= np.iinfo(np.int16).max
+    return np.ascontiguousarray(col, dtype=np.int16 if small else np.int32)
+
+
 @jit()
-def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, q_rows, q_rank,
-               c_rank, canonical, log_t, max_skip, skip_packed,
-               out_q, out_c, out_s, out_nc, out_ni, stats):
-    """The queries ``q_rows`` against every case (serial; releases the GIL).
+def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, q_rank, c_rank, canonical,
+               log_t, max_skip, skip_packed, out_q, out_c, out_s, out_nc, out_ni, stats):
+    """Every query of ``qcol`` (:func:`query_columns`) against every case (serial;
+    releases the GIL).
 
     Writes hits ``(q, c, log10 LR, compared, inconsistent)`` to the ``out_*``
     arrays up to their length and returns the number of hits (call again with
@@ -282,6 +293,7 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, q
     lookups, ``stats[1]`` += pairs scored exactly."""
     C = log_tab.shape[0]
     T = rows.shape[0]
+    Q = qcol.shape[0]
     cap = out_q.shape[0]
     n = 0
     reads = 0
@@ -292,9 +304,8 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, q
         tt = thr[t]
         lt = lo[t]
         et = exact_tile[t] != 0
-        for i in range(q_rows.shape[0]):
-            q = q_rows[i]
-            m, nr = _lanes(Tt, offsets, qg, q, tt, lt, max_skip, et, skip_packed)
+        for q in range(Q):
+            m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
             reads += nr
             while m != 0:
                 c = c0 + _lowest(m)
@@ -303,7 +314,7 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, q
                     break
                 if canonical and q_rank[q] <= c_rank[c]:
                     continue
-                hit, s, nc, ni = _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t)
+                hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
                 exact_pairs += 1
                 reads += nc
                 if hit:
@@ -320,12 +331,12 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, q
 
 
 @jit(parallel=True)
-def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg, log_t, max_skip,
+def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, log_t, max_skip,
                   skip_packed, cap, out_case, out_score, out_nc, out_ni, out_n):
     """Every query against every case, queries in parallel blocks; hits of query
     ``q`` in ``out_*[q, :out_n[q]]`` (``out_n[q]`` may exceed ``cap``: call again
     with a larger one)."""
-    Q = qg.shape[0]
+    Q = qcol.shape[0]
     C = log_tab.shape[0]
     T = rows.shape[0]
     B = 2048
@@ -342,13 +353,13 @@ def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, offsets, qg
             lt = lo[t]
             et = exact_tile[t] != 0
             for q in range(q0, q1):
-                m, nr = _lanes(Tt, offsets, qg, q, tt, lt, max_skip, et, skip_packed)
+                m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
                 while m != 0:
                     c = c0 + _lowest(m)
                     m &= m - np.uint64(1)
                     if c >= C:
                         break
-                    hit, s, nc, ni = _exact(log_tab, incons, typed, offsets, qg, q, c, max_skip, log_t)
+                    hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
                     if hit:
                         k = out_n[q]
                         if k < cap:
