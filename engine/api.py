@@ -42,7 +42,7 @@ from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .inputs import (QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
                      query_blocks, scan_references, set_fingerprint, stream_blocks)
-from .job import PAIRWISE_MODES, Job, load_job, stable_hash
+from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
 from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
                      clean_results, read_json)
@@ -50,6 +50,8 @@ from .merge import merge_hits
 from .plan import PrevState, plan_mode
 from .report import summary_text
 from .task import Task, TaskContext
+from .ylineage import combine as combine_y
+from .ylineage import load_y_inputs, relation_clashes, y_blocks
 
 __all__ = ["run", "RunResult", "RESULTS_FORMAT", "RESULTS_VERSION"]
 
@@ -279,14 +281,16 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     # -- 1. model and inputs (errors before any work) ---------------------------------
     t0 = time.perf_counter()
     ft, fsrc = load_frequencies(job)
-    qds = open_input(job, "queries")
-    need_refs = any(m != "duplicates" for m in modes)
+    auto_modes = [m for m in modes if m != Y_MODE]
+    qds = open_input(job, "queries") if auto_modes else None
+    need_refs = any(m not in ("duplicates", Y_MODE) for m in modes)
     rds = None
     if need_refs:
         same = job.path(v["inputs"]["references"]).resolve() == job.path(v["inputs"]["queries"]).resolve()
         rds = qds if same else open_input(job, "references")
-    loci, ds_names = _resolve_loci(job, ft, qds, rds)
-    extra = {}
+    loci, ds_names, extra = [], [], {}
+    if qds is not None:
+        loci, ds_names = _resolve_loci(job, ft, qds, rds)
     for l, d in zip(loci, ds_names):
         labs = set(qds.alleles.get(d, ()))
         if rds is not None:
@@ -298,15 +302,22 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
         raise InputError(f"the model cannot be built from the frequency table and the profiles: {e}. "
                          f"Fix: set [model] min_allele_freq for alleles absent from the table") from None
     model = get_model(spec)
+    yin = load_y_inputs(job) if Y_MODE in modes else None
     job_key = stable_hash({"job": job.key_material(), "frequencies": ft.checksum(),
                            "results_version": RESULTS_VERSION})
     out = job.output_path
     state_kind, _ = _check_output(out, job_key, resume, v["output"]["overwrite"])
-    queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
+    if qds is not None:
+        queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
+    else:
+        queries = _no_queries()
     kit_loci: dict = {}
     _add_kit_loci(kit_loci, queries.kit, queries.codes)
     refs = cases = None
-    notes = []
+    notes = list(yin.notes) if yin is not None else []
+    if yin is None and any(v["inputs"][k] for k in ("y_queries", "y_references", "y_population")):
+        notes.append("inputs.y_queries / y_references are given but search.modes has no y-lineage: "
+                     "the Y haplotypes were not searched")
     if need_refs:
         refs = scan_references(rds, Recoder(rds, loci, model.systems, ds_names), kit_loci)
         if len(refs) == 0:
@@ -316,6 +327,16 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                 f"inputs.references at the dataset that holds them"
             )
     check_kits(kit_loci, loci, search["mixed_kits"])
+    if yin is not None and refs is not None:
+        yin.auto_relation = {str(i): (str(c), str(r))
+                             for i, c, r in zip(refs.ids, refs.case_id, refs.relation)}
+        clash = relation_clashes(yin.relation_of(), yin.auto_relation)
+        if clash:
+            notes.append(f"y-lineage: {len(clash)} reference men have another case or relation in "
+                         f"the autosomal references than in the Y references "
+                         f"({', '.join(clash[:5])}{', ...' if len(clash) > 5 else ''}); their Y "
+                         f"hits are not combined with autosomal evidence. Fix: correct the "
+                         f"samples manifest of one of the datasets")
     if "case" in modes:
         cases = build_cases(refs, search["invalid_cases"])
         notes.extend(cases.notes)
@@ -335,18 +356,33 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     log.info("search %s: %d queries, %d reference persons, %d cases, %d loci, modes %s",
              job.source, len(queries), len(refs) if refs is not None else 0,
              len(cases) if cases is not None else 0, len(loci), ", ".join(modes))
+    if yin is not None:
+        log.info("y-lineage: %d query men, %d reference men, %d loci", len(yin.q_ids),
+                 len(yin.r_ids), len(yin.ctx.panel.compare_slots))
 
     # -- 2. output directory, plan -----------------------------------------------------
     try:
         return _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names,
                            loci, ft, fsrc, out, resume, progress, notes, timings, executor,
-                           started, t_start)
+                           started, t_start, yin)
     finally:
         executor.close()
 
 
+def _no_queries() -> QuerySet:
+    """The (empty) autosomal query set of a job whose only mode is y-lineage."""
+    return QuerySet(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0, dtype=object),
+                    np.zeros((0, 0, 2), dtype=np.int16), np.zeros((0, 0), dtype=np.int32),
+                    np.zeros(0, dtype="S16"))
+
+
+def _y_shards(ds) -> list:
+    return [{"file": s["file"], "sha256": s.get("sha256"), "n_profiles": s.get("n_profiles")}
+            for s in ds.manifest["shards"]]
+
+
 def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names, loci, ft,
-                fsrc, out, resume, progress, notes, timings, executor, started, t_start):
+                fsrc, out, resume, progress, notes, timings, executor, started, t_start, yin=None):
     v = job.values
     modes = job.modes
     search = v["search"]
@@ -390,7 +426,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "prev_model_key": prev_model_key,
         })
         result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
-                          prev, out, tasks_dir, progress, run_notes, timings, executor)
+                          prev, out, tasks_dir, progress, run_notes, timings, executor, yin)
         hits, run_info = result
         chance_json = {m: _clean_json(ch.to_dict()) for m, ch in run_info["chance"].items()}
 
@@ -401,10 +437,15 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "software": {"name": "strkin", "version": _software()["strkin"]},
             "job": job.key_material(), "job_key": job_key, "model_key": spec.key,
             "model": model.describe(),
-            "inputs": {"queries": _shards(qds), "references": _shards(rds) if rds is not None else None,
+            "inputs": {"queries": _shards(qds) if qds is not None else None,
+                       "references": _shards(rds) if rds is not None else None,
                        "frequencies": fsrc},
             "chance_hits": chance_json,
         }
+        if yin is not None:
+            for k, d in yin.datasets.items():
+                prov["inputs"][k] = _y_shards(d)
+            prov["y_lineage"] = yin.info
         atomic_write_parquet(out / "hits.parquet", hits,
                              {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
         _fault("hits")
@@ -417,12 +458,13 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "n_cases": len(cases) if cases is not None else len(set(refs.case_id)) if refs is not None else 0,
             "search": search, "modes": modes, "notes": sorted(set(notes)),
             "chance": run_info["chance"], "chance_method": v["report"]["chance_method"],
+            "y_lineage": yin.info if yin is not None else None,
         }
         summary = summary_text(hits, sinfo)
         atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
         _fault("summary")
         _write_state(state_dir, queries, refs, cases, modes, run_info["counts"],
-                     run_info["chance_state"])
+                     run_info["chance_state"], yin)
         _fault("state")
         timings["write_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - t_start
@@ -434,12 +476,17 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "job_source": job.source, "job": job.to_dict(), "job_key": job_key,
             "model_key": spec.key, "model": model.describe(),
             "inputs": {
-                "queries": {"path": str(qds.path), "n_queries": len(queries), "shards": _shards(qds)},
+                "queries": None if qds is None else {
+                    "path": str(qds.path), "n_queries": len(queries), "shards": _shards(qds)},
                 "references": None if rds is None else {
                     "path": str(rds.path), "n_references": n_refs,
                     "n_cases": sinfo["n_cases"], "shards": _shards(rds)},
                 "frequencies": fsrc,
+                **({} if yin is None else {
+                    k: {"path": str(d.path), "n_haplotypes": d.n_profiles, "panel": d.panel.name,
+                        "shards": _y_shards(d)} for k, d in yin.datasets.items()}),
             },
+            **({} if yin is None else {"y_lineage": yin.info}),
             "outputs": {
                 "hits": {"file": "hits.parquet", "rows": hits.num_rows,
                          "sha256": sha256_file(out / "hits.parquet")},
@@ -461,41 +508,55 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
     return RunResult(out, hits, manifest, summary)
 
 
-def _query_chunks(queries: QuerySet, rows: np.ndarray, size: int) -> list:
+def _query_chunks(ids, fps, rows: np.ndarray, size: int) -> list:
     out = []
     for a in range(0, len(rows), size):
         r = rows[a:a + size]
-        out.append((r, set_fingerprint(list(queries.ids[r]), list(queries.fp[r]))))
+        out.append((r, set_fingerprint(list(ids[r]), list(fps[r]))))
     return out
 
 
 def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci, prev, out,
-             tasks_dir, progress, notes, timings, executor):
+             tasks_dir, progress, notes, timings, executor, yin=None):
     v = job.values
     search = v["search"]
     ex = v["execution"]
     modes = job.modes
     cspec = make_spec(search, v["report"])
     ctx = TaskContext(spec, search["threshold"], search["top_k"], search["case_top_k"],
-                      search["max_inconsistent"], search["line"], chance=cspec)
+                      search["max_inconsistent"], search["line"], chance=cspec,
+                      y=yin.ctx if yin is not None else None)
     t0 = time.perf_counter()
     plans = []
     units = {}        # mode -> (kind, ids, fps) of its reference units
-    all_rows = np.arange(len(queries), dtype=np.int64)
+    qsets = {}        # mode -> (ids, fps) of its queries
     for mode in modes:
+        q_ids, q_fp, q_kind, m_prev = queries.ids, queries.fp, "query", prev
         if mode == "case":
             r_ids, r_fp, kind = cases.ids, cases.fp, "case"
         elif mode == "duplicates":
             r_ids, r_fp, kind = queries.ids, queries.fp, "query"
+        elif mode == Y_MODE:
+            r_ids, r_fp, kind = yin.r_ids, yin.r_fp, "yperson"
+            q_ids, q_fp, q_kind = yin.q_ids, yin.q_fp, "yquery"
+            if prev is not None and bytes(prev.units.get("ypopulation", {}).get("", b"")) != \
+                    yin.ctx.key.encode():
+                m_prev = None
+                notes.append("y-lineage: the population sample of the match probability or a Y "
+                             "setting changed since the last run: every y-lineage pair was "
+                             "compared again")
         else:
             r_ids, r_fp, kind = refs.ids, refs.fp, "person"
         units[mode] = (kind, r_ids, r_fp)
-        plans.append(plan_mode(mode, queries.ids, queries.fp, r_ids, r_fp, kind, prev,
-                               search["top_k"], search["case_top_k"]))
+        qsets[mode] = (q_ids, q_fp)
+        plans.append(plan_mode(mode, q_ids, q_fp, r_ids, r_fp, kind, m_prev,
+                               search["top_k"], search["case_top_k"], q_kind=q_kind))
     # chance hits: the sampled units of each mode, and those whose values must be computed
     sampled, need, chance_rows = {}, {}, {}
     if cspec is not None:
         for p in plans:
+            if p.mode == Y_MODE:
+                continue
             kind, r_ids, r_fp = units[p.mode]
             smask = sample_mask(kind, r_ids, cspec.units)
             nmask = smask.copy()
@@ -509,11 +570,12 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     total = 0
     chunks = {}
     for p in plans:
+        q_ids, q_fp = qsets[p.mode]
         q_sub_rows = np.nonzero(p.q_sub)[0]
-        n_r = len(p.r_sub)
-        total += int(p.r_sub.sum()) * len(queries) + int((~p.r_sub).sum()) * len(q_sub_rows)
-        chunks[p.mode] = [_query_chunks(queries, all_rows, ex["query_chunk"]),
-                          _query_chunks(queries, q_sub_rows, ex["query_chunk"])]
+        total += int(p.r_sub.sum()) * len(q_ids) + int((~p.r_sub).sum()) * len(q_sub_rows)
+        all_rows = np.arange(len(q_ids), dtype=np.int64)
+        chunks[p.mode] = [_query_chunks(q_ids, q_fp, all_rows, ex["query_chunk"]),
+                          _query_chunks(q_ids, q_fp, q_sub_rows, ex["query_chunk"])]
     recoder = Recoder(rds, loci, model.systems, ds_names) if rds is not None else None
     keys: list = []
     resumed = [0]
@@ -530,6 +592,8 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                 sels.append(need[p.mode])
             if p.mode == "duplicates":
                 blocks = query_blocks(queries, sels, ex["block_size"])
+            elif p.mode == Y_MODE:
+                blocks = y_blocks(yin, sels, ex["y_block_size"])
             elif p.mode == "case":
                 blocks = stream_blocks(rds, recoder, refs, "cases", sels, ex["block_size"], cases)
             else:
@@ -544,7 +608,10 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                     yield Task(key, p.mode, block, no_rows, kind="chance")
                     continue
                 for rows, cfp in chunks[p.mode][si]:
-                    key = stable_hash([job_key, spec.key, p.mode, block.key, cfp])[:40]
+                    parts = [job_key, spec.key, p.mode, block.key, cfp]
+                    if p.mode == Y_MODE:
+                        parts.append(yin.ctx.key)
+                    key = stable_hash(parts)[:40]
                     keys.append((p.mode, key, "score"))
                     path = tasks_dir / f"{key}.parquet"
                     t = Task(key, p.mode, block, rows)
@@ -608,9 +675,13 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         chance, chance_state = _chance(cspec, plans, units, sampled, chance_rows, queries, cases,
                                        spec, search, notes)
         for m in modes:
+            if m == Y_MODE:
+                continue
             stats[m]["chance_units_computed"] = n_chance_new[m]
             stats[m]["chance_units_reused"] = int(sampled[m].sum()) - n_chance_new[m]
     hits = annotate(hits, chance)
+    if yin is not None:
+        hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0
     log.info("%d tasks (%d resumed), %d hits, search %.1f s", len(keys), resumed[0], hits.num_rows,
              timings["search_s"])
@@ -638,6 +709,8 @@ def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, sea
     n_f = int(np.count_nonzero(queries.sex == "F"))
     out, keep, fps = {}, {}, {}
     for p in plans:
+        if p.mode == Y_MODE:
+            continue
         kind, r_ids, r_fp = units[p.mode]
         N = len(r_ids)
         rows = {}
@@ -688,7 +761,7 @@ def _clean_json(x):
     return x
 
 
-def _write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None):
+def _write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None, yin=None):
     kinds, ids, fps = [], [], []
 
     def add(kind, i, f):
@@ -701,6 +774,10 @@ def _write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_st
         add("person", refs.ids, refs.fp)
     if "case" in modes:
         add("case", cases.ids, cases.fp)
+    if yin is not None:
+        add("yquery", yin.q_ids, yin.q_fp)
+        add("yperson", yin.r_ids, yin.r_fp)
+        add("ypopulation", [""], [yin.ctx.key.encode()])
     units = pa.table({"kind": pa.array(kinds, pa.string()), "id": pa.array(ids, pa.string()),
                       "fp": pa.array(fps, pa.binary())})
     atomic_write_parquet(state_dir / "units.parquet", units)

@@ -11,11 +11,17 @@ stepwise mutation.  On top of the families the demo adds
 * direct samples of two missing persons (relation ``self``, e.g. a toothbrush)
   of two otherwise unrelated queries: identity hits,
 * three queries typed twice, the second time with an allele dropped out at one
-  locus: duplicate hits (``max_inconsistent = 1``).
+  locus: duplicate hits (``max_inconsistent = 1``);
+* Y-STR haplotypes (Yfiler Plus) of the men: a simulated paternal population
+  (:func:`kinship.ystr.simulate.simulate_population`, shipped mutation rates)
+  gives each planted family's paternal line and the unrelated men; a male
+  missing child's haplotype is his father's, grandfather's or brother's after
+  the meioses between them (``profiles-y/``, population sample ``y-population/``).
 
 The search runs every mode the demo needs (``case``, ``parent-child``,
-``full-sibling``, ``identity``, ``duplicates``) and the truth table says which
-hits were planted.
+``full-sibling``, ``identity``, ``duplicates``, ``y-lineage``) and the truth
+table says which hits were planted; Y hits of a father or grandfather show the
+LR combined with the case-mode LR.
 """
 from __future__ import annotations
 
@@ -76,19 +82,80 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
         dup = f"{p.sample_id}-retyped"
         profiles.append(formats.Profile(dup, g, "query", "", "", p.sex, "GlobalFiler"))
         truth[dup] = {"mode": "duplicates", "target": p.sample_id}
+    _demo_y(directory, profiles, truth, truth_cases, seed)
     ds = directory / "profiles"
     formats.write_profiles(ds, profiles, provenance={"demo": {"seed": seed, "n_cases": n_cases,
                                                               "founders": "NIST 1036 U.S. population"}})
     return truth
 
 
+#: relations whose Y haplotype a male missing child shares, with the meioses between them
+_Y_RELATIONS = (("father", 1), ("grandfather", 2), ("full-sibling", 2), ("uncle", 3))
+
+
+def _demo_y(directory: Path, profiles, truth, truth_cases, seed):
+    """Y haplotypes of the demo's men (see the module doc)."""
+    import numpy as np
+
+    import formats
+    from kinship.ystr import YMutationRates, get_panel
+    from kinship.ystr.simulate import haplotypes_from_comparison, mutate, simulate_population
+
+    panel = get_panel("Yfiler Plus")
+    mu = YMutationRates.load().slot_rates(panel)
+    pop = simulate_population(panel, mu, n_men=30_000, generations=1, n_founders=30_000, keep=1,
+                              seed=seed)
+    men = pop.cmp[0]
+    rng = np.random.default_rng(seed + 2)
+    order = rng.permutation(len(men))
+    take = iter(order.tolist())
+    by_id = {p.sample_id: p for p in profiles}
+    refs, ref_meta, queries = [], {"case_id": [], "relation": []}, []
+    for q, (case, _st) in sorted(truth_cases.items()):
+        if by_id[q].sex != "M":
+            continue
+        rel = [p for p in profiles if p.kind == "reference" and p.case_id == case and p.sex == "M"]
+        pick = next(((p, m) for r, m in _Y_RELATIONS for p in rel if p.relation == r), None)
+        if pick is None:
+            continue
+        p, m = pick
+        h = men[next(take)]
+        refs.append((p.sample_id, h))
+        ref_meta["case_id"].append(case)
+        ref_meta["relation"].append(p.relation)
+        queries.append((q, mutate(h[None], mu, rng, panel, m)[0]))
+        truth[q]["y_target"] = p.sample_id
+    for p in profiles:  # the other men: unrelated haplotypes
+        if p.sex == "M" and p.kind == "query" and p.sample_id not in dict(queries):
+            queries.append((p.sample_id, men[next(take)]))
+    for i in range(300):  # unrelated reference men (a database)
+        refs.append((f"YDB{i:04d}", men[next(take)]))
+        ref_meta["case_id"].append(f"YDB{i:04d}")
+        ref_meta["relation"].append("")
+    yds = directory / "profiles-y"
+    formats.write_y_haplotypes(
+        yds, haplotypes_from_comparison(panel, np.array([h for _, h in refs]), [i for i, _ in refs]),
+        {"kind": "reference", **ref_meta}, kit="Yfiler Plus")
+    formats.write_y_haplotypes(
+        yds, haplotypes_from_comparison(panel, np.array([h for _, h in queries]),
+                                        [i for i, _ in queries]), {"kind": "query"}, kit="Yfiler Plus")
+    rest = [next(take) for _ in range(1000)]
+    formats.write_y_haplotypes(
+        directory / "y-population",
+        haplotypes_from_comparison(panel, men[rest], [f"P{i:04d}" for i in range(len(rest))]),
+        {"kind": "reference", "case_id": "population"}, kit="Yfiler Plus")
+
+
 def demo_job(directory) -> dict:
     directory = Path(directory)
     return {
         "inputs": {"queries": str(directory / "profiles"), "references": str(directory / "profiles"),
-                   "frequencies": "nist1036_all"},
+                   "frequencies": "nist1036_all", "y_queries": str(directory / "profiles-y"),
+                   "y_references": str(directory / "profiles-y"),
+                   "y_population": str(directory / "y-population")},
         "model": {"theta": 0.0, "mutation": dict(DEMO_MUTATION)},
-        "search": {"modes": ["case", "parent-child", "full-sibling", "identity", "duplicates"],
+        "search": {"modes": ["case", "parent-child", "full-sibling", "identity", "duplicates",
+                             "y-lineage"],
                    "threshold": 1e4, "top_k": 3, "max_inconsistent": 1},
         "output": {"path": str(directory / "results")},
     }
@@ -135,14 +202,17 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
                 f"{out} exists and is not a demo directory; give kinship demo --out a new or "
                 f"empty directory"
             )
-        for name in ("profiles", "results"):
+        for name in ("profiles", "profiles-y", "y-population", "results"):
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     truth = build_demo(out, seed=seed, n_cases=n_cases)
     job = demo_job(out.resolve())
     _write_job_toml(out / "job.toml", {**job, "output": {"path": "results"},
                                        "inputs": {**job["inputs"], "queries": "profiles",
-                                                  "references": "profiles"}})
+                                                  "references": "profiles",
+                                                  "y_queries": "profiles-y",
+                                                  "y_references": "profiles-y",
+                                                  "y_population": "y-population"}})
     marker.write_text(json.dumps({"seed": seed, "n_cases": n_cases}) + "\n", encoding="utf-8")
     (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     res = run(out / "job.toml", progress=progress)
@@ -161,4 +231,7 @@ def truth_report(hits, truth: dict) -> list:
         planted = {q: t for q, t in truth.items() if t["mode"] == mode}
         found = sum(1 for q, t in planted.items() if best.get((mode, q)) == t["target"])
         lines.append(f"{mode}: {found} of {len(planted)} planted relationships ranked first")
+    planted = {q: t["y_target"] for q, t in truth.items() if "y_target" in t}
+    found = sum(1 for q, r in planted.items() if best.get(("y-lineage", q)) == r)
+    lines.append(f"y-lineage: {found} of {len(planted)} planted paternal relatives ranked first")
     return lines

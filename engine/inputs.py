@@ -285,9 +285,10 @@ def build_cases(refs: RefPersons, invalid: str = "error", missing_sex_needed=Tru
 class RefBlock:
     """A block of reference units scored together by one task.
 
-    ``kind``: ``"persons"`` (pairwise modes), ``"cases"`` (case mode) or
-    ``"queries"`` (duplicates mode: the units are queries).  ``unit_ids`` are the
-    units' ref keys (reference sample id, case id, query id).
+    ``kind``: ``"persons"`` (pairwise modes), ``"cases"`` (case mode),
+    ``"queries"`` (duplicates mode: the units are queries) or ``"ypersons"``
+    (y-lineage: reference men, their haplotypes in ``haplotypes``).  ``unit_ids``
+    are the units' ref keys (reference sample id, case id, query id).
     """
 
     kind: str
@@ -299,6 +300,7 @@ class RefBlock:
     codes: np.ndarray = None
     cases: list = None
     query_rows: np.ndarray = None
+    haplotypes: object = None
 
     def __len__(self):
         return len(self.unit_ids)

@@ -24,28 +24,40 @@ from typing import Any, Mapping
 
 from .errors import JobError
 
-__all__ = ["Job", "load_job", "MODES", "PAIRWISE_MODES", "SCHEMA", "parse_mutation"]
+__all__ = ["Job", "load_job", "MODES", "PAIRWISE_MODES", "Y_MODE", "SCHEMA", "parse_mutation"]
 
 #: Pairwise relationships between a query and every reference person.
 PAIRWISE_MODES = (
     "identity", "parent-child", "full-sibling", "half-sibling", "grandparent", "avuncular",
     "first-cousin",
 )
+#: The Y-STR lineage mode (Y haplotype datasets, :mod:`engine.ylineage`).
+Y_MODE = "y-lineage"
 #: Every mode: ``case`` (the query as the missing person of each case),
-#: the pairwise modes, and ``duplicates`` (identity among the queries).
-MODES = ("case",) + PAIRWISE_MODES + ("duplicates",)
+#: the pairwise modes, ``duplicates`` (identity among the queries) and
+#: ``y-lineage`` (paternal relatives by Y-STR haplotypes).
+MODES = ("case",) + PAIRWISE_MODES + ("duplicates", Y_MODE)
+#: Y-STR estimators of the haplotype match probability (kinship.ystr.estimators).
+Y_ESTIMATORS = ("augmented_count", "clopper_pearson", "kappa", "discrete_laplace")
 
 _REQUIRED = object()
 
 #: section -> key -> (default, description).  ``_REQUIRED`` marks required keys.
 SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
     "inputs": {
-        "queries": (_REQUIRED, "profile dataset whose kind=query samples are the queries"),
+        "queries": (None, "profile dataset whose kind=query samples are the queries (required "
+                          "unless modes = ['y-lineage'])"),
         "references": (None, "profile dataset whose kind=reference samples are the references "
-                             "(required unless modes = ['duplicates'])"),
+                             "(required unless modes are only duplicates / y-lineage)"),
         "frequencies": ("nist1036_all", "frequency table: a file, or a bundled population name"),
         "frequencies_format": ("csv", "format of a frequency file: csv, familias, strider, fam"),
         "loci": (None, "compare only these loci (default: every locus of the datasets)"),
+        "y_queries": (None, "y-lineage: Y haplotype dataset whose kind=query haplotypes are the "
+                            "queries"),
+        "y_references": (None, "y-lineage: Y haplotype dataset whose kind=reference haplotypes "
+                               "are searched"),
+        "y_population": (None, "y-lineage: Y haplotype dataset for the match probability "
+                               "(default: the Y reference haplotypes)"),
     },
     "model": {
         "theta": (0.0, "Balding-Nichols coancestry coefficient"),
@@ -64,6 +76,22 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "mixed_kits": (False, "allow profiles typed with different kits (loci typed in only one "
                               "profile of a pair are skipped and counted)"),
         "invalid_cases": ("error", "a case whose relatives cannot form one pedigree: error or skip"),
+    },
+    "y_lineage": {
+        "max_mismatches": ("auto", "mismatched loci allowed (\"auto\": from the mutation rates, "
+                                   "recall_target for every m in meioses)"),
+        "max_steps": ("auto", "summed repeat steps allowed (\"auto\" as max_mismatches)"),
+        "recall_target": (0.99, "share of relatives the auto thresholds keep, at every m"),
+        "meioses": ([1, 2, 3, 4, 5, 6], "meioses m between the two men for which LR(m) is "
+                                        "computed"),
+        "prior": (None, "prior weights over meioses for the ranking LR (default: equal)"),
+        "estimator": ("augmented_count", f"match probability: {', '.join(Y_ESTIMATORS)}"),
+        "min_loci_compared": (1, "least number of loci both men typed"),
+        "threshold": (0.0, "report candidates with prior-weighted LR >= this (0: every "
+                           "candidate within the mismatch and step limits)"),
+        "loci": (None, "compare only these Y markers (default: every marker of the reference "
+                       "dataset)"),
+        "rates": (None, "mutation rates per marker replacing the shipped ones, {DYS19 = 0.0023}"),
     },
     "report": {
         "chance_method": ("exact", "expected chance hits per mode and per hit: exact (convolution "
@@ -86,6 +114,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "threads": (None, "worker threads in-process (default: every CPU)"),
         "block_size": (256, "cases or references compiled per task"),
         "query_chunk": (65536, "queries per task"),
+        "y_block_size": (65536, "y-lineage: reference men per task"),
         "progress": ("auto", "progress bar: auto (on a terminal), true, false"),
     },
 }
@@ -227,7 +256,7 @@ class Job:
     def _validate(self):
         v = self.values
         src = self.source
-        for k in ("queries", "references", "frequencies"):
+        for k in ("queries", "references", "frequencies", "y_queries", "y_references", "y_population"):
             x = v["inputs"][k]
             if x is not None and (not isinstance(x, str) or not x.strip()):
                 raise JobError(f"{src}: inputs.{k} must be a path (a string), got {x!r}")
@@ -267,11 +296,22 @@ class Job:
         if len(set(modes)) != len(modes):
             raise JobError(f"{src}: search.modes lists a mode twice: {modes}")
         v["search"]["modes"] = list(modes)
-        if v["inputs"]["references"] is None and any(m != "duplicates" for m in modes):
+        auto = [m for m in modes if m != Y_MODE]
+        if v["inputs"]["queries"] is None and auto:
+            raise JobError(f"{src}: inputs.queries is required ({SCHEMA['inputs']['queries'][1]})")
+        need_refs = [m for m in auto if m != "duplicates"]
+        if v["inputs"]["references"] is None and need_refs:
             raise JobError(
                 f"{src}: inputs.references is required for modes "
-                f"{', '.join(m for m in modes if m != 'duplicates')}; give the reference dataset"
+                f"{', '.join(need_refs)}; give the reference dataset"
             )
+        if Y_MODE in modes:
+            for k in ("y_queries", "y_references"):
+                if v["inputs"][k] is None:
+                    raise JobError(
+                        f"{src}: inputs.{k} is required for mode y-lineage: give the Y haplotype "
+                        f"dataset (a directory made by 'kinship import-y ... --out DIR')"
+                    )
         t = v["search"]["threshold"]
         if not _is_number(t) or float(t) <= 0:
             raise JobError(f"{src}: search.threshold must be a positive number (an LR, e.g. 1e4), got {t!r}")
@@ -306,7 +346,7 @@ class Job:
                 f"{src}: execution.scheduler = {sch!r}: expected a Dask scheduler address such as "
                 f"\"tcp://127.0.0.1:8786\" (leave it out to run in-process)"
             )
-        for k, lo in (("threads", 1), ("block_size", 1), ("query_chunk", 1)):
+        for k, lo in (("threads", 1), ("block_size", 1), ("query_chunk", 1), ("y_block_size", 1)):
             x = v["execution"][k]
             if x is None:
                 continue
@@ -316,6 +356,57 @@ class Job:
         if pr not in ("auto", True, False):
             raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")
         self._validate_report()
+        self._validate_y()
+
+    def _validate_y(self):
+        y = self.values["y_lineage"]
+        src = self.source
+        for k in ("max_mismatches", "max_steps"):
+            x = y[k]
+            if x != "auto" and (not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= 64):
+                raise JobError(f"{src}: y_lineage.{k} must be \"auto\" or an integer in [0, 64], "
+                               f"got {x!r}")
+        rt = y["recall_target"]
+        if not _is_number(rt) or not 0.0 < float(rt) < 1.0:
+            raise JobError(f"{src}: y_lineage.recall_target must be a share in (0, 1), e.g. 0.99, "
+                           f"got {rt!r}")
+        y["recall_target"] = float(rt)
+        ms = y["meioses"]
+        if (not isinstance(ms, list) or not ms or len(set(ms)) != len(ms)
+                or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 30 for m in ms)):
+            raise JobError(f"{src}: y_lineage.meioses must be a list of distinct integers in "
+                           f"[1, 30], e.g. [1, 2, 3, 4, 5, 6], got {ms!r}")
+        pr = y["prior"]
+        if pr is not None:
+            if (not isinstance(pr, list) or len(pr) != len(ms)
+                    or not all(_is_number(w) and float(w) >= 0 for w in pr) or not sum(pr) > 0):
+                raise JobError(f"{src}: y_lineage.prior must be one non-negative weight per "
+                               f"meioses value ({len(ms)}), not all zero, got {pr!r}")
+            y["prior"] = [float(w) for w in pr]
+        est = y["estimator"]
+        if est not in Y_ESTIMATORS:
+            raise JobError(f"{src}: y_lineage.estimator = {est!r}{_suggest(est, Y_ESTIMATORS)}; "
+                           f"estimators are {', '.join(Y_ESTIMATORS)}")
+        mlc = y["min_loci_compared"]
+        if not isinstance(mlc, int) or isinstance(mlc, bool) or not 1 <= mlc <= 64:
+            raise JobError(f"{src}: y_lineage.min_loci_compared must be an integer in [1, 64], "
+                           f"got {mlc!r}")
+        th = y["threshold"]
+        if not _is_number(th) or float(th) < 0:
+            raise JobError(f"{src}: y_lineage.threshold must be a number >= 0 (an LR), got {th!r}")
+        y["threshold"] = float(th)
+        loci = y["loci"]
+        if loci is not None and (not isinstance(loci, list) or not loci
+                                 or not all(isinstance(x, str) for x in loci)):
+            raise JobError(f"{src}: y_lineage.loci must be a non-empty list of Y marker names, "
+                           f"got {loci!r}")
+        rates = y["rates"]
+        if rates is not None:
+            if not isinstance(rates, Mapping) or not all(
+                    _is_number(r) and 0.0 <= float(r) < 0.5 for r in rates.values()):
+                raise JobError(f"{src}: y_lineage.rates must be a table of per-meiosis rates in "
+                               f"[0, 0.5), e.g. {{DYS19 = 0.0023}}, got {rates!r}")
+            y["rates"] = {str(k): float(r) for k, r in rates.items()}
 
     def _validate_report(self):
         r = self.values["report"]
@@ -372,7 +463,13 @@ class Job:
         for k in ("queries", "references"):
             if inputs[k] is not None:
                 inputs[k] = str(self.path(inputs[k]).resolve())
-        return {"inputs": inputs, "model": v["model"], "search": v["search"], "report": v["report"]}
+        for k in ("y_queries", "y_references", "y_population"):
+            if inputs[k] is not None:
+                inputs[k] = str(self.path(inputs[k]).resolve())
+        out = {"inputs": inputs, "model": v["model"], "search": v["search"], "report": v["report"]}
+        if Y_MODE in v["search"]["modes"]:
+            out["y_lineage"] = v["y_lineage"]
+        return out
 
 
 def load_job(path) -> Job:

@@ -9,7 +9,9 @@ Ranking, one total order everywhere (see :mod:`engine.task`):
   log10 LR descending, then by ``query_id``; set for the ``case_top_k`` best.
 
 ``expected_chance_hits`` is left null here and filled in by
-:func:`engine.chance.annotate` once the run's chance-hit expectations are known.
+:func:`engine.chance.annotate` once the run's chance-hit expectations are known;
+likewise ``combined_log10_lr`` and ``combined_with`` (:func:`engine.ylineage.combine`).
+The y-lineage columns (``y_*``) are null for the autosomal modes.
 
 A row is kept when either rank is set.  Rows are sorted by ``mode``, ``query_id``,
 ``rank`` (nulls last), then log10 LR descending and the reference ids, so the
@@ -21,8 +23,12 @@ import numpy as np
 import pyarrow as pa
 
 from .task import HIT_SCHEMA, topk_mask
+from .ylineage import COMBINED_FIELDS, Y_FIELDS
 
-__all__ = ["RESULT_SCHEMA", "merge_hits", "ref_keys", "posterior"]
+__all__ = ["RESULT_SCHEMA", "TASK_SCHEMA", "merge_hits", "ref_keys", "posterior"]
+
+#: what a task writes: the columns of every mode, then the y-lineage ones (null elsewhere)
+TASK_SCHEMA = pa.schema(list(HIT_SCHEMA) + Y_FIELDS)
 
 RESULT_SCHEMA = pa.schema([
     pa.field("mode", pa.string(), nullable=False),
@@ -38,7 +44,16 @@ RESULT_SCHEMA = pa.schema([
     pa.field("loci_compared", pa.int32(), nullable=False),
     pa.field("loci_inconsistent", pa.int32(), nullable=False),
     pa.field("per_locus_lr", pa.string(), nullable=False),
-])
+] + Y_FIELDS + COMBINED_FIELDS)
+
+
+def _task_columns(t: pa.Table) -> pa.Table:
+    """A task's (or earlier results') table with exactly :data:`TASK_SCHEMA`'s
+    columns; the y-lineage columns are null where a table has none."""
+    for f in Y_FIELDS:
+        if f.name not in t.column_names:
+            t = t.append_column(f, pa.nulls(t.num_rows, f.type))
+    return t.select(TASK_SCHEMA.names).cast(TASK_SCHEMA)
 
 
 def posterior(log10_lr: np.ndarray, prior: float) -> np.ndarray:
@@ -71,7 +86,7 @@ def _codes(*cols) -> np.ndarray:
 
 def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     """The ranked hits from task tables (``HIT_SCHEMA`` columns at least)."""
-    tables = [t.select(HIT_SCHEMA.names).cast(HIT_SCHEMA) for t in tables if t.num_rows]
+    tables = [_task_columns(t) for t in tables if t.num_rows]
     if not tables:
         return RESULT_SCHEMA.empty_table()
     t = pa.concat_tables(tables)
@@ -111,6 +126,8 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
         "loci_compared": t.column("loci_compared"),
         "loci_inconsistent": t.column("loci_inconsistent"),
         "per_locus_lr": t.column("per_locus_lr"),
+        **{f.name: t.column(f.name) for f in Y_FIELDS},
+        **{f.name: pa.nulls(len(keep), f.type) for f in COMBINED_FIELDS},
     }, schema=RESULT_SCHEMA)
     r = rank[keep].astype(np.int64)
     r[r == 0] = np.iinfo(np.int64).max  # rank null: after the ranked rows

@@ -24,6 +24,11 @@ partners, and every pair with a new partner is scored now (tested in
 
 Duplicates mode has queries on both sides: one set ``S`` (new, changed or to be
 re-scored) plays both roles; the kernel scores each unordered pair once.
+
+``y-lineage`` has its own units (``yquery``, ``yperson``: Y haplotypes).  Its
+LRs depend on the whole population sample of the match probability, so when
+that sample (or any Y setting) changed since the last run every y-lineage pair
+is compared again (the caller passes no earlier state for the mode).
 """
 from __future__ import annotations
 
@@ -82,12 +87,12 @@ def _status(ids, fps, prev: dict):
 
 
 def plan_mode(mode: str, q_ids, q_fp, r_ids, r_fp, r_kind: str, prev: PrevState | None,
-              top_k: int, case_top_k: int) -> ModePlan:
+              top_k: int, case_top_k: int, q_kind: str = "query") -> ModePlan:
     nq, nr = len(q_ids), len(r_ids)
     if prev is None:
         return ModePlan(mode, np.ones(nr, dtype=bool), np.zeros(nq, dtype=bool), None, {},
                         {"incremental": False})
-    q_new, q_chg, q_gone = _status(q_ids, q_fp, prev.units.get("query", {}))
+    q_new, q_chg, q_gone = _status(q_ids, q_fp, prev.units.get(q_kind, {}))
     if mode == "duplicates":
         r_new, r_chg, r_gone = q_new, q_chg, q_gone
     else:

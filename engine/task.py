@@ -52,6 +52,7 @@ class TaskContext:
     line: str = "paternal"
     tile: int = 2048
     chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
+    y: object = None            # engine.ylineage.YContext (mode y-lineage), or None
 
 
 @dataclass
@@ -109,6 +110,10 @@ def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult
         from .chance import run_chance_task
 
         return run_chance_task(ctx, task, queries)
+    if task.mode == "y-lineage":
+        from .ylineage import run_y_task
+
+        return run_y_task(ctx, task)
     from .kernels import score_tile
 
     mode = task.mode

@@ -91,6 +91,7 @@ def test_demo(tmp_path, capsys):
     assert "mode case:" in out and "mode duplicates:" in out and "mode identity:" in out
     assert "case: 8 of 8 planted relationships ranked first" in out
     assert "identity: 2 of 2" in out and "duplicates: 3 of 3" in out
+    assert "mode y-lineage:" in out and "planted paternal relatives ranked first" in out
     # run again into the same demo directory: regenerated, the same hits (the new shards
     # have new names and checksums, so only the provenance differs)
     first = pq.read_table(tmp_path / "demo" / "results" / "hits.parquet")
