@@ -174,6 +174,10 @@ def main(argv=None):
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--keep", help="directory to keep the dataset and results in")
+    ap.add_argument("--chance", default="exact", choices=("exact", "none"),
+                    help="report.chance_method of the runs (none: time the search alone; the "
+                         "chance-hit expectation costs a fixed time per mode, report.chance_units "
+                         "tables)")
     args = ap.parse_args(argv)
     import engine
 
@@ -193,7 +197,8 @@ def main(argv=None):
                "model": {"theta": 0.0, "mutation": dict(MUTATION)},
                "search": {"modes": [mode], "threshold": 1e4, "top_k": 10, "max_inconsistent": 1},
                "output": {"path": str(out)},
-               "execution": {"threads": args.threads, "progress": False}}
+               "execution": {"threads": args.threads, "progress": False},
+               "report": {"chance_method": args.chance}}
         cpu0, wall0 = time.process_time(), time.perf_counter()
         res = engine.run(job)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
