@@ -525,7 +525,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     cspec = make_spec(search, v["report"])
     ctx = TaskContext(spec, search["threshold"], search["top_k"], search["case_top_k"],
                       search["max_inconsistent"], search["line"], chance=cspec,
-                      y=yin.ctx if yin is not None else None)
+                      y=yin.ctx if yin is not None else None, device=ex["device"])
     t0 = time.perf_counter()
     plans = []
     units = {}        # mode -> (kind, ids, fps) of its reference units

@@ -116,6 +116,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "query_chunk": (65536, "queries per task"),
         "y_block_size": (65536, "y-lineage: reference men per task"),
         "progress": ("auto", "progress bar: auto (on a terminal), true, false"),
+        "device": ("cpu", "where pairs are screened: cpu, or gpu (a CUDA device with numba-cuda; "
+                          "exact scores on the host, the same results)"),
     },
 }
 
@@ -352,6 +354,16 @@ class Job:
                 continue
             if not isinstance(x, int) or isinstance(x, bool) or x < lo:
                 raise JobError(f"{src}: execution.{k} must be a positive integer, got {x!r}")
+        dev = v["execution"]["device"]
+        if dev not in ("cpu", "gpu"):
+            raise JobError(f"{src}: execution.device must be \"cpu\" or \"gpu\", got {dev!r}")
+        if dev == "gpu":
+            from kinship.kernels.gpu import available
+
+            if not available():
+                raise JobError(
+                    f"{src}: execution.device = \"gpu\": no CUDA device is usable here (it needs a "
+                    f"GPU, its driver and numba-cuda: pip install numba-cuda); use \"cpu\"")
         pr = v["execution"]["progress"]
         if pr not in ("auto", True, False):
             raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")

@@ -44,7 +44,8 @@ def packed_group(tab, max_skip: int):
 
 
 def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_rank: np.ndarray,
-               canonical: bool, log_t: float, max_skip: int, stats: np.ndarray, cap: int = 4096):
+               canonical: bool, log_t: float, max_skip: int, stats: np.ndarray, cap: int = 4096,
+               device: str = "cpu"):
     """Pairs of (``q_rows`` x every case of ``tab``) with exact log10 LR >= ``log_t``.
 
     ``tab``: a compiled table group (``log_tab``, ``incons``, ``typed``,
@@ -52,6 +53,8 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
     c_rank[c]`` (duplicates mode scores each unordered pair once).  ``stats[0]``
     is increased by the table values read (packed rows and exact lookups).
     Returns arrays ``(q, c, log10_lr, loci_compared, loci_inconsistent)``.
+    ``device="gpu"``: the screen runs on a CUDA device (:mod:`kinship.kernels.gpu`),
+    the exact scores here; the same pairs, values and order.
     """
     from kinship.kernels.score import query_columns, score_rows
 
@@ -60,6 +63,9 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
     q_rows = np.asarray(q_rows, dtype=np.int64)
     qcol = query_columns(qg[q_rows], tab.offsets)
     q_rank_tile = np.ascontiguousarray(np.asarray(q_rank)[q_rows], dtype=np.int64)
+    if device == "gpu":
+        return _score_tile_gpu(tab, pk, qcol, q_rows, q_rank_tile, c_rank, canonical, log_t, max_skip,
+                               stats, cap)
     st = np.zeros(2, dtype=np.int64)
     while True:
         out_q = np.empty(cap, dtype=np.int64)
@@ -74,6 +80,25 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
         if n <= cap:
             stats[0] += st[0]
             return q_rows[out_q[:n]], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]
+        cap = int(n)
+
+
+def _score_tile_gpu(tab, pk, qcol, q_rows, q_rank_tile, c_rank, canonical, log_t, max_skip, stats, cap):
+    from kinship.kernels.gpu import screen_candidates
+    from kinship.kernels.score import score_candidates
+
+    cq, ct, cm = screen_candidates(pk, qcol, float(log_t), int(max_skip))
+    order = np.lexsort((cq, ct))           # the CPU kernel's order: tile, then query
+    cq, ct, cm = cq[order], ct[order], cm[order]
+    stats[0] += len(cq) * qcol.shape[1]    # rows read on the device are not counted here
+    while True:
+        out = [np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.float64),
+               np.empty(cap, np.int32), np.empty(cap, np.int32)]
+        n = score_candidates(tab.log_tab, tab.incons, tab.typed, qcol, cq, ct, cm, q_rank_tile, c_rank,
+                             bool(canonical), float(log_t), int(max_skip), *out)
+        if n <= cap:
+            q, c, s, nc, ni = (a[:n] for a in out)
+            return q_rows[q], c, s, nc, ni
         cap = int(n)
 
 

@@ -53,6 +53,7 @@ class TaskContext:
     tile: int = 2048
     chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
     y: object = None            # engine.ylineage.YContext (mode y-lineage), or None
+    device: str = "cpu"         # "gpu": screen on a CUDA device (engine.kernels.score_tile)
 
 
 @dataclass
@@ -142,7 +143,7 @@ def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult
         for a in range(0, len(rows), ctx.tile):
             tile = rows[a:a + ctx.tile]
             q, c, s, nc, ni = score_tile(grp, queries.gidx, tile, queries.rank, c_rank, canonical,
-                                         log_t, max_skip, stats)
+                                         log_t, max_skip, stats, device=ctx.device)
             if len(q):
                 parts.append((gi, q, c, s, nc, ni))
             pairs += len(tile) * len(grp)

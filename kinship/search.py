@@ -494,7 +494,7 @@ def packed(tables: CaseTables, max_skip: int = 0):
 
 
 def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: int = 0,
-          cap: int = 64, screen: bool = True) -> Hits:
+          cap: int = 64, screen: bool = True, device: str = "cpu") -> Hits:
     """All (query, table) pairs with LR >= ``threshold``.
 
     ``qg``: genotype indices ``int32 [Q, L]`` (:meth:`ScoringModel.genotype_indices`).
@@ -503,7 +503,9 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     them is excluded.  Pairs are screened with an exact upper bound
     (:mod:`kinship.kernels.score`) and every survivor is scored exactly, so the
     hits and their values are those of an exhaustive scan (``screen=False``
-    scores every pair exactly).
+    scores every pair exactly).  ``device="gpu"`` runs the screen on a CUDA device
+    (:mod:`kinship.kernels.gpu`) and the exact scores on the host: the same hits
+    and values.
     """
     from .kernels.score import query_columns, score_queries
 
@@ -516,6 +518,10 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     thr = pk.thresholds(log_t)
     inc = np.ascontiguousarray(tables.inconsistent, dtype=np.uint8)
     typed = np.ascontiguousarray(tables.typed, dtype=np.uint8)
+    if device == "gpu" and screen:
+        return _score_gpu(tables, pk, qcol, log_tab, inc, typed, log_t, max_skip)
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
     while True:
         out_case = np.empty((Q, cap), dtype=np.int32)
         out_score = np.empty((Q, cap), dtype=np.float64)
@@ -532,6 +538,27 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     mask = np.arange(cap)[None, :] < out_n[:, None]
     skipped = out_ni[mask] if max_skip > 0 else np.zeros(int(mask.sum()), dtype=np.int32)
     return Hits(qi, out_case[mask].astype(np.int64), out_score[mask], skipped, pairs=Q * len(tables))
+
+
+def _score_gpu(tables, pk, qcol, log_tab, inc, typed, log_t, max_skip) -> Hits:
+    from .kernels.gpu import screen_candidates
+    from .kernels.score import score_candidates
+
+    cq, ct, cm = screen_candidates(pk, qcol, log_t, max_skip)
+    ranks = np.zeros(max(qcol.shape[0], len(tables)), dtype=np.int64)
+    cap = max(16, 4 * len(cq))
+    while True:
+        out = [np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap), np.empty(cap, np.int32),
+               np.empty(cap, np.int32)]
+        n = score_candidates(log_tab, inc, typed, qcol, cq, ct, cm, ranks, ranks, False, log_t,
+                             int(max_skip), *out)
+        if n <= cap:
+            break
+        cap = n
+    q, c, s, _, ni = (a[:n] for a in out)
+    order = np.lexsort((c, q))     # the CPU path's order: by query, then table row
+    skipped = ni[order] if max_skip > 0 else np.zeros(n, dtype=np.int32)
+    return Hits(q[order], c[order], s[order], skipped, pairs=qcol.shape[0] * len(tables))
 
 
 def score_exhaustive(tables: CaseTables, qg: np.ndarray) -> np.ndarray:

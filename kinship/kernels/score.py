@@ -60,7 +60,7 @@ from numba import prange
 from .._numba import jit
 
 __all__ = ["LANES", "PackedTables", "pack_tables", "query_columns", "score_rows", "score_queries",
-           "score_all"]
+           "score_candidates", "score_all"]
 
 #: cases per packed row: 8 words x 4 fields
 LANES = 32
@@ -368,6 +368,38 @@ def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, log_t
                             out_nc[q, k] = nc
                             out_ni[q, k] = ni
                         out_n[q] = k + 1
+
+
+@jit()
+def score_candidates(log_tab, incons, typed, qcol, cand_q, cand_t, cand_m, q_rank, c_rank, canonical,
+                     log_t, max_skip, out_q, out_c, out_s, out_nc, out_ni):
+    """The exact pass over screen candidates from elsewhere (the GPU screen):
+    ``(cand_q[i], tile cand_t[i], lane mask cand_m[i])``; outputs and return value
+    as :func:`score_rows`."""
+    C = log_tab.shape[0]
+    cap = out_q.shape[0]
+    n = 0
+    for i in range(cand_q.shape[0]):
+        q = cand_q[i]
+        c0 = cand_t[i] * 32
+        m = cand_m[i]
+        while m != 0:
+            c = c0 + _lowest(m)
+            m &= m - np.uint64(1)
+            if c >= C:
+                break
+            if canonical and q_rank[q] <= c_rank[c]:
+                continue
+            hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
+            if hit:
+                if n < cap:
+                    out_q[n] = q
+                    out_c[n] = c
+                    out_s[n] = s
+                    out_nc[n] = nc
+                    out_ni[n] = ni
+                n += 1
+    return n
 
 
 @jit(parallel=True)
