@@ -31,6 +31,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from formats.dataset import _fsync_dir
+
 from .errors import OutputError
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "RunLock",
@@ -38,19 +40,6 @@ __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "R
 
 STATE = "_state"
 OUR_FILES = ("hits.parquet", "summary.txt", "manifest.json", STATE)
-
-
-def _fsync_dir(path: Path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _tmp(path: Path) -> Path:

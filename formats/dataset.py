@@ -943,6 +943,109 @@ def _check_codes_input(a, b, n_al, locus):
         raise ProfileValidationError(f"locus {locus}: a genotype has one allele missing and one present")
 
 
+def _check_unique_ids(sid: pa.Array, what: str) -> None:
+    """Raise :class:`DuplicateSampleError` if a sample ID is given twice in ``sid``
+    (``what`` names the records being written, e.g. ``"profiles"``)."""
+    vc = pc.value_counts(sid)
+    dup_mask = pc.greater(vc.field("counts"), 1)
+    if pc.any(dup_mask).as_py():
+        dup = pc.filter(vc.field("values"), dup_mask)[0].as_py()
+        where = pc.indices_nonzero(pc.equal(sid, dup)).to_pylist()[:2]
+        raise DuplicateSampleError(
+            f"sample {dup!r} appears twice in the {what} being written (positions "
+            f"{where[0]} and {where[1]}); a sample ID must be unique in a dataset. Merge or "
+            f"rename the two entries."
+        )
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Writers hold the dataset lock, so temporary files found under it were left by a
+    writer that was killed: remove them."""
+    for stale in list(path.glob(".part-*.parquet.tmp-*")) + list(path.glob(f".{MANIFEST_NAME}.tmp-*")):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def _new_shard_names(seq0: int, n: int, step: int) -> list[str]:
+    return [f"part-{seq0 + k:05d}-{uuid.uuid4().hex[:8]}.parquet"
+            for k in range((n + step - 1) // step)]
+
+
+def _check_not_in_shards(shard_paths, sid: pa.Array, prov: Mapping, path: Path, names, step: int,
+                         what: str = "dataset") -> None:
+    """Raise :class:`DuplicateSampleError` if a sample ID of ``sid`` is already in one
+    of ``shard_paths`` (naming the old shard, the new shard and the source files)."""
+    for sp in shard_paths:
+        existing = _read_column(sp, "sample_id")
+        hit = pc.is_in(existing, value_set=sid)
+        if pc.any(hit).as_py():
+            dup = pc.filter(existing, hit)[0].as_py()
+            src = ", ".join(str(s.get("file", "?")) for s in prov.get("sources", []) or []
+                            if isinstance(s, Mapping))
+            where = int(pc.index(sid, dup).as_py())
+            raise DuplicateSampleError(
+                f"sample {dup!r} is already in shard {sp.name} of {what} {path}; the new "
+                f"shard {names[where // step]}{' (from ' + src + ')' if src else ''} would "
+                f"hold it again. A sample ID must be unique in a dataset: drop the sample "
+                f"from the input, or give the new sample a different ID. Nothing was written."
+            )
+
+
+def _write_shards(path: Path, mpath: Path, manifest: dict, cols: Mapping, names, n: int,
+                  step: int, columns, footer: Mapping, prov: Mapping, compression: str,
+                  entry_extra: Mapping | None = None,
+                  manifest_updates: Mapping | None = None) -> list[Path]:
+    """Write rows ``0..n`` as new shards ``names`` (``step`` rows each) of the dataset
+    at ``path``, then the manifest; all or nothing.
+
+    Each shard holds the ``META_COLUMNS`` of ``cols`` and the ``(field, array)`` pairs
+    that ``columns(start, stop)`` gives, with ``footer`` as key-value metadata; it is
+    written under a temporary name, ``fsync``-ed, and moved into place once all are
+    written.  ``manifest_updates`` are set in ``manifest`` before the new shard
+    entries (``entry_extra`` added to each) are appended and it is replaced
+    atomically.  On any failure the new files are removed.  Returns the new shards.
+    """
+    written: list[Path] = []
+    temps: list[Path] = []
+    entries = []
+    try:
+        for k, start in enumerate(range(0, n, step)):
+            stop = min(n, start + step)
+            name = names[k]
+            tmp = path / f".{name}.tmp-{os.getpid()}"
+            temps.append(tmp)
+            fields = [pa.field(c, pa.string(), nullable=False) for c in META_COLUMNS]
+            data = [cols[c].slice(start, stop - start) for c in META_COLUMNS]
+            for f, a in columns(start, stop):
+                fields.append(f)
+                data.append(a)
+            table = pa.Table.from_arrays(data, schema=pa.schema(fields, metadata=dict(footer)))
+            pq.write_table(table, tmp, compression=compression, write_page_checksum=True,
+                           row_group_size=256 * 1024)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            entry = {"file": name, "n_profiles": stop - start,
+                     "sha256": sha256_file(tmp), "written": _utcnow()}
+            entry.update(entry_extra or {})
+            entry["provenance"] = prov
+            entries.append(entry)
+        for tmp, e in zip(temps, entries):
+            final = path / e["file"]
+            os.replace(tmp, final)
+            written.append(final)
+        manifest.update(manifest_updates or {})
+        manifest["shards"].extend(entries)
+        manifest["software"] = {"name": "strkin", "version": _software_version()}
+        _write_json_atomic(mpath, manifest)
+    except BaseException:
+        for p in temps + written:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
+    _fsync_dir(path)
+    return written
+
+
 def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str | None = None,
                    *, shard_size: int = DEFAULT_SHARD_SIZE, extra_loci=(),
                    compression: str = "zstd") -> list[Path]:
@@ -972,47 +1075,20 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
     if kit:
         cols["kit"] = pc.if_else(pc.equal(cols["kit"], ""), kit, cols["kit"])
     sid = cols["sample_id"]
-    vc = pc.value_counts(sid)
-    dup_mask = pc.greater(vc.field("counts"), 1)
-    if pc.any(dup_mask).as_py():
-        dup = pc.filter(vc.field("values"), dup_mask)[0].as_py()
-        where = pc.indices_nonzero(pc.equal(sid, dup)).to_pylist()[:2]
-        raise DuplicateSampleError(
-            f"sample {dup!r} appears twice in the profiles being written (positions "
-            f"{where[0]} and {where[1]}); a sample ID must be unique in a dataset. Merge or "
-            f"rename the two entries."
-        )
+    _check_unique_ids(sid, "profiles")
     path.mkdir(parents=True, exist_ok=True)
     prov = _default_provenance()
     if provenance:
         prov.update(dict(provenance))
     with _dataset_lock(path):
-        # writers hold the lock, so temporary files found now are left by a writer
-        # that was killed: remove them
-        for stale in list(path.glob(".part-*.parquet.tmp-*")) + list(path.glob(f".{MANIFEST_NAME}.tmp-*")):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+        _remove_stale_temps(path)
         mpath = path / MANIFEST_NAME
         manifest = _read_manifest(path) if mpath.exists() else _new_manifest()
         ds = Dataset(path, manifest)
         seq0 = len(manifest["shards"])
         step = max(1, int(shard_size))
-        names = [f"part-{seq0 + k:05d}-{uuid.uuid4().hex[:8]}.parquet"
-                 for k in range((n + step - 1) // step)]
-        for sp in ds.shards:
-            existing = _read_column(sp, "sample_id")
-            hit = pc.is_in(existing, value_set=sid)
-            if pc.any(hit).as_py():
-                dup = pc.filter(existing, hit)[0].as_py()
-                src = ", ".join(str(s.get("file", "?")) for s in prov.get("sources", []) or []
-                                if isinstance(s, Mapping))
-                where = int(pc.index(sid, dup).as_py())
-                raise DuplicateSampleError(
-                    f"sample {dup!r} is already in shard {sp.name} of dataset {path}; the new "
-                    f"shard {names[where // step]}{' (from ' + src + ')' if src else ''} would "
-                    f"hold it again. A sample ID must be unique in a dataset: drop the sample "
-                    f"from the input, or give the new sample a different ID. Nothing was written."
-                )
+        names = _new_shard_names(seq0, n, step)
+        _check_not_in_shards(ds.shards, sid, prov, path, names, step)
         # extend loci and allele dictionary (append-only: existing codes never change)
         loci = list(manifest["loci"])
         alleles = {l: list(v) for l, v in manifest["alleles"].items()}
@@ -1045,49 +1121,20 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
             geno_cols[c2] = lut[a1]
         order = [l for l in loci if l in typed_loci]
         shard_alleles = {l: alleles[l] for l in loci if l in alleles}
-        written: list[Path] = []
-        temps: list[Path] = []
-        entries = []
-        try:
-            for k, start in enumerate(range(0, n, step)):
-                stop = min(n, start + step)
-                name = names[k]
-                tmp = path / f".{name}.tmp-{os.getpid()}"
-                temps.append(tmp)
-                fields = [pa.field(c, pa.string(), nullable=False) for c in META_COLUMNS]
-                data = [cols[c].slice(start, stop - start) for c in META_COLUMNS]
-                for l in order:
-                    for c in genotype_column_names(l):
-                        fields.append(pa.field(c, pa.int16(), nullable=False))
-                        data.append(pa.array(geno_cols[c][start:stop], type=pa.int16()))
-                meta = {
-                    _KEY_FORMAT: FORMAT_NAME.encode(),
-                    _KEY_VERSION: str(SCHEMA_VERSION).encode(),
-                    _KEY_LOCI: json.dumps(order).encode(),
-                    _KEY_ALLELES: json.dumps(shard_alleles, ensure_ascii=False).encode(),
-                    _KEY_PROVENANCE: json.dumps(prov, ensure_ascii=False, default=str).encode(),
-                }
-                table = pa.Table.from_arrays(data, schema=pa.schema(fields, metadata=meta))
-                pq.write_table(table, tmp, compression=compression, write_page_checksum=True,
-                               row_group_size=256 * 1024)
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                entries.append({"file": name, "n_profiles": stop - start,
-                                "sha256": sha256_file(tmp), "written": _utcnow(),
-                                "provenance": prov})
-            for tmp, e in zip(temps, entries):
-                final = path / e["file"]
-                os.replace(tmp, final)
-                written.append(final)
-            manifest["loci"] = loci
-            manifest["alleles"] = alleles
-            manifest["shards"].extend(entries)
-            manifest["software"] = {"name": "strkin", "version": _software_version()}
-            _write_json_atomic(mpath, manifest)
-        except BaseException:
-            for p in temps + written:
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            raise
-        _fsync_dir(path)
-    return written
+
+        def columns(start, stop):
+            for l in order:
+                for c in genotype_column_names(l):
+                    yield (pa.field(c, pa.int16(), nullable=False),
+                           pa.array(geno_cols[c][start:stop], type=pa.int16()))
+
+        footer = {
+            _KEY_FORMAT: FORMAT_NAME.encode(),
+            _KEY_VERSION: str(SCHEMA_VERSION).encode(),
+            _KEY_LOCI: json.dumps(order).encode(),
+            _KEY_ALLELES: json.dumps(shard_alleles, ensure_ascii=False).encode(),
+            _KEY_PROVENANCE: json.dumps(prov, ensure_ascii=False, default=str).encode(),
+        }
+        return _write_shards(path, mpath, manifest, cols, names, n, step, columns, footer, prov,
+                             compression, manifest_updates={"loci": loci, "alleles": alleles})
+

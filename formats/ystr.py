@@ -34,11 +34,9 @@ leaves the dataset as it was, a ``sample_id`` is unique in a dataset.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -76,22 +74,25 @@ from .dataset import (
     _SHARD_RE,
     _dataset_lock,
     _default_provenance,
-    _fsync_dir,
     _kind_filter,
     _open_parquet,
+    _check_not_in_shards,
+    _check_unique_ids,
+    _new_shard_names,
     _read_column,
+    _remove_stale_temps,
     _software_version,
     _strings,
     _utcnow,
     _validate_columns,
     _write_json_atomic,
+    _write_shards,
     sha256_file,
 )
 from .dataset import FORMAT_NAME as _PROFILE_FORMAT
 from .errors import (
     CorruptShardError,
     DatasetError,
-    DuplicateSampleError,
     FormatError,
     InputFormatError,
     InvalidRowError,
@@ -669,15 +670,7 @@ def write_y_haplotypes(path, haplotypes, meta=None, provenance: Mapping | None =
             f"given a Y haplotype; a female sample has no Y haplotype. Check for a sample swap, "
             f"or correct the sex.")
     sid = cols["sample_id"]
-    vc = pc.value_counts(sid)
-    dup_mask = pc.greater(vc.field("counts"), 1)
-    if pc.any(dup_mask).as_py():
-        dup = pc.filter(vc.field("values"), dup_mask)[0].as_py()
-        where = pc.indices_nonzero(pc.equal(sid, dup)).to_pylist()[:2]
-        raise DuplicateSampleError(
-            f"sample {dup!r} appears twice in the haplotypes being written (positions "
-            f"{where[0]} and {where[1]}); a sample ID must be unique in a dataset. Merge or "
-            f"rename the two entries.")
+    _check_unique_ids(sid, "haplotypes")
     extra_rows: dict[int, dict] = {}
     for (r, mk), vals in h.extra.items():
         extra_rows.setdefault(int(r), {})[mk] = [int(v) for v in vals]
@@ -689,9 +682,7 @@ def write_y_haplotypes(path, haplotypes, meta=None, provenance: Mapping | None =
     if provenance:
         prov.update(dict(provenance))
     with _dataset_lock(path):
-        for stale in list(path.glob(".part-*.parquet.tmp-*")) + list(path.glob(f".{MANIFEST_NAME}.tmp-*")):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+        _remove_stale_temps(path)
         mpath = path / MANIFEST_NAME
         if mpath.exists():
             manifest = _read_y_manifest(path)
@@ -707,70 +698,28 @@ def write_y_haplotypes(path, haplotypes, meta=None, provenance: Mapping | None =
             manifest = _new_y_manifest(new_panel)
         seq0 = len(manifest["shards"])
         step = max(1, int(shard_size))
-        names = [f"part-{seq0 + k:05d}-{uuid.uuid4().hex[:8]}.parquet"
-                 for k in range((n + step - 1) // step)]
-        for s in manifest["shards"]:
-            sp = path / s["file"]
-            existing = _read_column(sp, "sample_id")
-            hit = pc.is_in(existing, value_set=sid)
-            if pc.any(hit).as_py():
-                dup = pc.filter(existing, hit)[0].as_py()
-                src = ", ".join(str(x.get("file", "?")) for x in prov.get("sources", []) or []
-                                if isinstance(x, Mapping))
-                where = int(pc.index(sid, dup).as_py())
-                raise DuplicateSampleError(
-                    f"sample {dup!r} is already in shard {sp.name} of Y dataset {path}; the new "
-                    f"shard {names[where // step]}{' (from ' + src + ')' if src else ''} would "
-                    f"hold it again. A sample ID must be unique in a dataset: drop the sample "
-                    f"from the input, or give the new sample a different ID. Nothing was written.")
+        names = _new_shard_names(seq0, n, step)
+        _check_not_in_shards([path / s["file"] for s in manifest["shards"]], sid, prov, path,
+                             names, step, what="Y dataset")
         panel_json = json.dumps(_panel_to_json(h.panel), ensure_ascii=False).encode()
-        written: list[Path] = []
-        temps: list[Path] = []
-        entries = []
-        try:
-            for k, start in enumerate(range(0, n, step)):
-                stop = min(n, start + step)
-                name = names[k]
-                tmp = path / f".{name}.tmp-{os.getpid()}"
-                temps.append(tmp)
-                fields = [pa.field(c, pa.string(), nullable=False) for c in META_COLUMNS]
-                data = [cols[c].slice(start, stop - start) for c in META_COLUMNS]
-                for s, slot in enumerate(h.panel.slots):
-                    fields.append(pa.field(allele_column(slot), pa.int16(), nullable=False))
-                    data.append(pa.array(h.allele[start:stop, s], type=pa.int16()))
-                    fields.append(pa.field(flags_column(slot), pa.uint8(), nullable=False))
-                    data.append(pa.array(h.flags[start:stop, s], type=pa.uint8()))
-                fields.append(pa.field("extra", pa.string(), nullable=False))
-                data.append(pa.array(extra_col[start:stop], type=pa.string()))
-                md = {
-                    _KEY_FORMAT: Y_FORMAT_NAME.encode(),
-                    _KEY_VERSION: str(Y_SCHEMA_VERSION).encode(),
-                    _KEY_PANEL: panel_json,
-                    _KEY_PROVENANCE: json.dumps(prov, ensure_ascii=False, default=str).encode(),
-                }
-                table = pa.Table.from_arrays(data, schema=pa.schema(fields, metadata=md))
-                pq.write_table(table, tmp, compression=compression, write_page_checksum=True,
-                               row_group_size=256 * 1024)
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                entries.append({"file": name, "n_profiles": stop - start,
-                                "sha256": sha256_file(tmp), "written": _utcnow(),
-                                "panel": h.panel.name, "provenance": prov})
-            for tmp, e in zip(temps, entries):
-                final = path / e["file"]
-                os.replace(tmp, final)
-                written.append(final)
-            manifest["panel"] = _panel_to_json(new_panel)
-            manifest["shards"].extend(entries)
-            manifest["software"] = {"name": "strkin", "version": _software_version()}
-            _write_json_atomic(mpath, manifest)
-        except BaseException:
-            for p in temps + written:
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            raise
-        _fsync_dir(path)
-    return written
+        def columns(start, stop):
+            for s, slot in enumerate(h.panel.slots):
+                yield (pa.field(allele_column(slot), pa.int16(), nullable=False),
+                       pa.array(h.allele[start:stop, s], type=pa.int16()))
+                yield (pa.field(flags_column(slot), pa.uint8(), nullable=False),
+                       pa.array(h.flags[start:stop, s], type=pa.uint8()))
+            yield (pa.field("extra", pa.string(), nullable=False),
+                   pa.array(extra_col[start:stop], type=pa.string()))
+
+        footer = {
+            _KEY_FORMAT: Y_FORMAT_NAME.encode(),
+            _KEY_VERSION: str(Y_SCHEMA_VERSION).encode(),
+            _KEY_PANEL: panel_json,
+            _KEY_PROVENANCE: json.dumps(prov, ensure_ascii=False, default=str).encode(),
+        }
+        return _write_shards(path, mpath, manifest, cols, names, n, step, columns, footer, prov,
+                             compression, entry_extra={"panel": h.panel.name},
+                             manifest_updates={"panel": _panel_to_json(new_panel)})
 
 
 # --------------------------------------------------------------------------------------
