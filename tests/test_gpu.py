@@ -23,7 +23,10 @@ SCRIPT = textwrap.dedent('''
     assert gpu.available()
     rng = np.random.default_rng(5)
     mut = kinship.MutationModel(kinship.Stepwise(rate=0.002, rate2=1e-6, range=0.1))
-    sm = ScoringModel(kinship.FrequencyTable.load(), CODIS_CORE_20[:8], mut, 0.0)
+    # 23 loci with SE33 and the Pentas: table columns beyond 4096 (x 8 words > int16)
+    sm = ScoringModel(kinship.FrequencyTable.load(), CODIS_CORE_20 + ("Penta D", "Penta E", "SE33"),
+                      mut, 0.0)
+    assert sm.size > 4096
 
     def codes(n):
         c = np.zeros((n, len(sm.loci), 2), dtype=np.int16)
@@ -38,9 +41,23 @@ SCRIPT = textwrap.dedent('''
     q = np.concatenate([codes(50), kids, refs[10:14]])
     q[3, 2] = -1                             # an untyped locus
     qg = sm.genotype_indices(q)
+    from kinship.kernels.score import lane_masks, query_columns
+    from kinship.search import packed
     n = 0
     for rel, skip in (("parent-child", 0), ("full-sibling", 0), ("identity", 1)):
         tab = sm.compile_pairwise(rel, [f"r{i}" for i in range(len(refs))], refs)
+        # the device's lane masks equal the CPU kernel's, for every (query, tile)
+        pk = packed(tab, skip)
+        qcol = query_columns(qg, tab.offsets)
+        assert qcol.max() > 4096
+        for lt in (-30.0, 0.0, 2.0):
+            want = np.zeros((len(qcol), len(pk.lo)), np.uint64)
+            lane_masks(pk.rows, pk.lo, pk.exact, pk.thresholds(lt), qcol, skip, pk.skip, want)
+            cq, ct, cm = gpu.screen_candidates(pk, qcol, lt, skip)
+            got = np.zeros_like(want)
+            got[cq, ct] = cm
+            assert (got == want).all(), (rel, lt)
+            assert len(cq) == int((want != 0).sum())
         for t in (1.0, 10.0, 1e3):
             a = score(tab, qg, t, max_skip=skip)
             b = score(tab, qg, t, max_skip=skip, device="gpu")

@@ -33,7 +33,7 @@ def screen(rows, lo, thr, exact, qcol, max_skip, skip, out_q, out_t, out_m, coun
             j = qcol[q, l]
             if j >= 0:
                 n += 1
-                r = j * 8
+                r = np.int64(j) * 8
                 a0 += rows[t, r]
                 a1 += rows[t, r + 1]
                 a2 += rows[t, r + 2]

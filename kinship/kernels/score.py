@@ -371,6 +371,16 @@ def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, log_t
 
 
 @jit()
+def lane_masks(rows, lo, exact_tile, thr, qcol, max_skip, skip_packed, out):
+    """``out[q, t]``: the screen's lane mask of query ``q`` and tile ``t`` (the
+    reference the GPU screen is tested against)."""
+    for t in range(rows.shape[0]):
+        for q in range(qcol.shape[0]):
+            m, _ = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+            out[q, t] = m
+
+
+@jit()
 def score_candidates(log_tab, incons, typed, qcol, cand_q, cand_t, cand_m, q_rank, c_rank, canonical,
                      log_t, max_skip, out_q, out_c, out_s, out_nc, out_ni):
     """The exact pass over screen candidates from elsewhere (the GPU screen):
