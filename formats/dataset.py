@@ -293,7 +293,10 @@ def _empty_arrays(loci, alleles) -> ProfileArrays:
 # --------------------------------------------------------------------------------------
 # Shard metadata
 # --------------------------------------------------------------------------------------
-def _check_version(found, where, path) -> int:
+def _check_version(found, where, path, *, what: str = "profile", lo: int = MIN_SCHEMA_VERSION,
+                   hi: int = SCHEMA_VERSION, command: str = "kinship import") -> int:
+    """Check a schema version read from a footer or manifest (``where`` names it):
+    ``lo..hi`` of the ``what`` layout are read; ``command`` re-imports older files."""
     try:
         v = int(found)
     except (TypeError, ValueError):
@@ -301,20 +304,20 @@ def _check_version(found, where, path) -> int:
             f"{where}: schema version {found!r} is not a number; the file is damaged or was "
             f"not written by strkin. Restore it from a backup or re-import its sources."
         ) from None
-    if v > SCHEMA_VERSION:
+    if v > hi:
         raise SchemaTooNewError(
-            f"{where} uses profile schema version {v}, newer than the versions this strkin "
-            f"{_software_version()} reads ({MIN_SCHEMA_VERSION}..{SCHEMA_VERSION}). Upgrade "
+            f"{where} uses {what} schema version {v}, newer than the versions this strkin "
+            f"{_software_version()} reads ({lo}..{hi}). Upgrade "
             f"strkin (pip install -U strkin) to read it.",
-            found=v, supported=(MIN_SCHEMA_VERSION, SCHEMA_VERSION), path=path,
+            found=v, supported=(lo, hi), path=path,
         )
-    if v < MIN_SCHEMA_VERSION:
+    if v < lo:
         raise SchemaTooOldError(
-            f"{where} uses profile schema version {v}, older than the oldest version this "
-            f"strkin {_software_version()} reads ({MIN_SCHEMA_VERSION}). Re-import the source "
-            f"files listed in its provenance with this strkin (kinship import ...), or read it "
+            f"{where} uses {what} schema version {v}, older than the oldest version this "
+            f"strkin {_software_version()} reads ({lo}). Re-import the source "
+            f"files listed in its provenance with this strkin ({command} ...), or read it "
             f"with the strkin version that wrote it.",
-            found=v, supported=(MIN_SCHEMA_VERSION, SCHEMA_VERSION), path=path,
+            found=v, supported=(lo, hi), path=path,
         )
     return v
 
@@ -339,11 +342,32 @@ def _open_parquet(path, **kw) -> pq.ParquetFile:
             f"remove its entry from {MANIFEST_NAME} to drop its profiles"
         ) from None
     except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: Path, e: Exception) -> CorruptShardError:
+    return CorruptShardError(
+        f"shard {path.name} in {path.parent} is truncated or corrupt and cannot be read "
+        f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup (the manifest "
+        f"records its sha256), or re-import its source files."
+    )
+
+
+def _read_shard_columns(pf: pq.ParquetFile, path: Path, columns) -> pa.Table:
+    """Read ``columns`` of an open shard; a damaged file raises :class:`CorruptShardError`."""
+    try:
+        return pf.read(columns=columns, use_threads=True)
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
+        raise _unreadable(path, e) from None
+
+
+def _require_columns(names, want, path: Path) -> None:
+    missing = [c for c in want if c not in names]
+    if missing:
         raise CorruptShardError(
-            f"shard {path.name} in {path.parent} is truncated or corrupt and cannot be read "
-            f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup (the manifest "
-            f"records its sha256), or re-import its source files."
-        ) from None
+            f"shard {path.name}: column {missing[0]!r} is missing; the shard is damaged. "
+            f"Restore it from a backup."
+        )
 
 
 def _info_from_parquet(pf: pq.ParquetFile, path: Path) -> ShardInfo:
@@ -395,33 +419,20 @@ def _check_prefix(shard_alleles: Mapping, ds_alleles: Mapping, shard_name: str):
 # --------------------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------------------
-class Dataset:
-    """A profile dataset opened with :func:`open_dataset`."""
+class _ShardedDataset:
+    """What profile and Y haplotype datasets share: a manifest listing shards."""
 
     def __init__(self, path: Path, manifest: dict, single_file: bool = False):
         self.path = Path(path)
         self._manifest = manifest
         self._single = single_file
-        self._loci = tuple(manifest["loci"])
-        self._alleles = {l: tuple(manifest["alleles"].get(l, ())) for l in self._loci}
 
-    # -- description -------------------------------------------------------------
     @property
     def shards(self) -> list[Path]:
         """Shard paths, in write order."""
         if self._single:
             return [self.path]
         return [self.path / s["file"] for s in self._manifest["shards"]]
-
-    @property
-    def loci(self) -> tuple:
-        """Canonical names of every locus typed anywhere in the dataset (append order)."""
-        return self._loci
-
-    @property
-    def alleles(self) -> dict:
-        """The dataset allele dictionary: locus -> tuple of labels (append-only)."""
-        return dict(self._alleles)
 
     @property
     def n_profiles(self) -> int:
@@ -439,13 +450,20 @@ class Dataset:
         """``{shard file name: sha256 of its bytes}``, computed from the files now."""
         return {p.name: sha256_file(p) for p in self.shards}
 
+    # the footer reader and the check of a footer against the manifest
+    def _shard_info(self, path: Path):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_info(self, info) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def verify(self) -> None:
         """Check every shard against the sha256 recorded when it was written, and its
         footer; raises :class:`CorruptShardError` naming the first bad shard."""
         for s in self._manifest["shards"]:
             p = self.path / s["file"] if not self._single else self.path
             if not p.exists():
-                read_shard_info(p)  # raises "missing"
+                self._shard_info(p)  # raises "missing"
             got = sha256_file(p)
             if s.get("sha256") and got != s["sha256"]:
                 raise CorruptShardError(
@@ -453,8 +471,53 @@ class Dataset:
                     f"recorded when it was written; the file was modified or damaged. Restore it "
                     f"from a backup."
                 )
-            info = read_shard_info(p)
-            _check_prefix(info.alleles, self._alleles, p.name)
+            self._check_info(self._shard_info(p))
+
+    def sample_ids(self) -> np.ndarray:
+        ids = [_read_column(p, "sample_id") for p in self.shards]
+        if not ids:
+            return np.array([], dtype=object)
+        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in ids]).astype(object, copy=False)
+
+    def _load_shard(self, path: Path, target, kinds):
+        try:
+            return self._load_shard_unchecked(path, target, kinds)
+        except FormatError:
+            raise
+        except (pa.ArrowException, ValueError, IndexError, TypeError, KeyError) as e:
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} is damaged ({type(e).__name__}: "
+                f"{str(e)[:150]}); restore it from a backup"
+            ) from None
+
+    def _load_shard_unchecked(self, path: Path, target, kinds):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Dataset(_ShardedDataset):
+    """A profile dataset opened with :func:`open_dataset`."""
+
+    def __init__(self, path: Path, manifest: dict, single_file: bool = False):
+        super().__init__(path, manifest, single_file)
+        self._loci = tuple(manifest["loci"])
+        self._alleles = {l: tuple(manifest["alleles"].get(l, ())) for l in self._loci}
+
+    # -- description -------------------------------------------------------------
+    @property
+    def loci(self) -> tuple:
+        """Canonical names of every locus typed anywhere in the dataset (append order)."""
+        return self._loci
+
+    @property
+    def alleles(self) -> dict:
+        """The dataset allele dictionary: locus -> tuple of labels (append-only)."""
+        return dict(self._alleles)
+
+    def _shard_info(self, path: Path) -> ShardInfo:
+        return read_shard_info(path)
+
+    def _check_info(self, info: ShardInfo) -> None:
+        _check_prefix(info.alleles, self._alleles, info.path.name)
 
     def __repr__(self) -> str:
         return (f"Dataset({str(self.path)!r}, {self.n_profiles} profiles, "
@@ -502,44 +565,16 @@ class Dataset:
             cat("kit"), loci, {l: self._alleles[l] for l in loci}, cat("genotypes"),
         )
 
-    def sample_ids(self) -> np.ndarray:
-        ids = [_read_column(p, "sample_id") for p in self.shards]
-        if not ids:
-            return np.array([], dtype=object)
-        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in ids])
-
-    def _load_shard(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
-        try:
-            return self._load_shard_unchecked(path, loci, kinds)
-        except FormatError:
-            raise
-        except (pa.ArrowException, ValueError, IndexError, TypeError, KeyError) as e:
-            raise CorruptShardError(
-                f"shard {path.name} in {path.parent} is damaged ({type(e).__name__}: "
-                f"{str(e)[:150]}); restore it from a backup"
-            ) from None
 
     def _load_shard_unchecked(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
         pf = _open_parquet(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
         info = _info_from_parquet(pf, path)
         _check_prefix(info.alleles, self._alleles, path.name)
         names = set(pf.schema_arrow.names)
-        missing = [c for c in META_COLUMNS if c not in names]
-        if missing:
-            raise CorruptShardError(
-                f"shard {path.name}: column {missing[0]!r} is missing; the shard is damaged. "
-                f"Restore it from a backup."
-            )
+        _require_columns(names, META_COLUMNS, path)
         present = [l for l in loci if genotype_column_names(l)[0] in names]
         cols = list(META_COLUMNS) + [c for l in present for c in genotype_column_names(l)]
-        try:
-            table = pf.read(columns=cols, use_threads=True)
-        except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
-            raise CorruptShardError(
-                f"shard {path.name} in {path.parent} is truncated or corrupt and cannot be read "
-                f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup (the manifest "
-                f"records its sha256), or re-import its source files."
-            ) from None
+        table = _read_shard_columns(pf, path, cols)
         if kinds is not None:
             kind_col = _strings(table.column("kind"))
             mask = np.isin(kind_col, list(kinds))

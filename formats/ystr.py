@@ -72,6 +72,8 @@ from .dataset import (
     MANIFEST_NAME,
     META_COLUMNS,
     _SHARD_RE,
+    _ShardedDataset,
+    _check_version,
     _dataset_lock,
     _default_provenance,
     _kind_filter,
@@ -79,8 +81,9 @@ from .dataset import (
     _check_not_in_shards,
     _check_unique_ids,
     _new_shard_names,
-    _read_column,
+    _read_shard_columns,
     _remove_stale_temps,
+    _require_columns,
     _software_version,
     _strings,
     _utcnow,
@@ -93,13 +96,10 @@ from .dataset import FORMAT_NAME as _PROFILE_FORMAT
 from .errors import (
     CorruptShardError,
     DatasetError,
-    FormatError,
     InputFormatError,
     InvalidRowError,
     ProfileValidationError,
     Reject,
-    SchemaTooNewError,
-    SchemaTooOldError,
 )
 from .importing import Call, Parsed, _reject_row, allele_fix, write_rejects
 from .manifest import Manifest, read_manifest
@@ -277,27 +277,8 @@ def _merge_panels(ds: YPanel | None, new: YPanel) -> YPanel:
 # Versions and footers
 # --------------------------------------------------------------------------------------
 def _check_y_version(found, where, path) -> int:
-    try:
-        v = int(found)
-    except (TypeError, ValueError):
-        raise CorruptShardError(
-            f"{where}: schema version {found!r} is not a number; the file is damaged or was "
-            f"not written by strkin. Restore it from a backup or re-import its sources."
-        ) from None
-    if v > Y_SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            f"{where} uses Y haplotype schema version {v}, newer than the versions this strkin "
-            f"{_software_version()} reads ({Y_MIN_SCHEMA_VERSION}..{Y_SCHEMA_VERSION}). Upgrade "
-            f"strkin (pip install -U strkin) to read it.",
-            found=v, supported=(Y_MIN_SCHEMA_VERSION, Y_SCHEMA_VERSION), path=path)
-    if v < Y_MIN_SCHEMA_VERSION:
-        raise SchemaTooOldError(
-            f"{where} uses Y haplotype schema version {v}, older than the oldest version this "
-            f"strkin {_software_version()} reads ({Y_MIN_SCHEMA_VERSION}). Re-import the source "
-            f"files listed in its provenance with this strkin (kinship import-y ...), or read "
-            f"it with the strkin version that wrote it.",
-            found=v, supported=(Y_MIN_SCHEMA_VERSION, Y_SCHEMA_VERSION), path=path)
-    return v
+    return _check_version(found, where, path, what="Y haplotype", lo=Y_MIN_SCHEMA_VERSION,
+                          hi=Y_SCHEMA_VERSION, command="kinship import-y")
 
 
 @dataclass
@@ -347,13 +328,11 @@ def read_y_shard_info(path) -> _YShardInfo:
 # --------------------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------------------
-class YDataset:
+class YDataset(_ShardedDataset):
     """A Y haplotype dataset opened with :func:`open_y_dataset`."""
 
     def __init__(self, path: Path, manifest: dict, single_file: bool = False):
-        self.path = Path(path)
-        self._manifest = manifest
-        self._single = single_file
+        super().__init__(path, manifest, single_file)
         self._panel = _panel_from_json(manifest["panel"], f"dataset manifest {self.path}")
 
     @property
@@ -361,46 +340,11 @@ class YDataset:
         """The dataset panel: every marker of every shard, in order of first write."""
         return self._panel
 
-    @property
-    def shards(self) -> list[Path]:
-        if self._single:
-            return [self.path]
-        return [self.path / s["file"] for s in self._manifest["shards"]]
+    def _shard_info(self, path: Path) -> _YShardInfo:
+        return read_y_shard_info(path)
 
-    @property
-    def n_profiles(self) -> int:
-        return int(sum(s.get("n_profiles", 0) for s in self._manifest["shards"]))
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads(json.dumps(self._manifest))
-
-    def provenance(self) -> list[dict]:
-        return [dict(s.get("provenance", {}), file=s["file"]) for s in self._manifest["shards"]]
-
-    def checksums(self) -> dict:
-        return {p.name: sha256_file(p) for p in self.shards}
-
-    def verify(self) -> None:
-        """Check every shard against the sha256 recorded at write time and its footer;
-        raises :class:`CorruptShardError` naming the first bad shard."""
-        for s in self._manifest["shards"]:
-            p = self.path if self._single else self.path / s["file"]
-            if not p.exists():
-                read_y_shard_info(p)  # raises "missing"
-            got = sha256_file(p)
-            if s.get("sha256") and got != s["sha256"]:
-                raise CorruptShardError(
-                    f"shard {p.name}: sha256 {got[:12]}... differs from the {s['sha256'][:12]}... "
-                    f"recorded when it was written; the file was modified or damaged. Restore it "
-                    f"from a backup.")
-            self._check_shard_panel(read_y_shard_info(p))
-
-    def sample_ids(self) -> np.ndarray:
-        ids = [_read_column(p, "sample_id") for p in self.shards]
-        if not ids:
-            return np.array([], dtype=object)
-        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in ids]).astype(object)
+    def _check_info(self, info: _YShardInfo) -> None:
+        self._check_shard_panel(info)
 
     def __repr__(self) -> str:
         return (f"YDataset({str(self.path)!r}, {self.n_profiles} haplotypes, "
@@ -448,16 +392,6 @@ class YDataset:
                     f"Restore both from a backup, or rebuild the manifest with "
                     f"formats.rebuild_y_manifest()")
 
-    def _load_shard(self, path: Path, target: YPanel, kinds):
-        try:
-            return self._load_shard_unchecked(path, target, kinds)
-        except FormatError:
-            raise
-        except (pa.ArrowException, ValueError, IndexError, TypeError, KeyError) as e:
-            raise CorruptShardError(
-                f"shard {path.name} in {path.parent} is damaged ({type(e).__name__}: "
-                f"{str(e)[:150]}); restore it from a backup") from None
-
     def _load_shard_unchecked(self, path: Path, target: YPanel, kinds):
         pf = _open_parquet(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
         info = _y_info(pf, path)
@@ -465,19 +399,8 @@ class YDataset:
         sp = info.panel
         want = list(META_COLUMNS) + [c for s in sp.slots for c in (allele_column(s), flags_column(s))]
         want.append("extra")
-        names = set(pf.schema_arrow.names)
-        missing = [c for c in want if c not in names]
-        if missing:
-            raise CorruptShardError(
-                f"shard {path.name}: column {missing[0]!r} is missing; the shard is damaged. "
-                f"Restore it from a backup.")
-        try:
-            table = pf.read(columns=want, use_threads=True)
-        except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
-            raise CorruptShardError(
-                f"shard {path.name} in {path.parent} is truncated or corrupt and cannot be read "
-                f"({type(e).__name__}: {str(e)[:200]}). Restore it from a backup (the manifest "
-                f"records its sha256), or re-import its source files.") from None
+        _require_columns(set(pf.schema_arrow.names), want, path)
+        table = _read_shard_columns(pf, path, want)
         if kinds is not None:
             mask = np.isin(_strings(table.column("kind")), list(kinds))
             if not mask.all():
