@@ -56,6 +56,7 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
     ``device="gpu"``: the screen runs on a CUDA device (:mod:`kinship.kernels.gpu`),
     the exact scores here; the same pairs, values and order.
     """
+    from kinship._numba import call_slp
     from kinship.kernels.score import query_columns, score_rows
 
     pk = packed_group(tab, max_skip)
@@ -74,9 +75,9 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
-        n = score_rows(pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed, qcol,
-                       q_rank_tile, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
-                       out_q, out_c, out_s, out_nc, out_ni, st)
+        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed,
+                     qcol, q_rank_tile, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
+                     out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
             return q_rows[out_q[:n]], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]

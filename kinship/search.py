@@ -507,6 +507,7 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     (:mod:`kinship.kernels.gpu`) and the exact scores on the host: the same hits
     and values.
     """
+    from ._numba import call_slp
     from .kernels.score import query_columns, score_queries
 
     qcol = query_columns(qg, tables.offsets)
@@ -529,8 +530,8 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
         out_ni = np.empty((Q, cap), dtype=np.int32)
         out_n = np.zeros(Q, dtype=np.int32)
         if Q and len(tables):
-            score_queries(pk.rows, pk.lo, exact_tile, thr, log_tab, inc, typed, qcol, log_t,
-                          int(max_skip), pk.skip, cap, out_case, out_score, out_nc, out_ni, out_n)
+            call_slp(score_queries, pk.rows, pk.lo, exact_tile, thr, log_tab, inc, typed, qcol, log_t,
+                     int(max_skip), pk.skip, cap, out_case, out_score, out_nc, out_ni, out_n)
         if out_n.size == 0 or out_n.max() <= cap:
             break
         cap = int(out_n.max())

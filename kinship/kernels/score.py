@@ -178,7 +178,7 @@ def _pack(log_tab, incons, typed, col_locus, skip, span, max_scale, floor_span, 
 _HIGH = np.uint64(0x8000800080008000)
 
 
-@jit()
+@jit(inline="always")  # inlined into each kernel, so it is compiled (and vectorised) with it
 def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
     """Bit mask (bit j = lane j = case 32 t + j) of the lanes of tile ``T = rows[t]``
     whose screening bound for query ``q`` reaches the threshold, and the number of
