@@ -29,17 +29,24 @@ def _err(msg: str) -> int:
     return 1
 
 
-def _cmd_import(args) -> int:
-    from .dataset import write_profiles
-    from .errors import FormatError
-    from .importing import import_file
-
+def _delimiter_and_rejects(args) -> tuple:
+    """The ``--delimiter`` of an import command as a character, and where rejected
+    rows go: ``--rejects``, or in lenient mode OUT/_rejects/STEM-TIME.csv."""
     delim = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(args.delimiter, args.delimiter)
     rejects = args.rejects
     if args.mode == "lenient" and not rejects:
         stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         stem = os.path.splitext(os.path.basename(args.genotypes))[0]
         rejects = os.path.join(args.out, "_rejects", f"{stem}-{stamp}.csv")
+    return delim, rejects
+
+
+def _cmd_import(args) -> int:
+    from .dataset import write_profiles
+    from .errors import FormatError
+    from .importing import import_file
+
+    delim, rejects = _delimiter_and_rejects(args)
     try:
         res = import_file(
             args.genotypes, format=args.format, manifest=args.manifest, mode=args.mode,
@@ -74,12 +81,7 @@ def _cmd_import_y(args) -> int:
     from .errors import FormatError
     from .ystr import import_y_file, write_y_haplotypes
 
-    delim = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(args.delimiter, args.delimiter)
-    rejects = args.rejects
-    if args.mode == "lenient" and not rejects:
-        stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        stem = os.path.splitext(os.path.basename(args.genotypes))[0]
-        rejects = os.path.join(args.out, "_rejects", f"{stem}-{stamp}.csv")
+    delim, rejects = _delimiter_and_rejects(args)
     try:
         panel = None
         if args.panel:

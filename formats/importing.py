@@ -198,6 +198,19 @@ def _reject_row(rejected: dict, file: str, c: Call, reason: str, fix: str, value
         rejected[c.key] = (phase, Reject(file, c.line, c.sample, lc, reason, fix, value))
 
 
+
+def _not_in_manifest(manifest, sample: str) -> tuple[str, str]:
+    """Reason and fix for the rows of ``sample``, which has no entry in ``manifest``."""
+    if sample in manifest.rejected_samples:
+        reason = (f"the manifest row of this sample (line "
+                  f"{manifest.rejected_samples[sample]}) was rejected")
+        fix = "fix that manifest row"
+    else:
+        reason = f"sample is not in the manifest {os.path.basename(manifest.file)}"
+        fix = ("add a row for it to the manifest (sample_id,kind,case_id,relation,sex), "
+               "or remove its rows from the genotype file")
+    return reason, fix
+
 def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "strict",
              single_allele: str | None = None, extra_loci=(), default_kind: str = "query",
              kit: str = "") -> tuple[list, list, dict]:
@@ -347,14 +360,7 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
         if manifest is not None:
             entry = manifest.entries.get(sample)
             if entry is None:
-                if sample in manifest.rejected_samples:
-                    reason = (f"the manifest row of this sample (line "
-                              f"{manifest.rejected_samples[sample]}) was rejected")
-                    fix = "fix that manifest row"
-                else:
-                    reason = f"sample is not in the manifest {os.path.basename(manifest.file)}"
-                    fix = ("add a row for it to the manifest (sample_id,kind,case_id,relation,sex), "
-                           "or remove its rows from the genotype file")
+                reason, fix = _not_in_manifest(manifest, sample)
                 for c in live:
                     _reject_row(rejected, file, c, reason, fix, locus="")
                 continue

@@ -122,6 +122,21 @@ def parse_genemapper(path, encoding=None, delimiter=None, sample_column=None) ->
     return p
 
 
+
+def _long_csv_header(t, head: str, fname: str, delimiter, cols_ok):
+    """Delimiter and header row of a long genotype CSV (one row per sample and locus);
+    ``cols_ok(header)`` says whether a header has the columns needed.  Raises
+    :class:`HeaderError` naming the file when no delimiter gives such a header."""
+    d = sniff_delimiter(head, cols_ok, (",",), fname, "genotype CSV", delimiter)
+    header = next(iter_rows(t.text, d, fname), (1, []))[1] if d else None
+    if not d or not cols_ok(header):
+        raise HeaderError(
+            f"expected the header 'sample_id,locus,allele1,allele2', found {head[:150]!r}",
+            file=fname, line=1,
+            fix="add the header line 'sample_id,locus,allele1,allele2' (for a GeneMapper "
+                "export use format='genemapper')")
+    return d, header
+
 def parse_long_csv(path, encoding=None, delimiter=None) -> Parsed:
     t = read_text(path, encoding, what="genotype CSV")
     fname = os.fspath(path)
@@ -137,14 +152,7 @@ def parse_long_csv(path, encoding=None, delimiter=None) -> Parsed:
         _, si, li, ai = find(h)
         return si is not None and li is not None and len(ai) >= 1
 
-    d = sniff_delimiter(head, cols_ok, (",",), fname, "genotype CSV", delimiter)
-    header = next(iter_rows(t.text, d, fname), (1, []))[1] if d else None
-    if not d or not cols_ok(header):
-        raise HeaderError(
-            f"expected the header 'sample_id,locus,allele1,allele2', found {head[:150]!r}",
-            file=fname, line=1,
-            fix="add the header line 'sample_id,locus,allele1,allele2' (for a GeneMapper "
-                "export use format='genemapper')")
+    d, header = _long_csv_header(t, head, fname, delimiter, cols_ok)
     keys, si, li, ai = find(header)
     p = Parsed(fname, "csv", t.sha256, t.encoding, single_allele="error", no_call="error")
     rows = iter_rows(t.text, d, fname)

@@ -101,7 +101,7 @@ from .errors import (
     ProfileValidationError,
     Reject,
 )
-from .importing import Call, Parsed, _reject_row, allele_fix, write_rejects
+from .importing import Call, Parsed, _not_in_manifest, _reject_row, allele_fix, write_rejects
 from .manifest import Manifest, read_manifest
 from .profile import RELATIONS, normalize_kind, normalize_relation, normalize_sex
 
@@ -770,9 +770,8 @@ def parse_y_long_csv(path, encoding=None, delimiter=None) -> Parsed:
     marker, or per marker copy: ``DYS385a``).  Values past the last header column are
     further values of the row (``S1,DYS385,11,14,15`` with two allele columns is a
     three-value DYS385)."""
-    from .table import _SAMPLE_KEYS, _allele_columns
-    from .textio import first_line, header_key, iter_rows, read_text, sniff_delimiter
-    from .errors import HeaderError
+    from .table import _SAMPLE_KEYS, _allele_columns, _long_csv_header
+    from .textio import first_line, header_key, iter_rows, read_text
 
     t = read_text(path, encoding, what="Y-STR genotype CSV")
     fname = os.fspath(path)
@@ -791,14 +790,7 @@ def parse_y_long_csv(path, encoding=None, delimiter=None) -> Parsed:
         si, li, ai = find(h)
         return si is not None and li is not None and len(ai) >= 1
 
-    d = sniff_delimiter(head, cols_ok, (",",), fname, "genotype CSV", delimiter)
-    header = next(iter_rows(t.text, d, fname), (1, []))[1] if d else None
-    if not d or not cols_ok(header):
-        raise HeaderError(
-            f"expected the header 'sample_id,locus,allele1,allele2', found {head[:150]!r}",
-            file=fname, line=1,
-            fix="add the header line 'sample_id,locus,allele1,allele2' (for a GeneMapper "
-                "export use format='genemapper')")
+    d, header = _long_csv_header(t, head, fname, delimiter, cols_ok)
     si, li, ai = find(header)
     p = Parsed(fname, "csv", t.sha256, t.encoding, single_allele="error", no_call="error")
     rows = iter_rows(t.text, d, fname)
@@ -1071,14 +1063,7 @@ def assemble_y(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = 
         if manifest is not None:
             entry = manifest.entries.get(sample)
             if entry is None:
-                if sample in manifest.rejected_samples:
-                    reason = (f"the manifest row of this sample (line "
-                              f"{manifest.rejected_samples[sample]}) was rejected")
-                    fix = "fix that manifest row"
-                else:
-                    reason = f"sample is not in the manifest {os.path.basename(manifest.file)}"
-                    fix = ("add a row for it to the manifest (sample_id,kind,case_id,relation,sex), "
-                           "or remove its rows from the genotype file")
+                reason, fix = _not_in_manifest(manifest, sample)
                 for c in live:
                     reject(c, reason, fix)
                 continue
