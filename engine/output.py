@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from formats.dataset import _fsync_dir
+from formats.dataset import _atomic_write_bytes, _fsync_dir
 
 from .errors import OutputError
 
@@ -47,18 +47,7 @@ def _tmp(path: Path) -> Path:
 
 
 def atomic_write_bytes(path, data: bytes):
-    path = Path(path)
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
+    _atomic_write_bytes(Path(path), data)
 
 
 def atomic_write_json(path, obj):

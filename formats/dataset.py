@@ -370,16 +370,20 @@ def _require_columns(names, want, path: Path) -> None:
         )
 
 
-def _info_from_parquet(pf: pq.ParquetFile, path: Path) -> ShardInfo:
-    name = path.name
+def _read_footer(pf: pq.ParquetFile, path: Path) -> tuple[dict, int]:
+    """Key-value metadata and row count of an open shard's footer."""
     try:
-        md = pf.schema_arrow.metadata or {}
-        n_rows = pf.metadata.num_rows
+        return pf.schema_arrow.metadata or {}, pf.metadata.num_rows
     except (pa.ArrowException, OSError, ValueError, KeyError) as e:
         raise CorruptShardError(
-            f"shard {name} in {path.parent} has a damaged footer ({str(e)[:200]}); restore it "
+            f"shard {path.name} in {path.parent} has a damaged footer ({str(e)[:200]}); restore it "
             f"from a backup"
         ) from None
+
+
+def _info_from_parquet(pf: pq.ParquetFile, path: Path) -> ShardInfo:
+    name = path.name
+    md, n_rows = _read_footer(pf, path)
     if md.get(_KEY_FORMAT) != FORMAT_NAME.encode():
         raise CorruptShardError(
             f"{name} is a Parquet file but not a strkin profile shard (no "
@@ -822,12 +826,13 @@ def _fsync_dir(path: Path):
         os.close(fd)
 
 
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name in the same directory, flush,
+    ``fsync`` and move it into place with ``os.replace`` (readers never see half a file)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -835,6 +840,10 @@ def _write_json_atomic(path: Path, obj) -> None:
         if tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    _atomic_write_bytes(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 @contextlib.contextmanager

@@ -81,6 +81,7 @@ from .dataset import (
     _check_not_in_shards,
     _check_unique_ids,
     _new_shard_names,
+    _read_footer,
     _read_shard_columns,
     _remove_stale_temps,
     _require_columns,
@@ -292,13 +293,7 @@ class _YShardInfo:
 
 def _y_info(pf: pq.ParquetFile, path: Path) -> _YShardInfo:
     name = path.name
-    try:
-        md = pf.schema_arrow.metadata or {}
-        n_rows = pf.metadata.num_rows
-    except (pa.ArrowException, OSError, ValueError, KeyError) as e:
-        raise CorruptShardError(
-            f"shard {name} in {path.parent} has a damaged footer ({str(e)[:200]}); restore it "
-            f"from a backup") from None
+    md, n_rows = _read_footer(pf, path)
     fmt = md.get(_KEY_FORMAT)
     if fmt == _PROFILE_FORMAT.encode():
         raise DatasetError(
