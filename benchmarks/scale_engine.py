@@ -50,7 +50,9 @@ MODES = ("case", "parent-child", "full-sibling", "identity", "duplicates")
 MUTATION = {"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1}
 
 
-def simulate(n_queries: int, n_references: int, seed: int = 7) -> ProfileArrays:
+def simulate(n_queries: int, n_references: int, seed: int = 7, shapes: str = "mixed") -> ProfileArrays:
+    """``shapes``: "mixed" (half trio, a quarter father-only, a quarter sibling-only
+    cases) or "couples" (every case a trio: both parents typed)."""
     ft = kinship.FrequencyTable.load("nist1036_all")
     rng = np.random.default_rng(seed)
     systems = [ft.locus_alleles(l) for l in LOCI]
@@ -75,7 +77,8 @@ def simulate(n_queries: int, n_references: int, seed: int = 7) -> ProfileArrays:
     fa, mo = founders(n_fam), founders(n_fam)
     kids = child(fa, mo)
     sib = child(fa, mo)
-    kind_of = rng.choice(3, size=n_fam, p=[0.5, 0.25, 0.25])  # trio, father, sibling
+    p_kind = [0.5, 0.25, 0.25] if shapes == "mixed" else [1.0, 0.0, 0.0]
+    kind_of = rng.choice(3, size=n_fam, p=p_kind)  # trio, father, sibling
     ids, kinds, cases, rels, sexes, genos = [], [], [], [], [], []
 
     def add(i, k, c, r, s, g):
@@ -174,6 +177,8 @@ def main(argv=None):
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--keep", help="directory to keep the dataset and results in")
+    ap.add_argument("--case-shapes", default="mixed", choices=("mixed", "couples"),
+                    help="reference cases: mixed (trio, father-only, sibling-only) or couples only")
     ap.add_argument("--chance", default="exact", choices=("exact", "none"),
                     help="report.chance_method of the runs (none: time the search alone; the "
                          "chance-hit expectation costs a fixed time per mode, report.chance_units "
@@ -186,7 +191,7 @@ def main(argv=None):
     ds = work / "profiles"
     if not ds.exists():
         t0 = time.perf_counter()
-        formats.write_profiles(ds, simulate(args.queries, args.references))
+        formats.write_profiles(ds, simulate(args.queries, args.references, shapes=args.case_shapes))
         print(f"simulated and wrote {args.queries} queries + ~{args.references} references in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows = []

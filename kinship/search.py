@@ -397,7 +397,10 @@ class ScoringModel:
         tM = ½(M_female[m1] + M_female[m2]); the denominator draws Q's two alleles
         from the θ pool after the parents' four (Balding–Nichols).  The parents'
         own probability cancels.  A locus where one parent is untyped is that
-        parent's duo.  Tested against the exact pedigree likelihood.
+        parent's duo: at θ = 0 the same formula with the untyped parent's
+        transmitted allele distributed as ``p M`` (a founder's allele, then
+        mutation), at θ > 0 the parent-child pair table.  Tested against the exact
+        pedigree likelihood.
         """
         rows = np.asarray(rows, dtype=np.int64)
         fc = np.stack([np.asarray({r[1]: r for r in cases[i]["relatives"]}["father"][3]) for i in rows])
@@ -409,34 +412,41 @@ class ScoringModel:
             ft = (f1 >= 0) & (f2 >= 0)
             mt = (m1 >= 0) & (m2 >= 0)
             o = self.offsets[l]
-            for one, sex, x1, x2 in ((ft & ~mt, "male", f1, f2), (mt & ~ft, "female", m1, m2)):
-                if one.any():  # one parent untyped at this locus: that parent's duo
-                    W, I = self.pair_tables("parent-child", sex)[l]
-                    g = genotype_index(np.minimum(x1[one], x2[one]), np.maximum(x1[one], x2[one]))
-                    r = rows[one]
-                    lr[r, o:o + W.shape[1]] = W[g]
-                    inc[r, o:o + W.shape[1]] = I[g]
-                    typed[r, l] = True
-            both = ft & mt
-            if not both.any():
+            if th > 0:
+                for one, sex, x1, x2 in ((ft & ~mt, "male", f1, f2), (mt & ~ft, "female", m1, m2)):
+                    if one.any():  # one parent untyped at this locus: that parent's duo
+                        W, I = self.pair_tables("parent-child", sex)[l]
+                        g = genotype_index(np.minimum(x1[one], x2[one]), np.maximum(x1[one], x2[one]))
+                        rr = rows[one]
+                        lr[rr, o:o + W.shape[1]] = W[g]
+                        inc[rr, o:o + W.shape[1]] = I[g]
+                        typed[rr, l] = True
+                sel = ft & mt
+            else:
+                # θ = 0: an untyped parent is a founder whose transmitted allele is
+                # p M (drawn from the population, then mutated): the duo in the
+                # same closed form, without the pair tables
+                sel = ft | mt
+            if not sel.any():
                 continue
-            r = rows[both]
-            f1, f2, m1, m2 = f1[both], f2[both], m1[both], m2[both]
+            r = rows[sel]
+            ftc, mtc = ft[sel][:, None], mt[sel][:, None]
+            f1, f2, m1, m2 = f1[sel], f2[sel], m1[sel], m2[sel]
             A = s.n_alleles
             p = s.freqs
             fM, mM = self._mats[l]
             E = np.eye(A)
             Mm = E if mM is None else mM
             Mf = E if fM is None else fM
-            tF = 0.5 * (Mm[f1] + Mm[f2])            # [n, A]
-            tM = 0.5 * (Mf[m1] + Mf[m2])
+            tF = np.where(ftc, 0.5 * (Mm[f1] + Mm[f2]), p @ Mm)     # [n, A]
+            tM = np.where(mtc, 0.5 * (Mf[m1] + Mf[m2]), p @ Mf)
             a, b = genotype_pairs(A)
             het = a != b
             num = tF[:, a] * tM[:, b] + np.where(het, tF[:, b] * tM[:, a], 0.0)
-            tF0 = 0.5 * (E[f1] + E[f2])
-            tM0 = 0.5 * (E[m1] + E[m2])
+            tF0 = np.where(ftc, 0.5 * (E[f1] + E[f2]), p)
+            tM0 = np.where(mtc, 0.5 * (E[m1] + E[m2]), p)
             num0 = tF0[:, a] * tM0[:, b] + np.where(het, tF0[:, b] * tM0[:, a], 0.0)
-            cnt = E[f1] + E[f2] + E[m1] + E[m2]
+            cnt = E[f1] + E[f2] + E[m1] + E[m2]     # only with θ > 0, where both are typed
             first = (th * cnt + (1 - th) * p) / (1 + 3 * th)
             # second draw: counts include the first draw
             den_ab = first[:, a] * (th * (cnt[:, b] + (a == b)) + (1 - th) * p[b]) / (1 + 4 * th)

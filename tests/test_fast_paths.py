@@ -218,3 +218,34 @@ def test_identity_tolerates_stated_inconsistent_loci():
     per = tab.per_locus(0, qg[0])
     want = sum(np.log10(v) for k, v in per.items() if k != sm.loci[0])
     assert hits.log10_lr[0] == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.02])
+def test_couple_with_a_parent_untyped_at_a_locus_is_that_parents_duo(theta):
+    # at θ = 0 the couple closed form treats the untyped parent as a founder
+    # transmitting p M; it must equal the parent-child pair table (at θ > 0 the
+    # pair table itself is used)
+    sm = _model(theta)
+    rng = np.random.default_rng(17)
+    F, M = _random_codes(sm, 20, rng), _random_codes(sm, 20, rng)
+    F[rng.random(F.shape[:2]) < 0.25] = -1
+    M[rng.random(M.shape[:2]) < 0.25] = -1
+    cases = [{"id": i, "relatives": [("F", "father", "male", F[i]), ("M", "mother", "female", M[i])]}
+             for i in range(20)]
+    t = sm.compile_cases(cases)
+    pf = sm.compile_pairwise("parent-child", list(range(20)), F, ["male"] * 20)
+    pm = sm.compile_pairwise("parent-child", list(range(20)), M, ["female"] * 20)
+    checked = 0
+    for i in range(20):
+        for l in range(len(sm.loci)):
+            o = sm.offsets[l]
+            G = (sm.offsets[l + 1] if l + 1 < len(sm.loci) else sm.size) - o
+            ft, mt = F[i, l, 0] >= 0, M[i, l, 0] >= 0
+            if ft == mt:
+                continue
+            ref = pf if ft else pm
+            np.testing.assert_allclose(t.lr[i, o:o + G], ref.lr[i, o:o + G], rtol=1e-12, atol=0)
+            assert (t.inconsistent[i, o:o + G] == ref.inconsistent[i, o:o + G]).all()
+            assert t.typed[i, l]
+            checked += 1
+    assert checked > 20
