@@ -273,15 +273,10 @@ class ModeChance:
 
 
 def fmt_count(x: float) -> str:
-    if x != x:
-        return "n/a"
-    if x == 0:
-        return "0"
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 0.01:
-        return f"{x:.2g}"
-    return f"{x:.1e}"
+    """:func:`kinship.chance._fmt_count`, with ``"n/a"`` for NaN."""
+    from kinship.chance import _fmt_count
+
+    return "n/a" if x != x else _fmt_count(x)
 
 
 def _pad(v, n):
