@@ -74,16 +74,14 @@ _SLACK = 1e-6               # grid units; see the module docstring
 class PackedTables:
     """The screening form of a block of tables (see :func:`pack_tables`)."""
 
-    __slots__ = ("rows", "lo", "scale", "exact", "n_cases", "skip", "nbytes")
+    __slots__ = ("rows", "lo", "scale", "exact", "skip")
 
-    def __init__(self, rows, lo, scale, exact, n_cases, skip):
+    def __init__(self, rows, lo, scale, exact, skip):
         self.rows = rows        # uint64 [T, S * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]
         self.lo = lo            # int64 [T]: the floor, in grid units (<= 0)
         self.scale = scale      # float64 [T]: grid units per log10 unit
         self.exact = exact      # uint8 [T]: 1 = not screenable, score every pair exactly
-        self.n_cases = n_cases
         self.skip = skip        # packed for max_skip > 0 (inconsistent entries at the floor)
-        self.nbytes = rows.nbytes
 
     def thresholds(self, log_t: float) -> np.ndarray:
         """Per tile, the grid threshold ``floor(s log_t - slack)`` (int64); a tile
@@ -122,7 +120,7 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
         _pack(log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
               np.ascontiguousarray(typed, dtype=np.uint8), col_locus, bool(skip), span,
               _MAX_SCALE, _FLOOR_SPAN, rows, lo, scale, exact)
-    return PackedTables(rows, lo, scale, exact, C, bool(skip))
+    return PackedTables(rows, lo, scale, exact, bool(skip))
 
 
 @jit()
@@ -270,6 +268,18 @@ def _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t):
     return hit, s, nc, ni
 
 
+@jit(inline="always")
+def _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni):
+    """Write hit number ``n`` if the outputs have room; the next hit number."""
+    if n < out_q.shape[0]:
+        out_q[n] = q
+        out_c[n] = c
+        out_s[n] = s
+        out_nc[n] = nc
+        out_ni[n] = ni
+    return n + 1
+
+
 def query_columns(qg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """``qcol[q, l] = offsets[l] + qg[q, l]`` (-1 where untyped): the table column
     of each query genotype, the kernels' query input; int16 when it fits."""
@@ -294,7 +304,6 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, q_rank, 
     C = log_tab.shape[0]
     T = rows.shape[0]
     Q = qcol.shape[0]
-    cap = out_q.shape[0]
     n = 0
     reads = 0
     exact_pairs = 0
@@ -318,13 +327,7 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, q_rank, 
                 exact_pairs += 1
                 reads += nc
                 if hit:
-                    if n < cap:
-                        out_q[n] = q
-                        out_c[n] = c
-                        out_s[n] = s
-                        out_nc[n] = nc
-                        out_ni[n] = ni
-                    n += 1
+                    n = _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni)
     stats[0] += reads
     stats[1] += exact_pairs
     return n
@@ -387,7 +390,6 @@ def score_candidates(log_tab, incons, typed, qcol, cand_q, cand_t, cand_m, q_ran
     ``(cand_q[i], tile cand_t[i], lane mask cand_m[i])``; outputs and return value
     as :func:`score_rows`."""
     C = log_tab.shape[0]
-    cap = out_q.shape[0]
     n = 0
     for i in range(cand_q.shape[0]):
         q = cand_q[i]
@@ -402,13 +404,7 @@ def score_candidates(log_tab, incons, typed, qcol, cand_q, cand_t, cand_m, q_ran
                 continue
             hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
             if hit:
-                if n < cap:
-                    out_q[n] = q
-                    out_c[n] = c
-                    out_s[n] = s
-                    out_nc[n] = nc
-                    out_ni[n] = ni
-                n += 1
+                n = _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni)
     return n
 
 
