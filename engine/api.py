@@ -42,6 +42,7 @@ from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .inputs import (QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
                      query_blocks, scan_references, set_fingerprint, stream_blocks)
+from .kernels import warm_up
 from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
 from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
@@ -307,6 +308,8 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                            "results_version": RESULTS_VERSION})
     out = job.output_path
     state_kind, _ = _check_output(out, job_key, resume, v["output"]["overwrite"])
+    if auto_modes and not v["execution"]["scheduler"]:
+        warm_up()     # load the scoring kernels while the inputs are read (in-process runs)
     if qds is not None:
         queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
     else:

@@ -20,6 +20,7 @@ exactly the units whose fingerprint is new or changed (see :mod:`engine.plan`).
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -92,6 +93,9 @@ def set_fingerprint(ids, fps) -> str:
     return h.hexdigest()
 
 
+_COLUMNS_LOCK = threading.Lock()
+
+
 @dataclass
 class QuerySet:
     """The queries of a run (in dataset order)."""
@@ -112,6 +116,22 @@ class QuerySet:
 
     def __len__(self):
         return len(self.ids)
+
+    def columns(self, offsets: np.ndarray) -> np.ndarray:
+        """The scoring kernel's query input for tables with these locus ``offsets``
+        (:func:`kinship.kernels.score.query_columns`), computed once per run and offsets."""
+        from kinship.kernels.score import query_columns
+
+        key = np.asarray(offsets, dtype=np.int64).tobytes()
+        with _COLUMNS_LOCK:   # computed by one thread; the others wait for it
+            cache = self.__dict__.setdefault("_columns", {})
+            col = cache.get(key)
+            if col is None:
+                col = cache[key] = query_columns(self.gidx, offsets)
+        return col
+
+    def __getstate__(self):   # Dask ships the queries; the cache is rebuilt where used
+        return {k: v for k, v in self.__dict__.items() if k != "_columns"}
 
 
 def load_queries(dataset, recoder: Recoder, which: str = "queries") -> QuerySet:

@@ -28,7 +28,41 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["packed_group", "score_tile", "scores_numpy"]
+__all__ = ["packed_group", "score_tile", "scores_numpy", "warm_up"]
+
+
+def warm_up():
+    """Load the scoring kernels in a background thread (returned, started).
+
+    numba's first call in a process costs about a second (its compiler and
+    target set-up, then loading the cached machine code), whatever the kernel.
+    :func:`engine.run` starts this while it reads the inputs, so the search does
+    not wait for it.  It scores a tiny table of the engine's own types through
+    :func:`score_tile` (so the same compiled versions are loaded); any failure is
+    left for the real call to report."""
+    import threading
+
+    def work():
+        try:
+            from types import SimpleNamespace
+
+            from kinship.kernels.score import query_columns
+
+            L, S = 2, 6
+            lr = np.ones((1, 2 * S))
+            tab = SimpleNamespace(log_tab=np.log10(lr), incons=np.zeros(lr.shape, np.uint8),
+                                  typed=np.ones((1, L), np.uint8), offsets=np.array([0, S]),
+                                  packed={})
+            qcol = query_columns(np.zeros((1, L), np.int16), tab.offsets)
+            for skip in (0, 1):
+                score_tile(tab, qcol, np.zeros(1, np.int64), np.zeros(1, np.int64),
+                           np.zeros(1, np.int64), False, 0.0, skip, np.zeros(1, np.int64))
+        except Exception:  # pragma: no cover - the search reports its own errors
+            pass
+
+    t = threading.Thread(target=work, name="strkin-warm-up", daemon=True)
+    t.start()
+    return t
 
 
 def packed_group(tab, max_skip: int):
@@ -43,29 +77,32 @@ def packed_group(tab, max_skip: int):
     return cache[key]
 
 
-def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_rank: np.ndarray,
+def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_rank: np.ndarray,
                canonical: bool, log_t: float, max_skip: int, stats: np.ndarray, cap: int = 4096,
                device: str = "cpu"):
-    """Pairs of (``q_rows`` x every case of ``tab``) with exact log10 LR >= ``log_t``.
+    """Pairs of (a tile of queries x every case of ``tab``) with exact log10 LR >= ``log_t``.
 
     ``tab``: a compiled table group (``log_tab``, ``incons``, ``typed``,
-    ``offsets``, ``packed``).  ``canonical``: only pairs with ``q_rank[q] >
-    c_rank[c]`` (duplicates mode scores each unordered pair once).  ``stats[0]``
-    is increased by the table values read (packed rows and exact lookups).
-    Returns arrays ``(q, c, log10_lr, loci_compared, loci_inconsistent)``.
-    ``device="gpu"``: the screen runs on a CUDA device (:mod:`kinship.kernels.gpu`),
-    the exact scores here; the same pairs, values and order.
+    ``offsets``, ``packed``).  The tile's queries: ``qcol`` their table columns
+    (:func:`kinship.kernels.score.query_columns` with ``tab.offsets``), ``q_ids``
+    what to report for each, ``q_rank`` their ranks.  ``canonical``: only pairs
+    with ``q_rank[q] > c_rank[c]`` (duplicates mode scores each unordered pair
+    once).  ``stats[0]`` is increased by the table values read (packed rows and
+    exact lookups).  Returns arrays ``(q_id, c, log10_lr, loci_compared,
+    loci_inconsistent)``.  ``device="gpu"``: the screen runs on a CUDA device
+    (:mod:`kinship.kernels.gpu`), the exact scores here; the same pairs, values
+    and order.
     """
     from kinship._numba import call_slp
-    from kinship.kernels.score import query_columns, score_rows
+    from kinship.kernels.score import score_rows
 
     pk = packed_group(tab, max_skip)
     thr = pk.thresholds(float(log_t))
-    q_rows = np.asarray(q_rows, dtype=np.int64)
-    qcol = query_columns(qg[q_rows], tab.offsets)
-    q_rank_tile = np.ascontiguousarray(np.asarray(q_rank)[q_rows], dtype=np.int64)
+    q_ids = np.asarray(q_ids, dtype=np.int64)
+    qcol = np.ascontiguousarray(qcol)
+    q_rank = np.ascontiguousarray(q_rank, dtype=np.int64)
     if device == "gpu":
-        return _score_tile_gpu(tab, pk, qcol, q_rows, q_rank_tile, c_rank, canonical, log_t, max_skip,
+        return _score_tile_gpu(tab, pk, qcol, q_ids, q_rank, c_rank, canonical, log_t, max_skip,
                                stats, cap)
     st = np.zeros(2, dtype=np.int64)
     while True:
@@ -76,15 +113,15 @@ def score_tile(tab, qg: np.ndarray, q_rows: np.ndarray, q_rank: np.ndarray, c_ra
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
         n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed,
-                     qcol, q_rank_tile, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
+                     qcol, q_rank, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
                      out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
-            return q_rows[out_q[:n]], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]
+            return q_ids[out_q[:n]], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]
         cap = int(n)
 
 
-def _score_tile_gpu(tab, pk, qcol, q_rows, q_rank_tile, c_rank, canonical, log_t, max_skip, stats, cap):
+def _score_tile_gpu(tab, pk, qcol, q_ids, q_rank_tile, c_rank, canonical, log_t, max_skip, stats, cap):
     from kinship.kernels.gpu import screen_candidates
     from kinship.kernels.score import score_candidates
 
@@ -99,7 +136,7 @@ def _score_tile_gpu(tab, pk, qcol, q_rows, q_rank_tile, c_rank, canonical, log_t
                              bool(canonical), float(log_t), int(max_skip), *out)
         if n <= cap:
             q, c, s, nc, ni = (a[:n] for a in out)
-            return q_rows[q], c, s, nc, ni
+            return q_ids[q], c, s, nc, ni
         cap = int(n)
 
 

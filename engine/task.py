@@ -140,15 +140,18 @@ def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult
             if grp.sex == "M":  # each such case is in the M and the F group: count once
                 not_compared += int(np.count_nonzero(sx == "")) * len(grp)
         c_rank = unit_rank[grp.units]
+        qcol = queries.columns(grp.offsets)[rows]
+        q_rank = queries.rank[rows]
         for a in range(0, len(rows), ctx.tile):
-            tile = rows[a:a + ctx.tile]
-            q, c, s, nc, ni = score_tile(grp, queries.gidx, tile, queries.rank, c_rank, canonical,
+            b = a + ctx.tile
+            q, c, s, nc, ni = score_tile(grp, qcol[a:b], rows[a:b], q_rank[a:b], c_rank, canonical,
                                          log_t, max_skip, stats, device=ctx.device)
             if len(q):
                 parts.append((gi, q, c, s, nc, ni))
-            pairs += len(tile) * len(grp)
+            n_tile = len(rows[a:b]) * len(grp)
+            pairs += n_tile
             if progress is not None:
-                progress(len(tile) * len(grp))
+                progress(n_tile)
     if progress is not None and task.n_pairs > pairs:
         progress(task.n_pairs - pairs)
     return _collect(ctx, task, bt, parts, queries, unit_rank,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import threading
 
+import numpy as np
+
 CACHE = os.environ.get("KINSHIP_NUMBA_CACHE", "1") not in ("0", "false", "no")
 
 
@@ -33,6 +35,16 @@ def jit(*args, parallel: bool = False, **kw):
     return numba.jit(*args, parallel=parallel, **kw)
 
 
+def thread_count() -> int:
+    """Threads for the project's own thread pools: ``KINSHIP_NUM_THREADS`` if set,
+    else numba's thread count (every CPU unless ``NUMBA_NUM_THREADS`` says otherwise)."""
+    import numba
+
+    n = os.environ.get("KINSHIP_NUM_THREADS")
+    top = numba.config.NUMBA_NUM_THREADS
+    return max(1, min(int(n), top)) if n else top
+
+
 def set_threads():
     n = os.environ.get("KINSHIP_NUM_THREADS")
     if n:
@@ -43,22 +55,45 @@ def set_threads():
 
 SLP = os.environ.get("KINSHIP_SLP", "1") not in ("0", "false", "no")
 _SLP_LOCK = threading.Lock()
+_SLP_SEEN: set = set()
+
+
+def _arg_key(a):
+    """A cheap key that determines numba's type of ``a`` for the arguments the
+    kernels take (arrays and Python scalars); ``None`` when it may not."""
+    if isinstance(a, np.ndarray):
+        f = a.flags
+        return (a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    if type(a) in (bool, int, float):
+        return type(a)
+    return None
 
 
 def call_slp(kernel, *args):
     """``kernel(*args)``, compiling it first (for these argument types) with the
-    SLP vectoriser on if it has not been compiled or loaded from the cache yet."""
-    if SLP:
-        sig = tuple(kernel.typeof_pyval(a) for a in args)
-        if sig not in kernel.overloads:
-            from numba.core import config
+    SLP vectoriser on if it has not been compiled or loaded from the cache yet.
 
-            with _SLP_LOCK:
-                if sig not in kernel.overloads:
-                    old = config.SLP_VECTORIZE
-                    config.SLP_VECTORIZE = 1
-                    try:
-                        kernel.compile(sig)
-                    finally:
-                        config.SLP_VECTORIZE = old
+    numba's own typing of the arguments costs tens of microseconds per call in
+    Python, so the check is keyed on a cheap summary of the arguments (dtype,
+    dimensions, layout and flags of arrays; the type of scalars) and numba types
+    them only the first time a summary is seen.  (Should a summary ever map to two
+    numba signatures, the second is compiled by numba's dispatcher on the call, without
+    SLP: the same results, slower.)"""
+    if SLP:
+        key = (id(kernel),) + tuple(_arg_key(a) for a in args)
+        if None in key or key not in _SLP_SEEN:
+            sig = tuple(kernel.typeof_pyval(a) for a in args)
+            if sig not in kernel.overloads:
+                from numba.core import config
+
+                with _SLP_LOCK:
+                    if sig not in kernel.overloads:
+                        old = config.SLP_VECTORIZE
+                        config.SLP_VECTORIZE = 1
+                        try:
+                            kernel.compile(sig)
+                        finally:
+                            config.SLP_VECTORIZE = old
+            if None not in key:
+                _SLP_SEEN.add(key)
     return kernel(*args)

@@ -57,7 +57,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .._numba import jit
+from .._numba import jit, thread_count
 
 __all__ = ["LANES", "PackedTables", "pack_tables", "query_columns", "score_rows", "score_queries",
            "score_candidates", "score_all"]
@@ -116,10 +116,20 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     lo = np.zeros(T, dtype=np.int64)
     scale = np.ones(T, dtype=np.float64)
     exact = np.zeros(T, dtype=np.uint8)
-    if T:
-        _pack(log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
-              np.ascontiguousarray(typed, dtype=np.uint8), col_locus, bool(skip), span,
-              _MAX_SCALE, _FLOOR_SPAN, rows, lo, scale, exact)
+    args = (log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
+            np.ascontiguousarray(typed, dtype=np.uint8), col_locus, bool(skip), span, _MAX_SCALE,
+            _FLOOR_SPAN)
+    outs = (rows, lo, scale, exact)
+    n_threads = min(thread_count(), T // 64)
+    if n_threads > 1:   # large sets (the core's whole-database tables): tile ranges in threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = np.linspace(0, T, n_threads + 1).astype(np.int64)
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(lambda i: _pack(*args, int(cuts[i]), int(cuts[i + 1]), *outs),
+                          range(n_threads)))
+    elif T:
+        _pack(*args, 0, T, *outs)
     return PackedTables(rows, lo, scale, exact, bool(skip))
 
 
@@ -133,11 +143,14 @@ def _packed_value(log_tab, incons, typed, col_locus, skip, c, j):
     return v
 
 
-@jit(parallel=True)
-def _pack(log_tab, incons, typed, col_locus, skip, span, max_scale, floor_span, rows, lo, scale, exact):
+@jit()
+def _pack(log_tab, incons, typed, col_locus, skip, span, max_scale, floor_span, t0, t1, rows, lo, scale,
+          exact):
+    """Tiles ``t0 .. t1 - 1`` (serial and without the GIL: a block's tables pack in
+    milliseconds, and a serial kernel loads from numba's cache in a fraction of
+    the time of a parallel one)."""
     C, S = log_tab.shape
-    T = rows.shape[0]
-    for t in prange(T):
+    for t in range(t0, t1):
         c0 = t * 32
         c1 = min(C, c0 + 32)
         vmax = 0.0
@@ -282,12 +295,25 @@ def _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni):
 
 def query_columns(qg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """``qcol[q, l] = offsets[l] + qg[q, l]`` (-1 where untyped): the table column
-    of each query genotype, the kernels' query input; int16 when it fits."""
-    qg = np.asarray(qg)
+    of each query genotype, the kernels' query input; int16 when every column
+    fits (``max offset + max genotype index <= 32767``), else int32."""
+    qg = np.ascontiguousarray(qg)
     offsets = np.asarray(offsets, dtype=np.int64)
-    col = np.where(qg >= 0, qg.astype(np.int64) + offsets[None, :], -1)
-    small = col.size == 0 or col.max() <= np.iinfo(np.int16).max
-    return np.ascontiguousarray(col, dtype=np.int16 if small else np.int32)
+    if qg.ndim != 2 or qg.shape[1] != len(offsets):
+        raise ValueError(f"query genotypes {qg.shape} do not match {len(offsets)} loci")
+    top = int(offsets.max()) + int(qg.max()) if qg.size else 0
+    out = np.empty(qg.shape, dtype=np.int16 if top <= np.iinfo(np.int16).max else np.int32)
+    if qg.size:
+        _columns(qg, offsets, out)
+    return out
+
+
+@jit()
+def _columns(qg, offsets, out):
+    for q in range(qg.shape[0]):
+        for l in range(qg.shape[1]):
+            g = qg[q, l]
+            out[q, l] = -1 if g < 0 else offsets[l] + g
 
 
 @jit()

@@ -24,6 +24,7 @@ import formats
 from engine.compile import compile_block
 from engine.inputs import RefBlock
 from engine.kernels import scores_numpy, score_tile
+from kinship.kernels.score import query_columns
 from kinship.search import score_exhaustive
 
 from enginelib import make_job, simulate
@@ -77,8 +78,8 @@ def test_kernel_equals_numpy_scan(seed, thr, max_skip, C, Q, L, sigma, odd, on_a
         if fin.size:
             thr = float(rng.choice(fin))
     stats = np.zeros(1, dtype=np.int64)
-    q, c, s, nc, ni = score_tile(t, qg, np.arange(Q), np.arange(Q), np.arange(C), False, thr,
-                                 max_skip, stats, cap=3)
+    q, c, s, nc, ni = score_tile(t, query_columns(qg, t.offsets), np.arange(Q), np.arange(Q),
+                                 np.arange(C), False, thr, max_skip, stats, cap=3)
     want = {(i, j): full[i, j] for i in range(Q) for j in range(C) if full[i, j] >= thr}
     got = {(int(a), int(b)): float(x) for a, b, x in zip(q, c, s)}
     assert got == want  # same pairs, bit-identical values
@@ -94,7 +95,8 @@ def test_canonical_pairs_once():
     t, sizes = _random_tables(rng, 6, 4, 3)
     qg = rng.integers(0, sizes[0], size=(6, 4)).astype(np.int32)
     stats = np.zeros(1, dtype=np.int64)
-    q, c, *_ = score_tile(t, qg, np.arange(6), np.arange(6), np.arange(6), True, -1e9, 0, stats)
+    q, c, *_ = score_tile(t, query_columns(qg, t.offsets), np.arange(6), np.arange(6), np.arange(6),
+                          True, -1e9, 0, stats)
     assert all(a > b for a, b in zip(q, c))
 
 
