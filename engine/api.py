@@ -40,8 +40,8 @@ import pyarrow.parquet as pq
 from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
-from .inputs import (QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
-                     query_blocks, scan_references, set_fingerprint, stream_blocks)
+from .inputs import (FINGERPRINT_VERSION, QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
+                     query_blocks, scan_references, set_fingerprint, stream_blocks, _strs)
 from .kernels import warm_up
 from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
@@ -94,14 +94,13 @@ def _software() -> dict:
 
     out = {"strkin": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "numba": numba.__version__, "pyarrow": pa.__version__}
-    try:
-        import dask
-        import distributed
+    from importlib.metadata import PackageNotFoundError, version
 
-        out["dask"] = dask.__version__
-        out["distributed"] = distributed.__version__
-    except ImportError:  # pragma: no cover
-        pass
+    for name in ("dask", "distributed"):   # their versions, without importing them (~1 s)
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            pass
     return out
 
 
@@ -242,7 +241,9 @@ def _read_prev(d: Path) -> PrevState | None:
             chance[key] = (f, r)
     except (FileNotFoundError, OSError, pa.ArrowException, KeyError):
         chance = {}  # results of an earlier version: chance hits are computed again
-    return PrevState(hits, units, counts, chance)
+    meta = units_t.schema.metadata or {}
+    fpv = int(meta.get(b"strkin.fingerprint_version", b"1"))
+    return PrevState(hits, units, counts, chance, fingerprint_version=fpv)
 
 
 def _first_fps(t: pa.Table, fps: list) -> list:
@@ -418,6 +419,10 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                 prev = _read_prev(prev_dir)
             elif prev_dir.exists():
                 shutil.rmtree(prev_dir)
+        if prev is not None and prev.fingerprint_version != FINGERPRINT_VERSION:
+            run_notes.append("the earlier results were written by a version of strkin that "
+                             "fingerprints profiles differently: every pair was compared again")
+            prev = None
         if prev is not None and prev_model_key != spec.key:
             run_notes.append("the model's allele systems or loci changed since the last run (new alleles "
                          "or loci in the datasets): every pair was compared again")
@@ -765,12 +770,16 @@ def _clean_json(x):
 
 
 def _write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None, yin=None):
-    kinds, ids, fps = [], [], []
+    parts = []
 
     def add(kind, i, f):
-        kinds.extend([kind] * len(i))
-        ids.extend(str(x) for x in i)
-        fps.extend(bytes(x) for x in f)
+        i = np.asarray(i, dtype=object)
+        parts.append(pa.table({
+            "kind": pa.array(np.full(len(i), kind, dtype=object), pa.string()),
+            "id": pa.array(_strs(i), pa.string()),
+            # tolist() of an S16 array gives bytes(x) of each element (no trailing NUL
+            # bytes): the value the plan compares against
+            "fp": pa.array(f.tolist() if isinstance(f, np.ndarray) else list(f), pa.binary())}))
 
     add("query", queries.ids, queries.fp)
     if any(m in PAIRWISE_MODES for m in modes):
@@ -781,8 +790,8 @@ def _write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_st
         add("yquery", yin.q_ids, yin.q_fp)
         add("yperson", yin.r_ids, yin.r_fp)
         add("ypopulation", [""], [yin.ctx.key.encode()])
-    units = pa.table({"kind": pa.array(kinds, pa.string()), "id": pa.array(ids, pa.string()),
-                      "fp": pa.array(fps, pa.binary())})
+    units = pa.concat_tables(parts).replace_schema_metadata(
+        {"strkin.fingerprint_version": str(FINGERPRINT_VERSION)})
     atomic_write_parquet(state_dir / "units.parquet", units)
     rows = {"mode": [], "side": [], "id": [], "n": []}
     for (m, side), d in sorted(counts.items()):

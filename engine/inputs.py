@@ -26,6 +26,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from kinship._numba import jit
+
 from .errors import InputError
 from .model import Recoder, genotype_indices
 
@@ -61,17 +63,68 @@ def open_input(job, which: str):
         raise InputError(f"inputs.{which}: {e}") from None
 
 
+#: version of the profile fingerprints below; kept in the run state, so that state
+#: written with another version is recognised (its units are then all re-scored)
+FINGERPRINT_VERSION = 2
+
+
 def fingerprints(codes: np.ndarray, sex: np.ndarray) -> np.ndarray:
-    """16-byte fingerprint of each profile's sex and genotypes (model codes)."""
+    """16-byte fingerprint of each profile's sex and genotypes (model codes), S16.
+
+    Two independent 64-bit hash chains over the row (splitmix64 finaliser as the
+    mixing step; the sex enters as the first word, from a BLAKE2b digest of its
+    text): a change of the profile changes the fingerprint except with
+    probability about 2^-128.  Fingerprints only detect changes of the same unit
+    between runs (they are never compared across units)."""
     n = codes.shape[0]
-    out = np.empty(n, dtype="S16")
-    flat = np.ascontiguousarray(codes).reshape(n, -1)
-    for i in range(n):
-        h = hashlib.blake2b(digest_size=16)
-        h.update(str(sex[i]).encode())
-        h.update(flat[i].tobytes())
-        out[i] = h.digest()
-    return out
+    flat = np.ascontiguousarray(codes).reshape(n, int(np.prod(codes.shape[1:])))
+    words = _as_words(flat.view(np.uint8).reshape(n, flat.shape[1] * flat.itemsize))
+    sex = np.asarray(sex, dtype=object).reshape(-1)
+    first = np.zeros(n, dtype=np.uint64)
+    for v in set(sex.tolist()):         # a few distinct values
+        d = hashlib.blake2b(str(v).encode(), digest_size=8).digest()
+        first[sex == v] = np.uint64(int.from_bytes(d, "little"))
+    out = np.empty((n, 2), dtype=np.uint64)
+    if n:
+        _hash_rows(words, first, out)
+    return out.view("S16").reshape(n)
+
+
+def _as_words(b: np.ndarray) -> np.ndarray:
+    """Rows of bytes as rows of little-endian uint64 words (zero-padded), plus the
+    byte length as the last word."""
+    n, k = b.shape
+    w = (k + 7) // 8
+    buf = np.zeros((n, 8 * w + 8), dtype=np.uint8)
+    buf[:, :k] = b
+    buf[:, 8 * w:] = np.frombuffer(np.uint64(k).tobytes(), dtype=np.uint8)
+    return buf.view("<u8")
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@jit()
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@jit()
+def _hash_rows(words, first, out):
+    k1 = np.uint64(0x9E3779B97F4A7C15)
+    k2 = np.uint64(0xD6E8FEB86659FD93)
+    for i in range(words.shape[0]):
+        h1 = _mix(first[i] ^ np.uint64(0x243F6A8885A308D3))
+        h2 = _mix(first[i] ^ np.uint64(0x13198A2E03707344))
+        for j in range(words.shape[1]):
+            w = words[i, j]
+            h1 = _mix((h1 ^ w) + k1)
+            h2 = _mix((h2 + w) ^ k2)
+        out[i, 0] = h1
+        out[i, 1] = h2
 
 
 def _digest(parts) -> bytes:
@@ -82,15 +135,27 @@ def _digest(parts) -> bytes:
     return h.digest()
 
 
+def _hash_units(ids, fps) -> str:
+    """BLAKE2b of units *in the given order*: their ids, then their 16-byte
+    fingerprints."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update("\x1f".join(_strs(ids)).encode())
+    h.update(b"\x1e")
+    h.update(np.ascontiguousarray(np.asarray(fps, dtype="S16")).tobytes())
+    return h.hexdigest()
+
+
+def _strs(ids) -> list:
+    """``[str(i) for i in ids]``, fast when they are strings already."""
+    lst = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+    return lst if set(map(type, lst)) <= {str} else [str(i) for i in lst]
+
+
 def set_fingerprint(ids, fps) -> str:
     """Fingerprint of a set of units (order-independent), hex."""
-    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
-    h = hashlib.blake2b(digest_size=16)
-    for i in order:
-        h.update(str(ids[i]).encode())
-        h.update(b"\x1f")
-        h.update(bytes(fps[i]))
-    return h.hexdigest()
+    ids = np.asarray(ids, dtype=object)
+    order = np.argsort(ids.astype(str), kind="stable") if len(ids) else np.zeros(0, np.int64)
+    return _hash_units(ids[order], np.asarray(fps, dtype="S16")[order])
 
 
 _COLUMNS_LOCK = threading.Lock()
@@ -329,12 +394,7 @@ class RefBlock:
 def _block_key(kind, ids, fps) -> str:
     """Identifies a block's units *in order* (its tables are compiled in this order,
     and the per-process table cache is keyed by it)."""
-    h = hashlib.blake2b(digest_size=16)
-    for i, f in zip(ids, fps):
-        h.update(str(i).encode())
-        h.update(b"\x1f")
-        h.update(bytes(f))
-    return f"{kind}-" + h.hexdigest()
+    return f"{kind}-" + _hash_units(ids, fps)
 
 
 def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, selections,

@@ -248,10 +248,12 @@ def genotype_indices(codes: np.ndarray) -> np.ndarray:
     """Genotype index per (profile, locus), ``-1`` where untyped: int16 when every
     index fits (loci with up to 255 alleles; half the memory traffic in the scoring
     kernel), else int32."""
-    a = codes[..., 0].astype(np.int32)
-    b = codes[..., 1].astype(np.int32)
-    lo = np.minimum(a, b)
-    hi = np.maximum(a, b)
-    g = hi * (hi + 1) // 2 + lo
-    g[(a < 0) | (b < 0)] = -1
+    a = codes[..., 0]
+    b = codes[..., 1]
+    lo = np.minimum(a, b).astype(np.int32)
+    hi = np.maximum(a, b).astype(np.int32)
+    g = hi * (hi + 1)
+    g >>= 1                 # hi (hi + 1) / 2 + lo, in place
+    g += lo
+    g[lo < 0] = -1          # either allele untyped
     return g.astype(np.int16 if g.size == 0 or g.max() <= np.iinfo(np.int16).max else np.int32)

@@ -51,6 +51,7 @@ class PrevState:
     units: dict          # kind -> {id: fp bytes}
     counts: dict         # (mode, side) -> {id: n}
     chance: dict = field(default_factory=dict)   # (mode, unit) -> (fp bytes, chance rows)
+    fingerprint_version: int = 1                  # engine.inputs.FINGERPRINT_VERSION of the state
 
 
 @dataclass

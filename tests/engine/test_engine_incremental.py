@@ -91,3 +91,31 @@ def test_removed_profiles_and_new_alleles(tmp_path):
     assert any("compared again" in n for n in r3.manifest["run"]["notes"])
     assert not r3.manifest["run"]["modes"]["case"]["incremental"]
     _same(inc, _full(ds, tmp_path / "full2").path)
+
+
+def test_state_of_an_earlier_fingerprint_version_is_scored_again(tmp_path):
+    """Results whose run state fingerprints profiles another way (an earlier
+    strkin) cannot tell what changed: the next run compares every pair again,
+    says so, and equals a full run."""
+    import pyarrow as pa
+
+    ds = tmp_path / "ds"
+    profs, _ = simulate(n_cases=6, n_unrelated=6, n_unrelated_references=2, seed=44)
+    formats.write_profiles(ds, profs)
+    inc = tmp_path / "inc"
+    _full(ds, inc)
+    units = inc / "_state" / "units.parquet"
+    t = pq.read_table(units)
+    assert t.schema.metadata[b"strkin.fingerprint_version"] == b"2"
+    old = t.replace_schema_metadata(None)     # as written by version 1
+    pq.write_table(old.set_column(2, "fp", pa.array([b"x" * 16] * old.num_rows, pa.binary())), units)
+    more, _ = simulate(n_cases=2, n_unrelated=3, n_unrelated_references=1, seed=45, prefix="N")
+    for p in more:
+        if not p.sample_id.startswith("N"):
+            p.sample_id = "N" + p.sample_id
+            p.case_id = "N" + p.case_id if p.case_id else ""
+    formats.write_profiles(ds, more)
+    r = _full(ds, inc)
+    assert any("fingerprints profiles differently" in n for n in r.manifest["run"]["notes"])
+    assert not r.manifest["run"]["modes"]["case"]["incremental"]
+    _same(inc, _full(ds, tmp_path / "full").path)

@@ -159,3 +159,37 @@ def test_queries_and_references_in_two_datasets(tmp_path):
     job["inputs"]["references"] = str(tmp_path / "r")
     b = engine.run(job).hits
     assert a.num_rows > 0 and a.equals(b)
+
+
+def test_profile_fingerprints():
+    """Any change of a profile's codes or sex changes its fingerprint; the values
+    are pinned, since run states keep them between versions (change the function
+    only together with engine.inputs.FINGERPRINT_VERSION)."""
+    from engine.inputs import FINGERPRINT_VERSION, fingerprints, set_fingerprint
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-1, 30, size=(200, 23, 2)).astype(np.int16)
+    sex = np.array(["M", "F", ""] * 66 + ["M", "F"], dtype=object)
+    fp = fingerprints(codes, sex)
+    assert fp.dtype == np.dtype("S16") and len(set(fp.tolist())) == 200
+    for i in range(200):
+        c2 = codes.copy()
+        c2[i, rng.integers(23), rng.integers(2)] += 1
+        s2 = sex.copy()
+        s2[(i + 1) % 200] = "F" if sex[(i + 1) % 200] != "F" else "M"
+        f2, f3 = fingerprints(c2, sex), fingerprints(codes, s2)
+        assert (f2 != fp).sum() == 1 and f2[i] != fp[i]
+        assert (f3 != fp).sum() == 1 and f3[(i + 1) % 200] != fp[(i + 1) % 200]
+    assert fingerprints(codes[:0], sex[:0]).shape == (0,)
+    c = np.arange(12, dtype=np.int16).reshape(2, 3, 2) - 1
+    assert FINGERPRINT_VERSION == 2
+    assert fingerprints(c, np.array(["M", ""], dtype=object)).tolist() == PINNED
+    # a set's fingerprint does not depend on the order of its units
+    ids = np.array([f"q{i}" for i in range(200)], dtype=object)
+    p = rng.permutation(200)
+    assert set_fingerprint(ids, fp) == set_fingerprint(ids[p], fp[p])
+    assert set_fingerprint(ids, fp) != set_fingerprint(ids[:-1], fp[:-1])
+
+
+PINNED = [b"-0'?\xc7]\t^\x9b]\xdf\xa5\x9cL\xdd\xfa",
+          b"\x17&L[\xa9J_\x0b\xf2\x89\xae\x11\xf3\x19\xbc\xae"]
