@@ -42,6 +42,7 @@ from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .inputs import (FINGERPRINT_VERSION, QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
                      query_blocks, scan_references, set_fingerprint, stream_blocks, _strs)
+from .compile import prefetch_in_background
 from .kernels import warm_up
 from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
@@ -309,14 +310,10 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                            "results_version": RESULTS_VERSION})
     out = job.output_path
     state_kind, _ = _check_output(out, job_key, resume, v["output"]["overwrite"])
-    if auto_modes and not v["execution"]["scheduler"]:
-        warm_up()     # load the scoring kernels while the inputs are read (in-process runs)
-    if qds is not None:
-        queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
-    else:
-        queries = _no_queries()
+    in_process = not v["execution"]["scheduler"]
+    if in_process and auto_modes:
+        warm_up()     # load the scoring kernels while the inputs are read
     kit_loci: dict = {}
-    _add_kit_loci(kit_loci, queries.kit, queries.codes)
     refs = cases = None
     notes = list(yin.notes) if yin is not None else []
     if yin is None and any(v["inputs"][k] for k in ("y_queries", "y_references", "y_population")):
@@ -330,6 +327,16 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                 f"Fix: import the relatives with kind 'reference', case_id and relation, or point "
                 f"inputs.references at the dataset that holds them"
             )
+    if "case" in modes:
+        cases = build_cases(refs, search["invalid_cases"])
+    if in_process and auto_modes:
+        # the model's tables for these references, built while the queries load
+        prefetch_in_background(model, spec.sex_dependent, modes, search["line"], refs, cases)
+    if qds is not None:
+        queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
+    else:
+        queries = _no_queries()
+    _add_kit_loci(kit_loci, queries.kit, queries.codes)
     check_kits(kit_loci, loci, search["mixed_kits"])
     if yin is not None and refs is not None:
         yin.auto_relation = {str(i): (str(c), str(r))
@@ -342,7 +349,6 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                          f"hits are not combined with autosomal evidence. Fix: correct the "
                          f"samples manifest of one of the datasets")
     if "case" in modes:
-        cases = build_cases(refs, search["invalid_cases"])
         notes.extend(cases.notes)
         if len(cases) == 0:
             notes.append("case mode: no reference has a relation that places it on a case pedigree")

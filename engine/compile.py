@@ -42,7 +42,9 @@ from kinship.search import SINGLE_RELATIONS
 
 from .inputs import SEX_WORD
 
-__all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "SINGLE_RELATIONS"]
+__all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "prefetch_tables",
+           "prefetch_in_background",
+           "SINGLE_RELATIONS"]
 
 
 @dataclass
@@ -118,9 +120,10 @@ def compile_block(model, sex_dep: bool, mode: str, block, line: str = "paternal"
     return BlockTables(groups, sorted(set(notes)), nbytes)
 
 
-def _compile_cases(model, sex_dep, cases) -> list:
-    """Table groups of a block of cases: one for every query, and, where M's sex
-    decides the pedigree (a 'child' relative, sex-dependent mutation), one per sex."""
+def _case_groups(cases, sex_dep) -> dict:
+    """Group (None: every query; "M"/"F": queries of that sex) -> [(case index, M's
+    sex)]: a case whose pedigree M's sex decides (a 'child' relative) under a
+    sex-dependent mutation model is compiled once per sex."""
     by_group = {None: [], "M": [], "F": []}
     for u, case in enumerate(cases):
         if case["needs_sex"] and sex_dep:
@@ -128,6 +131,54 @@ def _compile_cases(model, sex_dep, cases) -> list:
             by_group["F"].append((u, "female"))
         else:
             by_group[None].append((u, "male" if case["needs_sex"] else "unknown"))
+    return by_group
+
+
+def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=None, cases=None):
+    """Build the per-model tables the run's blocks will need (pair tables of the
+    pairwise modes and of duo cases, single-relative case tables), so that the
+    tasks only gather rows from them.  Run by :func:`engine.run` in a background
+    thread while the queries load; the tables are the model's own caches, built
+    once whoever asks first (thread-safe), so this changes timing, never results."""
+    from .job import PAIRWISE_MODES
+
+    for mode in modes:
+        if mode not in PAIRWISE_MODES:
+            continue
+        sexes = {"male"}
+        if sex_dep and refs is not None:
+            sexes = {"female" if SEX_WORD.get(str(s), "unknown") == "female" else "male"
+                     for s in refs.sex} or {"male"}
+        for sx in sorted(sexes):
+            model.pair_tables(mode, sx, line)
+    if "duplicates" in modes:
+        model.pair_tables("identity", "male", "paternal")
+    if "case" in modes and cases is not None and refs is not None and len(cases):
+        light = [{"needs_sex": bool(cases.needs_sex[u]),
+                  "relatives": [(None, str(refs.relation[i]), None, None) for i in cases.members[u]]}
+                 for u in range(len(cases))]
+        items = [(light[u], ms) for group in _case_groups(light, sex_dep).values() for u, ms in group]
+        model.prepare_cases([{"missing_sex": ms, "relatives": c["relatives"]} for c, ms in items])
+
+
+def prefetch_in_background(*args) -> threading.Thread:
+    """:func:`prefetch_tables` in a daemon thread (started); an error is left for
+    the task that needs the table to raise and report."""
+    def work():
+        try:
+            prefetch_tables(*args)
+        except Exception:  # pragma: no cover - the tasks report it
+            pass
+
+    t = threading.Thread(target=work, name="strkin-tables", daemon=True)
+    t.start()
+    return t
+
+
+def _compile_cases(model, sex_dep, cases) -> list:
+    """Table groups of a block of cases: one for every query, and, where M's sex
+    decides the pedigree (a 'child' relative, sex-dependent mutation), one per sex."""
+    by_group = _case_groups(cases, sex_dep)
     groups = []
     for sx, items in by_group.items():
         if items:

@@ -236,19 +236,7 @@ class ScoringModel:
         inc = np.zeros((C, self.size), dtype=np.uint8)
         typed = np.zeros((C, len(self.loci)), dtype=bool)
         notes: list = []
-        silent_any = any(s.silent for s in self.systems)
-        couples, duos, singles, generic = [], {"male": [], "female": []}, [], []
-        for ci, case in enumerate(cases):
-            rels = case["relatives"]
-            kinds = sorted(r[1] for r in rels)
-            if kinds == ["father", "mother"] and not silent_any:
-                couples.append(ci)
-            elif kinds in (["father"], ["mother"]):
-                duos["male" if kinds == ["father"] else "female"].append(ci)
-            elif len(rels) == 1 and rels[0][1] in SINGLE_RELATIONS:
-                singles.append(ci)
-            else:
-                generic.append(ci)
+        couples, duos, singles, generic = self._classify(cases)
         if couples:
             self._compile_couples(cases, couples, lr, inc, typed)
         for sex, rows in duos.items():
@@ -267,6 +255,38 @@ class ScoringModel:
         for ci in generic:
             self._compile_generic(cases[ci], ci, lr, inc, typed)
         return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
+
+    def _classify(self, cases):
+        """Which compiler each case gets: (couples, duos by parent sex, single
+        relatives, generic), as lists of case indices."""
+        silent_any = any(s.silent for s in self.systems)
+        couples, duos, singles, generic = [], {"male": [], "female": []}, [], []
+        for ci, case in enumerate(cases):
+            rels = case["relatives"]
+            kinds = sorted(r[1] for r in rels)
+            if kinds == ["father", "mother"] and not silent_any:
+                couples.append(ci)
+            elif kinds in (["father"], ["mother"]):
+                duos["male" if kinds == ["father"] else "female"].append(ci)
+            elif len(rels) == 1 and rels[0][1] in SINGLE_RELATIONS:
+                singles.append(ci)
+            else:
+                generic.append(ci)
+        return couples, duos, singles, generic
+
+    def prepare_cases(self, cases: Sequence[dict]) -> None:
+        """Build the per-model tables that :meth:`compile_cases` will need for these
+        cases (the parent-child pair tables of duos, the single-relative tables),
+        so that compiling them later only gathers rows.  Only the relations are
+        read (``relatives[i][1]``) and ``missing_sex``; the genotypes may be absent.
+        Thread-safe; a table is built once."""
+        _, duos, singles, _ = self._classify(cases)
+        for sex, rows in duos.items():
+            if rows:
+                self.pair_tables("parent-child", sex)
+        for key in sorted({(cases[ci]["relatives"][0][1], cases[ci].get("missing_sex", "unknown"))
+                           for ci in singles}):
+            self.single_relative_tables(*key)
 
     # single-relative cases --------------------------------------------------------
     def single_relative_tables(self, relation: str, missing_sex: str = "unknown") -> list:

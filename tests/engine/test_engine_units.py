@@ -19,7 +19,7 @@ from engine.model import Recoder, genotype_indices
 from engine.task import HIT_SCHEMA, topk_mask
 from kinship.search import ScoringModel
 
-from enginelib import simulate
+from enginelib import make_job, simulate
 
 
 
@@ -193,3 +193,35 @@ def test_profile_fingerprints():
 
 PINNED = [b"-0'?\xc7]\t^\x9b]\xdf\xa5\x9cL\xdd\xfa",
           b"\x17&L[\xa9J_\x0b\xf2\x89\xae\x11\xf3\x19\xbc\xae"]
+
+
+@pytest.mark.parametrize("mutation", [
+    {"model": "stepwise", "rate": 0.0021, "rate2": 1e-6, "range": 0.1},
+    {"female": {"model": "stepwise", "rate": 0.0007, "range": 0.1},
+     "male": {"model": "stepwise", "rate": 0.0023, "range": 0.1}},
+])
+def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mutation):
+    """engine.run builds the model's pair and single-relative tables while the
+    queries load (engine.compile.prefetch_tables); the blocks then build none of
+    their own: the prefetch predicts exactly what compilation needs."""
+    import engine
+    import engine.api as api
+    import engine.compile as ec
+
+    seen = {}
+
+    def sync(model, *args):                 # run it in the foreground and note its tables
+        ec.prefetch_tables(model, *args)
+        seen["model"] = model
+        seen["pair"] = set(model._pair_cache)
+        seen["single"] = set(model._single_cache)
+
+    monkeypatch.setattr(api, "prefetch_in_background", sync)
+    profs, _ = simulate(n_cases=14, n_unrelated=4, seed=61)
+    ds = tmp_path / "ds"
+    formats.write_profiles(ds, profs)
+    modes = ["case", "parent-child", "half-sibling", "duplicates"]
+    engine.run(make_job(ds, tmp_path / "out", modes, model__mutation=mutation))
+    m = seen["model"]
+    assert seen["pair"] and seen["single"]
+    assert set(m._pair_cache) == seen["pair"] and set(m._single_cache) == seen["single"]
