@@ -275,11 +275,21 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> 
 
 
 def _add_kit_loci(kit_loci: dict, kits: np.ndarray, codes: np.ndarray):
+    """Per kit name, the loci that any of its profiles typed (kits without a name
+    are left out)."""
+    kits = np.asarray(kits, dtype=object)
+    raw = set(kits.tolist())
+    names = {str(k) for k in raw} - {""}
+    if not names:
+        return
     typed = codes[:, :, 0] >= 0
-    for k in np.unique(kits.astype(str)):
-        if not k:
-            continue
-        m = typed[kits == k].any(axis=0)
+    if len(raw) == 1:
+        groups = {names.pop(): None}          # one kit for every profile: no row selection
+    else:
+        text = kits.astype(str)
+        groups = {k: text == k for k in sorted(names)}
+    for k, rows in groups.items():
+        m = (typed if rows is None else typed[rows]).any(axis=0)
         kit_loci[k] = kit_loci.get(k, np.zeros_like(m)) | m
 
 

@@ -23,6 +23,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from kinship._numba import jit
+
 from .errors import InputError
 
 __all__ = ["ModelSpec", "Recoder", "load_frequencies", "get_model", "sex_dependent"]
@@ -237,23 +239,57 @@ class Recoder:
         """Model codes ``int16 [n, L, 2]`` from a ProfileArrays loaded with ``load_loci``."""
         if tuple(arrays.loci) != self.load_loci:
             raise ValueError("profiles were loaded with other loci than Recoder.load_loci")
-        g = arrays.genotypes
+        g = np.ascontiguousarray(arrays.genotypes)
         out = np.full((g.shape[0], len(self.loci), 2), -1, dtype=np.int16)
-        for j, (p, lut) in enumerate(zip(self.positions, self.luts)):
-            out[:, p, :] = lut[g[:, j, :]]
+        if g.size:
+            big = np.concatenate(self.luts)       # each LUT ends with -1 (untyped)
+            starts = np.cumsum([0] + [len(t) for t in self.luts[:-1]]).astype(np.int64)
+            ends = starts + np.array([len(t) for t in self.luts], dtype=np.int64)
+            _recode(g, big, starts, ends, self.positions, out)
         return out
+
+
+@jit()
+def _recode(g, big, starts, ends, positions, out):
+    """``out[i, positions[j], k] = lut_j[g[i, j, k]]`` with ``lut_j = big[starts[j]:
+    ends[j]]``; the code ``-1`` (untyped) gives ``-1``.  The dataset checked its
+    codes when it loaded them; any other code is an error, not a guess."""
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            n = ends[j] - starts[j] - 1           # real entries (the last is -1)
+            for k in range(2):
+                c = g[i, j, k]
+                if c == -1:
+                    out[i, positions[j], k] = -1
+                elif 0 <= c < n:
+                    out[i, positions[j], k] = big[starts[j] + c]
+                else:
+                    raise ValueError("allele code outside the dataset's allele list")
 
 
 def genotype_indices(codes: np.ndarray) -> np.ndarray:
     """Genotype index per (profile, locus), ``-1`` where untyped: int16 when every
     index fits (loci with up to 255 alleles; half the memory traffic in the scoring
-    kernel), else int32."""
-    a = codes[..., 0]
-    b = codes[..., 1]
-    lo = np.minimum(a, b).astype(np.int32)
-    hi = np.maximum(a, b).astype(np.int32)
-    g = hi * (hi + 1)
-    g >>= 1                 # hi (hi + 1) / 2 + lo, in place
-    g += lo
-    g[lo < 0] = -1          # either allele untyped
-    return g.astype(np.int16 if g.size == 0 or g.max() <= np.iinfo(np.int16).max else np.int32)
+    kernel), else int32.  Index of {a, b}, a <= b: b (b + 1) / 2 + a."""
+    codes = np.ascontiguousarray(codes)
+    g = np.empty(codes.shape[:-1], dtype=np.int32)
+    top = _genotype_indices(codes.reshape(-1, 2), g.reshape(-1)) if g.size else -1
+    return g.astype(np.int16) if top <= np.iinfo(np.int16).max else g
+
+
+@jit()
+def _genotype_indices(calls, out):
+    top = -1
+    for i in range(calls.shape[0]):
+        a = np.int32(calls[i, 0])
+        b = np.int32(calls[i, 1])
+        if a < 0 or b < 0:
+            out[i] = -1
+            continue
+        if a > b:
+            a, b = b, a
+        v = b * (b + 1) // 2 + a
+        out[i] = v
+        if v > top:
+            top = v
+    return top
