@@ -522,11 +522,11 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
     return RunResult(out, hits, manifest, summary)
 
 
-def _query_chunks(ids, fps, rows: np.ndarray, size: int) -> list:
+def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None) -> list:
     out = []
     for a in range(0, len(rows), size):
         r = rows[a:a + size]
-        out.append((r, set_fingerprint(list(ids[r]), list(fps[r]))))
+        out.append((r, set_fingerprint(ids[r], fps[r], None if rank is None else rank[r])))
     return out
 
 
@@ -588,8 +588,9 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         q_sub_rows = np.nonzero(p.q_sub)[0]
         total += int(p.r_sub.sum()) * len(q_ids) + int((~p.r_sub).sum()) * len(q_sub_rows)
         all_rows = np.arange(len(q_ids), dtype=np.int64)
-        chunks[p.mode] = [_query_chunks(q_ids, q_fp, all_rows, ex["query_chunk"]),
-                          _query_chunks(q_ids, q_fp, q_sub_rows, ex["query_chunk"])]
+        rank = None if p.mode == Y_MODE else queries.rank
+        chunks[p.mode] = [_query_chunks(q_ids, q_fp, all_rows, ex["query_chunk"], rank),
+                          _query_chunks(q_ids, q_fp, q_sub_rows, ex["query_chunk"], rank)]
     recoder = Recoder(rds, loci, model.systems, ds_names) if rds is not None else None
     keys: list = []
     resumed = [0]

@@ -151,10 +151,15 @@ def _strs(ids) -> list:
     return lst if set(map(type, lst)) <= {str} else [str(i) for i in lst]
 
 
-def set_fingerprint(ids, fps) -> str:
-    """Fingerprint of a set of units (order-independent), hex."""
+def set_fingerprint(ids, fps, rank=None) -> str:
+    """Fingerprint of a set of units (order-independent), hex.  ``rank``: optional
+    ranks of the ids in their sorted order (e.g. :attr:`QuerySet.rank`), which
+    spares sorting the strings."""
     ids = np.asarray(ids, dtype=object)
-    order = np.argsort(ids.astype(str), kind="stable") if len(ids) else np.zeros(0, np.int64)
+    if rank is not None:
+        order = np.argsort(np.asarray(rank), kind="stable")
+    else:
+        order = np.argsort(ids.astype(str), kind="stable") if len(ids) else np.zeros(0, np.int64)
     return _hash_units(ids[order], np.asarray(fps, dtype="S16")[order])
 
 
