@@ -73,6 +73,8 @@ MANIFEST_NAME = "_dataset.json"
 LOCK_NAME = "_dataset.lock"
 META_COLUMNS = ("sample_id", "kind", "case_id", "relation", "sex", "kit")
 _DICT_COLUMNS = ["kind", "case_id", "relation", "sex", "kit"]
+#: rows per Parquet row group of a shard (loading one kind skips row groups without it)
+ROW_GROUP_ROWS = 256 * 1024
 DEFAULT_SHARD_SIZE = 1_000_000
 _KEY_FORMAT = b"strkin.format"
 _KEY_VERSION = b"strkin.schema_version"
@@ -353,6 +355,30 @@ def _unreadable(path: Path, e: Exception) -> CorruptShardError:
     )
 
 
+def _read_kind_rows(pf: pq.ParquetFile, path: Path, columns, kinds) -> pa.Table:
+    """The rows of kind in ``kinds``: the ``kind`` column is read first, and only
+    the row groups holding such rows are read in full (queries and references
+    imported apart sit in different row groups, so loading the references of a
+    dataset that also holds a million queries reads little of it)."""
+    mask = np.isin(_strings(_read_shard_columns(pf, path, ["kind"]).column("kind")), list(kinds))
+    if mask.all():
+        return _read_shard_columns(pf, path, columns)
+    sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+    starts = np.cumsum([0] + sizes)
+    if starts[-1] != len(mask):
+        raise CorruptShardError(f"shard {path.name}: its row groups hold {starts[-1]} rows, its "
+                                f"kind column {len(mask)}; restore it from a backup")
+    groups = [i for i in range(len(sizes)) if mask[starts[i]:starts[i + 1]].any()]
+    if not groups:
+        return pa.schema([pf.schema_arrow.field(c) for c in columns]).empty_table()
+    try:
+        table = pf.read_row_groups(groups, columns=columns, use_threads=True)
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
+        raise _unreadable(path, e) from None
+    sub = np.concatenate([mask[starts[i]:starts[i + 1]] for i in groups])
+    return table if sub.all() else table.filter(pa.array(sub))
+
+
 def _read_shard_columns(pf: pq.ParquetFile, path: Path, columns) -> pa.Table:
     """Read ``columns`` of an open shard; a damaged file raises :class:`CorruptShardError`."""
     try:
@@ -578,12 +604,10 @@ class Dataset(_ShardedDataset):
         _require_columns(names, META_COLUMNS, path)
         present = [l for l in loci if genotype_column_names(l)[0] in names]
         cols = list(META_COLUMNS) + [c for l in present for c in genotype_column_names(l)]
-        table = _read_shard_columns(pf, path, cols)
-        if kinds is not None:
-            kind_col = _strings(table.column("kind"))
-            mask = np.isin(kind_col, list(kinds))
-            if not mask.all():
-                table = table.filter(pa.array(mask))
+        if kinds is None:
+            table = _read_shard_columns(pf, path, cols)
+        else:
+            table = _read_kind_rows(pf, path, cols, kinds)
         n = table.num_rows
         g = np.empty((n, len(loci), 2), dtype=np.int16)
         srcs = []  # (flat column index, int16 array) for the loci present in this shard
@@ -1065,7 +1089,7 @@ def _write_shards(path: Path, mpath: Path, manifest: dict, cols: Mapping, names,
                 data.append(a)
             table = pa.Table.from_arrays(data, schema=pa.schema(fields, metadata=dict(footer)))
             pq.write_table(table, tmp, compression=compression, write_page_checksum=True,
-                           row_group_size=256 * 1024)
+                           row_group_size=ROW_GROUP_ROWS)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             entry = {"file": name, "n_profiles": stop - start,

@@ -372,3 +372,33 @@ def test_codes_match_the_scoring_model(tmp_path, nist):
     model = search.ScoringModel(nist, a.loci, extra_alleles=a.alleles)
     assert [s.alleles for s in model.allele_systems()] == [s.alleles for s in systems]
     np.testing.assert_array_equal(codes, model.encode([p.genotypes for p in a.to_profiles()]))
+
+
+@pytest.mark.parametrize("layout", ["grouped", "interleaved", "one-kind"])
+def test_loading_one_kind_reads_only_its_row_groups(tmp_path, monkeypatch, layout):
+    """load(kind=...) reads the kind column, then only the row groups that hold
+    that kind: the same profiles, in the same order, as filtering a full load."""
+    import formats.dataset as fd
+
+    monkeypatch.setattr(fd, "ROW_GROUP_ROWS", 4)
+    rng = np.random.default_rng(7)
+    kinds = {"grouped": ["reference"] * 6 + ["query"] * 9 + ["reference"] * 3,
+             "interleaved": ["query", "reference"] * 9, "one-kind": ["query"] * 11}[layout]
+    profs = [Profile(f"S{i:02d}", {"vWA": (str(rng.integers(14, 19)), str(rng.integers(14, 19))),
+                                   "TH01": ("6", "9.3")}, kind=k,
+                     case_id=f"C{i}" if k == "reference" else "",
+                     relation="father" if k == "reference" else "", sex="M")
+             for i, k in enumerate(kinds)]
+    d = tmp_path / "ds"
+    write_profiles(d, profs)
+    ds = open_dataset(d)
+    assert pq.ParquetFile(d / ds.manifest["shards"][0]["file"]).metadata.num_row_groups == \
+        (len(profs) + 3) // 4
+    full = ds.load()
+    for kind in ("reference", "query"):
+        part = ds.load(kind=kind)
+        rows = np.nonzero(full.kind == kind)[0]
+        assert list(part.sample_id) == list(full.sample_id[rows])
+        assert np.array_equal(part.genotypes, full.genotypes[rows])
+        assert list(part.case_id) == list(full.case_id[rows])
+        assert part.genotypes.shape == (len(rows), 2, 2)
