@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ._numba import jit
 from .cases import MISSING, case_pedigree
 from .frequencies import SILENT, FrequencyTable, LocusAlleles
 from .mutation import MutationModel
@@ -462,20 +463,47 @@ class ScoringModel:
             tM = np.where(mtc, 0.5 * (Mf[m1] + Mf[m2]), p @ Mf)
             a, b = genotype_pairs(A)
             het = a != b
-            num = tF[:, a] * tM[:, b] + np.where(het, tF[:, b] * tM[:, a], 0.0)
             tF0 = np.where(ftc, 0.5 * (E[f1] + E[f2]), p)
             tM0 = np.where(mtc, 0.5 * (E[m1] + E[m2]), p)
-            num0 = tF0[:, a] * tM0[:, b] + np.where(het, tF0[:, b] * tM0[:, a], 0.0)
-            cnt = E[f1] + E[f2] + E[m1] + E[m2]     # only with θ > 0, where both are typed
-            first = (th * cnt + (1 - th) * p) / (1 + 3 * th)
-            # second draw: counts include the first draw
-            den_ab = first[:, a] * (th * (cnt[:, b] + (a == b)) + (1 - th) * p[b]) / (1 + 4 * th)
-            den = np.where(het, 2 * den_ab, den_ab)
-            G = len(a)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lr[r, o:o + G] = num / den
-            inc[r, o:o + G] = num0 == 0.0
+            if th > 0:
+                cnt = E[f1] + E[f2] + E[m1] + E[m2]     # here both parents are typed
+                first = (th * cnt + (1 - th) * p) / (1 + 3 * th)
+                # second draw: counts include the first draw
+                den_ab = first[:, a] * (th * (cnt[:, b] + (a == b)) + (1 - th) * p[b]) / (1 + 4 * th)
+                den = np.where(het, 2 * den_ab, den_ab)
+            else:
+                # θ = 0: the same expression reduces to p_a p_b (x 2 if a != b), the
+                # same for every case
+                den = np.where(het, 2 * (p[a] * p[b]), p[a] * p[b])[None, :]
+            _couple_fill(tF, tM, tF0, tM0, a, b, np.ascontiguousarray(den), r, o, lr, inc)
             typed[r, l] = True
+
+
+@jit(error_model="numpy")   # x / 0 gives inf or nan, as in NumPy (never an exception)
+def _couple_fill(tF, tM, tF0, tM0, a, b, den, rows, o, lr, inc):
+    """``lr[rows[i], o + g] = num / den`` with ``num = tF[a] tM[b] + tF[b] tM[a]``
+    (the second term only for a != b) per case ``i`` and genotype ``g = (a, b)``;
+    ``inc`` where the same without mutation (``tF0``, ``tM0``) is 0.  ``den``:
+    ``[n, G]``, or ``[1, G]`` shared by every case.  One pass, no temporaries;
+    the operations of the NumPy expression, in its order."""
+    G = a.shape[0]
+    per_case = den.shape[0] > 1
+    for i in range(rows.shape[0]):
+        ri = rows[i]
+        di = i if per_case else 0
+        for g in range(G):
+            x = a[g]
+            y = b[g]
+            num = tF[i, x] * tM[i, y]
+            num0 = tF0[i, x] * tM0[i, y]
+            if x != y:
+                num = num + tF[i, y] * tM[i, x]
+                num0 = num0 + tF0[i, y] * tM0[i, x]
+            else:
+                num = num + 0.0
+                num0 = num0 + 0.0
+            lr[ri, o + g] = num / den[di, g]
+            inc[ri, o + g] = 1 if num0 == 0.0 else 0
 
 
 #: relations of single-relative cases compiled with the case pedigree's table over
