@@ -285,6 +285,9 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     t0 = time.perf_counter()
     ft, fsrc = load_frequencies(job)
     auto_modes = [m for m in modes if m != Y_MODE]
+    in_process = not v["execution"]["scheduler"]
+    if in_process and auto_modes:
+        warm_up()     # load the scoring kernels while the job's inputs are opened and read
     qds = open_input(job, "queries") if auto_modes else None
     need_refs = any(m not in ("duplicates", Y_MODE) for m in modes)
     rds = None
@@ -310,9 +313,6 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                            "results_version": RESULTS_VERSION})
     out = job.output_path
     state_kind, _ = _check_output(out, job_key, resume, v["output"]["overwrite"])
-    in_process = not v["execution"]["scheduler"]
-    if in_process and auto_modes:
-        warm_up()     # load the scoring kernels while the inputs are read
     kit_loci: dict = {}
     refs = cases = None
     notes = list(yin.notes) if yin is not None else []
