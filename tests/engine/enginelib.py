@@ -30,6 +30,16 @@ def simulate(n_cases=12, n_unrelated=12, n_unrelated_references=4, seed=1, loci=
     return profs, truth
 
 
+def prefixed(profiles, prefix):
+    """``profiles`` whose sample and case ids all start with ``prefix`` (simulate's
+    own prefix names the cases; unrelated queries and references get it here)."""
+    for p in profiles:
+        if not p.sample_id.startswith(prefix):
+            p.sample_id = prefix + p.sample_id
+            p.case_id = prefix + p.case_id if p.case_id else ""
+    return profiles
+
+
 def rename(profiles, suffix):
     out = []
     for p in profiles:

@@ -23,7 +23,7 @@ import kinship
 from kinship.chance import expected_chance_hits
 from kinship.search import ScoringModel
 
-from enginelib import LOCI, make_job, simulate
+from enginelib import LOCI, make_job, prefixed, simulate
 
 RES = 0.005
 
@@ -170,11 +170,8 @@ def test_random_subset_and_incremental(tmp_path):
                 assert rs["lower"] <= ra["expected"] <= rs["upper"]
     assert "+-" in inc.summary and "random subset of 6 of" in inc.summary
     # new profiles: the incremental run reuses the per-unit values it can and equals a full run
-    new, _ = simulate(n_cases=4, n_unrelated=3, n_unrelated_references=2, seed=72, prefix="N")
-    for p in new:
-        if not p.sample_id.startswith("N"):
-            p.sample_id = "N" + p.sample_id
-            p.case_id = "N" + p.case_id if p.case_id else ""
+    new = prefixed(simulate(n_cases=4, n_unrelated=3, n_unrelated_references=2, seed=72, prefix="N")[0],
+                   "N")
     formats.write_profiles(ds, new)
     r2 = engine.run(make_job(ds, tmp_path / "inc", modes, **kw))
     full = engine.run(make_job(ds, tmp_path / "full", modes, **kw))

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import engine
 import formats
 
-from enginelib import make_job, simulate
+from enginelib import make_job, prefixed, simulate
 
 MODES = ["case", "parent-child", "full-sibling", "duplicates"]
 KW = dict(search__threshold=0.01, search__top_k=2, search__case_top_k=2,
@@ -39,12 +39,8 @@ def test_new_data_then_full_equals_incremental(tmp_path):
     n = {c["id"]: c["n"] for c in counts if c["mode"] == "case" and c["side"] == "query"}
     target = next(h["case_id"] for h in r1.hits.to_pylist()
                   if h["mode"] == "case" and h["rank"] is not None and n[h["query_id"]] > 2)
-    new, _ = simulate(n_cases=5, n_unrelated=6, n_unrelated_references=2, seed=42, prefix="N")
-    new = [p for p in new]
-    for p in new:  # unrelated queries (U...) and references (R...) get the prefix too
-        if not p.sample_id.startswith("N"):
-            p.sample_id = "N" + p.sample_id
-            p.case_id = "N" + p.case_id if p.case_id else ""
+    new = prefixed(simulate(n_cases=5, n_unrelated=6, n_unrelated_references=2, seed=42, prefix="N")[0],
+                   "N")
     donor = next(p for p in new if p.kind == "query")
     new.append(formats.Profile(f"{target}-extra-sib", dict(donor.genotypes), "reference", target,
                                "full-sibling", "F"))
@@ -109,11 +105,8 @@ def test_state_of_an_earlier_fingerprint_version_is_scored_again(tmp_path):
     assert t.schema.metadata[b"strkin.fingerprint_version"] == b"2"
     old = t.replace_schema_metadata(None)     # as written by version 1
     pq.write_table(old.set_column(2, "fp", pa.array([b"x" * 16] * old.num_rows, pa.binary())), units)
-    more, _ = simulate(n_cases=2, n_unrelated=3, n_unrelated_references=1, seed=45, prefix="N")
-    for p in more:
-        if not p.sample_id.startswith("N"):
-            p.sample_id = "N" + p.sample_id
-            p.case_id = "N" + p.case_id if p.case_id else ""
+    more = prefixed(simulate(n_cases=2, n_unrelated=3, n_unrelated_references=1, seed=45, prefix="N")[0],
+                    "N")
     formats.write_profiles(ds, more)
     r = _full(ds, inc)
     assert any("fingerprints profiles differently" in n for n in r.manifest["run"]["notes"])
