@@ -24,6 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from kinship._numba import jit
+from kinship.tables import genotype_indices  # noqa: F401  (engine.model.genotype_indices)
 
 from .errors import InputError
 
@@ -265,31 +266,3 @@ def _recode(g, big, starts, ends, positions, out):
                     out[i, positions[j], k] = big[starts[j] + c]
                 else:
                     raise ValueError("allele code outside the dataset's allele list")
-
-
-def genotype_indices(codes: np.ndarray) -> np.ndarray:
-    """Genotype index per (profile, locus), ``-1`` where untyped: int16 when every
-    index fits (loci with up to 255 alleles; half the memory traffic in the scoring
-    kernel), else int32.  Index of {a, b}, a <= b: b (b + 1) / 2 + a."""
-    codes = np.ascontiguousarray(codes)
-    g = np.empty(codes.shape[:-1], dtype=np.int32)
-    top = _genotype_indices(codes.reshape(-1, 2), g.reshape(-1)) if g.size else -1
-    return g.astype(np.int16) if top <= np.iinfo(np.int16).max else g
-
-
-@jit()
-def _genotype_indices(calls, out):
-    top = -1
-    for i in range(calls.shape[0]):
-        a = np.int32(calls[i, 0])
-        b = np.int32(calls[i, 1])
-        if a < 0 or b < 0:
-            out[i] = -1
-            continue
-        if a > b:
-            a, b = b, a
-        v = b * (b + 1) // 2 + a
-        out[i] = v
-        if v > top:
-            top = v
-    return top

@@ -36,7 +36,8 @@ from ._numba import jit
 from .cases import MISSING, case_pedigree
 from .frequencies import SILENT, FrequencyTable, LocusAlleles
 from .mutation import MutationModel
-from .tables import case_table, genotype_index, genotype_pairs, n_genotypes, pair_table
+from .tables import (case_table, genotype_index, genotype_indices, genotype_pairs, n_genotypes,
+                     pair_table)
 
 __all__ = ["ScoringModel", "CaseTables", "Hits", "SINGLE_RELATIONS", "score", "score_exhaustive"]
 
@@ -150,13 +151,9 @@ class ScoringModel:
         return out
 
     def genotype_indices(self, codes: np.ndarray) -> np.ndarray:
-        """Genotype index per (profile, locus), -1 where untyped: ``int32 [n, L]``."""
-        codes = np.asarray(codes)
-        a = codes[..., 0].astype(np.int64)
-        b = codes[..., 1].astype(np.int64)
-        g = genotype_index(a, b)
-        g[(a < 0) | (b < 0)] = -1
-        return g.astype(np.int32)
+        """Genotype index per (profile, locus), -1 where untyped: ``int32 [n, L]``
+        (:func:`kinship.tables.genotype_indices`)."""
+        return genotype_indices(np.asarray(codes)).astype(np.int32, copy=False)
 
     def describe(self) -> dict:
         return {

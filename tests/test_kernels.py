@@ -66,3 +66,16 @@ def test_call_slp_dispatches_each_argument_type():
     assert results[0] == results[1] == results[2]
     assert [(q, c) for q, c, _ in results[0]] == [(q, c) for q, c, _ in want]
     assert np.allclose([s for *_, s in results[0]], [s for *_, s in want], rtol=0, atol=1e-12)
+
+
+def test_genotype_indices_by_hand():
+    """{a, b} with a <= b has index b (b + 1) / 2 + a: 0/0 -> 0, 0/1 -> 1, 1/1 -> 2,
+    0/2 -> 3, 2/1 -> 4; an untyped allele gives -1; int32 once an index passes 32767."""
+    from kinship.tables import genotype_indices
+
+    codes = np.array([[[0, 0], [1, 0], [1, 1]], [[0, 2], [2, 1], [-1, 3]]], dtype=np.int16)
+    g = genotype_indices(codes)
+    assert g.dtype == np.int16 and g.tolist() == [[0, 1, 2], [3, 4, -1]]
+    big = genotype_indices(np.array([[[255, 255], [256, 0]]], dtype=np.int16))
+    assert big.dtype == np.int32 and big.tolist() == [[255 * 256 // 2 + 255, 256 * 257 // 2]]
+    assert genotype_indices(np.zeros((0, 4, 2), np.int16)).shape == (0, 4)
