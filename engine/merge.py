@@ -30,21 +30,19 @@ __all__ = ["RESULT_SCHEMA", "TASK_SCHEMA", "merge_hits", "ref_keys", "posterior"
 #: what a task writes: the columns of every mode, then the y-lineage ones (null elsewhere)
 TASK_SCHEMA = pa.schema(list(HIT_SCHEMA) + Y_FIELDS)
 
-RESULT_SCHEMA = pa.schema([
-    pa.field("mode", pa.string(), nullable=False),
-    pa.field("query_id", pa.string(), nullable=False),
-    pa.field("case_id", pa.string(), nullable=False),
-    pa.field("reference_id", pa.string(), nullable=False),
-    pa.field("relatives", pa.string(), nullable=False),
-    pa.field("log10_lr", pa.float64(), nullable=False),
-    pa.field("posterior", pa.float64(), nullable=False),
-    pa.field("expected_chance_hits", pa.float64(), nullable=True),
-    pa.field("rank", pa.int32(), nullable=True),
-    pa.field("case_rank", pa.int32(), nullable=True),
-    pa.field("loci_compared", pa.int32(), nullable=False),
-    pa.field("loci_inconsistent", pa.int32(), nullable=False),
-    pa.field("per_locus_lr", pa.string(), nullable=False),
-] + Y_FIELDS + COMBINED_FIELDS)
+def _hit(*names) -> list:
+    return [HIT_SCHEMA.field(n) for n in names]
+
+
+#: a task's columns, with the ranks, posterior and chance-hit expectation the merge adds
+RESULT_SCHEMA = pa.schema(
+    _hit("mode", "query_id", "case_id", "reference_id", "relatives", "log10_lr")
+    + [pa.field("posterior", pa.float64(), nullable=False),
+       pa.field("expected_chance_hits", pa.float64(), nullable=True),
+       pa.field("rank", pa.int32(), nullable=True),
+       pa.field("case_rank", pa.int32(), nullable=True)]
+    + _hit("loci_compared", "loci_inconsistent", "per_locus_lr")
+    + Y_FIELDS + COMBINED_FIELDS)
 
 
 def _task_columns(t: pa.Table) -> pa.Table:
