@@ -293,6 +293,30 @@ def _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni):
     return n + 1
 
 
+@jit(inline="always")
+def _score_lanes(m, c0, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol, max_skip, log_t,
+                 out_q, out_c, out_s, out_nc, out_ni, n):
+    """The exact pass over the lanes set in ``m`` (cases ``c0 + lane``) for query
+    ``q``: hits written from number ``n`` on.  Returns (the next hit number, pairs
+    scored exactly, table values read)."""
+    C = log_tab.shape[0]
+    scored = 0
+    reads = 0
+    while m != 0:
+        c = c0 + _lowest(m)
+        m &= m - np.uint64(1)
+        if c >= C:
+            break
+        if canonical and q_rank[q] <= c_rank[c]:
+            continue
+        hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
+        scored += 1
+        reads += nc
+        if hit:
+            n = _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni)
+    return n, scored, reads
+
+
 def query_columns(qg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """``qcol[q, l] = offsets[l] + qg[q, l]`` (-1 where untyped): the table column
     of each query genotype, the kernels' query input; int16 when every column
@@ -327,7 +351,6 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, q_rank, 
     larger arrays when it exceeds them).  ``canonical``: only pairs with
     ``q_rank[q] > c_rank[c]``.  ``stats[0]`` += packed rows read plus exact
     lookups, ``stats[1]`` += pairs scored exactly."""
-    C = log_tab.shape[0]
     T = rows.shape[0]
     Q = qcol.shape[0]
     n = 0
@@ -342,18 +365,11 @@ def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, q_rank, 
         for q in range(Q):
             m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
             reads += nr
-            while m != 0:
-                c = c0 + _lowest(m)
-                m &= m - np.uint64(1)
-                if c >= C:
-                    break
-                if canonical and q_rank[q] <= c_rank[c]:
-                    continue
-                hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
-                exact_pairs += 1
-                reads += nc
-                if hit:
-                    n = _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni)
+            if m != 0:
+                n, ne, nr = _score_lanes(m, c0, q, canonical, q_rank, c_rank, log_tab, incons, typed,
+                                         qcol, max_skip, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
+                exact_pairs += ne
+                reads += nr
     stats[0] += reads
     stats[1] += exact_pairs
     return n
@@ -415,22 +431,11 @@ def score_candidates(log_tab, incons, typed, qcol, cand_q, cand_t, cand_m, q_ran
     """The exact pass over screen candidates from elsewhere (the GPU screen):
     ``(cand_q[i], tile cand_t[i], lane mask cand_m[i])``; outputs and return value
     as :func:`score_rows`."""
-    C = log_tab.shape[0]
     n = 0
     for i in range(cand_q.shape[0]):
-        q = cand_q[i]
-        c0 = cand_t[i] * 32
-        m = cand_m[i]
-        while m != 0:
-            c = c0 + _lowest(m)
-            m &= m - np.uint64(1)
-            if c >= C:
-                break
-            if canonical and q_rank[q] <= c_rank[c]:
-                continue
-            hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
-            if hit:
-                n = _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni)
+        n, _, _ = _score_lanes(cand_m[i], cand_t[i] * 32, cand_q[i], canonical, q_rank, c_rank, log_tab,
+                               incons, typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
+                               out_ni, n)
     return n
 
 
