@@ -161,18 +161,23 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
         model.prepare_cases([{"missing_sex": ms, "relatives": c["relatives"]} for c, ms in items])
 
 
-def prefetch_in_background(*args) -> threading.Thread:
-    """:func:`prefetch_tables` in a daemon thread (started); an error is left for
-    the task that needs the table to raise and report."""
+def in_background(name: str, fn, *args) -> threading.Thread:
+    """``fn(*args)`` in a daemon thread (started) that does work ahead of time; an
+    error is left for the task that needs the result to raise and report."""
     def work():
         try:
-            prefetch_tables(*args)
+            fn(*args)
         except Exception:  # pragma: no cover - the tasks report it
             pass
 
-    t = threading.Thread(target=work, name="strkin-tables", daemon=True)
+    t = threading.Thread(target=work, name=name, daemon=True)
     t.start()
     return t
+
+
+def prefetch_in_background(*args) -> threading.Thread:
+    """:func:`prefetch_tables` in a background thread (:func:`in_background`)."""
+    return in_background("strkin-tables", prefetch_tables, *args)
 
 
 def _compile_cases(model, sex_dep, cases) -> list:

@@ -45,21 +45,24 @@ CASE_RELATIONS = (
 )
 
 
-def open_input(job, which: str):
-    """Open ``inputs.<which>`` as a profile dataset, with a clear error if it cannot be."""
+def open_input(job, which: str, y: bool = False):
+    """Open ``inputs.<which>`` as a profile dataset (``y``: a Y haplotype dataset),
+    with a clear error if it cannot be."""
     import formats
 
-    raw = job["inputs"][which]
-    p = job.path(raw)
+    p = job.path(job["inputs"][which])
+    what, command = ("Y haplotype", "import-y") if y else ("profile", "import")
     if not p.exists():
         raise InputError(
-            f"inputs.{which}: {p} does not exist. Fix: give the path of a profile dataset "
-            f"(a directory made by 'kinship import ... --out DIR'); relative paths are relative "
+            f"inputs.{which}: {p} does not exist. Fix: give the path of a {what} dataset "
+            f"(a directory made by 'kinship {command} ... --out DIR'); relative paths are relative "
             f"to the job file"
         )
+    opener, errors = ((formats.open_y_dataset, formats.FormatError) if y
+                      else (formats.open_dataset, formats.DatasetError))
     try:
-        return formats.open_dataset(p)
-    except formats.DatasetError as e:
+        return opener(p)
+    except errors as e:
         raise InputError(f"inputs.{which}: {e}") from None
 
 

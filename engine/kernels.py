@@ -40,29 +40,24 @@ def warm_up():
     not wait for it.  It scores a tiny table of the engine's own types through
     :func:`score_tile` (so the same compiled versions are loaded); any failure is
     left for the real call to report."""
-    import threading
+    from .compile import in_background
 
-    def work():
-        try:
-            from types import SimpleNamespace
+    return in_background("strkin-warm-up", _warm)
 
-            from kinship.kernels.score import query_columns
 
-            L, S = 2, 6
-            lr = np.ones((1, 2 * S))
-            tab = SimpleNamespace(log_tab=np.log10(lr), incons=np.zeros(lr.shape, np.uint8),
-                                  typed=np.ones((1, L), np.uint8), offsets=np.array([0, S]),
-                                  packed={})
-            qcol = query_columns(np.zeros((1, L), np.int16), tab.offsets)
-            for skip in (0, 1):
-                score_tile(tab, qcol, np.zeros(1, np.int64), np.zeros(1, np.int64),
-                           np.zeros(1, np.int64), False, 0.0, skip, np.zeros(1, np.int64))
-        except Exception:  # pragma: no cover - the search reports its own errors
-            pass
+def _warm():
+    from types import SimpleNamespace
 
-    t = threading.Thread(target=work, name="strkin-warm-up", daemon=True)
-    t.start()
-    return t
+    from kinship.kernels.score import query_columns
+
+    L, S = 2, 6
+    lr = np.ones((1, 2 * S))
+    tab = SimpleNamespace(log_tab=np.log10(lr), incons=np.zeros(lr.shape, np.uint8),
+                          typed=np.ones((1, L), np.uint8), offsets=np.array([0, S]), packed={})
+    qcol = query_columns(np.zeros((1, L), np.int16), tab.offsets)
+    for skip in (0, 1):
+        score_tile(tab, qcol, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                   False, 0.0, skip, np.zeros(1, np.int64))
 
 
 def packed_group(tab, max_skip: int):

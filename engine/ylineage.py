@@ -77,6 +77,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import InputError
+from .inputs import open_input
 
 __all__ = ["Y_FIELDS", "COMBINED_FIELDS", "YContext", "YInputs", "load_y_inputs", "y_blocks",
            "run_y_task", "combine", "relation_clashes", "RELATION_MEIOSES", "MODE_MEIOSES"]
@@ -160,23 +161,6 @@ class YInputs:
         return {str(i): (str(c), str(r)) for i, c, r in zip(self.r_ids, self.r_case, self.r_relation)}
 
 
-def _open(job, which):
-    import formats
-
-    raw = job["inputs"][which]
-    p = job.path(raw)
-    if not p.exists():
-        raise InputError(
-            f"inputs.{which}: {p} does not exist. Fix: give the path of a Y haplotype dataset "
-            f"(a directory made by 'kinship import-y ... --out DIR'); relative paths are relative "
-            f"to the job file"
-        )
-    try:
-        return formats.open_y_dataset(p)
-    except formats.FormatError as e:
-        raise InputError(f"inputs.{which}: {e}") from None
-
-
 def _load(ds, which, kind):
     import formats
 
@@ -253,8 +237,8 @@ def load_y_inputs(job) -> YInputs:
     from .job import stable_hash
 
     yv = job["y_lineage"]
-    qds = _open(job, "y_queries")
-    rds = _open(job, "y_references")
+    qds = open_input(job, "y_queries", y=True)
+    rds = open_input(job, "y_references", y=True)
     qh, qmeta = _load(qds, "y_queries", "query")
     if len(qh) == 0:
         raise InputError(
@@ -304,7 +288,7 @@ def load_y_inputs(job) -> YInputs:
                      f"y_lineage.loci): {', '.join(dropped)}")
     pop_src = "y_references"
     if job["inputs"]["y_population"] is not None:
-        pds = _open(job, "y_population")
+        pds = open_input(job, "y_population", y=True)
         ph, _ = _load(pds, "y_population", None)
         if len(ph) == 0:
             raise InputError(f"inputs.y_population: Y dataset {pds.path} holds no haplotypes. Fix: "

@@ -46,11 +46,11 @@ def thread_count() -> int:
 
 
 def set_threads():
-    n = os.environ.get("KINSHIP_NUM_THREADS")
-    if n:
+    """Cap numba's parallel kernels at ``KINSHIP_NUM_THREADS`` when it is set."""
+    if os.environ.get("KINSHIP_NUM_THREADS"):
         import numba
 
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(thread_count())
 
 
 SLP = os.environ.get("KINSHIP_SLP", "1") not in ("0", "false", "no")
