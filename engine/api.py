@@ -328,7 +328,7 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                 f"inputs.references at the dataset that holds them"
             )
     if "case" in modes:
-        cases = build_cases(refs, search["invalid_cases"])
+        cases = build_cases(refs, search["invalid_cases"], rds.cases())
     if in_process and auto_modes:
         # the model's tables for these references, built while the queries load
         prefetch_in_background(model, spec.sex_dependent, modes, search["line"], refs, cases)

@@ -155,10 +155,12 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
         model.pair_tables("identity", "male", "paternal")
     if "case" in modes and cases is not None and refs is not None and len(cases):
         light = [{"needs_sex": bool(cases.needs_sex[u]),
-                  "relatives": [(None, str(refs.relation[i]), None, None) for i in cases.members[u]]}
+                  "relatives": [(None, str(refs.relation[i]), None, None) for i in cases.members[u]],
+                  "case": cases.pedigrees[u] if cases.pedigrees else None}
                  for u in range(len(cases))]
         items = [(light[u], ms) for group in _case_groups(light, sex_dep).values() for u, ms in group]
-        model.prepare_cases([{"missing_sex": ms, "relatives": c["relatives"]} for c, ms in items])
+        model.prepare_cases([{"missing_sex": ms, "relatives": c["relatives"], "case": c["case"]}
+                             for c, ms in items])
 
 
 def in_background(name: str, fn, *args) -> threading.Thread:
@@ -197,7 +199,8 @@ def _compile_generic(model, items):
     compiler (:meth:`kinship.search.ScoringModel.compile_cases`: closed forms for
     couples and duos, the case pedigree's table for a single relative, memoised
     exact pedigree tables for every other shape)."""
-    return model.compile_cases([{"id": c["id"], "missing_sex": ms, "relatives": c["relatives"]}
+    return model.compile_cases([{"id": c["id"], "missing_sex": ms, "relatives": c["relatives"],
+                                 "case": c.get("case"), "missing": c.get("missing")}
                                 for c, ms in items])
 
 

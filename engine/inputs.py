@@ -37,12 +37,9 @@ __all__ = ["open_input", "QuerySet", "RefPersons", "Cases", "load_queries", "sca
 SEX_WORD = {"M": "male", "F": "female", "": "unknown"}
 
 #: relations that place a reference on a case pedigree (``self`` is a direct
-#: sample of the missing person: identity mode, not a pedigree)
-CASE_RELATIONS = (
-    "father", "mother", "full-sibling", "half-sibling", "maternal-half-sibling", "child",
-    "grandfather", "grandmother", "maternal-grandfather", "maternal-grandmother",
-    "uncle", "aunt", "maternal-uncle", "maternal-aunt",
-)
+#: sample of the missing person: identity mode, not a pedigree): the vocabulary
+#: of :mod:`kinship.cases`
+from kinship.cases import CASE_RELATIONS  # noqa: E402
 
 
 def open_input(job, which: str, y: bool = False):
@@ -251,6 +248,9 @@ class Cases:
     needs_sex: np.ndarray      # bool: a 'child' relative (M's sex decides the pedigree)
     notes: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)  # case id -> reason
+    pedigrees: list = field(default_factory=list)  # per unit: kinship.cases.Case, or None (relation words)
+    missing: list = field(default_factory=list)    # per unit: the missing person ("" if the only one)
+    case_ids: list = field(default_factory=list)   # per unit: the case id
 
     def __len__(self):
         return len(self.ids)
@@ -269,7 +269,7 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> 
         sx = arr.sex.astype(object)
         ids.append(arr.sample_id.astype(object))
         case.append(arr.case_id.astype(object))
-        rel.append(arr.relation.astype(object))
+        rel.append(_canonical_relations(arr.relation))
         sex.append(sx)
         kit.append(arr.kit.astype(object))
         fps.append(fingerprints(codes, sx))
@@ -280,6 +280,18 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> 
     return RefPersons(cat(ids, object), cat(case, object), cat(rel, object), cat(sex, object),
                       cat(kit, object), cat(fps, "S16"), cat(shard, np.int32), cat(row, np.int32),
                       n_shards, kit_loci)
+
+
+def _canonical_relations(values) -> np.ndarray:
+    """Relation words in canonical form (shards written before the sides were
+    explicit hold ``grandfather``: read as ``paternal-grandfather``)."""
+    from kinship.cases import normalize_relation
+
+    values = np.asarray(values, dtype=object)
+    if len(values) == 0:
+        return values
+    uniq, inv = np.unique(values.astype(str), return_inverse=True)
+    return np.array([normalize_relation(u) for u in uniq], dtype=object)[inv]
 
 
 def _add_kit_loci(kit_loci: dict, kits: np.ndarray, codes: np.ndarray):
@@ -324,64 +336,111 @@ def check_kits(kit_loci: dict, loci: Sequence[str], mixed_ok: bool):
     )
 
 
-def build_cases(refs: RefPersons, invalid: str = "error", missing_sex_needed=True) -> Cases:
-    """Group reference persons into cases (``self`` and relation-less references are
-    left out: they are compared in the pairwise modes).  Every case is placed on a
-    pedigree now, so that an invalid case is reported before any work starts."""
-    from kinship.cases import CaseError, case_pedigree
+def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None = None) -> Cases:
+    """Group reference persons into case units.
 
+    A case with a stored family pedigree (``pedigrees``: ``{case id:``
+    :class:`kinship.cases.Case` ``}``, from the references' dataset) is that
+    pedigree: its typed persons are the references it links, and each of its
+    missing persons is one unit (a query is compared as each of them; the unit id
+    is ``"<case>/<missing person>"`` where a family has several).  Every other
+    case is described by its references' relation words
+    (:func:`kinship.cases.case_from_relations`); ``self`` and relation-less
+    references are left out (they are compared in the pairwise modes).  Every
+    case is placed on its pedigree now, so that an invalid case is reported before
+    any work starts."""
+    from kinship.cases import CaseError, case_from_relations
+
+    pedigrees = dict(pedigrees or {})
     notes = []
     skipped = {}
-    in_case = np.isin(refs.relation, CASE_RELATIONS)
-    n_self = int(np.count_nonzero(refs.relation == "self"))
-    n_norel = int(np.count_nonzero(refs.relation == ""))
+    with_ped = np.isin(refs.case_id.astype(str), np.array(sorted(pedigrees), dtype=str)) \
+        if pedigrees and len(refs) else np.zeros(len(refs), dtype=bool)
+    in_case = np.isin(refs.relation, CASE_RELATIONS) | with_ped
+    n_self = int(np.count_nonzero((refs.relation == "self") & ~with_ped))
+    n_norel = int(np.count_nonzero((refs.relation == "") & ~with_ped))
     if n_self:
         notes.append(f"{n_self} references are direct samples of a missing person (relation 'self'); "
                      f"they are compared in identity mode, not as case relatives")
     if n_norel:
         notes.append(f"{n_norel} references have no relation; they are left out of case mode")
     idx = np.nonzero(in_case)[0]
+    empty = Cases(np.array([], dtype=object), [], np.array([], dtype="S16"),
+                  np.array([], dtype=np.int32), np.array([], dtype=bool), notes, skipped)
     if len(idx) == 0:
-        return Cases(np.array([], dtype=object), [], np.array([], dtype="S16"),
-                     np.array([], dtype=np.int32), np.array([], dtype=bool), notes, skipped)
+        return empty
     cid = refs.case_id[idx]
     order = np.lexsort((refs.ids[idx].astype(str), cid.astype(str)))
     idx = idx[order]
     cid = cid[order]
     starts = np.r_[0, np.nonzero(cid[1:] != cid[:-1])[0] + 1, len(idx)]
-    ids, members, fps, last, needs = [], [], [], [], []
+    ids, members, fps, last, needs, fams, missing, case_of = [], [], [], [], [], [], [], []
+    outside = 0
     for a, b in zip(starts[:-1], starts[1:]):
         m = idx[a:b]
         c = str(cid[a])
-        rels = [(str(refs.ids[i]), str(refs.relation[i]), SEX_WORD.get(str(refs.sex[i]), "unknown"))
-                for i in m]
-        has_child = any(r[1] == "child" for r in rels)
+        fam = pedigrees.get(c)
         try:
-            case_pedigree(rels, missing_sex="male" if has_child else "unknown")
+            if fam is not None:
+                linked = set(fam.samples.values())
+                keep = np.array([str(refs.ids[i]) in linked for i in m], dtype=bool)
+                outside += int((~keep).sum())
+                m = m[keep]
+                fam.check_sexes({str(refs.ids[i]): str(refs.sex[i]) for i in m})
+                if len(m) == 0:
+                    raise CaseError(f"case {c!r}: no reference of the dataset is linked to a "
+                                    f"typed person of its pedigree")
+                has_child = False
+            else:
+                rels = [(str(refs.ids[i]), str(refs.relation[i]),
+                         SEX_WORD.get(str(refs.sex[i]), "unknown")) for i in m]
+                has_child = any(r[1] == "child" for r in rels)
+                case_from_relations(c, rels, missing_sex="male" if has_child else "unknown")
         except CaseError as e:
             if invalid == "skip":
                 skipped[c] = str(e)
                 continue
             raise InputError(
                 f"case {c!r} cannot be placed on one pedigree: {e}. Fix: correct the relations "
-                f"of its references in the samples manifest and re-import, or set "
-                f"[search] invalid_cases = \"skip\" to leave such cases out (they are listed in "
-                f"the manifest)"
+                f"of its references in the samples manifest (or its pedigree file) and re-import, "
+                f"or set [search] invalid_cases = \"skip\" to leave such cases out (they are "
+                f"listed in the manifest)"
             ) from None
-        ids.append(c)
-        members.append(m)
-        fps.append(_digest([c] + [p for i in m for p in (refs.ids[i], refs.relation[i],
-                                                          refs.sex[i], bytes(refs.fp[i]))]))
-        last.append(int(refs.shard[m].max()))
-        needs.append(has_child)
+        base = [c] + [p for i in m for p in (refs.ids[i], refs.relation[i], refs.sex[i],
+                                             bytes(refs.fp[i]))]
+        for x in (fam.missing if fam is not None else ("",)):
+            unit = c if fam is None or len(fam.missing) == 1 else f"{c}/{x}"
+            ids.append(unit)
+            members.append(m)
+            fps.append(_digest(base + ([fam.fingerprint(), x] if fam is not None else [])))
+            last.append(int(refs.shard[m].max()))
+            needs.append(has_child)
+            fams.append(fam)
+            missing.append(x if fam is not None and len(fam.missing) > 1 else "")
+            case_of.append(c)
+    if outside:
+        notes.append(f"{outside} references of cases with a pedigree are not linked to a person "
+                     f"of the pedigree; they are left out of case mode")
     if skipped:
         notes.append(f"{len(skipped)} cases left out: their relatives cannot form one pedigree "
                      f"(invalid_cases = \"skip\")")
+    n_multi = sum(1 for f in pedigrees.values() if len(f.missing) > 1)
+    if n_multi:
+        notes.append(f"{n_multi} families have several missing persons: a query is compared as "
+                     f"each of them (reference_id names the missing person)")
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[0]
+        raise InputError(f"case unit {dup!r} is both a case id and a case with a missing person of "
+                         f"that name; rename the case or the person")
+    if not ids:
+        return empty
     ids = np.array(ids, dtype=object)
     last = np.array(last, dtype=np.int32)
     o = np.lexsort((ids.astype(str), last))
     return Cases(ids[o], [members[i] for i in o], np.array(fps, dtype="S16")[o], last[o],
-                 np.array(needs, dtype=bool)[o], notes, skipped)
+                 np.array(needs, dtype=bool)[o], notes, skipped,
+                 pedigrees=[fams[i] for i in o], missing=[missing[i] for i in o],
+                 case_ids=[case_of[i] for i in o])
 
 
 @dataclass
@@ -494,7 +553,12 @@ def _make_block(kind, units, refs, cases, held) -> RefBlock:
     for u in units:
         rel = [(str(refs.ids[i]), str(refs.relation[i]), SEX_WORD.get(str(refs.sex[i]), "unknown"),
                 held[int(i)]) for i in cases.members[u]]
-        out.append({"id": str(cases.ids[u]), "relatives": rel, "needs_sex": bool(cases.needs_sex[u])})
+        fam = cases.pedigrees[u] if cases.pedigrees else None
+        x = cases.missing[u] if cases.missing else ""
+        out.append({"id": str(cases.ids[u]), "relatives": rel, "needs_sex": bool(cases.needs_sex[u]),
+                    "case": fam, "missing": (x or fam.missing[0]) if fam is not None else None,
+                    "case_id": cases.case_ids[u] if cases.case_ids else str(cases.ids[u]),
+                    "missing_label": x})
     ids = [str(cases.ids[u]) for u in units]
     return RefBlock("cases", ids, _block_key("cases", ids, cases.fp[units]), cases=out)
 

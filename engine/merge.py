@@ -64,10 +64,17 @@ def posterior(log10_lr: np.ndarray, prior: float) -> np.ndarray:
 
 
 def ref_keys(table: pa.Table) -> np.ndarray:
-    mode = table.column("mode").to_numpy(zero_copy_only=False)
-    case = table.column("case_id").to_numpy(zero_copy_only=False)
-    ref = table.column("reference_id").to_numpy(zero_copy_only=False)
-    return np.where(mode == "case", case, ref).astype(object)
+    """The reference unit of each hit: the case (``"<case>/<missing person>"`` for a
+    family with several missing persons) in case mode, the reference otherwise."""
+    mode = table.column("mode").to_numpy(zero_copy_only=False).astype(str)
+    case = table.column("case_id").to_numpy(zero_copy_only=False).astype(str)
+    ref = table.column("reference_id").to_numpy(zero_copy_only=False).astype(str)
+    return _unit_keys(mode, case, ref).astype(object)
+
+
+def _unit_keys(mode, case, ref) -> np.ndarray:
+    unit = np.where(ref == "", case, np.char.add(np.char.add(case.astype(str), "/"), ref.astype(str)))
+    return np.where(mode == "case", unit, ref)
 
 
 def _codes(*cols) -> np.ndarray:
@@ -98,7 +105,7 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     first.sort()
     t = t.take(pa.array(first))
     mode, qid, case, ref = mode[first], qid[first], case[first], ref[first]
-    rkey = np.where(mode == "case", case, ref)
+    rkey = _unit_keys(mode, case, ref)
     score = t.column("log10_lr").to_numpy()
     qgroup = _codes(mode, qid)
     rgroup = _codes(mode, rkey)

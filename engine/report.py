@@ -52,7 +52,9 @@ def hits_table_text(hits: pa.Table, mode: str, max_rows: int | None = 30, best_o
             ("query_id", "case_id", "reference_id", "log10_lr", "posterior", "loci_compared",
              "loci_inconsistent", "relatives", "expected_chance_hits")}
     for i in range(n):
-        ref = cols["case_id"][i] if mode == "case" else cols["reference_id"][i]
+        ref = cols["reference_id"][i]
+        if mode == "case":
+            ref = cols["case_id"][i] + (f"/{ref}" if ref else "")
         rel = cols["relatives"][i]
         if len(rel) > 60:
             rel = rel[:57] + "..."

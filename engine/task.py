@@ -205,9 +205,10 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
         rows["mode"].append(mode)
         rows["query_id"].append(str(qid[i]))
         if mode == "case":
-            rows["case_id"].append(block.unit_ids[u])
-            rows["reference_id"].append("")
-            rows["relatives"].append(", ".join(f"{r[0]} ({r[1]})" for r in block.cases[u]["relatives"]))
+            cu = block.cases[u]
+            rows["case_id"].append(cu["case_id"])
+            rows["reference_id"].append(cu["missing_label"])
+            rows["relatives"].append(describe_case(cu))
         elif mode == "duplicates":
             rows["case_id"].append("")
             rows["reference_id"].append(str(ref_key[i]))
@@ -224,6 +225,25 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
     table = pa.Table.from_pydict(rows, schema=HIT_SCHEMA)
     stats["hits"] = int(len(qq))
     return TaskResult(task.key, mode, table, query_counts, ref_counts, stats)
+
+
+def describe_case(cu: dict) -> str:
+    """The ``relatives`` column of a case hit: ``"S1 (father), S2 (maternal-grandfather)"``;
+    for a family pedigree the typed persons, and the missing person compared as
+    where the family has several."""
+    fam = cu.get("case")
+    if fam is None:
+        return ", ".join(f"{r[0]} ({r[1]})" for r in cu["relatives"])
+    present = {r[0] for r in cu["relatives"]}
+    parts = []
+    for p in fam.typed:
+        s = fam.samples[p]
+        if s in present:
+            parts.append(s if p == s else f"{s} (person {p})")
+    out = ", ".join(parts)
+    if cu.get("missing_label"):
+        out += f"; compared as {cu['missing_label']}"
+    return out
 
 
 def _count(keys) -> dict:

@@ -49,6 +49,8 @@ from .errors import (
     SchemaTooNewError,
     SchemaTooOldError,
 )
+from kinship.cases import ALIASES as RELATION_ALIASES
+
 from .profile import KINDS, RELATIONS, SEXES, Profile, allele_sort_key, validate_profile
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "ProfileArrays",
     "open_dataset",
     "write_profiles",
+    "write_cases",
     "genotype_column_names",
 ]
 
@@ -532,6 +535,23 @@ class Dataset(_ShardedDataset):
         self._loci = tuple(manifest["loci"])
         self._alleles = {l: tuple(manifest["alleles"].get(l, ())) for l in self._loci}
 
+    # -- families -----------------------------------------------------------------
+    def cases(self) -> dict:
+        """The family pedigrees stored with the dataset: ``{case id:``
+        :class:`kinship.cases.Case` ``}`` (written by :func:`write_cases`, from a
+        ped file or a Familias ``.fam`` file).  A case of the dataset's references
+        that has none is described by its references' relation words."""
+        from kinship.cases import Case, CaseError
+
+        out = {}
+        for cid, d in sorted((self._manifest.get("cases") or {}).items()):
+            try:
+                out[cid] = Case.from_dict(d)
+            except CaseError as e:
+                raise CorruptShardError(f"{self.path / MANIFEST_NAME}: stored case {cid!r} is "
+                                        f"damaged ({e}); import its pedigree again") from None
+        return out
+
     # -- description -------------------------------------------------------------
     @property
     def loci(self) -> tuple:
@@ -940,7 +960,9 @@ def _validate_columns(arr: "ProfileArrays") -> dict:
     fail(pc.invert(pc.is_in(kind, value_set=pa.array(KINDS))),
          lambda i: f"unknown kind {cols['kind'][i].as_py()!r}: expected one of {', '.join(KINDS)}")
     rel = cols["relation"]
-    fail(pc.invert(pc.is_in(rel, value_set=pa.array(list(RELATIONS) + [""]))),
+    # stored words: the vocabulary and its aliases (shards written before the
+    # sides were explicit hold 'grandfather', read as 'paternal-grandfather')
+    fail(pc.invert(pc.is_in(rel, value_set=pa.array(list(RELATIONS) + list(RELATION_ALIASES) + [""]))),
          lambda i: f"unknown relation {rel[i].as_py()!r}: expected one of {', '.join(RELATIONS)}")
     fail(pc.invert(pc.is_in(cols["sex"], value_set=pa.array(SEXES))),
          lambda i: f"sex must be M, F or '' (got {cols['sex'][i].as_py()!r})")
@@ -1206,3 +1228,47 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
         return _write_shards(path, mpath, manifest, cols, names, n, step, columns, footer, prov,
                              compression, manifest_updates={"loci": loci, "alleles": alleles})
 
+
+def write_cases(path, cases, replace: bool = True) -> Dataset:
+    """Store family pedigrees (:class:`kinship.cases.Case`) with the dataset at
+    ``path``, in its manifest (atomic, under the dataset's write lock).
+
+    Each typed person's sample must be a reference of the dataset with the case's
+    ``case_id``, and its recorded sex must agree with the pedigree
+    (:meth:`kinship.cases.Case.check_sexes`); otherwise :class:`DatasetError` names
+    the case and sample and nothing is written.  A case already stored under the
+    same id is replaced (``replace=False``: an error)."""
+    from kinship.cases import CaseError
+
+    path = Path(path)
+    ds = open_dataset(path)
+    cases = list(cases)
+    if not cases:
+        return ds
+    arr = ds.load(kind="reference", loci=())
+    info = {str(s): (str(c), str(x)) for s, c, x in zip(arr.sample_id, arr.case_id, arr.sex)}
+    for case in cases:
+        for pid, sid in case.samples.items():
+            if sid not in info:
+                raise DatasetError(
+                    f"case {case.id!r}: person {pid!r} is linked to sample {sid!r}, which is not a "
+                    f"reference of {path}. Fix: import the sample (kind 'reference', case_id "
+                    f"{case.id!r}) first, or correct the sample column of the pedigree")
+            if info[sid][0] != case.id:
+                raise DatasetError(
+                    f"case {case.id!r}: sample {sid!r} belongs to case {info[sid][0]!r} in the "
+                    f"dataset. Fix: correct its case_id in the samples manifest, or the pedigree")
+        try:
+            case.check_sexes({sid: info[sid][1] for sid in case.samples.values()})
+        except CaseError as e:
+            raise DatasetError(str(e)) from None
+    with _dataset_lock(path):
+        m = _read_manifest(path)
+        stored = dict(m.get("cases") or {})
+        for case in cases:
+            if case.id in stored and not replace:
+                raise DatasetError(f"case {case.id!r} already has a pedigree in {path}")
+            stored[case.id] = case.to_dict()
+        m["cases"] = dict(sorted(stored.items()))
+        _write_json_atomic(path / MANIFEST_NAME, m)
+    return open_dataset(path)

@@ -9,10 +9,11 @@ labels (see :mod:`kinship.markers`).
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
+from kinship.cases import RELATIONS as _CASE_RELATIONS
+from kinship.cases import normalize_relation as _normalize_relation
 from kinship.markers import (
     AlleleError,
     LocusError,
@@ -39,12 +40,11 @@ __all__ = [
 #: ``query``: a person of unknown identity; ``reference``: a relative who gave a sample.
 KINDS = ("query", "reference")
 
-#: Relation of a reference to the missing person of its case (``self`` = a direct
-#: sample of the missing person, e.g. from a toothbrush).
-RELATIONS = (
-    "father", "mother", "full-sibling", "half-sibling", "child",
-    "grandfather", "grandmother", "uncle", "aunt", "self",
-)
+#: Relation of a reference to the missing person of its case: the one vocabulary
+#: of :mod:`kinship.cases` (``self`` = a direct sample of the missing person, e.g.
+#: from a toothbrush).  Words without a side (``grandfather``) are read as their
+#: paternal form (:data:`kinship.cases.ALIASES`).
+RELATIONS = tuple(_CASE_RELATIONS)
 
 #: Stored sex codes: ``M``, ``F``, or ``""`` (unknown).
 SEXES = ("M", "F", "")
@@ -75,15 +75,10 @@ def normalize_kind(value: str) -> str:
 
 
 def normalize_relation(value: str) -> str:
-    """Accept case and separator variants (``"Full sibling"``, ``"full_sibling"``)."""
-    v = re.sub(r"[\s_]+", "-", str(value).strip().lower())
-    if v in RELATIONS or v == "":
-        return v
-    close = difflib.get_close_matches(v, RELATIONS, n=2)
-    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-    raise ValueError(
-        f"unknown relation {str(value)!r}{hint}: expected one of {', '.join(RELATIONS)}"
-    )
+    """Accept case and separator variants (``"Full sibling"``, ``"full_sibling"``)
+    and the aliases of :mod:`kinship.cases` (``"grandfather"`` ->
+    ``"paternal-grandfather"``)."""
+    return _normalize_relation(value)
 
 
 def normalize_sex(value: str) -> str:

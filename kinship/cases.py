@@ -1,158 +1,495 @@
-"""Reference cases: typed relatives placed on a pedigree around a missing person.
+"""Reference cases: the one pedigree model of a family, and the relation words.
 
-A case is a set of references, each with its *relation to the missing person*
-``M`` (the vocabulary of the profile schema).  :func:`case_pedigree` places them:
+A **case** (:class:`Case`) is one family as a pedigree: persons with father,
+mother and sex (:class:`kinship.pedigree.Pedigree`), one or more **missing
+persons** (the persons a query may be), and the **typed persons** linked to the
+sample ids of their profiles.  Every package uses this model: the importers
+(``formats``) build it from a samples manifest, a pedigree file or a Familias
+``.fam`` file; the core compiles it (:meth:`kinship.search.ScoringModel.compile_cases`);
+the engine searches it and writes it back out.
 
-================  ==========================================================
-relation          placement
-================  ==========================================================
-``self``          a direct sample of M (identity; no pedigree)
-``father``        M's father
-``mother``        M's mother
-``full-sibling``  child of M's father and mother
-``half-sibling``  child of M's father and another (untyped) mother; write
-                  ``maternal-half-sibling`` for a child of M's mother
-``child``         child of M and an untyped partner
-``grandfather``   father of M's father (``maternal-grandfather``: of M's mother)
-``grandmother``   mother of M's father (``maternal-grandmother``: of M's mother)
-``uncle``/``aunt``  full sibling of M's father (``maternal-uncle``/``maternal-aunt``:
-                  of M's mother)
-================  ==========================================================
+Relation words
+--------------
+A relation word says how one typed reference is related to the missing person
+M of its case.  It is a shorthand that :func:`case_from_relations` expands into
+the pedigree; :data:`RELATIONS` is the vocabulary, defined here once and used by
+``formats`` (manifests, importers, shard validation) and ``engine`` alike.  Both
+sides of the family have their own words; the words without a side are kept as
+aliases of the paternal ones (:data:`ALIASES`; a manifest that says
+``grandfather`` gets ``paternal-grandfather``, and says so in the import notes).
 
-Untyped connecting persons (M's parents, a grandparent's partner, ...) are added
-as needed.  The default side is paternal where the relation does not say; the
-side matters only through the sex-specific mutation rates and through which
-relatives share ancestors, and it is recorded with every case.
+==========================  ===========================================================
+relation                    placement in the case pedigree
+==========================  ===========================================================
+``self``                    a direct sample of M (identity mode; no pedigree)
+``father`` / ``mother``     M's father / mother
+``full-sibling``            a child of M's father and mother
+``paternal-half-sibling``   a child of M's father and the father's partner
+``maternal-half-sibling``   a child of M's mother and the mother's partner
+``father-partner``          the father's partner: the mother of M's paternal half-siblings
+``mother-partner``          the mother's partner: the father of M's maternal half-siblings
+``child``                   a child of M and M's partner (needs M's sex)
+``partner``                 M's partner: the other parent of M's children
+``paternal-grandfather``    father / mother of M's father
+``paternal-grandmother``
+``maternal-grandfather``    father / mother of M's mother
+``maternal-grandmother``
+``paternal-great-grandfather``  father / mother of the paternal grandfather
+``paternal-great-grandmother``
+``maternal-great-grandfather``  father / mother of the maternal grandfather
+``maternal-great-grandmother``
+``paternal-uncle`` / ``-aunt``  a full sibling of M's father (child of the paternal grandparents)
+``maternal-uncle`` / ``-aunt``  a full sibling of M's mother
+``paternal-first-cousin``   a child of a full brother of M's father (and his partner)
+``maternal-first-cousin``   a child of a full sister of M's mother (and her partner)
+``nephew`` / ``niece``      a child of a full sibling of M (and the sibling's partner)
+==========================  ===========================================================
+
+Untyped connecting persons are added as needed and shared: every full sibling
+of M has M's parents, every paternal uncle the paternal grandparents, every
+paternal half-sibling the same father's partner, every cousin of one side the
+same uncle or aunt, every nephew or niece the same sibling of M.  A family that
+is not drawn this way (two half-siblings by different partners, cousins through
+different uncles, several missing persons, a grandchild, loops) is given as a
+pedigree (:meth:`Case.from_pedigree`; a ped file or a ``.fam`` file).
 """
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
 
-from .pedigree import Pedigree, Person
+from .pedigree import Pedigree, PedigreeError, Person
 
-__all__ = ["RELATIONS", "case_pedigree", "CaseError", "MISSING"]
+__all__ = [
+    "RELATIONS", "ALIASES", "Relation", "CASE_RELATIONS", "Case", "CaseError", "MISSING",
+    "case_pedigree", "case_from_relations", "normalize_relation", "relation_info",
+]
 
 MISSING = "M"
 
-RELATIONS = (
-    "self", "father", "mother", "full-sibling", "half-sibling", "maternal-half-sibling",
-    "child", "grandfather", "grandmother", "maternal-grandfather", "maternal-grandmother",
-    "uncle", "aunt", "maternal-uncle", "maternal-aunt",
-)
-
 
 class CaseError(ValueError):
-    """A set of relatives that cannot be placed on one pedigree."""
+    """A family that cannot be placed on one pedigree, naming the case and persons."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation word: the sex it fixes for the reference (``None``: either),
+    whether the expansion needs M's sex, and the meioses between the reference
+    and M along the paternal (Y) line when they share it (``None``: they do not,
+    or not for certain: a ``child`` shares M's Y only if M is male, which the
+    Y-lineage mode checks itself)."""
+
+    word: str
+    description: str
+    sex: str | None = None
+    needs_missing_sex: bool = False
+    y_meioses: int | None = None
+
+
+def _r(word, description, sex=None, needs=False, y=None):
+    return Relation(word, description, sex, needs, y)
+
+
+#: The vocabulary: relation word -> :class:`Relation` (see the module doc).
+RELATIONS: dict[str, Relation] = {r.word: r for r in (
+    _r("self", "a direct sample of the missing person (identity mode)", y=0),
+    _r("father", "the missing person's father", "male", y=1),
+    _r("mother", "the missing person's mother", "female"),
+    _r("full-sibling", "a child of the missing person's father and mother", y=2),
+    _r("paternal-half-sibling", "a child of the missing person's father and the father's partner", y=2),
+    _r("maternal-half-sibling", "a child of the missing person's mother and the mother's partner"),
+    _r("father-partner", "the father's partner: mother of the paternal half-siblings", "female"),
+    _r("mother-partner", "the mother's partner: father of the maternal half-siblings", "male"),
+    _r("child", "a child of the missing person and the missing person's partner", needs=True, y=1),
+    _r("partner", "the missing person's partner: other parent of the missing person's children"),
+    _r("paternal-grandfather", "the father of the missing person's father", "male", y=2),
+    _r("paternal-grandmother", "the mother of the missing person's father", "female"),
+    _r("maternal-grandfather", "the father of the missing person's mother", "male"),
+    _r("maternal-grandmother", "the mother of the missing person's mother", "female"),
+    _r("paternal-great-grandfather", "the father of the paternal grandfather", "male", y=3),
+    _r("paternal-great-grandmother", "the mother of the paternal grandfather", "female"),
+    _r("maternal-great-grandfather", "the father of the maternal grandfather", "male"),
+    _r("maternal-great-grandmother", "the mother of the maternal grandfather", "female"),
+    _r("paternal-uncle", "a full brother of the missing person's father", "male", y=3),
+    _r("paternal-aunt", "a full sister of the missing person's father", "female"),
+    _r("maternal-uncle", "a full brother of the missing person's mother", "male"),
+    _r("maternal-aunt", "a full sister of the missing person's mother", "female"),
+    _r("paternal-first-cousin", "a child of a full brother of the missing person's father", y=4),
+    _r("maternal-first-cousin", "a child of a full sister of the missing person's mother"),
+    _r("nephew", "a son of a full sibling of the missing person", "male"),
+    _r("niece", "a daughter of a full sibling of the missing person", "female"),
+)}
+
+#: Words without a side, and other spellings: read as the word they stand for.
+ALIASES: dict[str, str] = {
+    "half-sibling": "paternal-half-sibling",
+    "grandfather": "paternal-grandfather",
+    "grandmother": "paternal-grandmother",
+    "great-grandfather": "paternal-great-grandfather",
+    "great-grandmother": "paternal-great-grandmother",
+    "uncle": "paternal-uncle",
+    "aunt": "paternal-aunt",
+    "first-cousin": "paternal-first-cousin",
+    "cousin": "paternal-first-cousin",
+    "sibling": "full-sibling",
+    "brother": "full-sibling",
+    "sister": "full-sibling",
+    "son": "child",
+    "daughter": "child",
+    "spouse": "partner",
+    "husband": "partner",
+    "wife": "partner",
+}
+
+#: relations that place a reference on a case pedigree (all but ``self``)
+CASE_RELATIONS: tuple = tuple(w for w in RELATIONS if w != "self")
+
+
+def relation_info(word: str) -> Relation:
+    return RELATIONS[normalize_relation(word)]
+
+
+def normalize_relation(value) -> str:
+    """The canonical relation word: case and separators are free (``"Maternal
+    grandfather"``, ``"maternal_grandfather"``), aliases are resolved, ``""`` stays
+    ``""``; an unknown word is a ValueError with the closest words."""
+    v = re.sub(r"[\s_]+", "-", str(value if value is not None else "").strip().lower())
+    if v == "" or v in RELATIONS:
+        return v
+    if v in ALIASES:
+        return ALIASES[v]
+    words = list(RELATIONS) + list(ALIASES)
+    close = difflib.get_close_matches(v, words, n=2)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    raise ValueError(f"unknown relation {str(value)[:40]!r}{hint}: expected one of {', '.join(RELATIONS)}")
+
+
+_SEX = {"m": "male", "male": "male", "f": "female", "female": "female", "": "unknown",
+        "u": "unknown", "unknown": "unknown", None: "unknown"}
+
+
+def _sex(s) -> str:
+    return _SEX.get(s if s is None else str(s).strip().lower(), "unknown")
+
+
+# ---------------------------------------------------------------------------
+# the case model
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One family: ``pedigree`` (every person, typed or not, missing persons
+    included), ``missing`` (the missing persons' ids), ``samples`` (typed person id
+    -> sample id) and, for a case written with relation words, ``relations``
+    (sample id -> relation word).  ``source`` says where it came from."""
+
+    id: str
+    pedigree: Pedigree
+    missing: tuple
+    samples: Mapping[str, str]
+    relations: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self):
+        ped = self.pedigree
+        if not self.missing:
+            raise CaseError(f"case {self.id!r}: no missing person is marked")
+        if len(set(self.missing)) != len(self.missing):
+            raise CaseError(f"case {self.id!r}: a missing person is marked twice")
+        for m in self.missing:
+            if m not in ped:
+                raise CaseError(f"case {self.id!r}: missing person {m!r} is not in the pedigree")
+            if m in self.samples:
+                raise CaseError(f"case {self.id!r}: person {m!r} is marked missing but linked to "
+                                f"a sample; a missing person is untyped (a direct sample of them "
+                                f"is an identity reference, relation 'self')")
+        seen = {}
+        for pid, sid in self.samples.items():
+            if pid not in ped:
+                raise CaseError(f"case {self.id!r}: typed person {pid!r} (sample {sid!r}) is not in "
+                                f"the pedigree")
+            if sid in seen:
+                raise CaseError(f"case {self.id!r}: sample {sid!r} is linked to two persons "
+                                f"({seen[sid]!r} and {pid!r})")
+            seen[sid] = pid
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_pedigree(cls, case_id: str, records, missing, samples: Mapping[str, str],
+                      source: str = "") -> "Case":
+        """A case from pedigree records (``{"id", "father", "mother", "sex"}``),
+        the missing person ids and ``{person id: sample id}`` of the typed persons.
+        Pedigree errors (a parent of the wrong sex, a cycle, a parent not in the
+        pedigree) become :class:`CaseError` naming the case."""
+        if isinstance(missing, str):
+            missing = (missing,)
+        try:
+            ped = Pedigree.from_records(records)
+        except PedigreeError as e:
+            raise CaseError(f"case {case_id!r}: {e}") from None
+        return cls(str(case_id), ped, tuple(str(m) for m in missing),
+                   {str(k): str(v) for k, v in samples.items()}, {}, source)
+
+    # -- views ----------------------------------------------------------------------
+    @property
+    def typed(self) -> list:
+        """Typed person ids, in pedigree order."""
+        return [p for p in self.pedigree.order if p in self.samples]
+
+    @property
+    def sample_ids(self) -> list:
+        return [self.samples[p] for p in self.typed]
+
+    def person_of(self, sample_id: str) -> str:
+        for p, s in self.samples.items():
+            if s == sample_id:
+                return p
+        raise KeyError(sample_id)
+
+    def sex_of(self, person: str) -> str:
+        return self.pedigree.persons[person].sex
+
+    def describe_relatives(self) -> str:
+        """``"S1 (father), S2 (maternal-grandfather)"`` for relation-word cases,
+        ``"S1 (person F1), ..."`` for pedigree cases."""
+        out = []
+        for p in self.typed:
+            s = self.samples[p]
+            rel = self.relations.get(s)
+            out.append(f"{s} ({rel})" if rel else (f"{s} (person {p})" if p != s else s))
+        return ", ".join(out)
+
+    def structure_key(self, missing: str) -> tuple:
+        """A key that identifies the case's shape with ``missing`` as the person a
+        query is compared as: the pedigree with typed persons named by their order
+        in :attr:`typed`, the others by their place in the pedigree order.  Two
+        cases with equal keys give equal tables for equal calls."""
+        typed = self.typed
+        name = {p: f"t{i}" for i, p in enumerate(typed)}
+        k = 0
+        for p in self.pedigree.order:
+            if p not in name:
+                name[p] = "x" if p == missing else f"u{k}"
+                k += (p != missing)
+        recs = tuple((name[p.id], name.get(p.father), name.get(p.mother), p.sex)
+                     for p in (self.pedigree.persons[i] for i in self.pedigree.order))
+        return (recs, tuple(sorted(name[m] for m in self.missing)), name[missing])
+
+    # -- serialisation (JSON: no pickle) -------------------------------------------
+    def to_dict(self) -> dict:
+        return {"id": self.id, "pedigree": self.pedigree.records(), "missing": list(self.missing),
+                "samples": dict(sorted(self.samples.items())),
+                "relations": dict(sorted(self.relations.items())), "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Case":
+        try:
+            ped = Pedigree.from_records(d["pedigree"])
+            return cls(str(d["id"]), ped, tuple(d["missing"]), dict(d["samples"]),
+                       dict(d.get("relations") or {}), str(d.get("source") or ""))
+        except (KeyError, TypeError) as e:
+            raise CaseError(f"a stored case is malformed (missing or wrong field {e})") from None
+        except PedigreeError as e:
+            raise CaseError(f"case {d.get('id')!r}: {e}") from None
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the case's content (pedigree, missing, samples, relations)."""
+        d = self.to_dict()
+        d.pop("source")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    # -- checks ---------------------------------------------------------------------
+    def check_sexes(self, sample_sex: Mapping[str, str]) -> None:
+        """A typed person whose recorded sex (``"M"``/``"F"``/``"male"``..., e.g. from
+        amelogenin) contradicts their sex in the pedigree is an error naming the
+        case, person and sample.  Unknown sexes are not checked."""
+        for p, s in self.samples.items():
+            rec = _sex(sample_sex.get(s, ""))
+            ped = self.pedigree.persons[p].sex
+            if rec != "unknown" and ped != "unknown" and rec != ped:
+                where = f"relation {self.relations[s]!r}" if s in self.relations else f"person {p!r}"
+                raise CaseError(
+                    f"case {self.id!r}: sample {s!r} is recorded as {rec} but placed as {where}, "
+                    f"who is {ped}. Fix: correct the sample's sex (amelogenin) or its place in the "
+                    f"family")
+
+
+# ---------------------------------------------------------------------------
+# relation words -> pedigree
+# ---------------------------------------------------------------------------
+
+# connecting persons: key -> (sex, the parent pair they are a child of, if any)
+_CONNECT = {
+    "F": ("male", "PG"), "Mo": ("female", "MG"),
+    "PGF": ("male", "PGG"), "PGM": ("female", None),
+    "MGF": ("male", "MGG"), "MGM": ("female", None),
+    "PGGF": ("male", None), "PGGM": ("female", None),
+    "MGGF": ("male", None), "MGGM": ("female", None),
+    "FP": ("female", None), "MoP": ("male", None),          # the parents' other partners
+    "P": (None, None),                                      # M's partner (sex: opposite of M)
+    "PU": ("male", "PG"), "PUP": ("female", None),          # father's brother and partner
+    "MA": ("female", "MG"), "MAP": ("male", None),          # mother's sister and partner
+    "S": ("male", "MP"), "SP": ("female", None),            # M's brother and partner
+}
+#: parent pairs: key -> (father key, mother key), and the pair's child on the line to M
+_PAIRS = {"PG": ("PGF", "PGM"), "MG": ("MGF", "MGM"), "PGG": ("PGGF", "PGGM"),
+          "MGG": ("MGGF", "MGGM"), "MP": ("F", "Mo")}
+_LINEAL = {"PG": "F", "MG": "Mo", "PGG": "PGF", "MGG": "MGF", "MP": None}
+#: connectors who always have their parents (an uncle is a child of the grandparents)
+_WITH_PARENTS = {"PU", "MA", "S"}
+
+# relation -> (connector it *is*, or None) and (father key, mother key) of its parents
+_PLACE = {
+    "father": ("F", None), "mother": ("Mo", None),
+    "paternal-grandfather": ("PGF", None), "paternal-grandmother": ("PGM", None),
+    "maternal-grandfather": ("MGF", None), "maternal-grandmother": ("MGM", None),
+    "paternal-great-grandfather": ("PGGF", None), "paternal-great-grandmother": ("PGGM", None),
+    "maternal-great-grandfather": ("MGGF", None), "maternal-great-grandmother": ("MGGM", None),
+    "father-partner": ("FP", None), "mother-partner": ("MoP", None), "partner": ("P", None),
+    "full-sibling": (None, ("F", "Mo")),
+    "paternal-half-sibling": (None, ("F", "FP")),
+    "maternal-half-sibling": (None, ("MoP", "Mo")),
+    "paternal-uncle": (None, ("PGF", "PGM")), "paternal-aunt": (None, ("PGF", "PGM")),
+    "maternal-uncle": (None, ("MGF", "MGM")), "maternal-aunt": (None, ("MGF", "MGM")),
+    "paternal-first-cousin": (None, ("PU", "PUP")),
+    "maternal-first-cousin": (None, ("MAP", "MA")),
+    "nephew": (None, ("S", "SP")), "niece": (None, ("S", "SP")),
+    "child": (None, "M+P"),
+}
+
+
+def case_from_relations(case_id: str, relatives: Iterable, missing_sex: str = "unknown",
+                        missing_id: str = MISSING) -> Case:
+    """The case pedigree of references given by relation words:
+    ``relatives = [(sample_id, relation, sex), ...]`` (sex ``"male"``/``"female"``/
+    ``"M"``/``"F"``/``""``; a relation that fixes the sex fills an unknown one and
+    contradicts a wrong one).  Typed persons keep their sample ids as person ids;
+    the missing person is ``missing_id``; connecting persons get ids starting
+    with ``_`` (renamed if a sample id takes them).  See the module doc for the
+    placements; :class:`CaseError` names the case and references at fault."""
+    relatives = [(str(s), r, x) for s, r, x in relatives]
+    ids = [r[0] for r in relatives]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise CaseError(f"case {case_id!r}: reference {dup[0]!r} appears twice in the case")
+    if missing_id in ids:
+        raise CaseError(f"case {case_id!r}: reference id {missing_id!r} is the missing person's id "
+                        f"in the case pedigree; rename the sample")
+    ms = _sex(missing_sex)
+    rel_of, sex_of = {}, {}
+    for sid, rel, sx in relatives:
+        try:
+            word = normalize_relation(rel)
+        except ValueError as e:
+            raise CaseError(f"case {case_id!r}, reference {sid!r}: {e}") from None
+        if word == "":
+            raise CaseError(f"case {case_id!r}, reference {sid!r}: no relation given")
+        if word == "self":
+            raise CaseError(
+                f"case {case_id!r}, reference {sid!r} is a direct sample of the missing person "
+                f"(relation 'self'): score it in identity mode, not on a pedigree")
+        info = RELATIONS[word]
+        s = _sex(sx)
+        if info.sex is not None:
+            if s not in ("unknown", info.sex):
+                raise CaseError(f"case {case_id!r}, reference {sid!r}: relation {word!r} needs sex "
+                                f"{info.sex}, recorded {s}")
+            s = info.sex
+        if info.needs_missing_sex and ms == "unknown":
+            raise CaseError(
+                f"case {case_id!r}: a case with a {word!r} reference needs the missing person's "
+                f"sex (is M the child's father or mother?)")
+        if word == "partner" and ms != "unknown":
+            want = "female" if ms == "male" else "male"
+            if s not in ("unknown", want):
+                raise CaseError(f"case {case_id!r}, reference {sid!r}: M's partner must be {want} "
+                                f"(M is {ms}), recorded {s}")
+            s = want
+        rel_of[sid] = word
+        sex_of[sid] = s
+
+    # connectors a typed person *is*; at most one reference per such slot
+    typed_slot: dict = {}
+    for sid, word in rel_of.items():
+        slot = _PLACE[word][0]
+        if slot is not None:
+            if slot in typed_slot:
+                raise CaseError(f"case {case_id!r}: references {typed_slot[slot]!r} and {sid!r} "
+                                f"both have relation {word!r}")
+            typed_slot[slot] = sid
+
+    # which connectors exist: the typed slots, the parents of typed relatives, and
+    # everyone on the line from them to M
+    needed = set(typed_slot)
+    for word in rel_of.values():
+        par = _PLACE[word][1]
+        if par == "M+P":
+            needed.add("P")
+        elif par is not None:
+            needed |= set(par)
+    while True:
+        before = len(needed)
+        for k in list(needed):
+            if k in _WITH_PARENTS:
+                needed |= set(_PAIRS[_CONNECT[k][1]])
+        for pk, (a, b) in _PAIRS.items():
+            if a in needed or b in needed:
+                needed |= {a, b}
+                if _LINEAL[pk] is not None:
+                    needed.add(_LINEAL[pk])
+        if len(needed) == before:
+            break
+    active = {pk for pk, (a, b) in _PAIRS.items() if a in needed}
+
+    taken = set(ids) | {missing_id}
+    name = {}
+    for key in sorted(needed):
+        if key in typed_slot:
+            name[key] = typed_slot[key]
+        else:
+            n = "_" + key
+            while n in taken:
+                n = "_" + n
+            taken.add(n)
+            name[key] = n
+    persons: list[Person] = []
+    for key in sorted(needed):
+        sex, pk = _CONNECT[key]
+        if key == "P":
+            sex = {"male": "female", "female": "male"}.get(ms) or (
+                sex_of[typed_slot["P"]] if "P" in typed_slot else "unknown")
+        fa = mo = None
+        if pk is not None and pk in active:
+            fa, mo = (name[k] for k in _PAIRS[pk])
+        persons.append(Person(name[key], fa, mo, sex))
+    if "MP" in active:
+        persons.append(Person(missing_id, name["F"], name["Mo"], ms))
+    else:
+        persons.append(Person(missing_id, None, None, ms))
+    for sid, word in rel_of.items():
+        par = _PLACE[word][1]
+        if par is None:
+            continue
+        if par == "M+P":
+            fa, mo = (missing_id, name["P"]) if ms == "male" else (name["P"], missing_id)
+        else:
+            fa, mo = name[par[0]], name[par[1]]
+        persons.append(Person(sid, fa, mo, sex_of[sid]))
+    try:
+        ped = Pedigree(persons)
+    except PedigreeError as e:   # pragma: no cover - the expansion is built consistent
+        raise CaseError(f"case {case_id!r}: {e}") from None
+    return Case(str(case_id), ped, (missing_id,), {sid: sid for sid in rel_of},
+                dict(rel_of), "relations")
 
 
 def case_pedigree(relatives, missing_sex: str = "unknown") -> Pedigree:
-    """Pedigree around missing person ``"M"`` from ``[(ref_id, relation, sex), ...]``.
-
-    Sex of a reference may be ``"unknown"`` where the relation fixes it
-    (father/grandfather/uncle are male; mother/grandmother/aunt female).
-    """
-    persons: dict[str, Person] = {}
-    relatives = list(relatives)
-    ids = [r[0] for r in relatives]
-    if len(set(ids)) != len(ids):
-        raise CaseError(f"a reference appears twice in the case: {ids}")
-    reserved = {"M", "_MF", "_MM", "_PGF", "_PGM", "_MGF", "_MGM", "_HSM", "_HSF", "_CP"}
-    for rid in ids:
-        if rid in reserved:
-            raise CaseError(f"reference id {rid!r} is reserved for the case pedigree; rename it")
-
-    rel_of = {rid: rel for rid, rel, _ in relatives}
-    sex_of = {}
-    fixed = {
-        "father": "male", "grandfather": "male", "maternal-grandfather": "male",
-        "uncle": "male", "maternal-uncle": "male",
-        "mother": "female", "grandmother": "female", "maternal-grandmother": "female",
-        "aunt": "female", "maternal-aunt": "female",
-    }
-    for rid, rel, sex in relatives:
-        if rel not in RELATIONS:
-            raise CaseError(
-                f"reference {rid!r}: unknown relation {rel!r}; known relations: {', '.join(RELATIONS)}"
-            )
-        if rel == "self":
-            raise CaseError(
-                f"reference {rid!r} is a direct sample of the missing person (relation 'self'): "
-                "score it in identity mode, not on a pedigree"
-            )
-        s = (sex or "unknown").lower()
-        s = {"m": "male", "f": "female", "": "unknown"}.get(s, s)
-        if rel in fixed:
-            if s not in ("unknown", fixed[rel]):
-                raise CaseError(f"reference {rid!r}: relation {rel!r} needs sex {fixed[rel]}, recorded {s}")
-            s = fixed[rel]
-        sex_of[rid] = s
-
-    def typed(rel):
-        return [rid for rid, r in rel_of.items() if r == rel]
-
-    def one(rel):
-        lst = typed(rel)
-        if len(lst) > 1:
-            raise CaseError(f"the case has {len(lst)} references with relation {rel!r}: {lst}")
-        return lst[0] if lst else None
-
-    def add(pid, sex, father=None, mother=None):
-        persons[pid] = Person(pid, father, mother, sex)
-
-    father = one("father") or "_MF"
-    mother = one("mother") or "_MM"
-    need_parents = any(
-        r in rel_of.values()
-        for r in ("father", "mother", "full-sibling", "half-sibling", "maternal-half-sibling",
-                  "grandfather", "grandmother", "maternal-grandfather", "maternal-grandmother",
-                  "uncle", "aunt", "maternal-uncle", "maternal-aunt")
-    )
-    # paternal grandparents exist if any paternal grandparent/uncle/aunt is typed
-    pgf = one("grandfather") or "_PGF"
-    pgm = one("grandmother") or "_PGM"
-    mgf = one("maternal-grandfather") or "_MGF"
-    mgm = one("maternal-grandmother") or "_MGM"
-    paternal_gp = any(r in rel_of.values() for r in ("grandfather", "grandmother", "uncle", "aunt"))
-    maternal_gp = any(
-        r in rel_of.values()
-        for r in ("maternal-grandfather", "maternal-grandmother", "maternal-uncle", "maternal-aunt")
-    )
-    if paternal_gp:
-        add(pgf, "male")
-        add(pgm, "female")
-    if maternal_gp:
-        add(mgf, "male")
-        add(mgm, "female")
-    if need_parents:
-        add(father, "male", *((pgf, pgm) if paternal_gp else (None, None)))
-        add(mother, "female", *((mgf, mgm) if maternal_gp else (None, None)))
-        add(MISSING, missing_sex, father, mother)
-    else:
-        add(MISSING, missing_sex)
-    for rid in typed("full-sibling"):
-        add(rid, sex_of[rid], father, mother)
-    if typed("half-sibling"):
-        add("_HSM", "female")
-        for rid in typed("half-sibling"):
-            add(rid, sex_of[rid], father, "_HSM")
-    if typed("maternal-half-sibling"):
-        add("_HSF", "male")
-        for rid in typed("maternal-half-sibling"):
-            add(rid, sex_of[rid], "_HSF", mother)
-    for rel, gf, gm in (("uncle", pgf, pgm), ("aunt", pgf, pgm),
-                        ("maternal-uncle", mgf, mgm), ("maternal-aunt", mgf, mgm)):
-        for rid in typed(rel):
-            add(rid, sex_of[rid], gf, gm)
-    kids = typed("child")
-    if kids:
-        if missing_sex not in ("male", "female"):
-            # M's sex decides whether M is the father or the mother of the child
-            raise CaseError(
-                "a case with a 'child' reference needs the missing person's sex "
-                "(is M the child's father or mother?)"
-            )
-        add("_CP", "female" if missing_sex == "male" else "male")
-        for rid in kids:
-            par = (MISSING, "_CP") if missing_sex == "male" else ("_CP", MISSING)
-            add(rid, sex_of[rid], *par)
-    return Pedigree(list(persons.values()))
+    """Pedigree around missing person ``"M"`` from ``[(ref_id, relation, sex), ...]``
+    (:func:`case_from_relations`; typed persons keep their ids)."""
+    return case_from_relations("", relatives, missing_sex).pedigree

@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ._numba import jit
-from .cases import MISSING, case_pedigree
+from .cases import CASE_RELATIONS, MISSING, case_pedigree, normalize_relation
 from .frequencies import SILENT, FrequencyTable, LocusAlleles
 from .mutation import MutationModel
 from .tables import (case_table, genotype_index, genotype_indices, genotype_pairs, n_genotypes,
@@ -229,6 +229,7 @@ class ScoringModel:
         every other shape locus by locus with the exact pedigree likelihood
         (:func:`kinship.tables.case_table`), memoised per (shape, calls).  The
         closed forms are tested against the pedigree likelihood."""
+        cases = [_canonical(c) for c in cases]
         C = len(cases)
         lr = np.ones((C, self.size))
         inc = np.zeros((C, self.size), dtype=np.uint8)
@@ -251,7 +252,10 @@ class ScoringModel:
             self._compile_singles(rel, ms, [np.asarray(cases[i]["relatives"][0][3]) for i in rows],
                                   np.asarray(rows, dtype=np.int64), lr, inc, typed)
         for ci in generic:
-            self._compile_generic(cases[ci], ci, lr, inc, typed)
+            if cases[ci].get("case") is not None:
+                self._compile_pedigree(cases[ci], ci, lr, inc, typed)
+            else:
+                self._compile_generic(cases[ci], ci, lr, inc, typed)
         return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
 
     def _classify(self, cases):
@@ -261,6 +265,9 @@ class ScoringModel:
         couples, duos, singles, generic = [], {"male": [], "female": []}, [], []
         for ci, case in enumerate(cases):
             rels = case["relatives"]
+            if case.get("case") is not None:     # a family pedigree
+                generic.append(ci)
+                continue
             kinds = sorted(r[1] for r in rels)
             if kinds == ["father", "mother"] and not silent_any:
                 couples.append(ci)
@@ -278,6 +285,7 @@ class ScoringModel:
         so that compiling them later only gathers rows.  Only the relations are
         read (``relatives[i][1]``) and ``missing_sex``; the genotypes may be absent.
         Thread-safe; a table is built once."""
+        cases = [_canonical(c) for c in cases]
         _, duos, singles, _ = self._classify(cases)
         for sex, rows in duos.items():
             if rows:
@@ -373,25 +381,34 @@ class ScoringModel:
             typed[ci, l] = True
 
     def locus_case_table(self, l: int, missing_sex: str, calls: tuple):
-        """``(lr, inconsistent)`` of one locus of a case: ``calls`` = ((relation,
-        sex, (a, b) allele indices or None), ...) in canonical order; memoised
-        (least recently used first out, ``KINSHIP_TABLE_MEMO_MB``, default 256 MB)."""
-        key = (l, missing_sex, calls)
+        """``(lr, inconsistent)`` of one locus of a case written with relation words:
+        ``calls`` = ((relation, sex, (a, b) allele indices or None), ...) in canonical
+        order; memoised (:meth:`_memo_table`)."""
+        shape = (missing_sex, tuple((c[0], c[1]) for c in calls))
+
+        def compute():
+            ped = self._pedigrees.get(shape)
+            if ped is None:
+                ped = case_pedigree([(f"r{k}", rel, sex) for k, (rel, sex, _) in enumerate(calls)],
+                                    missing_sex=missing_sex)
+                self._pedigrees[shape] = ped
+            s = self.systems[l]
+            labels = {f"r{k}": (s.alleles[c[2][0]], s.alleles[c[2][1]])
+                      for k, c in enumerate(calls) if c[2] is not None}
+            return case_table(ped, MISSING, labels, s, self.mutation, self.theta)
+
+        return self._memo_table((l, missing_sex, calls), compute)
+
+    def _memo_table(self, key, compute):
+        """A locus table ``(lr, inconsistent)`` memoised under ``key`` (least recently
+        used first out, ``KINSHIP_TABLE_MEMO_MB``, default 256 MB); ``compute()``
+        returns a :class:`kinship.tables.LocusTable`."""
         with self._lock:
             hit = self._locus_memo.get(key)
             if hit is not None:
                 self._locus_memo.move_to_end(key)
                 return hit
-        shape = (missing_sex, tuple((c[0], c[1]) for c in calls))
-        ped = self._pedigrees.get(shape)
-        if ped is None:
-            ped = case_pedigree([(f"r{k}", rel, sex) for k, (rel, sex, _) in enumerate(calls)],
-                                missing_sex=missing_sex)
-            self._pedigrees[shape] = ped
-        s = self.systems[l]
-        labels = {f"r{k}": (s.alleles[c[2][0]], s.alleles[c[2][1]])
-                  for k, c in enumerate(calls) if c[2] is not None}
-        t = case_table(ped, MISSING, labels, s, self.mutation, self.theta)
+        t = compute()
         val = (np.ascontiguousarray(t.lr), np.ascontiguousarray(t.inconsistent, dtype=np.uint8))
         for arr in val:
             arr.setflags(write=False)
@@ -403,6 +420,39 @@ class ScoringModel:
                     _, old = self._locus_memo.popitem(last=False)
                     self._locus_memo_bytes -= old[0].nbytes + old[1].nbytes
         return val
+
+    # family pedigrees ----------------------------------------------------------------
+    def _compile_pedigree(self, case, ci, lr, inc, typed):
+        """A case given as a pedigree (``case["case"]``: :class:`kinship.cases.Case`,
+        ``case["missing"]``: the missing person the query is compared as), locus by
+        locus with the exact pedigree likelihood (:func:`kinship.tables.case_table`;
+        the other missing persons stay untyped), memoised by (shape, calls)."""
+        fam = case["case"]
+        missing = case.get("missing") or fam.missing[0]
+        shape = fam.structure_key(missing)
+        person = {fam.samples[p]: p for p in fam.typed}
+        codes = {person[r[0]]: r[3] for r in case["relatives"] if r[0] in person}
+        order = fam.typed
+        for l in range(len(self.loci)):
+            calls = []
+            for p in order:
+                c = codes.get(p)
+                a, b = (int(c[l][0]), int(c[l][1])) if c is not None else (-1, -1)
+                calls.append((min(a, b), max(a, b)) if a >= 0 and b >= 0 else None)
+            if all(c is None for c in calls):
+                continue
+            s = self.systems[l]
+
+            def compute(calls=calls, s=s):
+                labels = {p: (s.alleles[c[0]], s.alleles[c[1]])
+                          for p, c in zip(order, calls) if c is not None}
+                return case_table(fam.pedigree, missing, labels, s, self.mutation, self.theta)
+
+            tl, ti = self._memo_table((l, "pedigree", shape, tuple(calls)), compute)
+            o = self.offsets[l]
+            lr[ci, o:o + len(tl)] = tl
+            inc[ci, o:o + len(tl)] = ti
+            typed[ci, l] = True
 
     # couples ------------------------------------------------------------------------
     def _compile_couples(self, cases, rows, lr, inc, typed):
@@ -506,13 +556,27 @@ def _couple_fill(tF, tM, tF0, tM0, a, b, den, rows, o, lr, inc):
 #: relations of single-relative cases compiled with the case pedigree's table over
 #: every genotype of the relative (:meth:`ScoringModel.single_relative_tables`;
 #: father and mother alone are duos: the parent-child closed form)
-SINGLE_RELATIONS = (
-    "full-sibling", "half-sibling", "maternal-half-sibling", "grandfather", "grandmother",
-    "maternal-grandfather", "maternal-grandmother", "uncle", "aunt", "maternal-uncle",
-    "maternal-aunt", "child",
-)
+SINGLE_RELATIONS = tuple(w for w in CASE_RELATIONS if w not in ("father", "mother"))
 
 _MEMO_LIMIT = int(float(os.environ.get("KINSHIP_TABLE_MEMO_MB", "256")) * 2**20)
+
+
+_WORDS: dict = {}
+
+
+def _canonical(case: dict) -> dict:
+    """``case`` with its relatives' relation words in canonical form (aliases such
+    as ``grandfather`` resolved: :func:`kinship.cases.normalize_relation`)."""
+    rels = case["relatives"]
+    if all(r[1] in _WORDS and _WORDS[r[1]] == r[1] for r in rels):
+        return case
+    out = []
+    for r in rels:
+        w = _WORDS.get(r[1])
+        if w is None:
+            w = _WORDS[r[1]] = normalize_relation(r[1])
+        out.append((r[0], w) + tuple(r[2:]))
+    return dict(case, relatives=out)
 
 
 def _call_key(c):

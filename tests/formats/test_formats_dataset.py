@@ -287,8 +287,8 @@ def test_validation_errors(tmp_path):
         write_profiles(d, [Profile("R", {"vWA": ("1", "2")}, kind="reference", relation="father")])
     with pytest.raises(ProfileValidationError, match="a query has no relation"):
         write_profiles(d, [Profile("Q", {}, relation="father")])
-    with pytest.raises(ProfileValidationError, match=r"unknown relation 'cousin'"):
-        write_profiles(d, [Profile("R", {}, kind="reference", case_id="c", relation="cousin")])
+    with pytest.raises(ProfileValidationError, match=r"unknown relation 'second-cousin'"):
+        write_profiles(d, [Profile("R", {}, kind="reference", case_id="c", relation="second-cousin")])
     with pytest.raises(ProfileValidationError, match=r"sample 'Q', locus vWA: malformed allele '1O'"):
         write_profiles(d, [Profile("Q", {"vWA": ("1O", "12")})])
     with pytest.raises(ProfileValidationError, match="pair of alleles"):

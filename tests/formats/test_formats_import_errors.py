@@ -182,14 +182,14 @@ def test_manifest_sample_not_in_genotypes(tmp_path):
 
 def test_bad_manifest_rows(tmp_path):
     m = write(tmp_path / "manifest.csv",
-              "sample_id,kind,case_id,relation,sex\nR1,reference,,father,\nR2,reference,C1,cousin,\n"
+              "sample_id,kind,case_id,relation,sex\nR1,reference,,father,\nR2,reference,C1,second-cousin,\n"
               "Q1,query,,father,\nQ2,suspect,,,\n")
     e = strict_error(long_csv(tmp_path, "R1,vWA,1,2\n"), format="csv", manifest=m)
     assert "manifest.csv, line 2, sample 'R1': a reference needs a case_id" in str(e)
     res = import_file(long_csv(tmp_path, "R1,vWA,1,2\nR2,vWA,1,2\nQ1,vWA,1,2\nQ2,vWA,1,2\n"),
                       format="csv", manifest=m, mode="lenient")
     reasons = [r.reason for r in res.rejects if r.file.endswith("manifest.csv")]
-    assert reasons[1].startswith("unknown relation 'cousin'") and "full-sibling" in reasons[1]
+    assert reasons[1].startswith("unknown relation 'second-cousin'") and "full-sibling" in reasons[1]
     assert reasons[2] == "a query has no relation (found 'father')"
     assert reasons[3].startswith("unknown kind 'suspect'")
     assert res.profiles == [] and res.n_rejected == res.n_read == 4
