@@ -22,6 +22,7 @@ from .dataset import (
     ProfileArrays,
     open_dataset,
     rebuild_manifest,
+    write_cases,
     write_profiles,
 )
 from .errors import (
@@ -62,7 +63,7 @@ from .ystr import (
 
 __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
-    "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "rebuild_manifest",
+    "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "write_cases", "rebuild_manifest",
     "import_file", "ImportResult", "Reject", "write_rejects", "read_manifest",
     "read_frequencies", "export_profiles", "write_results_csv",
     "FORMATS", "PROFILE_FORMATS", "FREQUENCY_FORMATS", "KINDS", "RELATIONS", "SEXES",
