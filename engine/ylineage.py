@@ -76,6 +76,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from kinship.cases import RELATIONS, normalize_relation
+
 from .errors import InputError
 from .inputs import open_input
 
@@ -102,12 +104,13 @@ COMBINED_FIELDS = [
 ]
 
 #: relation of a Y reference to the case's missing person -> paternal meioses
-RELATION_MEIOSES = {"father": 1, "child": 1, "full-sibling": 2, "half-sibling": 2,
-                    "grandfather": 2, "uncle": 3}
-#: the pairwise mode of a relation (``child`` has none: parent-child is R the parent)
-RELATION_MODE = {"father": "parent-child", "full-sibling": "full-sibling",
-                 "half-sibling": "half-sibling", "grandfather": "grandparent",
-                 "uncle": "avuncular"}
+#: (the vocabulary's :attr:`kinship.cases.Relation.y_meioses`)
+RELATION_MEIOSES = {w: r.y_meioses for w, r in RELATIONS.items()
+                    if r.y_meioses is not None and w != "self"}
+#: the pairwise mode of a relation that shares M's Y line (``child`` has none:
+#: parent-child is R the parent)
+RELATION_MODE = {w: r.pair_mode for w, r in RELATIONS.items()
+                 if w in RELATION_MEIOSES and r.pair_mode is not None}
 #: pairwise mode -> paternal meioses between Q and R (lines other than paternal: None)
 MODE_MEIOSES = {"parent-child": 1, "full-sibling": 2, "half-sibling": 2, "grandparent": 2,
                 "avuncular": 3, "first-cousin": 4}
@@ -352,7 +355,8 @@ def load_y_inputs(job) -> YInputs:
         ds["y_population"] = pds
     return YInputs(ctx, q_ids, _fingerprints(qh), r_ids,
                    _fingerprints(rh, [rmeta.case_id, rmeta.relation]),
-                   np.asarray(rmeta.case_id, dtype=object), np.asarray(rmeta.relation, dtype=object),
+                   np.asarray(rmeta.case_id, dtype=object),
+                   np.array([normalize_relation(r) for r in rmeta.relation], dtype=object),
                    rh, info, notes, ds)
 
 

@@ -89,38 +89,55 @@ class Relation:
     sex: str | None = None
     needs_missing_sex: bool = False
     y_meioses: int | None = None
+    #: the pairwise engine mode that relates the reference alone to M, and its
+    #: linking line (``None``: no pairwise mode is this relation, e.g. ``child``,
+    #: where the pair table has the reference as the parent)
+    pair_mode: str | None = None
+    line: str | None = None
 
 
-def _r(word, description, sex=None, needs=False, y=None):
-    return Relation(word, description, sex, needs, y)
+def _r(word, description, sex=None, needs=False, y=None, mode=None, line=None):
+    return Relation(word, description, sex, needs, y, mode, line)
 
 
 #: The vocabulary: relation word -> :class:`Relation` (see the module doc).
 RELATIONS: dict[str, Relation] = {r.word: r for r in (
-    _r("self", "a direct sample of the missing person (identity mode)", y=0),
-    _r("father", "the missing person's father", "male", y=1),
-    _r("mother", "the missing person's mother", "female"),
-    _r("full-sibling", "a child of the missing person's father and mother", y=2),
-    _r("paternal-half-sibling", "a child of the missing person's father and the father's partner", y=2),
-    _r("maternal-half-sibling", "a child of the missing person's mother and the mother's partner"),
+    _r("self", "a direct sample of the missing person (identity mode)", y=0, mode="identity"),
+    _r("father", "the missing person's father", "male", y=1, mode="parent-child"),
+    _r("mother", "the missing person's mother", "female", mode="parent-child"),
+    _r("full-sibling", "a child of the missing person's father and mother", y=2, mode="full-sibling"),
+    _r("paternal-half-sibling", "a child of the missing person's father and the father's partner", y=2,
+       mode="half-sibling", line="paternal"),
+    _r("maternal-half-sibling", "a child of the missing person's mother and the mother's partner",
+       mode="half-sibling", line="maternal"),
     _r("father-partner", "the father's partner: mother of the paternal half-siblings", "female"),
     _r("mother-partner", "the mother's partner: father of the maternal half-siblings", "male"),
     _r("child", "a child of the missing person and the missing person's partner", needs=True, y=1),
     _r("partner", "the missing person's partner: other parent of the missing person's children"),
-    _r("paternal-grandfather", "the father of the missing person's father", "male", y=2),
-    _r("paternal-grandmother", "the mother of the missing person's father", "female"),
-    _r("maternal-grandfather", "the father of the missing person's mother", "male"),
-    _r("maternal-grandmother", "the mother of the missing person's mother", "female"),
+    _r("paternal-grandfather", "the father of the missing person's father", "male", y=2,
+       mode="grandparent", line="paternal"),
+    _r("paternal-grandmother", "the mother of the missing person's father", "female",
+       mode="grandparent", line="paternal"),
+    _r("maternal-grandfather", "the father of the missing person's mother", "male",
+       mode="grandparent", line="maternal"),
+    _r("maternal-grandmother", "the mother of the missing person's mother", "female",
+       mode="grandparent", line="maternal"),
     _r("paternal-great-grandfather", "the father of the paternal grandfather", "male", y=3),
     _r("paternal-great-grandmother", "the mother of the paternal grandfather", "female"),
     _r("maternal-great-grandfather", "the father of the maternal grandfather", "male"),
     _r("maternal-great-grandmother", "the mother of the maternal grandfather", "female"),
-    _r("paternal-uncle", "a full brother of the missing person's father", "male", y=3),
-    _r("paternal-aunt", "a full sister of the missing person's father", "female"),
-    _r("maternal-uncle", "a full brother of the missing person's mother", "male"),
-    _r("maternal-aunt", "a full sister of the missing person's mother", "female"),
-    _r("paternal-first-cousin", "a child of a full brother of the missing person's father", y=4),
-    _r("maternal-first-cousin", "a child of a full sister of the missing person's mother"),
+    _r("paternal-uncle", "a full brother of the missing person's father", "male", y=3,
+       mode="avuncular", line="paternal"),
+    _r("paternal-aunt", "a full sister of the missing person's father", "female",
+       mode="avuncular", line="paternal"),
+    _r("maternal-uncle", "a full brother of the missing person's mother", "male",
+       mode="avuncular", line="maternal"),
+    _r("maternal-aunt", "a full sister of the missing person's mother", "female",
+       mode="avuncular", line="maternal"),
+    _r("paternal-first-cousin", "a child of a full brother of the missing person's father", y=4,
+       mode="first-cousin", line="paternal"),
+    _r("maternal-first-cousin", "a child of a full sister of the missing person's mother",
+       mode="first-cousin", line="maternal"),
     _r("nephew", "a son of a full sibling of the missing person", "male"),
     _r("niece", "a daughter of a full sibling of the missing person", "female"),
 )}
