@@ -7,6 +7,10 @@
   and CODIS CMF XML, with a samples manifest (:func:`import_file`), strict and
   lenient modes and a rejects file.
 * Frequency-table readers (:func:`read_frequencies`).
+* Reference cases (:class:`kinship.cases.Case`) from pedigree files
+  (:func:`read_ped`, :func:`write_ped`) and Familias ``.fam`` files
+  (``ImportResult.cases``, :func:`read_fam`; :func:`write_fam_case` writes a
+  case with its H1/H2 pedigrees, database, mutation model and θ).
 * Exporters for profiles and results (:func:`export_profiles`,
   :func:`write_results_csv`).
 * Y-STR haplotypes: importers (:func:`import_y_file`) and Y haplotype datasets
@@ -28,6 +32,7 @@ from .dataset import (
 from .errors import (
     CorruptShardError,
     DatasetError,
+    FamilyError,
     DelimiterError,
     DuplicateSampleError,
     EncodingError,
@@ -44,9 +49,13 @@ from .errors import (
     XMLSecurityError,
 )
 from .export import PROFILE_FORMATS, export_profiles, write_results_csv
+from .familias import (FamPedigree, FamSettings, case_hypotheses, fam_mutation_model, read_fam,
+                       write_fam_case)
 from .freqio import FREQUENCY_FORMATS, read_frequencies
+from .families import check_families
 from .importing import FORMATS, ImportResult, import_file, write_rejects
 from .manifest import read_manifest
+from .pedfile import read_ped, write_ped
 from .profile import KINDS, RELATIONS, SEXES, Profile
 from .ystr import (
     Y_FORMAT_NAME,
@@ -64,13 +73,15 @@ from .ystr import (
 __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
     "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "write_cases", "rebuild_manifest",
-    "import_file", "ImportResult", "Reject", "write_rejects", "read_manifest",
+    "import_file", "check_families", "ImportResult", "Reject", "write_rejects", "read_manifest",
     "read_frequencies", "export_profiles", "write_results_csv",
     "FORMATS", "PROFILE_FORMATS", "FREQUENCY_FORMATS", "KINDS", "RELATIONS", "SEXES",
     "FormatError", "InputFormatError", "EncodingError", "DelimiterError", "HeaderError",
-    "InvalidRowError", "XMLSecurityError", "DatasetError", "CorruptShardError",
+    "InvalidRowError", "XMLSecurityError", "DatasetError", "FamilyError", "CorruptShardError",
     "SchemaVersionError", "SchemaTooNewError", "SchemaTooOldError", "DuplicateSampleError",
     "ProfileValidationError", "MissingLocusError",
     "import_y_file", "write_y_haplotypes", "open_y_dataset", "rebuild_y_manifest",
     "YDataset", "YImportResult", "YSampleMeta", "Y_FORMAT_NAME", "Y_FORMATS", "Y_SCHEMA_VERSION",
+    "read_ped", "write_ped", "read_fam", "write_fam_case", "case_hypotheses",
+    "fam_mutation_model", "FamPedigree", "FamSettings",
 ]

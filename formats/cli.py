@@ -42,8 +42,9 @@ def _delimiter_and_rejects(args) -> tuple:
 
 
 def _cmd_import(args) -> int:
-    from .dataset import write_profiles
+    from .dataset import write_cases, write_profiles
     from .errors import FormatError
+    from .families import check_families
     from .importing import import_file
 
     delim, rejects = _delimiter_and_rejects(args)
@@ -59,17 +60,32 @@ def _cmd_import(args) -> int:
         if res.n_rejected or res.manifest_rejected:
             print(f"{res.n_rejected + res.manifest_rejected} rejected rows with reasons written "
                   f"to {res.rejects_path}")
+        cases = list(getattr(res, "cases", []) or [])
+        for ped in args.pedigree or ():
+            from .pedfile import read_ped
+
+            cases += read_ped(ped, case_id=args.case_id)
+        for note in check_families(res.profiles, args.out, cases):
+            print(f"note: {note}")
+        if cases:
+            print(f"families: {len(cases)} pedigrees ({sum(len(c.missing) for c in cases)} missing "
+                  f"persons) checked against their typed relatives")
         if args.dry_run:
             print("dry run: nothing written")
             return 0
-        if not res.profiles:
+        if not res.profiles and not cases:
             return _err("no profile to write (every row was rejected)")
-        prov = dict(res.provenance)
-        prov["command"] = "kinship import"
-        shards = write_profiles(args.out, res.profiles, provenance=prov, kit=args.kit,
-                                extra_loci=tuple(args.extra_locus or ()))
-        print(f"wrote {len(res.profiles)} profiles to {args.out} "
-              f"(new shard{'s' if len(shards) > 1 else ''}: {', '.join(s.name for s in shards)})")
+        if res.profiles:
+            prov = dict(res.provenance)
+            prov["command"] = "kinship import"
+            shards = write_profiles(args.out, res.profiles, provenance=prov, kit=args.kit,
+                                    extra_loci=tuple(args.extra_locus or ()))
+            print(f"wrote {len(res.profiles)} profiles to {args.out} "
+                  f"(new shard{'s' if len(shards) > 1 else ''}: {', '.join(s.name for s in shards)})")
+        if cases:
+            write_cases(args.out, cases)
+            print(f"stored {len(cases)} family pedigrees with {args.out}: "
+                  f"{', '.join(c.id for c in cases[:8])}{', ...' if len(cases) > 8 else ''}")
         return 0
     except FormatError as e:
         return _err(str(e))
@@ -183,6 +199,12 @@ def register(subparsers) -> None:
                    help="kind of samples not described by the file or the manifest (default query)")
     p.add_argument("--kit", help="kit name stored with profiles that have none")
     p.add_argument("--sample-column", metavar="COLUMN", help="column holding the sample ID")
+    p.add_argument("--pedigree", action="append", metavar="PED",
+                   help="family pedigree file (columns id, fid, mid, sex, sample, missing[, case]) "
+                        "stored with the dataset; its typed persons link to reference samples "
+                        "(repeatable)")
+    p.add_argument("--case-id", metavar="CASE",
+                   help="case id of a pedigree file that has no 'case' column")
     p.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
     p.set_defaults(func=_cmd_import)
 

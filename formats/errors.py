@@ -39,6 +39,7 @@ __all__ = [
     "HeaderError",
     "InvalidRowError",
     "XMLSecurityError",
+    "FamilyError",
     "DatasetError",
     "CorruptShardError",
     "SchemaVersionError",
@@ -114,6 +115,12 @@ class InvalidRowError(InputFormatError):
 
 class XMLSecurityError(InputFormatError):
     """An XML document with DOCTYPE or ENTITY declarations (refused, never expanded)."""
+
+
+class FamilyError(FormatError):
+    """A family that contradicts itself: its typed relatives excluded as drawn, a
+    sex that contradicts the pedigree, a pedigree that cannot be (named case and
+    persons, never an allele)."""
 
 
 class DatasetError(FormatError):

@@ -67,6 +67,7 @@ from .pedigree import Pedigree, PedigreeError, Person
 __all__ = [
     "RELATIONS", "ALIASES", "Relation", "CASE_RELATIONS", "Case", "CaseError", "MISSING",
     "case_pedigree", "case_from_relations", "normalize_relation", "relation_info",
+    "inconsistencies", "consistency_error", "consistency_note",
 ]
 
 MISSING = "M"
@@ -510,3 +511,83 @@ def case_pedigree(relatives, missing_sex: str = "unknown") -> Pedigree:
     """Pedigree around missing person ``"M"`` from ``[(ref_id, relation, sex), ...]``
     (:func:`case_from_relations`; typed persons keep their ids)."""
     return case_from_relations("", relatives, missing_sex).pedigree
+
+
+# ---------------------------------------------------------------------------
+# does the family fit its typed profiles?
+# ---------------------------------------------------------------------------
+
+def inconsistencies(case: Case, genotypes: Mapping[str, Mapping[str, tuple]]) -> dict:
+    """Loci where the typed persons of ``case`` cannot be related as drawn without
+    mutation: ``{locus: [(sample, sample), ...]}`` naming each pair of typed
+    persons that is excluded by itself (the pedigree with only those two typed
+    has likelihood 0), or ``[tuple of all typed samples]`` where only the whole
+    set is (e.g. a child who has an allele of neither typed parent ... and of no
+    pair alone).  ``genotypes``: ``{sample id: {locus: (a, b)}}`` (allele labels).
+
+    Zero or not does not depend on the allele frequencies (any positive ones), so
+    none are needed; silent alleles are not considered (a lab with silent alleles
+    sees them as inconsistencies to review).  Nothing here names an allele."""
+    from .likelihood import locus_likelihood
+
+    by_locus: dict = {}
+    for p in case.typed:
+        for locus, gt in (genotypes.get(case.samples[p]) or {}).items():
+            if gt is not None and len(gt) == 2 and all(a not in (None, "") for a in gt):
+                by_locus.setdefault(locus, {})[p] = (str(gt[0]), str(gt[1]))
+    out = {}
+    for locus, calls in sorted(by_locus.items()):
+        if len(calls) < 2:
+            continue
+        alleles = sorted({a for c in calls.values() for a in c})
+        idx = {a: i for i, a in enumerate(alleles)}
+        A = len(alleles)
+        freqs = [1.0 / A] * A
+
+        def lik(persons):
+            ic = {p: (idx[calls[p][0]], idx[calls[p][1]]) for p in persons}
+            return locus_likelihood(case.pedigree, ic, A, freqs)
+
+        if lik(list(calls)) > 0:
+            continue
+        pairs = [(case.samples[a], case.samples[b])
+                 for a, b in _pairs(sorted(calls, key=case.typed.index)) if lik([a, b]) == 0]
+        out[locus] = pairs or [tuple(case.samples[p] for p in sorted(calls, key=case.typed.index))]
+    return out
+
+
+def _pairs(xs):
+    for i in range(len(xs)):
+        for j in range(i + 1, len(xs)):
+            yield xs[i], xs[j]
+
+
+def consistency_error(case: Case, found: dict, min_loci: int = 2) -> str | None:
+    """The message for :func:`inconsistencies` ``found`` when some pair (or set) of
+    typed persons is excluded at ``min_loci`` loci or more (one locus alone may be
+    a mutation: it is reported by :func:`consistency_note`), else None.  Names the
+    case, the samples and the loci; never an allele."""
+    count: dict = {}
+    for locus, groups in found.items():
+        for g in groups:
+            count.setdefault(g, []).append(locus)
+    bad = {g: ls for g, ls in count.items() if len(ls) >= min_loci}
+    if not bad:
+        return None
+    g, ls = max(bad.items(), key=lambda kv: len(kv[1]))
+    who = " and ".join(repr(s) for s in g)
+    rel = ", ".join(f"{s} is {case.relations[s]}" for s in g if s in case.relations)
+    return (f"case {case.id!r}: {who}{f' ({rel})' if rel else ''} cannot be related as the "
+            f"pedigree says without mutation at {len(ls)} loci ({', '.join(ls[:6])}"
+            f"{', ...' if len(ls) > 6 else ''}): a sample mix-up or a wrong relation. Fix: check "
+            f"the samples and the relation or pedigree of the case")
+
+
+def consistency_note(case: Case, found: dict) -> str | None:
+    """A note for loci where a pair is excluded at one locus only (a possible
+    mutation), or None."""
+    if not found:
+        return None
+    return (f"case {case.id!r}: {len(found)} loci where typed relatives are inconsistent without "
+            f"mutation ({', '.join(sorted(found)[:6])}{', ...' if len(found) > 6 else ''}); a "
+            f"mutation can explain one such locus per pair, and the search uses the mutation model")
