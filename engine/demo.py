@@ -8,6 +8,11 @@ them (trios, duos, a parent and a sibling, grandparents, two siblings) with
 stepwise mutation.  On top of the families the demo adds
 
 * unrelated queries and unrelated reference cases (no planted child),
+* mother's-side families written with relation words (mother and maternal
+  grandfather, mother and maternal half-sibling, both maternal grandparents,
+  father with a maternal uncle and aunt), and a family drawn as a pedigree
+  (stored with the dataset) with two missing children, their sister, mother and
+  maternal grandmother: each query is compared as each missing child;
 * direct samples of two missing persons (relation ``self``, e.g. a toothbrush)
   of two otherwise unrelated queries: identity hits,
 * three queries typed twice, the second time with an allele dropped out at one
@@ -39,6 +44,22 @@ DEMO_LOCI = (
 )
 DEMO_MUTATION = {"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1}
 _MARKER = "strkin-demo.json"
+#: mother's-side families of the demo (relation words of the samples manifest)
+_MATERNAL = (
+    (("mo", "mother"), ("mgf", "maternal-grandfather")),
+    (("mo", "mother"), ("mhs", "maternal-half-sibling")),
+    (("mgf", "maternal-grandfather"), ("mgm", "maternal-grandmother")),
+    (("fa", "father"), ("mu", "maternal-uncle"), ("ma", "maternal-aunt")),
+)
+#: the demo's family drawn as a pedigree: two missing children K1, K2 of an untyped
+#: father and a typed mother MO, their typed sister S and maternal grandmother GM
+_TWO_MISSING = [
+    {"id": "GF", "sex": "male"}, {"id": "GM", "sex": "female"},
+    {"id": "MO", "father": "GF", "mother": "GM", "sex": "female"}, {"id": "FA", "sex": "male"},
+    {"id": "K1", "father": "FA", "mother": "MO", "sex": "male"},
+    {"id": "K2", "father": "FA", "mother": "MO", "sex": "female"},
+    {"id": "S", "father": "FA", "mother": "MO", "sex": "female"},
+]
 _SEX = {"male": "M", "female": "F"}
 
 
@@ -50,6 +71,7 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
 
     import formats
     import kinship
+    import kinship.cases
     from kinship.simulate import FamilySimulator, load_nist_genotypes
 
     directory = Path(directory)
@@ -64,6 +86,27 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
     profiles = [formats.Profile(s.sample_id, s.genotypes, s.kind, s.case_id, s.relation,
                                 _SEX[s.sex], "GlobalFiler") for s in samples]
     truth = {q: {"mode": "case", "target": c, "structure": st} for q, (c, st) in truth_cases.items()}
+    # mother's-side families, written with relation words
+    for k, words in enumerate(_MATERNAL):
+        cid = f"MAT{k:02d}"
+        q, refs = sim.relation_family(cid, words)
+        for x in [q] + refs:
+            profiles.append(formats.Profile(x.sample_id, x.genotypes, x.kind, x.case_id, x.relation,
+                                            _SEX[x.sex], "GlobalFiler"))
+        truth[q.sample_id] = {"mode": "case", "target": cid,
+                              "structure": " + ".join(w for _, w in words)}
+    # a family drawn as a pedigree, with two missing children
+    fam = kinship.cases.Case.from_pedigree("FAM01", _TWO_MISSING, ("K1", "K2"),
+                                           {p: f"FAM01-{p}" for p in ("MO", "GM", "S")},
+                                           source="demo pedigree")
+    qs, refs, missing_of = sim.case_family(fam)
+    for x in qs + refs:
+        profiles.append(formats.Profile(x.sample_id, x.genotypes, x.kind, x.case_id, x.relation,
+                                        _SEX[x.sex], "GlobalFiler"))
+    for q in qs:
+        truth[q.sample_id] = {"mode": "case", "target": "FAM01", "missing": missing_of[q.sample_id],
+                              "structure": "pedigree: mother, maternal grandmother, sister; two "
+                                           "missing children"}
     unrelated = [p for p in profiles if p.kind == "query" and p.sample_id.startswith("U")]
     # direct samples (relation 'self') of two missing persons
     for k, p in enumerate(unrelated[:2]):
@@ -86,6 +129,7 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
     ds = directory / "profiles"
     formats.write_profiles(ds, profiles, provenance={"demo": {"seed": seed, "n_cases": n_cases,
                                                               "founders": "NIST 1036 U.S. population"}})
+    formats.write_cases(ds, [fam])
     return truth
 
 

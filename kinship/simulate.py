@@ -187,6 +187,58 @@ class FamilySimulator:
             refs.append(SimulatedSample(f"{case_id}-{role}", "reference", case_id, relation, sex, self._observe(g)))
         return query, refs
 
+    def pedigree_genotypes(self, pedigree) -> dict:
+        """True genotypes of every person of ``pedigree`` (a
+        :class:`kinship.pedigree.Pedigree`, or records) by gene dropping: founders
+        from the founder pool (or drawn from the frequencies), each child one allele
+        of each parent, mutated by the parent's sex-specific model."""
+        from .pedigree import Pedigree
+
+        ped = Pedigree.from_records(pedigree)
+        out = {}
+        for pid in ped.order:
+            p = ped.persons[pid]
+            out[pid] = self.founder() if p.father is None else self.child(out[p.father], out[p.mother])
+        return out
+
+    def case_family(self, case, sample_prefix: str | None = None):
+        """Samples of one family given as a :class:`kinship.cases.Case`: a query per
+        missing person (``"<prefix><person>-Q"``) and a reference per typed person
+        (its sample id, ``case_id`` = the case's, relation from the case's relation
+        words or ``""``).  Returns ``(queries, references, truth)`` with ``truth``
+        ``{query id: missing person}``."""
+        g = self.pedigree_genotypes(case.pedigree)
+        pre = f"{case.id}-" if sample_prefix is None else sample_prefix
+        sexes = ["male", "female"]
+        queries, refs, truth = [], [], {}
+        for m in case.missing:
+            sx = case.pedigree.persons[m].sex
+            if sx == "unknown":
+                sx = sexes[self.rng.integers(2)]
+            q = SimulatedSample(f"{pre}{m}-Q" if len(case.missing) > 1 else f"{pre}Q", "query", "", "",
+                                sx, self._observe(g[m]))
+            queries.append(q)
+            truth[q.sample_id] = m
+        for p in case.typed:
+            sid = case.samples[p]
+            sx = case.pedigree.persons[p].sex
+            if sx == "unknown":
+                sx = sexes[self.rng.integers(2)]
+            refs.append(SimulatedSample(sid, "reference", case.id, case.relations.get(sid, ""), sx,
+                                        self._observe(g[p])))
+        return queries, refs, truth
+
+    def relation_family(self, case_id: str, relations, missing_sex: str = "unknown"):
+        """One family of references given by relation words (``[(role, relation)]``,
+        sample ids ``"<case>-<role>"``) around one missing child: ``(query,
+        references)`` as :meth:`family`."""
+        from .cases import case_from_relations
+
+        case = case_from_relations(case_id, [(f"{case_id}-{r}", w, "") for r, w in relations],
+                                   missing_sex=missing_sex)
+        qs, refs, _ = self.case_family(case)
+        return qs[0], refs
+
     def population(self, n_cases: int, n_unrelated: int = 0, proportions: Mapping[str, float] | None = None,
                    n_unrelated_references: int = 0, prefix: str = "C"):
         """Samples and a truth table for ``n_cases`` families plus unrelated persons.
