@@ -92,6 +92,9 @@ class Parsed:
     single_allele: str = "homozygote"                  # format default for one allele
     no_call: str = "untyped"                           # "untyped" or "error"
     notes: list = field(default_factory=list)
+    cases: list = field(default_factory=list)         # kinship.cases.Case (pedigree formats)
+    pedigrees: list = field(default_factory=list)     # formats.familias.FamPedigree (.fam)
+    settings: object = None                            # formats.familias.FamSettings (.fam)
 
     @property
     def n_rows(self) -> int:
@@ -122,6 +125,13 @@ class ImportResult:
     n_duplicate: int = 0
     provenance: dict = field(default_factory=dict)
     rejects_path: str | None = None
+    #: the families of the file as :class:`kinship.cases.Case` (``.fam`` DVI families,
+    #: a standard-module case with a missing person), its pedigrees
+    #: (:class:`formats.familias.FamPedigree`) and settings (θ, mutation:
+    #: :class:`formats.familias.FamSettings`)
+    cases: list = field(default_factory=list)
+    pedigrees: list = field(default_factory=list)
+    settings: object = None
 
     def summary(self) -> str:
         s = (f"{os.path.basename(self.source)}: read {self.n_read} rows, imported "
@@ -562,6 +572,7 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
         manifest_used=(man.n_read - len(m_rej_lines)) if man else 0,
         manifest_rejected=len(m_rej_lines) if man else 0,
         n_untyped=st["n_untyped"], n_duplicate=st["n_duplicate"],
+        cases=list(parsed.cases), pedigrees=list(parsed.pedigrees), settings=parsed.settings,
         provenance={
             "sources": sources,
             "import": {"mode": mode, "imported_at": now, "n_read": st["n_read"],
