@@ -147,6 +147,22 @@ def _cmd_export(args) -> int:
     from .export import export_profiles, write_results_csv
 
     try:
+        if args.case or args.query:
+            if args.format not in ("familias", "ped"):
+                return _err("a hit or a case is exported as --format familias (a .fam file) or "
+                            "--format ped (a pedtools ped file)")
+            from engine.errors import InputError
+            from engine.family_export import export_family
+
+            try:
+                print(export_family(args.source, args.out, "fam" if args.format == "familias" else "ped",
+                                    case_id=args.case, query_id=args.query, missing=args.missing,
+                                    frequencies=args.frequencies), file=sys.stderr)
+            except InputError as e:
+                return _err(str(e))
+            return 0
+        if args.format == "ped":
+            return _err("--format ped exports a hit or a case: give --query or --case")
         if args.format == "results":
             write_results_csv(args.source, args.out, excel=args.excel)
         else:
@@ -260,13 +276,21 @@ def register(subparsers) -> None:
     )
     e.add_argument("source", metavar="SOURCE", help="dataset directory, or a results Parquet file")
     e.add_argument("--out", default="-", help="output file (default: standard output)")
-    e.add_argument("--format", default="csv", choices=PROFILE_FORMATS + ("results",),
+    e.add_argument("--format", default="csv", choices=PROFILE_FORMATS + ("results", "ped"),
                    help="output format (default csv: sample_id,locus,allele1,allele2)")
     e.add_argument("--kind", choices=("query", "reference"), help="only this kind of profile")
     e.add_argument("--excel", action="store_true",
                    help="spreadsheet-safe CSV: UTF-8 BOM, text cells that look like formulas prefixed with '")
     e.add_argument("--frequencies", metavar="FILE", help="frequency table for the Familias database")
     e.add_argument("--frequencies-format", default="csv", choices=("csv", "familias", "strider", "fam"))
+    e.add_argument("--case", metavar="CASE",
+                   help="export this case (its pedigree, typed relatives, frequencies, mutation and "
+                        "theta) as --format familias or ped")
+    e.add_argument("--query", metavar="QUERY",
+                   help="export the case-mode hit of this query (SOURCE: a results directory): "
+                        "H1 with the query as the missing person, H2 unrelated")
+    e.add_argument("--missing", metavar="PERSON",
+                   help="the missing person of a family with several (default: the hit's)")
     e.set_defaults(func=_cmd_export)
 
 

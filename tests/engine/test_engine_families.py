@@ -14,7 +14,15 @@ import formats
 import kinship
 from kinship.cases import Case
 
+from pathlib import Path
+
 from enginelib import make_job, read
+
+_OUT = {}
+
+
+def family_run_out():
+    return _OUT["out"]
 
 LOCI = ("TPOX", "CSF1PO", "TH01", "D5S818", "D13S317", "D16S539", "D3S1358", "vWA")
 MUT = {"female": {"model": "stepwise", "rate": 0.001, "rate2": 1e-6, "range": 0.1},
@@ -80,6 +88,7 @@ def family_run(tmp_path_factory):
     formats.write_profiles(ds, profs)
     formats.write_cases(ds, cases)
     out = tmp / "out"
+    _OUT["out"] = out
     engine.run(make_job(ds, out, ["case"], search__threshold=1e-30, search__top_k=50,
                         search__case_top_k=50, model__mutation=MUT))
     return read(out).to_pylist(), {p.sample_id: p for p in profs}, truth, ft
@@ -116,3 +125,34 @@ def test_every_hit_equals_the_explicit_pedigree_lr(family_run):
         for l in LOCI:
             assert per[l] == pytest.approx(r.per_locus[l], rel=1e-9, abs=0)
         assert h["log10_lr"] == pytest.approx(r.log10_total, rel=1e-9, abs=1e-12)
+
+
+def test_a_hit_exported_to_familias_reads_back_to_the_same_lr(family_run, tmp_path):
+    """kinship export RESULTS --query Q --format familias: the .fam file holds H1
+    (Q as the missing person it was compared as), H2, genotypes, frequencies,
+    mutation and θ; this project's reader gives back the hit's LR."""
+    from formats.cli import register
+    import argparse
+
+    hits, _, _, ft = family_run
+    for h in hits:
+        if h["case_id"] == "FAM-B" and h["rank"] == 1 and h["query_id"].startswith("Q-FAM-B"):
+            break
+    out_dir = Path(family_run_out())
+    parser = argparse.ArgumentParser(prog="kinship")
+    register(parser.add_subparsers(dest="command"))
+    for fmt, name in (("familias", "hit.fam"), ("ped", "hit.ped")):
+        args = parser.parse_args(["export", str(out_dir), "--query", h["query_id"], "--missing",
+                                  h["reference_id"], "--format", fmt, "--out", str(tmp_path / name)])
+        assert args.func(args) == 0
+    peds, _, settings = formats.familias.read_fam(tmp_path / "hit.fam")
+    byname = {p.name: p for p in peds}
+    g = {p.sample_id: p.genotypes for p in formats.import_file(tmp_path / "hit.fam",
+                                                               format="familias").profiles}
+    r = kinship.likelihood_ratio(byname["H1"].records, byname["H2"].records, g, ft,
+                                 settings.mutation_model(), settings.theta)
+    assert r.log10_total == pytest.approx(h["log10_lr"], rel=1e-12)
+    lines = (tmp_path / "hit.ped").read_text().splitlines()
+    assert lines[0].split("\t")[:4] == ["id", "fid", "mid", "sex"]
+    rows = {l.split("\t")[0]: l.split("\t") for l in lines[1:]}
+    assert h["query_id"] in rows and rows[h["query_id"]][1:3] == ["FA", "MO"]
