@@ -174,6 +174,20 @@ def parse_mutation(value, where: str = "model.mutation"):
     return kinship.MutationModel(_one_model(value, where))
 
 
+def _familias_mutation(path, src):
+    """``model.mutation = {familias = "case.fam"}``: the per-locus female and male
+    mutation models of a Familias file (:func:`formats.familias.fam_mutation_model`)."""
+    import formats
+
+    try:
+        _, _, settings = formats.familias.read_fam(path)
+        return settings.mutation_model()
+    except FileNotFoundError:
+        raise JobError(f"{src}: model.mutation.familias: {path} does not exist") from None
+    except (formats.FormatError, ValueError, KeyError) as e:
+        raise JobError(f"{src}: model.mutation.familias: {e}") from None
+
+
 def _one_model(d, where):
     import kinship
 
@@ -275,7 +289,11 @@ class Job:
         if not _is_number(th) or not (0.0 <= float(th) < 1.0):
             raise JobError(f"{src}: model.theta must be a number in [0, 1), got {th!r}")
         v["model"]["theta"] = float(th)
-        self.mutation = parse_mutation(v["model"]["mutation"])
+        mu = v["model"]["mutation"]
+        if isinstance(mu, Mapping) and set(mu) == {"familias"}:
+            self.mutation = _familias_mutation(self.path(mu["familias"]), src)
+        else:
+            self.mutation = parse_mutation(mu)
         maf = v["model"]["min_allele_freq"]
         if maf is not None:
             vals = maf.values() if isinstance(maf, Mapping) else [maf]

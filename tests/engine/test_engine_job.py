@@ -105,3 +105,21 @@ def test_key_material_ignores_execution_and_output(tmp_path):
     assert a.key_material() == b.key_material()
     c = Job.from_dict(_job(search={"modes": ["case"], "top_k": 3}), base_dir=tmp_path)
     assert a.key_material() != c.key_material()
+
+
+def test_mutation_from_a_familias_file():
+    """model.mutation = {familias = FILE}: the file's per-locus female and male
+    models (paternity.fam: extended stepwise, female 0.001, male 0.002, range 0.1,
+    rate2 1e-6 at every locus, read by hand from the file's database section)."""
+    from pathlib import Path
+
+    import kinship
+    from engine.job import Job
+
+    fam = Path(__file__).resolve().parents[1] / "formats" / "data" / "paternity.fam"
+    j = Job.from_dict({"inputs": {"queries": "x", "references": "x", "frequencies": "nist1036_all"},
+                       "model": {"mutation": {"familias": str(fam)}}, "search": {"modes": ["case"]},
+                       "output": {"path": "o"}})
+    d = j.mutation.describe()["per_locus"]["TH01"]
+    assert d["female"] == {"model": "extendedstepwise", "rate": 0.001, "rate2": 1e-06, "range": 0.1}
+    assert d["male"]["rate"] == 0.002
