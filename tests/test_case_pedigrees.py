@@ -376,3 +376,51 @@ def test_case_round_trips_through_json():
     assert back.pedigree.records() == fam.pedigree.records()
     assert back.fingerprint() == fam.fingerprint()
     assert back.relations == {"a": "maternal-uncle", "b": "father", "c": "niece"}
+
+
+@st.composite
+def random_families(draw):
+    """A random pedigree of 3-8 persons (founders and children of earlier
+    persons, loops allowed), one or two missing persons, 1-3 typed ones."""
+    n = draw(st.integers(3, 8))
+    recs = []
+    for i in range(n):
+        pid = f"P{i}"
+        males = [r["id"] for r in recs if r["sex"] == "male"]
+        females = [r["id"] for r in recs if r["sex"] == "female"]
+        sex = draw(st.sampled_from(["male", "female"]))
+        if males and females and draw(st.booleans()):
+            recs.append(_rec(pid, draw(st.sampled_from(males)), draw(st.sampled_from(females)), sex))
+        else:
+            recs.append(_rec(pid, sex=sex))
+    ids = [r["id"] for r in recs]
+    missing = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=2, unique=True))
+    rest = [i for i in ids if i not in missing]
+    typed = draw(st.lists(st.sampled_from(rest), min_size=1, max_size=min(3, len(rest)), unique=True))
+    return recs, tuple(missing), tuple(typed)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fam=random_families(), data=st.data(), gq=genotype, mut=st.booleans())
+def test_random_family_pedigrees_through_the_compiler(fam, data, gq, mut):
+    recs, missing, typed = fam
+    mutation = MUT if mut else None
+    case = Case.from_pedigree("R", recs, missing, {p: f"s-{p}" for p in typed})
+    genos = {p: data.draw(genotype) for p in typed}
+    model = ScoringModel(_ft(), [LOC], mutation, 0.0)
+    rel = [(f"s-{p}", "", "unknown", model.encode([{LOC: genos[p]}])[0]) for p in typed]
+    t = model.compile_cases([{"id": m, "relatives": rel, "case": case, "missing": m} for m in missing])
+    for row, m in enumerate(missing):
+        sex = {r["id"]: r["sex"] for r in recs}[m]
+        h1 = [dict(r, id="Q" if r["id"] == m else r["id"],
+                   father="Q" if r["father"] == m else r["father"],
+                   mother="Q" if r["mother"] == m else r["mother"]) for r in recs]
+        h2 = recs + [_rec("Q", sex=sex)]
+        g = {p: {LOC: genos[p]} for p in typed}
+        g["Q"] = {LOC: gq}
+        want = kinship.likelihood_ratio(h1, h2, g, _ft(), mutation, 0.0).per_locus[LOC]
+        got = _table_value(model, t, row, gq)
+        if math.isnan(want):
+            assert math.isnan(got)
+        else:
+            assert got == pytest.approx(want, rel=1e-9, abs=0)
