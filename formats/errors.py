@@ -27,6 +27,7 @@ table lacks a locus that the profiles use.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from kinship.markers import LocusError
@@ -49,7 +50,48 @@ __all__ = [
     "ProfileValidationError",
     "MissingLocusError",
     "Reject",
+    "excerpt",
+    "sanitize",
 ]
+
+#: longest excerpt of an input field that a message quotes (a sample id is cut at
+#: ``SAMPLE_MAX``): an error says which field is wrong, it never copies input
+EXCERPT_MAX = 24
+SAMPLE_MAX = 64
+#: longest reason or fix text kept in a message or a rejects file
+TEXT_MAX = 1000
+_CTRL_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def excerpt(value, limit: int = EXCERPT_MAX) -> str:
+    """A short, cut excerpt of an input field for a message: control characters
+    (newlines, tabs) shown as ``?``, at most ``limit`` characters, and the number of
+    characters cut (``'AB…[+4093 chars]'``).  Never the whole of a long field."""
+    if value is None:
+        return ""
+    s = _CTRL_ANY.sub("?", str(value))
+    if len(s) <= limit:
+        return s
+    return f"{s[:limit]}…[+{len(s) - limit} chars]"
+
+
+def sanitize(text, value=None, limit: int = TEXT_MAX) -> str:
+    """A reason or fix text made safe for messages: the offending field ``value``,
+    where the text quotes it and it is longer than an excerpt, is cut to an
+    excerpt; control characters are replaced; the text is capped."""
+    if text is None:
+        return text
+    s = str(text)
+    if value is not None and len(str(value)) > EXCERPT_MAX:
+        v = str(value)
+        cut = excerpt(v)
+        for form in (v, repr(v)[1:-1], v.strip()):
+            if form and len(form) > EXCERPT_MAX:
+                s = s.replace(form, cut)
+    s = _CTRL_ANY.sub("?", s)
+    if len(s) > limit:
+        s = s[:limit] + "…"
+    return s
 
 
 def _where(file=None, line=None, sample=None, locus=None) -> str:
@@ -59,9 +101,9 @@ def _where(file=None, line=None, sample=None, locus=None) -> str:
     if line:
         parts.append(f"line {line}")
     if sample:
-        parts.append(f"sample {sample!r}")
+        parts.append(f"sample {excerpt(sample, SAMPLE_MAX)!r}")
     if locus:
-        parts.append(f"locus {locus}")
+        parts.append(f"locus {excerpt(locus)}")
     return ", ".join(parts)
 
 
@@ -80,11 +122,11 @@ class InputFormatError(FormatError):
                  fix: str | None = None, value: str | None = None):
         self.file = os.fspath(file) if file is not None else None
         self.line = line
-        self.sample = sample
-        self.locus = locus
-        self.reason = reason
-        self.fix = fix
-        self.value = value
+        self.sample = excerpt(sample, SAMPLE_MAX) if sample else sample
+        self.locus = excerpt(locus) if locus else locus
+        self.reason = reason = sanitize(reason, value)
+        self.fix = fix = sanitize(fix, value)
+        self.value = excerpt(value) if value else value
         where = _where(file, line, sample, locus)
         msg = f"{where}: {reason}" if where else reason
         if fix:
@@ -178,6 +220,15 @@ class Reject:
     value: str = ""
 
     FIELDS = ("file", "line", "sample", "locus", "value", "reason", "fix")
+
+    def __post_init__(self):
+        # what a reject may carry: the sample id and locus, and a cut excerpt of the
+        # offending field; never a genotype, never the rest of a file
+        object.__setattr__(self, "sample", excerpt(self.sample, SAMPLE_MAX))
+        object.__setattr__(self, "locus", excerpt(self.locus))
+        object.__setattr__(self, "reason", sanitize(self.reason, self.value))
+        object.__setattr__(self, "fix", sanitize(self.fix, self.value))
+        object.__setattr__(self, "value", excerpt(self.value))
 
     def message(self) -> str:
         where = _where(self.file, self.line, self.sample, self.locus)

@@ -34,7 +34,7 @@ from kinship.frequencies import FrequencyTable
 from kinship.markers import AlleleError, is_amelogenin, normalize_allele
 
 from .errors import HeaderError, InputFormatError
-from .textio import first_line, header_key, iter_rows, read_text, sniff_delimiter
+from .textio import first_line, header_excerpt, header_key, iter_rows, read_text, sniff_delimiter
 
 __all__ = ["read_frequencies", "FREQUENCY_FORMATS"]
 
@@ -169,7 +169,7 @@ def _read_wide(path, encoding, population, **kw) -> FrequencyTable:
 
     d = sniff_delimiter(head, ok, ("\t", ",", ";"), fname, "frequency table")
     if not d:
-        raise HeaderError(f"no 'Allele' column in the header {head[:120]!r}", file=fname, line=1,
+        raise HeaderError(f"no 'Allele' column in the header {header_excerpt(head)}", file=fname, line=1,
                           fix="the first column of a STRidER-style table is 'Allele', then one "
                               "column per marker")
     rows = iter_rows(t.text, d, fname)

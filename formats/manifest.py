@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .errors import HeaderError, Reject
 from .profile import RELATIONS, normalize_kind, normalize_relation, normalize_sex
-from .textio import first_line, header_key, iter_rows, read_text, sniff_delimiter
+from .textio import first_line, header_excerpt, header_key, iter_rows, read_text, sniff_delimiter
 
 __all__ = ["ManifestEntry", "Manifest", "read_manifest"]
 
@@ -89,7 +89,7 @@ def read_manifest(path, encoding: str | None = None, delimiter: str | None = Non
     if not d:
         raise HeaderError(
             f"the first line is not the manifest header (expected columns "
-            f"sample_id,kind,case_id,relation,sex; found {head[:120]!r})", file=fname, line=1,
+            f"sample_id,kind,case_id,relation,sex; found {header_excerpt(head)})", file=fname, line=1,
             fix="start the manifest with the line 'sample_id,kind,case_id,relation,sex'",
         )
     rows = iter_rows(t.text, d, fname)

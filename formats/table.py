@@ -34,7 +34,7 @@ from kinship.markers import LocusError, canonical_locus
 
 from .errors import HeaderError, Reject
 from .importing import Call, Parsed
-from .textio import first_line, header_key, iter_rows, read_text, sniff_delimiter
+from .textio import first_line, header_excerpt, header_key, iter_rows, read_text, sniff_delimiter
 
 __all__ = ["parse_genemapper", "parse_long_csv", "parse_wide"]
 
@@ -93,7 +93,7 @@ def parse_genemapper(path, encoding=None, delimiter=None, sample_column=None) ->
         want = f"'{sample_column}'" if sample_column else "'Sample Name'"
         raise HeaderError(
             f"the header does not have the columns {want}, 'Marker' and 'Allele 1' "
-            f"(found: {head[:150]!r})", file=fname, line=1, fix=fix)
+            f"(found: {header_excerpt(head)})", file=fname, line=1, fix=fix)
     keys = [header_key(x) for x in header]
     si = keys.index(skey if skey else "samplename")
     mi = keys.index("marker")
@@ -131,7 +131,7 @@ def _long_csv_header(t, head: str, fname: str, delimiter, cols_ok):
     header = next(iter_rows(t.text, d, fname), (1, []))[1] if d else None
     if not d or not cols_ok(header):
         raise HeaderError(
-            f"expected the header 'sample_id,locus,allele1,allele2', found {head[:150]!r}",
+            f"expected the header 'sample_id,locus,allele1,allele2', found {header_excerpt(head)}",
             file=fname, line=1,
             fix="add the header line 'sample_id,locus,allele1,allele2' (for a GeneMapper "
                 "export use format='genemapper')")
@@ -214,7 +214,7 @@ def parse_wide(path, encoding=None, delimiter=None, sample_column=None) -> Parse
     header = next(iter_rows(t.text, d, fname), (1, []))[1] if d else None
     if not d or not cols_ok(header):
         raise HeaderError(
-            f"no sample column ('sample_id' or 'Sample Name') in the header {head[:150]!r}",
+            f"no sample column ('sample_id' or 'Sample Name') in the header {header_excerpt(head)}",
             file=fname, line=1,
             fix="name the sample column 'sample_id', or pass sample_column= (--sample-column)")
     keys = [header_key(x) for x in header]
@@ -249,7 +249,7 @@ def parse_wide(path, encoding=None, delimiter=None, sample_column=None) -> Parse
             order.append(h.strip())
     if not order:
         raise HeaderError(
-            f"no locus columns ('<locus> 1', '<locus> 2') in the header {head[:150]!r}",
+            f"no locus columns ('<locus> 1', '<locus> 2') in the header {header_excerpt(head)}",
             file=fname, line=1,
             fix="name the allele columns like 'D3S1358 1' and 'D3S1358 2'")
     p = Parsed(fname, "wide", t.sha256, t.encoding, single_allele="error", no_call="untyped")

@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 
 from .errors import DelimiterError, EncodingError, InputFormatError
 
-__all__ = ["Text", "read_text", "iter_rows", "header_key", "sniff_delimiter", "DELIMITER_NAMES"]
+__all__ = ["Text", "read_text", "iter_rows", "header_key", "header_excerpt", "sniff_delimiter", "DELIMITER_NAMES"]
 
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 
@@ -138,6 +138,24 @@ def read_text(path, encoding: str | None = None, *, what: str = "file") -> Text:
     return Text(p, text, enc, sha, bom)
 
 
+_VALUE_LIKE = re.compile(r"^[\s<>]*[0-9OolI]+([.,][0-9]+)?[\s<>]*$|^[XY]$")
+
+
+def header_excerpt(line: str, max_fields: int = 8) -> str:
+    """What a message may show of a first line that is not the expected header:
+    its first fields, each cut short, with every field that looks like an allele
+    or a number replaced by ``…`` (a file without a header starts with a data row,
+    whose genotype must not be copied into the message)."""
+    from .errors import excerpt
+
+    fields = re.split(r"[\t,;|]", line)
+    shown = ["\u2026" if _VALUE_LIKE.match(f.strip() or "x") else excerpt(f.strip(), 20)
+             for f in fields[:max_fields]]
+    if len(fields) > max_fields:
+        shown.append(f"\u2026 {len(fields) - max_fields} more")
+    return repr(", ".join(shown))
+
+
 def header_key(name: str) -> str:
     """Column-name key: case, spaces, dots, underscores and hyphens ignored
     (``"Sample Name"``, ``"Sample.Name"``, ``"SampleName"`` -> ``"samplename"``)."""
@@ -193,11 +211,34 @@ def iter_rows(text: str, delimiter: str, path) -> Iterator[tuple[int, list[str]]
             return
         except csv.Error as e:
             raise InputFormatError(
-                f"cannot split the line into fields ({e})", file=path, line=last + 1,
+                f"cannot split the line into fields ({str(e)[:80]})", file=path, line=last + 1,
                 fix="check for an unbalanced double quote (\") in this line",
             ) from None
         start = last + 1
         last = reader.line_num
+        if last > start and any("\n" in c or "\r" in c for c in row):
+            # a quoted field that runs over line ends: in a genotype table or a
+            # manifest this is a stray or unclosed double quote, and the lines it
+            # swallowed would be read as one field (and their genotypes copied into
+            # the message).  A file-level error; nothing of the field is quoted.
+            end = "the end of the file" if _at_end(reader) else f"line {last}"
+            raise InputFormatError(
+                f"a double quote (\") opened on this line is not closed before {end}: "
+                f"{last - start + 1} lines ({start}..{last}) would be read as one field",
+                file=path, line=start,
+                fix="remove the stray double quote or close it on the same line (a field "
+                    "of a genotype table or manifest never spans lines), then import again",
+            )
         if not row or all(c.strip() == "" for c in row):
             continue
         yield start, row
+
+
+def _at_end(reader) -> bool:
+    try:
+        next(reader)
+    except StopIteration:
+        return True
+    except csv.Error:
+        return False
+    return False
