@@ -183,6 +183,37 @@ def _cmd_export(args) -> int:
         return _err(str(e))
 
 
+def _cmd_verify(args) -> int:
+    import json
+
+    from .dataset import MANIFEST_NAME, open_dataset
+    from .errors import FormatError
+    from .ystr import Y_FORMAT_NAME, open_y_dataset
+
+    bad = 0
+    for path in args.datasets:
+        try:
+            fmt = None
+            mp = os.path.join(path, MANIFEST_NAME)
+            if os.path.isfile(mp):
+                try:
+                    with open(mp, encoding="utf-8") as fh:
+                        fmt = json.load(fh).get("format")
+                except (OSError, ValueError, AttributeError):
+                    fmt = None
+            ds = open_y_dataset(path) if fmt == Y_FORMAT_NAME else open_dataset(path)
+            ds.verify()
+            print(f"{path}: ok ({len(ds.shards)} shards, {ds.n_profiles} profiles; every shard's "
+                  f"sha256, footer, codes and sample IDs checked)")
+        except FormatError as e:
+            bad += 1
+            print(f"kinship: error: {path}: {e}", file=sys.stderr)
+        except OSError as e:
+            bad += 1
+            print(f"kinship: error: {path}: cannot read ({e.strerror})", file=sys.stderr)
+    return 1 if bad else 0
+
+
 def register(subparsers) -> None:
     """Add the ``import``, ``import-y`` and ``export`` sub-commands to an argparse
     subparsers object."""
@@ -266,6 +297,14 @@ def register(subparsers) -> None:
     y.add_argument("--sample-column", metavar="COLUMN", help="column holding the sample ID")
     y.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
     y.set_defaults(func=_cmd_import_y)
+
+    v = subparsers.add_parser(
+        "verify", help="check a profile or Y dataset: every shard's sha256, footer, codes and IDs",
+        description="Read every shard of each dataset and check it against the sha256 recorded "
+                    "when it was written, its footer against the manifest, its allele codes, and "
+                    "that every sample ID is unique. Exit 1 if a dataset has a problem.")
+    v.add_argument("datasets", nargs="+", metavar="DIR", help="dataset directory")
+    v.set_defaults(func=_cmd_verify)
 
     from .export import PROFILE_FORMATS
 

@@ -127,6 +127,32 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def read_hashed(path, chunk: int = 8 << 20) -> tuple[pa.Buffer, str]:
+    """The bytes of ``path`` in memory and their sha256, in one pass over the file
+    (each chunk is hashed as it is read): a shard is parsed from this buffer, so
+    checking its checksum costs no second read."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        buf = bytearray(size)
+        view = memoryview(buf)
+        pos = 0
+        while pos < size:
+            n = fh.readinto(view[pos: pos + chunk])
+            if not n:
+                break
+            h.update(view[pos: pos + n])
+            pos += n
+        tail = fh.read()              # grew while being read
+        if tail:
+            buf += tail
+            h.update(tail)
+            pos += len(tail)
+    if pos < size:                    # shrank while being read
+        del buf[pos:]
+    return pa.py_buffer(buf), h.hexdigest()
+
+
 # --------------------------------------------------------------------------------------
 # In-memory arrays
 # --------------------------------------------------------------------------------------
@@ -337,10 +363,10 @@ class ShardInfo:
     schema_version: int
 
 
-def _open_parquet(path, **kw) -> pq.ParquetFile:
+def _open_parquet(path, source=None, **kw) -> pq.ParquetFile:
     path = Path(path)
     try:
-        return pq.ParquetFile(path, **kw)
+        return pq.ParquetFile(pa.BufferReader(source) if source is not None else path, **kw)
     except FileNotFoundError:
         raise CorruptShardError(
             f"shard {path.name} is missing from {path.parent}; restore it from a backup, or "
@@ -348,6 +374,12 @@ def _open_parquet(path, **kw) -> pq.ParquetFile:
         ) from None
     except (pa.ArrowException, OSError, ValueError, KeyError, IndexError) as e:
         raise _unreadable(path, e) from None
+
+
+def _cut_id(sid) -> str:
+    from .errors import excerpt
+
+    return excerpt(sid, 64)
 
 
 def _unreadable(path: Path, e: Exception) -> CorruptShardError:
@@ -483,6 +515,107 @@ class _ShardedDataset:
         """``{shard file name: sha256 of its bytes}``, computed from the files now."""
         return {p.name: sha256_file(p) for p in self.shards}
 
+    def read_checksums(self) -> dict:
+        """``{shard file name: sha256}`` of the bytes this object actually read
+        (``load``, ``iter_shards``), each checked against the manifest as it was
+        read: what a search or an export should cite."""
+        return dict(getattr(self, "_read_sums", {}))
+
+    def _recorded(self, name: str) -> dict:
+        for s in self._manifest["shards"]:
+            if s.get("file") == name:
+                return s
+        return {}
+
+    def _open_verified(self, path: Path, **kw) -> pq.ParquetFile:
+        """Open a shard for reading from its bytes in memory, checking on the way
+        (no second pass over the file) that they hash to the sha256 recorded in the
+        manifest when the shard was written, that the footer's row count is the
+        manifest's, and that its sample IDs are unique in the dataset."""
+        try:
+            data, sha = read_hashed(path)
+        except FileNotFoundError:
+            raise CorruptShardError(
+                f"shard {path.name} is missing from {path.parent}; restore it from a backup, or "
+                f"remove its entry from {MANIFEST_NAME} to drop its profiles"
+            ) from None
+        except OSError as e:
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} cannot be read ({e.strerror}). Fix: check "
+                f"the file's permissions and the disk") from None
+        pf = _open_parquet(path, data, **kw)
+        self.__dict__.setdefault("_pending", {})[path.name] = (pf, sha)
+        return pf
+
+    def _finish_verified(self, path: Path) -> None:
+        """After a shard was parsed (its footer, schema version and codes checked, so
+        that a damaged shard gets the more specific message): the checksum, the row
+        count and the uniqueness of its sample IDs; raises before anything of the
+        shard is returned."""
+        pending = self.__dict__.get("_pending", {}).pop(path.name, None)
+        if pending is None:
+            return
+        pf, sha = pending
+        rec = self._recorded(path.name) if not self._single else {}
+        want = rec.get("sha256")
+        if want and sha != want:
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} is truncated or corrupt, or was changed "
+                f"after it was written: its sha256 {sha[:12]}... differs from the "
+                f"{str(want)[:12]}... recorded in {MANIFEST_NAME} (or the manifest was edited); "
+                f"nothing was read from it. Restore it from a backup (with {MANIFEST_NAME}), or "
+                f"re-import its source files; 'kinship verify {path.parent}' checks every shard")
+        n_rec = rec.get("n_profiles")
+        try:
+            n_rows = pf.metadata.num_rows
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise _unreadable(path, e) from None
+        if n_rec is not None and int(n_rec) != n_rows:
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} holds {n_rows} rows but {MANIFEST_NAME} "
+                f"records {n_rec}: the manifest was edited or belongs to other shards. Fix: "
+                f"restore {MANIFEST_NAME} from a backup, or rebuild it from the shard footers "
+                f"(formats.rebuild_manifest)")
+        self._check_ids(pf, path)
+        self.__dict__.setdefault("_read_sums", {})[path.name] = sha
+
+    def _check_ids(self, pf: pq.ParquetFile, path: Path) -> None:
+        """A sample ID is unique in a dataset, checked at load (whatever kind is
+        loaded): the IDs of each shard are collected as it is read, and once every
+        shard of the dataset has been read (the last one before it is returned) they
+        are checked together, by sorting (about 0.1 s per million IDs, once per
+        opened dataset)."""
+        seen = self.__dict__.setdefault("_ids_by_shard", {})
+        if self.__dict__.get("_ids_checked") or path.name in seen:
+            return
+        sid = _read_shard_columns(pf, path, ["sample_id"]).column("sample_id")
+        if pa.types.is_dictionary(sid.type):
+            sid = sid.cast(pa.string())
+        seen[path.name] = sid
+        if len(seen) < len(self.shards):
+            return
+        names = [p.name for p in self.shards]
+        allids = pa.chunked_array([c for n in names for c in seen[n].chunks], type=pa.string())
+        if len(allids) > 1:
+            srt = allids.take(pc.sort_indices(allids))
+            same = pc.equal(srt.slice(1), srt.slice(0, len(srt) - 1))
+            if pc.any(same).as_py():
+                i = pc.indices_nonzero(same.combine_chunks() if isinstance(same, pa.ChunkedArray)
+                                       else same)[0].as_py()
+                dup = srt[i].as_py()
+                holders = [n for n in names if pc.any(pc.equal(seen[n], dup)).as_py()]
+                where = (f"twice in shard {holders[0]}" if len(holders) == 1 else
+                         f"in shards {', '.join(holders)}")
+                self.__dict__["_ids_by_shard"] = {}
+                raise DuplicateSampleError(
+                    f"sample {_cut_id(dup)!r} appears {where} of {path.parent}: a sample ID must "
+                    f"be unique in a dataset (a sample compared with itself would be reported as "
+                    f"its own relative); nothing was read. Fix: remove the duplicate shard's entry "
+                    f"from {MANIFEST_NAME} (keep a backup) or restore the dataset from a backup, "
+                    f"or re-import the source files with unique IDs")
+        self.__dict__["_ids_checked"] = True
+        self.__dict__["_ids_by_shard"] = {}
+
     # the footer reader and the check of a footer against the manifest
     def _shard_info(self, path: Path):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -505,6 +638,10 @@ class _ShardedDataset:
                     f"from a backup."
                 )
             self._check_info(self._shard_info(p))
+        # every shard parsed: codes, row counts, unique sample IDs across the dataset
+        fresh = type(self)(self.path, self._manifest, self._single)
+        for _ in fresh.iter_shards():
+            pass
 
     def sample_ids(self) -> np.ndarray:
         ids = [_read_column(p, "sample_id") for p in self.shards]
@@ -514,8 +651,11 @@ class _ShardedDataset:
 
     def _load_shard(self, path: Path, target, kinds):
         try:
-            return self._load_shard_unchecked(path, target, kinds)
+            out = self._load_shard_unchecked(path, target, kinds)
+            self._finish_verified(path)
+            return out
         except FormatError:
+            self.__dict__.get("_pending", {}).pop(path.name, None)
             raise
         except (pa.ArrowException, ValueError, IndexError, TypeError, KeyError) as e:
             raise CorruptShardError(
@@ -617,7 +757,7 @@ class Dataset(_ShardedDataset):
 
 
     def _load_shard_unchecked(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
-        pf = _open_parquet(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
+        pf = self._open_verified(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
         info = _info_from_parquet(pf, path)
         _check_prefix(info.alleles, self._alleles, path.name)
         names = set(pf.schema_arrow.names)

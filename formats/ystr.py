@@ -388,7 +388,7 @@ class YDataset(_ShardedDataset):
                     f"formats.rebuild_y_manifest()")
 
     def _load_shard_unchecked(self, path: Path, target: YPanel, kinds):
-        pf = _open_parquet(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
+        pf = self._open_verified(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
         info = _y_info(pf, path)
         self._check_shard_panel(info)
         sp = info.panel
