@@ -116,16 +116,100 @@ def _as_job(job, base_dir=None) -> Job:
 
 
 def _shards(ds) -> list:
+    """The input shards as this run read them: each shard's sha256 is the one of the
+    bytes actually read (checked against the dataset manifest while reading), never
+    a value copied from the manifest."""
     m = ds.manifest
+    read = ds.read_checksums() if hasattr(ds, "read_checksums") else {}
     out = []
     for s, p in zip(m["shards"], ds.shards):
-        sha = s.get("sha256")
+        sha = read.get(s["file"])
         if not sha:
             from formats.dataset import sha256_file
 
             sha = sha256_file(p)
         out.append({"file": s["file"], "sha256": sha, "n_profiles": s.get("n_profiles")})
     return out
+
+
+#: least number of typed loci for two profiles with one fingerprint to count as the
+#: same person under two ids (identical partial profiles of a few loci can be relatives)
+SELF_MIN_LOCI = 8
+
+
+def _self_pairs(queries, refs) -> tuple[dict, list]:
+    """Queries that are also references: the same sample id, or an identical profile
+    (same fingerprint: genotypes and sex, at least ``SELF_MIN_LOCI`` typed loci)
+    under another id.  Returns ``({"id": [(q, r)...], "profile": [...]}, notes)``
+    with query and reference indices; such pairs are never scored as relatives."""
+    out = {"id": [], "profile": []}
+    if refs is None or len(queries) == 0 or len(refs) == 0:
+        return out, []
+    q_ids = np.asarray(queries.ids, dtype=object).astype(str)
+    r_ids = np.asarray(refs.ids, dtype=object).astype(str)
+    common = np.intersect1d(q_ids, r_ids)
+    if len(common):
+        cs = set(common.tolist())
+        qi = {x: i for i, x in enumerate(q_ids.tolist()) if x in cs}
+        for j in np.nonzero(np.isin(r_ids, common))[0]:
+            out["id"].append((qi[r_ids[j]], int(j)))
+    typed = (queries.codes[:, :, 0] >= 0).sum(axis=1) if queries.codes.size else \
+        np.zeros(len(queries), dtype=int)
+    qfp = np.asarray(queries.fp, dtype="S16")
+    rfp = np.asarray(refs.fp, dtype="S16")
+    cf = np.intersect1d(qfp[typed >= SELF_MIN_LOCI], rfp)
+    if len(cf):
+        by_fp: dict = {}
+        for i in np.nonzero(np.isin(qfp, cf) & (typed >= SELF_MIN_LOCI))[0]:
+            by_fp.setdefault(bytes(qfp[i]), []).append(int(i))
+        for j in np.nonzero(np.isin(rfp, cf))[0]:
+            for i in by_fp.get(bytes(rfp[j]), []):
+                if q_ids[i] != r_ids[j]:
+                    out["profile"].append((i, int(j)))
+    notes = []
+    if out["id"]:
+        ex = ", ".join(sorted({q_ids[i] for i, _ in out["id"]})[:5])
+        notes.append(f"{len(out['id'])} queries are also references under the same sample id "
+                     f"({ex}{', ...' if len(out['id']) > 5 else ''}): a sample is never compared "
+                     f"with itself; these pairs were not scored in any mode. Fix: give the query "
+                     f"and the reference sample different ids if they are different samples")
+    if out["profile"]:
+        ex = ", ".join(f"{q_ids[i]} = {r_ids[j]}" for i, j in out["profile"][:5])
+        notes.append(f"{len(out['profile'])} queries have a profile identical to a reference "
+                     f"under another id ({ex}{', ...' if len(out['profile']) > 5 else ''}; "
+                     f"at least {SELF_MIN_LOCI} loci): the same person, so these pairs were not "
+                     f"scored as relatives (case and kinship modes); identity mode reports them")
+    return out, notes
+
+
+def _self_keys(selfp, queries, refs) -> dict:
+    """Per mode, the keys ``query_id \x1f other side`` of the hits to drop."""
+    if not selfp or not (selfp["id"] or selfp["profile"]):
+        return {}
+    q = np.asarray(queries.ids, dtype=object)
+    r = np.asarray(refs.ids, dtype=object)
+    rc = np.asarray(refs.case_id, dtype=object)
+    both = selfp["id"] + selfp["profile"]
+    person_all = {f"{q[i]}\x1f{r[j]}" for i, j in both}
+    person_id = {f"{q[i]}\x1f{r[j]}" for i, j in selfp["id"]}
+    case = {f"{q[i]}\x1f{rc[j]}" for i, j in both if str(rc[j])}
+    keys = {m: person_all for m in PAIRWISE_MODES if m != "identity"}
+    keys["identity"] = person_id
+    keys["case"] = case
+    return keys
+
+
+def _drop_self(table: pa.Table, mode: str, keys: dict) -> pa.Table:
+    """``table`` without the rows of pairs in ``keys[mode]`` (see :func:`_self_keys`)."""
+    ks = keys.get(mode)
+    if not ks or table.num_rows == 0:
+        return table
+    import pyarrow.compute as pc
+
+    other = table.column("case_id" if mode == "case" else "reference_id")
+    joined = pc.binary_join_element_wise(table.column("query_id"), other, "\x1f")
+    drop = pc.is_in(joined, value_set=pa.array(sorted(ks), pa.string()))
+    return table.filter(pc.invert(drop.fill_null(False) if hasattr(drop, "fill_null") else drop))
 
 
 def _resolve_loci(job, ft, qds, rds):
@@ -196,6 +280,8 @@ def _check_output(out: Path, job_key: str, resume: bool, overwrite: bool):
                 f"a new [output] path, or resume that job with 'kinship search THAT_JOB.toml "
                 f"--resume', or set [output] overwrite = true to discard it"
             )
+        if not resume and overwrite:
+            return "overwrite", None
         if not resume:
             raise OutputError(
                 f"output.path {out} holds an interrupted run of this job (started "
@@ -338,6 +424,10 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
         queries = _no_queries()
     _add_kit_loci(kit_loci, queries.kit, queries.codes)
     check_kits(kit_loci, loci, search["mixed_kits"])
+    selfp, self_notes = _self_pairs(queries, refs) if need_refs and qds is not None else ({}, [])
+    notes.extend(self_notes)
+    for n in self_notes:
+        log.warning("%s", n)
     if yin is not None and refs is not None:
         yin.auto_relation = {str(i): (str(c), str(r))
                              for i, c, r in zip(refs.ids, refs.case_id, refs.relation)}
@@ -374,9 +464,36 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     try:
         return _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names,
                            loci, ft, fsrc, out, resume, progress, notes, timings, executor,
-                           started, t_start, yin)
+                           started, t_start, yin, _self_keys(selfp, queries, refs))
+    except OSError as e:
+        raise OutputError(_os_message(e, out)) from None
     finally:
         executor.close()
+
+
+def _os_message(e: OSError, out: Path) -> str:
+    """One line for a failed write to the results directory: what happened, and that
+    the state is intact (every file is written atomically; task checkpoints are
+    whole or absent)."""
+    import errno
+
+    where = f" ({os.path.basename(e.filename)})" if getattr(e, "filename", None) else ""
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied"}.get(e.errno, e.strerror or type(e).__name__)
+    if not (out / STATE / "run.json").exists():
+        state = "nothing was written"
+    else:
+        state = ("the results directory is intact: no file is half-written, finished tasks are "
+                 "kept")
+    fix = {errno.ENOSPC: "free disk space (or set [output] path on another disk), then run "
+                         "again with --resume",
+           errno.EDQUOT: "free space within the quota, then run again with --resume",
+           errno.EROFS: "give an [output] path on a writable file system",
+           errno.EACCES: "give an [output] path this user may write to, or fix its permissions",
+           errno.EPERM: "give an [output] path this user may write to, or fix its permissions"
+           }.get(e.errno, "fix the cause, then run again with --resume")
+    return f"cannot write the results to {out}{where}: {what}; {state}. Fix: {fix}"
 
 
 def _no_queries() -> QuerySet:
@@ -387,18 +504,31 @@ def _no_queries() -> QuerySet:
 
 
 def _y_shards(ds) -> list:
-    return [{"file": s["file"], "sha256": s.get("sha256"), "n_profiles": s.get("n_profiles")}
-            for s in ds.manifest["shards"]]
+    return _shards(ds)
+
+
+def _remove_stale_temps(out: Path) -> None:
+    """Temporary files left by a run that was killed while writing (the lock is held,
+    so no other run is writing them)."""
+    import contextlib
+
+    for d in (out, out / STATE, out / STATE / "tasks", out / STATE / "prev"):
+        if d.is_dir():
+            for p in d.glob(".*.tmp-*"):
+                with contextlib.suppress(OSError):
+                    p.unlink()
 
 
 def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names, loci, ft,
-                fsrc, out, resume, progress, notes, timings, executor, started, t_start, yin=None):
+                fsrc, out, resume, progress, notes, timings, executor, started, t_start, yin=None,
+                self_keys=None):
     v = job.values
     modes = job.modes
     search = v["search"]
     run_notes: list = []  # about this run, not the results: manifest only
     out.mkdir(parents=True, exist_ok=True)
     with RunLock(out):
+        _remove_stale_temps(out)
         state_kind, info = _check_output(out, job_key, resume, v["output"]["overwrite"])
         state_dir = out / STATE
         prev_dir = state_dir / "prev"
@@ -440,7 +570,8 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             "prev_model_key": prev_model_key,
         })
         result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
-                          prev, out, tasks_dir, progress, run_notes, timings, executor, yin)
+                          prev, out, tasks_dir, progress, run_notes, timings, executor, yin,
+                          self_keys)
         hits, run_info = result
         chance_json = {m: _clean_json(ch.to_dict()) for m, ch in run_info["chance"].items()}
 
@@ -531,7 +662,7 @@ def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None) -> list:
 
 
 def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci, prev, out,
-             tasks_dir, progress, notes, timings, executor, yin=None):
+             tasks_dir, progress, notes, timings, executor, yin=None, self_keys=None):
     v = job.values
     search = v["search"]
     ex = v["execution"]
@@ -658,7 +789,9 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
 
     # -- merge ---------------------------------------------------------------------------
     t0 = time.perf_counter()
-    tables = [p.kept for p in plans if p.kept is not None and p.kept.num_rows]
+    self_keys = self_keys or {}
+    tables = [_drop_self(p.kept, p.mode, self_keys) for p in plans
+              if p.kept is not None and p.kept.num_rows]
     counts = {}
     for p in plans:
         for side in ("query", "ref"):
@@ -675,7 +808,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             chance_rows.update(new)
             n_chance_new[mode] += len(new)
             continue
-        tables.append(t.replace_schema_metadata(None))
+        tables.append(_drop_self(t.replace_schema_metadata(None), mode, self_keys))
         for side, name in (("query", "query_counts"), ("ref", "ref_counts")):
             c = counts[(mode, side)]
             for k, n in meta[name].items():

@@ -16,7 +16,7 @@ and how to fix it, and never quotes a genotype.
 """
 from __future__ import annotations
 
-__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError"]
+__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError", "SecurityWarning"]
 
 
 class EngineError(ValueError):
@@ -37,3 +37,8 @@ class OutputError(EngineError):
 
 class TaskError(EngineError):
     """A task of the search failed."""
+
+
+class SecurityWarning(UserWarning):
+    """A set-up that exposes profiles (a Dask scheduler reached without TLS on a
+    non-loopback address)."""

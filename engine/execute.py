@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from .errors import TaskError
 from .task import run_task
 
-__all__ = ["InProcessExecutor", "DaskExecutor", "Progress"]
+__all__ = ["InProcessExecutor", "DaskExecutor", "Progress", "security_warning"]
 
 
 def _describe(task) -> str:
@@ -106,15 +106,88 @@ class InProcessExecutor:
             on_result(task, res)
 
 
-def _probe(address: str, timeout: float = 5.0):
-    """Fail fast (connection refused, unknown host) before Dask's 30 s connect timeout."""
+class NotDaskError(OSError):
+    """The address answers, but not as a Dask scheduler."""
+
+
+def _probe(address: str, timeout: float = 5.0, greeting: float = 3.0):
+    """Fail fast, before Dask's own connect timeout: connection refused or unknown
+    host (``OSError``), and a server that is not a Dask scheduler
+    (:class:`NotDaskError`).  A Dask scheduler greets a new ``tcp://`` connection at
+    once with its handshake frame (8-byte length, 8-byte frame count, a msgpack map
+    naming ``compression``); anything else within ``greeting`` seconds (an HTTP
+    server such as the dashboard on 8787 says nothing, or something else) is not one.
+    Without this check Dask waits for its timeout and then tries to allocate
+    whatever length the stranger's first bytes spell."""
     import socket
+    import struct
     from urllib.parse import urlsplit
 
     u = urlsplit(address if "://" in address else "tcp://" + address)
     if u.scheme not in ("tcp", "tls") or not u.hostname or not u.port:
         return
-    socket.create_connection((u.hostname, u.port), timeout=timeout).close()
+    s = socket.create_connection((u.hostname, u.port), timeout=timeout)
+    try:
+        if u.scheme != "tcp":
+            return                    # TLS: the handshake is Dask's (with its security settings)
+        s.settimeout(greeting)
+        data = b""
+        try:
+            while len(data) < 64:
+                b = s.recv(64 - len(data))
+                if not b:
+                    break
+                data += b
+                if b"compression" in data:
+                    break
+        except socket.timeout:
+            pass
+        ok = len(data) >= 16 and struct.unpack("<Q", data[:8])[0] < (1 << 24) and \
+            1 <= struct.unpack("<Q", data[8:16])[0] <= 64 and b"compression" in data
+        if not ok:
+            raise NotDaskError(
+                "the server there " + ("said nothing within %g s" % greeting if not data
+                                       else "did not answer with a Dask handshake")
+                + ": it is not a Dask scheduler (the dashboard port, or another service?)")
+    finally:
+        s.close()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+    import socket
+
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def security_warning(address: str) -> str | None:
+    """The warning for a scheduler reached without TLS on a non-loopback address
+    (``None`` when the connection is TLS or stays on this machine): Dask sends the
+    queries' and the references' genotypes to the workers (pickled) over that
+    connection, unencrypted and unauthenticated."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(address if "://" in address else "tcp://" + address)
+    if u.scheme == "tls" or not u.hostname or u.scheme not in ("tcp", ""):
+        return None
+    if _is_loopback(u.hostname):
+        return None
+    return (f"[execution] scheduler {address} is reached without TLS on a non-loopback "
+            f"address: the profiles (genotypes) travel to the workers unencrypted, and anyone "
+            f"who can reach that port can run code on the cluster. Fix: use a tls:// address "
+            f"with Dask's security settings (distributed.comm.require-encryption, TLS "
+            f"certificates: see docs/engine.md, Data protection), or keep the scheduler on "
+            f"127.0.0.1 / a private interface")
 
 
 class DaskExecutor:
@@ -133,18 +206,39 @@ class DaskExecutor:
 
     def start(self):
         """Connect to the scheduler (before the run writes anything)."""
+        import warnings
+
         from distributed import Client
+
+        from .errors import SecurityWarning
 
         if self.client is not None:
             return
+        w = security_warning(self.address)
+        if w:
+            warnings.warn(w, SecurityWarning, stacklevel=2)
         try:
             _probe(self.address)
-            self.client = Client(self.address, timeout="30s", set_as_default=False)
+        except NotDaskError as e:
+            raise TaskError(
+                f"{self.address} is not a Dask scheduler: {e}. Nothing was written. Fix: give the "
+                f"scheduler's address (the 'Scheduler at' line of 'dask scheduler', port 8786 by "
+                f"default), or remove [execution] scheduler to run in-process") from None
         except (OSError, TimeoutError) as e:
             raise TaskError(
-                f"cannot connect to the Dask scheduler at {self.address} ({e}). Fix: start it "
+                f"cannot connect to the Dask scheduler at {self.address} "
+                f"({getattr(e, 'strerror', None) or e}). Nothing was written. Fix: start it "
                 f"(dask scheduler; dask worker {self.address}), or remove [execution] scheduler "
                 f"to run in-process"
+            ) from None
+        try:
+            self.client = Client(self.address, timeout="15s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError, MemoryError, TypeError) as e:
+            raise TaskError(
+                f"cannot connect to the Dask scheduler at {self.address} "
+                f"({type(e).__name__}: {str(e)[:160]}). Nothing was written. Fix: check the "
+                f"address and, for tls://, Dask's security settings (certificates); or remove "
+                f"[execution] scheduler to run in-process"
             ) from None
 
     def close(self):
