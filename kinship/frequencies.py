@@ -2,14 +2,46 @@
 
 Policy (documented once, used everywhere)
 -----------------------------------------
-* Frequencies are used **exactly as given**.  A locus whose frequencies (with
-  the silent allele, if any) sum further than ``sum_tolerance`` (default 0.02)
-  from 1 is an error unless the table is built with ``renormalise=True``, which
-  divides each locus by its sum.
+* **The allele system used for computation sums to 1.**  A table is stored and
+  reported as given (:meth:`FrequencyTable.alleles`, :meth:`~FrequencyTable.frequency`,
+  :meth:`~FrequencyTable.to_csv`, :meth:`~FrequencyTable.checksum`), but every
+  likelihood, LR table, mutation matrix and chance/expectation computation reads
+  the frequencies of :meth:`FrequencyTable.locus_alleles`, which are scaled so
+  that each locus sums to 1 (up to floating-point rounding):
+
+  - alleles absent from the table, added for a case (see below), keep exactly
+    their minimum allele frequency ``f_min``;
+  - the table's own alleles, with the silent allele if one is set, are
+    multiplied by ``(1 - Σ added) / (their sum)``; for a locus without added
+    alleles that is simply ``p / Σp``.
+
+  This is the convention of pedtools' ``addAllele(adjust = "previous")``.  The
+  reason: every pedigree likelihood marginalises untyped persons (and the
+  general likelihood drops untyped leaves and collapses single-child untyped
+  founders to one draw) with total mass 1 only if the frequencies sum to 1.
+  With a table summing to 0.99 or 1 + 1e-10 the same LR would otherwise depend
+  on the path that computes it (the general pedigree likelihood, the pair
+  tables, the couple and duo closed forms) and on irrelevant untyped persons.
+  pedtools/forrel require tables that sum to 1, and Familias requires the sum
+  to round to 1.  The factor applied at a locus is
+  :attr:`LocusAlleles.scale`; the values as given are in
+  :attr:`LocusAlleles.given_freqs`.
+* A locus whose frequencies (with the silent allele, if any) sum further than
+  ``sum_tolerance`` (default 0.02) from 1 is an error unless the table is built
+  with ``renormalise=True``.  ``renormalise=True`` lifts that check and divides
+  each locus by its sum *when the table is built*, so that the stored table
+  (what :meth:`~FrequencyTable.alleles`, :meth:`~FrequencyTable.frequency`,
+  :meth:`~FrequencyTable.to_csv` and :meth:`~FrequencyTable.checksum` report)
+  sums to 1: the listed alleles are scaled to ``1 - silent`` and the silent
+  allele keeps its given frequency.  For a table within the tolerance it does
+  not change any likelihood when no silent allele is set (the computation
+  scales the locus to 1 in either case; results agree to rounding).  With a
+  silent allele it does: without ``renormalise`` the silent allele is scaled
+  together with the listed alleles, with it the silent frequency is kept as
+  given.
 * **Alleles absent from the table** (a rare allele seen in a profile) get the
-  *minimum allele frequency* of that locus and are added to the locus without
-  renormalising the others (the convention of Familias and forrel).  The minimum
-  allele frequency is, in order of precedence:
+  *minimum allele frequency* of that locus.  The minimum allele frequency is,
+  in order of precedence:
 
   1. ``min_allele_freq`` given by the user (one number, or a dict per locus);
   2. ``5 / (2N)`` when the number of individuals N behind the table is known
@@ -17,10 +49,11 @@ Policy (documented once, used everywhere)
   3. otherwise there is no default and looking the allele up raises
      :class:`MissingAlleleError`, asking for a value.
 
-  With ``renormalise=True`` the table is normalised once, when it is built
-  (so that the listed alleles and the silent allele sum to 1); alleles added
-  later for a case do not renormalise it again, so every case sees the same
-  frequencies.
+  The added allele keeps exactly that frequency in the allele system of the
+  case; the table's own alleles make room for it (the scaling above), so the
+  same table gives slightly different frequencies to its own alleles in a case
+  that adds alleles (pedtools ``adjust = "previous"``).  If the added alleles
+  alone reach a total of 1 that is an error.
 
   With ``missing_allele="error"`` an absent allele is always an error.
 * **Silent (null) alleles**: ``silent=0.001`` (every locus) or
@@ -91,8 +124,16 @@ class LocusAlleles:
     """The allele system of one locus as the likelihood code sees it.
 
     ``alleles`` are sorted by repeat number (the silent allele, if any, last);
-    ``freqs`` are aligned with them.  ``added`` lists alleles that were not in
-    the table and got the minimum allele frequency.
+    ``freqs`` are aligned with them and **sum to 1** (to rounding): ``added``
+    lists alleles that were not in the table; they have exactly the minimum
+    allele frequency.  The table's own alleles (and the silent allele) are the
+    table's values times ``scale = (1 - Σ added) / (their sum as given)``
+    (pedtools ``addAllele(adjust = "previous")``; see the module doc).
+    ``given_freqs`` holds the values as the table gives them (the minimum
+    allele frequency for added alleles), aligned with ``alleles``; it is
+    ``None`` for a system built directly, meaning ``freqs`` as given.
+    Everything that computes a likelihood, an LR table, a mutation matrix or a
+    chance probability uses ``freqs``.
     """
 
     locus: str
@@ -100,6 +141,8 @@ class LocusAlleles:
     freqs: np.ndarray
     added: tuple[str, ...] = ()
     silent: bool = False
+    scale: float = 1.0
+    given_freqs: np.ndarray | None = None
 
     def index(self, allele: str) -> int:
         try:
@@ -205,13 +248,15 @@ class FrequencyTable:
         for l, s in self._silent.items():
             if not (0.0 <= s < 1.0):
                 raise FrequencyError(f"silent allele frequency at {l} must be in [0, 1): {s}")
-        # the listed alleles plus the silent allele make up the locus
+        # the listed alleles plus the silent allele make up the locus; a sum that
+        # is sum_tolerance from 1 in decimal (0.98 at 0.02) is accepted despite
+        # binary rounding (hence the 1e-12)
         for locus, d in freqs.items():
             s = sum(d.values())
             sil = self._silent.get(locus, 0.0)
             if renormalise:
                 freqs[locus] = {a: p * (1.0 - sil) / s for a, p in d.items()}
-            elif abs(s + sil - 1.0) > sum_tolerance:
+            elif abs(math.fsum(d.values()) + sil - 1.0) > sum_tolerance + 1e-12:
                 raise FrequencyError(
                     f"frequency table {name!r}, locus {locus}: frequencies sum to {s + sil:.6g}"
                     f"{' with the silent allele' if sil else ''}, more than {sum_tolerance} from 1. "
@@ -341,7 +386,8 @@ class FrequencyTable:
             return False
 
     def alleles(self, locus: str) -> dict[str, float]:
-        """The table's own alleles and frequencies at ``locus`` (a copy)."""
+        """The table's own alleles and frequencies at ``locus`` as stored (a copy;
+        not scaled to sum 1, see :meth:`locus_alleles`)."""
         return dict(self._freqs[self.resolve_locus(locus)])
 
     def n_for(self, locus: str) -> int | None:
@@ -365,7 +411,10 @@ class FrequencyTable:
         return self._silent.get(self.resolve_locus(locus), 0.0)
 
     def frequency(self, locus: str, allele: str) -> float:
-        """Frequency of ``allele`` at ``locus`` under the table's policy."""
+        """Frequency of ``allele`` at ``locus`` as the table gives it (the minimum
+        allele frequency for an absent allele).  This is the stored value, not
+        the one the likelihood uses where the locus does not sum to 1: that is
+        ``locus_alleles(locus, ...).freqs`` (scaled to sum 1, see the module doc)."""
         locus = self.resolve_locus(locus)
         a = normalize_allele(allele) if allele != SILENT else SILENT
         if a == SILENT:
@@ -395,27 +444,47 @@ class FrequencyTable:
     def locus_alleles(self, locus: str, extra_alleles=()) -> LocusAlleles:
         """The allele system of ``locus``: the table's alleles plus ``extra_alleles``
         (absent ones get the minimum allele frequency), plus the silent allele
-        when one is set.  Sorted by repeat number."""
+        when one is set.  Sorted by repeat number.
+
+        The frequencies sum to 1: added alleles keep the minimum allele
+        frequency, the table's own alleles and the silent allele are scaled by
+        ``(1 - Σ added) / (their sum)`` (see :class:`LocusAlleles` and the
+        module doc)."""
         locus = self.resolve_locus(locus)
         d = dict(self._freqs[locus])
-        added = []
+        added: dict[str, float] = {}
         for a in extra_alleles:
             if a == SILENT:
                 continue
             a = normalize_allele(a)
-            if a not in d:
-                d[a] = self._missing(locus, a)
-                added.append(a)
+            if a not in d and a not in added:
+                added[a] = self._missing(locus, a)
         silent = locus in self._silent
         if silent:
             d[SILENT] = self._silent[locus]
-        labels = sorted(d, key=_sort_key)
+        own_sum = math.fsum(d.values())
+        added_sum = math.fsum(added.values())
+        if not added_sum < 1.0:
+            raise FrequencyError(
+                f"frequency table {self.name!r}, locus {locus}: the {len(added)} alleles absent "
+                f"from the table ({', '.join(sorted(added, key=_sort_key))}) get the minimum "
+                f"allele frequency {self.min_allele_frequency(locus)!r} each, {added_sum:.6g} in "
+                f"all, which leaves nothing for the table's own alleles. Use a smaller "
+                f"min_allele_freq."
+            )
+        scale = (1.0 - added_sum) / own_sum
+        given = {**d, **added}
+        labels = sorted(given, key=_sort_key)
+        freqs = np.array([added[a] if a in added else d[a] * scale for a in labels],
+                         dtype=np.float64)
         return LocusAlleles(
             locus=locus,
             alleles=tuple(labels),
-            freqs=np.array([d[a] for a in labels], dtype=np.float64),
+            freqs=freqs,
             added=tuple(sorted(added, key=_sort_key)),
             silent=silent,
+            scale=scale,
+            given_freqs=np.array([given[a] for a in labels], dtype=np.float64),
         )
 
     # -- provenance ---------------------------------------------------------------

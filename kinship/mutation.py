@@ -116,6 +116,9 @@ class Proportional(_Base):
         A = len(labels)
         if A == 1:
             return np.ones((1, 1))
+        # over the alleles that mutate (the silent allele is left out by the caller):
+        # the frequencies scaled to sum to 1, so that every row sums to 1
+        freqs = np.asarray(freqs, dtype=np.float64) / math.fsum(freqs)
         denom = float(np.sum(freqs * (1.0 - freqs)))
         alpha = self.rate / denom
         M = (1.0 - alpha) * np.eye(A) + alpha * freqs[None, :]

@@ -230,7 +230,8 @@ def families(draw):
         if w in _SLOTTED and w in used:
             continue
         used.add(w)
-        sex = RELATIONS[w].sex or draw(st.sampled_from(["male", "female"]))
+        # M is male: his partner is female
+        sex = RELATIONS[w].sex or ("female" if w == "partner" else draw(st.sampled_from(["male", "female"])))
         out.append((f"R{k}", w, sex))
     return out
 

@@ -1,10 +1,12 @@
 """Frequency tables and the missing-allele policy (kinship.frequencies).
 
 The policy under test is the one documented at the top of
-kinship/frequencies.py: frequencies used exactly as given; sums further than
-0.02 from 1 are errors unless ``renormalise=True``; absent alleles get the
-minimum allele frequency (user value, else 5/(2N), else an error) and are added
-without renormalising the others; silent alleles are added on top.
+kinship/frequencies.py: the table is stored and reported as given; sums further
+than 0.02 from 1 are errors unless ``renormalise=True``; absent alleles get the
+minimum allele frequency (user value, else 5/(2N), else an error); the allele
+system used for computation (``locus_alleles``) sums to 1: added alleles keep
+the minimum frequency, the table's alleles and the silent allele are scaled by
+(1 - sum added) / (their sum).
 
 Small tables use frequencies that are multiples of 1/64, so sums are exact in
 binary floating point.  Bundled-table values (N, sums) are read from the CSV
@@ -72,8 +74,9 @@ def test_from_dict_values_used_exactly():
     assert t.frequency(D3, "15") == 0.5
 
 
-def test_sum_within_tolerance_is_not_renormalised():
-    # 0.5 + 0.49 = 0.99, within the default tolerance 0.02 -> kept as given
+def test_sum_within_tolerance_is_stored_as_given():
+    # 0.5 + 0.49 = 0.99, within the default tolerance 0.02 -> stored as given
+    # (the computation scales it to 1: test_locus_alleles_scales_a_table_...)
     t = FrequencyTable.from_dict({D3: {"14": 0.5, "15": 0.49}})
     assert t.frequency(D3, "14") == 0.5
     assert t.frequency(D3, "15") == 0.49
@@ -283,27 +286,76 @@ def test_missing_allele_policy_must_be_known():
         FrequencyTable.from_dict(SMALL, missing_allele="ignore")
 
 
-def test_locus_alleles_adds_absent_without_renormalising():
+def test_locus_alleles_adds_absent_and_scales_the_table_alleles():
     t = FrequencyTable.from_dict(SMALL, min_allele_freq=1 / 64)
     la = t.locus_alleles(D3, ["13", "15", "17"])
-    # sorted by repeat number; 13 and 17 added with 1/64 each; others untouched
+    # sorted by repeat number; 13 and 17 added with exactly 1/64 each; the
+    # table's alleles (sum 1) make room: scale = (1 - 2/64) / 1 = 62/64, so
+    # 16/64 -> 16*62/4096 = 31/128 and 32/64 -> 31/64 (all exact in binary)
     assert la.alleles == ("13", "14", "15", "16", "17")
-    assert la.freqs.tolist() == [1 / 64, 16 / 64, 32 / 64, 16 / 64, 1 / 64]
+    assert la.freqs.tolist() == [1 / 64, 31 / 128, 31 / 64, 31 / 128, 1 / 64]
     assert la.added == ("13", "17")
-    assert la.freqs.sum() == 66 / 64  # not renormalised
+    assert la.scale == 62 / 64
+    assert la.freqs.sum() == 1.0
+    # the values as given are kept alongside
+    assert la.given_freqs.tolist() == [1 / 64, 16 / 64, 32 / 64, 16 / 64, 1 / 64]
     assert not la.silent
     # the table itself is unchanged
     assert t.alleles(D3) == SMALL[D3]
+    assert t.frequency(D3, "14") == 16 / 64
 
 
-def test_locus_alleles_with_renormalise_adds_without_renormalising_again():
-    # table 0.5 : 0.3, renormalised once at construction -> 0.625, 0.375;
-    # absent allele 13 then gets min 0.05, others unchanged
+def test_locus_alleles_scales_a_table_that_does_not_sum_to_one():
+    # 0.5 + 0.49 = 0.99 (accepted): the computation uses p / 0.99
+    t = FrequencyTable.from_dict({D3: {"14": 0.5, "15": 0.49}})
+    la = t.locus_alleles(D3)
+    assert la.freqs.tolist() == pytest.approx([0.5 / 0.99, 0.49 / 0.99], rel=1e-15)
+    assert la.scale == pytest.approx(1 / 0.99, rel=1e-15)
+    assert la.freqs.sum() == pytest.approx(1.0, abs=1e-15)
+    assert la.given_freqs.tolist() == [0.5, 0.49]
+    # stored and reported as given
+    assert t.frequency(D3, "15") == 0.49
+
+
+def test_added_alleles_that_leave_no_room_are_an_error():
+    t = FrequencyTable.from_dict({D3: {"14": 0.5, "15": 0.5}}, min_allele_freq=0.5)
+    t.locus_alleles(D3, ["13"])                     # 0.5 added: scale 0.5, fine
+    with pytest.raises(FrequencyError, match="leaves nothing for the table's own alleles"):
+        t.locus_alleles(D3, ["13", "16"])           # 1.0 added
+
+
+def test_sum_tolerance_is_inclusive():
+    # 0.2 + 0.3 + 0.48 is 0.98 in decimal, just below in binary: accepted at 0.02
+    FrequencyTable.from_dict({D3: {"14": 0.2, "15": 0.3, "16": 0.48}})
+    with pytest.raises(FrequencyError, match="sum to 0.979"):
+        FrequencyTable.from_dict({D3: {"14": 0.2, "15": 0.3, "16": 0.479}})
+
+
+def test_locus_alleles_with_renormalise_scales_like_any_table():
+    # table 0.5 : 0.3, renormalised once at construction -> stored 0.625, 0.375;
+    # absent allele 13 then gets min 0.05 exactly, and the table's alleles are
+    # scaled by (1 - 0.05) / (0.625 + 0.375) = 0.95: 0.59375, 0.35625
     t = FrequencyTable.from_dict({D3: {"14": 0.5, "15": 0.3}}, renormalise=True, min_allele_freq=0.05)
     la = t.locus_alleles(D3, ["13"])
-    assert la.freqs.tolist() == pytest.approx([0.05, 0.625, 0.375], rel=1e-15)
-    assert la.freqs[1] == t.frequency(D3, "14")
-    assert la.freqs[0] == t.frequency(D3, "13")
+    assert la.freqs.tolist() == pytest.approx([0.05, 0.59375, 0.35625], rel=1e-15)
+    assert la.freqs[0] == t.frequency(D3, "13") == 0.05
+    # the stored (reported) table is the renormalised one
+    assert t.frequency(D3, "14") == pytest.approx(0.625, rel=1e-15)
+    assert la.given_freqs[1] == t.frequency(D3, "14")
+    # without an added allele the system is the stored table (scale 1 to rounding)
+    assert t.locus_alleles(D3).freqs.tolist() == pytest.approx([0.625, 0.375], rel=1e-15)
+
+
+def test_renormalise_changes_no_likelihood_without_a_silent_allele():
+    # within the tolerance, renormalise=True only changes what is stored: the
+    # computation scales each locus to 1 either way
+    raw = {D3: {"14": 0.3, "15": 0.2, "16": 0.49}}        # 0.99
+    a = FrequencyTable.from_dict(raw, min_allele_freq=0.01)
+    b = FrequencyTable.from_dict(raw, min_allele_freq=0.01, renormalise=True)
+    assert a.checksum() != b.checksum()
+    for extra in ([], ["13"]):
+        np.testing.assert_allclose(a.locus_alleles(D3, extra).freqs, b.locus_alleles(D3, extra).freqs,
+                                   rtol=1e-15, atol=0)
 
 
 def test_locus_alleles_microvariant_sort_order():
@@ -321,7 +373,10 @@ def test_silent_allele_every_locus():
     t = FrequencyTable.from_dict(SMALL, silent=1 / 64)
     la = t.locus_alleles(D3)
     assert la.alleles == ("14", "15", "16", "silent")  # silent last
-    assert la.freqs.tolist() == [16 / 64, 32 / 64, 16 / 64, 1 / 64]  # added on top
+    # the table sums to 1, with the silent allele to 65/64: everything is scaled
+    # by 64/65 so that the system sums to 1
+    assert la.freqs.tolist() == pytest.approx([16 / 65, 32 / 65, 16 / 65, 1 / 65], rel=1e-15)
+    assert la.given_freqs.tolist() == [16 / 64, 32 / 64, 16 / 64, 1 / 64]
     assert la.silent
     assert t.silent_frequency(D3) == 1 / 64
     assert t.frequency(TH, "silent") == 1 / 64
@@ -343,17 +398,17 @@ def test_silent_frequency_out_of_range(bad):
 
 
 def test_silent_allele_in_a_paternity_duo():
-    # Father called 15/15, child called 16/16, mother untyped; p14 = 1/4,
-    # p15 = 1/2, p16 = 1/4, silent s = 1/64 (added on top; every founder
-    # allele, untyped ones too, is drawn from this p).
+    # Father called 15/15, child called 16/16, mother untyped.  Table p14 = 1/4,
+    # p15 = 1/2, p16 = 1/4 and silent 1/64: 65/64 in all, so the allele system
+    # is q = 64/65 x that: q14 = 16/65, q15 = 32/65, q16 = 16/65, s = 1/65
+    # (every founder allele, untyped ones too, is drawn from q).
     # Without a silent allele this is an exclusion.  With it:
-    # H1: the father must be 15/s (prob 2 * 1/2 * 1/64 = 1/64), pass s (1/2),
-    #     and the child's maternal allele must be 16 (1/4):
-    #     L1 = 1/64 * 1/2 * 1/4 = 1/512.
-    # H2: P(father call) = p15^2 + 2 p15 s = 1/4 + 1/64 = 17/64,
-    #     P(child call)  = p16^2 + 2 p16 s = 1/16 + 1/128 = 9/128,
-    #     L2 = 17/64 * 9/128 = 153/8192.
-    # LR = (1/512) / (153/8192) = 16/153.
+    # H1: the father must be 15/s (prob 2 q15 s), pass s (1/2), and the child's
+    #     maternal allele must be 16 (q16):  L1 = q15 s q16 = 32*16/65^3 = 512/274625.
+    # H2: P(father call) = q15^2 + 2 q15 s = q15 (q15 + 2 s) = 32*34/65^2,
+    #     P(child call)  = q16 (q16 + 2 s) = 16*18/65^2,
+    #     L2 = 32*34*16*18/65^4 = 313344/17850625.
+    # LR = s / ((q15 + 2 s)(q16 + 2 s)) = 65 / (34*18) = 65/612.
     t = FrequencyTable.from_dict({D3: SMALL[D3]}, silent=1 / 64)
     h1 = [
         {"id": "AF", "sex": "male"},
@@ -363,9 +418,9 @@ def test_silent_allele_in_a_paternity_duo():
     h2 = [{"id": "AF", "sex": "male"}, {"id": "C", "sex": "male"}]
     g = {"AF": {D3: ("15", "15")}, "C": {D3: ("16", "16")}}
     r = likelihood_ratio(h1, h2, g, t)
-    assert r.likelihood_h1[D3] == pytest.approx(1 / 512, rel=1e-12)
-    assert r.likelihood_h2[D3] == pytest.approx(153 / 8192, rel=1e-12)
-    assert r.per_locus[D3] == pytest.approx(16 / 153, rel=1e-12)
+    assert r.likelihood_h1[D3] == pytest.approx(512 / 274625, rel=1e-12)
+    assert r.likelihood_h2[D3] == pytest.approx(313344 / 17850625, rel=1e-12)
+    assert r.per_locus[D3] == pytest.approx(65 / 612, rel=1e-12)
     assert r.inconsistent == []
     # and without the silent allele it is an exclusion
     r0 = likelihood_ratio(h1, h2, g, FrequencyTable.from_dict({D3: SMALL[D3]}))
@@ -375,10 +430,11 @@ def test_silent_allele_in_a_paternity_duo():
 def test_silent_allele_with_theta_homozygous_founders():
     # Balding-Nichols urn (docs/mutation-models.md §6) with a silent allele s:
     # the k-th founder allele is a with prob (c_a θ + (1-θ) p_a)/(1 + (k-2) θ).
-    # One founder called 15/15 (p15 = 1/2, ps = 1/64): ordered pairs (15,15),
-    # (15,s), (s,15):  p15 (θ + (1-θ) p15) + 2 p15 (1-θ) ps.
-    theta, p15, ps = 0.05, 0.5, 1 / 64
-    t = FrequencyTable.from_dict({D3: SMALL[D3]}, silent=ps)
+    # One founder called 15/15.  Table p15 = 1/2 with silent 1/64 (65/64 in
+    # all), so q15 = 32/65, qs = 1/65: ordered pairs (15,15), (15,s), (s,15):
+    # q15 (θ + (1-θ) q15) + 2 q15 (1-θ) qs.
+    theta, p15, ps = 0.05, 32 / 65, 1 / 65
+    t = FrequencyTable.from_dict({D3: SMALL[D3]}, silent=1 / 64)
     one = [{"id": "A", "sex": "male"}]
     r = likelihood_ratio(one, one, {"A": {D3: ("15", "15")}}, t, theta=theta)
     exp = p15 * (theta + (1 - theta) * p15) + 2 * p15 * (1 - theta) * ps
@@ -389,9 +445,11 @@ def test_silent_allele_with_theta_homozygous_founders():
 def test_bundled_table_paternity_index():
     # nist1036_all, CSF1PO: father 10/11, child 10/12, mother untyped.
     # H1: father passes 10 (1/2), mother's allele 12 (p12): L1 = P(AF) p12 / 2
-    # H2: L2 = P(AF) * 2 p10 p12  ->  LR = 1 / (4 p10), p10 read from the CSV.
+    # H2: L2 = P(AF) * 2 p10 p12  ->  LR = 1 / (4 p10), with p10 the frequency
+    # of the allele system: the CSV's value divided by the CSV's CSF1PO sum
+    # (which is 1 only to ~1e-10).
     _, raw = _read_raw("nist1036_all")
-    p10 = raw["CSF1PO"]["10"]
+    p10 = raw["CSF1PO"]["10"] / math.fsum(raw["CSF1PO"].values())
     h1 = [
         {"id": "AF", "sex": "male"},
         {"id": "M", "sex": "female"},

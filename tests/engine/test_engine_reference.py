@@ -80,8 +80,12 @@ def _reference_pair(hit, mode, by_id, ft, mut, theta, line):
 
 
 def _identity_lr(a, b, ft, locus, theta):
-    """NRC II 4.10: LR = 1 / P(Q = g | R = g) with the Balding-Nichols formula."""
-    pa, pb = ft.frequency(locus, a), ft.frequency(locus, b)
+    """NRC II 4.10: LR = 1 / P(Q = g | R = g) with the Balding-Nichols formula,
+    at the frequencies of the allele system: the table's value divided by the
+    locus sum (the bundled tables sum to 1 only to ~1e-10; the simulated
+    profiles carry no allele absent from the table, so nothing else is added)."""
+    total = math.fsum(ft.alleles(locus).values())
+    pa, pb = ft.frequency(locus, a) / total, ft.frequency(locus, b) / total
     t = theta
     if a == b:
         p = (2 * t + (1 - t) * pa) * (3 * t + (1 - t) * pa) / ((1 + t) * (1 + 2 * t))
