@@ -48,6 +48,8 @@ from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
 from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
                      clean_results, read_json)
+from formats.perms import make_dir
+
 from .merge import merge_hits
 from .plan import PrevState, plan_mode
 from .report import summary_text
@@ -343,7 +345,7 @@ def _first_fps(t: pa.Table, fps: list) -> list:
 
 
 def _snapshot(out: Path, dst: Path):
-    dst.mkdir(parents=True, exist_ok=True)
+    make_dir(dst)
     for src in (out / "hits.parquet", out / STATE / "units.parquet", out / STATE / "counts.parquet",
                 out / STATE / "chance.parquet", out / "manifest.json"):
         if src.exists():
@@ -526,7 +528,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
     modes = job.modes
     search = v["search"]
     run_notes: list = []  # about this run, not the results: manifest only
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     with RunLock(out):
         _remove_stale_temps(out)
         state_kind, info = _check_output(out, job_key, resume, v["output"]["overwrite"])
@@ -563,7 +565,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             run_notes.append("the model's allele systems or loci changed since the last run (new alleles "
                          "or loci in the datasets): every pair was compared again")
             prev = None
-        tasks_dir.mkdir(parents=True, exist_ok=True)
+        make_dir(tasks_dir)
         atomic_write_json(state_dir / "run.json", {
             "status": "running", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
             "job_source": job.source, "started": started, "previous": prev is not None,

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from formats.dataset import _atomic_write_bytes, _fsync_dir
+from formats.perms import file_mode, make_dir
 
 from .errors import OutputError
 
@@ -64,6 +65,7 @@ def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None):
     try:
         pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
         with open(tmp, "rb+") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
@@ -80,8 +82,8 @@ class RunLock:
         self.fd = None
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        make_dir(self.path.parent)
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, file_mode())
         try:
             import fcntl
 

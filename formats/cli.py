@@ -55,6 +55,7 @@ def _cmd_import(args) -> int:
             encoding=args.encoding, delimiter=delim, single_allele=args.single_allele,
             extra_loci=tuple(args.extra_locus or ()), default_kind=args.kind,
             kit=args.kit or "", sample_column=args.sample_column,
+            manifest_encoding=args.encoding,
         )
         print(res.summary())
         if res.n_rejected or res.manifest_rejected:
@@ -64,7 +65,7 @@ def _cmd_import(args) -> int:
         for ped in args.pedigree or ():
             from .pedfile import read_ped
 
-            cases += read_ped(ped, case_id=args.case_id)
+            cases += read_ped(ped, case_id=args.case_id, encoding=args.encoding)
         for note in check_families(res.profiles, args.out, cases):
             print(f"note: {note}")
         if cases:
@@ -91,6 +92,10 @@ def _cmd_import(args) -> int:
         return _err(str(e))
     except (KeyError, ValueError) as e:  # e.g. kinship.FrequencyError, LocusError
         return _err(str(e))
+    except OSError as e:  # the rejects file: disk full, read-only, permissions
+        from .dataset import os_error_message
+
+        return _err(os_error_message(e, args.out))
 
 
 def _cmd_import_y(args) -> int:
@@ -179,8 +184,12 @@ def _cmd_export(args) -> int:
         return 0
     except FormatError as e:
         return _err(str(e))
-    except (KeyError, ValueError, OSError) as e:
+    except (KeyError, ValueError) as e:
         return _err(str(e))
+    except OSError as e:
+        return _err(f"cannot write {args.out}: {e.strerror or e}; nothing was written (the file is "
+                    f"written under a temporary name, removed on error). Fix: free disk space or "
+                    f"give a writable --out")
 
 
 def _cmd_verify(args) -> int:

@@ -178,6 +178,9 @@ def write_cmf(profiles, path, *, source_lab: str = "NONE", destination_ori: str 
             out.append("    </LOCUS>")
         out.append("  </SPECIMEN>")
     out.append("</CODISImportFile>")
+    from .perms import protect
+
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("\n".join(out) + "\n")
+    protect(path)
     return os.fspath(path)

@@ -51,6 +51,7 @@ from .errors import (
 )
 from kinship.cases import ALIASES as RELATION_ALIASES
 
+from .perms import file_mode, make_dir
 from .profile import KINDS, RELATIONS, SEXES, Profile, allele_sort_key, validate_profile
 
 __all__ = [
@@ -1015,7 +1016,9 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     ``fsync`` and move it into place with ``os.replace`` (readers never see half a file)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with open(tmp, "wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
+        with open(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -1038,7 +1041,7 @@ def _dataset_lock(path: Path):
     except ImportError:  # pragma: no cover - non-POSIX
         yield
         return
-    fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
+    fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_RDWR, file_mode())
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -1253,6 +1256,7 @@ def _write_shards(path: Path, mpath: Path, manifest: dict, cols: Mapping, names,
             pq.write_table(table, tmp, compression=compression, write_page_checksum=True,
                            row_group_size=ROW_GROUP_ROWS)
             with open(tmp, "rb+") as fh:
+                os.fchmod(fh.fileno(), file_mode())
                 os.fsync(fh.fileno())
             entry = {"file": name, "n_profiles": stop - start,
                      "sha256": sha256_file(tmp), "written": _utcnow()}
@@ -1267,13 +1271,32 @@ def _write_shards(path: Path, mpath: Path, manifest: dict, cols: Mapping, names,
         manifest["shards"].extend(entries)
         manifest["software"] = {"name": "strkin", "version": _software_version()}
         _write_json_atomic(mpath, manifest)
-    except BaseException:
+    except BaseException as e:
         for p in temps + written:
             with contextlib.suppress(OSError):
                 p.unlink()
+        if isinstance(e, OSError):
+            raise DatasetError(os_error_message(e, path)) from None
         raise
     _fsync_dir(path)
     return written
+
+
+def os_error_message(e: OSError, path) -> str:
+    """One line for a failed write to a dataset: what happened, and that nothing of
+    this write is left (the dataset is as it was)."""
+    import errno
+
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied"}.get(e.errno, e.strerror or type(e).__name__)
+    fix = {errno.ENOSPC: "free disk space, then import again",
+           errno.EROFS: "write the dataset on a writable file system (--out)",
+           errno.EACCES: "give a dataset directory this user may write to (--out)",
+           errno.EPERM: "give a dataset directory this user may write to (--out)"
+           }.get(e.errno, "fix the cause, then import again")
+    return (f"cannot write to dataset {path}: {what}; nothing was written and the dataset is as "
+            f"it was (new shards removed, manifest unchanged). Fix: {fix}")
 
 
 def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str | None = None,
@@ -1293,6 +1316,14 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
     in the dataset, or given twice, raises :class:`DuplicateSampleError` naming the
     shard(s).  Returns the paths of the new shards.
     """
+    try:
+        return _write_profiles(path, profiles, provenance, kit, shard_size=shard_size,
+                               extra_loci=extra_loci, compression=compression)
+    except OSError as e:          # the directory or its lock could not be created
+        raise DatasetError(os_error_message(e, path)) from None
+
+
+def _write_profiles(path, profiles, provenance, kit, *, shard_size, extra_loci, compression):
     path = Path(path)
     if not isinstance(profiles, ProfileArrays):
         profiles = ProfileArrays.from_profiles(list(profiles), extra_loci=extra_loci)
@@ -1306,7 +1337,7 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
         cols["kit"] = pc.if_else(pc.equal(cols["kit"], ""), kit, cols["kit"])
     sid = cols["sample_id"]
     _check_unique_ids(sid, "profiles")
-    path.mkdir(parents=True, exist_ok=True)
+    make_dir(path)
     prov = _default_provenance()
     if provenance:
         prov.update(dict(provenance))

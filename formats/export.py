@@ -66,7 +66,11 @@ class _Out:
         d = os.path.dirname(os.path.abspath(p))
         os.makedirs(d, exist_ok=True)
         self.tmp = os.path.join(d, f".{os.path.basename(p)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-        self.fh = open(self.tmp, "w", encoding="utf-8-sig" if self.excel else "utf-8",
+        from .perms import file_mode
+
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
+        os.fchmod(fd, file_mode())
+        self.fh = open(fd, "w", encoding="utf-8-sig" if self.excel else "utf-8",
                        newline=self.newline)
         return self.fh
 
@@ -74,7 +78,12 @@ class _Out:
         if self.tmp is None:
             self.fh.flush()
             return False
-        self.fh.close()
+        try:
+            self.fh.close()
+        except BaseException:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
+            raise
         if et is None:
             os.replace(self.tmp, os.fspath(self.path))
         elif os.path.exists(self.tmp):

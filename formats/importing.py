@@ -492,10 +492,14 @@ def write_rejects(rejects, path) -> str:
     """Write rejects as CSV (``file,line,sample,locus,value,reason,fix``), atomically."""
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
+    from .perms import file_mode, make_dir
+
+    make_dir(d)
     tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             w = csv.writer(fh)
             w.writerow(Reject.FIELDS)
             for r in rejects:

@@ -595,7 +595,9 @@ def write_y_haplotypes(path, haplotypes, meta=None, provenance: Mapping | None =
     extra_col = np.full(n, "", dtype=object)
     for r, d in extra_rows.items():
         extra_col[r] = json.dumps(d, sort_keys=True)
-    path.mkdir(parents=True, exist_ok=True)
+    from .perms import make_dir
+
+    make_dir(path)
     prov = _default_provenance()
     if provenance:
         prov.update(dict(provenance))
