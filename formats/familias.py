@@ -1091,27 +1091,9 @@ def write_fam(profiles, path, frequencies=None, database_name: str = "strkin exp
 
 
 def case_hypotheses(case, query_id: str, missing: str | None = None) -> tuple:
-    """H1 and H2 records of a case and a query: H1 is the case pedigree with the
-    query in the place of the missing person ``missing`` (default: the case's
-    first), whose node stays as an unlinked untyped person; H2 is the case
-    pedigree with the query unrelated.  Both hold the same persons."""
-    m = missing if missing is not None else case.missing[0]
-    if m not in case.missing:
-        raise ValueError(f"case {case.id!r}: {m!r} is not a missing person of the case")
-    if query_id in case.pedigree:
-        raise ValueError(f"case {case.id!r}: the query id {query_id!r} is a person of the case")
-    recs = case.pedigree.records()
-    msex = case.sex_of(m)
-    sub = {m: query_id}
-    h1 = [{"id": r["id"], "father": sub.get(r["father"], r["father"]),
-           "mother": sub.get(r["mother"], r["mother"]), "sex": r["sex"]}
-          if r["id"] != m else {"id": m, "father": None, "mother": None, "sex": r["sex"]}
-          for r in recs]
-    mrec = next(r for r in recs if r["id"] == m)
-    h1.append({"id": query_id, "father": mrec["father"], "mother": mrec["mother"], "sex": msex})
-    h2 = [dict(r) for r in recs] + [{"id": query_id, "father": None, "mother": None,
-                                     "sex": msex}]
-    return h1, h2
+    """H1 and H2 records of a case and a query (:meth:`kinship.cases.Case.hypotheses`);
+    a ValueError where the missing person or the query id does not fit."""
+    return case.hypotheses(query_id, missing)
 
 
 def write_fam_case(path, case, genotypes, frequencies, loci=None, mutation=None,

@@ -299,6 +299,31 @@ class Case:
                      for p in (self.pedigree.persons[i] for i in self.pedigree.order))
         return (recs, tuple(sorted(name[m] for m in self.missing)), name[missing])
 
+    def hypotheses(self, query_id: str = "Q", missing: str | None = None) -> tuple:
+        """``(H1, H2)`` pedigree records for a query: H1 is the case pedigree with
+        the query in the place of the missing person ``missing`` (default: the
+        first), whose own node stays as an unlinked untyped person; H2 is the case
+        pedigree with the query an unrelated founder.  Both hold the same persons,
+        as :func:`kinship.likelihood_ratio` needs; this is the LR that case mode
+        computes (the relatives keep their places under both hypotheses)."""
+        m = missing if missing is not None else self.missing[0]
+        if m not in self.missing:
+            raise CaseError(f"case {self.id!r}: {m!r} is not a missing person of the case")
+        if query_id in self.pedigree:
+            raise CaseError(f"case {self.id!r}: the query id {query_id!r} is a person of the case")
+        recs = self.pedigree.records()
+        sub = {m: query_id}
+        h1 = [{"id": r["id"], "father": sub.get(r["father"], r["father"]),
+               "mother": sub.get(r["mother"], r["mother"]), "sex": r["sex"]}
+              if r["id"] != m else {"id": m, "father": None, "mother": None, "sex": r["sex"]}
+              for r in recs]
+        mrec = next(r for r in recs if r["id"] == m)
+        h1.append({"id": query_id, "father": mrec["father"], "mother": mrec["mother"],
+                   "sex": mrec["sex"]})
+        h2 = [dict(r) for r in recs] + [{"id": query_id, "father": None, "mother": None,
+                                         "sex": mrec["sex"]}]
+        return h1, h2
+
     # -- serialisation (JSON: no pickle) -------------------------------------------
     def to_dict(self) -> dict:
         return {"id": self.id, "pedigree": self.pedigree.records(), "missing": list(self.missing),

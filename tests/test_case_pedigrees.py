@@ -178,19 +178,9 @@ def _explicit(relatives):
         return pid
 
     for rid, word, sex in relatives:
-        if word in PATHS:
-            old = person(PATHS[word])
-            # the typed relative *is* that person: rename
-            people[rid] = people.pop(old)
-            for p in people.values():
-                for k in ("father", "mother"):
-                    if p[k] == old:
-                        p[k] = rid
-            for k, v in list(name.items()):
-                if v == old:
-                    name[k] = rid
-        elif word in SLOT:
-            old = person(SLOT[word])
+        if word in PATHS or word in SLOT:
+            # the typed relative *is* that person: rename it
+            old = person(PATHS[word] if word in PATHS else SLOT[word])
             people[rid] = people.pop(old)
             for p in people.values():
                 for k in ("father", "mother"):

@@ -106,12 +106,7 @@ def family_recall(structure: str, n_families: int = 40, loci=None, threshold: fl
                                         for l in loci})
     cases_true, cases_wrong = [], []
     for case, q, refs in fams:
-        m = case.missing[0]
-        recs = case.pedigree.records()
-        h1 = [dict(r, id="Q" if r["id"] == m else r["id"],
-                   father="Q" if r["father"] == m else r["father"],
-                   mother="Q" if r["mother"] == m else r["mother"]) for r in recs]
-        h2 = recs + [{"id": "Q", "father": None, "mother": None, "sex": "male"}]
+        h1, h2 = case.hypotheses("Q")
         g = {r.sample_id: r.genotypes for r in refs}
         g["Q"] = q.genotypes
         true_lr.append(kinship.likelihood_ratio(h1, h2, g, ft, mut, 0.0, loci=loci).log10_total)
