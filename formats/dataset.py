@@ -42,6 +42,7 @@ from kinship.markers import AlleleError, LocusError, canonical_locus, normalize_
 from .errors import (
     CorruptShardError,
     DatasetError,
+    DatasetWriteError,
     FormatError,
     DuplicateSampleError,
     MissingLocusError,
@@ -1276,7 +1277,7 @@ def _write_shards(path: Path, mpath: Path, manifest: dict, cols: Mapping, names,
             with contextlib.suppress(OSError):
                 p.unlink()
         if isinstance(e, OSError):
-            raise DatasetError(os_error_message(e, path)) from None
+            raise DatasetWriteError(os_error_message(e, path)) from None
         raise
     _fsync_dir(path)
     return written
@@ -1289,7 +1290,7 @@ def os_error_message(e: OSError, path) -> str:
 
     what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
             errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-            errno.EPERM: "permission denied"}.get(e.errno, e.strerror or type(e).__name__)
+            errno.EPERM: "permission denied"}.get(e.errno, e.strerror or str(e)[:100] or type(e).__name__)
     fix = {errno.ENOSPC: "free disk space, then import again",
            errno.EROFS: "write the dataset on a writable file system (--out)",
            errno.EACCES: "give a dataset directory this user may write to (--out)",
@@ -1320,7 +1321,7 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
         return _write_profiles(path, profiles, provenance, kit, shard_size=shard_size,
                                extra_loci=extra_loci, compression=compression)
     except OSError as e:          # the directory or its lock could not be created
-        raise DatasetError(os_error_message(e, path)) from None
+        raise DatasetWriteError(os_error_message(e, path)) from None
 
 
 def _write_profiles(path, profiles, provenance, kit, *, shard_size, extra_loci, compression):

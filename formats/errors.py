@@ -42,6 +42,7 @@ __all__ = [
     "XMLSecurityError",
     "FamilyError",
     "DatasetError",
+    "DatasetWriteError",
     "CorruptShardError",
     "SchemaVersionError",
     "SchemaTooNewError",
@@ -171,6 +172,14 @@ class DatasetError(FormatError):
 
 class CorruptShardError(DatasetError):
     """A shard that is truncated, unreadable, or inconsistent with its dataset."""
+
+
+class DatasetWriteError(DatasetError, OSError):
+    """A write to a dataset failed on the file system (disk full, read-only,
+    permissions); nothing of the write is left.  Also an ``OSError``."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
 
 
 class SchemaVersionError(DatasetError):
