@@ -143,6 +143,11 @@ class ImportResult:
             extra.append(f"{self.n_duplicate} exact repeats merged")
         if extra:
             s += " (" + ", ".join(extra) + ")"
+        encs = [f"{src.get('file')}: {src.get('encoding')}" for src in
+                (self.provenance or {}).get("sources", [])
+                if src.get("encoding") not in (None, "", "utf-8", "xml")]
+        if encs:
+            s += f" (encoding {'; '.join(encs)})"
         if self.manifest_read:
             s += (f". Manifest: read {self.manifest_read} rows, used {self.manifest_used}, "
                   f"rejected {self.manifest_rejected}")
@@ -567,7 +572,7 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
                 "format": fmt, "encoding": parsed.encoding, "role": "genotypes"}]
     if man is not None:
         sources.append({"file": os.path.basename(man.file), "sha256": man.sha256,
-                        "format": "manifest", "role": "manifest"})
+                        "format": "manifest", "encoding": man.encoding, "role": "manifest"})
     res = ImportResult(
         profiles=profiles, rejects=all_rejects, n_read=st["n_read"],
         n_imported=st["n_imported"], n_rejected=st["n_rejected"], format=fmt,

@@ -61,6 +61,59 @@ def _guess_encoding(data: bytes) -> str | None:
         return None
 
 
+#: what the detector may decide between (charset-normalizer's names): the encodings
+#: labs' Windows machines write
+_CANDIDATES = ["utf_8", "utf_16", "cp1252", "latin_1", "gb18030"]
+_FAMILY = {"utf_8": "utf-8", "utf_16": "utf-16", "cp1252": "cp1252", "latin_1": "cp1252",
+           "iso8859_1": "cp1252", "iso8859_15": "cp1252", "gb18030": "gbk", "gbk": "gbk",
+           "gb2312": "gbk"}
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """The encoding of ``data`` as charset-normalizer decides it among UTF-8,
+    UTF-16, Windows-1252/Latin-1 and GBK/GB18030 (``"utf-8"``, ``"utf-16"``,
+    ``"cp1252"``, ``"gbk"``), checked for unlikely characters; None if none fits."""
+    try:
+        t = data.decode("gb18030")     # short Chinese text: the detector needs more bytes
+        if re.search(r"[\u4e00-\u9fff]", t) and unlikely_char(t) is None:
+            return "gbk"
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a dependency
+        return _guess_encoding(data)
+    best = from_bytes(data[: 1 << 20], cp_isolation=_CANDIDATES).best()
+    fam = _FAMILY.get(best.encoding) if best is not None else None
+    if fam is not None:
+        try:
+            if unlikely_char(data.decode(fam)) is None:
+                return fam
+        except UnicodeDecodeError:
+            pass
+    return _guess_encoding(data)
+
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_MIXED = re.compile(rf"[A-Za-z\u00c0-\u024f][{_CJK}]|[{_CJK}][A-Za-z\u00c0-\u024f]")
+_ODD = re.compile(r"[\u0080-\u009f\ue000-\uf8ff\ufffd]")
+
+
+def unlikely_char(text: str):
+    """``(offset, reason)`` of the first character a wrong decoding typically
+    produces (a C1 control or private-use character, U+FFFD, or a CJK character
+    inside a word of Latin letters, as Latin-1 bytes read as GBK give ``M黮ler``);
+    None when the text looks right."""
+    m = _ODD.search(text)
+    if m:
+        return m.start(), f"character U+{ord(m.group()[0]):04X} (a control, private-use or replacement character)"
+    m = _MIXED.search(text)
+    if m:
+        c = next(ch for ch in m.group() if re.match(f"[{_CJK}]", ch))
+        return m.start(), f"character U+{ord(c):04X} (a CJK character inside a word of Latin letters)"
+    return None
+
+
 def read_text(path, encoding: str | None = None, *, what: str = "file") -> Text:
     """Read and decode a text file (see module doc); raise typed errors."""
     p = os.fspath(path)
@@ -118,14 +171,18 @@ def read_text(path, encoding: str | None = None, *, what: str = "file") -> Text:
     except UnicodeDecodeError as e:
         off = e.start + (len(data) - len(data_))
         line, col = _line_of_offset(data, off)
-        guess = _guess_encoding(data_) if not encoding else None
+        guess = detect_encoding(data_) if not encoding else None
         bad = data[off: off + 1].hex().upper()
         if guess == "gbk":
-            hint = ("it looks like GBK/GB18030 (Chinese Windows). Re-save the file as UTF-8, "
-                    "or pass encoding='gbk' (command line: --encoding gbk)")
+            hint = ("it looks like GBK/GB18030 (Chinese Windows; detected by charset-normalizer). "
+                    "Re-save the file as UTF-8, or pass encoding='gbk' (command line: --encoding gbk)")
         elif guess == "cp1252":
-            hint = ("it looks like Windows-1252 (Western Windows). Re-save the file as UTF-8, "
-                    "or pass encoding='cp1252' (command line: --encoding cp1252)")
+            hint = ("it looks like Windows-1252/Latin-1 (Western Windows; detected by "
+                    "charset-normalizer). Re-save the file as UTF-8, or pass encoding='cp1252' "
+                    "(command line: --encoding cp1252)")
+        elif guess == "utf-16":
+            hint = ("it looks like UTF-16 without a byte-order mark. Re-save the file as UTF-8, "
+                    "or pass encoding='utf-16-le' (command line: --encoding utf-16-le)")
         else:
             hint = "re-save the file as UTF-8, or pass the file's encoding with encoding=..."
         raise EncodingError(
@@ -135,6 +192,20 @@ def read_text(path, encoding: str | None = None, *, what: str = "file") -> Text:
     if text.startswith("\ufeff"):
         text = text[1:]
         bom = bom or "utf-8"
+    if codecs.lookup(enc).name not in ("utf-8", "utf-8-sig"):
+        odd = unlikely_char(text)
+        if odd is not None:
+            off, why = odd
+            line = text.count("\n", 0, off) + 1 if "\n" in text else text.count("\r", 0, off) + 1
+            other = detect_encoding(data_)
+            hint = (f"the file is probably not {enc}" +
+                    (f"; it looks like {other} (detected by charset-normalizer): pass "
+                     f"encoding='{other}' (command line: --encoding {other})"
+                     if other and codecs.lookup(other).name != codecs.lookup(enc).name else
+                     "; pass the file's real encoding with encoding=..., or re-save it as UTF-8"))
+            raise EncodingError(
+                f"decoding the file as {enc} gives an unlikely {why}: the wrong encoding would "
+                f"store garbled sample names", file=p, line=line, fix=hint)
     return Text(p, text, enc, sha, bom)
 
 
