@@ -55,9 +55,14 @@ def _cmd_import(args) -> int:
             encoding=args.encoding, delimiter=delim, single_allele=args.single_allele,
             extra_loci=tuple(args.extra_locus or ()), default_kind=args.kind,
             kit=args.kit or "", sample_column=args.sample_column,
-            manifest_encoding=args.encoding,
+            manifest_encoding=args.encoding, allele_check=args.allele_check,
         )
         print(res.summary())
+        for w in res.warnings[:20]:
+            print(f"warning: {w}", file=sys.stderr)
+        if len(res.warnings) > 20:
+            print(f"warning: ... and {len(res.warnings) - 20} more (in the shard's provenance)",
+                  file=sys.stderr)
         if res.n_rejected or res.manifest_rejected:
             print(f"{res.n_rejected + res.manifest_rejected} rejected rows with reasons written "
                   f"to {res.rejects_path}")
@@ -261,6 +266,9 @@ def register(subparsers) -> None:
                         "(repeatable)")
     p.add_argument("--case-id", metavar="CASE",
                    help="case id of a pedigree file that has no 'case' column")
+    p.add_argument("--allele-check", choices=("warn", "strict"), default="warn",
+                   help="an allele outside the ladder range of the bundled kits (e.g. 0 or 999): "
+                        "import it with a warning (default) or refuse the row (strict)")
     p.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
     p.set_defaults(func=_cmd_import)
 

@@ -112,6 +112,10 @@ def parse_cmf(path) -> Parsed:
             hint["kind"], rel = kr
             if rel:
                 hint["relation"] = rel
+        elif cat:
+            # a category that says nothing strkin can use (Other, a relative
+            # without the relation, a typo): the kind must come from a manifest
+            hint["unknown_category"] = cat
         case = sp.attrib.get("CASEID", "").strip()
         if case:
             hint["case_id"] = case

@@ -45,7 +45,7 @@ from functools import lru_cache
 
 from kinship.markers import AlleleError, LocusError, canonical_locus, is_amelogenin, is_off_ladder, normalize_allele
 
-from .errors import InputFormatError, InvalidRowError, Reject
+from .errors import InputFormatError, InvalidRowError, Reject, excerpt
 from .manifest import Manifest, read_manifest
 from .profile import (
     RELATIONS,
@@ -132,6 +132,8 @@ class ImportResult:
     cases: list = field(default_factory=list)
     pedigrees: list = field(default_factory=list)
     settings: object = None
+    #: lenient mode: rows imported with an implausible allele (outside the ladder range)
+    warnings: list = field(default_factory=list)
 
     def summary(self) -> str:
         s = (f"{os.path.basename(self.source)}: read {self.n_read} rows, imported "
@@ -141,6 +143,9 @@ class ImportResult:
             extra.append(f"{self.n_untyped} no-call rows imported as untyped")
         if self.n_duplicate:
             extra.append(f"{self.n_duplicate} exact repeats merged")
+        if self.warnings:
+            extra.append(f"WARNING: {len(self.warnings)} rows with an allele outside the ladder "
+                         f"range imported as given (see the notes)")
         if extra:
             s += " (" + ", ".join(extra) + ")"
         encs = [f"{src.get('file')}: {src.get('encoding')}" for src in
@@ -158,6 +163,13 @@ class ImportResult:
 # Row checks
 # --------------------------------------------------------------------------------------
 _norm = lru_cache(maxsize=8192)(normalize_allele)
+
+
+@lru_cache(maxsize=65536)
+def _implausible(locus: str, label: str):
+    from .plausible import implausible
+
+    return implausible(locus, label)
 _is_amel = lru_cache(maxsize=4096)(is_amelogenin)
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -214,6 +226,12 @@ def _reject_row(rejected: dict, file: str, c: Call, reason: str, fix: str, value
 
 
 
+def _cmf_categories() -> list:
+    from .cmf import CATEGORY_TO_KIND
+
+    return [c.title() for c in CATEGORY_TO_KIND]
+
+
 def _not_in_manifest(manifest, sample: str) -> tuple[str, str]:
     """Reason and fix for the rows of ``sample``, which has no entry in ``manifest``."""
     if sample in manifest.rejected_samples:
@@ -228,7 +246,7 @@ def _not_in_manifest(manifest, sample: str) -> tuple[str, str]:
 
 def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "strict",
              single_allele: str | None = None, extra_loci=(), default_kind: str = "query",
-             kit: str = "") -> tuple[list, list, dict]:
+             kit: str = "", allele_check: str = "warn") -> tuple[list, list, dict]:
     """Check rows, resolve duplicates, join the manifest.  Returns
     ``(profiles, rejects, stats)``; in strict mode raises on the first reject."""
     file = parsed.file
@@ -241,6 +259,7 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
     good: dict[str, dict[str, list]] = {}      # sample -> locus -> [(line, pair)]
     amel: dict[str, list] = {}                 # sample -> [(line, sex)]
     untyped: dict[object, Call] = {}
+    implausible_notes: list = []
     for c in parsed.calls:
         c.sample = (c.sample or "").strip()
         by_sample.setdefault(c.sample, []).append(c)
@@ -322,6 +341,17 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
                     break
             _reject_row(rejected, file, c, str(e), allele_fix(bad), value=bad)
             continue
+        odd = next((r for r in (_implausible(locus, a) for a in labels) if r), None)
+        if odd is not None:
+            if allele_check == "strict":
+                _reject_row(rejected, file, c, odd,
+                            "check the call and the export (a 0 or 999 is an empty or filler "
+                            "value, not an allele); correct it, or delete the row to leave the "
+                            "locus untyped; to keep it, import with allele_check='warn' "
+                            "(--allele-check warn), which imports it with a warning")
+                continue
+            implausible_notes.append(f"{os.path.basename(file)}, line {c.line}, sample "
+                                     f"{excerpt(c.sample, 64)!r}: {odd}; imported as given")
         if len(labels) == 1:
             if (single_allele or c.single or single) == "homozygote":
                 labels = labels * 2
@@ -386,6 +416,15 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
             "sex": hints.get("sex", ""),
             "kit": hints.get("kit", "") or kit,
         }
+        if entry is None and hints.get("unknown_category"):
+            for c in live:
+                _reject_row(rejected, file, c,
+                            f"SPECIMENCATEGORY {excerpt(hints['unknown_category'])!r} does not say "
+                            f"whether the sample is a query or a reference (known: "
+                            f"{', '.join(_cmf_categories())})",
+                            "give the sample's kind, case_id and relation in a samples manifest "
+                            "(--manifest), or correct the category", locus="")
+            continue
         if entry is not None:
             meta.update(kind=entry.kind, case_id=entry.case_id, relation=entry.relation)
             if entry.kit:
@@ -450,6 +489,7 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
         "n_untyped": n_untyped,
         "n_duplicate": n_duplicate,
         "manifest_rejects": man_rejects,
+        "warnings": implausible_notes,
     }
     if mode == "strict":
         early = list(manifest.rejects) if manifest is not None else []
@@ -520,7 +560,7 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
                 rejects_path=None, *, encoding: str | None = None, delimiter: str | None = None,
                 single_allele: str | None = None, extra_loci=(), default_kind: str = "query",
                 kit: str = "", sample_column: str | None = None,
-                manifest_encoding: str | None = None) -> ImportResult:
+                manifest_encoding: str | None = None, allele_check: str = "warn") -> ImportResult:
     """Read a genotype file into :class:`Profile` objects.
 
     ``format``: ``"genemapper"`` (GeneMapper / GeneMapper ID-X genotype table),
@@ -561,8 +601,11 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
         parsed = cmf.parse_cmf(path)
     else:
         raise ValueError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
+    if allele_check not in ("warn", "strict"):
+        raise ValueError("allele_check must be 'warn' or 'strict'")
     profiles, rejects, st = assemble(parsed, manifest=man, mode=mode, single_allele=single_allele,
-                                     extra_loci=extra_loci, default_kind=default_kind, kit=kit)
+                                     extra_loci=extra_loci, default_kind=default_kind, kit=kit,
+                                     allele_check=allele_check)
     man_rejects = st["manifest_rejects"]
     n_early = len(man.rejects) if man else 0
     all_rejects = man_rejects[:n_early] + rejects + man_rejects[n_early:]
@@ -586,9 +629,10 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
             "sources": sources,
             "import": {"mode": mode, "imported_at": now, "n_read": st["n_read"],
                        "n_imported": st["n_imported"], "n_rejected": st["n_rejected"],
-                       "notes": parsed.notes},
+                       "notes": list(parsed.notes) + st["warnings"][:100]},
         },
     )
+    res.warnings = list(st["warnings"])
     if rejects_path is not None and mode == "lenient":
         res.rejects_path = write_rejects(all_rejects, rejects_path)
     return res

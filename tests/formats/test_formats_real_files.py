@@ -146,7 +146,10 @@ def test_cmf_examples(real):
     assert res.n_rejected == 0 and p.sample_id == "ABCD1234NL#01"
     assert p.genotypes["vWA"] == ("16", "16") and p.sex == "M"   # homozygote written once
     res = ok(real / "codis-cmf/Codis-Mix-Profile-With-BOM-Header.xml", format="cmf")
-    assert res.n_read == 16 and res.profiles[0].sample_id == "DUMMYSPECIMENID"
+    # 'Forensic Mixture' does not say query or reference (issue 17: an unknown category
+    # no longer becomes a query silently); with a manifest the sample imports
+    assert res.n_read == 16 and res.n_rejected == 16 and not res.profiles
+    assert "SPECIMENCATEGORY 'Forensic Mixture'" in res.rejects[0].reason
 
 
 def test_shared_long_csv(shared_data, tmp_path):
