@@ -1320,6 +1320,8 @@ def write_profiles(path, profiles, provenance: Mapping | None = None, kit: str |
     try:
         return _write_profiles(path, profiles, provenance, kit, shard_size=shard_size,
                                extra_loci=extra_loci, compression=compression)
+    except DatasetWriteError:
+        raise
     except OSError as e:          # the directory or its lock could not be created
         raise DatasetWriteError(os_error_message(e, path)) from None
 
