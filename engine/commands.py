@@ -35,12 +35,29 @@ def _cmd_search(args) -> int:
     from .api import run
     from .errors import EngineError
 
+    import warnings
+
+    from .errors import SecurityWarning
+
+    def _show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, SecurityWarning):
+            print(f"kinship: warning: {message}", file=sys.stderr)
+        else:
+            _orig(message, category, filename, lineno, file, line)
+
+    _orig = warnings.showwarning
+    warnings.showwarning = _show
     try:
         res = run(args.job, resume=args.resume, progress=_progress(args))
     except EngineError as e:
         return _err(str(e))
     except (formats.FormatError, kinship.LocusError, kinship.FrequencyError) as e:
         return _err(str(e))
+    except OSError as e:      # an input that cannot be read (permissions, I/O error)
+        return _err(f"{e.strerror or e}: {e.filename or ''}; nothing was written. Fix: check the "
+                    f"path and its permissions")
+    finally:
+        warnings.showwarning = _orig
     if not args.quiet:
         r = res.manifest["run"]
         print(f"{res.hits.num_rows} hits written to {res.path / 'hits.parquet'}")
