@@ -78,6 +78,38 @@ class RunResult:
         return f"RunResult({str(self.path)!r}, {self.hits.num_rows} hits)"
 
 
+def _check_theta_cost(cases, refs, model, max_hours: float, notes: list) -> None:
+    """θ > 0: refuse up front a case whose exact table cannot be computed, or a job
+    whose case tables are estimated to take longer than ``max_hours`` (one core);
+    else note the estimate (:func:`engine.inputs.theta_compile_cost`)."""
+    from .inputs import theta_compile_cost
+
+    cost = theta_compile_cost(cases, refs, model)
+    if not cost["cases"]:
+        return
+    fix = ("Fix: search with model.theta = 0 and re-check the hits with theta (kinship export "
+           "RESULTS --query Q --format familias, or kinship.likelihood_ratio), type more relatives "
+           "of the family, or leave such cases out (search.invalid_cases = \"skip\" after "
+           "correcting the data)")
+    if cost["infeasible"]:
+        uid, draws, secs = cost["infeasible"][0]
+        raise InputError(
+            f"case {uid!r} cannot be compiled exactly at theta = {model.theta:g}: {draws} unknown "
+            f"founder alleles (about {secs:.3g} s per locus estimated; "
+            f"{len(cost['infeasible'])} such cases). {fix}")
+    hours = cost["seconds"] / 3600.0
+    uid, secs, draws = cost["worst"]
+    if hours > max_hours:
+        raise InputError(
+            f"compiling the {cost['cases']} case tables at theta = {model.theta:g} is estimated at "
+            f"{hours:.3g} hours on one core (the slowest, case {uid!r}: {secs:.3g} s per locus), more "
+            f"than execution.max_compile_hours = {max_hours:g}. {fix}, or raise "
+            f"execution.max_compile_hours")
+    notes.append(f"case mode: {cost['cases']} case tables compiled by the exact theta expansion, "
+                 f"estimated {cost['seconds']:.3g} s on one core (slowest: case {uid!r}, "
+                 f"{secs:.3g} s per locus)")
+
+
 def _fault(point: str):
     """Fault injection for the tests: ``STRKIN_ENGINE_KILL_AT=<point>`` kills this
     process with SIGKILL at that point (``task-N``: after the N-th checkpoint;
@@ -417,6 +449,7 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
             )
     if "case" in modes:
         cases = build_cases(refs, search["invalid_cases"], rds.cases())
+        _check_theta_cost(cases, refs, model, v["execution"]["max_compile_hours"], notes)
     if in_process and auto_modes:
         # the model's tables for these references, built while the queries load
         prefetch_in_background(model, spec.sex_dependent, modes, search["line"], refs, cases)

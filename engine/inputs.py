@@ -443,6 +443,66 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
                  case_ids=[case_of[i] for i in o])
 
 
+def theta_compile_cost(cases: Cases, refs: RefPersons, model) -> dict:
+    """Estimated cost of compiling the case tables at θ > 0 (one core), before any
+    work: every case that the exact pedigree likelihood compiles (not a couple,
+    a single parent or a single relative, which have closed forms or one table
+    per relation) costs, per locus, the θ expansion of its pedigree with the
+    missing person free and with the unrelated candidate free
+    (:func:`kinship.likelihood.theta_cost`, all its relatives typed: the worst
+    case).  Returns ``{"seconds": total, "cases": n, "worst": (unit id, seconds per
+    locus, draws), "infeasible": [(unit id, draws, seconds per locus), ...]}``."""
+    from kinship.cases import case_from_relations
+    from kinship.likelihood import theta_cost
+    from kinship.pedigree import Person
+
+    out = {"seconds": 0.0, "cases": 0, "worst": None, "infeasible": []}
+    if model.theta <= 0 or len(cases) == 0:
+        return out
+    A = int(max(model.n_alleles)) if len(model.n_alleles) else 20
+    L = len(model.loci)
+    from kinship.search import SINGLE_RELATIONS
+
+    memo = {}
+    for u in range(len(cases)):
+        fam = cases.pedigrees[u] if cases.pedigrees else None
+        rels = sorted(str(refs.relation[i]) for i in cases.members[u])
+        if fam is None:
+            if rels in (["father", "mother"], ["father"], ["mother"]) or \
+                    (len(rels) == 1 and rels[0] in SINGLE_RELATIONS):
+                continue
+            ms = "male" if cases.needs_sex[u] else "unknown"
+            key = ("words", tuple(rels), ms)
+            if key not in memo:
+                fam_u = case_from_relations("", [(f"r{k}", w, "") for k, w in enumerate(rels)], ms)
+                memo[key] = _one_cost(fam_u, fam_u.missing[0], theta_cost, Person, A)
+        else:
+            m = cases.missing[u] or fam.missing[0]
+            key = ("ped", fam.structure_key(m))
+            if key not in memo:
+                memo[key] = _one_cost(fam, m, theta_cost, Person, A)
+        secs, draws, ok = memo[key]
+        out["cases"] += 1
+        out["seconds"] += secs * L
+        uid = str(cases.ids[u])
+        if out["worst"] is None or secs > out["worst"][1]:
+            out["worst"] = (uid, secs, draws)
+        if not ok:
+            out["infeasible"].append((uid, draws, secs))
+    return out
+
+
+def _one_cost(fam, missing, theta_cost, Person, A):
+    """(seconds per locus, draws, feasible) of one case's θ > 0 table."""
+    calls = {p: None for p in fam.typed}
+    num = theta_cost(fam.pedigree, calls, free=[missing], n_alleles=A)
+    q = "__candidate__"
+    den = theta_cost(fam.pedigree.with_person(Person(q, None, None, "unknown")), calls, free=[q],
+                     n_alleles=A)
+    return (num["seconds"] + den["seconds"], max(num["draws"], den["draws"]),
+            bool(num["feasible"] and den["feasible"]))
+
+
 @dataclass
 class RefBlock:
     """A block of reference units scored together by one task.

@@ -118,6 +118,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "progress": ("auto", "progress bar: auto (on a terminal), true, false"),
         "device": ("cpu", "where pairs are screened: cpu, or gpu (a CUDA device with numba-cuda; "
                           "exact scores on the host, the same results)"),
+        "max_compile_hours": (2.0, "theta > 0: refuse up front a job whose case tables are "
+                                   "estimated to take longer to compile (one core)"),
     },
 }
 
@@ -366,6 +368,9 @@ class Job:
                 f"{src}: execution.scheduler = {sch!r}: expected a Dask scheduler address such as "
                 f"\"tcp://127.0.0.1:8786\" (leave it out to run in-process)"
             )
+        mch = v["execution"]["max_compile_hours"]
+        if not _is_number(mch) or float(mch) <= 0:
+            raise JobError(f"{src}: execution.max_compile_hours must be a number > 0, got {mch!r}")
         for k, lo in (("threads", 1), ("block_size", 1), ("query_chunk", 1), ("y_block_size", 1)):
             x = v["execution"][k]
             if x is None:

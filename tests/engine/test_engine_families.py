@@ -156,3 +156,30 @@ def test_a_hit_exported_to_familias_reads_back_to_the_same_lr(family_run, tmp_pa
     assert lines[0].split("\t")[:4] == ["id", "fid", "mid", "sex"]
     rows = {l.split("\t")[0]: l.split("\t") for l in lines[1:]}
     assert h["query_id"] in rows and rows[h["query_id"]][1:3] == ["FA", "MO"]
+
+
+def test_theta_cases_beyond_the_exact_expansion_are_refused_up_front(tmp_path):
+    """θ > 0: a case whose exact table cannot be computed (too many unknown founder
+    alleles), or a job over its compile budget, is refused before any work, with
+    the estimate and the fix."""
+    from engine.errors import InputError
+
+    g = {"vWA": ("14", "16"), "TH01": ("6", "7")}
+    profs = [formats.Profile("Q1", g, "query", sex="M")]
+    for sid, rel in (("A", "paternal-first-cousin"), ("B", "maternal-first-cousin"), ("C", "nephew")):
+        profs.append(formats.Profile(sid, g, "reference", "WIDE", rel, "M"))
+    for sid, rel in (("D", "child"), ("E", "paternal-uncle"), ("F", "paternal-half-sibling"),
+                     ("G", "full-sibling")):
+        profs.append(formats.Profile(sid, g, "reference", "FOUR", rel, "M"))
+    ds = tmp_path / "ds"
+    formats.write_profiles(ds, profs)
+    job = make_job(ds, tmp_path / "out", ["case"], model__theta=0.01)
+    with pytest.raises(InputError, match=r"case 'WIDE' cannot be compiled exactly at theta = 0.01: "
+                                         r"\d+ unknown founder alleles.*Fix: search with model.theta = 0"):
+        engine.run(job)
+    formats.write_profiles(tmp_path / "ds2", [p for p in profs if p.case_id != "WIDE"])
+    job = make_job(tmp_path / "ds2", tmp_path / "out2", ["case"], model__theta=0.01,
+                   execution__max_compile_hours=1e-6)
+    with pytest.raises(InputError, match=r"estimated at .* hours on one core .*case 'FOUR'.*"
+                                         r"execution.max_compile_hours"):
+        engine.run(job)
