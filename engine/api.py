@@ -705,7 +705,8 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     cspec = make_spec(search, v["report"])
     ctx = TaskContext(spec, search["threshold"], search["top_k"], search["case_top_k"],
                       search["max_inconsistent"], search["line"], chance=cspec,
-                      y=yin.ctx if yin is not None else None, device=ex["device"])
+                      y=yin.ctx if yin is not None else None, device=ex["device"],
+                      exclude=self_keys or None)
     t0 = time.perf_counter()
     plans = []
     units = {}        # mode -> (kind, ids, fps) of its reference units

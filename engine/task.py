@@ -54,6 +54,9 @@ class TaskContext:
     chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
     y: object = None            # engine.ylineage.YContext (mode y-lineage), or None
     device: str = "cpu"         # "gpu": screen on a CUDA device (engine.kernels.score_tile)
+    #: per mode, pairs never scored as relatives (a query that is also a reference):
+    #: keys ``"query_id\x1f<reference id, or case id in case mode>"``
+    exclude: dict = None
 
 
 @dataclass
@@ -190,6 +193,15 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
         ref_key = np.asarray(block.unit_ids, dtype=object)[unit] if len(unit) else np.zeros(0, dtype=object)
         s2 = s
     qid = queries.ids[qq] if len(qq) else np.zeros(0, dtype=object)
+    ex = (ctx.exclude or {}).get(mode)
+    if ex and len(qq):
+        # a query that is also a reference is not its own relative: out before the top-k
+        other = ([block.cases[int(u)]["case_id"] for u in unit] if mode == "case" else
+                 [str(k) for k in ref_key])
+        ok = np.array([f"{a}\x1f{b}" not in ex for a, b in zip(qid, other)], dtype=bool)
+        if not ok.all():
+            qq, src, s2, qid, ref_rank, ref_key = (x[ok] for x in (qq, src, s2, qid, ref_rank,
+                                                                   np.asarray(ref_key, dtype=object)))
     # pairs at or above the threshold, per query and per reference unit
     query_counts = _count(qid)
     ref_counts = _count(ref_key)
