@@ -66,6 +66,7 @@ import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import InputFormatError, Reject
 from .importing import Call, Parsed
@@ -1057,8 +1058,10 @@ def _person_lines(name, male, genos, idx) -> list:
 
 
 def _write(path, out) -> str:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write("\r\n".join(out) + "\r\n")
+    """Write the lines atomically, private (:mod:`formats.perms`)."""
+    from .dataset import _atomic_write_bytes
+
+    _atomic_write_bytes(Path(path), ("\r\n".join(out) + "\r\n").encode("utf-8"))
     return os.fspath(path)
 
 

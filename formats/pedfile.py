@@ -42,6 +42,7 @@ import csv
 import io
 import os
 import re
+from pathlib import Path
 
 from .errors import InputFormatError
 from .textio import read_text
@@ -286,6 +287,7 @@ def write_ped(path_or_file, cases) -> str | None:
     if hasattr(path_or_file, "write"):
         path_or_file.write(text)
         return getattr(path_or_file, "name", None)
-    with open(path_or_file, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
+    from .dataset import _atomic_write_bytes
+
+    _atomic_write_bytes(Path(path_or_file), text.encode("utf-8"))   # private, atomic
     return os.fspath(path_or_file)
