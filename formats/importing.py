@@ -244,6 +244,28 @@ def _not_in_manifest(manifest, sample: str) -> tuple[str, str]:
                "or remove its rows from the genotype file")
     return reason, fix
 
+#: a sample with at least this many loci of three or more alleles, and at least
+#: MIXTURE_SHARE of its called loci so, is a mixture, not a single-source profile
+MIXTURE_LOCI = 2
+MIXTURE_SHARE = 0.2
+
+
+def _not_a_person(n_multi: int, n_called: int, n_typed: int):
+    """(reason, fix) when a sample is not the single-source profile of a person:
+    no typed locus (a negative control, an allelic ladder, an empty well), or
+    mostly mixture calls; None otherwise.  Applied in every mode: such a sample
+    never enters a dataset, where it would be compared (and match) as a person."""
+    if n_multi >= MIXTURE_LOCI and n_multi >= MIXTURE_SHARE * max(n_called, 1):
+        return (f"{n_multi} of its {n_called} called loci have three or more alleles: a mixture, "
+                f"not the single-source profile of a person",
+                "deconvolute the mixture with a probabilistic genotyping tool and import the "
+                "person's profile, or leave the sample out")
+    if n_typed == 0:
+        return ("no typed locus: not the profile of a person (a negative control, an allelic "
+                "ladder or an empty sample)", "leave the sample out of the import")
+    return None
+
+
 def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "strict",
              single_allele: str | None = None, extra_loci=(), default_kind: str = "query",
              kit: str = "", allele_check: str = "warn") -> tuple[list, list, dict]:
@@ -260,6 +282,8 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
     amel: dict[str, list] = {}                 # sample -> [(line, sex)]
     untyped: dict[object, Call] = {}
     implausible_notes: list = []
+    n_multi: dict[str, int] = {}               # sample -> loci with three or more alleles
+    n_called: dict[str, int] = {}              # sample -> locus rows with an allele
     for c in parsed.calls:
         c.sample = (c.sample or "").strip()
         by_sample.setdefault(c.sample, []).append(c)
@@ -322,7 +346,9 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
                             "write both alleles (e.g. 12,12 for a homozygote), or delete the "
                             "row to leave the locus untyped")
             continue
+        n_called[c.sample] = n_called.get(c.sample, 0) + 1
         if len(cells) > 2:
+            n_multi[c.sample] = n_multi.get(c.sample, 0) + 1
             _reject_row(rejected, file, c,
                         f"{len(cells)} alleles at one locus (a tri-allelic pattern or a mixture); "
                         f"a kinship profile holds two alleles per locus",
@@ -461,6 +487,11 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
             continue
         genos = {locus: entries[0][1] for locus, entries in good.get(sample, {}).items()
                  if any(k not in rejected for k, _ in entries)}
+        why = _not_a_person(n_multi.get(sample, 0), n_called.get(sample, 0), len(genos))
+        if why:
+            for c in live:
+                _reject_row(rejected, file, c, why[0], why[1], locus="")
+            continue
         profiles.append(Profile(sample, genos, kind, meta["case_id"], relation, sex,
                                 str(meta["kit"] or "")))
         made.add(sample)
