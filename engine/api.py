@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .alternatives import add_alternatives
 from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
@@ -864,6 +865,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             stats[m]["chance_units_computed"] = n_chance_new[m]
             stats[m]["chance_units_reused"] = int(sampled[m].sum()) - n_chance_new[m]
     hits = annotate(hits, chance)
+    hits = add_alternatives(hits, spec, queries, refs, cases, rds, recoder, search["line"], notes)
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0

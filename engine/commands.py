@@ -81,7 +81,7 @@ def _cmd_demo(args) -> int:
         return _err(str(e))
     print(res.summary, end="")
     print("truth (planted relationships):")
-    for line in truth_report(res.hits, truth):
+    for line in truth_report(res.hits, truth, res.summary):
         print(f"  {line}")
     print(f"\nresults: {res.path}/hits.parquet, summary.txt, manifest.json; job: "
           f"{res.path.parent / 'job.toml'}")

@@ -17,6 +17,9 @@ stepwise mutation.  On top of the families the demo adds
   of two otherwise unrelated queries: identity hits,
 * three queries typed twice, the second time with an allele dropped out at one
   locus: duplicate hits (``max_inconsistent = 1``);
+* a full sibling of a reference as a query, drawn so that it hits in
+  ``parent-child`` mode (LR >= 10^4.5) while full siblings explain the pair
+  better: the summary flags it (``best_relationship``, :mod:`engine.alternatives`);
 * Y-STR haplotypes (Yfiler Plus) of the men: a simulated paternal population
   (:func:`kinship.ystr.simulate.simulate_population`, shipped mutation rates)
   gives each planted family's paternal line and the unrelated men; a male
@@ -125,12 +128,50 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
         dup = f"{p.sample_id}-retyped"
         profiles.append(formats.Profile(dup, g, "query", "", "", p.sex, "GlobalFiler"))
         truth[dup] = {"mode": "duplicates", "target": p.sample_id}
+    # a full sibling of a reference as a query: in parent-child mode a hit that the
+    # alternatives explain better as full siblings (engine.alternatives)
+    q, r, lrs = _sibling_pair(sim, ft, mut)
+    profiles.append(formats.Profile(q[0], q[1], "query", "", "", q[2], "GlobalFiler"))
+    profiles.append(formats.Profile(r[0], r[1], "reference", "SIB01", "full-sibling", r[2],
+                                    "GlobalFiler"))
+    truth[q[0]] = {"mode": "parent-child", "target": r[0], "best": "full-sibling",
+                   "structure": "a full sibling of the reference: parent-child LR >= 1e4, better "
+                                "explained as full siblings",
+                   "planted_log10_lr": {k: round(v, 2) for k, v in lrs.items()}}
     _demo_y(directory, profiles, truth, truth_cases, seed)
     ds = directory / "profiles"
     formats.write_profiles(ds, profiles, provenance={"demo": {"seed": seed, "n_cases": n_cases,
                                                               "founders": "NIST 1036 U.S. population"}})
     formats.write_cases(ds, [fam])
     return truth
+
+
+def _sibling_pair(sim, ft, mut, tries: int = 500):
+    """Two full siblings (drawn by ``sim`` from one couple) whose parent-child LR is
+    at least 10^4.5 and whose full-sibling LR is at least 10 times that (so that the
+    search reports the pair in parent-child mode and the alternatives flag it);
+    ``((query id, genotypes, sex), (reference id, genotypes, sex), {relationship:
+    log10 LR})`` under the demo model's pair tables."""
+    import numpy as np
+
+    from kinship.search import ScoringModel
+
+    from .alternatives import pair_alternatives
+
+    model = ScoringModel(ft, DEMO_LOCI, mutation=mut,
+                         extra_alleles={l: sim.systems[l].alleles for l in sim.loci})
+    sexes = ["M", "F"]
+    for _ in range(tries):
+        fa, mo = sim.founder(), sim.founder()
+        a, b = sim._observe(sim.child(fa, mo)), sim._observe(sim.child(fa, mo))
+        g = model.genotype_indices(model.encode([b, a]))
+        v = pair_alternatives(model, g[:1], g[1:], ["male"], rels=("parent-child", "full-sibling"))
+        pc, fs = float(v["parent-child"][0]), float(v["full-sibling"][0])
+        if pc >= 4.5 and fs >= pc + 1.0:
+            sx = [sexes[int(sim.rng.integers(2))] for _ in range(2)]
+            return (("SIB01-Q", a, sx[0]), ("SIB01-sib", b, sx[1]),
+                    {"parent-child": pc, "full-sibling": fs})
+    raise RuntimeError("no sibling pair with a parent-child LR >= 10^4.5 was drawn")  # pragma: no cover
 
 
 #: relations whose Y haplotype a male missing child shares, with the meioses between them
@@ -263,8 +304,10 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
     return res, truth
 
 
-def truth_report(hits, truth: dict) -> list:
-    """How many planted relationships the search ranked first."""
+def truth_report(hits, truth: dict, summary: str | None = None) -> list:
+    """How many planted relationships the search ranked first, and whether the
+    planted sibling of a parent-child hit was flagged (its best relationship is
+    full-sibling; ``summary``: the run's summary text, which lists it)."""
     rows = hits.to_pylist()
     best = {}
     for r in rows:
@@ -278,4 +321,20 @@ def truth_report(hits, truth: dict) -> list:
     planted = {q: t["y_target"] for q, t in truth.items() if "y_target" in t}
     found = sum(1 for q, r in planted.items() if best.get(("y-lineage", q)) == r)
     lines.append(f"y-lineage: {found} of {len(planted)} planted paternal relatives ranked first")
+    for q, t in sorted(truth.items()):
+        if "best" not in t:
+            continue
+        hit = next((r for r in rows if r["mode"] == t["mode"] and r["query_id"] == q
+                    and r["reference_id"] == t["target"]), None)
+        if hit is None:
+            lines.append(f"which relationship: {q} -> {t['target']} (planted {t['best']}) was not "
+                         f"found in {t['mode']} mode")
+            continue
+        flagged = "yes" if hit["best_relationship"] == t["best"] != t["mode"] else "no"
+        if flagged == "yes" and summary is not None:
+            flagged += (" (listed)" if f"{q} -> {t['target']}: best {t['best']}" in summary
+                        else " (counted, not among the hits listed)")
+        lines.append(f"which relationship: {q} -> {t['target']} (a planted {t['best']}) hit in "
+                     f"{t['mode']} mode at log10 LR {hit['log10_lr']:.2f}; best relationship "
+                     f"{hit['best_relationship']}; flagged in the summary: {flagged}")
     return lines

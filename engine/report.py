@@ -16,6 +16,7 @@ import math
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .alternatives import alternatives_text
 from .chance import fmt_count
 
 __all__ = ["summary_text", "hits_table_text"]
@@ -99,6 +100,7 @@ def summary_text(hits: pa.Table, info: dict, max_rows: int = 30) -> str:
         else:
             lines.extend(chance_text(chance.get(mode), t, info.get("chance_method", "exact")))
             lines.extend(hits_table_text(hits, mode, max_rows=max_rows))
+            lines.extend(alternatives_text(t, mode))
         lines.append("")
     notes = info.get("notes") or []
     if notes:
