@@ -217,6 +217,14 @@ def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mu
         seen["single"] = set(model._single_cache)
 
     monkeypatch.setattr(api, "prefetch_in_background", sync)
+    alternatives = api.add_alternatives
+
+    def at_merge(*args, **kw):              # the tables once the search is done (the
+        m = seen["model"]                   # alternatives of the hits build more after it)
+        seen["searched"] = (set(m._pair_cache), set(m._single_cache))
+        return alternatives(*args, **kw)
+
+    monkeypatch.setattr(api, "add_alternatives", at_merge)
     profs, _ = simulate(n_cases=14, n_unrelated=4, seed=61)
     ds = tmp_path / "ds"
     formats.write_profiles(ds, profs)
@@ -224,4 +232,4 @@ def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mu
     engine.run(make_job(ds, tmp_path / "out", modes, model__mutation=mutation))
     m = seen["model"]
     assert seen["pair"] and seen["single"]
-    assert set(m._pair_cache) == seen["pair"] and set(m._single_cache) == seen["single"]
+    assert seen["searched"] == (seen["pair"], seen["single"])
