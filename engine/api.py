@@ -51,7 +51,7 @@ from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atom
                      clean_results, read_json)
 from formats.perms import make_dir
 
-from .merge import merge_hits
+from .merge import merge_hits, search_posteriors
 from .plan import PrevState, plan_mode
 from .report import summary_text
 from .task import Task, TaskContext
@@ -77,6 +77,29 @@ class RunResult:
 
     def __repr__(self):
         return f"RunResult({str(self.path)!r}, {self.hits.num_rows} hits)"
+
+
+def _note_partial(queries, refs, min_loci: int, modes, notes: list) -> None:
+    """List the profiles typed at fewer than ``search.min_loci`` loci: no pair of
+    theirs can be reported in the autosomal modes."""
+    if min_loci <= 1 or not any(m != Y_MODE for m in modes):
+        return
+    parts = []
+    if len(queries):
+        n = (queries.codes[:, :, 0] >= 0).sum(axis=1)
+        low = np.nonzero(n < min_loci)[0]
+        if len(low):
+            ex = ", ".join(str(queries.ids[i]) for i in low[:5])
+            parts.append(f"{len(low)} queries ({ex}{', ...' if len(low) > 5 else ''})")
+    if refs is not None and refs.n_typed is not None and len(refs):
+        low = np.nonzero(refs.n_typed < min_loci)[0]
+        if len(low):
+            ex = ", ".join(str(refs.ids[i]) for i in low[:5])
+            parts.append(f"{len(low)} reference persons ({ex}{', ...' if len(low) > 5 else ''})")
+    if parts:
+        notes.append(f"search.min_loci = {min_loci}: {' and '.join(parts)} are typed at fewer loci; "
+                     f"no pair of theirs is reported in the autosomal modes (a pair is reported "
+                     f"only when compared on at least {min_loci} loci)")
 
 
 def _check_theta_cost(cases, refs, model, max_hours: float, notes: list) -> None:
@@ -474,6 +497,7 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
                          f"({', '.join(clash[:5])}{', ...' if len(clash) > 5 else ''}); their Y "
                          f"hits are not combined with autosomal evidence. Fix: correct the "
                          f"samples manifest of one of the datasets")
+    _note_partial(queries, refs, search["min_loci"], modes, notes)
     if "case" in modes:
         notes.extend(cases.notes)
         if len(cases) == 0:
@@ -707,7 +731,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     ctx = TaskContext(spec, search["threshold"], search["top_k"], search["case_top_k"],
                       search["max_inconsistent"], search["line"], chance=cspec,
                       y=yin.ctx if yin is not None else None, device=ex["device"],
-                      exclude=self_keys or None)
+                      exclude=self_keys or None, min_loci=search["min_loci"])
     t0 = time.perf_counter()
     plans = []
     units = {}        # mode -> (kind, ids, fps) of its reference units
@@ -855,6 +879,9 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         for k in ("pairs", "pairs_scored", "locus_lookups", "pairs_not_compared_sex"):
             st[k] += int(meta["stats"].get(k, 0))
     hits = merge_hits(tables, search["top_k"], search["case_top_k"], search["prior"])
+    n_cand = {m: (len(units[m][1]) - 1 if m == "duplicates" else len(units[m][1]))
+              for m in modes if m in units}
+    hits = search_posteriors(hits, n_cand, search["prior"], search["threshold"], search["top_k"])
     chance, chance_state = {}, None
     if cspec is not None:
         chance, chance_state = _chance(cspec, plans, units, sampled, chance_rows, queries, cases,

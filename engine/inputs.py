@@ -232,6 +232,7 @@ class RefPersons:
     row: np.ndarray
     n_shards: int
     kit_loci: dict  # kit -> boolean [L] typed anywhere
+    n_typed: np.ndarray = None   # loci typed per person
 
     def __len__(self):
         return len(self.ids)
@@ -258,7 +259,7 @@ class Cases:
 
 def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> RefPersons:
     """Pass 1: ids, metadata, fingerprints and typed loci per kit (no genotypes kept)."""
-    ids, case, rel, sex, kit, fps, shard, row = [], [], [], [], [], [], [], []
+    ids, case, rel, sex, kit, fps, shard, row, ntyped = [], [], [], [], [], [], [], [], []
     kit_loci: dict = {} if job_kits is None else job_kits
     n_shards = 0
     for s, arr in enumerate(dataset.iter_shards(kind="reference", loci=recoder.load_loci)):
@@ -273,13 +274,14 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> 
         sex.append(sx)
         kit.append(arr.kit.astype(object))
         fps.append(fingerprints(codes, sx))
+        ntyped.append((codes[:, :, 0] >= 0).sum(axis=1).astype(np.int32))
         shard.append(np.full(len(arr), s, dtype=np.int32))
         row.append(np.arange(len(arr), dtype=np.int32))
         _add_kit_loci(kit_loci, arr.kit, codes)
     cat = (lambda xs, dt: np.concatenate(xs) if xs else np.array([], dtype=dt))
     return RefPersons(cat(ids, object), cat(case, object), cat(rel, object), cat(sex, object),
                       cat(kit, object), cat(fps, "S16"), cat(shard, np.int32), cat(row, np.int32),
-                      n_shards, kit_loci)
+                      n_shards, kit_loci, cat(ntyped, np.int32))
 
 
 def _canonical_relations(values) -> np.ndarray:

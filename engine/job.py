@@ -69,8 +69,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "threshold": (1e4, "report pairs with LR >= threshold"),
         "top_k": (10, "hits kept per query and mode"),
         "case_top_k": (None, "hits kept per case/reference and mode (default: top_k)"),
-        "prior": (0.5, "prior probability of H1 for the posterior column"),
+        "prior": (0.5, "prior probability that the sought person is among the candidates "
+                       "compared (spread evenly over them) for the posterior column"),
         "max_inconsistent": (0, "identity and duplicates: loci that may differ (left out of the LR)"),
+        "min_loci": (8, "autosomal modes: a pair compared on fewer loci (typed in both) is not "
+                        "reported; profiles typed at fewer loci are listed in the summary"),
         "line": ("paternal", "linking parent of half-sibling, grandparent, avuncular, first-cousin "
                              "pairs: paternal or maternal"),
         "mixed_kits": (False, "allow profiles typed with different kits (loci typed in only one "
@@ -350,6 +353,9 @@ class Job:
         if not _is_number(p) or not (0.0 < float(p) < 1.0):
             raise JobError(f"{src}: search.prior must be a probability in (0, 1), got {p!r}")
         v["search"]["prior"] = float(p)
+        ml = v["search"]["min_loci"]
+        if not isinstance(ml, int) or isinstance(ml, bool) or ml < 1:
+            raise JobError(f"{src}: search.min_loci must be an integer >= 1, got {ml!r}")
         mi = v["search"]["max_inconsistent"]
         if not isinstance(mi, int) or isinstance(mi, bool) or mi < 0:
             raise JobError(f"{src}: search.max_inconsistent must be an integer >= 0, got {mi!r}")

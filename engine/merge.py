@@ -19,6 +19,8 @@ output does not depend on task order, threads, the executor or resumption.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 
@@ -26,7 +28,7 @@ from .task import HIT_SCHEMA, topk_mask
 from .ylineage import COMBINED_FIELDS, Y_FIELDS
 from .alternatives import ALT_FIELDS
 
-__all__ = ["RESULT_SCHEMA", "TASK_SCHEMA", "merge_hits", "ref_keys", "posterior"]
+__all__ = ["RESULT_SCHEMA", "TASK_SCHEMA", "merge_hits", "ref_keys", "posterior", "search_posteriors"]
 
 #: what a task writes: the columns of every mode, then the y-lineage ones (null elsewhere)
 TASK_SCHEMA = pa.schema(list(HIT_SCHEMA) + Y_FIELDS)
@@ -39,6 +41,7 @@ def _hit(*names) -> list:
 RESULT_SCHEMA = pa.schema(
     _hit("mode", "query_id", "case_id", "reference_id", "relatives", "log10_lr")
     + [pa.field("posterior", pa.float64(), nullable=False),
+       pa.field("posterior_min", pa.float64(), nullable=False),
        pa.field("expected_chance_hits", pa.float64(), nullable=True),
        pa.field("rank", pa.int32(), nullable=True),
        pa.field("case_rank", pa.int32(), nullable=True)]
@@ -126,6 +129,7 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
         "relatives": t.column("relatives"),
         "log10_lr": t.column("log10_lr"),
         "posterior": pa.array(posterior(score[keep], prior), type=pa.float64()),
+        "posterior_min": pa.array(posterior(score[keep], prior), type=pa.float64()),
         "expected_chance_hits": pa.nulls(len(keep), pa.float64()),
         "rank": pa.array(rank[keep], type=pa.int32(), mask=rank[keep] == 0),
         "case_rank": pa.array(crank[keep], type=pa.int32(), mask=crank[keep] == 0),
@@ -157,3 +161,68 @@ def _positions(group, score, tie, keep) -> np.ndarray:
     out[order] = pos
     out[~keep] = 0
     return out
+
+
+def search_posteriors(hits: pa.Table, n_candidates: dict, prior: float, threshold: float,
+                      top_k: int) -> pa.Table:
+    """``hits`` with ``posterior`` and ``posterior_min`` for the search that was run.
+
+    For a query compared with the N candidates of a mode (cases, reference
+    persons, other queries), with prior probability ``prior`` that the person it
+    is related to as the mode asks (or the person it is) is among them, spread
+    evenly (pi_j = prior / N, pi_0 = 1 - prior), the posterior of candidate i is
+
+        P(i | data) = pi_i LR_i / (pi_0 + sum_j pi_j LR_j),
+
+    the sum over every candidate compared.  The results hold the exact LR of the
+    query's kept hits; every other candidate is
+
+    * below the threshold t (the screen's exact bound), when the query has fewer
+      than ``top_k`` ranked hits;
+    * at most the LR of its ``top_k``-th hit, when it has ``top_k`` (others at or
+      above t may have been cut).
+
+    ``posterior`` counts each other candidate at 1 (or at the bound, if lower),
+    the largest value of the expectation E_H2[LR 1(LR < t)] = P_H1(LR < t) of an
+    unrelated candidate below the threshold (an estimate on the safe side; hits cut by the top-k are not
+    in it: raise ``top_k`` to count them); ``posterior_min`` at its bound (t or
+    the ``top_k``-th LR): a guaranteed lower bound of the posterior.  Both depend
+    only on the kept hits, so resumed, incremental and distributed runs give the
+    same values.  ``n_candidates``: ``{mode: N}``; a mode without N keeps the
+    per-pair posterior at the prior.
+    """
+    if hits.num_rows == 0:
+        return hits
+    mode = hits.column("mode").to_numpy(zero_copy_only=False).astype(str)
+    qid = hits.column("query_id").to_numpy(zero_copy_only=False).astype(str)
+    score = hits.column("log10_lr").to_numpy()
+    ranked = ~np.asarray(hits.column("rank").is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    with np.errstate(over="ignore"):
+        lr = np.power(10.0, score)
+    post = hits.column("posterior").to_numpy().copy()
+    pmin = post.copy()
+    groups: dict = {}
+    for i, key in enumerate(zip(mode, qid)):
+        groups.setdefault(key, []).append(i)
+    t = float(threshold)
+    for (m, q), rows in groups.items():
+        N = int(n_candidates.get(m, 0) or 0)
+        if N <= 0:
+            continue
+        rows = np.asarray(rows)
+        kept = math.fsum(lr[rows])
+        r_ranked = rows[ranked[rows]]
+        full = len(r_ranked) >= top_k
+        bound = max(t, float(lr[r_ranked].min())) if full else t
+        others = max(N - len(rows), 0)
+        w = prior / N
+        for col, per in ((post, min(1.0, bound)), (pmin, bound)):
+            den = (1.0 - prior) + w * (kept + others * per)
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                val = w * lr[rows] / den
+            val = np.where(np.isinf(lr[rows]), 1.0 / max(int(np.isinf(lr[rows]).sum()), 1), val)
+            col[rows] = np.where(np.isinf(den) & ~np.isinf(lr[rows]), 0.0, val)
+    i_post = hits.schema.get_field_index("posterior")
+    i_min = hits.schema.get_field_index("posterior_min")
+    hits = hits.set_column(i_post, hits.schema.field(i_post), pa.array(post, pa.float64()))
+    return hits.set_column(i_min, hits.schema.field(i_min), pa.array(pmin, pa.float64()))

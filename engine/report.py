@@ -89,7 +89,8 @@ def summary_text(hits: pa.Table, info: dict, max_rows: int = 30) -> str:
         ]
     if y:
         lines += y_header(y, s)
-    lines += [f"prior             {s['prior']} (posterior column)", ""]
+    lines += [f"prior             {s['prior']}: that the sought person is among the candidates "
+              f"compared, spread evenly over them (posterior column)", ""]
     chance = info.get("chance") or {}
     for mode in info["modes"]:
         t = hits.filter(pc.equal(hits.column("mode"), mode))
@@ -108,10 +109,13 @@ def summary_text(hits: pa.Table, info: dict, max_rows: int = 30) -> str:
         lines.extend(f"  - {n}" for n in notes)
         lines.append("")
     if any(m != "y-lineage" for m in info["modes"]):
-        lines.append("Each hit: log10 LR, posterior at the prior, expected chance hits (unrelated "
-                     "pairs with at least this LR expected in this search), loci compared (typed in "
-                     "both), loci inconsistent without mutation; per-locus LRs are in hits.parquet "
-                     "(per_locus_lr).")
+        lines.append("Each hit: log10 LR; posterior: the probability that this candidate, among "
+                     "all those the query was compared with, is the one, given the prior above and "
+                     "every candidate's LR (those not listed counted at 1 each; posterior_min in "
+                     "hits.parquet bounds them by the threshold instead: a lower bound); expected "
+                     "chance hits (unrelated pairs with at least this LR expected in this search); "
+                     "loci compared (typed in both), loci inconsistent without mutation; per-locus "
+                     "LRs are in hits.parquet (per_locus_lr).")
     if y:
         lines.append("y-lineage hits: log10 of the prior-weighted lineage LR, mismatched loci and "
                      "summed repeat steps, loci compared, match probability of the query's "

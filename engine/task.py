@@ -54,6 +54,8 @@ class TaskContext:
     chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
     y: object = None            # engine.ylineage.YContext (mode y-lineage), or None
     device: str = "cpu"         # "gpu": screen on a CUDA device (engine.kernels.score_tile)
+    #: a pair compared on fewer loci is not reported (search.min_loci)
+    min_loci: int = 1
     #: per mode, pairs never scored as relatives (a query that is also a reference):
     #: keys ``"query_id\x1f<reference id, or case id in case mode>"``
     exclude: dict = None
@@ -193,6 +195,12 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
         ref_key = np.asarray(block.unit_ids, dtype=object)[unit] if len(unit) else np.zeros(0, dtype=object)
         s2 = s
     qid = queries.ids[qq] if len(qq) else np.zeros(0, dtype=object)
+    if ctx.min_loci > 1 and len(qq):
+        # pairs compared on too few loci mean nothing: out before the top-k
+        ok = nc[src] >= ctx.min_loci
+        if not ok.all():
+            qq, src, s2, qid, ref_rank, ref_key = (x[ok] for x in (qq, src, s2, qid, ref_rank,
+                                                                   np.asarray(ref_key, dtype=object)))
     ex = (ctx.exclude or {}).get(mode)
     if ex and len(qq):
         # a query that is also a reference is not its own relative: out before the top-k

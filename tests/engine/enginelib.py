@@ -55,7 +55,8 @@ def make_job(ds, out, modes, **kw):
     job = {
         "inputs": {"queries": str(ds), "references": str(ds), "frequencies": "nist1036_all"},
         "model": {"theta": 0.0, "mutation": "none"},
-        "search": {"modes": list(modes), "threshold": 1e4, "top_k": 5},
+        # the test panels are small (6 to 10 loci): every pair is reported
+        "search": {"modes": list(modes), "threshold": 1e4, "top_k": 5, "min_loci": 1},
         "output": {"path": str(out)},
         "execution": {"threads": 2, "progress": False},
     }
