@@ -253,7 +253,14 @@ def _write_job_toml(path: Path, job: dict):
         for k, x in d.items():
             lines.append(f"{k} = {_toml(x)}")
         lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    _write_private(path, "\n".join(lines))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a demo file with the private file mode (:mod:`formats.perms`)."""
+    from formats.dataset import _atomic_write_bytes
+
+    _atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 def _toml(x):
@@ -289,7 +296,9 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
             )
         for name in ("profiles", "profiles-y", "y-population", "results"):
             shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    from formats.perms import make_dir
+
+    make_dir(out)
     truth = build_demo(out, seed=seed, n_cases=n_cases)
     job = demo_job(out.resolve())
     _write_job_toml(out / "job.toml", {**job, "output": {"path": "results"},
@@ -298,8 +307,8 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
                                                   "y_queries": "profiles-y",
                                                   "y_references": "profiles-y",
                                                   "y_population": "y-population"}})
-    marker.write_text(json.dumps({"seed": seed, "n_cases": n_cases}) + "\n", encoding="utf-8")
-    (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    _write_private(marker, json.dumps({"seed": seed, "n_cases": n_cases}) + "\n")
+    _write_private(out / "truth.json", json.dumps(truth, indent=1, sort_keys=True) + "\n")
     res = run(out / "job.toml", progress=progress)
     return res, truth
 
