@@ -127,7 +127,7 @@ def _cmd_import_y(args) -> int:
             single_value_multicopy=args.single_value_multicopy.replace("-", "_"),
             skip_loci=skip, skip_autosomal=args.skip_autosomal, encoding=args.encoding,
             delimiter=delim, default_kind=args.kind, kit=args.kit or "",
-            sample_column=args.sample_column,
+            sample_column=args.sample_column, manifest_encoding=args.encoding,
         )
         print(res.summary())
         if res.n_rejected or res.manifest_rejected:
@@ -306,7 +306,8 @@ def register(subparsers) -> None:
                         "is always skipped)")
     y.add_argument("--skip-autosomal", action="store_true",
                    help="count rows of autosomal loci as skipped instead of rejecting them")
-    y.add_argument("--encoding", help="text encoding of the input (default UTF-8; e.g. gbk, cp1252)")
+    y.add_argument("--encoding", help="text encoding of the input and the manifest (default: "
+                                      "detected; e.g. gbk, cp1252)")
     y.add_argument("--delimiter", help="force the column delimiter (tab, comma, semicolon or a character)")
     y.add_argument("--kind", choices=("query", "reference"), default="query",
                    help="kind of samples not described by the file or the manifest (default query)")

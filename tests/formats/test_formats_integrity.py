@@ -298,3 +298,23 @@ def test_unknown_cmf_category_needs_a_manifest(tmp_path):
     m = tmp_path / "m.csv"
     m.write_text("sample_id,kind,case_id,relation,sex\nS1,query,,,\n")
     assert import_file(x, format="cmf", manifest=m).profiles[0].kind == "query"
+
+
+def test_import_y_applies_encoding_to_the_manifest_too(tmp_path):
+    """--encoding applies to every file of an import (kinship import-y included)."""
+    import argparse
+
+    from formats.cli import register
+
+    (tmp_path / "y.csv").write_text("sample_id,locus,allele1,allele2\nMüller-Q,DYS19,14\n",
+                                    encoding="latin-1")
+    (tmp_path / "m.csv").write_text("sample_id,kind,case_id,relation,sex\nMüller-Q,query,,,M\n",
+                                    encoding="latin-1")
+    p = argparse.ArgumentParser(prog="kinship")
+    register(p.add_subparsers(dest="command"))
+    a = p.parse_args(["import-y", str(tmp_path / "y.csv"), "--format", "csv", "--manifest",
+                      str(tmp_path / "m.csv"), "--encoding", "latin-1", "--panel", "Yfiler",
+                      "--out", str(tmp_path / "ydb")])
+    assert a.func(a) == 0
+    _, meta = formats.open_y_dataset(tmp_path / "ydb").load()
+    assert list(meta.sample_id) == ["Müller-Q"]
