@@ -471,10 +471,14 @@ def _case_rows(hits, idx, model, spec, queries, refs, cases, rds, recoder, notes
 
 # -- the run's entry point ------------------------------------------------------------
 def add_alternatives(hits: pa.Table, spec, queries, refs=None, cases=None, rds=None, recoder=None,
-                     line: str = "paternal", notes: list | None = None) -> pa.Table:
+                     line: str = "paternal", notes: list | None = None,
+                     which: str = "best", max_hits: int | None = None) -> pa.Table:
     """``hits`` with ``relationship_lrs`` and ``best_relationship`` filled in (see
-    the module doc); ``spec``: the run's :class:`engine.model.ModelSpec`."""
-    if hits.num_rows == 0 or "relationship_lrs" not in hits.column_names:
+    the module doc) for each query's first-ranked hit per mode (``which="best"``),
+    every ranked hit (``"ranked"``) or none; ``spec``: the run's
+    :class:`engine.model.ModelSpec`.  A case-mode hit costs about 50 ms (the exact
+    pedigree likelihood of each placement), a pairwise hit a few table lookups."""
+    if hits.num_rows == 0 or "relationship_lrs" not in hits.column_names or which == "none":
         return hits
     from .model import get_model
 
@@ -484,13 +488,30 @@ def add_alternatives(hits: pa.Table, spec, queries, refs=None, cases=None, rds=N
     mode = np.asarray(hits.column("mode").to_pylist(), dtype=object)
     lrs = [None] * n
     best = [None] * n
-    pair = np.nonzero(np.isin(mode.astype(str), [m for m in SEARCHED if m != "case"]))[0]
+    rank = hits.column("rank").to_numpy(zero_copy_only=False)
+    if which == "best":
+        chosen = np.array([r == 1 for r in rank], dtype=bool)
+    else:
+        chosen = ~np.asarray(hits.column("rank").is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if max_hits is not None:
+        # at most max_hits per mode, the highest LRs first (ties: the table's order)
+        score = hits.column("log10_lr").to_numpy()
+        left_out = 0
+        for m in set(mode[chosen].astype(str).tolist()):
+            idx = np.nonzero(chosen & (mode.astype(str) == m))[0]
+            if len(idx) > max_hits:
+                keep = idx[np.argsort(-score[idx], kind="stable")[:max_hits]]
+                chosen[np.setdiff1d(idx, keep)] = False
+                left_out += len(idx) - max_hits
+        if left_out:
+            notes.append(f"which relationship: {left_out} hits beyond the {max_hits} highest per mode "
+                         f"have no alternatives computed (report.relationships_max)")
+    pair = np.nonzero(np.isin(mode.astype(str), [m for m in SEARCHED if m != "case"]) & chosen)[0]
     if len(pair):
         js, bs = _pairwise(hits, pair, model, spec, queries, refs, rds, recoder, line, notes)
         for k, i in enumerate(pair):
             lrs[i], best[i] = js[k], bs[k]
-    ranked = ~np.asarray(hits.column("rank").is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    case = np.nonzero((mode == "case") & ranked)[0]
+    case = np.nonzero((mode == "case") & chosen)[0]
     if len(case):
         js, bs = _case_rows(hits, case, model, spec, queries, refs, cases, rds, recoder, notes)
         for k, i in enumerate(case):

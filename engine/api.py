@@ -892,7 +892,9 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             stats[m]["chance_units_computed"] = n_chance_new[m]
             stats[m]["chance_units_reused"] = int(sampled[m].sum()) - n_chance_new[m]
     hits = annotate(hits, chance)
-    hits = add_alternatives(hits, spec, queries, refs, cases, rds, recoder, search["line"], notes)
+    hits = add_alternatives(hits, spec, queries, refs, cases, rds, recoder, search["line"], notes,
+                            which=v["report"]["relationships"],
+                            max_hits=v["report"]["relationships_max"])
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0

@@ -101,6 +101,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                    "over loci, kinship.chance) or none"),
         "chance_thresholds": ([1e4, 1e6, 1e8, 1e10], "LRs at which the summary states the expected "
                                                      "chance hits (besides search.threshold)"),
+        "relationships": ("best", "which hits get the LRs of the alternative relationships: best "
+                                  "(each query's first-ranked hit per mode), ranked (every ranked "
+                                  "hit) or none"),
+        "relationships_max": (200, "at most this many hits per mode get the alternatives (the "
+                                   "highest LRs first): a case-mode hit costs about 50 ms"),
         "chance_units": (100, "reference units per mode whose tables are evaluated (every unit when "
                               "there are no more; else a deterministic random subset)"),
         "chance_resolution": (0.005, "grid width (log10 units) of the exact method: smaller is "
@@ -374,6 +379,12 @@ class Job:
                 f"{src}: execution.scheduler = {sch!r}: expected a Dask scheduler address such as "
                 f"\"tcp://127.0.0.1:8786\" (leave it out to run in-process)"
             )
+        if v["report"]["relationships"] not in ("best", "ranked", "none"):
+            raise JobError(f"{src}: report.relationships must be \"best\", \"ranked\" or \"none\", "
+                           f"got {v['report']['relationships']!r}")
+        rm = v["report"]["relationships_max"]
+        if not isinstance(rm, int) or isinstance(rm, bool) or rm < 0:
+            raise JobError(f"{src}: report.relationships_max must be an integer >= 0, got {rm!r}")
         mch = v["execution"]["max_compile_hours"]
         if not _is_number(mch) or float(mch) <= 0:
             raise JobError(f"{src}: execution.max_compile_hours must be a number > 0, got {mch!r}")

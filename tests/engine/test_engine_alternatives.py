@@ -109,7 +109,8 @@ def sib_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("alt")
     ds, by_id, ft, mut = _sibling_dataset(tmp)
     job = make_job(ds, tmp / "out", ["case", "parent-child", "full-sibling", "avuncular"],
-                   model__mutation=MUT, search__top_k=3, search__threshold=1e3)
+                   model__mutation=MUT, search__top_k=3, search__threshold=1e3,
+                   report__relationships="ranked")
     return engine.run(job), by_id, ft, mut
 
 
@@ -127,7 +128,8 @@ def test_planted_sibling_flagged_in_parent_child_mode(sib_run):
     assert d["full-sibling"] > d["parent-child"] + 1
     assert "which relationship:" in res.summary
     assert "SIBQ -> SIBR: best full-sibling" in res.summary
-    # every autosomal hit has the columns, y-lineage none here; case hits rank-ranked
+    # report.relationships = "ranked": every ranked hit has the columns (the default,
+    # "best", gives them to each query's first-ranked hit per mode)
     for r in res.hits.to_pylist():
         if r["rank"] is not None or r["mode"] != "case":
             assert r["relationship_lrs"] is not None and r["best_relationship"] is not None
@@ -254,3 +256,19 @@ def test_duplicates_leave_out_the_same_loci(tmp_path):
         h1, h2 = relationship_pedigrees("full-sibling", "male", "paternal")
         want = kinship.likelihood_ratio(h1, h2, {"R": b, "Q": a}, ft, loci=both)
         assert d["full-sibling"] == pytest.approx(_log10(want), abs=1e-9)
+
+
+def test_default_gives_the_alternatives_to_each_querys_best_hit(tmp_path):
+    ds, _, _, _ = _sibling_dataset(tmp_path)
+    res = engine.run(make_job(ds, tmp_path / "out", ["parent-child"], model__mutation=MUT,
+                              search__top_k=3, search__threshold=1e3))
+    rows = res.hits.to_pylist()
+    assert rows
+    for r in rows:
+        assert (r["relationship_lrs"] is not None) == (r["rank"] == 1)
+    res = engine.run(make_job(ds, tmp_path / "out2", ["parent-child"], model__mutation=MUT,
+                              search__top_k=3, search__threshold=1e3, report__relationships_max=1))
+    rows = res.hits.to_pylist()
+    assert sum(r["relationship_lrs"] is not None for r in rows) == 1
+    if sum(r["rank"] == 1 for r in rows) > 1:
+        assert "report.relationships_max" in json.dumps(res.manifest)
