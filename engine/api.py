@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .alternatives import add_alternatives
+from .partial_chance import partial_chance
 from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
@@ -892,6 +893,8 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             stats[m]["chance_units_computed"] = n_chance_new[m]
             stats[m]["chance_units_reused"] = int(sampled[m].sum()) - n_chance_new[m]
     hits = annotate(hits, chance)
+    hits = partial_chance(hits, chance, spec, queries, refs, cases, rds, recoder, len(loci), notes,
+                          v["report"]["chance_partial_max"], search["line"])
     hits = add_alternatives(hits, spec, queries, refs, cases, rds, recoder, search["line"], notes,
                             which=v["report"]["relationships"],
                             max_hits=v["report"]["relationships_max"])

@@ -106,6 +106,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                   "hit) or none"),
         "relationships_max": (200, "at most this many hits per mode get the alternatives (the "
                                    "highest LRs first): a case-mode hit costs about 50 ms"),
+        "chance_partial_max": (200, "hits compared on fewer loci than the panel whose expected "
+                                    "chance hits are computed on the loci compared, per mode"),
         "chance_units": (100, "reference units per mode whose tables are evaluated (every unit when "
                               "there are no more; else a deterministic random subset)"),
         "chance_resolution": (0.005, "grid width (log10 units) of the exact method: smaller is "
@@ -382,6 +384,9 @@ class Job:
         if v["report"]["relationships"] not in ("best", "ranked", "none"):
             raise JobError(f"{src}: report.relationships must be \"best\", \"ranked\" or \"none\", "
                            f"got {v['report']['relationships']!r}")
+        cpm = v["report"]["chance_partial_max"]
+        if not isinstance(cpm, int) or isinstance(cpm, bool) or cpm < 0:
+            raise JobError(f"{src}: report.chance_partial_max must be an integer >= 0, got {cpm!r}")
         rm = v["report"]["relationships_max"]
         if not isinstance(rm, int) or isinstance(rm, bool) or rm < 0:
             raise JobError(f"{src}: report.relationships_max must be an integer >= 0, got {rm!r}")
