@@ -13,6 +13,9 @@ stepwise mutation.  On top of the families the demo adds
   father with a maternal uncle and aunt), and a family drawn as a pedigree
   (stored with the dataset) with two missing children, their sister, mother and
   maternal grandmother: each query is compared as each missing child;
+* a chance hit: a degraded sample of an unrelated man typed at 9 loci who shares
+  the rarer allele of a planted child at each -- a case-mode hit at a high LR
+  with a posterior near 0, because the child's own family explains the data;
 * direct samples of two missing persons (relation ``self``, e.g. a toothbrush)
   of two otherwise unrelated queries: identity hits,
 * three queries typed twice, the second time with an allele dropped out at one
@@ -138,6 +141,10 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
                    "structure": "a full sibling of the reference: parent-child LR >= 1e4, better "
                                 "explained as full siblings",
                    "planted_log10_lr": {k: round(v, 2) for k, v in lrs.items()}}
+    # a chance hit: a degraded sample of an unrelated man, typed at 9 loci, who shares
+    # an allele with a planted child at each (the rarest ones): a case-mode hit at a
+    # high LR whose posterior is low, because the child's own family explains the data
+    _decoy(profiles, truth, truth_cases, sim, ft)
     _demo_y(directory, profiles, truth, truth_cases, seed)
     ds = directory / "profiles"
     formats.write_profiles(ds, profiles, provenance={"demo": {"seed": seed, "n_cases": n_cases,
@@ -313,6 +320,26 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
     return res, truth
 
 
+def _decoy(profiles, truth, truth_cases, sim, ft, n_loci: int = 9):
+    """Add the demo's chance hit (see :func:`build_demo`)."""
+    import formats
+
+    q = next(p for p in profiles if p.kind == "query" and truth_cases.get(p.sample_id, ("", ""))[1]
+             == "both-parents")
+    rare = sorted(q.genotypes, key=lambda l: min(ft.frequency(l, a) for a in q.genotypes[l]))[:n_loci]
+    other = sim.founder()
+    g = {}
+    for l in rare:
+        a = min(q.genotypes[l], key=lambda x: ft.frequency(l, x))
+        g[l] = (a, other[l][0])
+    profiles.append(formats.Profile("DECOY-father", g, "reference", "DECOY", "father", "M",
+                                    "GlobalFiler"))
+    truth["_chance_hit"] = {"mode": "chance-demo", "query": q.sample_id, "target": "DECOY",
+                            "own_case": truth_cases[q.sample_id][0],
+                            "structure": f"an unrelated man typed at {n_loci} loci sharing the "
+                                         f"query's rarer allele at each"}
+
+
 def truth_report(hits, truth: dict, summary: str | None = None) -> list:
     """How many planted relationships the search ranked first, and whether the
     planted sibling of a parent-child hit was flagged (its best relationship is
@@ -346,4 +373,22 @@ def truth_report(hits, truth: dict, summary: str | None = None) -> list:
         lines.append(f"which relationship: {q} -> {t['target']} (a planted {t['best']}) hit in "
                      f"{t['mode']} mode at log10 LR {hit['log10_lr']:.2f}; best relationship "
                      f"{hit['best_relationship']}; flagged in the summary: {flagged}")
+    t = truth.get("_chance_hit")
+    if t is not None:
+        q = t["query"]
+        hit = next((r for r in rows if r["mode"] == "case" and r["query_id"] == q
+                    and r["case_id"] == t["target"]), None)
+        own = next((r for r in rows if r["mode"] == "case" and r["query_id"] == q
+                    and r["case_id"] == t["own_case"]), None)
+        if hit is None:
+            lines.append(f"chance hit: {q} -> case {t['target']} not reported")
+        else:
+            own_lr = f"{own['log10_lr']:.2f}" if own is not None else "-"
+            ch = hit["expected_chance_hits"]
+            lines.append(
+                f"chance hit: {q} -> case {t['target']} ({t['structure']}) at log10 LR "
+                f"{hit['log10_lr']:.2f} on {hit['loci_compared']} loci: posterior "
+                f"{hit['posterior']:.2g} (its own family, case {t['own_case']}, log10 LR {own_lr}, "
+                f"explains the data); about {'-' if ch is None else f'{ch:.2g}'} chance hits of "
+                f"this size expected on those loci")
     return lines
