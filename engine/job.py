@@ -63,6 +63,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "theta": (0.0, "Balding-Nichols coancestry coefficient"),
         "mutation": ("none", "\"none\", or {model, rate, rate2, range}, or {female = {...}, male = {...}}"),
         "min_allele_freq": (None, "frequency of alleles absent from the table (number or {locus = number})"),
+        "silent": (None, "silent (null) allele frequency: a number for every locus, or "
+                         "{locus = number}; default: none, or the silent alleles of a .fam "
+                         "frequency file (inputs.frequencies_format = \"fam\"); 0 turns one off"),
     },
     "search": {
         "modes": (_REQUIRED, f"list of modes: {', '.join(MODES)}"),
@@ -313,6 +316,14 @@ class Job:
                 raise JobError(
                     f"{src}: model.min_allele_freq must be a frequency in (0, 1) or a table "
                     f"{{locus = frequency}}, got {maf!r}"
+                )
+        sil = v["model"]["silent"]
+        if sil is not None:
+            vals = sil.values() if isinstance(sil, Mapping) else [sil]
+            if not vals or not all(_is_number(x) and 0 <= float(x) < 1 for x in vals):
+                raise JobError(
+                    f"{src}: model.silent must be a silent-allele frequency in [0, 1) or a table "
+                    f"{{locus = frequency}}, got {sil!r}"
                 )
         modes = v["search"]["modes"]
         if isinstance(modes, str):

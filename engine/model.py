@@ -44,6 +44,18 @@ def load_frequencies(job):
     maf = job["model"]["min_allele_freq"]
     if maf is not None:
         kw["min_allele_freq"] = dict(maf) if isinstance(maf, Mapping) else float(maf)
+    sil = job["model"].get("silent")
+    if sil is not None:
+        # a number: every locus; a table: those loci (over a .fam file's own silent
+        # alleles); 0: no silent allele there
+        if isinstance(sil, Mapping):
+            kw["silent"] = {k: float(v) for k, v in sil.items()}
+        elif float(sil) > 0 or fmt == "fam":
+            kw["silent"] = float(sil)
+        if fmt != "fam" and isinstance(kw.get("silent"), dict):
+            kw["silent"] = {k: v for k, v in kw["silent"].items() if v > 0} or None
+        if kw.get("silent") is None:
+            kw.pop("silent", None)
     p = job.path(name)
     source = {"name": name, "format": fmt}
     try:

@@ -946,15 +946,19 @@ def read_fam(path, encoding=None):
     return p.pedigrees, p.cases, p.settings
 
 
-def read_fam_database(path, encoding=None):
-    """The frequency database of a ``.fam`` file: (loci, provenance)."""
+def read_fam_database(path, encoding=None, *, settings: bool = False):
+    """The frequency database of a ``.fam`` file: (loci, provenance), and its
+    :class:`FamSettings` (θ, mutation, silent alleles) with ``settings=True``."""
     t = read_text(path, encoding, what="Familias file")
     ff = _parse_structure(t.text, os.fspath(path))
     if not ff.loci:
         raise InputFormatError("the .fam file has no frequency database", file=path,
                                fix="save the database in Familias, or use another source")
-    return ff.loci, {"file": os.path.basename(os.fspath(path)), "file_sha256": t.sha256,
-                     "familias_version": ff.version, "theta": ff.theta}
+    prov = {"file": os.path.basename(os.fspath(path)), "file_sha256": t.sha256,
+            "familias_version": ff.version, "theta": ff.theta}
+    if settings:
+        return ff.loci, prov, ff.settings
+    return ff.loci, prov
 
 
 # ---------------------------------------------------------------------------

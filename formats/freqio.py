@@ -16,7 +16,9 @@
     populations: pick one with ``population=``.
 ``format="fam"``
     The database section of a Familias ``.fam`` file (``DatabaseSize`` per locus
-    gives N).  Non-numeric alleles such as Familias' pooled ``"Rest allele"`` are
+    gives N; a locus whose silent-allele flag is set gets its silent allele with the
+    file's frequency, unless ``silent=`` says otherwise: a number replaces them at
+    every locus, a mapping ``{locus: frequency}`` updates them, 0 removes one).  Non-numeric alleles such as Familias' pooled ``"Rest allele"`` are
     dropped and listed in ``provenance["dropped_alleles"]`` (the locus then sums
     below 1: pass ``renormalise=True`` to rescale, see :mod:`kinship.frequencies`).
 
@@ -78,7 +80,7 @@ def read_frequencies(path, format: str = "csv", *, population: str | None = None
     if fmt == "fam":
         from .familias import read_fam_database
 
-        loci, prov = read_fam_database(path, encoding)
+        loci, prov, settings = read_fam_database(path, encoding, settings=True)
         table, n_by, dropped = {}, {}, []
         for loc in loci:
             if is_amelogenin(loc.name):
@@ -96,12 +98,46 @@ def read_frequencies(path, format: str = "csv", *, population: str | None = None
             if loc.database_size:
                 n_by[loc.name] = loc.database_size
         prov["dropped_alleles"] = ";".join(dropped)
+        kw["silent"] = _fam_silent(loci, settings, kw.get("silent"))
+        if kw["silent"]:
+            prov["silent"] = ";".join(f"{k}={v!r}" for k, v in kw["silent"].items())
+        else:
+            kw.pop("silent")
         kw.setdefault("name", _name(path))
         kw.setdefault("n_by_locus", n_by)
         kw.setdefault("provenance", prov)
         return FrequencyTable(table, **kw)
     raise ValueError(f"unknown frequency format {format!r}: expected one of "
                      f"{', '.join(FREQUENCY_FORMATS)}")
+
+
+def _fam_silent(loci, settings, given) -> dict:
+    """The silent alleles of a ``.fam`` table: the file's own (a locus whose
+    silent-allele flag is set, with its frequency), replaced at every locus by a
+    number ``given``, or updated per locus by a mapping ``given``; a frequency of 0
+    means no silent allele."""
+    names = [l.name for l in loci if not is_amelogenin(l.name)]
+    if given is not None and not isinstance(given, dict) and not hasattr(given, "items"):
+        out = {n: float(given) for n in names}
+    else:
+        out = {}
+        for n in names:
+            st = (settings.loci if settings is not None else {}).get(n) or {}
+            if st.get("silent") and st.get("silent_frequency", 0.0) > 0:
+                out[n] = float(st["silent_frequency"])
+        if given is not None:
+            from kinship.markers import LocusError, canonical_locus
+
+            def key(k):
+                try:
+                    return canonical_locus(k, extra=tuple(names))
+                except LocusError:
+                    return str(k).strip()
+
+            bykey = {key(n): n for n in names}
+            for k, v in given.items():
+                out[bykey.get(key(k), k)] = float(v)
+    return {k: v for k, v in out.items() if v > 0}
 
 
 def _read_list(path, encoding, **kw) -> FrequencyTable:
