@@ -87,6 +87,8 @@ __all__ = [
     "MAX_FOUNDER_DRAWS_THETA",
     "MAX_THETA_SECONDS",
     "theta_cost",
+    "evidence_matrix",
+    "estimate_dropout",
 ]
 
 #: With θ > 0, at most this many unknown founder alleles (draws) per hypothesis
@@ -125,6 +127,79 @@ def _evidence(call: tuple[int, int], A: int, silent: int | None) -> np.ndarray:
         E[a, silent] = 1.0
         E[silent, a] = 1.0
     return E
+
+
+def evidence_matrix(call, A, silent=None, freqs=None, dropout=0.0, dropin=0.0) -> np.ndarray:
+    """E[x, y] = P(observed call | true ordered genotype (x, y)) at one locus.
+
+    Without dropout and drop-in (both 0) this is the indicator of
+    :func:`_evidence`, returned as it (bit-identical).  Otherwise the
+    semi-continuous model of Haned et al. (2012, appendix; as in LRmix and
+    relMix) for one contributor, with a homozygote's dropout d² (see
+    ``docs/dropout.md``): every allele ``a`` of the locus (the silent allele
+    excluded) is seen independently, and is *not* seen with probability
+    ``q_a = (1 - c p_a) d^{n_a}``, ``n_a`` the copies of ``a`` in (x, y):
+
+        E[x, y] = Π_{a in call} (1 - q_a) · Π_{a not in call} q_a.
+
+    ``freqs`` (needed when ``dropin`` > 0) are the drop-in allele probabilities.
+    """
+    d = float(dropout)
+    c = float(dropin)
+    if d == 0.0 and c == 0.0:
+        return _evidence(call, A, silent)
+    if not (0.0 <= d < 1.0):
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout}")
+    if not (0.0 <= c < 1.0):
+        raise ValueError(f"dropin must be a probability in [0, 1), got {dropin}")
+    if c > 0.0:
+        if freqs is None:
+            raise ValueError("dropin > 0 needs the allele frequencies")
+        r = 1.0 - c * np.asarray(freqs, dtype=np.float64)
+    else:
+        r = np.ones(A)
+    visible = np.ones(A, dtype=bool)
+    if silent is not None:
+        visible[silent] = False
+        r = r.copy()
+        r[silent] = 1.0
+    obs = sorted(set(call))
+    seen = np.zeros(A, dtype=bool)
+    seen[obs] = True
+    # each copy of an allele that is not in the call dropped out (d per copy)
+    f = np.where(visible & ~seen, d, 1.0)
+    E = np.outer(f, f)
+    # ... and no allele outside the call dropped in
+    E *= float(np.prod(r[visible & ~seen]))
+    x = np.arange(A)
+    for a in obs:
+        n = (x[:, None] == a).astype(np.int64) + (x[None, :] == a)
+        E *= 1.0 - r[a] * d ** n
+    return E
+
+
+#: With θ > 0, a typed founder with dropout or drop-in whose evidence admits at
+#: most this many unordered genotypes has them enumerated; with more, its two
+#: alleles are summed as unknown founder draws (two more draws, usually cheaper
+#: than A options).
+_MAX_SOFT_OPTIONS = 2
+
+
+def _per_person(value, pid) -> float:
+    """A per-person parameter given as None, one number, or {person: number}."""
+    if value is None:
+        return 0.0
+    if isinstance(value, Mapping):
+        v = value.get(pid, 0.0)
+        return 0.0 if v is None else float(v)
+    return float(value)
+
+
+def _weighted_options(E: np.ndarray):
+    """Unordered genotypes {x, y} (x <= y) with E > 0, weighted by E and their
+    ordering count (E is symmetric)."""
+    xs, ys = np.nonzero(np.triu(E))
+    return [((int(x), int(y)), float(E[x, y]) * (1 if x == y else 2)) for x, y in zip(xs, ys)]
 
 
 def _founder_options(call, silent):
@@ -445,6 +520,8 @@ def locus_likelihood(
     theta: float = 0.0,
     silent: int | None = None,
     free: Sequence[str] = (),
+    dropout=None,
+    dropin=0.0,
 ):
     """Likelihood of the calls at one locus.
 
@@ -452,6 +529,12 @@ def locus_likelihood(
     left open: the result is then an array over their ordered alleles, axes
     (p1 paternal, p1 maternal, p2 paternal, ...), giving the joint probability
     of the calls and those alleles.  Without ``free`` the result is a float.
+
+    ``dropout``: None, one probability for every typed person, or
+    ``{person: d}`` (persons not named: 0); ``dropin``: one probability or
+    ``{person: c}``.  A typed person's evidence factor is then
+    :func:`evidence_matrix` (P(call | true genotype), ``docs/dropout.md``)
+    instead of the indicator; with d = c = 0 it is the indicator itself.
     """
     A = n_alleles
     p = np.asarray(freqs, dtype=np.float64)
@@ -459,6 +542,10 @@ def locus_likelihood(
     for f in free:
         if f in calls:
             raise ValueError(f"person {f!r} cannot be both typed and free")
+    ev = {pid: evidence_matrix(call, A, silent, p, _per_person(dropout, pid), _per_person(dropin, pid))
+          for pid, call in calls.items()}
+    # persons whose evidence is not an indicator (dropout or drop-in > 0)
+    soft = {pid for pid in calls if _per_person(dropout, pid) or _per_person(dropin, pid)}
     persons = _relevant(ped, set(calls) | set(free))
     lab = {pid: (2 * i, 2 * i + 1) for i, pid in enumerate(persons)}
     out_labels = [l for f in free for l in lab[f]]
@@ -506,7 +593,7 @@ def locus_likelihood(
             base_ops.append(Tf)
             base_subs.append((mol[0], mol[1], ml))
         if pid in calls:
-            base_ops.append(_evidence(calls[pid], A, silent))
+            base_ops.append(ev[pid])
             base_subs.append((pl, ml))
 
     if theta == 0.0:
@@ -514,7 +601,7 @@ def locus_likelihood(
         subs = list(base_subs)
         for pid in founders_typed:
             pl, ml = lab[pid]
-            ops.append(_evidence(calls[pid], A, silent) * np.outer(p, p))
+            ops.append(ev[pid] * np.outer(p, p))
             subs.append((pl, ml))
         for pid in founders_untyped:
             pl, ml = lab[pid]
@@ -529,6 +616,26 @@ def locus_likelihood(
 
     if not (0.0 <= theta < 1.0):
         raise ValueError(f"theta must be in [0, 1), got {theta}")
+    # A typed founder with dropout/drop-in has a weighted list of possible
+    # genotypes.  At most _MAX_SOFT_OPTIONS of them are enumerated like a typed
+    # founder's; otherwise its two alleles become unknown draws of the founder
+    # pool, with its evidence factor on them (exact either way).
+    option_lists = []
+    hard_typed = []
+    for pid in founders_typed:
+        if pid in soft:
+            opts = _weighted_options(ev[pid])
+            if len(opts) > _MAX_SOFT_OPTIONS:
+                founders_untyped.append(pid)
+                pl, ml = lab[pid]
+                base_ops.append(ev[pid])
+                base_subs.append((pl, ml))
+                continue
+        else:
+            opts = _founder_options(calls[pid], silent)
+        hard_typed.append(pid)
+        option_lists.append(opts)
+    founders_typed = hard_typed
     # draws of the untyped founders; a founder with two draws gives a swap pair
     draws: list = []
     pairs: list = []
@@ -544,8 +651,8 @@ def locus_likelihood(
             draws += list(lab[pid])
     m = len(draws)
     n_combos = 1
-    for pid in founders_typed:
-        n_combos *= len(_founder_options(calls[pid], silent))
+    for opts in option_lists:
+        n_combos *= len(opts)
     cost = _cost_from_draws(m, len(pairs) + len(free_pairs), n_combos, A, len(out_labels))
     if m > MAX_FOUNDER_DRAWS_THETA or cost["seconds"] > MAX_THETA_SECONDS:
         raise NotImplementedError(
@@ -559,7 +666,8 @@ def locus_likelihood(
             f"{MAX_THETA_SECONDS:g} s estimated). Fix: type more relatives (a typed "
             f"founder draws no unknown alleles; an untyped founder with one relevant child "
             f"draws one), or use theta=0 for this pedigree (in a search: search with "
-            f"theta=0 and re-check the hits with theta > 0)."
+            f"theta=0 and re-check the hits with theta > 0). A typed founder with "
+            f"dropout or drop-in whose call admits many genotypes counts two draws."
         )
 
     reps, mults, sizes = _orbit_reps(m, tuple(pairs + free_pairs))
@@ -568,7 +676,6 @@ def locus_likelihood(
     scale = 1.0 / (2 ** len(free_pairs))
     weights = _block_weights(sizes, theta)
     total = 0.0
-    option_lists = [_founder_options(calls[pid], silent) for pid in founders_typed]
     for combo in _product(option_lists):
         mult = 1.0
         typed_alleles: list[int] = []
@@ -779,7 +886,8 @@ class LRResult:
     0/0).  ``per_locus`` maps each locus to its LR; ``likelihood_h1`` /
     ``likelihood_h2`` hold the likelihoods; ``inconsistent`` lists the loci whose
     H1 likelihood is zero without mutation (Mendelian inconsistencies, reported
-    beside every LR); ``skipped`` lists loci not evaluated and why.
+    beside every LR); ``skipped`` lists loci not evaluated and why; ``dropout``
+    the dropout probability used per typed person (empty without dropout).
     """
 
     per_locus: dict
@@ -787,6 +895,7 @@ class LRResult:
     likelihood_h2: dict
     inconsistent: list
     skipped: dict = field(default_factory=dict)
+    dropout: dict = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -880,6 +989,8 @@ def likelihood_ratio(
     mutation: MutationModel | None = None,
     theta: float = 0.0,
     loci: Sequence[str] | None = None,
+    dropout=None,
+    dropin=0.0,
 ) -> LRResult:
     """LR of two pedigree hypotheses given the genotypes of typed persons.
 
@@ -889,6 +1000,15 @@ def likelihood_ratio(
     restricts the loci evaluated (default: every locus typed in someone).
     ``mutation``: a :class:`~kinship.mutation.MutationModel`, or one model used for
     both sexes, or None.  ``theta``: the Balding–Nichols coancestry coefficient.
+
+    ``dropout``: None (no dropout: every call is the true genotype), one
+    probability d for every typed person, ``{person: d}`` (persons not named:
+    0), or ``"estimate"`` (each typed person's d from their own profile by
+    :func:`estimate_dropout`).  ``dropin``: the drop-in probability c, one
+    number or ``{person: c}``.  The model (Haned et al. 2012, a homozygote's
+    dropout d²) and its formulas are in ``docs/dropout.md``; with d = c = 0 the
+    result is bit-identical to the one without.  ``r.dropout`` holds the
+    dropout used per typed person (empty without dropout).
 
     Per locus, LR = L(H1) / L(H2), with 0/0 = nan and x/0 = inf.
     """
@@ -909,6 +1029,22 @@ def likelihood_ratio(
                     f"person must appear in both hypotheses"
                 )
     by_locus = _genotypes_by_locus(genotypes, frequencies, typed_ids)
+    if isinstance(dropout, str):
+        if dropout != "estimate":
+            raise ValueError(f"dropout must be None, a number, {{person: d}} or 'estimate', got {dropout!r}")
+        dropout = {pid: estimate_dropout(genotypes[pid], frequencies)
+                   for pid in genotypes if str(pid) in typed_ids}
+        dropout = {str(k): v for k, v in dropout.items()}
+    elif isinstance(dropout, Mapping):
+        dropout = {str(k): v for k, v in dropout.items()}
+    if isinstance(dropin, Mapping):
+        dropin = {str(k): v for k, v in dropin.items()}
+    for name, val in (("dropout", dropout), ("dropin", dropin)):
+        vals = val.values() if isinstance(val, Mapping) else [val]
+        for v in vals:
+            if v is not None and not (0.0 <= float(v) < 1.0):
+                raise ValueError(f"{name} must be a probability in [0, 1), got {v}")
+    used_dropout = {pid: _per_person(dropout, pid) for pid in sorted(typed_ids)} if dropout is not None else {}
     if mutation is not None:
         mutation.check_loci(frequencies.loci)
     if loci is not None:
@@ -932,6 +1068,8 @@ def likelihood_ratio(
         if mutation is not None:
             fM, mM = mutation.matrices(la)
         args = dict(n_alleles=la.n_alleles, freqs=la.freqs, theta=float(theta), silent=silent)
+        if dropout is not None or isinstance(dropin, Mapping) or float(dropin) != 0.0:
+            args.update(dropout=dropout, dropin=dropin)
         L1 = locus_likelihood(ped1, icalls, female_M=fM, male_M=mM, **args)
         L2 = locus_likelihood(ped2, icalls, female_M=fM, male_M=mM, **args)
         if fM is None and mM is None:
@@ -943,4 +1081,53 @@ def likelihood_ratio(
         per[locus] = _ratio(L1, L2)
         l1s[locus] = L1
         l2s[locus] = L2
-    return LRResult(per, l1s, l2s, inc, skipped)
+    return LRResult(per, l1s, l2s, inc, skipped, used_dropout)
+
+
+def estimate_dropout(profile: Mapping[str, tuple], frequencies: FrequencyTable) -> float:
+    """Dropout probability d of one sample, estimated from its fraction of
+    apparent homozygotes (method of moments; ``docs/dropout.md``).
+
+    ``profile``: ``{locus: (a, b)}`` of one person (untyped loci and
+    amelogenin are ignored).  Under the model (no drop-in, a homozygote's
+    dropout d²), a locus that shows any allele is an apparent homozygote with
+    probability ``h + (1 - h) · 2d / (1 + d)``, where ``h = Σ_a p_a² (+ 2 p_a
+    p_silent)`` is the Hardy–Weinberg homozygosity of the locus.  With ``H``
+    apparent homozygotes on the typed loci,
+
+        u = (H - Σ h_l) / Σ (1 - h_l),     d = u / (2 - u),
+
+    clipped to [0, 0.5] (0 when there are fewer homozygotes than expected).
+    With ~20 loci the estimate is rough (one extra homozygote moves u by about
+    0.06): use a lab's validated value where there is one.
+    """
+    H = 0.0
+    h_sum = 0.0
+    het_sum = 0.0
+    for raw_locus, value in profile.items():
+        if is_amelogenin(raw_locus):
+            continue
+        locus = frequencies.resolve_locus(raw_locus)
+        call = _parse_call("profile", locus, value)
+        if call is None:
+            continue
+        la = frequencies.locus_alleles(locus, sorted(set(call)))
+        p = np.asarray(la.freqs, dtype=np.float64)
+        if la.silent:
+            s = la.alleles.index(SILENT)
+            ps = p[s]
+            q = np.delete(p, s)
+            h = float(np.sum(q * q) + 2.0 * ps * np.sum(q))
+            h /= 1.0 - ps * ps  # conditional on showing an allele without dropout
+        else:
+            h = float(np.sum(p * p))
+        h_sum += h
+        het_sum += 1.0 - h
+        H += 1.0 if call[0] == call[1] else 0.0
+    if het_sum <= 0.0:
+        return 0.0
+    u = (H - h_sum) / het_sum
+    if u <= 0.0:
+        return 0.0
+    d = u / (2.0 - u) if u < 1.0 else 1.0
+    return float(min(max(d, 0.0), 0.5))

@@ -50,7 +50,7 @@ import numpy as np
 
 from ._numba import jit
 from .frequencies import SILENT, FrequencyTable, LocusAlleles
-from .likelihood import locus_likelihood
+from .likelihood import evidence_matrix, locus_likelihood
 from .mutation import MutationModel
 from .pedigree import Pedigree, Person
 
@@ -59,6 +59,8 @@ __all__ = [
     "genotype_pairs",
     "n_genotypes",
     "fold_calls",
+    "evidence_stack",
+    "fold_evidence",
     "RELATIONSHIPS",
     "relationship_pedigrees",
     "pair_table",
@@ -136,6 +138,40 @@ def fold_calls(J: np.ndarray, axis: int, silent: int | None) -> np.ndarray:
         extra[hom] = X[a[hom] * A + silent] + X[silent * A + a[hom]]
         out = out + extra
     return np.moveaxis(out, 0, axis)
+
+
+def evidence_stack(la: LocusAlleles, dropout: float = 0.0, dropin: float = 0.0) -> np.ndarray:
+    """``E[g, x, y]`` = P(observed call g | true ordered genotype (x, y)) for every
+    genotype index g of the locus (:func:`kinship.likelihood.evidence_matrix`;
+    ``docs/dropout.md``).  Rows of calls that contain the silent allele are
+    never looked up."""
+    A = la.n_alleles
+    silent = la.alleles.index(SILENT) if la.silent else None
+    a, b = genotype_pairs(A)
+    out = np.empty((len(a), A, A))
+    for g, (x, y) in enumerate(zip(a, b)):
+        out[g] = evidence_matrix((int(x), int(y)), A, silent, la.freqs, dropout, dropin)
+    return out
+
+
+def fold_evidence(J: np.ndarray, axis: int, E: np.ndarray) -> np.ndarray:
+    """Fold two adjacent axes (axis, axis+1) over a person's true ordered alleles
+    into one axis over their observed call: ``Σ_{x,y} E[g, x, y] J[..., x, y, ...]``
+    (:func:`fold_calls` is the case E = indicator)."""
+    out = np.tensordot(J, E, axes=([axis, axis + 1], [1, 2]))
+    return np.moveaxis(out, -1, axis)
+
+
+def _fold(J, axis, silent, E):
+    return fold_calls(J, axis, silent) if E is None else fold_evidence(J, axis, E)
+
+
+def _stack_or_none(la, dropout, dropin):
+    d = 0.0 if dropout is None else float(dropout)
+    c = float(dropin)
+    if d == 0.0 and c == 0.0:
+        return None
+    return evidence_stack(la, d, c)
 
 
 def _ratio_table(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -255,17 +291,30 @@ def pair_table(
     theta: float = 0.0,
     ref_sex: str = "male",
     line: str = "paternal",
+    ref_dropout: float | None = None,
+    query_dropout: float | None = None,
+    dropin: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(W, inconsistent)``, both ``[G, G]`` over (g_R, g_Q): the LR of ``rel``
     versus unrelated for every pair of genotypes at one locus, exactly (mutation,
     θ, silent allele).  ``inconsistent[gR, gQ]`` is true where the H1 likelihood is
-    zero without mutation."""
+    zero without mutation.
+
+    ``ref_dropout`` / ``query_dropout``: the dropout probability of R's / Q's
+    sample, ``dropin`` the drop-in probability of both (``docs/dropout.md``):
+    ``W[gR, gQ] = Σ P(gR | xR) P(gQ | xQ) P(xR, xQ | H1) / Σ (same under H2)``
+    over the true genotypes.  For ``identity`` R and Q are two samples of one
+    person.  With all three 0 (the default) the table is the one without."""
     if mutation is not None and not isinstance(mutation, MutationModel):
         mutation = MutationModel(mutation)
     fM, mM, silent = _locus_inputs(la, mutation)
     A = la.n_alleles
     args = dict(n_alleles=A, freqs=la.freqs, theta=float(theta), silent=silent)
     h1, h2 = relationship_pedigrees(rel, ref_sex, line)
+    ER = _stack_or_none(la, ref_dropout, dropin)
+    EQ = _stack_or_none(la, query_dropout, dropin)
+    if ER is not None or EQ is not None:
+        return _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ)
     J2 = locus_likelihood(h2, {}, free=["R", "Q"], **args)
     D = fold_calls(fold_calls(J2, 0, silent), 1, silent)
     if rel == "identity":
@@ -284,6 +333,29 @@ def pair_table(
     return _ratio_table(N, D), N0 == 0.0
 
 
+def _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ):
+    def fold2(J):
+        return _fold(_fold(J, 0, silent, ER), 1, silent, EQ)
+
+    D = fold2(locus_likelihood(h2, {}, free=["R", "Q"], **args))
+    if rel == "identity":
+        # two samples of one person: Σ_x P(gR | x) P(gQ | x) P(x)
+        one = Pedigree([_p("R", ref_sex)])
+        v = locus_likelihood(one, {}, free=["R"], **args)
+        A = v.shape[0]
+        idx = np.arange(A)
+        J = np.zeros((A, A, A, A))
+        J[idx[:, None], idx[None, :], idx[:, None], idx[None, :]] = v
+        N = N0 = fold2(J)
+    else:
+        N = fold2(locus_likelihood(h1, {}, free=["R", "Q"], female_M=fM, male_M=mM, **args))
+        if fM is None and mM is None:
+            N0 = N
+        else:
+            N0 = fold2(locus_likelihood(h1, {}, free=["R", "Q"], **args))
+    return _ratio_table(N, D), N0 == 0.0
+
+
 def case_table(
     pedigree,
     missing: str,
@@ -291,12 +363,22 @@ def case_table(
     la: LocusAlleles,
     mutation: MutationModel | None = None,
     theta: float = 0.0,
+    dropout: float | None = None,
+    relative_dropout=None,
+    dropin: float = 0.0,
 ) -> LocusTable:
     """Compile one locus of a reference case.
 
     ``pedigree``: the case pedigree including the missing person ``missing``;
     ``calls``: typed relatives' calls at this locus as allele labels.  Returns
     the table over the candidate's genotype index.
+
+    Dropout (``docs/dropout.md``): ``dropout`` is the candidate's dropout
+    probability, ``relative_dropout`` the relatives' (one number or
+    ``{person: d}``), ``dropin`` the drop-in probability of every sample.  The
+    candidate's is folded in over its true genotype g:
+    ``T[g_obs] = Σ_g P(g_obs | g) P(g, case | H1) / Σ_g P(g_obs | g) P(g, case | H2)``.
+    With all of them 0 (the default) the table is the one without.
     """
     ped = Pedigree.from_records(pedigree)
     if missing not in ped:
@@ -310,14 +392,17 @@ def case_table(
     fM, mM, silent = _locus_inputs(la, mutation)
     A = la.n_alleles
     args = dict(n_alleles=A, freqs=la.freqs, theta=float(theta), silent=silent)
+    if relative_dropout is not None or float(dropin) != 0.0:
+        args.update(dropout=relative_dropout, dropin=dropin)
+    EQ = _stack_or_none(la, dropout, dropin)
     qid = "__candidate__"
     while qid in ped:
         qid += "_"
     h2 = ped.with_person(Person(qid, None, None, "unknown"))
-    num = fold_calls(locus_likelihood(ped, icalls, free=[missing], female_M=fM, male_M=mM, **args), 0, silent)
-    den = fold_calls(locus_likelihood(h2, icalls, free=[qid], female_M=fM, male_M=mM, **args), 0, silent)
+    num = _fold(locus_likelihood(ped, icalls, free=[missing], female_M=fM, male_M=mM, **args), 0, silent, EQ)
+    den = _fold(locus_likelihood(h2, icalls, free=[qid], female_M=fM, male_M=mM, **args), 0, silent, EQ)
     if fM is None and mM is None:
         num0 = num
     else:
-        num0 = fold_calls(locus_likelihood(ped, icalls, free=[missing], **args), 0, silent)
+        num0 = _fold(locus_likelihood(ped, icalls, free=[missing], **args), 0, silent, EQ)
     return LocusTable(la.locus, la, _ratio_table(num, den), num0 == 0.0)
