@@ -397,3 +397,33 @@ def test_estimate_dropout_method_of_moments():
     g = {"AF": prof(5), "CH": prof(0)}
     r = kinship.likelihood_ratio(DUO_H1, DUO_H2, g, f, dropout="estimate")
     assert r.dropout == {"AF": pytest.approx(u / (2 - u)), "CH": 0.0}
+
+
+# ---------------------------------------------------------------------------
+# the values pinned by pedprobr's tests (magnusdv/pedprobr,
+# tests/testthat/test-dropout.R): dropout d, a homozygote's d², no drop-in
+# ---------------------------------------------------------------------------
+
+def test_pedprobr_dropout_values():
+    p, d = 0.2, 0.1
+    f = kinship.FrequencyTable.from_dict({LOC: {"1": p, "2": p, "3": 1 - 2 * p}})
+    la = f.locus_alleles(LOC)
+    A = la.n_alleles
+    i1, i2 = la.alleles.index("1"), la.alleles.index("2")
+    L = (1 - d * d) * p * p + d * (1 - d) * 2 * p * (1 - p)
+    one = Pedigree.from_records([P("X")])
+    assert locus_likelihood(one, {"X": (i1, i1)}, A, la.freqs, dropout=d) == pytest.approx(L, rel=1e-12)
+    assert locus_likelihood(one, {"X": (i1, i1)}, A, la.freqs, dropout=0.0) == pytest.approx(p * p)
+    trio = Pedigree.from_records([P("fa"), P("mo", sex="female"), P("ch", "fa", "mo")])
+    assert locus_likelihood(trio, {"ch": (i1, i1)}, A, la.freqs, dropout=d) == pytest.approx(L, rel=1e-12)
+    assert locus_likelihood(trio, {"ch": (i1, i1)}, A, la.freqs,
+                            dropout={"fa": d}) == pytest.approx(p * p, rel=1e-12)
+    calls = {"fa": (i1, i1), "mo": (i2, i2)}
+    assert locus_likelihood(trio, calls, A, la.freqs, dropout=d) == pytest.approx(L * L, rel=1e-12)
+    assert locus_likelihood(trio, calls, A, la.freqs, dropout={"fa": d}) == pytest.approx(L * p * p, rel=1e-12)
+    # a child of a mother and her son (f = 1/4), seen as 1/1
+    fi = 0.25
+    Lf = (1 - d * d) * (fi * p + (1 - fi) * p * p) + d * (1 - d) * (1 - fi) * 2 * p * (1 - p)
+    inbred = Pedigree.from_records([P("1"), P("2", sex="female"), P("3", "1", "2"), P("4", "3", "2")])
+    assert locus_likelihood(inbred, {"3": (i1, i1)}, A, la.freqs, dropout=d) == pytest.approx(L, rel=1e-12)
+    assert locus_likelihood(inbred, {"4": (i1, i1)}, A, la.freqs, dropout=d) == pytest.approx(Lf, rel=1e-12)

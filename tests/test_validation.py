@@ -280,3 +280,36 @@ def test_mothers_side_recall_is_the_true_pedigree_recall():
     assert r["recall_engine"] == r["recall_true_pedigree"]
     assert abs(r["z"]) < 4
     assert r["recall_wrong_side"] < r["recall_true_pedigree"]
+
+
+def test_posterior_calibration_runs_and_adds_up(tmp_path):
+    """validation.calibration on about 2,000 profiles: recall of full profiles is high,
+    the calibration tables count every hit once, the two priors give the same hits,
+    and the case-mode posteriors at the calibrated prior sum to about the true hits."""
+    from validation.calibration import POSTERIOR_BINS, posterior_calibration, write_calibration
+
+    r = posterior_calibration(n_cases=300, n_unrelated=1000, n_unrelated_cases=400, seed=5,
+                              work=tmp_path / "w", progress=None)
+    assert r["n_profiles"] >= 2000 and r["n_partial"] > 0.1 * r["n_profiles"]
+    assert set(r["modes"]) == {"case", "parent-child", "full-sibling"}
+    assert r["modes"]["case"]["recall_full"] > 0.75
+    assert r["modes"]["parent-child"]["recall_full"] > 0.95
+    assert r["modes"]["case"]["recall_partial"] < r["modes"]["case"]["recall_full"]
+    for m, v in r["modes"].items():
+        assert v["same_hits_both_priors"]
+        assert v["true_hits"] + v["false_hits"] == v["hits"]
+        assert 0 < v["calibrated"]["prior"] < 0.5
+        for key in ("prior_0.5", "calibrated"):
+            for col in ("posterior", "posterior_min"):
+                c = v[key][col]
+                assert len(c["bins"]) == len(POSTERIOR_BINS) - 1
+                assert sum(b["hits"] for b in c["bins"]) == c["hits"] == v["hits"]
+                assert sum(b["true"] for b in c["bins"]) == c["true"] == v["true_hits"]
+            # posterior_min is a lower bound of posterior
+            assert v[key]["posterior_min"]["expected_true"] <= v[key]["posterior"]["expected_true"] + 1e-9
+    case = r["modes"]["case"]
+    assert case["false_hits_on_relatives"] == 0
+    assert abs(case["calibrated"]["posterior"]["z"]) < 5
+    files = write_calibration(r, tmp_path / "out")
+    assert {f.name for f in files} == {"calibration.md", "calibration.json"}
+    assert "## full-sibling" in files[0].read_text()

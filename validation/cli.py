@@ -82,8 +82,12 @@ def register(subparsers) -> None:
                    help=f"comma-separated, of {', '.join(PANELS)} (default codis20,vfp23)")
     v.add_argument("--modes", type=_csv_list, default=list(MODES),
                    help=f"comma-separated, of {', '.join(MODES)} (default all)")
-    v.add_argument("--cases", type=int, default=1000, help="families per panel and mode (default 1000)")
-    v.add_argument("--unrelated", type=int, default=1000, help="unrelated queries (default 1000)")
+    v.add_argument("--cases", type=int, default=None,
+                   help="families per panel and mode (default 1000; --calibration: 15000 families)")
+    v.add_argument("--unrelated", type=int, default=None,
+                   help="unrelated queries (default 1000; --calibration: 40000)")
+    v.add_argument("--unrelated-cases", type=int, default=None, metavar="N",
+                   help="--calibration: unrelated one-father cases (default 25000)")
     v.add_argument("--frequencies", default="nist1036_all")
     v.add_argument("--founders", choices=("nist", "frequencies"), default="nist")
     _mutation_args(v)
@@ -104,6 +108,11 @@ def register(subparsers) -> None:
                    help="instead: recall of mother's-side family structures through the engine, "
                         "against the true pedigree and the exact expectation (validation.families); "
                         "--cases families per structure (default 1000), 15 CODIS loci")
+    v.add_argument("--calibration", action="store_true",
+                   help="instead: recall, false hits per query and the calibration of the posterior "
+                        "columns, per mode (case, parent-child, full-sibling), of engine runs on one "
+                        "simulated database with planted relatives and 20%% partial profiles "
+                        "(validation.calibration); writes calibration.md and calibration.json to --out")
     v.set_defaults(func=_validate)
 
 
@@ -131,6 +140,12 @@ def _validate(args) -> int:
     from .suite import SuiteConfig, run_suite
 
     mut = _mutation(args)
+    if args.calibration:
+        return _validate_calibration(args, mut)
+    if args.cases is None:
+        args.cases = 1000
+    if args.unrelated is None:
+        args.unrelated = 1000
     if args.families:
         return _validate_families(args, mut)
     cfg = SuiteConfig(
@@ -167,6 +182,24 @@ def _validate_families(args, mut) -> int:
     slim = [{k: v for k, v in r.items() if not k.startswith(("log10_", "engine_found"))} for r in rows]
     (out / "families.json").write_text(json.dumps(slim, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}/families.md and families.json")
+    return 0
+
+
+def _validate_calibration(args, mut) -> int:
+    from .calibration import posterior_calibration, write_calibration
+
+    r = posterior_calibration(n_cases=15_000 if args.cases is None else args.cases,
+                              n_unrelated=40_000 if args.unrelated is None else args.unrelated,
+                              n_unrelated_cases=25_000 if args.unrelated_cases is None else args.unrelated_cases,
+                              mutation=mut, seed=args.seed, work=args.work)
+    for m, v in r["modes"].items():
+        print(f"{m}: recall {v['recall_full']:.3f} (full profiles), {v['recall_partial']:.3f} (partial); "
+              f"false hits per query {v['false_hits_per_query']:.2e}; sum of posteriors "
+              f"{v['calibrated']['posterior']['expected_true']:.1f} for {v['true_hits']} true of "
+              f"{v['hits']} hits at the calibrated prior {v['calibrated']['prior']:.4f}")
+    write_calibration(r, args.out)
+    print(f"wrote {args.out}/calibration.md and calibration.json ({r['n_profiles']} profiles, "
+          f"{r['seconds']['total']} s)")
     return 0
 
 
