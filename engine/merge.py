@@ -163,9 +163,23 @@ def _positions(group, score, tie, keep) -> np.ndarray:
     return out
 
 
+#: modes where at most one candidate can be the sought one (a query is the missing
+#: person of one family, or one person); in the other modes a query may have
+#: several true relatives among the candidates (both parents, siblings)
+EXCLUSIVE_MODES = ("case", "identity")
+
+
 def search_posteriors(hits: pa.Table, n_candidates: dict, prior: float, threshold: float,
                       top_k: int) -> pa.Table:
     """``hits`` with ``posterior`` and ``posterior_min`` for the search that was run.
+
+    In ``case`` and ``identity`` mode (:data:`EXCLUSIVE_MODES`: at most one
+    candidate is the sought one) as below.  In the other modes a query may have
+    several true relatives among the candidates (both parents, siblings), so each
+    candidate is related or not on its own, with prior ``prior / N``:
+    ``P(i related | data) = q LR_i / (q LR_i + 1 - q)``, ``q = prior / N``
+    (``prior``: the expected number of the query's relatives among them, at most
+    1), the same in both columns.
 
     For a query compared with the N candidates of a mode (cases, reference
     persons, other queries), with prior probability ``prior`` that the person it
@@ -210,6 +224,14 @@ def search_posteriors(hits: pa.Table, n_candidates: dict, prior: float, threshol
         if N <= 0:
             continue
         rows = np.asarray(rows)
+        if m not in EXCLUSIVE_MODES:
+            qq = prior / N
+            with np.errstate(invalid="ignore", over="ignore"):
+                val = qq * lr[rows] / (qq * lr[rows] + (1.0 - qq))
+            val = np.where(np.isinf(lr[rows]), 1.0, val)
+            post[rows] = val
+            pmin[rows] = val
+            continue
         kept = math.fsum(lr[rows])
         r_ranked = rows[ranked[rows]]
         full = len(r_ranked) >= top_k

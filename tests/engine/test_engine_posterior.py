@@ -84,3 +84,19 @@ def test_a_real_threshold_bounds_the_posterior_from_below(data):
         w = 0.5 / n
         est = w * 10 ** h["log10_lr"] / (0.5 + w * (kept + n_others))
         assert h["posterior"] == pytest.approx(est, rel=1e-9)
+
+
+def test_pairwise_modes_treat_each_candidate_on_its_own(data):
+    """A query may have both parents among the references: in parent-child mode each
+    candidate is related or not on its own, P = q LR / (q LR + 1 - q), q = prior / N
+    (N reference persons)."""
+    tmp, ds, _, _ = data
+    r = engine.run(make_job(ds, tmp / "pc", ["parent-child"], search__threshold=10.0))
+    n_refs = len([p for p in formats.open_dataset(ds).load(kind="reference").sample_id])
+    q = 0.5 / n_refs
+    hits = r.hits.to_pylist()
+    assert hits
+    for h in hits:
+        lr = 10 ** h["log10_lr"]
+        assert h["posterior"] == pytest.approx(q * lr / (q * lr + 1 - q), rel=1e-12)
+        assert h["posterior_min"] == h["posterior"]
