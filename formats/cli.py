@@ -58,6 +58,10 @@ def _cmd_import(args) -> int:
             manifest_encoding=args.encoding, allele_check=args.allele_check,
         )
         print(res.summary())
+        for l in res.extra_loci:
+            if l not in (args.extra_locus or ()):
+                print(f"note: locus {l!r} is not a known locus; accepted because the file's own "
+                      f"frequency database defines it")
         for w in res.warnings[:20]:
             print(f"warning: {w}", file=sys.stderr)
         if len(res.warnings) > 20:
@@ -85,7 +89,7 @@ def _cmd_import(args) -> int:
             prov = dict(res.provenance)
             prov["command"] = "kinship import"
             shards = write_profiles(args.out, res.profiles, provenance=prov, kit=args.kit,
-                                    extra_loci=tuple(args.extra_locus or ()))
+                                    extra_loci=tuple(res.extra_loci))
             print(f"wrote {len(res.profiles)} profiles to {args.out} "
                   f"(new shard{'s' if len(shards) > 1 else ''}: {', '.join(s.name for s in shards)})")
         if cases:

@@ -906,6 +906,11 @@ def parse_fam(path, encoding=None) -> Parsed:
     p.settings = ff.settings
     if loci:
         p.notes += ff.settings.describe()
+    p.extra_loci = _file_loci(loci)
+    for name in p.extra_loci:
+        p.notes.append(f"locus {name!r} is not a known locus; accepted for this file because its "
+                       f"frequency database defines it (its frequencies: "
+                       f"read_frequencies(file, format='fam'))")
     p.pedigrees = _standard_pedigrees(ff, fname, p.notes)
     for ped in p.pedigrees:
         if ped.added:
@@ -937,6 +942,25 @@ def parse_fam(path, encoding=None) -> Parsed:
         fams = _parse_dvi(ff.lines, ff.dvi, fname, p)
         _dvi_cases(fams, fname, p)
     return p
+
+
+def _file_loci(loci) -> tuple:
+    """The loci of a ``.fam`` database that are not known loci (``L1`` of dvir's
+    ``dvi-example.fam``): a file's own database defines them, so its import
+    accepts them (as ``extra_loci``)."""
+    from kinship.markers import LocusError, canonical_locus, is_amelogenin
+
+    out = []
+    for loc in loci:
+        if is_amelogenin(loc.name):
+            continue
+        try:
+            canonical_locus(loc.name)
+        except LocusError:
+            name = loc.name.strip()
+            if name and name not in out:
+                out.append(name)
+    return tuple(out)
 
 
 def read_fam(path, encoding=None):

@@ -95,6 +95,7 @@ class Parsed:
     cases: list = field(default_factory=list)         # kinship.cases.Case (pedigree formats)
     pedigrees: list = field(default_factory=list)     # formats.familias.FamPedigree (.fam)
     settings: object = None                            # formats.familias.FamSettings (.fam)
+    extra_loci: tuple = ()                             # loci the file itself defines (.fam database)
 
     @property
     def n_rows(self) -> int:
@@ -134,6 +135,10 @@ class ImportResult:
     settings: object = None
     #: lenient mode: rows imported with an implausible allele (outside the ladder range)
     warnings: list = field(default_factory=list)
+    #: loci accepted although not known loci: ``extra_loci=`` and the loci the file's own
+    #: frequency database defines (a ``.fam`` file); pass them on to
+    #: :func:`formats.write_profiles` (``extra_loci=``), as ``kinship import`` does
+    extra_loci: tuple = ()
 
     def summary(self) -> str:
         s = (f"{os.path.basename(self.source)}: read {self.n_read} rows, imported "
@@ -273,7 +278,7 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
     ``(profiles, rejects, stats)``; in strict mode raises on the first reject."""
     file = parsed.file
     single = single_allele or parsed.single_allele
-    extra = tuple(extra_loci)
+    extra = tuple(extra_loci) + tuple(l for l in parsed.extra_loci if l not in extra_loci)
     rejected: dict[object, tuple[int, Reject]] = {}
     for i, r in enumerate(parsed.rejects):
         rejected[("structural", i)] = (1, r)
@@ -664,6 +669,7 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
         },
     )
     res.warnings = list(st["warnings"])
+    res.extra_loci = tuple(extra_loci) + tuple(l for l in parsed.extra_loci if l not in extra_loci)
     if rejects_path is not None and mode == "lenient":
         res.rejects_path = write_rejects(all_rejects, rejects_path)
     return res

@@ -130,11 +130,11 @@ def test_familias_dvi_families(real):
     assert rel["0159/GMI-221970 [Sister]"] == "full-sibling"
 
 
-def test_familias_dvi_example_needs_extra_locus(real):
+def test_familias_dvi_example_defines_its_locus(real):
+    # L1 is not a known locus, but the file's own database defines it (issue 15)
     p = real / "familias-fam/dvi-example.fam"
-    res = ok(p, format="familias")
-    assert res.n_rejected == 4 and "unknown locus 'L1'" in res.rejects[0].reason
-    res = ok(p, format="familias", extra_loci=["L1"])
+    res = import_file(p, format="familias", mode="strict")
+    assert res.n_rejected == 0 and res.extra_loci == ("L1",)
     assert {q.sample_id: q.genotypes["L1"] for q in res.profiles} == {
         "V1": ("1", "1"), "V2": ("2", "2"), "V3": ("1", "2"), "Reference family 1/R": ("1", "1")}
 
