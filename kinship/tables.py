@@ -147,11 +147,23 @@ def evidence_stack(la: LocusAlleles, dropout: float = 0.0, dropin: float = 0.0) 
     never looked up."""
     A = la.n_alleles
     silent = la.alleles.index(SILENT) if la.silent else None
+    key = (la.alleles, np.asarray(la.freqs, dtype=np.float64).tobytes(), float(dropout), float(dropin))
+    out = _EVIDENCE_STACKS.get(key)
+    if out is not None:
+        return out
     a, b = genotype_pairs(A)
     out = np.empty((len(a), A, A))
     for g, (x, y) in enumerate(zip(a, b)):
         out[g] = evidence_matrix((int(x), int(y)), A, silent, la.freqs, dropout, dropin)
+    out.setflags(write=False)
+    if len(_EVIDENCE_STACKS) > 256:
+        _EVIDENCE_STACKS.clear()
+    _EVIDENCE_STACKS[key] = out
     return out
+
+
+#: evidence stacks per (allele system, frequencies, d, c): the same for every case
+_EVIDENCE_STACKS: dict = {}
 
 
 def fold_evidence(J: np.ndarray, axis: int, E: np.ndarray) -> np.ndarray:
