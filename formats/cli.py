@@ -56,12 +56,18 @@ def _cmd_import(args) -> int:
             extra_loci=tuple(args.extra_locus or ()), default_kind=args.kind,
             kit=args.kit or "", sample_column=args.sample_column,
             manifest_encoding=args.encoding, allele_check=args.allele_check,
+            off_ladder=args.off_ladder, multi_allele=args.multi_allele,
         )
         print(res.summary())
         for l in res.extra_loci:
             if l not in (args.extra_locus or ()):
                 print(f"note: locus {l!r} is not a known locus; accepted because the file's own "
                       f"frequency database defines it")
+        for n in res.left_out[:20]:
+            print(f"note: {n}")
+        if len(res.left_out) > 20:
+            print(f"note: ... and {len(res.left_out) - 20} more calls left untyped (in the "
+                  f"shard's provenance)")
         for w in res.warnings[:20]:
             print(f"warning: {w}", file=sys.stderr)
         if len(res.warnings) > 20:
@@ -273,6 +279,12 @@ def register(subparsers) -> None:
     p.add_argument("--allele-check", choices=("warn", "strict"), default="warn",
                    help="an allele outside the ladder range of the bundled kits (e.g. 0 or 999): "
                         "import it with a warning (default) or refuse the row (strict)")
+    p.add_argument("--off-ladder", choices=("untyped", "error"), default="untyped",
+                   help="a call with an off-ladder allele (OL, <6, >17): leave the locus untyped "
+                        "for that sample with a note (default) or refuse the row")
+    p.add_argument("--multi-allele", choices=("untyped", "error"), default=None,
+                   help="a call of three or more alleles: leave the locus untyped with a note, or "
+                        "refuse the row (default: untyped for CMF, error otherwise)")
     p.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
     p.set_defaults(func=_cmd_import)
 

@@ -95,7 +95,10 @@ def parse_cmf(path) -> Parsed:
             "the CMF file has no SPECIMEN (no profile)", file=fname, line=root.line,
             fix="export at least one specimen, or check that this is the right file")
     header_kit = root.findtext("KIT", "") or ""
-    p = Parsed(fname, "cmf", sha, "xml", single_allele="homozygote", no_call="untyped")
+    # CMF stores every allele seen at a locus (tri-allelic patterns, PARTIAL specimens):
+    # a call of three or more alleles is valid CMF, left untyped by the import (with a note)
+    p = Parsed(fname, "cmf", sha, "xml", single_allele="homozygote", no_call="untyped",
+               multi_allele="untyped")
     for sp in specimens:
         sid = (sp.findtext("SPECIMENID", "") or "").strip()
         cat = (sp.findtext("SPECIMENCATEGORY", "") or "").strip()

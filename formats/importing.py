@@ -11,8 +11,10 @@ Row problem                            Reason given (the fix is in the message)
 malformed allele (``1O``, ``9..3``)    ``malformed allele '1O'...`` (+ "did you mean")
 negative allele (``-1``)               ``...repeat numbers cannot be negative``
 empty allele between called ones       ``empty allele``
-off-ladder allele (``OL``, ``<8``)     ``off-ladder allele 'OL'...``
-three or more alleles                  ``3 alleles at one locus (tri-allelic ...)``
+off-ladder allele (``OL``, ``<8``)     imported as an untyped locus, with a note (below);
+                                       ``off_ladder="error"``: ``off-ladder allele 'OL'...``
+three or more alleles                  ``3 alleles at one locus (tri-allelic ...)``; CMF
+                                       (or ``multi_allele="untyped"``): an untyped locus
 homozygote written once                ``one allele given (homozygote written once?)``
                                        -- only where the format writes both alleles
                                        (long CSV); GeneMapper and CMF write a
@@ -27,6 +29,25 @@ Strict mode raises :class:`InvalidRowError` for the first problem (manifest rows
 first, then genotype rows in file order).  Lenient mode imports the good rows and
 returns every rejected row with its reason; ``rejects_path`` writes them as CSV.
 Every row is accounted for: ``n_imported + n_rejected == n_read``.
+
+**Off-ladder and out-of-range calls** (:data:`OFF_LADDER_POLICY`): a call with an
+off-ladder designation (``OL``, ``<6``, ``>17``) is not an allele label -- a "less
+than 6" cannot be compared with another profile's alleles, and guessing a repeat
+number would invent evidence -- so by default (``off_ladder="untyped"``) the locus
+is left out of that sample (imported as untyped: the sample's other loci are
+compared as usual) with a note naming file, line, sample and locus
+(``ImportResult.left_out``, the provenance notes, ``note:`` lines of ``kinship
+import``); the row counts as imported and the file never fails for it.  A lab that
+has re-designated the allele against the ladder writes its label (``5``, ``18``,
+``9.1``) instead.  ``off_ladder="error"`` (``--off-ladder error``) rejects the row
+as before.  A rare microvariant with a label (``9.1``, ``13.2``, ``8.2``) is an
+allele of its own: it is imported as given and, where the frequency table lacks
+it, gets the table's minimum allele frequency (:mod:`kinship.frequencies`).  A
+call of three or more alleles (a tri-allelic pattern or a mixture) follows the
+same choice through ``multi_allele``: CODIS CMF stores such calls (the CMF 3.2
+Appendix A example has them), so a CMF import leaves such a locus untyped with a
+note; other formats reject the row unless ``multi_allele="untyped"``.  A sample
+with mostly such loci is still refused whole as a mixture.
 
 A row that names no allele at all is an untyped locus in GeneMapper exports
 (drop-out, negative control) and is imported as untyped; in the long CSV format
@@ -56,10 +77,21 @@ from .profile import (
     normalize_sex,
 )
 
-__all__ = ["Call", "Parsed", "ImportResult", "import_file", "FORMATS", "write_rejects"]
+__all__ = ["Call", "Parsed", "ImportResult", "import_file", "FORMATS", "write_rejects",
+           "OFF_LADDER_POLICY"]
 
 #: Genotype formats understood by :func:`import_file`.
 FORMATS = ("genemapper", "csv", "wide", "familias", "cmf")
+
+#: What an import does with calls that are not a pair of allele labels (module doc).
+OFF_LADDER_POLICY = {
+    "off-ladder (OL, <6, >17)": "locus left untyped for that sample, with a note "
+                                "(off_ladder='error': the row is rejected)",
+    "rare microvariant (9.1, 13.2)": "an allele of its own; absent from the table it gets the "
+                                     "table's minimum allele frequency",
+    "three or more alleles": "CMF: locus left untyped for that sample, with a note; other "
+                             "formats: rejected (multi_allele='untyped' to leave it untyped)",
+}
 
 
 @dataclass
@@ -96,6 +128,7 @@ class Parsed:
     pedigrees: list = field(default_factory=list)     # formats.familias.FamPedigree (.fam)
     settings: object = None                            # formats.familias.FamSettings (.fam)
     extra_loci: tuple = ()                             # loci the file itself defines (.fam database)
+    multi_allele: str = "error"                        # three or more alleles: "error" or "untyped"
 
     @property
     def n_rows(self) -> int:
@@ -139,6 +172,9 @@ class ImportResult:
     #: frequency database defines (a ``.fam`` file); pass them on to
     #: :func:`formats.write_profiles` (``extra_loci=``), as ``kinship import`` does
     extra_loci: tuple = ()
+    #: calls imported as an untyped locus under the import policy (off-ladder alleles,
+    #: three or more alleles where the format allows them): one note per row
+    left_out: list = field(default_factory=list)
 
     def summary(self) -> str:
         s = (f"{os.path.basename(self.source)}: read {self.n_read} rows, imported "
@@ -148,6 +184,9 @@ class ImportResult:
             extra.append(f"{self.n_untyped} no-call rows imported as untyped")
         if self.n_duplicate:
             extra.append(f"{self.n_duplicate} exact repeats merged")
+        if self.left_out:
+            extra.append(f"{len(self.left_out)} off-ladder or multi-allele calls imported as an "
+                         f"untyped locus (see the notes)")
         if self.warnings:
             extra.append(f"WARNING: {len(self.warnings)} rows with an allele outside the ladder "
                          f"range imported as given (see the notes)")
@@ -176,6 +215,7 @@ def _implausible(locus: str, label: str):
 
     return implausible(locus, label)
 _is_amel = lru_cache(maxsize=4096)(is_amelogenin)
+_is_ol = lru_cache(maxsize=4096)(is_off_ladder)
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -273,10 +313,15 @@ def _not_a_person(n_multi: int, n_called: int, n_typed: int):
 
 def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "strict",
              single_allele: str | None = None, extra_loci=(), default_kind: str = "query",
-             kit: str = "", allele_check: str = "warn") -> tuple[list, list, dict]:
+             kit: str = "", allele_check: str = "warn", off_ladder: str = "untyped",
+             multi_allele: str | None = None) -> tuple[list, list, dict]:
     """Check rows, resolve duplicates, join the manifest.  Returns
-    ``(profiles, rejects, stats)``; in strict mode raises on the first reject."""
+    ``(profiles, rejects, stats)``; in strict mode raises on the first reject.
+    ``off_ladder`` / ``multi_allele``: ``"untyped"`` imports such a call as an
+    untyped locus of that sample with a note (``stats["left_out"]``), ``"error"``
+    rejects the row (see :data:`OFF_LADDER_POLICY`)."""
     file = parsed.file
+    multi = multi_allele or parsed.multi_allele
     single = single_allele or parsed.single_allele
     extra = tuple(extra_loci) + tuple(l for l in parsed.extra_loci if l not in extra_loci)
     rejected: dict[object, tuple[int, Reject]] = {}
@@ -287,6 +332,11 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
     amel: dict[str, list] = {}                 # sample -> [(line, sex)]
     untyped: dict[object, Call] = {}
     implausible_notes: list = []
+    left_out: list = []                        # notes of calls imported as untyped loci
+
+    def leave_out(c, what):
+        left_out.append(f"{os.path.basename(file)}, line {c.line}, sample {excerpt(c.sample, 64)!r}, "
+                        f"locus {c.locus}: {what}; the locus is left untyped for this sample")
     n_multi: dict[str, int] = {}               # sample -> loci with three or more alleles
     n_called: dict[str, int] = {}              # sample -> locus rows with an allele
     for c in parsed.calls:
@@ -354,11 +404,20 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
         n_called[c.sample] = n_called.get(c.sample, 0) + 1
         if len(cells) > 2:
             n_multi[c.sample] = n_multi.get(c.sample, 0) + 1
+            if multi == "untyped":
+                leave_out(c, f"{len(cells)} alleles at one locus (a tri-allelic pattern or a "
+                             f"mixture; a kinship profile holds two)")
+                continue
             _reject_row(rejected, file, c,
                         f"{len(cells)} alleles at one locus (a tri-allelic pattern or a mixture); "
                         f"a kinship profile holds two alleles per locus",
                         "check the call; for a true tri-allelic pattern or a mixture delete the "
                         "row to leave the locus untyped for this sample", value=cells[2])
+            continue
+        ol = next((a for a in cells if _is_ol(a)), None)
+        if ol is not None and off_ladder == "untyped":
+            leave_out(c, f"off-ladder allele {excerpt(ol)!r} (not an allele label: it cannot be "
+                         f"compared with other profiles)")
             continue
         try:
             labels = [_norm(a) for a in cells]
@@ -526,6 +585,7 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
         "n_duplicate": n_duplicate,
         "manifest_rejects": man_rejects,
         "warnings": implausible_notes,
+        "left_out": left_out,
     }
     if mode == "strict":
         early = list(manifest.rejects) if manifest is not None else []
@@ -596,7 +656,8 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
                 rejects_path=None, *, encoding: str | None = None, delimiter: str | None = None,
                 single_allele: str | None = None, extra_loci=(), default_kind: str = "query",
                 kit: str = "", sample_column: str | None = None,
-                manifest_encoding: str | None = None, allele_check: str = "warn") -> ImportResult:
+                manifest_encoding: str | None = None, allele_check: str = "warn",
+                off_ladder: str = "untyped", multi_allele: str | None = None) -> ImportResult:
     """Read a genotype file into :class:`Profile` objects.
 
     ``format``: ``"genemapper"`` (GeneMapper / GeneMapper ID-X genotype table),
@@ -609,6 +670,13 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
     ``rejects_path`` when given).  ``single_allele``: ``"homozygote"`` or
     ``"error"`` overrides the format's reading of a lone allele.  ``default_kind``
     is the kind of samples that neither the file nor a manifest describes.
+
+    ``off_ladder``: ``"untyped"`` (default) imports a call with an off-ladder
+    allele (``OL``, ``<6``, ``>17``) as an untyped locus of that sample, with a
+    note (``ImportResult.left_out``); ``"error"`` rejects the row.
+    ``multi_allele``: the same choice for a call of three or more alleles; the
+    default is the format's (``"untyped"`` for CODIS CMF, which stores such calls,
+    ``"error"`` otherwise).  See :data:`OFF_LADDER_POLICY`.
 
     File-level problems (unreadable file, wrong encoding or delimiter, missing
     columns, malformed XML) raise :class:`InputFormatError` in both modes.
@@ -639,9 +707,14 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
         raise ValueError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
     if allele_check not in ("warn", "strict"):
         raise ValueError("allele_check must be 'warn' or 'strict'")
+    if off_ladder not in ("untyped", "error"):
+        raise ValueError("off_ladder must be 'untyped' or 'error'")
+    if multi_allele not in (None, "untyped", "error"):
+        raise ValueError("multi_allele must be 'untyped' or 'error'")
     profiles, rejects, st = assemble(parsed, manifest=man, mode=mode, single_allele=single_allele,
                                      extra_loci=extra_loci, default_kind=default_kind, kit=kit,
-                                     allele_check=allele_check)
+                                     allele_check=allele_check, off_ladder=off_ladder,
+                                     multi_allele=multi_allele)
     man_rejects = st["manifest_rejects"]
     n_early = len(man.rejects) if man else 0
     all_rejects = man_rejects[:n_early] + rejects + man_rejects[n_early:]
@@ -665,10 +738,11 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
             "sources": sources,
             "import": {"mode": mode, "imported_at": now, "n_read": st["n_read"],
                        "n_imported": st["n_imported"], "n_rejected": st["n_rejected"],
-                       "notes": list(parsed.notes) + st["warnings"][:100]},
+                       "notes": list(parsed.notes) + st["left_out"][:100] + st["warnings"][:100]},
         },
     )
     res.warnings = list(st["warnings"])
+    res.left_out = list(st["left_out"])
     res.extra_loci = tuple(extra_loci) + tuple(l for l in parsed.extra_loci if l not in extra_loci)
     if rejects_path is not None and mode == "lenient":
         res.rejects_path = write_rejects(all_rejects, rejects_path)

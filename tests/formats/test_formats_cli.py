@@ -62,7 +62,8 @@ def test_lenient_writes_rejects_and_counts(tmp_path, capsys):
     g = write(tmp_path / "run.txt", GM.replace("33.2", "OL") + "X9\tTH01\t6\t7\n")
     m = write(tmp_path / "manifest.csv", MANIFEST)
     out = tmp_path / "profiles"
-    rc = run(["import", g, "--manifest", m, "--out", out, "--mode", "lenient"])
+    rc = run(["import", g, "--manifest", m, "--out", out, "--mode", "lenient",
+              "--off-ladder", "error"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "read 5 rows, imported 3, rejected 2" in text
@@ -133,3 +134,19 @@ def test_registered_in_engine_cli(tmp_path, capsys):
         pytest.skip(f"engine CLI not importable yet: {e}")
     assert rc == 0
     assert len(open_dataset(tmp_path / "p").load()) == 2
+
+
+def test_off_ladder_call_is_an_untyped_locus_with_a_note(tmp_path, capsys):
+    # issue 15: an off-ladder call leaves the locus untyped for that sample (strict mode
+    # imports the file); the note names the row, not the genotype
+    g = write(tmp_path / "run.txt", GM.replace("33.2", "OL"))
+    m = write(tmp_path / "manifest.csv", MANIFEST)
+    out = tmp_path / "profiles"
+    assert run(["import", g, "--manifest", m, "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "read 4 rows, imported 4, rejected 0" in text
+    assert ("note: run.txt, line 4, sample 'R1', locus D21S11: off-ladder allele 'OL'" in text
+            and "left untyped for this sample" in text)
+    assert not any(lab in text for lab in GENOTYPE_LABELS)
+    a = open_dataset(out).load()
+    assert a.to_profiles()[1].genotypes == {"TH01": ("9.3", "9.3")}

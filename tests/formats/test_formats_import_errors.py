@@ -86,8 +86,17 @@ def test_empty_allele_cmf(real):
 
 @pytest.mark.parametrize("label", ["OL", "<8", ">27"])
 def test_off_ladder_allele(tmp_path, label):
-    p = long_csv(tmp_path, f"S1,D18S51,{label},14\n")
-    e = strict_error(p, format="csv")
+    p = long_csv(tmp_path, f"S1,D18S51,{label},14\nS1,TH01,6,7\n")
+    # issue 15: by default the locus is left untyped for the sample, with a note
+    res = import_file(p, format="csv", mode="strict")
+    assert (res.n_read, res.n_imported, res.n_rejected, res.n_untyped) == (2, 2, 0, 0)
+    assert res.profiles[0].genotypes == {"TH01": ("6", "7")}
+    (note,) = res.left_out
+    assert note.startswith(f"g.csv, line 2, sample 'S1', locus D18S51: off-ladder allele '{label}'")
+    assert note in res.provenance["import"]["notes"]
+    assert "1 off-ladder or multi-allele calls imported as an untyped locus" in res.summary()
+    # off_ladder="error": the row is rejected
+    e = strict_error(p, format="csv", off_ladder="error")
     assert f"off-ladder allele '{label}'" in str(e)
     assert "re-designate the allele against the allelic ladder" in str(e)
     assert (e.line, e.sample, e.locus) == (2, "S1", "D18S51")
@@ -296,7 +305,8 @@ def test_lenient_mode_rejects_file_and_counts(tmp_path):
     p = gm(tmp_path, "S1\tvWA\t16\t17\t1\nS1\tTH01\t1O\t7\t1\nS2\tvWA\tOL\t14\t1\n"
                      "S2\tTPOX\t8\t\t1\nS3\tFOO\t1\t2\t1\n")
     rej = tmp_path / "out" / "rejects.csv"
-    res = import_file(p, format="genemapper", mode="lenient", rejects_path=rej)
+    res = import_file(p, format="genemapper", mode="lenient", rejects_path=rej,
+                      off_ladder="error")
     assert_accounting(res)
     assert (res.n_read, res.n_imported, res.n_rejected) == (5, 2, 3)
     assert [q.sample_id for q in res.profiles] == ["S1", "S2"]
