@@ -92,7 +92,11 @@ def load_frequencies(job):
     except InputError:
         raise
     except (ValueError, KeyError, OSError) as e:
-        raise InputError(f"inputs.frequencies: the table {name!r} cannot be used: {e}") from None
+        fix = ""
+        if "silent" in kw and "with the silent allele" in str(e):
+            fix = (" Fix: the silent allele's frequency is part of the locus sum: lower "
+                   "model.silent (e.g. 0.001), or give a table whose alleles leave room for it")
+        raise InputError(f"inputs.frequencies: the table {name!r} cannot be used: {e}{fix}") from None
     source["table_sha256"] = ft.checksum()
     source["population"] = ft.name
     return ft, source

@@ -34,6 +34,7 @@ def _dataset(tmp_path, seed=11):
     profs.append(formats.Profile("NULL-father", dict(g, TH01=("7", "7")), "reference", "NULLCASE",
                                  "father", "M"))
     profs.append(formats.Profile("NULL-son", dict(g, TH01=("9", "9")), "query", sex="M"))
+    profs.append(formats.Profile("NULL-son-again", dict(g, TH01=("9", "9")), "query", sex="M"))
     # a direct sample of the son (identity mode), homozygous at TH01
     profs.append(formats.Profile("NULL-self", dict(g, TH01=("9", "9")), "reference", "SELFCASE",
                                  "self", "M"))
@@ -82,7 +83,7 @@ def _check_hits(hits, by_id, ft, modes):
         assert rows, mode
         for h in rows[:25]:
             per = json.loads(h["per_locus_lr"])
-            if mode == "identity":
+            if mode in ("identity", "duplicates"):
                 q = by_id[h["query_id"]]
                 for l, v in per.items():
                     la = ft.locus_alleles(l)
@@ -96,7 +97,7 @@ def _check_hits(hits, by_id, ft, modes):
             assert h["log10_lr"] == pytest.approx(want, rel=1e-9, abs=1e-9)
 
 
-MODES = ["case", "parent-child", "full-sibling", "identity"]
+MODES = ["case", "parent-child", "full-sibling", "identity", "duplicates"]
 
 
 def test_job_silent_equals_likelihood_ratio(tmp_path):
@@ -120,6 +121,13 @@ def test_job_silent_equals_likelihood_ratio(tmp_path):
                 if h["query_id"] == "NULL-son" and h["reference_id"] == "NULL-father"]
     # the silent allele is part of the model: another job key, another table checksum
     assert res.manifest["job_key"] != res0.manifest["job_key"]
+
+
+def test_silent_allele_sum_error_names_the_job_key(tmp_path):
+    ds, _ = _dataset(tmp_path)
+    job = make_job(ds, tmp_path / "out", ["parent-child"], model__silent=0.05)
+    with pytest.raises(engine.InputError, match="model.silent"):
+        engine.run(job)
 
 
 def test_job_silent_per_locus(tmp_path):
