@@ -92,7 +92,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                         "computed"),
         "prior": (None, "prior weights over meioses for the ranking LR (default: equal)"),
         "estimator": ("augmented_count", f"match probability: {', '.join(Y_ESTIMATORS)}"),
-        "min_loci_compared": (1, "least number of loci both men typed"),
+        "min_loci_compared": (10, "least number of Y loci both men typed (a partial haplotype "
+                                   "matches many men by chance)"),
         "threshold": (0.0, "report candidates with prior-weighted LR >= this (0: every "
                            "candidate within the mismatch and step limits)"),
         "loci": (None, "compare only these Y markers (default: every marker of the reference "
