@@ -112,3 +112,7 @@ def register(sub) -> None:
     d.add_argument("--cases", type=int, default=30, help="number of simulated families (default 30)")
     d.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
     d.set_defaults(func=_cmd_demo, quiet=False)
+
+    from .lr import register as _register_lr
+
+    _register_lr(sub)
