@@ -10,6 +10,7 @@
 """
 import numpy as np
 import pytest
+from ibd import ibd_closed_form
 from hypothesis import given, settings, strategies as st
 
 import kinship
@@ -59,25 +60,6 @@ def test_pair_table_equals_exact_lr(rel, theta, gr, gq):
         assert bool(I[gi, gj]) == (LOC in r.inconsistent)
 
 
-def _ibd_closed_form(k, gr, gq, p):
-    """k0 + k1 Φ1 + k2 Φ2 for unordered genotypes (no mutation, theta = 0).
-
-    Φ1 = P(Q | R, one allele IBD) / P(Q): the IBD allele is either of R's two
-    alleles (1/2 each), Q's other allele is a random draw.  Φ2 = I(Q = R)/P(Q).
-    """
-    k0, k1, k2 = k
-    c, d = gq
-    pq = p[c] ** 2 if c == d else 2 * p[c] * p[d]
-    phi1 = 0.0
-    for r in gr:
-        if c == d:
-            phi1 += 0.5 * (p[c] if r == c else 0.0)
-        else:
-            phi1 += 0.5 * ((p[d] if r == c else 0.0) + (p[c] if r == d else 0.0))
-    phi2 = 1.0 if sorted(gr) == sorted(gq) else 0.0
-    return k0 + k1 * phi1 / pq + k2 * phi2 / pq
-
-
 @pytest.mark.parametrize("rel", list(RELATIONSHIPS))
 def test_pair_table_matches_ibd_formula(rel):
     ft = _ft()
@@ -90,7 +72,7 @@ def test_pair_table_matches_ibd_formula(rel):
                 for v in range(u, len(ALLELES)):
                     gr = (la.alleles[x], la.alleles[y])
                     gq = (la.alleles[u], la.alleles[v])
-                    want = _ibd_closed_form(RELATIONSHIPS[rel], gr, gq, p)
+                    want = ibd_closed_form(RELATIONSHIPS[rel], gr, gq, p)
                     got = W[genotype_index(x, y), genotype_index(u, v)]
                     assert got == pytest.approx(want, rel=1e-12), (rel, gr, gq)
 

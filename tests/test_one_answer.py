@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 import pytest
+from ibd import ibd_closed_form
 
 import kinship
 from kinship.cases import MISSING, case_pedigree
@@ -324,24 +325,9 @@ def test_general_likelihood_equals_the_definition(tab, extra, mut, theta):
             _close(r.per_locus[s.locus], want)
 
 
-def _ibd_closed_form(k, gr, gq, p):
-    """k0 + k1 Phi1 + k2 Phi2 (no mutation, theta = 0), as in test_fast_paths."""
-    k0, k1, k2 = k
-    c, d = gq
-    pq = p[c] ** 2 if c == d else 2 * p[c] * p[d]
-    phi1 = 0.0
-    for r in gr:
-        if c == d:
-            phi1 += 0.5 * (p[c] if r == c else 0.0)
-        else:
-            phi1 += 0.5 * ((p[d] if r == c else 0.0) + (p[c] if r == d else 0.0))
-    phi2 = 1.0 if sorted(gr) == sorted(gq) else 0.0
-    return k0 + k1 * phi1 / pq + k2 * phi2 / pq
-
-
 @pytest.mark.parametrize("tab", TABLES)
 @pytest.mark.parametrize("extra", [False, True])
-def test_pair_tables_equal_the_ibd_closed_form(tab, extra):
+def test_pair_tables_equal_theibd_closed_form(tab, extra):
     sm = _model(tab, extra, False, 0.0)
     for l, s in enumerate(sm.systems):
         p = dict(zip(s.alleles, s.freqs))
@@ -352,7 +338,7 @@ def test_pair_tables_equal_the_ibd_closed_form(tab, extra):
                 if x > y or u > v:
                     continue
                 gr, gq = (s.alleles[x], s.alleles[y]), (s.alleles[u], s.alleles[v])
-                _close(W[genotype_index(x, y), genotype_index(u, v)], _ibd_closed_form(k, gr, gq, p))
+                _close(W[genotype_index(x, y), genotype_index(u, v)], ibd_closed_form(k, gr, gq, p))
 
 
 # ---------------------------------------------------------------------------
