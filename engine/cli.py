@@ -38,7 +38,34 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (``kinship export ... | head -1``): stop quietly.  Python
+        # flushes stdout at exit and would fail again, so point it at devnull
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe)
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    except KeyboardInterrupt:
+        print("kinship: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        # an expected error a command did not catch itself: one line, no traceback
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"kinship {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except (KeyError, ValueError) as e:
+        # the project's errors (FormatError, LocusError, FrequencyError, CaseError,
+        # MutationError, bad values) are ValueErrors; a KeyError names an unknown name
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"kinship {args.command}: error: {msg}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -201,6 +201,8 @@ def _cmd_export(args) -> int:
         return _err(str(e))
     except (KeyError, ValueError) as e:
         return _err(str(e))
+    except BrokenPipeError:
+        raise       # the reader of stdout went away: engine.cli.main stops quietly
     except OSError as e:
         return _err(f"cannot write {args.out}: {e.strerror or e}; nothing was written (the file is "
                     f"written under a temporary name, removed on error). Fix: free disk space or "

@@ -139,6 +139,15 @@ def _simulate(args) -> int:
 def _validate(args) -> int:
     from .suite import SuiteConfig, run_suite
 
+    if not args.no_plots and not args.calibration and not args.families:
+        # check the optional dependency before the suite runs, not after
+        from .plots import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ImportError as e:
+            print(f"kinship validate: error: {e}", file=sys.stderr)
+            return 1
     mut = _mutation(args)
     if args.calibration:
         return _validate_calibration(args, mut)
