@@ -72,8 +72,12 @@ def check_families(new_profiles: Sequence, dataset=None, new_cases: Sequence[Cas
     if ds is not None:
         stored = ds.cases()
         if touched:
-            old = [p for p in ds.load(kind="reference").to_profiles() if p.case_id in touched]
-            for p in old:
+            import numpy as np
+
+            arr = ds.load(kind="reference")
+            rows = np.nonzero(np.isin(np.asarray(arr.case_id, dtype=object).astype(str),
+                                      sorted(touched)))[0]
+            for p in arr.take(rows).to_profiles() if len(rows) else []:
                 refs.setdefault(p.sample_id, p)
     pedigrees = {c.id: c for c in stored.values() if c.id in touched}
     pedigrees.update({c.id: c for c in new_cases})
