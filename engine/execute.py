@@ -208,7 +208,14 @@ class DaskExecutor:
         """Connect to the scheduler (before the run writes anything)."""
         import warnings
 
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            from .errors import InputError
+
+            raise InputError("execution.scheduler is set but Dask is not installed. Fix: pip "
+                             "install \"strkin[dask]\" (or remove execution.scheduler to run "
+                             "in-process)") from None
 
         from .errors import SecurityWarning
 

@@ -130,3 +130,20 @@ def test_messages_never_show_genotypes(tmp_path, ds):
     for p in arr.to_profiles()[:5]:
         for locus, (a, b) in p.genotypes.items():
             assert f"{a}/{b}" not in text and f"({a}, {b})" not in text and f"'{a}', '{b}'" not in text
+
+
+def test_a_scheduler_without_dask_installed_is_a_clear_error(tmp_path, monkeypatch):
+    """Dask is an extra (pip install "strkin[dask]"): without it a job that names a
+    scheduler stops with the fix, before anything is written."""
+    import sys
+
+    from engine.errors import InputError
+
+    profs, _ = simulate(n_cases=2, n_unrelated=2, seed=3)
+    formats.write_profiles(tmp_path / "ds", profs)
+    monkeypatch.setitem(sys.modules, "distributed", None)     # import fails as if absent
+    job = make_job(tmp_path / "ds", tmp_path / "out", ["parent-child"],
+                   execution__scheduler="tcp://127.0.0.1:8786")
+    with pytest.raises(InputError, match=r'Dask is not installed. Fix: pip install "strkin\[dask\]"'):
+        engine.run(job)
+    assert not (tmp_path / "out" / "hits.parquet").exists()
