@@ -82,8 +82,6 @@ TIE = 1e-9
 #: loci) is left out
 THETA_BUDGET_S = 60.0
 
-_SEX = {"M": "male", "F": "female"}
-
 
 def best_of(lrs: dict, searched: str) -> str:
     """The best supported relationship of ``{relationship: log10 LR}``: the highest
@@ -422,7 +420,7 @@ def _case_rows(hits, idx, model, spec, queries, refs, cases, rds, recoder, notes
         j = q_row.get(str(qid[i]))
         if cu is None or j is None:
             continue
-        q_sex = _SEX.get(str(queries.sex[j]), "unknown")
+        q_sex = SEX_WORD.get(str(queries.sex[j]), "unknown")
         fam = cu.get("case")
         if fam is not None:
             m = cu.get("missing") or fam.missing[0]

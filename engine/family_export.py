@@ -31,7 +31,7 @@ def case_of(dataset, case_id: str):
     refs = [p for p in dataset.load(kind="reference").to_profiles() if p.case_id == case_id]
     stored = dataset.cases().get(case_id)
     if stored is None:
-        rel = [(p.sample_id, p.relation, {"M": "male", "F": "female"}.get(p.sex, "unknown"))
+        rel = [(p.sample_id, p.relation, p.sex)     # the case model reads M/F
                for p in refs if p.relation not in ("", "self")]
         if not rel:
             raise InputError(f"case {case_id!r}: no reference of {dataset.path} is placed on a pedigree "

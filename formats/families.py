@@ -28,9 +28,6 @@ from .errors import FamilyError
 
 __all__ = ["check_families", "relation_cases"]
 
-_SEX = {"M": "male", "F": "female", "": "unknown"}
-
-
 def relation_cases(references: Sequence, exclude: Iterable[str] = ()) -> list:
     """The cases described by relation words, one per ``case_id`` of
     ``references`` (profiles with ``kind="reference"``; ``self`` and empty
@@ -44,7 +41,7 @@ def relation_cases(references: Sequence, exclude: Iterable[str] = ()) -> list:
         by_case.setdefault(p.case_id, []).append(p)
     out = []
     for cid, ps in sorted(by_case.items()):
-        rels = [(p.sample_id, p.relation, _SEX.get(p.sex, "unknown")) for p in ps]
+        rels = [(p.sample_id, p.relation, p.sex) for p in ps]   # the case model reads M/F
         ms = "male" if any(r[1] == "child" for r in rels) else "unknown"
         try:
             out.append(case_from_relations(cid, rels, missing_sex=ms))

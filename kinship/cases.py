@@ -62,6 +62,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+from .pedigree import _SEX as _PEDIGREE_SEX
 from .pedigree import Pedigree, PedigreeError, Person
 
 __all__ = [
@@ -187,12 +188,11 @@ def normalize_relation(value) -> str:
     raise ValueError(f"unknown relation {str(value)[:40]!r}{hint}: expected one of {', '.join(RELATIONS)}")
 
 
-_SEX = {"m": "male", "male": "male", "f": "female", "female": "female", "": "unknown",
-        "u": "unknown", "unknown": "unknown", None: "unknown"}
-
-
 def _sex(s) -> str:
-    return _SEX.get(s if s is None else str(s).strip().lower(), "unknown")
+    """``"male"``/``"female"``/``"unknown"`` from any spelling the pedigree model
+    reads (:data:`kinship.pedigree._SEX`: ``M``, ``female``, ``1``...); anything
+    else is unknown."""
+    return _PEDIGREE_SEX.get("none" if s is None else str(s).strip().lower(), "unknown")
 
 
 # ---------------------------------------------------------------------------
