@@ -57,6 +57,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kinship.tables import RELATIONSHIPS
+
+from .job import PAIRWISE_MODES
+
 __all__ = ["ALT_FIELDS", "PAIR_ALTERNATIVES", "CASE_ALTERNATIVES", "SEARCHED",
            "add_alternatives", "pair_alternatives", "alternatives_text", "best_of"]
 
@@ -67,15 +71,11 @@ ALT_FIELDS = [
 ]
 
 #: alternatives of a pairwise hit, in reporting (and tie-breaking) order
-PAIR_ALTERNATIVES = ("identity", "parent-child", "full-sibling", "half-sibling", "grandparent",
-                     "avuncular", "first-cousin", "unrelated")
+PAIR_ALTERNATIVES = tuple(RELATIONSHIPS) + ("unrelated",)
 #: alternatives of a case hit: the query's place relative to the missing person M
 CASE_ALTERNATIVES = ("missing-person", "parent", "child", "full-sibling", "unrelated")
 #: the relationship each mode searches for
-SEARCHED = {"identity": "identity", "duplicates": "identity", "parent-child": "parent-child",
-            "full-sibling": "full-sibling", "half-sibling": "half-sibling",
-            "grandparent": "grandparent", "avuncular": "avuncular",
-            "first-cousin": "first-cousin", "case": "missing-person"}
+SEARCHED = {**{m: m for m in PAIRWISE_MODES}, "duplicates": "identity", "case": "missing-person"}
 #: log10 difference within which two alternatives are tied
 TIE = 1e-9
 #: θ > 0: an alternative whose tables the core estimates above this (seconds, all
