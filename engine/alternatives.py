@@ -159,11 +159,11 @@ def _feasible_pair_rels(model, line: str, sexes, notes: list) -> list:
     return [r for r in rels if r not in left]
 
 
-def _pairwise(hits, idx, model, spec, queries, refs, rds, recoder, line, notes):
+def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
     """Values of the pairwise hits ``idx`` (row numbers of ``hits``)."""
     from kinship.tables import genotype_indices
 
-    from .inputs import SEX_WORD, stream_blocks
+    from .inputs import SEX_WORD
 
     mode = np.asarray(hits.column("mode").to_pylist(), dtype=object)[idx]
     qid = np.asarray(hits.column("query_id").to_pylist(), dtype=object)[idx]
@@ -189,23 +189,13 @@ def _pairwise(hits, idx, model, spec, queries, refs, rds, recoder, line, notes):
         g_r[i] = queries.gidx[j]
         sex_r[i] = str(queries.sex[j])
     person = ~dup
-    if person.any() and refs is not None and len(refs):
-        r_ids = np.asarray(refs.ids, dtype=object).astype(str)
-        want = np.isin(r_ids, np.asarray(rid[person], dtype=object).astype(str))
-        found = {}
-        if want.any():
-            for _, block in stream_blocks(rds, recoder, refs, "persons", [want], int(want.sum())):
-                gi = genotype_indices(block.codes)
-                for k, u in enumerate(block.unit_ids):
-                    found[u] = (gi[k], block.sexes[k])
-        for i in np.nonzero(person)[0]:
-            hit = found.get(str(rid[i]))
-            if hit is None:
-                ok[i] = False
-                continue
-            g_r[i], sex_r[i] = hit
-    elif person.any():
-        ok[person] = False
+    found = reader.persons(np.asarray(rid[person], dtype=object).astype(str)) if person.any() else {}
+    for i in np.nonzero(person)[0]:
+        hit = found.get(str(rid[i]))
+        if hit is None:
+            ok[i] = False
+            continue
+        g_r[i], sex_r[i] = genotype_indices(np.asarray(hit[0])[None])[0], hit[1]
     sex_dep = spec.sex_dependent
     tab_sex = np.array(["female" if sex_dep and SEX_WORD.get(str(s), "unknown") == "female"
                         else "male" for s in sex_r], dtype=object)
@@ -390,10 +380,10 @@ class _CaseAlt:
         return total
 
 
-def _case_rows(hits, idx, model, spec, queries, refs, cases, rds, recoder, notes):
+def _case_rows(hits, idx, model, spec, queries, reader, notes):
     from kinship.cases import case_from_relations
 
-    from .inputs import SEX_WORD, stream_blocks
+    from .inputs import SEX_WORD
 
     qid = hits.column("query_id").to_pylist()
     cid = hits.column("case_id").to_pylist()
@@ -401,16 +391,8 @@ def _case_rows(hits, idx, model, spec, queries, refs, cases, rds, recoder, notes
     lr_hit = hits.column("log10_lr").to_numpy()
     out_json = [None] * len(idx)
     out_best = [None] * len(idx)
-    if cases is None or not len(cases):
-        return out_json, out_best
     unit_of = {i: (cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}") for i in idx}
-    c_ids = np.asarray(cases.ids, dtype=object).astype(str)
-    want = np.isin(c_ids, np.array(sorted(set(unit_of.values())), dtype=str))
-    units = {}
-    if want.any():
-        for _, block in stream_blocks(rds, recoder, refs, "cases", [want], int(want.sum()), cases):
-            for cu in block.cases:
-                units[cu["id"]] = cu
+    units = reader.cases(sorted(set(unit_of.values())))
     q_row = {str(x): i for i, x in enumerate(queries.ids)}
     alt = _CaseAlt(model, notes)
     systems = model.systems
@@ -468,9 +450,9 @@ def _case_rows(hits, idx, model, spec, queries, refs, cases, rds, recoder, notes
 
 
 # -- the run's entry point ------------------------------------------------------------
-def add_alternatives(hits: pa.Table, spec, queries, refs=None, cases=None, rds=None, recoder=None,
-                     line: str = "paternal", notes: list | None = None,
-                     which: str = "best", max_hits: int | None = None) -> pa.Table:
+def add_alternatives(hits: pa.Table, spec, queries, reader, line: str = "paternal",
+                     notes: list | None = None, which: str = "best",
+                     max_hits: int | None = None) -> pa.Table:
     """``hits`` with ``relationship_lrs`` and ``best_relationship`` filled in (see
     the module doc) for each query's first-ranked hit per mode (``which="best"``),
     every ranked hit (``"ranked"``) or none; ``spec``: the run's
@@ -506,12 +488,12 @@ def add_alternatives(hits: pa.Table, spec, queries, refs=None, cases=None, rds=N
                          f"have no alternatives computed (report.relationships_max)")
     pair = np.nonzero(np.isin(mode.astype(str), [m for m in SEARCHED if m != "case"]) & chosen)[0]
     if len(pair):
-        js, bs = _pairwise(hits, pair, model, spec, queries, refs, rds, recoder, line, notes)
+        js, bs = _pairwise(hits, pair, model, spec, queries, reader, line, notes)
         for k, i in enumerate(pair):
             lrs[i], best[i] = js[k], bs[k]
     case = np.nonzero((mode == "case") & chosen)[0]
     if len(case):
-        js, bs = _case_rows(hits, case, model, spec, queries, refs, cases, rds, recoder, notes)
+        js, bs = _case_rows(hits, case, model, spec, queries, reader, notes)
         for k, i in enumerate(case):
             lrs[i], best[i] = js[k], bs[k]
     for f, vals in zip(ALT_FIELDS, (lrs, best)):

@@ -42,7 +42,7 @@ from .partial_chance import partial_chance
 from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
-from .inputs import (FINGERPRINT_VERSION, QuerySet, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
+from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
                      query_blocks, scan_references, set_fingerprint, stream_blocks, _strs)
 from .compile import prefetch_in_background
 from .kernels import warm_up
@@ -893,9 +893,10 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             stats[m]["chance_units_computed"] = n_chance_new[m]
             stats[m]["chance_units_reused"] = int(sampled[m].sum()) - n_chance_new[m]
     hits = annotate(hits, chance)
-    hits = partial_chance(hits, chance, spec, queries, refs, cases, rds, recoder, len(loci), notes,
+    reader = UnitReader(rds, recoder, refs, cases)
+    hits = partial_chance(hits, chance, spec, queries, reader, len(loci), notes,
                           v["report"]["chance_partial_max"], search["line"])
-    hits = add_alternatives(hits, spec, queries, refs, cases, rds, recoder, search["line"], notes,
+    hits = add_alternatives(hits, spec, queries, reader, search["line"], notes,
                             which=v["report"]["relationships"],
                             max_hits=v["report"]["relationships_max"])
     if yin is not None:

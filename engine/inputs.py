@@ -32,7 +32,7 @@ from .errors import InputError
 from .model import Recoder, genotype_indices
 
 __all__ = ["open_input", "QuerySet", "RefPersons", "Cases", "load_queries", "scan_references",
-           "RefBlock", "stream_blocks", "fingerprints", "SEX_WORD"]
+           "RefBlock", "stream_blocks", "fingerprints", "SEX_WORD", "UnitReader"]
 
 SEX_WORD = {"M": "male", "F": "female", "": "unknown"}
 
@@ -623,6 +623,45 @@ def _make_block(kind, units, refs, cases, held) -> RefBlock:
                     "missing_label": x})
     ids = [str(cases.ids[u]) for u in units]
     return RefBlock("cases", ids, _block_key("cases", ids, cases.fp[units]), cases=out)
+
+
+class UnitReader:
+    """The genotypes of a few reference units (the references and cases of a run's
+    hits), read from the shards when first asked for and kept, so that the steps
+    after the merge (the chance values of partial profiles, the relationship
+    alternatives) read a unit once."""
+
+    def __init__(self, dataset, recoder, refs: RefPersons | None, cases: Cases | None):
+        self.dataset, self.recoder, self.refs, self.case_units = dataset, recoder, refs, cases
+        self._persons: dict = {}     # reference id -> (codes [L, 2], sex code)
+        self._cases: dict = {}       # case unit id -> the case dict of a block (RefBlock.cases)
+
+    def persons(self, ids) -> dict:
+        self._read(ids, ())
+        return {str(i): self._persons[str(i)] for i in ids if str(i) in self._persons}
+
+    def cases(self, ids) -> dict:
+        self._read((), ids)
+        return {str(i): self._cases[str(i)] for i in ids if str(i) in self._cases}
+
+    def _read(self, person_ids, unit_ids):
+        refs, cases = self.refs, self.case_units
+        p = sorted({str(i) for i in person_ids} - set(self._persons))
+        if p and refs is not None and len(refs):
+            want = np.isin(np.asarray(refs.ids, dtype=object).astype(str), p)
+            if want.any():
+                for _, b in stream_blocks(self.dataset, self.recoder, refs, "persons", [want],
+                                          int(want.sum())):
+                    for k, u in enumerate(b.unit_ids):
+                        self._persons[u] = (b.codes[k], b.sexes[k])
+        u = sorted({str(i) for i in unit_ids} - set(self._cases))
+        if u and cases is not None and len(cases):
+            want = np.isin(np.asarray(cases.ids, dtype=object).astype(str), u)
+            if want.any():
+                for _, b in stream_blocks(self.dataset, self.recoder, refs, "cases", [want],
+                                          int(want.sum()), cases):
+                    for cu in b.cases:
+                        self._cases[cu["id"]] = cu
 
 
 def query_blocks(queries: QuerySet, selections, block_size: int) -> Iterator[tuple]:

@@ -27,13 +27,13 @@ import pyarrow as pa
 __all__ = ["partial_chance"]
 
 
-def partial_chance(hits: pa.Table, chance: dict, spec, queries, refs, cases, rds, recoder,
-                   n_loci: int, notes: list, max_hits: int = 200, line: str = "paternal") -> pa.Table:
+def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: int, notes: list,
+                   max_hits: int = 200, line: str = "paternal") -> pa.Table:
     """``hits`` with ``expected_chance_hits`` recomputed on the loci compared for
     the hits compared on fewer than ``n_loci`` loci (see the module doc)."""
     from kinship.chance import exceedance
 
-    from .inputs import SEX_WORD, stream_blocks
+    from .inputs import SEX_WORD
     from .model import get_model
 
     if hits.num_rows == 0 or not chance:
@@ -60,22 +60,10 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, refs, cases, rds
     per = hits.column("per_locus_lr").to_pylist()
     vals = hits.column("expected_chance_hits").to_numpy(zero_copy_only=False).astype(float)
     loci = list(model.loci)
-    # the units' genotypes, read once
+    # the units' genotypes (engine.inputs.UnitReader: one read shared with the alternatives)
     person_ids = sorted({str(rid[i]) for i in keep if mode[i] not in ("case", "duplicates")})
     unit_ids = sorted({cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}" for i in keep if mode[i] == "case"})
-    persons, units = {}, {}
-    if person_ids and refs is not None and len(refs):
-        want = np.isin(np.asarray(refs.ids, dtype=object).astype(str), person_ids)
-        if want.any():
-            for _, b in stream_blocks(rds, recoder, refs, "persons", [want], int(want.sum())):
-                for k, u in enumerate(b.unit_ids):
-                    persons[u] = (b.codes[k], b.sexes[k])
-    if unit_ids and cases is not None and len(cases):
-        want = np.isin(np.asarray(cases.ids, dtype=object).astype(str), unit_ids)
-        if want.any():
-            for _, b in stream_blocks(rds, recoder, refs, "cases", [want], int(want.sum()), cases):
-                for cu in b.cases:
-                    units[cu["id"]] = cu
+    persons, units = reader.persons(person_ids), reader.cases(unit_ids)
     q_row = {str(x): i for i, x in enumerate(queries.ids)}
     done = 0
     for i in keep:
