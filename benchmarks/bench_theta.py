@@ -4,7 +4,6 @@ full sibling of M) at D21S11 (NIST 1036, 27 alleles), stepwise mutation.
 Usage: python benchmarks/bench_theta.py [h1] [h2]   (h2 is refused at θ > 0: 10 draws)
 """
 import time, sys
-import numpy as np
 import kinship
 from kinship.cases import case_pedigree
 from kinship.pedigree import Person

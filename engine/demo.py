@@ -159,8 +159,6 @@ def _sibling_pair(sim, ft, mut, tries: int = 500):
     search reports the pair in parent-child mode and the alternatives flag it);
     ``((query id, genotypes, sex), (reference id, genotypes, sex), {relationship:
     log10 LR})`` under the demo model's pair tables."""
-    import numpy as np
-
     from kinship.search import ScoringModel
 
     from .alternatives import pair_alternatives

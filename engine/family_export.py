@@ -70,7 +70,6 @@ def export_family(source, out, fmt: str = "fam", case_id: str | None = None,
     import formats
     import kinship
 
-    from .job import parse_mutation
     from .model import load_frequencies
 
     source = Path(source)

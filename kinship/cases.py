@@ -60,7 +60,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 from .pedigree import _SEX as _PEDIGREE_SEX
 from .pedigree import Pedigree, PedigreeError, Person

@@ -10,10 +10,8 @@
   engine's compiler (``ScoringModel.compile_cases`` with a :class:`Case`) against
   ``kinship.likelihood_ratio`` on the same explicit pedigrees.
 """
-import itertools
 import math
 
-import numpy as np
 import pytest
 from ibd import ibd_closed_form
 from hypothesis import HealthCheck, given, settings, strategies as st

@@ -23,7 +23,6 @@ an allele absent from the table, only draws in which a typed person carries it
 are compared (``likelihood_ratio`` adds exactly the observed absent alleles).
 """
 import itertools
-import math
 
 import numpy as np
 import pytest

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 
 import engine
@@ -25,7 +24,7 @@ from kinship.search import ScoringModel
 from kinship.simulate import FamilySimulator
 from kinship.tables import relationship_pedigrees
 
-from enginelib import SEX, make_job, simulate
+from enginelib import make_job, simulate
 
 MUT = {"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1}
 

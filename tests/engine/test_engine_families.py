@@ -4,7 +4,6 @@ a family with two missing children compares each query as each of them."""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest

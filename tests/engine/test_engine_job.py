@@ -113,7 +113,6 @@ def test_mutation_from_a_familias_file():
     rate2 1e-6 at every locus, read by hand from the file's database section)."""
     from pathlib import Path
 
-    import kinship
     from engine.job import Job
 
     fam = Path(__file__).resolve().parents[1] / "formats" / "data" / "paternity.fam"

@@ -230,6 +230,5 @@ def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mu
     formats.write_profiles(ds, profs)
     modes = ["case", "parent-child", "half-sibling", "duplicates"]
     engine.run(make_job(ds, tmp_path / "out", modes, model__mutation=mutation))
-    m = seen["model"]
     assert seen["pair"] and seen["single"]
     assert seen["searched"] == (seen["pair"], seen["single"])

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import formats
 import kinship
 from formats import InvalidRowError, import_file, open_dataset, write_profiles
 from formats.cmf import write_cmf
