@@ -560,6 +560,19 @@ def _check_pedigree(ped: FamPedigree, fname, where: str):
                           fix="correct the pedigree in Familias") from None
 
 
+def _set_parent(father: dict, mother: dict, male: bool, child: str, parent: str, where: str,
+                fname, ln) -> None:
+    """Record ``parent`` as the father (``male``) or mother of ``child``; a second,
+    different parent of the same role is an error naming both."""
+    role = father if male else mother
+    if role.get(child, parent) != parent:
+        raise _PedProblem(
+            f"{where}: person {child!r} is given two {'fathers' if male else 'mothers'} "
+            f"({role[child]!r} and {parent!r})", file=fname, line=ln,
+            fix="correct the pedigree in Familias")
+    role[child] = parent
+
+
 def _standard_pedigrees(ff: _FamFile, fname: str, notes: list) -> list:
     """The pedigrees of the standard module as :class:`FamPedigree` (the known
     relations of the file are in every one)."""
@@ -602,14 +615,8 @@ def _standard_pedigree(pd, ids, sexes, krels, fname) -> FamPedigree:
                         f"pedigree {pd['name']!r}: {what} index {i} is outside the "
                         f"{len(pids)} persons", file=fname, line=ln,
                         fix="the file is damaged; save it again from Familias")
-            role = father if psex[par] == "male" else mother
-            c, p = pids[child], pids[par]
-            if role.get(c, p) != p:
-                raise _PedProblem(
-                    f"pedigree {pd['name']!r}: person {c!r} is given two "
-                    f"{'fathers' if role is father else 'mothers'} ({role[c]!r} and {p!r})",
-                    file=fname, line=ln, fix="correct the pedigree in Familias")
-            role[c] = p
+            _set_parent(father, mother, psex[par] == "male", pids[child], pids[par],
+                        f"pedigree {pd['name']!r}", fname, ln)
         sex = dict(zip(pids, psex))
         recs, added = _complete_parents(pids, sex, father, mother, set(pids))
         fp = FamPedigree(pd["name"], recs, added, pd["line"])
@@ -743,13 +750,7 @@ def _dvi_case(cid, fam, listed, pd, fname, notes, source):
                 f"{where}: cannot tell whether {par!r} is the father or the mother of "
                 f"{child!r} (no sex, and no other parent of known sex)", file=fname, line=ln,
                 fix="give the person a sex in Familias")
-        role = father if sex[par] == "male" else mother
-        if role.get(child, par) != par:
-            raise _PedProblem(
-                f"{where}: person {child!r} is given two "
-                f"{'fathers' if role is father else 'mothers'} ({role[child]!r} and {par!r})",
-                file=fname, line=ln, fix="correct the pedigree in Familias")
-        role[child] = par
+        _set_parent(father, mother, sex[par] == "male", child, par, where, fname, ln)
     recs, added = _complete_parents(order, sex, father, mother, set(order))
     draft = FamPedigree(pd["name"], recs, added, pd["line"])
     _check_pedigree(draft, fname, f"DVI family {fam['name']!r}, ")
