@@ -55,7 +55,7 @@ from formats.perms import make_dir
 from .merge import merge_hits, search_posteriors
 from .plan import PrevState, plan_mode
 from .report import summary_text
-from .task import Task, TaskContext
+from .task import Task, TaskContext, work_of
 from .ylineage import combine as combine_y
 from .ylineage import load_y_inputs, relation_clashes, y_blocks
 
@@ -774,12 +774,10 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                         chance_rows[(p.mode, str(r_ids[i]))] = c[1]
                         nmask[i] = False
             sampled[p.mode], need[p.mode] = smask, nmask
-    total = 0
     chunks = {}
     for p in plans:
         q_ids, q_fp = qsets[p.mode]
         q_sub_rows = np.nonzero(p.q_sub)[0]
-        total += int(p.r_sub.sum()) * len(q_ids) + int((~p.r_sub).sum()) * len(q_sub_rows)
         all_rows = np.arange(len(q_ids), dtype=np.int64)
         rank = None if p.mode == Y_MODE else queries.rank
         chunks[p.mode] = [_query_chunks(q_ids, q_fp, all_rows, ex["query_chunk"], rank),
@@ -788,16 +786,46 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     keys: list = []
     resumed = [0]
     written = [0]
+
+    def selections(p):
+        sels = [p.r_sub] + ([~p.r_sub] if p.q_sub.any() else [])
+        chance_si = None
+        if p.mode in need and need[p.mode].any():
+            chance_si = len(sels)
+            sels.append(need[p.mode])
+        return sels, chance_si
+
+    # the bar's total: the work of every task the stream below yields (engine.task.work_of),
+    # blocks cut as the block readers cut them; a block's tables are compiled by its first task
+    total = 0
+    compiled = set()
+    for p in plans:
+        sels, chance_si = selections(p)
+        size = ex["y_block_size"] if p.mode == Y_MODE else ex["block_size"]
+        ids = units[p.mode][1]
+        for si, sel in enumerate(sels):
+            u = np.nonzero(sel)[0]
+            for a in range(0, len(u), size):
+                bu = u[a:a + size]
+                n_q = [0] if si == chance_si else [len(r) for r, _ in chunks[p.mode][si]]
+                for i, nq in enumerate(n_q):
+                    first = i == 0 and (p.mode, tuple(map(str, ids[bu]))) not in compiled
+                    compiled.add((p.mode, tuple(map(str, ids[bu]))))
+                    total += work_of(p.mode, "chance" if si == chance_si else "score", len(bu), nq,
+                                     first)
+    compiled.clear()
     bar = Progress(total, ex["progress"] if progress is None else progress)
     no_rows = np.zeros(0, dtype=np.int64)
 
+    def first_of(mode, block) -> bool:
+        k = (mode, tuple(map(str, block.unit_ids)))
+        new = k not in compiled
+        compiled.add(k)
+        return new
+
     def task_stream():
         for p in plans:
-            sels = [p.r_sub] + ([~p.r_sub] if p.q_sub.any() else [])
-            chance_si = None
-            if p.mode in need and need[p.mode].any():
-                chance_si = len(sels)
-                sels.append(need[p.mode])
+            sels, chance_si = selections(p)
             if p.mode == "duplicates":
                 blocks = query_blocks(queries, sels, ex["block_size"])
             elif p.mode == Y_MODE:
@@ -810,22 +838,25 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                 if si == chance_si:
                     key = stable_hash([job_key, spec.key, p.mode, "chance", block.key])[:40]
                     keys.append((p.mode, key, "chance"))
+                    t = Task(key, p.mode, block, no_rows, kind="chance",
+                             compiles=first_of(p.mode, block))
                     if (tasks_dir / f"{key}.parquet").exists():
                         resumed[0] += 1
+                        bar(t.work)
                         continue
-                    yield Task(key, p.mode, block, no_rows, kind="chance")
+                    yield t
                     continue
-                for rows, cfp in chunks[p.mode][si]:
+                for ci, (rows, cfp) in enumerate(chunks[p.mode][si]):
                     parts = [job_key, spec.key, p.mode, block.key, cfp]
                     if p.mode == Y_MODE:
                         parts.append(yin.ctx.key)
                     key = stable_hash(parts)[:40]
                     keys.append((p.mode, key, "score"))
                     path = tasks_dir / f"{key}.parquet"
-                    t = Task(key, p.mode, block, rows)
+                    t = Task(key, p.mode, block, rows, compiles=ci == 0 and first_of(p.mode, block))
                     if path.exists():
                         resumed[0] += 1
-                        bar(t.n_pairs)
+                        bar(t.work)
                         continue
                     yield t
 

@@ -132,9 +132,11 @@ def sample_mask(kind: str, ids, m: int) -> np.ndarray:
 _PG_CACHE: dict = {}
 
 
-def run_chance_task(ctx, task, queries):
+def run_chance_task(ctx, task, queries, progress=None):
     """Exceedance of every table of the block's units: a TaskResult whose table
-    has :data:`CHANCE_SCHEMA` rows (one per unit and query-sex group)."""
+    has :data:`CHANCE_SCHEMA` rows (one per unit and query-sex group).
+    ``progress(work)``: called after the compilation and after each unit's values
+    (work units of :func:`engine.task.work_of`)."""
     from kinship.chance import exceedance
     from kinship.search import CaseTables
 
@@ -145,7 +147,14 @@ def run_chance_task(ctx, task, queries):
     spec = ctx.chance
     mode = task.mode
     block = task.block
+    from .task import _CHANCE_DEFAULT, _COMPILE_DEFAULT, CHANCE_WORK, COMPILE_WORK
+
     bt = cached_block(ctx, mode, block, queries)
+    if progress is not None and task.compiles:
+        progress(COMPILE_WORK.get(mode, _COMPILE_DEFAULT) * len(block))
+    # a unit in two query-sex groups is computed twice: the block's work spread over both
+    n_entries = sum(len(g.units) for g in bt.groups) or 1
+    per_entry = CHANCE_WORK.get(mode, _CHANCE_DEFAULT) * len(block) // n_entries
     model = get_model(ctx.model)
     skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
     th = np.asarray(spec.thresholds)
@@ -173,6 +182,8 @@ def run_chance_task(ctx, task, queries):
             rows["upper"].append(hi[:n].tolist())
             rows["mean_lr"].append(float(mlr))
             rows["error"].append(err)
+            if progress is not None:
+                progress(per_entry)
     table = pa.Table.from_pydict(rows, schema=CHANCE_SCHEMA)
     return TaskResult(task.key, mode, table, {}, {}, {"units": len(rows["unit"])})
 

@@ -35,7 +35,13 @@ def _describe(task) -> str:
 
 
 class Progress:
-    """A progress bar with pairs/s and ETA on a terminal (tqdm), silent otherwise."""
+    """A progress bar with work/s and ETA on a terminal (tqdm), silent otherwise.
+
+    It counts work units (:func:`engine.task.work_of`): a pair scored is one, a
+    block's table compilation and each chance-hit unit count as the pairs scored in
+    the same time, so that the bar reaches its total when every task is done and
+    the ETA holds through compile- and chance-heavy tasks.  ``done`` is the work
+    reported so far."""
 
     def __init__(self, total: int, enabled="auto", desc: str = "search"):
         if enabled == "auto":
@@ -50,7 +56,7 @@ class Progress:
 
             # a terminal that reports width 0 (some ptys) would get an empty bar
             ncols = shutil.get_terminal_size((100, 20)).columns or 100
-            self.bar = tqdm(total=total, unit="pair", unit_scale=True, desc=desc,
+            self.bar = tqdm(total=total, unit="work", unit_scale=True, desc=desc,
                             file=sys.stderr, smoothing=0.1, ncols=ncols)
 
     def __call__(self, n: int):
@@ -297,7 +303,7 @@ class DaskExecutor:
                 finally:
                     f.release()
                 if progress is not None:
-                    progress(task.n_pairs)
+                    progress(task.work)
                 on_result(task, res)
                 submit_more()
         except BaseException:

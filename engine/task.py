@@ -25,7 +25,43 @@ import pyarrow as pa
 
 from .compile import cached_block
 
-__all__ = ["TaskContext", "Task", "TaskResult", "run_task", "HIT_SCHEMA", "topk_mask"]
+__all__ = ["TaskContext", "Task", "TaskResult", "run_task", "HIT_SCHEMA", "topk_mask",
+           "work_of", "PAIR_WORK", "COMPILE_WORK", "CHANCE_WORK"]
+
+# -- work units (the progress bar's total and ETA) ------------------------------------
+# The bar counts work, not pairs: a task's time is its pairs (the kernel, about 1e8
+# pairs/s per thread: benchmarks/README.md) plus, for the first task of a block, the
+# compilation of the block's tables, and for a chance task the exceedance of each unit.
+# Both are expressed as the number of pairs the kernel scores in the same time
+# (measured on the demo job, 2 shared cores, 2026-12: a case of 2-4 relatives with
+# theta and mutation compiles in 50-140 ms, its chance values take about 120 ms; a
+# reference person's pairwise tables compile in about 0.1 ms).  Without these the
+# demo's bar, which counted pairs only, sat at 64-68 % while the compile- and
+# chance-heavy tasks ran and its ETA swung from seconds to minutes.
+#: work of one pair, per mode (Y screening runs about 10x faster than the autosomal
+#: kernel: one unit per 10 pairs)
+PAIR_WORK = {"y-lineage": 0.1}
+#: work of compiling one reference unit's tables, per mode (default: a pairwise mode)
+COMPILE_WORK = {"case": 10_000_000, "duplicates": 50_000}
+_COMPILE_DEFAULT = 10_000
+#: work of one unit's chance-hit exceedance, per mode
+CHANCE_WORK = {"case": 12_000_000, "parent-child": 4_000_000, "full-sibling": 1_500_000,
+               "identity": 800_000, "duplicates": 500_000}
+_CHANCE_DEFAULT = 3_000_000
+
+
+def work_of(mode: str, kind: str, n_units: int, n_queries: int, compiles: bool) -> int:
+    """Work units of one task (an integer, so that a bar's parts add up to its total
+    exactly): ``kind`` "score" or "chance"; ``compiles``: this task is the first of
+    its block and compiles the block's tables (never for y-lineage, which has none)."""
+    w = 0
+    if compiles and mode != "y-lineage":
+        w += COMPILE_WORK.get(mode, _COMPILE_DEFAULT) * n_units
+    if kind == "chance":
+        w += CHANCE_WORK.get(mode, _CHANCE_DEFAULT) * n_units
+    else:
+        w += math.ceil(PAIR_WORK.get(mode, 1) * n_units * n_queries)
+    return int(w)
 
 HIT_SCHEMA = pa.schema([
     pa.field("mode", pa.string(), nullable=False),
@@ -69,10 +105,17 @@ class Task:
     query_rows: np.ndarray      # indices into the QuerySet
     label: str = ""
     kind: str = "score"         # "score": pairs; "chance": chance-hit exceedance of the block's units
+    #: this task is the first of its block: it compiles the block's tables
+    compiles: bool = False
 
     @property
     def n_pairs(self) -> int:
         return len(self.block) * len(self.query_rows)
+
+    @property
+    def work(self) -> int:
+        """Work units of this task (:func:`work_of`): what it adds to the progress bar."""
+        return work_of(self.mode, self.kind, len(self.block), len(self.query_rows), self.compiles)
 
 
 @dataclass
@@ -109,13 +152,31 @@ def _ranks(strings) -> np.ndarray:
 
 
 def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult:
-    """Score one task; ``progress(n_pairs)`` is called after each tile.  A task of
-    kind ``"chance"`` computes its units' chance-hit exceedance instead
-    (:func:`engine.chance.run_chance_task`)."""
+    """Score one task; ``progress(work)`` is called as its work is done (the block's
+    compilation, each tile of pairs, each chance unit), adding up to exactly
+    ``task.work`` when it returns.  A task of kind ``"chance"`` computes its units'
+    chance-hit exceedance instead (:func:`engine.chance.run_chance_task`)."""
+    if progress is None:
+        return _run_task(ctx, task, queries, None)
+    total = task.work
+    done = [0]
+
+    def report(n):
+        n = min(int(n), total - done[0])
+        if n > 0:
+            done[0] += n
+            progress(n)
+
+    res = _run_task(ctx, task, queries, report)
+    report(total - done[0])
+    return res
+
+
+def _run_task(ctx, task, queries, progress):
     if task.kind == "chance":
         from .chance import run_chance_task
 
-        return run_chance_task(ctx, task, queries)
+        return run_chance_task(ctx, task, queries, progress)
     if task.mode == "y-lineage":
         from .ylineage import run_y_task
 
@@ -125,6 +186,8 @@ def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult
     mode = task.mode
     block = task.block
     bt = cached_block(ctx, mode, block, queries)
+    if progress is not None and task.compiles:
+        progress(COMPILE_WORK.get(mode, _COMPILE_DEFAULT) * len(block))
     log_t = math.log10(ctx.threshold)
     max_skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
     canonical = mode == "duplicates"
@@ -157,8 +220,6 @@ def run_task(ctx: TaskContext, task: Task, queries, progress=None) -> TaskResult
             pairs += n_tile
             if progress is not None:
                 progress(n_tile)
-    if progress is not None and task.n_pairs > pairs:
-        progress(task.n_pairs - pairs)
     return _collect(ctx, task, bt, parts, queries, unit_rank,
                     {"pairs": int(task.n_pairs), "pairs_scored": int(pairs),
                      "locus_lookups": int(stats[0]), "pairs_not_compared_sex": int(not_compared)})
