@@ -48,13 +48,14 @@ from .compile import prefetch_in_background
 from .kernels import warm_up
 from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
-from .output import (STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
+from .output import (OUR_FILES, STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
                      clean_results, read_json)
 from formats.perms import make_dir
 
 from .merge import merge_hits, search_posteriors
 from .plan import PrevState, plan_mode
 from .report import summary_text
+from .runlog import RUN_LOG, RunLog
 from .task import Task, TaskContext, work_of
 from .ylineage import combine as combine_y
 from .ylineage import load_y_inputs, relation_clashes, y_blocks
@@ -312,7 +313,7 @@ def _check_output(out: Path, job_key: str, resume: bool, overwrite: bool):
         raise OutputError(f"output.path {out} exists and is not a directory; give a directory path")
     manifest = read_json(out / "manifest.json")
     runj = read_json(out / STATE / "run.json")
-    ours = {"hits.parquet", "summary.txt", "manifest.json", STATE}
+    ours = set(OUR_FILES) | {RUN_LOG}   # the run log is kept across runs (engine.runlog)
     foreign = [p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(".")]
     if manifest is None and runj is None:
         if foreign:
@@ -514,6 +515,7 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     executor = DaskExecutor(ex["scheduler"]) if ex["scheduler"] else InProcessExecutor(ex["threads"])
     executor.start()
     timings["prepare_s"] = time.perf_counter() - t0
+    log.info("phase prepare: %.2f s", timings["prepare_s"])
     log.info("search %s: %d queries, %d reference persons, %d cases, %d loci, modes %s",
              job.source, len(queries), len(refs) if refs is not None else 0,
              len(cases) if cases is not None else 0, len(loci), ", ".join(modes))
@@ -594,6 +596,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
         state_dir = out / STATE
         prev_dir = state_dir / "prev"
         tasks_dir = state_dir / "tasks"
+        run_kind = state_kind
         if state_kind == "overwrite":
             clean_results(out)
             state_kind = "fresh"
@@ -624,93 +627,103 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             run_notes.append("the model's allele systems or loci changed since the last run (new alleles "
                          "or loci in the datasets): every pair was compared again")
             prev = None
-        make_dir(tasks_dir)
-        atomic_write_json(state_dir / "run.json", {
-            "status": "running", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
-            "job_source": job.source, "started": started, "previous": prev is not None,
-            "prev_model_key": prev_model_key,
-        })
-        result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
-                          prev, out, tasks_dir, progress, run_notes, timings, executor, yin,
-                          self_keys)
-        hits, run_info = result
-        chance_json = {m: _clean_json(ch.to_dict()) for m, ch in run_info["chance"].items()}
-
-        # -- 3. outputs ------------------------------------------------------------------
-        t0 = time.perf_counter()
-        prov = {
-            "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION,
-            "software": {"name": "strkin", "version": _software()["strkin"]},
-            "job": job.key_material(), "job_key": job_key, "model_key": spec.key,
-            "model": model.describe(),
-            "inputs": {"queries": _shards(qds) if qds is not None else None,
-                       "references": _shards(rds) if rds is not None else None,
-                       "frequencies": fsrc},
-            "chance_hits": chance_json,
-        }
+        rlog = RunLog(out)
+        logged = [(k, d.path, _shards(d)) for k, d in (("queries", qds), ("references", rds))
+                  if d is not None]
         if yin is not None:
-            for k, d in yin.datasets.items():
-                prov["inputs"][k] = _y_shards(d)
-            prov["y_lineage"] = yin.info
-        atomic_write_parquet(out / "hits.parquet", hits,
-                             {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
-        _fault("hits")
-        n_refs = len(refs) if refs is not None else 0
-        sinfo = {
-            "version": prov["software"]["version"], "frequencies": f"{ft.name} ({fsrc['name']})",
-            "theta": spec.theta,
-            "mutation": "none" if spec.mutation is None else json.dumps(spec.mutation.describe()),
-            "loci": list(loci), "n_queries": len(queries), "n_references": n_refs,
-            "n_cases": len(cases) if cases is not None else len(set(refs.case_id)) if refs is not None else 0,
-            "search": search, "modes": modes, "notes": sorted(set(notes)),
-            "chance": run_info["chance"], "chance_method": v["report"]["chance_method"],
-            "y_lineage": yin.info if yin is not None else None,
-        }
-        summary = summary_text(hits, sinfo)
-        atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
-        _fault("summary")
-        _write_state(state_dir, queries, refs, cases, modes, run_info["counts"],
-                     run_info["chance_state"], yin)
-        _fault("state")
-        timings["write_s"] = time.perf_counter() - t0
-        timings["total_s"] = time.perf_counter() - t_start
-        from formats.dataset import sha256_file
+            logged += [(k, d.path, _y_shards(d)) for k, d in yin.datasets.items()]
+        rlog.start(run_id, run_kind, job, _software(), logged, fsrc)
+        log.info("run %s (%s): results in %s; run log %s", run_id[:12], run_kind, out, rlog.path)
+        with rlog.guard(timings):
+            make_dir(tasks_dir)
+            atomic_write_json(state_dir / "run.json", {
+                "status": "running", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
+                "job_source": job.source, "started": started, "previous": prev is not None,
+                "prev_model_key": prev_model_key,
+            })
+            result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
+                              prev, out, tasks_dir, progress, run_notes, timings, executor, yin,
+                              self_keys)
+            hits, run_info = result
+            chance_json = {m: _clean_json(ch.to_dict()) for m, ch in run_info["chance"].items()}
 
-        manifest = {
-            "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION,
-            "software": _software(),
-            "job_source": job.source, "job": job.to_dict(), "job_key": job_key,
-            "model_key": spec.key, "model": model.describe(),
-            "inputs": {
-                "queries": None if qds is None else {
-                    "path": str(qds.path), "n_queries": len(queries), "shards": _shards(qds)},
-                "references": None if rds is None else {
-                    "path": str(rds.path), "n_references": n_refs,
-                    "n_cases": sinfo["n_cases"], "shards": _shards(rds)},
-                "frequencies": fsrc,
-                **({} if yin is None else {
-                    k: {"path": str(d.path), "n_haplotypes": d.n_profiles, "panel": d.panel.name,
-                        "shards": _y_shards(d)} for k, d in yin.datasets.items()}),
-            },
-            **({} if yin is None else {"y_lineage": yin.info}),
-            "outputs": {
-                "hits": {"file": "hits.parquet", "rows": hits.num_rows,
-                         "sha256": sha256_file(out / "hits.parquet")},
-                "summary": {"file": "summary.txt", "sha256": sha256_file(out / "summary.txt")},
-            },
-            "chance_hits": chance_json,
-            "run": dict(run_info["run"], run_id=run_id, started=started, finished=_now(),
-                        timings_s={k: round(x, 4) for k, x in timings.items()},
-                        notes=sorted(set(notes)) + run_notes, resumed=state_kind == "resume"),
-        }
-        atomic_write_json(out / "manifest.json", manifest)
-        _fault("manifest")
-        atomic_write_json(state_dir / "run.json", {
-            "status": "complete", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
-            "job_source": job.source, "started": started, "finished": manifest["run"]["finished"],
-        })
-        shutil.rmtree(tasks_dir, ignore_errors=True)
-        shutil.rmtree(prev_dir, ignore_errors=True)
+            # -- 3. outputs ------------------------------------------------------------------
+            t0 = time.perf_counter()
+            prov = {
+                "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION,
+                "software": {"name": "strkin", "version": _software()["strkin"]},
+                "job": job.key_material(), "job_key": job_key, "model_key": spec.key,
+                "model": model.describe(),
+                "inputs": {"queries": _shards(qds) if qds is not None else None,
+                           "references": _shards(rds) if rds is not None else None,
+                           "frequencies": fsrc},
+                "chance_hits": chance_json,
+            }
+            if yin is not None:
+                for k, d in yin.datasets.items():
+                    prov["inputs"][k] = _y_shards(d)
+                prov["y_lineage"] = yin.info
+            atomic_write_parquet(out / "hits.parquet", hits,
+                                 {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
+            _fault("hits")
+            n_refs = len(refs) if refs is not None else 0
+            sinfo = {
+                "version": prov["software"]["version"], "frequencies": f"{ft.name} ({fsrc['name']})",
+                "theta": spec.theta,
+                "mutation": "none" if spec.mutation is None else json.dumps(spec.mutation.describe()),
+                "loci": list(loci), "n_queries": len(queries), "n_references": n_refs,
+                "n_cases": len(cases) if cases is not None else len(set(refs.case_id)) if refs is not None else 0,
+                "search": search, "modes": modes, "notes": sorted(set(notes)),
+                "chance": run_info["chance"], "chance_method": v["report"]["chance_method"],
+                "y_lineage": yin.info if yin is not None else None,
+            }
+            summary = summary_text(hits, sinfo)
+            atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
+            _fault("summary")
+            _write_state(state_dir, queries, refs, cases, modes, run_info["counts"],
+                         run_info["chance_state"], yin)
+            _fault("state")
+            timings["write_s"] = time.perf_counter() - t0
+            log.info("phase write: %.2f s", timings["write_s"])
+            timings["total_s"] = time.perf_counter() - t_start
+            from formats.dataset import sha256_file
+
+            manifest = {
+                "format": RESULTS_FORMAT, "format_version": RESULTS_VERSION,
+                "software": _software(),
+                "job_source": job.source, "job": job.to_dict(), "job_key": job_key,
+                "model_key": spec.key, "model": model.describe(),
+                "inputs": {
+                    "queries": None if qds is None else {
+                        "path": str(qds.path), "n_queries": len(queries), "shards": _shards(qds)},
+                    "references": None if rds is None else {
+                        "path": str(rds.path), "n_references": n_refs,
+                        "n_cases": sinfo["n_cases"], "shards": _shards(rds)},
+                    "frequencies": fsrc,
+                    **({} if yin is None else {
+                        k: {"path": str(d.path), "n_haplotypes": d.n_profiles, "panel": d.panel.name,
+                            "shards": _y_shards(d)} for k, d in yin.datasets.items()}),
+                },
+                **({} if yin is None else {"y_lineage": yin.info}),
+                "outputs": {
+                    "hits": {"file": "hits.parquet", "rows": hits.num_rows,
+                             "sha256": sha256_file(out / "hits.parquet")},
+                    "summary": {"file": "summary.txt", "sha256": sha256_file(out / "summary.txt")},
+                },
+                "chance_hits": chance_json,
+                "run": dict(run_info["run"], run_id=run_id, started=started, finished=_now(),
+                            timings_s={k: round(x, 4) for k, x in timings.items()},
+                            notes=sorted(set(notes)) + run_notes, resumed=state_kind == "resume"),
+            }
+            atomic_write_json(out / "manifest.json", manifest)
+            _fault("manifest")
+            rlog.completed(timings, hits.num_rows, manifest["run"])
+            atomic_write_json(state_dir / "run.json", {
+                "status": "complete", "run_id": run_id, "job_key": job_key, "model_key": spec.key,
+                "job_source": job.source, "started": started, "finished": manifest["run"]["finished"],
+            })
+            shutil.rmtree(tasks_dir, ignore_errors=True)
+            shutil.rmtree(prev_dir, ignore_errors=True)
     return RunResult(out, hits, manifest, summary)
 
 
@@ -866,9 +879,12 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         atomic_write_parquet(tasks_dir / f"{task.key}.parquet", res.table,
                              {"strkin.task": json.dumps(meta, sort_keys=True)})
         written[0] += 1
+        log.debug("task %s done: %s %s, %d units x %d queries, %d rows", task.key[:12], task.mode,
+                  task.kind, len(task.block), len(task.query_rows), res.table.num_rows)
         _fault(f"task-{written[0]}")
 
     timings["plan_s"] = time.perf_counter() - t0
+    log.info("phase plan: %.2f s", timings["plan_s"])
     for p in plans:
         log.info("mode %s: %s; %d reference units and %d queries to score against everything",
                  p.mode, "incremental" if p.stats.get("incremental") else "full",
@@ -879,6 +895,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     finally:
         bar.close()
     timings["search_s"] = time.perf_counter() - t0
+    log.info("phase search: %.2f s", timings["search_s"])
 
     # -- merge ---------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -933,6 +950,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0
+    log.info("phase merge: %.2f s", timings["merge_s"])
     log.info("%d tasks (%d resumed), %d hits, search %.1f s", len(keys), resumed[0], hits.num_rows,
              timings["search_s"])
     for m, st in stats.items():

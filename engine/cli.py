@@ -3,11 +3,28 @@
 Sub-commands register themselves from their packages so that each part of the
 project owns its own command: ``formats.cli.register`` adds ``import``/``export``,
 ``engine.commands.register`` adds ``search`` and ``demo``.
+
+Options of every command (before or after the command's name):
+
+``-v`` / ``--verbose``
+    Show the log: ``-v`` the run's phases and their durations (INFO), ``-vv``
+    every task as well (DEBUG).  Without it only warnings and errors are shown.
+``--log-file FILE``
+    Append the log (with times, at INFO, or DEBUG with ``-vv``) to ``FILE``,
+    created private (:mod:`formats.perms`).
+
+The log names files, counts, settings and durations, never a genotype or an
+allele of a sample.  Every ``kinship search`` / ``kinship demo`` run also keeps a
+run log beside its results (:mod:`engine.runlog`).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+
+#: the loggers of the project's packages (each module logs under its package's name)
+LOGGERS = ("engine", "formats", "kinship", "validation")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +46,83 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         mod.register(sub)
+    _add_log_options(parser, None)
+    for sp in sub.choices.values():
+        # after the command's name too; SUPPRESS keeps the value given before it
+        _add_log_options(sp, argparse.SUPPRESS)
     return parser
+
+
+def _add_log_options(p, default) -> None:
+    g = p.add_argument_group("log")
+    g.add_argument("-v", "--verbose", action="count",
+                   default=0 if default is None else default,
+                   help="show the log: -v phases and durations, -vv every task")
+    g.add_argument("--log-file", metavar="FILE", default=default,
+                   help="append the log, with times, to FILE (created private)")
+
+
+class _OneLine(logging.Formatter):
+    """``kinship: LEVEL: message`` on stderr, one line per record (a traceback only at
+    -vv: the log is for people, not a debugger)."""
+
+    def __init__(self, fmt, datefmt=None, tracebacks=False):
+        super().__init__(fmt, datefmt)
+        self.tracebacks = tracebacks
+
+    def formatException(self, ei):
+        return super().formatException(ei) if self.tracebacks else ""
+
+    def format(self, record):
+        s = super().format(record)
+        return s if self.tracebacks else s.rstrip("\n")
+
+
+def setup_logging(verbose: int = 0, log_file=None) -> list:
+    """Send the project's log records to stderr (WARNING; INFO at ``-v``; DEBUG at
+    ``-vv``) and, with ``log_file``, append them to that file (INFO or DEBUG) with
+    UTC times.  Returns the handlers it added (for :func:`teardown_logging`)."""
+    import time
+
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handlers = []
+    h = logging.StreamHandler(sys.stderr)
+    h.setLevel(level)
+    h.setFormatter(_OneLine("kinship: %(levelname)s: %(message)s", tracebacks=verbose >= 2))
+    handlers.append(h)
+    if log_file:
+        import os
+
+        from formats.perms import file_mode
+
+        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, file_mode())
+        os.fchmod(fd, file_mode())
+        fh = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+        fh.setLevel(min(level, logging.INFO))
+        f = _OneLine("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ",
+                     tracebacks=verbose >= 2)
+        f.converter = time.gmtime
+        fh.setFormatter(f)
+        handlers.append(fh)
+    for name in LOGGERS:
+        lg = logging.getLogger(name)
+        lg.setLevel(min(hh.level for hh in handlers))
+        lg.propagate = False
+        for hh in handlers:
+            lg.addHandler(hh)
+    return handlers
+
+
+def teardown_logging(handlers) -> None:
+    for name in LOGGERS:
+        lg = logging.getLogger(name)
+        for hh in handlers:
+            lg.removeHandler(hh)
+        lg.propagate = True
+        lg.setLevel(logging.NOTSET)
+    for hh in handlers:
+        if hh.stream is not sys.stderr:
+            hh.close()
 
 
 def main(argv=None) -> int:
@@ -38,6 +131,23 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .runlog import set_command
+
+    set_command(["kinship"] + list(sys.argv[1:] if argv is None else argv))
+    try:
+        handlers = setup_logging(args.verbose, args.log_file)
+    except OSError as e:
+        print(f"kinship {args.command}: error: cannot write the log file {args.log_file}: "
+              f"{e.strerror or e}", file=sys.stderr)
+        return 1
+    try:
+        return _run(args)
+    finally:
+        teardown_logging(handlers)
+        set_command(None)
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
