@@ -1,4 +1,4 @@
-"""Compile a block of reference units into LR tables (see ``DESIGN-NOTES.md``).
+"""Compile a block of reference units into LR tables (see ``docs/design-notes.md``).
 
 ``T[c, l, g] = P(g | case c, H1) / P(g | H2)`` over every genotype ``g`` of
 locus ``l``, computed by :meth:`kinship.search.ScoringModel.compile_pairwise` and

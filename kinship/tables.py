@@ -32,7 +32,7 @@ them up in :func:`kinship.likelihood_ratio`: H1 places R and Q on the template
 pedigree (a sibling R descends from untyped parents), H2 makes R and Q unrelated
 *founders*.  A case table instead conditions on the case as it stands: under
 both hypotheses the relatives keep their places in the case pedigree and only Q
-moves (``T[g] = P(g | case, H1) / P(g | H2)``, as in the design notes).  Under
+moves (``T[g] = P(g | case, H1) / P(g | H2)``, as in docs/design-notes.md).  Under
 a mutation model that is not stationary for the allele frequencies (stepwise,
 equal), a person who descends from untyped founders has genotype probabilities
 ``p M`` rather than ``p``, so for a single non-founder reference (a sibling,
