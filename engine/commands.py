@@ -1,10 +1,12 @@
-"""``kinship search`` and ``kinship demo`` (registered by :mod:`engine.cli`).
+"""``kinship search``, ``kinship demo`` and ``kinship report`` (registered by :mod:`engine.cli`).
 
 Examples::
 
     kinship search job.toml            # run (or update, when results exist) a search
     kinship search job.toml --resume   # finish a run that was interrupted
     kinship demo                       # multi-mode search on demo data, prints the ranked hits
+    kinship report results/            # the hit-review report (HTML) of a run
+    kinship report results/ --recheck recheck.csv   # read a lab's re-check decisions back
 
 Exit codes: 0 success; 1 the job, an input or the output directory has a
 problem (the message names it and the fix; nothing was searched) or a task
@@ -68,6 +70,44 @@ def _cmd_search(args) -> int:
               + (f"; incremental: {', '.join(inc)}" if inc else "") + ")")
         for n in r.get("notes", []):
             print(f"note: {n}")
+        _print_top_hits(res)
+        print(f"review the hits in a browser: kinship report {res.path}   "
+              f"(writes {res.path / 'report' / 'index.html'})")
+    return 0
+
+
+def _print_top_hits(res, max_rows: int = 5) -> None:
+    """The top of each mode's hit table (each query's best hit, highest LR first)."""
+    from .report import hits_table_text
+
+    for mode in res.manifest["job"]["search"]["modes"]:
+        print(f"\n{mode}: best hits")
+        for line in hits_table_text(res.hits, mode, max_rows=max_rows):
+            print(line)
+    print()
+
+
+def _cmd_report(args) -> int:
+    """``kinship report RESULTS [--recheck FILE ...] [--out DIR] [--max-pages N]``."""
+    import formats
+    import kinship
+
+    from .errors import EngineError
+    from .report_html import write_report
+
+    try:
+        info = write_report(args.results, out=args.out, recheck=args.recheck or (),
+                            max_pages=None if args.max_pages == 0 else args.max_pages)
+    except (EngineError, formats.FormatError, kinship.LocusError, kinship.FrequencyError) as e:
+        return _err(str(e))
+    for rec in info["recheck"]:
+        print(f"read {rec['rows']} re-check entries from {rec['file']} into "
+              f"{args.results.rstrip('/')}/recheck.json")
+    left = sum(info["left_out"].values())
+    print(f"wrote the report: {info['pages']} hit pages"
+          + (f" ({left} hits beyond --max-pages have none)" if left else "")
+          + " (private files: they hold genotypes)")
+    print(f"open it in a browser: {info['index'].resolve().as_uri()}")
     return 0
 
 
@@ -85,6 +125,14 @@ def _cmd_demo(args) -> int:
         print(f"  {line}")
     print(f"\nresults: {res.path}/hits.parquet, summary.txt, manifest.json; job: "
           f"{res.path.parent / 'job.toml'}")
+    from .report_html import write_report
+
+    try:
+        info = write_report(res.path)
+    except EngineError as e:
+        return _err(str(e))
+    print(f"hit-review report ({info['pages']} hit pages; rewrite it with: kinship report {res.path}); "
+          f"open it in a browser: {info['index'].resolve().as_uri()}")
     return 0
 
 
@@ -112,6 +160,22 @@ def register(sub) -> None:
     d.add_argument("--cases", type=int, default=30, help="number of simulated families (default 30)")
     d.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
     d.set_defaults(func=_cmd_demo, quiet=False)
+
+    r = sub.add_parser(
+        "report", help="write the hit-review report of a run (static HTML) and read re-checks back",
+        description="Write RESULTS/report/: an index of the hits ranked per mode with filters and "
+                    "plots, and one page per hit (hypotheses, pedigree, per-locus genotypes, "
+                    "frequencies and LRs, posterior, chance hits, re-check form, provenance). "
+                    "Self-contained HTML: nothing is fetched. The pages hold genotypes and are "
+                    "written private. See docs/report.md.")
+    r.add_argument("results", help="results directory of a run (output.path)")
+    r.add_argument("--recheck", nargs="+", metavar="FILE",
+                   help="re-check files downloaded from the report's pages: validated, stored in "
+                        "RESULTS/recheck.json, shown in the report")
+    r.add_argument("--out", default=None, help="report directory (default: RESULTS/report)")
+    r.add_argument("--max-pages", type=int, default=1000,
+                   help="hit pages per mode, highest LRs first (default 1000; 0: every hit)")
+    r.set_defaults(func=_cmd_report)
 
     from .lr import register as _register_lr
 

@@ -22,14 +22,18 @@ from .errors import InputError
 __all__ = ["export_family", "case_of"]
 
 
-def case_of(dataset, case_id: str):
+def case_of(dataset, case_id: str, references=None, stored_cases=None):
     """The :class:`kinship.cases.Case` of ``case_id`` in a profile dataset: its
     stored pedigree, or the pedigree of its references' relation words; and the
-    references' genotypes ``{sample id: {locus: (a, b)}}``."""
+    references' genotypes ``{sample id: {locus: (a, b)}}``.  ``references`` (the
+    dataset's reference :class:`formats.Profile` objects) and ``stored_cases``
+    (``dataset.cases()``) save reading them again for each of many cases."""
     from kinship.cases import CaseError, case_from_relations
 
-    refs = [p for p in dataset.load(kind="reference").to_profiles() if p.case_id == case_id]
-    stored = dataset.cases().get(case_id)
+    if references is None:
+        references = dataset.load(kind="reference").to_profiles()
+    refs = [p for p in references if p.case_id == case_id]
+    stored = (dataset.cases() if stored_cases is None else stored_cases).get(case_id)
     if stored is None:
         rel = [(p.sample_id, p.relation, p.sex)     # the case model reads M/F
                for p in refs if p.relation not in ("", "self")]
