@@ -344,18 +344,49 @@ def _args(model, l):
                            female_M=fM, male_M=mM)
 
 
-def _base_locus(model, l, ped, m, labels):
-    """(T over M's calls, q = M's law over calls given the typed relatives)."""
+def _base_locus(model, l, ped, m, labels, T=None):
+    """(T over M's calls, q = M's law over calls given the typed relatives, the
+    likelihood of the typed relatives).  ``T``: the case's compiled table at this
+    locus (computed by :func:`kinship.tables.case_table` when not given).  At
+    θ = 0 without a silent allele ``q ∝ T P_HW`` (the candidate of the
+    denominator is an independent founder); otherwise ``q`` is the likelihood
+    with M left free."""
     s, silent, args = _args(model, l)
-    idx = {a: i for i, a in enumerate(s.alleles)}
-    icalls = {p: (idx[a], idx[b]) for p, (a, b) in labels.items()}
-    T = case_table(ped, m, labels, s, model.mutation, model.theta).lr
-    q = fold_calls(locus_likelihood(ped, icalls, free=[m], **args), 0, silent)
+    if T is None:
+        T = case_table(ped, m, labels, s, model.mutation, model.theta).lr
+    T = np.array(T, dtype=float)
     v = _valid_calls(s)
-    q = np.where(v == 0, 0.0, q)
+    if model.theta == 0.0 and silent is None:
+        with np.errstate(invalid="ignore"):
+            q = np.where(np.isnan(T), 0.0, T) * _hw_calls(s)
+    else:
+        idx = {a: i for i, a in enumerate(s.alleles)}
+        icalls = {p: (idx[a], idx[b]) for p, (a, b) in labels.items()}
+        q = fold_calls(locus_likelihood(ped, icalls, free=[m], **args), 0, silent)
+        q = np.where(v == 0, 0.0, q)
     T = np.where(v == 2, 1.0, T)
     tot = q.sum()
     return T, (q / tot if tot > 0 else q), tot
+
+
+def _compiled(case: Case, m: str, calls: list, model: ScoringModel) -> np.ndarray:
+    """The case's compiled LR table row (:meth:`ScoringModel.compile_cases`:
+    memoised in the model, so a run's search has usually built it already)."""
+    person_geno = {}
+    for l, c in enumerate(calls):
+        for p, gt in c.items():
+            person_geno.setdefault(p, {})[model.loci[l]] = gt
+    typed = [p for p in case.typed if p in person_geno]
+    codes = model.encode([person_geno[p] for p in typed]) if typed else np.zeros((0, len(model.loci), 2))
+    rels = [(case.samples[p], case.relations.get(case.samples[p], ""),
+             case.pedigree.persons[p].sex, codes[i]) for i, p in enumerate(typed)]
+    words_only = case.source == "relations" and len(case.missing) == 1 and all(r[1] for r in rels) \
+        and len(rels) == len(case.typed)
+    d = {"id": case.id, "relatives": rels,
+         "missing_sex": case.pedigree.persons[m].sex}
+    if not words_only:
+        d.update(case=case, missing=m)
+    return model.compile_cases([d]).lr[0]
 
 
 def _hw_calls(s) -> np.ndarray:
@@ -395,6 +426,19 @@ def _pair_locus(model, l, ped, m, r, labels, T_base, general=False):
     return T, (N / tot if tot > 0 else N)
 
 
+def _shape(ped: Pedigree, typed: list, m: str, r: str, sex_free: bool) -> tuple:
+    """A key equal for two augmented pedigrees whose power computations are the
+    same: the structure (:meth:`Case.structure_key`) with the typed persons named
+    by their place, which original person (or the added one) each typed place
+    holds, and the sexes dropped when the female and male mutation models are
+    the same (then a grandfather and a grandmother give one number)."""
+    tmp = Case("shape", ped, (m,), {p: p for p in list(typed) + [r]})
+    recs, miss, name = tmp.structure_key(m)
+    if sex_free:
+        recs = tuple(x[:3] for x in recs)
+    return recs, miss, name, tuple(tmp.typed)
+
+
 def _law(T: np.ndarray, P: np.ndarray):
     """(log10 T, P) over the entries with P > 0."""
     T = np.ravel(T)
@@ -428,6 +472,14 @@ def _bin(lv: np.ndarray, P: np.ndarray, d: float, how: str):
     return k.astype(np.int64), P[fin]
 
 
+def _fftconvolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from scipy import fft
+
+    n = len(a) + len(b) - 1
+    size = fft.next_fast_len(n, real=True)
+    return fft.irfft(fft.rfft(a, size) * fft.rfft(b, size), size)[:n]
+
+
 def _grid_tail(locs, log_t: float, resolution: float):
     """(estimate, lower, upper) of P(sum_l V_l >= log_t) for independent discrete
     V_l given as (values, masses) (-inf: LR 0, never reaches a threshold > 0).
@@ -435,11 +487,9 @@ def _grid_tail(locs, log_t: float, resolution: float):
     Each value is put on the grid of width ``resolution`` three times, as in
     :func:`kinship.chance.exceedance` (rounded up: an upper bound; down: a lower
     bound; to nearest: the estimate; :func:`_bin`); the binned laws are convolved
-    at once by FFT (scipy.fft), which is accurate in absolute terms (what a power needs; the
-    chance side needs relative accuracy far out in the tail and sums
+    pairwise by FFT (scipy.fft), which is accurate in absolute terms (what a power
+    needs; the chance side needs relative accuracy far out in the tail and sums
     non-negative terms instead)."""
-    from scipy import fft
-
     d = float(resolution)
     x = log_t / d
     eps = _ROUND_EPS * max(1.0, abs(x))
@@ -459,11 +509,11 @@ def _grid_tail(locs, log_t: float, resolution: float):
             out[how] = 0.0
             continue
         n = sum(len(v) - 1 for v in vecs) + 1
-        size = fft.next_fast_len(n, real=True)
-        spec = np.ones(size // 2 + 1, dtype=complex)
-        for v in vecs:
-            spec *= fft.rfft(v, size)
-        dist = fft.irfft(spec, size)[:n]
+        while len(vecs) > 1:            # pairwise, smallest first: about log2(L) full-size FFTs
+            vecs.sort(key=len)
+            a, b = vecs.pop(0), vecs.pop(0)
+            vecs.append(_fftconvolve(a, b) if min(len(a), len(b)) > 64 else np.convolve(a, b))
+        dist = vecs[0]
         i = kappa - lo
         out[how] = float(np.clip(dist[max(i, 0):].sum(), 0.0, 1.0)) if i < n else 0.0
     lower = max(0.0, out["down"] - FFT_MARGIN)
@@ -491,7 +541,7 @@ def _tail(locs, log_t: float, method: str, resolution: float, n_sim: int, rng):
 
 def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: ScoringModel,
                threshold: float = 1e4, n_database: int = 1, *, missing: str | None = None,
-               method: str = "exact", resolution: float = 0.01, n_sim: int = 2000,
+               method: str = "exact", resolution: float = 0.002, n_sim: int = 2000,
                seed: int = 0, relatives=SUGGESTIBLE, h2: str = "hw") -> CasePower:
     """Power of ``case``'s typed relatives at ``threshold``, the expected chance
     hits in a database of ``n_database`` unrelated profiles, and the relatives to
@@ -530,10 +580,12 @@ def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: 
     lr = np.ones((1, model.size))
     typed_loci = np.zeros((1, L), dtype=bool)
     base_T, locs, bad = [None] * L, [], []
+    row = _compiled(case, m, calls, model) if any(calls) else None
     for l in range(L):
         if not calls[l]:
             continue
-        T, q, tot = _base_locus(model, l, ped, m, calls[l])
+        o, G = int(model.offsets[l]), len(genotype_pairs(model.systems[l].n_alleles)[0])
+        T, q, tot = _base_locus(model, l, ped, m, calls[l], row[o:o + G])
         if tot <= 0:
             bad.append(model.loci[l])
             continue
@@ -561,7 +613,16 @@ def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: 
                     resolution=min(float(resolution), 0.005))
     p_chance, p_up = float(ex.estimate[0]), float(ex.upper[0])
     sugg = []
+    sex_free = all(f is None and g is None or (f is not None and g is not None and np.array_equal(f, g))
+                   for f, g in model._mats)
+    have = [p for p in case.typed if any(p in c for c in calls)]
+    done: dict = {}
     for word, aped, r in addable_relatives(case, m, tuple(relatives)):
+        key = _shape(aped, have, m, r, sex_free)
+        if key in done:                  # the same computation as an earlier word
+            p, plo, phi, pse = done[key]
+            sugg.append(Suggestion(word, r, p, plo, phi, pse))
+            continue
         plocs = []
         for l in range(L):
             Tb = base_T[l] if base_T[l] is not None else np.ones(
@@ -569,6 +630,7 @@ def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: 
             T2, N = _pair_locus(model, l, aped, m, r, calls[l], Tb)
             plocs.append(_law(T2, N))
         p, plo, phi, pse = _tail(plocs, log_t, method, resolution, int(n_sim), rng)
+        done[key] = (p, plo, phi, pse)
         sugg.append(Suggestion(word, r, p, plo, phi, pse))
     sugg.sort(key=lambda s: (-s.power, SUGGESTIBLE.index(s.relation)))
     return CasePower(case.id, m, float(threshold), int(n_database), method, power, lo, hi, se,

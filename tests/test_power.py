@@ -63,22 +63,26 @@ def test_hand_parent_child_one_locus():
         assert abs(m.power - want) <= 4 * m.stderr + 1e-12
 
 
-def test_tables_equal_the_engines_compiled_tables(ft):
-    # the LR table behind the power is the engine's compiled case table
+def test_compiled_tables_and_law_equal_the_pedigree_likelihood(ft):
+    # the LR table behind the power is the engine's compiled case table; it and
+    # M's law (T x P_HW at theta 0) equal kinship.tables.case_table and the
+    # likelihood with M left free (the general route, used at theta > 0)
+    from kinship.power import _base_locus, _calls, _compiled
+
     sim = FamilySimulator(ft, LOCI6, mutation=MUT, founders=load_nist_genotypes(), seed=5)
     case = case_from_relations("T", [("T-pgf", "paternal-grandfather", ""), ("T-s", "full-sibling", "")])
     _, refs, _ = sim.case_family(case)
     geno = {r.sample_id: r.genotypes for r in refs}
     model = power_model(ft, geno, LOCI6, MUT)
-    from kinship.power import _base_locus, _calls
-
     calls = _calls(case, geno, model)
-    rel = [(r.sample_id, r.relation, r.sex, model.encode([r.genotypes])[0]) for r in refs]
-    tabs = model.compile_cases([{"id": "T", "relatives": rel}])
+    row = _compiled(case, "M", calls, model)
+    theta_model = power_model(ft, geno, LOCI6, MUT, theta=1e-12)
     for l in range(len(model.loci)):
         T, q, _ = _base_locus(model, l, case.pedigree, "M", calls[l])
         o = model.offsets[l]
-        np.testing.assert_allclose(T, tabs.lr[0, o:o + len(T)], rtol=1e-12)
+        np.testing.assert_allclose(row[o:o + len(T)], T, rtol=1e-10)
+        T2, q2, _ = _base_locus(theta_model, l, case.pedigree, "M", calls[l])
+        np.testing.assert_allclose(q, q2, rtol=1e-6, atol=1e-15)
         assert q.sum() == pytest.approx(1.0)
 
 
@@ -156,7 +160,7 @@ def test_chance_hits_equal_brute_simulation(ft):
     model = power_model(ft, geno, loci)
     t = 20.0
     res = case_power(case, geno, model, t, n_database=10_000, relatives=())
-    n = 3000
+    n = 1500
     hits = sum(_lr(case, {"U-f": geno["U-f"]}, sim.founder(), ft, None) >= t for _ in range(n))
     p = res.p_chance
     assert 0.005 < p < 0.5
