@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from .alternatives import add_alternatives
 from .partial_chance import partial_chance
+from .power import run_phase as run_power
 from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
@@ -676,6 +677,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                 "search": search, "modes": modes, "notes": sorted(set(notes)),
                 "chance": run_info["chance"], "chance_method": v["report"]["chance_method"],
                 "y_lineage": yin.info if yin is not None else None,
+                "power": run_info.get("power"),
             }
             summary = summary_text(hits, sinfo)
             atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
@@ -711,6 +713,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                     "summary": {"file": "summary.txt", "sha256": sha256_file(out / "summary.txt")},
                 },
                 "chance_hits": chance_json,
+                **({} if run_info.get("power") is None else {"power": run_info["power"]}),
                 "run": dict(run_info["run"], run_id=run_id, started=started, finished=_now(),
                             timings_s={k: round(x, 4) for k, x in timings.items()},
                             notes=sorted(set(notes)) + run_notes, resumed=state_kind == "resume"),
@@ -950,6 +953,12 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0
+    power = None
+    if "case" in modes:
+        t0 = time.perf_counter()
+        power = run_power(v["report"], search, model, reader, cases, len(queries), notes)
+        if power is not None:
+            timings["power_s"] = time.perf_counter() - t0
     log.info("phase merge: %.2f s", timings["merge_s"])
     log.info("%d tasks (%d resumed), %d hits, search %.1f s", len(keys), resumed[0], hits.num_rows,
              timings["search_s"])
@@ -966,7 +975,8 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     }
     st = timings.get("search_s", 0) or 1e-9
     run["pairs_per_s"] = round(run["pairs_total"] / st, 1)
-    return hits, {"counts": counts, "run": run, "chance": chance, "chance_state": chance_state}
+    return hits, {"counts": counts, "run": run, "chance": chance, "chance_state": chance_state,
+                  "power": power}
 
 
 def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, search, notes):

@@ -180,3 +180,6 @@ def register(sub) -> None:
     from .lr import register as _register_lr
 
     _register_lr(sub)
+    from .power import register as _register_power
+
+    _register_power(sub)

@@ -247,6 +247,7 @@ def demo_job(directory) -> dict:
         "search": {"modes": ["case", "parent-child", "full-sibling", "identity", "duplicates",
                              "y-lineage"],
                    "threshold": 1e4, "top_k": 3, "max_inconsistent": 1},
+        "report": {"power": "exact"},
         "output": {"path": str(directory / "results")},
     }
 

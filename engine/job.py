@@ -118,6 +118,14 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                      "tighter and slower"),
         "chance_population": ("hw", "unrelated candidates: hw (Hardy-Weinberg at the table's "
                                     "frequencies) or theta (genotype frequencies with model.theta)"),
+        "power": ("none", "case mode: the power of each case's references and the relative to "
+                          "sample next (kinship.power, docs/power.md): exact, mc or none"),
+        "power_simulations": (2000, "power = \"mc\": simulations per number"),
+        "power_database": (None, "database size N of the power table's expected chance hits "
+                                 "(default: the number of queries of the run)"),
+        "power_suggest_below": (0.99, "rank the next relative for cases whose power is below this"),
+        "power_cases": (200, "at most this many case units get a power (by unit id; the rest are "
+                             "named in a note)"),
     },
     "output": {
         "path": (_REQUIRED, "results directory"),
@@ -503,6 +511,22 @@ class Job:
         if r["chance_population"] not in ("hw", "theta"):
             raise JobError(f"{src}: report.chance_population must be \"hw\" or \"theta\", got "
                            f"{r['chance_population']!r}")
+        if r["power"] not in ("exact", "mc", "none"):
+            raise JobError(f"{src}: report.power = {r['power']!r}: expected \"exact\", \"mc\" or "
+                           f"\"none\"{_suggest(r['power'], ('exact', 'mc', 'none'))}")
+        for k, lo in (("power_simulations", 2), ("power_cases", 1)):
+            x = r[k]
+            if not isinstance(x, int) or isinstance(x, bool) or x < lo:
+                raise JobError(f"{src}: report.{k} must be an integer >= {lo}, got {x!r}")
+        db = r["power_database"]
+        if db is not None and (not isinstance(db, int) or isinstance(db, bool) or db < 0):
+            raise JobError(f"{src}: report.power_database must be an integer >= 0 (profiles in "
+                           f"the database), got {db!r}")
+        sb = r["power_suggest_below"]
+        if not _is_number(sb) or not 0.0 <= float(sb) <= 1.0:
+            raise JobError(f"{src}: report.power_suggest_below must be a probability in [0, 1], "
+                           f"got {sb!r}")
+        r["power_suggest_below"] = float(sb)
 
     # -- accessors ----------------------------------------------------------------
     def path(self, value) -> Path:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from .alternatives import alternatives_text
 from .chance import fmt_count
+from .power import summary_lines as power_summary_lines
 
 __all__ = ["summary_text", "hits_table_text"]
 
@@ -103,6 +104,7 @@ def summary_text(hits: pa.Table, info: dict, max_rows: int = 30) -> str:
             lines.extend(hits_table_text(hits, mode, max_rows=max_rows))
             lines.extend(alternatives_text(t, mode))
         lines.append("")
+    lines.extend(power_summary_lines(info.get("power")))
     notes = info.get("notes") or []
     if notes:
         lines.append("notes")
