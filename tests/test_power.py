@@ -279,3 +279,30 @@ def test_inconsistent_family_without_mutation_is_nan_with_a_named_reason():
         case_power(case, geno, power_model(ft, geno), -1.0)
     with pytest.raises(ValueError):
         case_power(case, geno, power_model(ft, geno), 10.0, method="bogus")
+
+
+def test_silent_allele_power_equals_enumeration_with_likelihood_ratio():
+    # With a silent allele s, M's call law and LRs by brute enumeration through
+    # kinship.likelihood_ratio: P(M's call g | father) = L(father, M = g) / L(father)
+    # (the pedigree likelihoods of the library's LR), LR(g) its ratio; a candidate
+    # who is s/s shows nothing (factor 1) and has the remaining probability.
+    ft = kinship.FrequencyTable.from_dict({"TH01": {"6": 0.3, "7": 0.3, "8": 0.3}}, silent=0.1)
+    case = case_from_relations("Z", [("F", "father", "M")])
+    geno = {"F": {"TH01": ("6", "6")}}
+    model = power_model(ft, geno)
+    h1, h2 = case.hypotheses("Q")
+    one = [{"id": "F", "father": None, "mother": None, "sex": "male"},
+           {"id": "Q", "father": None, "mother": None, "sex": "unknown"}]
+    calls = [("6", "6"), ("7", "7"), ("8", "8"), ("6", "7"), ("6", "8"), ("7", "8")]
+    p_f = kinship.likelihood_ratio(one, one, {"F": geno["F"]}, ft).likelihood_h1["TH01"]
+    law, lrs = [], []
+    for g in calls:
+        r = kinship.likelihood_ratio(h1, h2, {"F": geno["F"], "Q": {"TH01": g}}, ft)
+        law.append(r.likelihood_h1["TH01"] / p_f)
+        lrs.append(r.total)
+    nothing = 1.0 - sum(law)
+    assert 0 < nothing < 0.1
+    for t in (0.5, 1.5, 3.0, 5.0):
+        want = sum(q for q, lr in zip(law, lrs) if lr >= t) + (nothing if t <= 1 else 0.0)
+        r = case_power(case, geno, model, t, relatives=(), resolution=1e-4)
+        assert r.power == pytest.approx(want, abs=1e-9), t
