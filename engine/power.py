@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["case_inputs", "evaluate", "run_phase", "power_json", "table_lines", "register"]
+__all__ = ["case_inputs", "evaluate", "run_phase", "power_json", "table_lines", "power_html",
+           "summary_lines", "register"]
 
 
 class PowerInputError(ValueError):
@@ -199,6 +200,44 @@ def summary_lines(pj: dict | None) -> list:
         "relatives (docs/power.md); chance hits: unrelated profiles expected to reach it in the "
         "database; next relative: the relative the family could still give that raises the "
         "power most, with the expected power once typed", ""]
+
+
+def power_html(pj: dict | None) -> str:
+    """The power table as an HTML section for the hit-review report
+    (:mod:`engine.report_html`), or ``""`` when the run has none."""
+    from html import escape
+
+    from kinship.chance import format_lr
+
+    if not pj:
+        return ""
+    rows = sorted(pj["cases"], key=lambda d: (_sortkey(d.get("power")), d["unit"]))
+    err = "bracket" if pj["method"] == "exact" else "&plusmn; 4 s.e."
+    out = ['<section class="page-break"><h2>Power of each family\'s references</h2>'
+           f'<p class="note">Probability that the true missing person reaches LR '
+           f'{escape(format_lr(pj["threshold"]))} given the typed relatives; chance hits among '
+           f'{pj["n_database"]:,} unrelated profiles; the relative the family could still give that '
+           f'raises the power most, with the expected power once typed (docs/power.md). Weakest '
+           f'families first.</p><table><thead><tr><th>case</th><th class="num">typed</th>'
+           f'<th class="num">loci</th><th class="num">power</th><th class="num">{err}</th>'
+           '<th class="num">chance hits</th><th>next relative</th><th class="num">power with it</th>'
+           '</tr></thead><tbody>']
+    for d in rows:
+        if "power" not in d or d.get("error"):
+            out.append(f'<tr><td>{escape(d["unit"])}</td><td colspan="7">'
+                       f'{escape(d.get("error") or d["note"])}</td></tr>')
+            continue
+        best = d["suggestions"][0] if d["suggestions"] else None
+        ch = d["expected_chance_hits"]
+        out.append(
+            f'<tr><td>{escape(d["unit"])}</td><td class="num">{len(d["typed"])}</td>'
+            f'<td class="num">{d["loci"]}</td><td class="num">{_p(d["power"])}</td>'
+            f'<td class="num">{_p(d["power_lower"])}&ndash;{_p(d["power_upper"])}</td>'
+            f'<td class="num">{"-" if isinstance(ch, str) else f"{ch:.2g}"}</td>'
+            f'<td>{escape(best["relation"]) if best else "&ndash;"}</td>'
+            f'<td class="num">{_p(best["power"]) if best else ""}</td></tr>')
+    out.append("</tbody></table></section>")
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------

@@ -762,6 +762,9 @@ def _index_page(run: _Run, paged: list, decisions: dict, generated: str, left_ou
             body.append(f'<p class="note">{left_out[mode]} more hits of this mode have no page '
                         f'(--max-pages); they are in hits.parquet.</p>')
         body.append("</section>")
+    from .power import power_html
+
+    body.append(power_html(m.get("power")))
     notes = r.get("notes") or []
     if notes:
         body.append('<section class="page-break"><h2>Notes of the run</h2><ul>'

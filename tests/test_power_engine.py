@@ -151,3 +151,14 @@ def test_command_bad_input_is_one_line(argv, words):
 def test_job_keys_are_checked(tmp_path, key, value, words):
     with pytest.raises(JobError, match=words):
         engine.Job.from_dict(make_job(tmp_path, tmp_path / "o", ["case"], **{f"report__{key}": value}))
+
+
+def test_hit_review_report_has_the_power_table(run, tmp_path):
+    from engine.report_html import write_report
+
+    d, profs, job, res = run
+    info = write_report(d / "out", out=tmp_path / "report")
+    html = Path(info["index"]).read_text()
+    assert "Power of each family" in html
+    for c in res.manifest["power"]["cases"]:
+        assert f"<td>{c['unit']}</td>" in html
