@@ -27,8 +27,17 @@ import sys
 LOGGERS = ("engine", "formats", "kinship", "validation")
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line (``kinship search: error: the following arguments are
+    required: job (see kinship search --help)``), like every other expected error;
+    the sub-commands' parsers are of this class too."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="kinship",
         description="Forensic STR kinship matching: exact LRs and batch search.",
     )

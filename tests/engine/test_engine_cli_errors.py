@@ -51,6 +51,54 @@ def bad_inputs(name, sp):
     return cases
 
 
+def garbage_file(tmp: Path, name: str) -> str:
+    """A file of the wrong format (neither a profile table, a job, a .fam file nor a
+    dataset): a few lines of prose with an odd byte."""
+    p = tmp / name
+    p.write_bytes(b"This is a letter, not a data file.\nDear colleague,\n\xff\x00 regards\n")
+    return str(p)
+
+
+def wrong_format_inputs(name, sp, tmp: Path):
+    """The command with a file of the wrong format for each input (a positional
+    argument, or an option that takes a file: --manifest, --frequencies, ...)."""
+    cases = []
+    for a in sp._actions:
+        if a.option_strings or a.dest in ("help", "out"):
+            continue
+        argv = [name]
+        for b in sp._actions:
+            if b.option_strings or b.dest == "help":
+                continue
+            if b is a:
+                argv.append(garbage_file(tmp, f"{name}-{a.dest}.txt" if name != "lr" else
+                                         f"{name}-{a.dest}.fam"))
+            elif b.dest == "out":
+                argv.append(str(tmp / f"{name}-out"))
+            elif b.required or b.nargs in (None, "+"):
+                argv.append(MISSING)
+        if name == "simulate":
+            argv += ["--cases", "2"]
+        if name == "import" or name == "import-y":
+            argv += ["--out", str(tmp / f"{name}-ds")]
+        cases.append(argv)
+    return cases
+
+
+def bad_option_values(name, sp):
+    """One case per option that takes a value of a type or a choice: a value it
+    refuses (argparse's own check, which must be one line too)."""
+    cases = []
+    for a in sp._actions:
+        if not a.option_strings or a.dest == "help":
+            continue
+        if a.choices:
+            cases.append([name, a.option_strings[-1], "no-such-choice"])
+        elif a.type in (int, float):
+            cases.append([name, a.option_strings[-1], "not-a-number"])
+    return cases
+
+
 def run(argv):
     return subprocess.run([sys.executable, "-m", "engine.cli", *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
@@ -64,12 +112,54 @@ def test_every_subcommand_is_covered():
     assert {"search", "lr", "import", "export", "validate"} <= set(subcommands())
 
 
-@pytest.mark.parametrize("name, argv", ALL, ids=[" ".join(a)[:60] for _, a in ALL])
-def test_bad_input_has_no_traceback(name, argv):
-    p = run(argv)
+def one_line_error(p):
     assert p.returncode != 0, p.stdout[-500:]
     assert "Traceback" not in p.stderr, p.stderr[-2000:]
     assert p.stderr.strip(), "an error must say what is wrong"
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and "warning:" not in ln
+             and "WARNING" not in ln]
+    assert len(lines) == 1, p.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name, argv", ALL, ids=[" ".join(a)[:60] for _, a in ALL])
+def test_bad_input_has_no_traceback(name, argv):
+    one_line_error(run(argv))
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_wrong_format_input_is_one_line(name, tmp_path):
+    cases = wrong_format_inputs(name, subcommands()[name], tmp_path)
+    for argv in cases:
+        one_line_error(run(argv))
+
+
+BAD_VALUES = [(n, argv) for n, sp in subcommands().items() for argv in bad_option_values(n, sp)]
+
+
+@pytest.mark.parametrize("name, argv", BAD_VALUES, ids=[" ".join(a) for _, a in BAD_VALUES])
+def test_bad_option_value_is_one_line(name, argv, capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "error: argument" in err, err
+
+
+def test_every_subcommand_gets_bad_option_values():
+    # every command has at least the log options; those with choices or typed values get them
+    assert {n for n, _ in BAD_VALUES} >= {"search", "demo", "lr", "import", "export", "validate"}
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_unwritable_log_file_is_one_line(name):
+    # the log file is opened before the command runs: the command's own arguments need not exist
+    p = run(["--log-file", "/nonexistent/strkin-test/x.log", name]
+            + [MISSING] * sum(1 for a in subcommands()[name]._actions
+                              if not a.option_strings and a.dest != "help" and a.nargs != "?"))
+    # a command whose required options are missing stops at the usage check first
+    one_line_error(p)
 
 
 def test_validate_without_matplotlib_names_the_install(tmp_path):
