@@ -67,7 +67,8 @@ def _results_context(results: Path):
 
 def export_family(source, out, fmt: str = "fam", case_id: str | None = None,
                   query_id: str | None = None, missing: str | None = None,
-                  frequencies: str | None = None) -> str:
+                  frequencies: str | None = None, frequencies_format: str = "auto",
+                  population: str | None = None) -> str:
     """Write a hit (``query_id``, from a results directory) or a case (``case_id``,
     from a results directory or a dataset) as ``fmt`` ``"fam"`` or ``"ped"`` to
     ``out``; returns a one-line description of what was written."""
@@ -106,8 +107,9 @@ def export_family(source, out, fmt: str = "fam", case_id: str | None = None,
             raise InputError("exporting a case from a dataset needs --frequencies (a bundled "
                              "population such as nist1036_all, or a table file)")
     if frequencies is not None:
-        ft = (kinship.FrequencyTable.load(frequencies) if not Path(frequencies).exists()
-              else formats.read_frequencies(frequencies))
+        # a file in any frequency format, or a bundled population name
+        ft = formats.read_frequencies(frequencies, format=frequencies_format,
+                                      **({"population": population} if population else {}))
     if case_id is None:
         raise InputError("give --case CASE (a case) or --query QUERY (a hit of a results directory)")
     case, genotypes = case_of(refs_ds, case_id)

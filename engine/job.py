@@ -50,7 +50,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "references": (None, "profile dataset whose kind=reference samples are the references "
                              "(required unless modes are only duplicates / y-lineage)"),
         "frequencies": ("nist1036_all", "frequency table: a file, or a bundled population name"),
-        "frequencies_format": ("csv", "format of a frequency file: csv, familias, strider, fam"),
+        "frequencies_format": ("auto", "format of a frequency file: auto (detected), csv, "
+                                       "familias, strider, strider-xml, fam"),
+        "population": (None, "the population of a stacked frequency table (a STRidER XML "
+                             "origin such as \"AUSTRIA\", a strvalidator Database)"),
         "loci": (None, "compare only these loci (default: every locus of the datasets)"),
         "y_queries": (None, "y-lineage: Y haplotype dataset whose kind=query haplotypes are the "
                             "queries"),
@@ -300,10 +303,18 @@ class Job:
             x = v["inputs"][k]
             if x is not None and (not isinstance(x, str) or not x.strip()):
                 raise JobError(f"{src}: inputs.{k} must be a path (a string), got {x!r}")
-        if v["inputs"]["frequencies_format"] not in ("csv", "familias", "strider", "fam"):
+        pop = v["inputs"]["population"]
+        if pop is not None and (not isinstance(pop, str) or not pop.strip()):
+            raise JobError(f"{src}: inputs.population must be a population name (a string), "
+                           f"got {pop!r}")
+        from formats.freqio import FREQUENCY_FORMATS
+
+        fmts = ("auto",) + FREQUENCY_FORMATS
+        if v["inputs"]["frequencies_format"] not in fmts:
             raise JobError(
                 f"{src}: inputs.frequencies_format = {v['inputs']['frequencies_format']!r}: expected "
-                f"csv, familias, strider or fam"
+                f"one of {', '.join(fmts)}"
+                f"{_suggest(str(v['inputs']['frequencies_format']), fmts)}"
             )
         loci = v["inputs"]["loci"]
         if loci is not None and (not isinstance(loci, list) or not loci or
@@ -548,6 +559,23 @@ class Job:
         """The normalised job (every key, defaults filled in), JSON-serialisable."""
         return json.loads(json.dumps(self.values, default=str))
 
+    def frequencies_format(self) -> str:
+        """The format of ``inputs.frequencies``: the one given, or (``"auto"``) the
+        one detected in the file; a bundled population is ``"csv"``."""
+        fmt = self.values["inputs"]["frequencies_format"]
+        if fmt != "auto":
+            return fmt
+        p = self.path(self.values["inputs"]["frequencies"])
+        if not p.is_file():
+            return "csv"
+        from formats import FormatError
+        from formats.freqio import detect_frequency_format
+
+        try:
+            return detect_frequency_format(p)
+        except FormatError:
+            return "auto"      # the table's loader reports it
+
     def key_material(self) -> dict:
         """What the results depend on: model, search, report and (resolved) input paths.
         Execution settings and output.overwrite change speed, never results."""
@@ -559,6 +587,12 @@ class Job:
         for k in ("y_queries", "y_references", "y_population"):
             if inputs[k] is not None:
                 inputs[k] = str(self.path(inputs[k]).resolve())
+        # keys added later that are not set leave the key of earlier results unchanged
+        # (an incremental run after an upgrade); the table's content is in the job key anyway
+        if inputs.get("population") is None:
+            inputs.pop("population", None)
+        if inputs.get("frequencies_format") == "auto":
+            inputs["frequencies_format"] = self.frequencies_format()
         out = {"inputs": inputs, "model": v["model"], "search": v["search"], "report": v["report"]}
         if Y_MODE in v["search"]["modes"]:
             out["y_lineage"] = v["y_lineage"]

@@ -100,17 +100,19 @@ def _frequencies(args, default="nist1036_all", default_format="csv"):
     from .model import load_frequencies
 
     name = args.frequencies or default
-    fmt = args.frequencies_format or (default_format if args.frequencies is None else
-                                      ("fam" if str(name).lower().endswith(".fam") else "csv"))
+    fmt = args.frequencies_format or (default_format if args.frequencies is None else "auto")
     model = {"min_allele_freq": args.min_allele_freq, "silent": args.silent}
 
     class _Job(dict):
         def path(self, n):
             return Path(n)
 
-    job = _Job(inputs={"frequencies": str(name), "frequencies_format": fmt}, model=model)
+    job = _Job(inputs={"frequencies": str(name), "frequencies_format": fmt,
+                       "population": getattr(args, "population", None)}, model=model)
     ft, src = load_frequencies(job)
-    return ft, f"{name}" + (f" ({fmt})" if fmt != "csv" else "")
+    pop = getattr(args, "population", None)
+    return ft, f"{name}" + (f" ({fmt})" if fmt != "csv" else "") + (
+        f", population {ft.name}" if pop else "")
 
 
 def parse_genotypes(text: str, where: str) -> dict:
@@ -405,6 +407,8 @@ def _cmd_lr(args) -> int:
 
 
 def register(sub) -> None:
+    from formats.freqio import FREQUENCY_FORMATS
+
     p = sub.add_parser(
         "lr", help="the LR of one case, per locus (a .fam file, a ped file + genotypes, or a relation)",
         description="The likelihood ratio of one case, per locus and in total, with the model used. "
@@ -426,8 +430,10 @@ def register(sub) -> None:
     p.add_argument("--ref", help="--relation: the reference's genotypes, \"D3S1358=15/16,vWA=14/17\"")
     p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "
                                          "file's database) or a frequency file")
-    p.add_argument("--frequencies-format", choices=("csv", "familias", "strider", "fam"),
-                   help="format of a --frequencies file (default: csv, fam for *.fam)")
+    p.add_argument("--frequencies-format", choices=("auto",) + FREQUENCY_FORMATS,
+                   help="format of a --frequencies file (default: detected)")
+    p.add_argument("--population", help="the population of a stacked --frequencies table (a "
+                                        "STRidER XML origin, a strvalidator Database)")
     p.add_argument("--theta", type=float, help="θ (default 0; .fam: the file's)")
     p.add_argument("--mutation", help="none, MODEL:RATE, MODEL:rate=R,rate2=R2,range=X (models: equal, "
                                       "proportional, stepwise, extended-stepwise) or familias:FILE.fam "

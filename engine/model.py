@@ -37,9 +37,26 @@ def load_frequencies(job):
 
     from .job import stable_hash
 
+    import formats
+
     inp = job["inputs"]
     name = inp["frequencies"]
     fmt = inp["frequencies_format"]
+    population = inp.get("population")
+    p = job.path(name)
+    if fmt == "auto":
+        if p.is_file():
+            try:
+                fmt = formats.detect_frequency_format(p)
+            except formats.FormatError as e:
+                raise InputError(f"inputs.frequencies: {e}") from None
+        else:
+            fmt = "csv"        # a bundled population
+    if population is not None and fmt not in ("strider", "strider-xml"):
+        raise InputError(
+            f"inputs.population = {population!r}, but the table {name!r} ({fmt}) holds one "
+            f"population. Fix: remove inputs.population, or give a stacked table (a STRidER XML "
+            f"export, a strvalidator table with a Database column)")
     kw = {}
     maf = job["model"]["min_allele_freq"]
     if maf is not None:
@@ -56,18 +73,16 @@ def load_frequencies(job):
             kw["silent"] = {k: v for k, v in kw["silent"].items() if v > 0} or None
         if kw.get("silent") is None:
             kw.pop("silent", None)
-    p = job.path(name)
     source = {"name": name, "format": fmt}
+    if population is not None:
+        source["population_asked"] = population
     try:
         if p.exists():
             source["file"] = p.name
             source["file_sha256"] = _sha256(p)
-            if fmt == "csv":
-                ft = kinship.FrequencyTable.load(str(p), **kw)
-            else:
-                import formats
-
-                ft = formats.read_frequencies(p, format=fmt, **kw)
+            if population is not None:
+                kw["population"] = population
+            ft = formats.read_frequencies(p, format=fmt, **kw)
         else:
             stem = Path(name).name
             stem = stem[:-4] if stem.lower().endswith(".csv") else stem

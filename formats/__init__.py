@@ -51,7 +51,7 @@ from .errors import (
 from .export import PROFILE_FORMATS, export_profiles, write_results_csv
 from .familias import (FamPedigree, FamSettings, case_hypotheses, fam_mutation_model, read_fam,
                        write_fam_case)
-from .freqio import FREQUENCY_FORMATS, read_frequencies
+from .freqio import FREQUENCY_FORMATS, detect_frequency_format, read_frequencies
 from .families import check_families
 from .importing import FORMATS, ImportResult, import_file, write_rejects
 from .manifest import read_manifest
@@ -74,7 +74,7 @@ __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
     "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "write_cases", "rebuild_manifest",
     "import_file", "check_families", "ImportResult", "Reject", "write_rejects", "read_manifest",
-    "read_frequencies", "export_profiles", "write_results_csv",
+    "read_frequencies", "detect_frequency_format", "export_profiles", "write_results_csv",
     "FORMATS", "PROFILE_FORMATS", "FREQUENCY_FORMATS", "KINDS", "RELATIONS", "SEXES",
     "FormatError", "InputFormatError", "EncodingError", "DelimiterError", "HeaderError",
     "InvalidRowError", "XMLSecurityError", "DatasetError", "FamilyError", "CorruptShardError",

@@ -90,6 +90,13 @@ def _cmd_import(args) -> int:
             print("dry run: nothing written")
             return 0
         if not res.profiles and not cases:
+            if res.format in ("familias", "fam") and not res.n_read and not res.n_rejected:
+                # a .fam file of a frequency database only: no persons, no DNA data
+                return _err(f"{os.path.basename(args.genotypes)}: the .fam file holds no persons "
+                            f"and no DNA data, only a frequency database: it is a frequency "
+                            f"table, not profiles. Fix: use it where a frequency table is taken: "
+                            f"a job's inputs.frequencies, kinship lr --frequencies FILE.fam, "
+                            f"kinship export --frequencies FILE.fam")
             return _err("no profile to write (every row was rejected)")
         if res.profiles:
             prov = dict(res.provenance)
@@ -177,7 +184,9 @@ def _cmd_export(args) -> int:
             try:
                 print(export_family(args.source, args.out, "fam" if args.format == "familias" else "ped",
                                     case_id=args.case, query_id=args.query, missing=args.missing,
-                                    frequencies=args.frequencies), file=sys.stderr)
+                                    frequencies=args.frequencies,
+                                    frequencies_format=args.frequencies_format,
+                                    population=args.population), file=sys.stderr)
             except InputError as e:
                 return _err(str(e))
             return 0
@@ -190,7 +199,9 @@ def _cmd_export(args) -> int:
             if args.frequencies:
                 from .freqio import read_frequencies
 
-                freqs = read_frequencies(args.frequencies, format=args.frequencies_format)
+                freqs = read_frequencies(args.frequencies, format=args.frequencies_format,
+                                         **({"population": args.population} if args.population
+                                            else {}))
             kw = {}
             export_profiles(open_dataset(args.source), args.out, format=args.format,
                             kind=args.kind, excel=args.excel, frequencies=freqs, **kw)
@@ -243,6 +254,8 @@ def _cmd_verify(args) -> int:
 def register(subparsers) -> None:
     """Add the ``import``, ``import-y`` and ``export`` sub-commands to an argparse
     subparsers object."""
+    from .freqio import FREQUENCY_FORMATS
+
     from .importing import FORMATS
 
     p = subparsers.add_parser(
@@ -356,8 +369,13 @@ def register(subparsers) -> None:
     e.add_argument("--kind", choices=("query", "reference"), help="only this kind of profile")
     e.add_argument("--excel", action="store_true",
                    help="spreadsheet-safe CSV: UTF-8 BOM, text cells that look like formulas prefixed with '")
-    e.add_argument("--frequencies", metavar="FILE", help="frequency table for the Familias database")
-    e.add_argument("--frequencies-format", default="csv", choices=("csv", "familias", "strider", "fam"))
+    e.add_argument("--frequencies", metavar="TABLE",
+                   help="frequency table for the Familias database: a file, or a bundled "
+                        "population such as nist1036_all")
+    e.add_argument("--frequencies-format", default="auto", choices=("auto",) + FREQUENCY_FORMATS,
+                   help="format of a --frequencies file (default: detected)")
+    e.add_argument("--population", help="the population of a stacked --frequencies table (a "
+                                        "STRidER XML origin, a strvalidator Database)")
     e.add_argument("--case", metavar="CASE",
                    help="export this case (its pedigree, typed relatives, frequencies, mutation and "
                         "theta) as --format familias or ped")

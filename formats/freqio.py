@@ -14,6 +14,29 @@
     ``0`` cells = allele not observed; a row labelled ``N`` gives sample sizes).  A
     strvalidator table with ``Database`` and ``N`` columns holds several
     populations: pick one with ``population=``.
+``format="strider-xml"``
+    The STRidER XML export (``https://strider.online/frequencies/xml``; the layout
+    read by euroformix's ``freqImport(xml=TRUE)``)::
+
+        <frequencies created_timestamp="..." validity="...">
+          <marker><name>VWA</name><alleles>11, 12, ...</alleles>
+            <origin name="AUSTRIA" n="222">
+              <frequency allele="18">2.59009e-1</frequency> ...
+            </origin> ...
+          </marker> ...
+        </frequencies>
+
+    One table per ``origin`` (a country, "Europe", "Entire Database"): pick one
+    with ``population=`` (case-insensitive) when the file holds several.  ``n`` is
+    the origin's number of individuals at that marker (in the country origins of
+    the 2015 export every frequency is a count over ``2n`` alleles, e.g. AUSTRIA
+    VWA 18: 115/444 = 2.59009e-1), so it becomes the table's N per locus.  Markers
+    without any origin (an empty ``<alleles/>``) are skipped.  The XML is read with
+    :mod:`formats.xmlsafe` (no DOCTYPE or entities).
+``format="auto"``
+    Detected from the file's first bytes (:func:`detect_frequency_format`); when
+    the file fits none of the formats, the error shows what its first line holds
+    and lists the formats.
 ``format="fam"``
     The database section of a Familias ``.fam`` file (``DatabaseSize`` per locus
     gives N; a locus whose silent-allele flag is set gets its silent allele with the
@@ -21,6 +44,10 @@
     every locus, a mapping ``{locus: frequency}`` updates them, 0 removes one).  Non-numeric alleles such as Familias' pooled ``"Rest allele"`` are
     dropped and listed in ``provenance["dropped_alleles"]`` (the locus then sums
     below 1: pass ``renormalise=True`` to rescale, see :mod:`kinship.frequencies`).
+
+A path that is not a file but names a bundled population (``nist1036_all``,
+``nist1036_all.csv``; :func:`kinship.populations`) gives that table, with
+``format`` "auto" or "csv".
 
 Amelogenin columns/markers are skipped.  Extra keyword arguments go to
 :class:`kinship.FrequencyTable` (``renormalise``, ``min_allele_freq``,
@@ -38,9 +65,18 @@ from kinship.markers import AlleleError, is_amelogenin, normalize_allele
 from .errors import HeaderError, InputFormatError
 from .textio import first_line, header_excerpt, header_key, iter_rows, read_text, sniff_delimiter
 
-__all__ = ["read_frequencies", "FREQUENCY_FORMATS"]
+__all__ = ["read_frequencies", "detect_frequency_format", "FREQUENCY_FORMATS"]
 
-FREQUENCY_FORMATS = ("csv", "familias", "strider", "fam")
+#: the formats of a frequency file, each with the words a message uses for it
+FORMAT_WORDS = {
+    "csv": "csv (the project format: '# key=value' lines, then the header "
+           "'marker,allele,frequency')",
+    "familias": "familias (a marker name on its own line, then 'allele<TAB>frequency' lines)",
+    "strider": "strider (a wide table: first column 'Allele', one column per marker)",
+    "strider-xml": "strider-xml (the STRidER XML export: <frequencies><marker>...)",
+    "fam": "fam (a Familias .fam file's frequency database)",
+}
+FREQUENCY_FORMATS = tuple(FORMAT_WORDS)
 
 
 def _num(s: str, fname, line, what) -> float:
@@ -63,16 +99,119 @@ def _name(path) -> str:
     return os.path.splitext(os.path.basename(os.fspath(path)))[0]
 
 
-def read_frequencies(path, format: str = "csv", *, population: str | None = None,
+def _bundled(path) -> str | None:
+    """The bundled population that ``path`` names (``nist1036_all`` or
+    ``nist1036_all.csv``, no directory), when no such file exists."""
+    from kinship.frequencies import populations
+
+    p = os.fspath(path)
+    if os.path.exists(p) or os.sep in p or (os.altsep and os.altsep in p):
+        return None
+    stem = p[:-4] if p.lower().endswith(".csv") else p
+    return stem if stem in populations() else None
+
+
+def _missing(path):
+    import difflib
+
+    from kinship.frequencies import populations
+
+    p = os.fspath(path)
+    close = difflib.get_close_matches(os.path.basename(p).removesuffix(".csv"), populations(), n=3)
+    raise InputFormatError(
+        "no such frequency file, and no bundled population of that name"
+        + (f" (did you mean {', '.join(close)}?)" if close else ""), file=p,
+        fix="give the path of a frequency file, or a bundled population name "
+            "(kinship.populations() lists them, e.g. nist1036_all)")
+
+
+def _root_tag(head: str) -> str:
+    m = re.search(r"<([A-Za-z_][\w:.-]*)", re.sub(r"<[?!][^>]*>", "", head))
+    return m.group(1)[:40] if m else "?"
+
+
+def detect_frequency_format(path, encoding: str | None = None) -> str:
+    """The format of a frequency file, from its first bytes and lines; raises
+    :class:`~formats.errors.InputFormatError` showing the first line and listing
+    :data:`FREQUENCY_FORMATS` when it fits none."""
+    fname = os.fspath(path)
+    t = read_text(path, encoding, what="frequency table")
+    text = t.text.lstrip("\ufeff")
+    head = text.lstrip()[:4096]
+    if head.startswith("<"):
+        if re.search(r"<frequencies[\s>]", head):
+            return "strider-xml"
+        raise InputFormatError(
+            f"the file is XML but not a STRidER frequency export (its root element is "
+            f"<{_root_tag(head)}>, not <frequencies>)", file=fname, line=1,
+            fix="give a STRidER XML export, or one of the formats: "
+                + "; ".join(FORMAT_WORDS.values()))
+    lines = [ln.strip() for ln in re.split(r"\r\n|\r|\n", text)[:200]]
+    if any("[familias" in ln.lower() or ln.strip('"').lower().startswith("output from familias")
+           for ln in lines[:3]):
+        return "fam"
+    body = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not body:
+        raise InputFormatError("the frequency file is empty", file=fname,
+                               fix="give a file with frequencies")
+    first = body[0]
+    keys = [header_key(x) for x in re.split(r"[\t,;]", first)]
+    if keys[:3] == ["marker", "allele", "frequency"]:
+        return "csv"
+    if "allele" in keys and len(keys) >= 2:
+        return "strider"
+    if len(body) > 1:
+        nxt = body[1].replace("\t", " ").split()
+        if not re.search(r"[\t,;]", first) and len(nxt) == 2:
+            try:
+                normalize_allele(nxt[0])
+                float(nxt[1].replace(",", "."))
+                return "familias"
+            except (AlleleError, ValueError):
+                pass
+    raise InputFormatError(
+        f"cannot tell the frequency table's format: its first line is {header_excerpt(first)}",
+        file=fname, line=1,
+        fix="give the format (job: inputs.frequencies_format; command line: "
+            "--frequencies-format), one of: " + "; ".join(FORMAT_WORDS.values()))
+
+
+def read_frequencies(path, format: str = "auto", *, population: str | None = None,
                      encoding: str | None = None, **kw) -> FrequencyTable:
     """Read a frequency table file (see module doc) into a FrequencyTable."""
     fmt = format.lower()
     fname = os.fspath(path)
+    if fmt not in FREQUENCY_FORMATS + ("auto", "list", "wide", "xml"):
+        raise ValueError(f"unknown frequency format {format!r}: expected one of "
+                         f"{', '.join(FREQUENCY_FORMATS)} or auto")
+    if not os.path.exists(fname):
+        name = _bundled(fname) if fmt in ("auto", "csv") else None
+        if name is not None:
+            return FrequencyTable.load(name, **kw)
+        if fmt in ("auto", "csv"):
+            _missing(fname)
+    if fmt == "auto":
+        fmt = detect_frequency_format(path, encoding)
     if fmt == "csv":
         t = read_text(path, encoding, what="frequency table")  # typed encoding errors
-        if t.encoding.lower().replace("-", "") in ("utf8", "utf8sig", "ascii"):
-            return FrequencyTable.from_csv(path, **kw)
-        return FrequencyTable.from_text(t.text, fname, **kw)
+        try:
+            if t.encoding.lower().replace("-", "") in ("utf8", "utf8sig", "ascii"):
+                return FrequencyTable.from_csv(path, **kw)
+            return FrequencyTable.from_text(t.text, fname, **kw)
+        except ValueError as e:
+            if "expected the header" not in str(e):
+                raise
+            try:
+                seen = detect_frequency_format(path, encoding)
+            except InputFormatError as d:
+                raise d from None
+            raise InputFormatError(
+                f"not the csv format (no header 'marker,allele,frequency'): the file looks like "
+                f"{FORMAT_WORDS[seen]}", file=fname, line=1,
+                fix=f"give format {seen!r} (job: inputs.frequencies_format = \"{seen}\"; "
+                    f"command line: --frequencies-format {seen}), or auto") from None
+    if fmt in ("strider-xml", "xml"):
+        return _read_strider_xml(path, population, **kw)
     if fmt in ("familias", "list"):
         return _read_list(path, encoding, **kw)
     if fmt in ("strider", "wide"):
@@ -109,6 +248,94 @@ def read_frequencies(path, format: str = "csv", *, population: str | None = None
         return FrequencyTable(table, **kw)
     raise ValueError(f"unknown frequency format {format!r}: expected one of "
                      f"{', '.join(FREQUENCY_FORMATS)}")
+
+
+def _read_strider_xml(path, population, **kw) -> FrequencyTable:
+    import hashlib
+
+    from .xmlsafe import parse_xml
+
+    fname = os.fspath(path)
+    try:
+        with open(fname, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise InputFormatError(f"cannot read the frequency file: {e.strerror}", file=fname,
+                               fix="check the path and its permissions") from None
+    sha = hashlib.sha256(data).hexdigest()
+    root = parse_xml(data, fname)
+    if root.tag != "frequencies":
+        raise InputFormatError(f"the XML's root element is <{root.tag}>, not <frequencies>",
+                               file=fname, line=root.line,
+                               fix="give a STRidER XML export (https://strider.online/frequencies/xml)")
+    pops: dict[str, dict] = {}
+    for m in root.findall("marker"):
+        name = (m.findtext("name") or "").strip()
+        if not name or is_amelogenin(name):
+            continue
+        for o in m.findall("origin"):
+            pop = o.attrib.get("name", "").strip()
+            e = pops.setdefault(pop, {"table": {}, "n_by": {}})
+            if name in e["table"]:
+                raise InputFormatError(f"marker {name} appears twice for origin {pop!r}",
+                                       file=fname, line=o.line, fix="remove the duplicate")
+            d = e["table"][name] = {}
+            if o.attrib.get("n", "").strip():
+                e["n_by"][name] = int(_num(o.attrib["n"], fname, o.line, "origin n"))
+            for f in o.findall("frequency"):
+                label = f.attrib.get("allele", "")
+                try:
+                    a = normalize_allele(label)
+                except AlleleError as ex:
+                    raise InputFormatError(f"{ex}", file=fname, line=f.line,
+                                           fix="correct the allele attribute") from None
+                if a in d:
+                    raise InputFormatError(f"allele {a} of {name} is listed twice for origin "
+                                           f"{pop!r}", file=fname, line=f.line,
+                                           fix="remove the duplicate")
+                v = _num(f.text, fname, f.line, f"frequency of allele {a} at {name}")
+                if v > 0:
+                    d[a] = v
+    pops = {k: v for k, v in pops.items() if any(v["table"].values())}
+    if not pops:
+        raise InputFormatError("the STRidER XML has no <origin> with frequencies", file=fname,
+                               fix="export the frequencies again from STRidER")
+    key = _pick_population(pops, population, fname)
+    e = pops[key]
+    kw.setdefault("name", key)
+    kw.setdefault("n_by_locus", e["n_by"])
+    kw.setdefault("provenance", {"file": os.path.basename(fname), "file_sha256": sha,
+                                 "format": "strider-xml", "population": key,
+                                 "created": root.attrib.get("created_timestamp", ""),
+                                 "validity": root.attrib.get("validity", "")})
+    return FrequencyTable({m: d for m, d in e["table"].items() if d}, **kw)
+
+
+def _pick_population(pops: dict, population, fname) -> str:
+    """The population (origin, database) of a stacked table: the one asked for
+    (case-insensitive), or the only one."""
+    names = sorted(pops)
+    if population is None:
+        if len(pops) > 1:
+            raise InputFormatError(
+                f"the table holds {len(pops)} populations ({', '.join(names[:30])}"
+                f"{', ...' if len(names) > 30 else ''})", file=fname,
+                fix="choose one with population='...' (job: inputs.population; command line: "
+                    "--population)")
+        return names[0]
+    want = str(population).strip().lower()
+    for n in names:
+        if n.lower() == want:
+            return n
+    import difflib
+
+    low = {n.lower(): n for n in names}
+    close = [low[c] for c in difflib.get_close_matches(want, list(low), n=3)]
+    raise InputFormatError(
+        f"no population {population!r} in the table"
+        + (f" (did you mean {', '.join(close)}?)" if close else "")
+        + f"; it has {', '.join(names[:30])}{', ...' if len(names) > 30 else ''}", file=fname,
+        fix="choose one of the populations listed")
 
 
 def _fam_silent(loci, settings, given) -> dict:
@@ -250,16 +477,7 @@ def _read_wide(path, encoding, population, **kw) -> FrequencyTable:
     if not pops:
         raise InputFormatError("the table has no allele rows", file=fname,
                                fix="check the file")
-    if population is None:
-        if len(pops) > 1:
-            raise InputFormatError(
-                f"the table holds {len(pops)} populations ({', '.join(sorted(pops))})",
-                file=fname, fix="choose one with population='...'")
-        population = next(iter(pops))
-    if population not in pops:
-        raise InputFormatError(f"no population {population!r} in the table (it has "
-                               f"{', '.join(sorted(pops))})", file=fname,
-                               fix="choose one of the populations listed")
+    population = _pick_population(pops, population, fname)
     e = pops[population]
     table = {m: dd for m, dd in e["table"].items() if dd}
     kw.setdefault("name", population or _name(path))

@@ -63,7 +63,7 @@ def parse_xml(data: bytes, fname) -> Element:
                 f"the XML declares {what}; DOCTYPE and ENTITY declarations are refused for "
                 f"security (entity expansion, external entities)", file=fname,
                 line=parser.CurrentLineNumber,
-                fix="remove the <!DOCTYPE ...> / <!ENTITY ...> declarations; CODIS CMF files "
+                fix="remove the <!DOCTYPE ...> / <!ENTITY ...> declarations; CODIS CMF and STRidER files "
                     "do not need them")
         return handler
 
