@@ -162,3 +162,22 @@ def test_hit_review_report_has_the_power_table(run, tmp_path):
     assert "Power of each family" in html
     for c in res.manifest["power"]["cases"]:
         assert f"<td>{c['unit']}</td>" in html
+
+
+def test_run_with_simulation_states_its_error(tmp_path):
+    profs, _ = simulate(n_cases=2, n_unrelated=3, n_unrelated_references=0, seed=6,
+                        proportions={"grandparents": 1.0})
+    formats.write_profiles(tmp_path / "ds", profs)
+    res = engine.run(make_job(tmp_path / "ds", tmp_path / "out", ["case"], report__power="mc",
+                              report__power_simulations=400, report__power_database=1000,
+                              search__threshold=1e3))
+    pj = res.manifest["power"]
+    assert pj["method"] == "mc" and pj["n_sim"] == 400 and pj["n_database"] == 1000
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    for c in pj["cases"]:
+        assert c["details"] == {"n_sim": 400, "seed": 0} and 0 < c["stderr"] < 0.05
+        fam, geno = _family(profs, c["unit"])
+        ex = case_power(fam, geno, power_model(ft, geno, LOCI), 1e3, 1000, relatives=())
+        assert abs(c["power"] - ex.power) <= 4 * c["stderr"] + 1e-3
+        assert c["expected_chance_hits"] == pytest.approx(ex.expected_chance_hits, rel=1e-9)
+    assert "400 simulations" in res.summary
