@@ -426,6 +426,27 @@ def _pair_locus(model, l, ped, m, r, labels, T_base, general=False):
     return T, (N / tot if tot > 0 else N)
 
 
+def _rank_cost(model, ped: Pedigree, calls: list, m: str, r: str) -> float | None:
+    """Estimated seconds of the θ > 0 likelihoods of one augmented case over the
+    loci (:func:`kinship.likelihood.theta_cost`), or None if a locus is beyond
+    what :func:`~kinship.likelihood.locus_likelihood` evaluates."""
+    from .likelihood import theta_cost
+
+    qid = "__candidate__"
+    while qid in ped:
+        qid += "_"
+    h2 = ped.with_person(Person(qid, None, None, "unknown"))
+    tot = 0.0
+    for l, c in enumerate(calls):
+        A = model.systems[l].n_alleles
+        for pd, free in ((ped, [r, m]), (h2, [r, qid])):
+            cost = theta_cost(pd, c, free, A)
+            if not cost["feasible"]:
+                return None
+            tot += cost["seconds"]
+    return tot
+
+
 def _shape(ped: Pedigree, typed: list, m: str, r: str, sex_free: bool) -> tuple:
     """A key equal for two augmented pedigrees whose power computations are the
     same: the structure (:meth:`Case.structure_key`) with the typed persons named
@@ -542,7 +563,8 @@ def _tail(locs, log_t: float, method: str, resolution: float, n_sim: int, rng):
 def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: ScoringModel,
                threshold: float = 1e4, n_database: int = 1, *, missing: str | None = None,
                method: str = "exact", resolution: float = 0.002, n_sim: int = 2000,
-               seed: int = 0, relatives=SUGGESTIBLE, h2: str = "hw") -> CasePower:
+               seed: int = 0, relatives=SUGGESTIBLE, h2: str = "hw",
+               max_rank_seconds: float = 300.0) -> CasePower:
     """Power of ``case``'s typed relatives at ``threshold``, the expected chance
     hits in a database of ``n_database`` unrelated profiles, and the relatives to
     sample next (see the module doc).
@@ -555,7 +577,10 @@ def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: 
     ``"mc"`` (``n_sim`` simulations, binomial standard error, ``seed``).
     ``relatives``: the relation words to rank (``()`` for none).  ``h2``: the
     unrelated population of the chance hits (``"hw"`` or ``"theta"``,
-    :func:`kinship.chance.genotype_probabilities`).
+    :func:`kinship.chance.genotype_probabilities`).  ``max_rank_seconds``: at
+    θ > 0, a relative whose likelihoods :func:`kinship.likelihood.theta_cost`
+    estimates above this (summed over loci) is not ranked; it is listed in
+    ``details["not_ranked"]`` with the estimate.
     """
     t0 = time.perf_counter()
     if method not in METHODS:
@@ -623,6 +648,13 @@ def case_power(case: Case, genotypes: Mapping[str, Mapping[str, tuple]], model: 
             p, plo, phi, pse = done[key]
             sugg.append(Suggestion(word, r, p, plo, phi, pse))
             continue
+        if model.theta > 0:
+            est = _rank_cost(model, aped, calls, m, r)
+            if est is None or est > max_rank_seconds:
+                details.setdefault("not_ranked", {})[word] = (
+                    "too large for the exact theta > 0 likelihood" if est is None else
+                    f"estimated {est:.0f} s at theta > 0 (max_rank_seconds {max_rank_seconds:g})")
+                continue
         plocs = []
         for l in range(L):
             Tb = base_T[l] if base_T[l] is not None else np.ones(

@@ -306,3 +306,73 @@ def test_silent_allele_power_equals_enumeration_with_likelihood_ratio():
         want = sum(q for q, lr in zip(law, lrs) if lr >= t) + (nothing if t <= 1 else 0.0)
         r = case_power(case, geno, model, t, relatives=(), resolution=1e-4)
         assert r.power == pytest.approx(want, abs=1e-9), t
+
+
+def _between(values):
+    """Thresholds strictly between consecutive distinct LR values (no ties)."""
+    v = sorted({float(f"{x:.9g}") for x in values if x > 0})
+    return [math.sqrt(a * b) for a, b in zip(v, v[1:])]
+
+
+def test_theta_power_and_ranking_equal_the_reference_pedigree_likelihood():
+    # theta > 0, one locus, father 6/7: M's law and LRs, and the joint law of
+    # (mother, M) with the augmented case's LRs, from the slow reference
+    # implementation (tests/reference_pedigree.py, brute force over allele
+    # assignments with the Balding-Nichols urn); the power is the mass of the
+    # LRs at or above t.
+    import itertools
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from reference_pedigree import pedigree_likelihood
+
+    th = 0.05
+    alleles, freqs = ["6", "7", "8", "9"], [0.1, 0.2, 0.3, 0.4]
+    ft = kinship.FrequencyTable.from_dict({"TH01": dict(zip(alleles, freqs))})
+    case = case_from_relations("R", [("F", "father", "M")])
+    geno = {"F": {"TH01": ("6", "7")}}
+    model = power_model(ft, geno, theta=th)
+    gts = list(itertools.combinations_with_replacement(alleles, 2))
+
+    def lik(recs, g):     # the reference wants a sex for everyone (none matters here)
+        recs = [dict(x, sex="male" if x["sex"] == "unknown" else x["sex"]) for x in recs]
+        return pedigree_likelihood(recs, g, alleles, freqs, theta=th)
+
+    def unrelated(recs, q):
+        return [dict(x) for x in recs] + [{"id": q, "father": None, "mother": None, "sex": "male"}]
+
+    base = case.pedigree.records()
+    law, lrs = [], []
+    for g in gts:
+        law.append(lik(base, {"F": ("6", "7"), "M": g}))
+        lrs.append(law[-1] / lik(unrelated(base, "Q"), {"F": ("6", "7"), "Q": g}))
+    law = [x / sum(law) for x in law]
+    ped, r = add_relative(case, "mother")
+    aug = ped.records()
+    jl, jlr = [], []
+    for gr, g in itertools.product(gts, gts):
+        jl.append(lik(aug, {"F": ("6", "7"), r: gr, "M": g}))
+        jlr.append(jl[-1] / lik(unrelated(aug, "Q"), {"F": ("6", "7"), r: gr, "Q": g}))
+    jl = [x / sum(jl) for x in jl]
+    for t in _between(lrs)[::2]:
+        res = case_power(case, geno, model, t, relatives=("mother",), resolution=1e-4)
+        assert res.power == pytest.approx(sum(q for q, x in zip(law, lrs) if x >= t), abs=1e-9)
+    for t in _between(jlr)[::7]:
+        res = case_power(case, geno, model, t, relatives=("mother",), resolution=1e-4)
+        want = sum(q for q, x in zip(jl, jlr) if x >= t)
+        assert res.suggestions[0].power == pytest.approx(want, abs=1e-9)
+
+
+def test_theta_ranking_is_bounded_by_its_cost_estimate(ft):
+    loci = LOCI6[:2]
+    sim = FamilySimulator(ft, loci, mutation=MUT, founders=load_nist_genotypes(), seed=21)
+    case = case_from_relations("TH", [("TH-f", "father", "")])
+    _, refs, _ = sim.case_family(case)
+    geno = {r.sample_id: r.genotypes for r in refs}
+    model = power_model(ft, geno, loci, MUT, theta=0.02)
+    r = case_power(case, geno, model, 5.0, relatives=("mother",))
+    assert [s.relation for s in r.suggestions] == ["mother"] and "not_ranked" not in r.details
+    r0 = case_power(case, geno, model, 5.0, relatives=("mother", "full-sibling"), max_rank_seconds=0.0)
+    assert r0.suggestions == [] and set(r0.details["not_ranked"]) == {"mother", "full-sibling"}
+    assert "estimated" in r0.details["not_ranked"]["mother"]
