@@ -31,8 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["case_inputs", "evaluate", "run_phase", "power_json", "table_lines", "power_html",
            "summary_lines", "register"]
 
@@ -244,7 +242,7 @@ def power_html(pj: dict | None) -> str:
 # the command
 # ---------------------------------------------------------------------------
 
-def _from_job(job, args):
+def _from_job(job):
     """Case units, model, threshold and database size of a job (the engine's own
     readers: the cases are those the search compares)."""
     from .api import _resolve_loci
@@ -397,7 +395,7 @@ def compute(args) -> dict:
                 raise PowerInputError("a job file brings its own model: leave out --frequencies, "
                                       "--theta, --mutation and --loci (or edit the job's [model])")
             job = load_job(args.file)
-        units, model, threshold, n_db, notes = _from_job(job, args)
+        units, model, threshold, n_db, notes = _from_job(job)
         if args.case is not None:
             units = [u for u in units if u["id"] == args.case or u.get("case_id") == args.case]
             if not units:

@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
@@ -71,8 +71,8 @@ from .pedigree import Pedigree, Person
 from .search import CaseTables, ScoringModel
 from .tables import case_table, fold_calls, genotype_pairs
 
-__all__ = ["CasePower", "Suggestion", "SUGGESTIBLE", "add_relative", "addable_relatives",
-           "case_power", "power_model", "METHODS"]
+__all__ = ["CasePower", "Suggestion", "SUGGESTIBLE", "NotAddable", "add_relative",
+           "addable_relatives", "case_power", "power_model", "METHODS"]
 
 METHODS = ("exact", "mc")
 
