@@ -439,7 +439,7 @@ class Job:
             if not available():
                 raise JobError(
                     f"{src}: execution.device = \"gpu\": no CUDA device is usable here (it needs a "
-                    f"GPU, its driver and numba-cuda: pip install numba-cuda); use \"cpu\"")
+                    f"GPU, its driver and numba-cuda: pip install \"strkin[gpu]\"); use \"cpu\"")
         pr = v["execution"]["progress"]
         if pr not in ("auto", True, False):
             raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")

@@ -255,7 +255,7 @@ def test_outputs_and_plots_written_or_explained(tmp_path, monkeypatch):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        with pytest.raises(ImportError, match="pip install matplotlib"):
+        with pytest.raises(ImportError, match=r'pip install "strkin\[plots\]"'):
             plots.plot_all([r], tmp_path / "p")
         return
     files = plots.plot_all([r], tmp_path / "p")
@@ -263,7 +263,7 @@ def test_outputs_and_plots_written_or_explained(tmp_path, monkeypatch):
                                        "lr-distributions-four.png"}
     assert all(f.stat().st_size > 10_000 for f in files)
     monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
-    with pytest.raises(ImportError, match="pip install matplotlib"):
+    with pytest.raises(ImportError, match=r'pip install "strkin\[plots\]"'):
         plots.require_matplotlib()
 
 

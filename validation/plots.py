@@ -30,7 +30,7 @@ _MODE_COLOURS = {"duo": "tab:blue", "couple": "tab:green", "full-sibling": "tab:
 
 def require_matplotlib():
     """Import matplotlib with the Agg backend, or raise an ImportError saying how to
-    install it (it is not a dependency of strkin)."""
+    install it (the ``plots`` extra, not a dependency of the base install)."""
     try:
         import matplotlib
 
@@ -38,8 +38,9 @@ def require_matplotlib():
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError(
-            "the validation plots need matplotlib, which strkin does not install. Install it with "
-            "`pip install matplotlib`, or run without plots (`kinship validate --no-plots`)."
+            "the validation plots need matplotlib, strkin's 'plots' extra. Install it with "
+            "`pip install \"strkin[plots]\"` (or `pip install matplotlib`), or run without plots "
+            "(`kinship validate --no-plots`)."
         ) from None
     return plt
 

@@ -70,7 +70,7 @@ def screen_candidates(packed, qcol: np.ndarray, log_t: float, max_skip: int = 0,
     (query, tile) with at least one lane passing the screen.  Raises
     :class:`GPUError` when no device is usable."""
     if not available():
-        raise GPUError("device='gpu' needs a CUDA device and numba-cuda (pip install numba-cuda); "
+        raise GPUError("device='gpu' needs a CUDA device and numba-cuda (pip install \"strkin[gpu]\"); "
                        "none is usable here -- use device='cpu'")
     from numba import cuda
 

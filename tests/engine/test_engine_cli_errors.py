@@ -170,7 +170,7 @@ def test_validate_without_matplotlib_names_the_install(tmp_path):
         pass
     p = run(["validate", "--cases", "2", "--unrelated", "2", "--out", str(tmp_path / "v")])
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert "pip install matplotlib" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert 'pip install "strkin[plots]"' in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
 def test_export_into_a_closed_pipe_is_quiet(tmp_path):
