@@ -160,6 +160,21 @@ def mutations_needed(pedigree, calls: dict):
 # the run: results, job, inputs
 # ---------------------------------------------------------------------------
 
+def _check_shards(ds, recorded_run: dict, role: str) -> None:
+    """Every shard the run read (``recorded_run["shards"]``, from the manifest) is
+    still in dataset ``ds`` with the checksum the run recorded (the dataset
+    itself checks the bytes against it while loading)."""
+    now = {s["file"]: s.get("sha256") for s in ds.manifest.get("shards", [])}
+    for s in recorded_run.get("shards", []):
+        if s["file"] not in now:
+            raise InputError(f"the run's {role} dataset {ds.path} no longer holds shard {s['file']} "
+                             f"that the run searched. Fix: restore it")
+        if s.get("sha256") and now[s["file"]] not in (None, s["sha256"]):
+            raise InputError(f"the run's {role} dataset {ds.path} changed since the run: shard "
+                             f"{s['file']} is not the one searched. Fix: report on the results of a "
+                             f"run over the dataset as it is now")
+
+
 class _Run:
     """Everything the pages need, read once: manifest, hits, job, frequency
     table, the profiles of the hits' samples and the cases."""
@@ -224,18 +239,35 @@ class _Run:
                 raise InputError(f"the run's {role} dataset {path} no longer exists: the report shows "
                                  f"the genotypes the run searched and needs it. Fix: restore it")
             ds = formats.open_dataset(path)
-            recorded = {s["file"]: s.get("sha256") for s in ds.manifest.get("shards", [])} \
-                if hasattr(ds, "manifest") else {}
-            for s in d.get("shards", []):
-                if s.get("sha256") and recorded.get(s["file"]) not in (None, s["sha256"]):
-                    raise InputError(f"the run's {role} dataset {path} changed since the run: shard "
-                                     f"{s['file']} is not the one searched. Fix: report on the "
-                                     f"results of a run over the dataset as it is now")
-                if s["file"] not in recorded:
-                    raise InputError(f"the run's {role} dataset {path} no longer holds shard {s['file']} "
-                                     f"that the run searched. Fix: restore it")
+            _check_shards(ds, d, role)
             out[role] = ds
         return out
+
+    def y_profiles(self) -> dict:
+        """``{sample id: {marker: alleles}}`` of the y-lineage hits' men, from the
+        run's Y datasets (each shard checked as for the profiles)."""
+        if getattr(self, "_y", None) is None:
+            from formats.ystr import open_y_dataset
+
+            need = {i for h in self.hits if h["mode"] == "y-lineage"
+                    for i in (h["query_id"], h["reference_id"])}
+            self._y = {}
+            inp = self.manifest.get("inputs") or {}
+            for role in ("y_queries", "y_references"):
+                d = inp.get(role)
+                if not d or not need:
+                    continue
+                path = Path(d["path"])
+                if not path.exists():
+                    raise InputError(f"the run's {role} dataset {path} no longer exists: the report "
+                                     f"shows the haplotypes the run searched and needs it. Fix: restore it")
+                ds = open_y_dataset(path)
+                _check_shards(ds, d, role)
+                hap, _ = ds.load()
+                for i, pid in enumerate(hap.profile_id):
+                    if str(pid) in need:
+                        self._y[str(pid)] = hap.profile(i)
+        return self._y
 
     def profiles(self) -> dict:
         """``{sample id: formats.Profile}`` of the hits' queries and references."""
@@ -435,7 +467,9 @@ def _posterior_sentence(h: dict, run: _Run) -> str:
     post = h.get("posterior")
     if post is None:
         return "No posterior is computed for this hit."
-    if h["mode"] in ("case", "identity", "y-lineage"):
+    from .merge import EXCLUSIVE_MODES
+
+    if h["mode"] in EXCLUSIVE_MODES:
         s = (f"With a prior probability of {p:g} that the sought person is among the candidates this "
              f"query was compared with, spread evenly over them, and the LRs of all of them, the "
              f"probability that <b>this</b> candidate is the one is {_num(post)}")
@@ -571,7 +605,7 @@ def _hit_page(run: _Run, h: dict, key: str, decision, prev_next: tuple, generate
         body.append("<p class=\"note\">Under H1 both profiles are of one person: no pedigree.</p>")
     rows = []
     if mode == "y-lineage":
-        body.append(_y_section(h))
+        body.append(_y_section(h, run))
     else:
         rows = locus_rows(run, h, persons)
         body.append(_locus_table(h, persons, rows))
@@ -627,7 +661,7 @@ def _locus_table(h: dict, persons: dict, rows: list) -> str:
     return "".join(out)
 
 
-def _y_section(h: dict) -> str:
+def _y_section(h: dict, run: _Run) -> str:
     out = ["<h2>Y-STR lineage</h2>"]
     facts = [("loci compared", h["loci_compared"]), ("mismatched loci", h.get("y_mismatches")),
              ("summed repeat steps", h.get("y_steps")), ("estimator", h.get("y_estimator")),
@@ -641,12 +675,30 @@ def _y_section(h: dict) -> str:
                    + "".join(f'<tr><td>{escape(k)}</td><td class="num">{_num(v)}</td></tr>'
                              for k, v in per_m.items()) + "</tbody></table>")
     diff = json.loads(h["y_differences"]) if h.get("y_differences") else {}
-    if diff:
+    ys = run.y_profiles()
+    qh, rh = ys.get(h["query_id"], {}), ys.get(h["reference_id"], {})
+    markers = list(qh) + [m for m in rh if m not in qh]
+    out.append("<h3>Haplotypes</h3>" if markers else "")
+    if markers:
+        rows = []
+        for mk in markers:
+            a, b = qh.get(mk), rh.get(mk)
+            d = diff.get(mk)
+            cls = "incons" if d is not None else ("" if a and b else "notcmp")
+            note = (f"differs: {escape(str(d))}" if d is not None
+                    else ("same" if a and b else "typed on one side only"))
+            rows.append(f'<tr class="{cls}" data-locus="{escape(mk)}"><th>{escape(mk)}</th>'
+                        f'<td>{escape(",".join(a) if a else "–")}</td><td>{escape(",".join(b) if b else "–")}</td>'
+                        f'<td>{note}</td></tr>')
+        out.append(f'<table class="loci"><thead><tr><th>Y marker</th><th>{escape(h["query_id"])} (query)</th>'
+                   f'<th>{escape(h["reference_id"])} (reference)</th><th>query minus reference (repeats)'
+                   f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    elif diff:
         out.append('<table><thead><tr><th>locus</th><th class="num">query minus reference '
                    '(repeats)</th></tr></thead><tbody>'
                    + "".join(f'<tr><td>{escape(k)}</td><td class="num">{escape(str(v))}</td></tr>'
                              for k, v in diff.items()) + "</tbody></table>")
-    else:
+    if not diff:
         out.append("<p>The haplotypes agree at every compared locus.</p>")
     comb = json.loads(h["combined_with"]) if h.get("combined_with") else []
     for c in comb:
@@ -731,13 +783,15 @@ def _index_page(run: _Run, paged: list, decisions: dict, generated: str, left_ou
         full = max((h["loci_compared"] for h in mode_hits), default=0)
         pts += [(h["log10_lr"], h["expected_chance_hits"]) for h in mode_hits
                 if h.get("expected_chance_hits") is not None and h["loci_compared"] == full]
-        if mode != "y-lineage" or pts:
-            body.append("<figure>" + lr_plot_svg([h["log10_lr"] for h in mode_hits], pts, mode,
-                                                 math.log10(thr) if thr > 0 else None)
-                        + '<figcaption class="note">Solid: the number of this run\'s hits with LR at '
-                          'least x. Dashed: the number of unrelated pairs expected to reach x by chance '
-                          'in this search (as the run computed it). Hits far above the dashed line are '
-                          'more than chance explains.</figcaption></figure>')
+        cap = ("Solid: the number of this run's hits with LR at least x. "
+               + ("Dashed: the number of unrelated pairs expected to reach x by chance in this search "
+                  "(as the run computed it). Hits far above the dashed line are more than chance "
+                  "explains." if pts else "The run computes no chance expectation for this mode."))
+        mthr = (float((run.job.values.get("y_lineage") or {}).get("threshold", 0.0))
+                if mode == "y-lineage" else thr)
+        body.append("<figure>" + lr_plot_svg([h["log10_lr"] for h in mode_hits], pts, mode,
+                                             math.log10(mthr) if mthr > 0 else None)
+                    + f'<figcaption class="note">{escape(cap)}</figcaption></figure>')
         if not rows:
             body.append("<p>No hits.</p></section>")
             continue

@@ -122,6 +122,26 @@ def test_per_locus_values_are_the_results_values(demo):
     assert {"case", "parent-child", "full-sibling", "identity", "duplicates"} <= checked
 
 
+def test_y_lineage_pages_show_both_haplotypes(demo):
+    from formats.ystr import open_y_dataset
+
+    results, _ = demo
+    hits = [h for h in pq.read_table(results / "hits.parquet").to_pylist() if h["mode"] == "y-lineage"]
+    man = json.loads((results / "manifest.json").read_text())
+    hap, _ = open_y_dataset(man["inputs"]["y_queries"]["path"]).load()
+    prof = {str(p): hap.profile(i) for i, p in enumerate(hap.profile_id)}
+    assert hits
+    for h in hits:
+        page = _parse(results / "report" / "hits" / f"{_key(h)}.html")
+        q, r = prof[h["query_id"]], prof[h["reference_id"]]
+        assert set(page.rows) == set(q) | set(r)
+        for m, row in page.rows.items():
+            assert row["cells"][1:3] == [",".join(q[m]) if m in q else "–", ",".join(r[m]) if m in r else "–"]
+        diff = json.loads(h["y_differences"])
+        assert {m for m, row in page.rows.items() if "incons" in row["class"]} == set(diff)
+        assert len(diff) == h["y_mismatches"]
+
+
 def test_case_page_shows_every_typed_relative_and_the_frequencies_used(demo):
     import kinship
     from engine.family_export import case_of
