@@ -77,6 +77,9 @@ nav.crumbs { margin: 8px 0; font-size: 13px; }
   h2, h3 { page-break-after: avoid; break-after: avoid; }
   section.page-break { page-break-before: always; break-before: page; }
   form.recheck input, form.recheck textarea, form.recheck select { border: 1px solid #777; }
+  .cards { grid-template-columns: repeat(3, 1fr); }
+  table { font-size: 10px; }
+  .mono { font-size: 9px; }
   a { color: #000; text-decoration: none; }
 }
 """

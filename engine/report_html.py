@@ -343,7 +343,9 @@ def hit_persons(run: _Run, h: dict) -> dict:
         case, genos = run.case(h["case_id"])
         m = h["reference_id"] or case.missing[0]
         out["missing"] = m
-        qid = "\x00Q"
+        qid = "Q"                        # the query's node: a name no person of the case has
+        while qid in case.pedigree:
+            qid += "'"
         h1, _ = case.hypotheses(qid, m)
         # the missing person's own node is left unlinked and untyped in H1: not drawn
         out["records"] = [r for r in h1 if r["id"] != m]

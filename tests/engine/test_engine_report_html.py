@@ -196,8 +196,25 @@ def test_report_files_are_private_and_self_contained(demo):
         # nothing fetched: no src/href to anything but the page's own files
         assert not [s for s in page.srcs + page.links if re.match(r"^(https?:)?//", s)]
         assert "<link" not in text and "@import" not in text and "url(" not in text
+        assert "\x00" not in text
         for s in page.links:
             assert (p.parent / s.split("#")[0]).resolve().is_file(), (p.name, s)
+
+
+def test_search_prints_the_top_hits_and_the_report_command(demo, tmp_path, capsys):
+    import shutil
+
+    results, _ = demo
+    work = tmp_path / "demo"
+    shutil.copytree(results.parent, work, ignore=shutil.ignore_patterns("results"))
+    assert main(["search", str(work / "job.toml"), "--progress", "off"]) == 0
+    out = capsys.readouterr().out
+    assert "case: best hits" in out and "identity: best hits" in out
+    hits = pq.read_table(work / "results" / "hits.parquet").to_pylist()
+    best = max((h for h in hits if h["mode"] == "case"), key=lambda h: h["log10_lr"])
+    assert re.search(rf"\n  {re.escape(best['query_id'])} +{re.escape(best['case_id'])}", out)
+    assert f"review the hits in a browser: kinship report {work / 'results'}" in out
+    assert not (work / "results" / "report").exists()       # the search itself writes no report
 
 
 def test_changed_results_or_dataset_are_refused(demo, tmp_path, capsys):
