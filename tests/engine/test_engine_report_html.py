@@ -45,6 +45,7 @@ class _Cells(HTMLParser):
     def __init__(self):
         super().__init__()
         self.rows, self._row, self._cell, self.links, self.srcs = {}, None, None, [], []
+        self.heads, self._head = [], None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -53,6 +54,8 @@ class _Cells(HTMLParser):
         for k in ("src", "href"):
             if k in a and tag != "a":
                 self.srcs.append(a[k])
+        if tag == "th" and self._row is None and not self.rows:
+            self._head = []
         if tag == "tr" and "data-locus" in a:
             self._row = {"cells": [], "lr": None, "class": a.get("class", "")}
             self.rows[a["data-locus"]] = self._row
@@ -62,6 +65,9 @@ class _Cells(HTMLParser):
                 self._row["lr"] = a["data-lr"]
 
     def handle_endtag(self, tag):
+        if tag == "th" and self._head is not None:
+            self.heads.append("".join(self._head))
+            self._head = None
         if tag in ("td", "th") and self._cell is not None and self._row is not None:
             self._row["cells"].append("".join(self._cell))
             self._cell = None
@@ -69,6 +75,8 @@ class _Cells(HTMLParser):
             self._row = None
 
     def handle_data(self, data):
+        if self._head is not None:
+            self._head.append(data)
         if self._cell is not None:
             self._cell.append(data)
 
@@ -120,6 +128,56 @@ def test_per_locus_values_are_the_results_values(demo):
                 assert r["cells"][2] == ("/".join(ref.genotypes[l]) if l in ref.genotypes else "–")
         checked.add(h["mode"])
     assert {"case", "parent-child", "full-sibling", "identity", "duplicates"} <= checked
+
+
+def test_the_genotypes_shown_give_the_lrs_shown(demo):
+    """The per-locus LRs that kinship.likelihood_ratio computes from the genotypes
+    the page shows, on the hypotheses the page states, are the LRs the page shows
+    (1e-9): the page shows the profiles the LR was computed from, placed as drawn."""
+    import kinship
+    from engine.demo import DEMO_MUTATION
+    from engine.family_export import case_of
+    from kinship.tables import relationship_pedigrees
+
+    import formats
+
+    results, _ = demo
+    hits = pq.read_table(results / "hits.parquet").to_pylist()
+    man = json.loads((results / "manifest.json").read_text())
+    assert man["model"]["alleles_added"] == {} and man["model"]["theta"] == 0.0
+    ds = formats.open_dataset(man["inputs"]["references"]["path"])
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    step = kinship.Stepwise(rate=DEMO_MUTATION["rate"], rate2=DEMO_MUTATION["rate2"],
+                            range=DEMO_MUTATION["range"])
+    mut = kinship.MutationModel(female=step, male=step)
+    picks = [next(h for h in hits if h["mode"] == "case" and h["case_id"] == "FAM01"),
+             next(h for h in hits if h["mode"] == "case" and h["relatives"].startswith("MAT03")),
+             next(h for h in hits if h["mode"] == "case" and h["loci_inconsistent"] > 0),
+             next(h for h in hits if h["mode"] == "parent-child" and h["loci_inconsistent"] > 0),
+             next(h for h in hits if h["mode"] == "full-sibling")]
+    for h in picks:
+        page = _parse(results / "report" / "hits" / f"{_key(h)}.html")
+        heads = page.heads
+        g = {}
+        if h["mode"] == "case":
+            case, _ = case_of(ds, h["case_id"])
+            h1, h2 = case.hypotheses("Q", h["reference_id"] or None)
+            names = ["Q"] + [case.person_of(t.split(" (")[0]) for t in heads[2:2 + len(case.samples)]]
+        else:
+            ref = next(p for p in ds.load().to_profiles() if p.sample_id == h["reference_id"])
+            p1, p2 = relationship_pedigrees(h["mode"], {"M": "male", "F": "female"}.get(ref.sex, "male"),
+                                            "paternal")
+            h1, h2 = p1.records(), p2.records()
+            names = ["Q", "R"]
+        for locus, row in page.rows.items():
+            for name, cell in zip(names, row["cells"][1:1 + len(names)]):
+                if cell != "–":
+                    g.setdefault(name, {})[locus] = tuple(cell.split("/"))
+        ref_lr = kinship.likelihood_ratio(h1, h2, g, ft, mutation=mut)
+        shown = {l: float(r["lr"]) for l, r in page.rows.items() if r["lr"] is not None}
+        assert shown
+        for l, v in shown.items():
+            assert v == pytest.approx(ref_lr.per_locus[l], rel=1e-9), (h["mode"], h["query_id"], l)
 
 
 def test_y_lineage_pages_show_both_haplotypes(demo):
