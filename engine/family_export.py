@@ -73,7 +73,6 @@ def export_family(source, out, fmt: str = "fam", case_id: str | None = None,
     from a results directory or a dataset) as ``fmt`` ``"fam"`` or ``"ped"`` to
     ``out``; returns a one-line description of what was written."""
     import formats
-    import kinship
 
     from .model import load_frequencies
 

@@ -491,7 +491,12 @@ def register(sub) -> None:
                    help="rank the next relative for cases whose power is below this (default 0.99)")
     p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "
                                          "file's database) or a frequency file")
-    p.add_argument("--frequencies-format", choices=("csv", "familias", "strider", "fam"))
+    from formats.freqio import FREQUENCY_FORMATS
+
+    p.add_argument("--frequencies-format", choices=("auto",) + FREQUENCY_FORMATS,
+                   help="format of a --frequencies file (default: detected)")
+    p.add_argument("--population", help="the population of a stacked --frequencies table (a "
+                                        "STRidER XML origin, a strvalidator Database)")
     p.add_argument("--theta", type=float, help="θ (default 0; .fam: the file's)")
     p.add_argument("--mutation", help="none, MODEL:RATE or MODEL:rate=R,rate2=R2,range=X "
                                       "(default none; .fam: the file's)")

@@ -117,13 +117,13 @@ def register(subparsers) -> None:
 
 
 def _simulate(args) -> int:
-    import kinship
-
     from .simulate import resolve_loci, simulate_dataset
     from .suite import PANELS
 
     loci = args.loci or (list(PANELS[args.panel]) if args.panel else None)
-    freqs = kinship.FrequencyTable.load(args.frequencies)
+    import formats
+
+    freqs = formats.read_frequencies(args.frequencies)   # a file of any format, or a bundled name
     r = simulate_dataset(args.out, args.cases, args.unrelated, proportions=args.structures,
                          n_unrelated_cases=args.unrelated_cases, loci=resolve_loci(freqs, loci, args.kit),
                          kit=args.kit, frequencies=freqs,

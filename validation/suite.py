@@ -479,7 +479,9 @@ def run_mode(panel, mode: str, cfg: SuiteConfig, work: Path, seed: int | None = 
     panel, loci = _panel(panel)
     secs = {}
     t0 = time.time()
-    freqs = kinship.FrequencyTable.load(cfg.frequencies)
+    import formats
+
+    freqs = formats.read_frequencies(cfg.frequencies)    # a file of any format, or a bundled name
     mutation = cfg.mutation_model()
     seed = cfg.seed if seed is None else seed
     data = work / f"{panel}-{mode}"

@@ -181,3 +181,42 @@ def test_export_into_a_closed_pipe_is_quiet(tmp_path):
     p = subprocess.run(f"{sys.executable} -m engine.cli export {tmp_path / 'ds'} | head -1",
                        shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.stdout.startswith("sample_id") and p.stderr == "", p.stderr
+
+
+#: a command run that reaches its --frequencies table (every other input valid)
+FREQ_BASE = {
+    "lr": lambda d: ["lr", "--relation", "father", "--ref", "D3S1358=15/16", "--query",
+                     "D3S1358=16/16"],
+    "power": lambda d: ["power", "--ped", str(d / "fam.ped"), "--genotypes", str(d / "g.csv")],
+    "export": lambda d: ["export", str(d / "ds"), "--format", "familias", "--out",
+                         str(d / "x.fam")],
+    "simulate": lambda d: ["simulate", str(d / "sim"), "--cases", "2", "--unrelated", "2"],
+    "validate": lambda d: ["validate", "--no-plots", "--cases", "2", "--unrelated", "2",
+                           "--out", str(d / "val")],
+}
+
+
+def test_every_frequency_option_is_covered():
+    takes = {n for n, sp in subcommands().items()
+             if any("--frequencies" in a.option_strings for a in sp._actions)}
+    assert takes == set(FREQ_BASE), "add the new command's valid base arguments to FREQ_BASE"
+
+
+@pytest.mark.parametrize("name", sorted(FREQ_BASE))
+def test_frequency_table_of_the_wrong_format_is_one_line(name, tmp_path):
+    """A --frequencies file of no known format: one line that says what it saw and
+    lists the formats (issue 16, item 4)."""
+    if name == "export":
+        csv = tmp_path / "g.csv"
+        csv.write_text("sample_id,locus,allele1,allele2\nS1,D3S1358,15,16\n")
+        assert run(["import", str(csv), "--out", str(tmp_path / "ds")]).returncode == 0
+    if name == "power":
+        (tmp_path / "fam.ped").write_text("case,id,fid,mid,sex,sample,missing\n"
+                                          "C1,F,0,0,M,F1,0\nC1,M,0,0,F,,0\nC1,MP,F,M,M,,1\n")
+        (tmp_path / "g.csv").write_text("sample_id,locus,allele1,allele2\nF1,D3S1358,15,16\n")
+    bad = tmp_path / "table.txt"
+    bad.write_text("Population study of the county, 2019\nsee table 2\n")
+    p = run(FREQ_BASE[name](tmp_path) + ["--frequencies", str(bad)])
+    one_line_error(p)
+    assert "cannot tell the frequency table's format" in p.stderr, p.stderr
+    assert "strider-xml" in p.stderr and "Population study" in p.stderr
