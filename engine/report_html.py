@@ -111,6 +111,12 @@ def _page(title: str, body: str, scripts: str = "", head_extra: str = "") -> str
             f"<body>{body}{f'<script>{scripts}</script>' if scripts else ''}</body></html>\n")
 
 
+def _version() -> str:
+    from kinship import __version__
+
+    return str(__version__)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -555,7 +561,7 @@ def _hit_page(run: _Run, h: dict, key: str, decision, prev_next: tuple, generate
     body = [f'<header class="top"><h1>Hit: {escape(h["query_id"])} — {escape(mode)} — '
             f'{escape(_other(h))}</h1><div class="sub">strkin hit review · run '
             f'{escape(str(run.manifest.get("run", {}).get("run_id", "")))} · hit key '
-            f'<span class="mono">{key}</span> · report written {escape(generated)}</div></header><main>']
+            f'<span class="mono">{key}</span> · report written {escape(generated)} by strkin {escape(_version())}</div></header><main>']
     prv, nxt = prev_next
     body.append('<nav class="crumbs noprint"><a href="../index.html">← all hits</a>'
                 + (f' · <a href="{prv}.html">previous hit</a>' if prv else "")
@@ -744,7 +750,7 @@ def _index_page(run: _Run, paged: list, decisions: dict, generated: str, left_ou
     thr = float(run.job["search"]["threshold"])
     body = [f'<header class="top"><h1>strkin hit review</h1><div class="sub">run '
             f'{escape(str(r.get("run_id", "")))} · finished {escape(str(r.get("finished", "")))} · '
-            f'{escape(str(m.get("job_source", "")))} · report written {escape(generated)}</div></header><main>']
+            f'{escape(str(m.get("job_source", "")))} · report written {escape(generated)} by strkin {escape(_version())}</div></header><main>']
     body.append('<p class="sensitive">Holds DNA genotypes on the hit pages: sensitive personal data. '
                 'Keep it where the profiles are kept.</p>')
     n_hits = len(run.hits)
