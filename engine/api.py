@@ -956,7 +956,9 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     power = None
     if "case" in modes:
         t0 = time.perf_counter()
-        power = run_power(v["report"], search, model, reader, cases, len(queries), notes)
+        power = run_power(v["report"], search, model, reader, cases, len(queries), notes,
+                          threads=(v["execution"]["threads"] or os.cpu_count() or 1)
+                          if not v["execution"]["scheduler"] else 1)
         if power is not None:
             timings["power_s"] = time.perf_counter() - t0
     log.info("phase merge: %.2f s", timings["merge_s"])

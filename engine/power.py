@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,30 +73,35 @@ def case_inputs(cu: dict, model):
 
 def evaluate(case_units, model, threshold: float, n_database: int, *, method: str = "exact",
              n_sim: int = 2000, suggest_below: float = 0.99, seed: int = 0,
-             resolution: float = 0.002) -> list:
+             resolution: float = 0.002, threads: int = 1) -> list:
     """``[(unit id, CasePower or None, note)]`` for case units (dicts as
-    :func:`case_inputs` reads them); a unit whose power cannot be computed has
-    None and the reason in its note.  Relatives are ranked for units whose power
-    is below ``suggest_below``."""
+    :func:`case_inputs` reads them), in their order; a unit whose power cannot be
+    computed has None and the reason in its note.  Relatives are ranked for units
+    whose power is below ``suggest_below``.  ``threads``: units computed at once
+    (each unit's numbers do not depend on it; NumPy and the FFT release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from kinship.cases import CaseError
     from kinship.power import case_power
 
-    out = []
-    for cu in case_units:
+    def one(cu):
         try:
             fam, geno, m, note = case_inputs(cu, model)
             r = case_power(fam, geno, model, threshold, n_database, missing=m, method=method,
                            n_sim=n_sim, seed=seed, resolution=resolution, relatives=())
             if r.error:
-                out.append((cu["id"], r, r.error))
-                continue
+                return cu["id"], r, r.error
             if r.power < suggest_below:
                 r = case_power(fam, geno, model, threshold, n_database, missing=m, method=method,
                                n_sim=n_sim, seed=seed, resolution=resolution)
-            out.append((cu["id"], r, note))
+            return cu["id"], r, note
         except (CaseError, ValueError) as e:
-            out.append((cu["id"], None, str(e)))
-    return out
+            return cu["id"], None, str(e)
+
+    if threads <= 1 or len(case_units) <= 1:
+        return [one(cu) for cu in case_units]
+    with ThreadPoolExecutor(max_workers=int(threads), thread_name_prefix="strkin-power") as pool:
+        return list(pool.map(one, case_units))
 
 
 def power_json(results, settings: dict) -> dict:
@@ -156,10 +162,11 @@ def _sortkey(p):
     return 2.0 if isinstance(p, str) or p is None else float(p)
 
 
-def run_phase(report: dict, search: dict, model, reader, cases, n_queries: int, notes: list):
+def run_phase(report: dict, search: dict, model, reader, cases, n_queries: int, notes: list,
+              threads: int = 1):
     """The power table of a run (``report.power`` not ``"none"``), or None: every
     case unit up to ``report.power_cases`` (by unit id; the rest are named in a
-    note), computed in this process after the search."""
+    note), computed in this process after the search (``threads`` at once)."""
     method = report["power"]
     if method == "none" or cases is None or len(cases) == 0:
         return None
@@ -174,7 +181,7 @@ def run_phase(report: dict, search: dict, model, reader, cases, n_queries: int, 
     n_db = report["power_database"] if report["power_database"] is not None else int(n_queries)
     res = evaluate([units[i] for i in ids if i in units], model, float(search["threshold"]), n_db,
                    method=method, n_sim=int(report["power_simulations"]),
-                   suggest_below=float(report["power_suggest_below"]))
+                   suggest_below=float(report["power_suggest_below"]), threads=threads)
     settings = _settings(method, float(search["threshold"]), n_db, report["power_simulations"],
                          report["power_suggest_below"])
     pj = power_json(res, settings)
@@ -402,7 +409,7 @@ def compute(args) -> dict:
                 raise PowerInputError(f"--case {args.case!r}: no such case unit in {job.source}")
         threshold = args.threshold if args.threshold is not None else threshold
         n_db = args.database if args.database is not None else (n_db if n_db is not None else 10 ** 6)
-        res = evaluate(units, model, threshold, n_db, **kw)
+        res = evaluate(units, model, threshold, n_db, threads=os.cpu_count() or 1, **kw)
         source = job.source
     elif args.file is not None and not str(args.file).lower().endswith(".fam"):
         raise PowerInputError(f"{args.file}: expected a job file (.toml) or a Familias .fam file "

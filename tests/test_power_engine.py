@@ -181,3 +181,17 @@ def test_run_with_simulation_states_its_error(tmp_path):
         assert abs(c["power"] - ex.power) <= 4 * c["stderr"] + 1e-3
         assert c["expected_chance_hits"] == pytest.approx(ex.expected_chance_hits, rel=1e-9)
     assert "400 simulations" in res.summary
+
+
+def test_threads_do_not_change_the_numbers(run):
+    from engine.power import _from_job, evaluate
+
+    d, profs, job, res = run
+    units, model, thr, n_db, _ = _from_job(engine.Job.from_dict(job))
+    one = evaluate(units, model, thr, n_db, suggest_below=1.0, threads=1)
+    two = evaluate(units, model, thr, n_db, suggest_below=1.0, threads=2)
+    assert [u for u, _, _ in one] == [u for u, _, _ in two]
+    for (_, a, _), (_, b, _) in zip(one, two):
+        da, db = a.to_dict(), b.to_dict()
+        da.pop("seconds"), db.pop("seconds")
+        assert da == db
