@@ -303,6 +303,8 @@ def _dataset_job(args):
               "frequencies": args.frequencies or "nist1036_all"}
     if args.frequencies_format:
         inputs["frequencies_format"] = args.frequencies_format
+    if getattr(args, "population", None):
+        inputs["population"] = args.population
     if args.loci:
         inputs["loci"] = [x.strip() for x in args.loci.split(",") if x.strip()]
     d = {"inputs": inputs, "model": model, "search": {"modes": ["case"]},
@@ -398,7 +400,8 @@ def compute(args) -> dict:
         if args.dataset is not None:
             job = _dataset_job(args)
         else:
-            if any(getattr(args, k) is not None for k in ("frequencies", "theta", "mutation", "loci")):
+            if any(getattr(args, k, None) is not None
+                   for k in ("frequencies", "theta", "mutation", "loci", "population")):
                 raise PowerInputError("a job file brings its own model: leave out --frequencies, "
                                       "--theta, --mutation and --loci (or edit the job's [model])")
             job = load_job(args.file)
