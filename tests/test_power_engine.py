@@ -27,13 +27,14 @@ STRUCT = {"father": 0.3, "grandparents": 0.3, "half-sibling": 0.2, "siblings": 0
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("power")
-    profs, _ = simulate(n_cases=5, n_unrelated=6, n_unrelated_references=1, seed=4,
-                        proportions=STRUCT)
+    profs, truth = simulate(n_cases=8, n_unrelated=6, n_unrelated_references=1, seed=4,
+                            proportions=STRUCT)
     formats.write_profiles(d / "ds", profs)
     job = make_job(d / "ds", d / "out", ["case"], report__power="exact",
                    report__power_suggest_below=1.0, search__threshold=1e3)
     res = engine.run(job)
     (d / "job.json").write_text(json.dumps(job))
+    (d / "truth.json").write_text(json.dumps(truth))
     return d, profs, job, res
 
 
@@ -195,3 +196,21 @@ def test_threads_do_not_change_the_numbers(run):
         da, db = a.to_dict(), b.to_dict()
         da.pop("seconds"), db.pop("seconds")
         assert da == db
+
+
+def test_planted_children_reach_the_threshold_as_often_as_the_power_says(run):
+    # end to end: the search's own case-mode LR of each planted child against its
+    # family; the number reaching the threshold has mean sum(power) and variance
+    # sum(power (1 - power)) over the families (independent draws of the children)
+    d, profs, job, res = run
+    power = {c["unit"]: c["power"] for c in res.manifest["power"]["cases"]}
+    hits = res.hits.to_pylist()
+    reached, p = 0, []
+    truth = json.loads((d / "truth.json").read_text())
+    for q, (cid, _) in truth.items():
+        reached += any(h["mode"] == "case" and h["query_id"] == q and h["case_id"] == cid
+                       and h["log10_lr"] >= 3 for h in hits)
+        p.append(power[cid])
+    mean, var = sum(p), sum(x * (1 - x) for x in p)
+    assert len(p) == 8 and 0.5 < var      # some families are below a certain hit
+    assert abs(reached - mean) <= 4 * var ** 0.5 + 0.5, (reached, mean, var)
