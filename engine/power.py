@@ -73,16 +73,20 @@ def case_inputs(cu: dict, model):
 
 def evaluate(case_units, model, threshold: float, n_database: int, *, method: str = "exact",
              n_sim: int = 2000, suggest_below: float = 0.99, seed: int = 0,
-             resolution: float = 0.002, threads: int = 1) -> list:
+             resolution: float = 0.002, threads: int = 1, relatives=None) -> list:
     """``[(unit id, CasePower or None, note)]`` for case units (dicts as
     :func:`case_inputs` reads them), in their order; a unit whose power cannot be
     computed has None and the reason in its note.  Relatives are ranked for units
-    whose power is below ``suggest_below``.  ``threads``: units computed at once
-    (each unit's numbers do not depend on it; NumPy and the FFT release the GIL)."""
+    whose power is below ``suggest_below`` (``relatives``: the relation words to
+    rank, default :data:`kinship.power.SUGGESTIBLE`).  ``threads``: units computed
+    at once (each unit's numbers do not depend on it; NumPy and the FFT release
+    the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kinship.cases import CaseError
-    from kinship.power import case_power
+    from kinship.power import SUGGESTIBLE, case_power
+
+    words = SUGGESTIBLE if relatives is None else tuple(relatives)
 
     def one(cu):
         try:
@@ -91,9 +95,9 @@ def evaluate(case_units, model, threshold: float, n_database: int, *, method: st
                            n_sim=n_sim, seed=seed, resolution=resolution, relatives=())
             if r.error:
                 return cu["id"], r, r.error
-            if r.power < suggest_below:
+            if r.power < suggest_below and words:
                 r = case_power(fam, geno, model, threshold, n_database, missing=m, method=method,
-                               n_sim=n_sim, seed=seed, resolution=resolution)
+                               n_sim=n_sim, seed=seed, resolution=resolution, relatives=words)
             return cu["id"], r, note
         except (CaseError, ValueError) as e:
             return cu["id"], None, str(e)
@@ -118,7 +122,7 @@ def power_json(results, settings: dict) -> dict:
 def _p(x) -> str:
     if isinstance(x, str) or x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
-    if x >= 0.9995 and x < 1:
+    if x >= 0.9995:
         return f"{x:.4f}"
     return f"{x:.3f}"
 
@@ -375,6 +379,28 @@ def _from_files(args):
     return units, geno, model
 
 
+def _relatives(text):
+    """The relation words of ``--relatives`` (comma-separated; "none": rank none)."""
+    from kinship.cases import normalize_relation
+    from kinship.power import SUGGESTIBLE
+
+    if text is None:
+        return SUGGESTIBLE
+    if text.strip().lower() == "none":
+        return ()
+    out = []
+    for w in (x.strip() for x in text.split(",") if x.strip()):
+        try:
+            word = normalize_relation(w)
+        except ValueError as e:
+            raise PowerInputError(f"--relatives: {e}") from None
+        if word not in SUGGESTIBLE:
+            raise PowerInputError(f"--relatives: {word!r} cannot be ranked; the relatives a family "
+                                  f"can give: {', '.join(SUGGESTIBLE)}")
+        out.append(word)
+    return tuple(dict.fromkeys(out))
+
+
 def compute(args) -> dict:
     """The ``kinship power`` result (the ``--json`` output)."""
     from .job import load_job
@@ -393,7 +419,9 @@ def compute(args) -> dict:
         raise PowerInputError(f"--threshold {args.threshold}: a positive LR")
     if args.database is not None and args.database < 0:
         raise PowerInputError(f"--database {args.database}: a number of profiles >= 0")
-    kw = dict(method=args.method, n_sim=args.simulations, suggest_below=args.suggest_below)
+    words = _relatives(args.relatives)
+    kw = dict(method=args.method, n_sim=args.simulations, suggest_below=args.suggest_below,
+              relatives=words)
     t0 = time.perf_counter()
     notes = []
     if args.file is not None and str(args.file).lower().endswith(".toml") or args.dataset is not None:
@@ -427,9 +455,9 @@ def compute(args) -> dict:
         for uid, c, m in units:
             r = case_power(c, geno, model, threshold, n_db, missing=m, method=args.method,
                            n_sim=args.simulations, relatives=())
-            if not r.error and r.power < args.suggest_below:
+            if not r.error and r.power < args.suggest_below and words:
                 r = case_power(c, geno, model, threshold, n_db, missing=m, method=args.method,
-                               n_sim=args.simulations)
+                               n_sim=args.simulations, relatives=words)
             res.append((uid, r, r.error))
         source = args.file or f"{args.ped} + {args.genotypes}"
     if not res:
@@ -471,6 +499,14 @@ def _cmd_power(args) -> int:
           f"{mut or 'none'}")
     for line in table_lines(out, timings=True):
         print(line)
+    if len(out["cases"]) == 1 and out["cases"][0].get("suggestions"):
+        c = out["cases"][0]
+        print(f"relatives to sample next for {c['unit']} (expected power once typed; "
+              f"now {_p(c['power'])}):")
+        for sg in c["suggestions"]:
+            print(f"  {sg['relation']:<26} {_p(sg['power']):>6}  ({_p(sg['lower'])}-{_p(sg['upper'])})")
+        for w, why in (c["details"].get("not_ranked") or {}).items():
+            print(f"  {w:<26} not ranked: {why}")
     for n in out["notes"]:
         print(f"note: {n}")
     n = len(out["cases"])
@@ -497,6 +533,9 @@ def register(sub) -> None:
     p.add_argument("--method", default="exact", help="exact (convolution, certified bracket; "
                                                      "default) or mc (simulation)")
     p.add_argument("--simulations", type=int, default=2000, help="mc: simulations per number")
+    p.add_argument("--relatives", help="relation words to rank, comma-separated, or none "
+                                       "(default: every relative a family can give: "
+                                       "father, mother, full-sibling, grandparents, ...)")
     p.add_argument("--suggest-below", type=float, default=0.99,
                    help="rank the next relative for cases whose power is below this (default 0.99)")
     p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "

@@ -135,6 +135,8 @@ def test_command_fam_and_ped(capsys, tmp_path):
     ([str(DATA / "Missing-son-conditioned.fam"), "--method", "bogus"], "--method"),
     ([str(DATA / "Missing-son-conditioned.fam"), "--case", "nope"], "no such case"),
     ([str(DATA / "Missing-son-conditioned.fam"), "--threshold", "-3"], "--threshold"),
+    ([str(DATA / "Missing-son-conditioned.fam"), "--relatives", "cousin"], "cannot be ranked"),
+    ([str(DATA / "Missing-son-conditioned.fam"), "--relatives", "frother"], "--relatives"),
     (["--dataset", "/nonexistent/ds"], "does not exist"),
 ])
 def test_command_bad_input_is_one_line(argv, words):
@@ -214,3 +216,17 @@ def test_planted_children_reach_the_threshold_as_often_as_the_power_says(run):
     mean, var = sum(p), sum(x * (1 - x) for x in p)
     assert len(p) == 8 and 0.5 < var      # some families are below a certain hit
     assert abs(reached - mean) <= 4 * var ** 0.5 + 0.5, (reached, mean, var)
+
+
+def test_command_ranks_the_relatives_asked_for(capsys):
+    fam = str(DATA / "Missing-son-conditioned.fam")
+    argv = ["power", fam, "--threshold", "1e9", "--suggest-below", "1"]
+    assert main(argv + ["--relatives", "full-sibling,mother,grandfather", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["cases"][0]["suggestions"]
+    assert {s["relation"] for s in got} == {"mother", "full-sibling", "paternal-grandfather"}
+    assert [s["power"] for s in got] == sorted((s["power"] for s in got), reverse=True)
+    assert main(argv + ["--relatives", "none", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cases"][0]["suggestions"] == []
+    assert main(argv + ["--relatives", "mother,full-sibling"]) == 0
+    text = capsys.readouterr().out
+    assert "relatives to sample next for" in text and "full-sibling" in text
