@@ -55,9 +55,9 @@ where G_free is the subgroup of swaps of free founders and h transposes their
 output axes (|Gρ| = |G| / |S_ρ|; the weight Π_B θ^{|B|-1}(|B|-1)! is the same
 on an orbit).  This is exact: 4140 → 1075 contractions for the four-relative
 reference case (8 draws, three two-draw founders).  The contraction order of
-each merged structure is searched once (best of 8 randomised greedy orders;
-plain greedy gives A^7 intermediates where A^5 suffice) and cached for the
-process.  :func:`theta_cost` counts the contractions and estimates the time;
+each merged structure is searched once (best of 8 seeded randomised greedy
+orders on canonical sizes, the same in every process; plain greedy gives A^7
+intermediates where A^5 suffice) and cached for the process.  :func:`theta_cost` counts the contractions and estimates the time;
 a locus above :data:`MAX_FOUNDER_DRAWS_THETA` draws or
 :data:`MAX_THETA_SECONDS` estimated seconds is refused up front with the
 estimate and the fix.
@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping, Sequence
@@ -397,17 +398,46 @@ class _Network:
 
 _STRUCT_PATHS: dict = {}
 _EXPRESSIONS: dict = {}
+_PATH_SEARCH_LOCK = threading.Lock()
+
+
+def _search_order(subs, out, sizes, greedy_repeats: int = 8):
+    """A contraction order (opt_einsum's linear path format) for operands with
+    integer index labels ``subs`` and output ``out``; ``sizes`` maps a label to
+    its axis length.
+
+    The labels are given to opt_einsum's optimizers as sets of *integers*: given
+    the letters of an einsum string, its greedy searches break ties by the
+    iteration order of sets of strings, which depends on the process's string-hash
+    seed, so two processes (two runs, a Dask worker) took different orders and
+    rounded differently in the last digit.  Integer sets iterate the same way in
+    every process.  ``greedy_repeats > 1``: the best of that many seeded
+    randomised greedy trials (opt_einsum ``RandomGreedy``; it seeds Python's
+    global ``random`` module: one search at a time, the caller's state restored);
+    1: plain greedy."""
+    if len(subs) <= 2:
+        return [tuple(range(len(subs)))]
+    inputs = [frozenset(x) for x in subs]
+    output = frozenset(out)
+    with _PATH_SEARCH_LOCK:
+        if greedy_repeats <= 1:
+            return oe.paths.greedy(inputs, output, dict(sizes))
+        state = random.getstate()
+        try:
+            return oe.RandomGreedy(max_repeats=greedy_repeats)(inputs, output, dict(sizes))
+        finally:
+            random.setstate(state)
 
 
 def _contract_cached(ops, subs, out):
     """Contract with a contraction order cached per structure (labels renamed by
     first appearance) and a compiled opt_einsum expression cached per shape.
 
-    The order is the best of 8 seeded randomised greedy searches (deterministic,
-    on canonical axis sizes, so it does not depend on which call comes first):
-    plain greedy (and
-    branch-1) orders are up to 300 times costlier on merged networks (A^7
-    instead of A^5 intermediates for the four-relative case)."""
+    The order is the best of 8 seeded randomised greedy searches on canonical
+    axis sizes and integer labels (:func:`_search_order`), so it does not depend
+    on which call comes first, on the thread, nor on the process.  Plain greedy (and branch-1) orders are up
+    to 300 times costlier on merged networks (A^7 instead of A^5 intermediates
+    for the four-relative case)."""
     names: dict = {}
     nsubs = tuple(tuple(names.setdefault(l, len(names)) for l in s) for s in subs)
     nout = tuple(names[l] for l in out)
@@ -421,17 +451,10 @@ def _contract_cached(ops, subs, out):
         path = _STRUCT_PATHS.get(key)
         if path is None:
             # searched on canonical sizes (every axis 16), not this call's: the order
-            # of a structure, and so every rounding, is the same whatever locus or
-            # thread asks first (identical results in-process, threaded, on Dask).
-            # RandomGreedy seeds Python's global random module with its trial
-            # numbers: deterministic, and the caller's random state is restored.
-            canon = [(16,) * len(sh) for sh in shapes]
-            state = random.getstate()
-            try:
-                path = oe.contract_path(eq, *canon, shapes=True,
-                                        optimize=oe.RandomGreedy(max_repeats=8))[0]
-            finally:
-                random.setstate(state)
+            # of a structure, and so every rounding, is the same whatever locus,
+            # thread or process asks first (identical results in-process, threaded,
+            # on Dask, from run to run; tests/test_determinism.py)
+            path = _search_order(nsubs, nout, {l: 16 for s in nsubs for l in s})
             if len(_STRUCT_PATHS) > 200_000:
                 _STRUCT_PATHS.clear()
             _STRUCT_PATHS[key] = path
@@ -487,7 +510,8 @@ def _contract(operands, sublists, out):
         args.append(list(s))
     args.append(list(out))
     if path is None:
-        path = oe.contract_path(*args, optimize="greedy")[0]
+        sizes = {l: n for o, sub in zip(operands, sublists) for l, n in zip(sub, o.shape)}
+        path = _search_order(sublists, out, sizes, greedy_repeats=1)
         if len(_PATH_CACHE) > 8192:
             _PATH_CACHE.clear()
         _PATH_CACHE[key] = path
