@@ -133,9 +133,14 @@ def pair_alternatives(model, g_ref: np.ndarray, g_q: np.ndarray, ref_sex, line: 
     return out
 
 
-def _feasible_pair_rels(model, line: str, sexes, notes: list) -> list:
+def _feasible_pair_rels(model, line: str, notes: list, searched=()) -> list:
     """The pairwise alternatives whose tables can be built at the model's θ (all of
-    them at θ = 0)."""
+    them at θ = 0): at θ > 0 the relationships the run searched (``searched``:
+    their tables are needed anyway) and those whose tables are estimated within
+    :data:`THETA_BUDGET_S`.  Decided from the model and the searched modes only,
+    never from what this process happens to have built already: a Dask run (whose
+    tables were built on the workers) must leave out the same alternatives as an
+    in-process run."""
     rels = list(PAIR_ALTERNATIVES[:-1])
     if model.theta <= 0:
         return rels
@@ -145,7 +150,7 @@ def _feasible_pair_rels(model, line: str, sexes, notes: list) -> list:
     A = int(max(s.n_alleles for s in model.systems)) if model.systems else 2
     left = []
     for rel in rels:
-        if rel == "identity" or all((rel, s, line) in model._pair_cache for s in sexes):
+        if rel == "identity" or rel in searched:
             continue
         h1, _ = relationship_pedigrees(rel, "male", line)
         c = theta_cost(h1, {}, free=["R", "Q"], n_alleles=A)
@@ -208,7 +213,8 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
             r = np.nonzero(ident & (g_r[:, l] >= 0) & (g_q[:, l] >= 0))[0]
             if len(r):
                 skip[r, l] = tabs[l][1][g_r[r, l], g_q[r, l]].astype(bool)
-    rels = _feasible_pair_rels(model, line, sorted(set(tab_sex.tolist())) or ["male"], notes)
+    searched = set(hits.column("mode").to_pylist())
+    rels = _feasible_pair_rels(model, line, notes, searched)
     vals = pair_alternatives(model, g_r, g_q, tab_sex, line, skip, rels)
     out_json = [None] * len(idx)
     out_best = [None] * len(idx)

@@ -419,7 +419,21 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     job in the same output directory.  ``progress``: override
     ``execution.progress`` (True/False/"auto").  ``base_dir``: directory that
     relative paths of a dict job are relative to (default: the current one).
+
+    BLAS runs single-threaded for the run (restored after): a matrix product
+    split over several BLAS threads can round differently from one on a single
+    thread, and Dask starts its workers with one BLAS thread, so this is what makes
+    an in-process run write the same bytes as a Dask run whatever the core count
+    (``tests/engine/test_engine_bytes.py``).  The engine's own task threads are
+    the parallelism.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(job, resume=resume, progress=progress, base_dir=base_dir)
+
+
+def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     t_start = time.perf_counter()
     timings = {}
     started = _now()
