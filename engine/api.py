@@ -40,7 +40,10 @@ import pyarrow.parquet as pq
 from .alternatives import add_alternatives
 from .partial_chance import partial_chance
 from .power import run_phase as run_power
-from .chance import aggregate, annotate, make_spec, rows_from_table, rows_to_table, sample_mask
+from .chance import (aggregate, annotate, chance_fp, group_label, make_spec, query_dropout_tag,
+                     rows_from_table, rows_to_table, sample_mask)
+from .dropout import DROPOUT_FILE, Dropout
+from .dropout import counts as dropout_counts
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, load_queries, open_input,
@@ -216,8 +219,8 @@ def _self_pairs(queries, refs) -> tuple[dict, list]:
             out["id"].append((qi[r_ids[j]], int(j)))
     typed = (queries.codes[:, :, 0] >= 0).sum(axis=1) if queries.codes.size else \
         np.zeros(len(queries), dtype=int)
-    qfp = np.asarray(queries.fp, dtype="S16")
-    rfp = np.asarray(refs.fp, dtype="S16")
+    qfp = np.asarray(queries.gfp, dtype="S16")     # genotypes and sex (not the dropout)
+    rfp = np.asarray(refs.gfp, dtype="S16")
     cf = np.intersect1d(qfp[typed >= SELF_MIN_LOCI], rfp)
     if len(cf):
         by_fp: dict = {}
@@ -463,12 +466,21 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
         if rds is not None:
             labs |= set(rds.alleles.get(d, ()))
         extra[l] = sorted(labs)
+    drop = Dropout(job)
     try:
-        spec = ModelSpec(ft, tuple(loci), job.mutation, v["model"]["theta"], extra)
+        spec = ModelSpec(ft, tuple(loci), job.mutation, v["model"]["theta"], extra,
+                         dropin=drop.dropin)
     except (KeyError, ValueError) as e:
         raise InputError(f"the model cannot be built from the frequency table and the profiles: {e}. "
                          f"Fix: set [model] min_allele_freq for alleles absent from the table") from None
     model = get_model(spec)
+
+    def drop_of(which):
+        # the run's per-sample dropout (engine.dropout); None: the model is off
+        if not drop.active:
+            return None
+        return lambda ids, codes: drop.of(which, ids, codes, model.systems)
+
     yin = load_y_inputs(job) if Y_MODE in modes else None
     job_key = stable_hash({"job": job.key_material(), "frequencies": ft.checksum(),
                            "results_version": RESULTS_VERSION})
@@ -481,7 +493,8 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
         notes.append("inputs.y_queries / y_references are given but search.modes has no y-lineage: "
                      "the Y haplotypes were not searched")
     if need_refs:
-        refs = scan_references(rds, Recoder(rds, loci, model.systems, ds_names), kit_loci)
+        refs = scan_references(rds, Recoder(rds, loci, model.systems, ds_names), kit_loci,
+                               dropout=drop_of("references"))
         if len(refs) == 0:
             raise InputError(
                 f"inputs.references: dataset {rds.path} has no reference profiles (kind=reference). "
@@ -495,7 +508,8 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
         # the model's tables for these references, built while the queries load
         prefetch_in_background(model, spec.sex_dependent, modes, search["line"], refs, cases)
     if qds is not None:
-        queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names))
+        queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names),
+                               dropout=drop_of("queries"))
     else:
         queries = _no_queries()
     _add_kit_loci(kit_loci, queries.kit, queries.codes)
@@ -542,7 +556,7 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     try:
         return _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names,
                            loci, ft, fsrc, out, resume, progress, notes, timings, executor,
-                           started, t_start, yin, _self_keys(selfp, queries, refs))
+                           started, t_start, yin, _self_keys(selfp, queries, refs), drop)
     except OSError as e:
         raise OutputError(_os_message(e, out)) from None
     finally:
@@ -599,7 +613,7 @@ def _remove_stale_temps(out: Path) -> None:
 
 def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names, loci, ft,
                 fsrc, out, resume, progress, notes, timings, executor, started, t_start, yin=None,
-                self_keys=None):
+                self_keys=None, drop=None):
     v = job.values
     modes = job.modes
     search = v["search"]
@@ -658,7 +672,7 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             })
             result = _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci,
                               prev, out, tasks_dir, progress, run_notes, timings, executor, yin,
-                              self_keys)
+                              self_keys, drop)
             hits, run_info = result
             chance_json = {m: _clean_json(ch.to_dict()) for m, ch in run_info["chance"].items()}
 
@@ -678,6 +692,14 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                 for k, d in yin.datasets.items():
                     prov["inputs"][k] = _y_shards(d)
                 prov["y_lineage"] = yin.info
+            drop_info = None
+            if drop is not None and drop.active:
+                # the dropout used for each sample: dropout.csv, and its counts per value
+                atomic_write_bytes(out / DROPOUT_FILE, _dropout_csv(queries, refs))
+                drop_info = dict(drop.describe(), file=DROPOUT_FILE,
+                                 queries=dropout_counts(queries.dropout),
+                                 references=dropout_counts(refs.dropout) if refs is not None else {})
+                prov["dropout"] = drop_info
             atomic_write_parquet(out / "hits.parquet", hits,
                                  {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
             _fault("hits")
@@ -728,6 +750,8 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                 },
                 "chance_hits": chance_json,
                 **({} if run_info.get("power") is None else {"power": run_info["power"]}),
+                **({} if drop_info is None else {"dropout": dict(
+                    drop_info, sha256=sha256_file(out / DROPOUT_FILE))}),
                 "run": dict(run_info["run"], run_id=run_id, started=started, finished=_now(),
                             timings_s={k: round(x, 4) for k, x in timings.items()},
                             notes=sorted(set(notes)) + run_notes, resumed=state_kind == "resume"),
@@ -744,6 +768,23 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
     return RunResult(out, hits, manifest, summary)
 
 
+def _dropout_csv(queries, refs) -> bytes:
+    """``dropout.csv``: ``sample_id,role,dropout,source`` for every query and reference
+    (sorted by role and id): the dropout probability each LR of the run used."""
+    lines = ["sample_id,role,dropout,source"]
+    for role, s in (("query", queries), ("reference", refs)):
+        if s is None or len(s) == 0:
+            continue
+        src = s.dropout_src if s.dropout_src is not None else np.full(len(s), "job", dtype=object)
+        ids = np.asarray(s.ids, dtype=object).astype(str)
+        for i in np.argsort(ids, kind="stable"):
+            sid = ids[i]
+            if any(c in sid for c in ',"\n\r'):
+                sid = '"' + sid.replace('"', '""') + '"'
+            lines.append(f"{sid},{role},{float(s.dropout[i])!r},{src[i]}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None) -> list:
     out = []
     for a in range(0, len(rows), size):
@@ -753,8 +794,10 @@ def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None) -> list:
 
 
 def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loci, prev, out,
-             tasks_dir, progress, notes, timings, executor, yin=None, self_keys=None):
+             tasks_dir, progress, notes, timings, executor, yin=None, self_keys=None, drop=None):
     v = job.values
+    # the chance values of a unit depend on the dropout of the queries compared with it
+    qd_tag = query_dropout_tag(queries)
     search = v["search"]
     ex = v["execution"]
     modes = job.modes
@@ -800,7 +843,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
             if prev is not None:
                 for i in np.nonzero(smask)[0]:
                     c = prev.chance.get((p.mode, str(r_ids[i])))
-                    if c is not None and bytes(c[0]) == bytes(r_fp[i]):
+                    if c is not None and bytes(c[0]) == chance_fp(r_fp[i], qd_tag):
                         chance_rows[(p.mode, str(r_ids[i]))] = c[1]
                         nmask[i] = False
             sampled[p.mode], need[p.mode] = smask, nmask
@@ -866,7 +909,8 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                 blocks = stream_blocks(rds, recoder, refs, "persons", sels, ex["block_size"])
             for si, block in blocks:
                 if si == chance_si:
-                    key = stable_hash([job_key, spec.key, p.mode, "chance", block.key])[:40]
+                    key = stable_hash([job_key, spec.key, p.mode, "chance", block.key]
+                                      + ([qd_tag] if qd_tag else []))[:40]
                     keys.append((p.mode, key, "chance"))
                     t = Task(key, p.mode, block, no_rows, kind="chance",
                              compiles=first_of(p.mode, block))
@@ -951,7 +995,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     chance, chance_state = {}, None
     if cspec is not None:
         chance, chance_state = _chance(cspec, plans, units, sampled, chance_rows, queries, cases,
-                                       spec, search, notes)
+                                       spec, search, notes, qd_tag)
         for m in modes:
             if m == Y_MODE:
                 continue
@@ -961,9 +1005,16 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     reader = UnitReader(rds, recoder, refs, cases)
     hits = partial_chance(hits, chance, spec, queries, reader, len(loci), notes,
                           v["report"]["chance_partial_max"], search["line"])
-    hits = add_alternatives(hits, spec, queries, reader, search["line"], notes,
-                            which=v["report"]["relationships"],
-                            max_hits=v["report"]["relationships_max"])
+    if drop is not None and drop.active:
+        # the alternatives' tables do not fold the dropout model in yet: rather none
+        # than values on another model than the hit's
+        if hits.num_rows and v["report"]["relationships"] != "none":
+            notes.append("the dropout model is on (model.dropout / dropin): the alternative "
+                         "relationships' LRs (relationship_lrs) are not computed")
+    else:
+        hits = add_alternatives(hits, spec, queries, reader, search["line"], notes,
+                                which=v["report"]["relationships"],
+                                max_hits=v["report"]["relationships_max"])
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0
@@ -995,12 +1046,16 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                   "power": power}
 
 
-def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, search, notes):
+def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, search, notes,
+            qd_tag=""):
     """Each mode's expected chance hits (:func:`engine.chance.aggregate`) and the
-    state table of the per-unit values."""
+    state table of the per-unit values.  Queries of different dropout are compared
+    with different tables: each (sex group, query dropout) group of a unit has its
+    own exceedance (:func:`engine.chance.group_label`), weighted by its queries."""
     nq = len(queries)
-    n_m = int(np.count_nonzero(queries.sex == "M"))
-    n_f = int(np.count_nonzero(queries.sex == "F"))
+    qd = np.asarray(queries.dropout, dtype=np.float64)
+    dvals = sorted(set(qd.tolist())) or [0.0]
+    sex = np.asarray(queries.sex, dtype=object)
     out, keep, fps = {}, {}, {}
     for p in plans:
         if p.mode == Y_MODE:
@@ -1012,11 +1067,27 @@ def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, sea
             u = str(r_ids[i])
             rows[u] = chance_rows[(p.mode, u)]
             keep[(p.mode, u)] = rows[u]
-            fps[(p.mode, u)] = bytes(r_fp[i])
+            fps[(p.mode, u)] = chance_fp(r_fp[i], qd_tag)
+        n_m = int(np.count_nonzero(sex == "M"))
+        n_f = int(np.count_nonzero(sex == "F"))
+        weights = {}
+        for d in dvals:
+            at = qd == d
+            n_d = int(at.sum())
+            if p.mode == "case":
+                weights[group_label("", d)] = n_d
+                weights[group_label("M", d)] = int(np.count_nonzero(at & (sex == "M")))
+                weights[group_label("F", d)] = int(np.count_nonzero(at & (sex == "F")))
+            elif p.mode == "duplicates":
+                # each unordered pair once: (n - 1) / 2 per query, spread over the
+                # queries' dropout groups in proportion
+                weights[group_label("", d)] = ((nq - 1) / 2.0 if n_d == nq else
+                                               (nq - 1) / 2.0 * n_d / nq)
+            else:
+                weights[group_label("", d)] = n_d
         if p.mode == "case":
             split = cases.needs_sex & spec.sex_dependent
             n_split = int(split.sum())
-            weights = {"": nq, "M": n_m, "F": n_f}
             ncomp = nq * (N - n_split) + (n_m + n_f) * n_split
             words = f"{nq} queries x {N} cases"
             if n_split:
@@ -1024,12 +1095,10 @@ def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, sea
                           f"{n_m + n_f} queries of known sex)")
             unit_word = "cases"
         elif p.mode == "duplicates":
-            weights = {"": (nq - 1) / 2.0}
             ncomp = nq * (nq - 1) / 2.0
             words = f"each of the {nq * (nq - 1) // 2} pairs of {nq} queries once"
             unit_word = "queries"
         else:
-            weights = {"": nq}
             ncomp = nq * N
             words = f"{nq} queries x {N} reference persons"
             unit_word = "reference persons"

@@ -61,6 +61,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = ["ChanceSpec", "make_spec", "ModeChance", "sample_mask", "run_chance_task",
+           "group_label", "query_dropout_tag", "chance_fp",
            "aggregate", "annotate", "CHANCE_SCHEMA", "rows_from_table", "GRID_PER_DECADE"]
 
 GRID_PER_DECADE = 20
@@ -132,6 +133,29 @@ def sample_mask(kind: str, ids, m: int) -> np.ndarray:
 _PG_CACHE: dict = {}
 
 
+def group_label(sex_group: str, query_dropout: float) -> str:
+    """The ``group`` of a unit's chance row: the queries' sex group (``""``, ``"M"``,
+    ``"F"``) and, where it is not 0, their dropout probability (queries of another
+    dropout are compared with other tables: ``docs/dropout.md``)."""
+    return sex_group if not query_dropout else f"{sex_group}|d={float(query_dropout)!r}"
+
+
+def query_dropout_tag(queries) -> str:
+    """The distinct dropout probabilities of the queries, as text ("" when all are 0)."""
+    d = np.asarray(getattr(queries, "dropout", None) if queries is not None else None,
+                   dtype=np.float64) if getattr(queries, "dropout", None) is not None else np.zeros(0)
+    vals = sorted(set(d.tolist()))
+    return "" if not any(vals) else ",".join(repr(v) for v in vals)
+
+
+def chance_fp(fp, tag: str) -> bytes:
+    """A unit's fingerprint for its chance values: its own, and the queries' dropout
+    values when there are any (its tables per query dropout depend on them)."""
+    if not tag:
+        return bytes(fp)
+    return hashlib.blake2b(bytes(fp) + b"\x1f" + tag.encode(), digest_size=16).digest()
+
+
 def run_chance_task(ctx, task, queries, progress=None):
     """Exceedance of every table of the block's units: a TaskResult whose table
     has :data:`CHANCE_SCHEMA` rows (one per unit and query-sex group).
@@ -149,24 +173,31 @@ def run_chance_task(ctx, task, queries, progress=None):
     block = task.block
     from .task import _CHANCE_DEFAULT, _COMPILE_DEFAULT, CHANCE_WORK, COMPILE_WORK
 
-    bt = cached_block(ctx, mode, block, queries)
+    # the block's tables for each dropout of the queries (one set without dropout)
+    qd = getattr(queries, "dropout", None)
+    dvals = sorted(set(np.asarray(qd, dtype=np.float64).tolist())) if qd is not None and len(qd) else [0.0]
+    dc = float(getattr(ctx.model, "dropin", 0.0))
+    groups = [(d, grp) for d in dvals for grp in cached_block(ctx, mode, block, queries, d).groups]
     if progress is not None and task.compiles:
         progress(COMPILE_WORK.get(mode, _COMPILE_DEFAULT) * len(block))
     # a unit in two query-sex groups is computed twice: the block's work spread over both
-    n_entries = sum(len(g.units) for g in bt.groups) or 1
+    n_entries = sum(len(g.units) for _, g in groups) or 1
     per_entry = CHANCE_WORK.get(mode, _CHANCE_DEFAULT) * len(block) // n_entries
     model = get_model(ctx.model)
     skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
     th = np.asarray(spec.thresholds)
     rows = {k: [] for k in CHANCE_SCHEMA.names}
-    for grp in bt.groups:
+    for d, grp in groups:
         ids = [block.unit_ids[int(u)] for u in grp.units]
         tabs = CaseTables(ids, grp.lr, grp.incons, grp.typed, grp.offsets, grp.loci, mode)
+        # the population law of the candidate's *observed* genotype under H2 (with
+        # the queries' dropout and drop-in: docs/dropout.md)
+        kw = dict(dropout=d, dropin=dc) if (d or dc) else {}
         for c in range(len(ids)):
             err = ""
             try:
                 e = exceedance(tabs, c, th, model=model, method="exact", h2=spec.population,
-                               resolution=spec.resolution, max_inconsistent=int(skip))
+                               resolution=spec.resolution, max_inconsistent=int(skip), **kw)
                 est, lo, hi, mlr = e.estimate, e.lower, e.upper, e.mean_lr
             except ValueError as ex:  # a table that is not a finite LR where P > 0
                 err = str(ex)
@@ -176,7 +207,7 @@ def run_chance_task(ctx, task, queries, progress=None):
             n = int(nz[-1]) + 1 if len(nz) else 0
             rows["mode"].append(mode)
             rows["unit"].append(ids[c])
-            rows["group"].append(grp.sex or "")
+            rows["group"].append(group_label(grp.sex or "", d))
             rows["estimate"].append(est[:n].tolist())
             rows["lower"].append(lo[:n].tolist())
             rows["upper"].append(hi[:n].tolist())

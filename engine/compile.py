@@ -97,24 +97,27 @@ def _stack(parts, loci, offsets):
 
 
 def compile_block(model, sex_dep: bool, mode: str, block, line: str = "paternal",
-                  queries=None) -> BlockTables:
-    """Compile the tables of one block for ``mode``."""
+                  queries=None, query_dropout: float = 0.0, dropin: float = 0.0) -> BlockTables:
+    """Compile the tables of one block for ``mode``, for queries of dropout
+    ``query_dropout`` (with the references' own dropout and the run's ``dropin``:
+    ``docs/dropout.md``; all 0: the tables without the dropout model)."""
     notes = []
+    drop = dict(query_dropout=query_dropout, dropin=dropin)
     if block.kind == "persons":
         n = len(block)
         sexes = [SEX_WORD.get(s, "unknown") for s in block.sexes] if sex_dep else ["male"] * n
-        for sx in sorted({"female" if s == "female" else "male" for s in sexes}):
-            model.pair_tables(mode, sx, line)
-        t = model.compile_pairwise(mode, block.unit_ids, block.codes, sexes, line=line)
+        t = model.compile_pairwise(mode, block.unit_ids, block.codes, sexes, line=line,
+                                   ref_dropout=block.dropouts, **drop)
         notes.extend(t.notes)
         groups = [_group(None, np.arange(n), t)]
     elif block.kind == "queries":
-        model.pair_tables("identity", "male", "paternal")
         codes = queries.codes[block.query_rows]
-        t = model.compile_pairwise("identity", block.unit_ids, codes, None)
+        qd = getattr(queries, "dropout", None)
+        t = model.compile_pairwise("identity", block.unit_ids, codes, None,
+                                   ref_dropout=None if qd is None else qd[block.query_rows], **drop)
         groups = [_group(None, np.arange(len(block)), t)]
     else:
-        groups = _compile_cases(model, sex_dep, block.cases)
+        groups = _compile_cases(model, sex_dep, block.cases, **drop)
     # packed screening tables (built on first use): 2 bytes per table entry
     nbytes = sum(g.lr.nbytes + g.log_tab.nbytes + g.incons.nbytes + g.lr.size * 2 for g in groups)
     return BlockTables(groups, sorted(set(notes)), nbytes)
@@ -182,26 +185,27 @@ def prefetch_in_background(*args) -> threading.Thread:
     return in_background("strkin-tables", prefetch_tables, *args)
 
 
-def _compile_cases(model, sex_dep, cases) -> list:
+def _compile_cases(model, sex_dep, cases, query_dropout=0.0, dropin=0.0) -> list:
     """Table groups of a block of cases: one for every query, and, where M's sex
     decides the pedigree (a 'child' relative, sex-dependent mutation), one per sex."""
     by_group = _case_groups(cases, sex_dep)
     groups = []
     for sx, items in by_group.items():
         if items:
-            t = _compile_generic(model, [(cases[u], ms) for u, ms in items])
+            t = _compile_generic(model, [(cases[u], ms) for u, ms in items], query_dropout, dropin)
             groups.append(_group(sx, [u for u, _ in items], t))
     return groups
 
 
-def _compile_generic(model, items):
+def _compile_generic(model, items, query_dropout=0.0, dropin=0.0):
     """Tables of cases ``items = [(case, missing_sex), ...]``: the core's case
     compiler (:meth:`kinship.search.ScoringModel.compile_cases`: closed forms for
     couples and duos, the case pedigree's table for a single relative, memoised
-    exact pedigree tables for every other shape)."""
+    exact pedigree tables for every other shape; with dropout, see there)."""
     return model.compile_cases([{"id": c["id"], "missing_sex": ms, "relatives": c["relatives"],
-                                 "case": c.get("case"), "missing": c.get("missing")}
-                                for c, ms in items])
+                                 "case": c.get("case"), "missing": c.get("missing"),
+                                 "dropout": c.get("dropout")}
+                                for c, ms in items], query_dropout=query_dropout, dropin=dropin)
 
 
 # -- per-process cache: a block's tables are compiled once and shared by the tasks
@@ -212,10 +216,12 @@ _KEY_LOCKS: dict = {}
 CACHE_BLOCKS = 8
 
 
-def cached_block(ctx, mode, block, queries=None) -> BlockTables:
+def cached_block(ctx, mode, block, queries=None, query_dropout: float = 0.0) -> BlockTables:
+    """The block's tables for queries of dropout ``query_dropout`` (compiled once per
+    process and kept for the other query chunks of the block)."""
     from .model import get_model
 
-    key = (ctx.model.key, mode, ctx.line, block.key)
+    key = (ctx.model.key, mode, ctx.line, block.key) + ((float(query_dropout),) if query_dropout else ())
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
@@ -228,7 +234,7 @@ def cached_block(ctx, mode, block, queries=None) -> BlockTables:
             if hit is not None:
                 return hit
         bt = compile_block(get_model(ctx.model), ctx.model.sex_dependent, mode, block, ctx.line,
-                           queries)
+                           queries, float(query_dropout), float(ctx.model.dropin))
         with _CACHE_LOCK:
             _CACHE[key] = bt
             while len(_CACHE) > CACHE_BLOCKS:

@@ -177,8 +177,18 @@ class QuerySet:
     gidx: np.ndarray
     fp: np.ndarray
     rank: np.ndarray = None  # rank of each id in sorted order (ties broken by id)
+    #: dropout probability of each query (engine.dropout; zeros: none)
+    dropout: np.ndarray = None
+    #: where each query's dropout came from (file, estimate, job)
+    dropout_src: np.ndarray = None
+    #: fingerprint of genotypes and sex only (identical profiles); ``fp`` adds the dropout
+    gfp: np.ndarray = None
 
     def __post_init__(self):
+        if self.dropout is None:
+            self.dropout = np.zeros(len(self.ids))
+        if self.gfp is None:
+            self.gfp = self.fp
         if self.rank is None:
             order = np.argsort(self.ids, kind="stable")
             self.rank = np.empty(len(self.ids), dtype=np.int64)
@@ -204,7 +214,9 @@ class QuerySet:
         return {k: v for k, v in self.__dict__.items() if k != "_columns"}
 
 
-def load_queries(dataset, recoder: Recoder, which: str = "queries") -> QuerySet:
+def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None) -> QuerySet:
+    """The queries of ``dataset``; ``dropout``: ``f(ids, codes) -> (d, source)`` (the
+    run's :class:`engine.dropout.Dropout`), or None (no dropout)."""
     arr = dataset.load(kind="query", loci=recoder.load_loci)
     if len(arr) == 0:
         raise InputError(
@@ -214,8 +226,18 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries") -> QuerySet:
         )
     codes = recoder.codes(arr)
     sex = arr.sex.astype(object)
-    return QuerySet(arr.sample_id.astype(object), sex, arr.kit.astype(object), codes,
-                    genotype_indices(codes), fingerprints(codes, sex))
+    ids = arr.sample_id.astype(object)
+    gfp = fingerprints(codes, sex)
+    d = src = None
+    fp = gfp
+    if dropout is not None:
+        from .dropout import fingerprint_sex
+
+        d, src = dropout(ids, codes)
+        if np.any(d):
+            fp = fingerprints(codes, fingerprint_sex(sex, d))
+    return QuerySet(ids, sex, arr.kit.astype(object), codes, genotype_indices(codes), fp,
+                    dropout=d, dropout_src=src, gfp=gfp)
 
 
 @dataclass
@@ -233,6 +255,15 @@ class RefPersons:
     n_shards: int
     kit_loci: dict  # kit -> boolean [L] typed anywhere
     n_typed: np.ndarray = None   # loci typed per person
+    dropout: np.ndarray = None   # dropout probability per person (engine.dropout)
+    dropout_src: np.ndarray = None
+    gfp: np.ndarray = None       # fingerprint of genotypes and sex only
+
+    def __post_init__(self):
+        if self.dropout is None:
+            self.dropout = np.zeros(len(self.ids))
+        if self.gfp is None:
+            self.gfp = self.fp
 
     def __len__(self):
         return len(self.ids)
@@ -257,9 +288,12 @@ class Cases:
         return len(self.ids)
 
 
-def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> RefPersons:
-    """Pass 1: ids, metadata, fingerprints and typed loci per kit (no genotypes kept)."""
+def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None,
+                    dropout=None) -> RefPersons:
+    """Pass 1: ids, metadata, fingerprints and typed loci per kit (no genotypes kept).
+    ``dropout``: as for :func:`load_queries`."""
     ids, case, rel, sex, kit, fps, shard, row, ntyped = [], [], [], [], [], [], [], [], []
+    drop, dsrc, gfps = [], [], []
     kit_loci: dict = {} if job_kits is None else job_kits
     n_shards = 0
     for s, arr in enumerate(dataset.iter_shards(kind="reference", loci=recoder.load_loci)):
@@ -273,7 +307,16 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> 
         rel.append(_canonical_relations(arr.relation))
         sex.append(sx)
         kit.append(arr.kit.astype(object))
-        fps.append(fingerprints(codes, sx))
+        g = fingerprints(codes, sx)
+        gfps.append(g)
+        if dropout is not None:
+            from .dropout import fingerprint_sex
+
+            d, src = dropout(arr.sample_id.astype(object), codes)
+            drop.append(d)
+            dsrc.append(src)
+            g = fingerprints(codes, fingerprint_sex(sx, d)) if np.any(d) else g
+        fps.append(g)
         ntyped.append((codes[:, :, 0] >= 0).sum(axis=1).astype(np.int32))
         shard.append(np.full(len(arr), s, dtype=np.int32))
         row.append(np.arange(len(arr), dtype=np.int32))
@@ -281,7 +324,10 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None) -> 
     cat = (lambda xs, dt: np.concatenate(xs) if xs else np.array([], dtype=dt))
     return RefPersons(cat(ids, object), cat(case, object), cat(rel, object), cat(sex, object),
                       cat(kit, object), cat(fps, "S16"), cat(shard, np.int32), cat(row, np.int32),
-                      n_shards, kit_loci, cat(ntyped, np.int32))
+                      n_shards, kit_loci, cat(ntyped, np.int32),
+                      dropout=cat(drop, np.float64) if dropout is not None else None,
+                      dropout_src=cat(dsrc, object) if dropout is not None else None,
+                      gfp=cat(gfps, "S16"))
 
 
 def _canonical_relations(values) -> np.ndarray:
@@ -525,6 +571,7 @@ class RefBlock:
     cases: list = None
     query_rows: np.ndarray = None
     haplotypes: object = None
+    dropouts: np.ndarray = None   # persons: each reference's dropout probability
 
     def __len__(self):
         return len(self.unit_ids)
@@ -610,7 +657,8 @@ def _make_block(kind, units, refs, cases, held) -> RefBlock:
         return RefBlock("persons", ids, _block_key("persons", ids, refs.fp[units]),
                         case_ids=[str(refs.case_id[i]) for i in units],
                         relations=[str(refs.relation[i]) for i in units],
-                        sexes=[str(refs.sex[i]) for i in units], codes=codes)
+                        sexes=[str(refs.sex[i]) for i in units], codes=codes,
+                        dropouts=np.asarray(refs.dropout, dtype=np.float64)[units])
     out = []
     for u in units:
         rel = [(str(refs.ids[i]), str(refs.relation[i]), SEX_WORD.get(str(refs.sex[i]), "unknown"),
@@ -620,7 +668,9 @@ def _make_block(kind, units, refs, cases, held) -> RefBlock:
         out.append({"id": str(cases.ids[u]), "relatives": rel, "needs_sex": bool(cases.needs_sex[u]),
                     "case": fam, "missing": (x or fam.missing[0]) if fam is not None else None,
                     "case_id": cases.case_ids[u] if cases.case_ids else str(cases.ids[u]),
-                    "missing_label": x})
+                    "missing_label": x,
+                    "dropout": {str(refs.ids[i]): float(refs.dropout[i]) for i in cases.members[u]
+                                if refs.dropout[i]}})
     ids = [str(cases.ids[u]) for u in units]
     return RefBlock("cases", ids, _block_key("cases", ids, cases.fp[units]), cases=out)
 

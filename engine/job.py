@@ -69,6 +69,12 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "silent": (None, "silent (null) allele frequency: a number for every locus, or "
                          "{locus = number}; default: none, or the silent alleles of a .fam "
                          "frequency file (inputs.frequencies_format = \"fam\"); 0 turns one off"),
+        "dropout": (0.0, "allelic dropout probability of every sample (docs/dropout.md): a number "
+                         "in [0, 1), \"estimate\" (from each sample's apparent homozygotes), or "
+                         "{queries = ..., references = ...}; 0: no dropout"),
+        "dropin": (0.0, "drop-in probability of every sample, in [0, 1); 0: no drop-in"),
+        "dropout_samples": (None, "CSV file sample_id,dropout: the dropout of those samples "
+                                  "(over model.dropout)"),
     },
     "search": {
         "modes": (_REQUIRED, f"list of modes: {', '.join(MODES)}"),
@@ -147,6 +153,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                    "estimated to take longer to compile (one core)"),
     },
 }
+
+#: the dropout model's keys of [model] (engine/dropout.py)
+_DROPOUT_KEYS = ("dropout", "dropin", "dropout_samples")
 
 _MUTATION_MODELS = ("equal", "proportional", "stepwise", "extended-stepwise")
 _MUTATION_KEYS = {
@@ -345,6 +354,9 @@ class Job:
                     f"{src}: model.silent must be a silent-allele frequency in [0, 1) or a table "
                     f"{{locus = frequency}}, got {sil!r}"
                 )
+        from .dropout import check_setting
+
+        check_setting(v["model"], src)
         modes = v["search"]["modes"]
         if isinstance(modes, str):
             modes = [modes]
@@ -593,7 +605,13 @@ class Job:
             inputs.pop("population", None)
         if inputs.get("frequencies_format") == "auto":
             inputs["frequencies_format"] = self.frequencies_format()
-        out = {"inputs": inputs, "model": v["model"], "search": v["search"], "report": v["report"]}
+        model = dict(v["model"])
+        for k in _DROPOUT_KEYS:       # at their defaults: the job key of before
+            if model.get(k) == SCHEMA["model"][k][0]:
+                model.pop(k, None)
+        if model.get("dropout_samples") is not None:
+            model["dropout_samples"] = str(self.path(model["dropout_samples"]).resolve())
+        out = {"inputs": inputs, "model": model, "search": v["search"], "report": v["report"]}
         if Y_MODE in v["search"]["modes"]:
             out["y_lineage"] = v["y_lineage"]
         return out

@@ -196,17 +196,23 @@ class ModelSpec:
     theta: float
     extra_alleles: dict
     key: str = ""
+    #: drop-in probability of every sample (docs/dropout.md); the samples' dropout
+    #: probabilities are per sample (engine.dropout) and enter the units' fingerprints
+    dropin: float = 0.0
 
     def __post_init__(self):
         if not self.key:
             from .job import stable_hash
 
             m = self.build()
-            self.key = m._strkin_key = stable_hash({
+            material = {
                 "describe": m.describe(),
                 "systems": [[s.locus, list(s.alleles), [repr(float(x)) for x in s.freqs]]
                             for s in m.systems],
-            })
+            }
+            if self.dropin:
+                material["dropin"] = repr(float(self.dropin))
+            self.key = m._strkin_key = stable_hash(material)
             _CACHE[self.key] = m
 
     def build(self):

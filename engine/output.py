@@ -40,7 +40,9 @@ __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "R
            "OUR_FILES", "STATE", "clean_results"]
 
 STATE = "_state"
-OUR_FILES = ("hits.parquet", "summary.txt", "manifest.json", STATE)
+#: the dropout probability used for each sample (written when the dropout model is on)
+DROPOUT = "dropout.csv"
+OUR_FILES = ("hits.parquet", "summary.txt", "manifest.json", DROPOUT, STATE)
 
 
 def _tmp(path: Path) -> Path:

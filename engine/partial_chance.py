@@ -65,9 +65,17 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
     unit_ids = sorted({cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}" for i in keep if mode[i] == "case"})
     persons, units = reader.persons(person_ids), reader.cases(unit_ids)
     q_row = {str(x): i for i, x in enumerate(queries.ids)}
+    qdrop = np.asarray(queries.dropout, dtype=np.float64)
+    refs = getattr(reader, "refs", None)
+    r_drop = ({str(x): float(d) for x, d in zip(refs.ids, refs.dropout) if d}
+              if refs is not None and refs.dropout is not None and np.any(refs.dropout) else {})
+    dc = float(getattr(spec, "dropin", 0.0))
     done = 0
     for i in keep:
         m = mode[i]
+        jq = q_row.get(str(qid[i]))
+        qd = float(qdrop[jq]) if jq is not None else 0.0
+        drop = dict(query_dropout=qd, dropin=dc) if (qd or dc or r_drop) else {}
         try:
             if m == "case":
                 cu = units.get(cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}")
@@ -79,21 +87,26 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
                 ms = (qs if spec.sex_dependent else "male") if cu["needs_sex"] else "unknown"
                 tables = model.compile_cases([{"id": cu["id"], "missing_sex": ms,
                                                "relatives": cu["relatives"], "case": cu.get("case"),
-                                               "missing": cu.get("missing")}])
+                                               "missing": cu.get("missing"),
+                                               "dropout": cu.get("dropout")}], **drop)
             else:
                 if m == "duplicates":
                     j = q_row.get(str(rid[i]))
                     if j is None:
                         continue
                     codes, sex = queries.codes[j], str(queries.sex[j])
+                    rd = float(qdrop[j])
                 else:
                     if str(rid[i]) not in persons:
                         continue
                     codes, sex = persons[str(rid[i])]
+                    rd = r_drop.get(str(rid[i]), 0.0)
                 rel = "identity" if m == "duplicates" else m
                 sx = SEX_WORD.get(str(sex), "unknown") if spec.sex_dependent else "male"
+                if drop or rd:
+                    drop = dict(ref_dropout=[rd], query_dropout=qd, dropin=dc)
                 tables = model.compile_pairwise(rel, [str(rid[i])], np.asarray(codes)[None], [sx],
-                                                line=line)
+                                                line=line, **drop)
         except (ValueError, KeyError, NotImplementedError):
             continue
         compared = set(json.loads(per[i]).keys())
@@ -102,7 +115,8 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
                 tables.typed[0, l] = False
         skip = chance[m].max_inconsistent if m in ("identity", "duplicates") else 0
         ex = exceedance(tables, 0, [10.0 ** float(score[i])], model=model, method="exact",
-                        bracket=False, max_inconsistent=skip)
+                        bracket=False, max_inconsistent=skip,
+                        **({"dropout": qd, "dropin": dc} if (qd or dc) else {}))
         vals[i] = float(chance[m].n_comparisons) * float(ex.estimate[0])
         done += 1
     if left:

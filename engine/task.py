@@ -185,14 +185,22 @@ def _run_task(ctx, task, queries, progress):
 
     mode = task.mode
     block = task.block
-    bt = cached_block(ctx, mode, block, queries)
+    rows_all = np.asarray(task.query_rows, dtype=np.int64)
+    # queries of different dropout are scored against tables folded with their own
+    # dropout (engine.dropout): one set of tables per distinct value in the chunk
+    qd = np.asarray(queries.dropout, dtype=np.float64)[rows_all]
+    groups = []
+    for d in sorted(set(qd.tolist())):
+        bt_d = cached_block(ctx, mode, block, queries, d)
+        sel = rows_all[qd == d]
+        groups.extend((grp, sel) for grp in bt_d.groups)
+    bt = _Groups([g for g, _ in groups])
     if progress is not None and task.compiles:
         progress(COMPILE_WORK.get(mode, _COMPILE_DEFAULT) * len(block))
     log_t = math.log10(ctx.threshold)
     max_skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
     canonical = mode == "duplicates"
     stats = np.zeros(1, dtype=np.int64)
-    rows_all = np.asarray(task.query_rows, dtype=np.int64)
     if canonical:
         unit_rank = queries.rank[block.query_rows]
     else:
@@ -200,11 +208,11 @@ def _run_task(ctx, task, queries, progress):
     parts = []
     not_compared = 0
     pairs = 0
-    for gi, grp in enumerate(bt.groups):
-        rows = rows_all
+    for gi, (grp, rows_d) in enumerate(groups):
+        rows = rows_d
         if grp.sex is not None:
-            sx = queries.sex[rows_all]
-            rows = rows_all[sx == grp.sex]
+            sx = queries.sex[rows_d]
+            rows = rows_d[sx == grp.sex]
             if grp.sex == "M":  # each such case is in the M and the F group: count once
                 not_compared += int(np.count_nonzero(sx == "")) * len(grp)
         c_rank = unit_rank[grp.units]
@@ -223,6 +231,13 @@ def _run_task(ctx, task, queries, progress):
     return _collect(ctx, task, bt, parts, queries, unit_rank,
                     {"pairs": int(task.n_pairs), "pairs_scored": int(pairs),
                      "locus_lookups": int(stats[0]), "pairs_not_compared_sex": int(not_compared)})
+
+
+@dataclass
+class _Groups:
+    """The table groups a task scored (those of every query dropout), as ``bt.groups``."""
+
+    groups: list
 
 
 def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:

@@ -120,7 +120,8 @@ _ROUND_EPS = 1e-7
 # --------------------------------------------------------------------------------------
 # the population distribution of the candidate's genotype
 # --------------------------------------------------------------------------------------
-def genotype_probabilities(model, h2: str = "hw") -> np.ndarray:
+def genotype_probabilities(model, h2: str = "hw", dropout: float = 0.0,
+                           dropin: float = 0.0) -> np.ndarray:
     """``P(g)`` for every genotype call of every locus of ``model`` (a
     :class:`kinship.search.ScoringModel`), flat and aligned with
     ``model.offsets`` like a row of :attr:`CaseTables.lr`.
@@ -129,12 +130,22 @@ def genotype_probabilities(model, h2: str = "hw") -> np.ndarray:
     probability that nothing is seen at the locus (its LR factor is taken as 1);
     other genotypes containing ``s`` have probability 0 (their mass is in the
     call ``a/a``).
+
+    With ``dropout`` d or ``dropin`` c (the candidate's sample, ``docs/dropout.md``)
+    it is the law of the *observed* call: ``P(g_obs) = Σ_{x,y} E[g_obs, x, y] P(x, y)``
+    over the true ordered genotype (:func:`kinship.tables.evidence_stack`).  A
+    locus then sums to less than 1: the rest is the probability that nothing is
+    seen (or, with drop-in, more than two alleles: not a single-source call),
+    where the locus is untyped (factor 1); :func:`locus_distributions` puts it at
+    LR 1.  d = c = 0 gives the values above exactly.
     """
     from .frequencies import SILENT
     from .tables import genotype_index, genotype_pairs
 
     if h2 not in ("hw", "theta"):
         raise ValueError(f"h2 must be 'hw' or 'theta', got {h2!r}")
+    if dropout or dropin:
+        return _observed_probabilities(model, h2, float(dropout), float(dropin))
     theta = float(model.theta) if h2 == "theta" else 0.0
     out = np.zeros(model.size)
     for l, s in enumerate(model.systems):
@@ -155,10 +166,42 @@ def genotype_probabilities(model, h2: str = "hw") -> np.ndarray:
     return out
 
 
-def _population(model, h2) -> np.ndarray:
+def _observed_probabilities(model, h2: str, d: float, c: float) -> np.ndarray:
+    """:func:`genotype_probabilities` with dropout ``d`` and drop-in ``c`` (cached on
+    the model: the same for every unit of a run)."""
+    from .frequencies import SILENT
+    from .tables import evidence_stack, genotype_pairs
+
+    key = ("_observed_pg", h2, d, c)
+    cache = model.__dict__.setdefault("_pg_cache", {})
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    theta = float(model.theta) if h2 == "theta" else 0.0
+    out = np.zeros(model.size)
+    for l, s in enumerate(model.systems):
+        p = np.asarray(s.freqs, dtype=float)
+        p = p / p.sum()
+        # ordered true genotype (x, y): HW, or the subpopulation's with θ
+        P2 = (1.0 - theta) * np.outer(p, p)
+        P2[np.diag_indices_from(P2)] += theta * p
+        E = evidence_stack(s, d, c)                     # [G, A, A]
+        P = np.tensordot(E, P2, axes=([1, 2], [0, 1]))
+        if s.silent:
+            si = s.alleles.index(SILENT)
+            a, b = genotype_pairs(s.n_alleles)
+            P = np.where((a == si) | (b == si), 0.0, P)   # a silent allele is never seen
+        o = model.offsets[l]
+        out[o:o + len(P)] = P
+    out.setflags(write=False)
+    cache[key] = out
+    return out
+
+
+def _population(model, h2, dropout=0.0, dropin=0.0) -> np.ndarray:
     if isinstance(model, np.ndarray):
         return np.asarray(model, dtype=float)
-    return genotype_probabilities(model, h2)
+    return genotype_probabilities(model, h2, dropout, dropin)
 
 
 def locus_distributions(tables, c: int, pg: np.ndarray, silent_index=None,
@@ -179,7 +222,12 @@ def locus_distributions(tables, c: int, pg: np.ndarray, silent_index=None,
         keep = P > 0
         if silent_index is not None and silent_index[l] >= 0:
             T[silent_index[l]] = 1.0  # nothing seen: the locus is skipped
+        rest = 1.0 - float(P.sum())
         P, T = P[keep], T[keep]
+        if rest > 1e-12:
+            # nothing seen at the locus (observed-genotype law with dropout): untyped,
+            # factor 1
+            P, T = np.append(P, rest), np.append(T, 1.0)
         if np.any(np.isnan(T)) or np.any(T < 0) or np.any(np.isinf(T)):
             bad = T[np.isnan(T) | (T < 0) | np.isinf(T)][0]
             raise ValueError(
@@ -562,8 +610,8 @@ def _log_thresholds(thresholds) -> tuple[np.ndarray, np.ndarray]:
     return t, np.log10(t)
 
 
-def _prepare(tables, model, h2):
-    pg = _population(model, h2)
+def _prepare(tables, model, h2, dropout=0.0, dropin=0.0):
+    pg = _population(model, h2, dropout, dropin)
     if pg.shape != (tables.lr.shape[1],):
         raise ValueError(f"population probabilities have shape {pg.shape}; the tables have "
                          f"{tables.lr.shape[1]} genotype columns: use the model that compiled them")
@@ -610,7 +658,8 @@ def _check_args(method, resolution, n_samples, tilt, max_skip=0):
 def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: str = "exact",
                h2: str = "hw", resolution: float = 1e-3, n_samples: int = 4000, tilt="auto",
                seed=None, under: str = "H2", bracket: bool = True,
-               max_inconsistent: int = 0) -> Exceedance:
+               max_inconsistent: int = 0, dropout: float = 0.0,
+               dropin: float = 0.0) -> Exceedance:
     """``P_H2(LR >= t)`` for case ``c`` of ``tables`` at each threshold ``t``.
 
     ``under="H1"`` gives ``P_H1(LR >= t)`` instead, the chance that a true
@@ -626,7 +675,8 @@ def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: st
     ``"mc"`` (plain simulation).  See the module doc for the H2 population.
     ``max_inconsistent``: up to this many loci with table value 0 are left out of
     the LR (identity search with mistyped loci; exact method only, see the
-    module doc).
+    module doc).  ``dropout``, ``dropin``: the candidate's dropout and drop-in
+    probabilities, for tables compiled with them (:func:`genotype_probabilities`).
     """
     _check_args(method, resolution, n_samples, tilt, max_inconsistent)
     if under not in ("H1", "H2"):
@@ -634,7 +684,7 @@ def exceedance(tables, c: int, thresholds: Sequence[float], *, model, method: st
     if not 0 <= c < len(tables):
         raise IndexError(f"case index {c} out of range for {len(tables)} tables")
     t, taus = _log_thresholds(thresholds)
-    pg, silent = _prepare(tables, model, h2)
+    pg, silent = _prepare(tables, model, h2, dropout, dropin)
     return _case(tables, c, t, taus, pg, silent, method, resolution, int(n_samples), tilt, seed, under,
                  bracket, int(max_inconsistent))
 
@@ -643,7 +693,8 @@ def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *,
                          method: str = "exact", h2: str = "hw", max_cases: int | None = 100,
                          n_samples: int = 2000, tilt="auto", resolution: float = 2e-3,
                          seed: int = 0, per_case: bool = False,
-                         max_inconsistent: int = 0) -> ChanceHits:
+                         max_inconsistent: int = 0, dropout: float = 0.0,
+                         dropin: float = 0.0) -> ChanceHits:
     """Expected number of unrelated (query, case) pairs reaching each threshold
     in a search of ``n_queries`` candidates against every case of ``tables``:
     ``n_queries x sum_c P_H2(LR_c >= t)``.
@@ -662,7 +713,7 @@ def expected_chance_hits(tables, n_queries: int, thresholds: Sequence[float], *,
         e = ((np.zeros((0, len(t))), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, len(t))),
               np.zeros((0, len(t)))) if per_case else (None,) * 5)
         return ChanceHits(t, z, z, z, z, int(n_queries), 0, 0, method, h2, 1.0, *e)
-    pg, silent = _prepare(tables, model, h2)
+    pg, silent = _prepare(tables, model, h2, dropout, dropin)
     rng = np.random.default_rng(seed)
     if max_cases is not None and C > max_cases:
         cases = np.sort(rng.choice(C, size=int(max_cases), replace=False))

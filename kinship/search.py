@@ -166,26 +166,37 @@ class ScoringModel:
         }
 
     # -- compilation ----------------------------------------------------------------
-    def pair_tables(self, rel: str, ref_sex: str = "male", line: str = "paternal"):
+    def pair_tables(self, rel: str, ref_sex: str = "male", line: str = "paternal",
+                    ref_dropout: float = 0.0, query_dropout: float = 0.0, dropin: float = 0.0):
         """Per locus, the pair table of ``rel`` (:func:`kinship.tables.pair_table`);
-        built once per model (thread-safe)."""
-        key = (rel, ref_sex, line)
+        built once per model (thread-safe).  ``ref_dropout`` / ``query_dropout`` /
+        ``dropin``: the dropout model of the two samples (``docs/dropout.md``),
+        folded into the table; all 0 (the default) is the table without."""
+        drop = _drop_key(ref_dropout, query_dropout, dropin)
+        key = (rel, ref_sex, line) + drop
         hit = self._pair_cache.get(key)
         if hit is not None:
             return hit
         with self._lock:
             if key not in self._pair_cache:
+                kw = {} if not drop else dict(ref_dropout=drop[0], query_dropout=drop[1],
+                                              dropin=drop[2])
                 self._pair_cache[key] = [
-                    pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line)
+                    pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line, **kw)
                     for s in self.systems
                 ]
             return self._pair_cache[key]
 
-    def compile_pairwise(self, rel: str, ids, codes, sexes=None, line: str = "paternal") -> CaseTables:
+    def compile_pairwise(self, rel: str, ids, codes, sexes=None, line: str = "paternal",
+                         ref_dropout=None, query_dropout: float = 0.0,
+                         dropin: float = 0.0) -> CaseTables:
         """Tables for ``rel`` between each reference (rows of ``codes``) and any
         candidate.  ``sexes``: reference sexes (the transmitting parent's mutation
         model where the reference is a parent or on the linking line);
-        ``"unknown"`` uses the male model and is noted."""
+        ``"unknown"`` uses the male model and is noted.  ``ref_dropout``: one
+        number or one per reference, ``query_dropout`` the candidates' (one number:
+        the tables are for candidates of that dropout), ``dropin`` every sample's
+        (``docs/dropout.md``; rows of :meth:`pair_tables` with that dropout)."""
         codes = np.asarray(codes)
         R = codes.shape[0]
         lr = np.ones((R, self.size))
@@ -204,23 +215,35 @@ class ScoringModel:
                     notes.append("reference sex unknown: male mutation model used")
             norm.append(s)
         norm = np.array(norm)
+        rd = _per_row(ref_dropout, R)
         for sex in ("male", "female"):
-            rows = np.nonzero(norm == sex)[0]
-            if len(rows) == 0:
-                continue
-            tabs = self.pair_tables(rel, sex, line)
-            for l, (W, I) in enumerate(tabs):
-                o = self.offsets[l]
-                G = W.shape[1]
-                sel = rows[typed[rows, l]]
-                if len(sel):
-                    lr[sel, o:o + G] = W[gidx[sel, l]]
-                    inc[sel, o:o + G] = I[gidx[sel, l]]
+            for d in sorted(set(rd.tolist())):
+                rows = np.nonzero((norm == sex) & (rd == d))[0]
+                if len(rows) == 0:
+                    continue
+                tabs = self.pair_tables(rel, sex, line, d, query_dropout, dropin)
+                for l, (W, I) in enumerate(tabs):
+                    o = self.offsets[l]
+                    G = W.shape[1]
+                    sel = rows[typed[rows, l]]
+                    if len(sel):
+                        lr[sel, o:o + G] = W[gidx[sel, l]]
+                        inc[sel, o:o + G] = I[gidx[sel, l]]
         return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)))
 
-    def compile_cases(self, cases: Sequence[dict]) -> CaseTables:
+    def compile_cases(self, cases: Sequence[dict], query_dropout: float = 0.0,
+                      dropin: float = 0.0) -> CaseTables:
         """Tables for reference cases.  Each case is ``{"id": case_id, "missing_sex":
-        ..., "relatives": [(ref_id, relation, sex, codes[L, 2]), ...]}``.
+        ..., "relatives": [(ref_id, relation, sex, codes[L, 2]), ...]}``, optionally
+        with ``"dropout": {ref_id: d}`` (the relatives' dropout probabilities; not
+        named: 0).  ``query_dropout``: the candidates' dropout (the tables are for
+        candidates of that dropout, folded over their true genotype), ``dropin``:
+        every sample's drop-in probability (``docs/dropout.md``).  A case with any
+        dropout or drop-in is compiled with it: duos by the parent-child pair table
+        with the dropout folded in, single relatives by the case pedigree's table
+        folded over both samples' true genotypes, couples and every other shape by
+        the exact pedigree likelihood (:func:`kinship.tables.case_table`); without
+        (the default) the tables are exactly those of before.
 
         Couples (both parents) by a closed form vectorised over the cases; one
         parent by the parent-child pair tables; one other relative (a sibling,
@@ -235,27 +258,41 @@ class ScoringModel:
         inc = np.zeros((C, self.size), dtype=np.uint8)
         typed = np.zeros((C, len(self.loci)), dtype=bool)
         notes: list = []
+        qd, dc = float(query_dropout or 0.0), float(dropin or 0.0)
         couples, duos, singles, generic = self._classify(cases)
+        if qd or dc:
+            # couples have no closed form with dropout: the exact pedigree likelihood
+            generic, couples = sorted(generic + couples), []
+        elif couples:
+            drop = [ci for ci in couples if _rel_drop(cases[ci])]
+            if drop:
+                generic = sorted(generic + drop)
+                couples = [ci for ci in couples if ci not in set(drop)]
         if couples:
             self._compile_couples(cases, couples, lr, inc, typed)
         for sex, rows in duos.items():
             if rows:
+                rd = [_rel_drop(cases[i]).get(cases[i]["relatives"][0][0], 0.0) for i in rows]
                 t = self.compile_pairwise("parent-child", [cases[i]["id"] for i in rows],
                                           np.stack([np.asarray(cases[i]["relatives"][0][3]) for i in rows]),
-                                          [sex] * len(rows))
+                                          [sex] * len(rows), ref_dropout=rd, query_dropout=qd,
+                                          dropin=dc)
                 lr[rows], inc[rows], typed[rows] = t.lr, t.inconsistent, t.typed
         by_shape: dict = {}
         for ci in singles:
-            key = (cases[ci]["relatives"][0][1], cases[ci].get("missing_sex", "unknown"))
+            r0 = cases[ci]["relatives"][0]
+            key = (r0[1], cases[ci].get("missing_sex", "unknown"), _rel_drop(cases[ci]).get(r0[0], 0.0))
             by_shape.setdefault(key, []).append(ci)
-        for (rel, ms), rows in by_shape.items():
+        for (rel, ms, rd), rows in by_shape.items():
             self._compile_singles(rel, ms, [np.asarray(cases[i]["relatives"][0][3]) for i in rows],
-                                  np.asarray(rows, dtype=np.int64), lr, inc, typed)
+                                  np.asarray(rows, dtype=np.int64), lr, inc, typed,
+                                  _drop_key(rd, qd, dc))
         for ci in generic:
+            drop = (qd, dc) if (qd or dc or _rel_drop(cases[ci])) else None
             if cases[ci].get("case") is not None:
-                self._compile_pedigree(cases[ci], ci, lr, inc, typed)
+                self._compile_pedigree(cases[ci], ci, lr, inc, typed, drop)
             else:
-                self._compile_generic(cases[ci], ci, lr, inc, typed)
+                self._compile_generic(cases[ci], ci, lr, inc, typed, drop)
         return CaseTables([c["id"] for c in cases], lr, inc, typed, self.offsets, self.loci, "case", notes)
 
     def _classify(self, cases):
@@ -295,7 +332,9 @@ class ScoringModel:
             self.single_relative_tables(*key)
 
     # single-relative cases --------------------------------------------------------
-    def single_relative_tables(self, relation: str, missing_sex: str = "unknown") -> list:
+    def single_relative_tables(self, relation: str, missing_sex: str = "unknown",
+                               ref_dropout: float = 0.0, query_dropout: float = 0.0,
+                               dropin: float = 0.0) -> list:
         """Per locus ``(W, I)``, ``[G, G]`` over (the relative's genotype, M's
         genotype): the LR table of the case pedigree with one relative ``relation``
         of the missing person M, for every genotype of the relative at once.
@@ -306,10 +345,14 @@ class ScoringModel:
         :func:`kinship.tables.pair_table` does.  R keeps its place in the case
         pedigree under both hypotheses (the case convention of
         :mod:`kinship.tables`).  ``I`` marks H1 likelihood zero without mutation.
-        Built once per model, relation and M's sex (thread-safe)."""
+        Built once per model, relation and M's sex (thread-safe).  With dropout
+        (``ref_dropout`` of R's sample, ``query_dropout`` of the candidate's,
+        ``dropin``) both axes are folded over the true genotypes with
+        :func:`kinship.tables.evidence_stack` instead of the indicator."""
         if relation not in SINGLE_RELATIONS:
             raise ValueError(f"unknown single relation {relation!r}; known: {', '.join(SINGLE_RELATIONS)}")
-        key = (relation, missing_sex)
+        drop = _drop_key(ref_dropout, query_dropout, dropin)
+        key = (relation, missing_sex) + drop
         hit = self._single_cache.get(key)
         if hit is not None:
             return hit
@@ -319,7 +362,7 @@ class ScoringModel:
                 return hit
             from .likelihood import locus_likelihood
             from .pedigree import Person
-            from .tables import fold_calls
+            from .tables import _fold, _stack_or_none
 
             ped = case_pedigree([("r0", relation, "unknown")], missing_sex=missing_sex)
             h2 = ped.with_person(Person("__candidate__", None, None, "unknown"))
@@ -328,9 +371,11 @@ class ScoringModel:
                 fM, mM = self._mats[l]
                 silent = s.alleles.index(SILENT) if s.silent else None
                 args = dict(n_alleles=s.n_alleles, freqs=s.freqs, theta=self.theta, silent=silent)
+                ER = _stack_or_none(s, drop[0], drop[2]) if drop else None
+                EQ = _stack_or_none(s, drop[1], drop[2]) if drop else None
 
-                def fold(J):
-                    return fold_calls(fold_calls(J, 0, silent), 1, silent)
+                def fold(J, silent=silent, ER=ER, EQ=EQ):
+                    return _fold(_fold(J, 0, silent, ER), 1, silent, EQ)
 
                 N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM, **args))
                 D = fold(locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM, male_M=mM,
@@ -346,9 +391,10 @@ class ScoringModel:
             self._single_cache[key] = out
             return out
 
-    def _compile_singles(self, relation, missing_sex, codes, rows, lr, inc, typed):
-        """Cases ``rows`` with one relative ``relation`` each (``codes``: theirs)."""
-        W = self.single_relative_tables(relation, missing_sex)
+    def _compile_singles(self, relation, missing_sex, codes, rows, lr, inc, typed, drop=()):
+        """Cases ``rows`` with one relative ``relation`` each (``codes``: theirs);
+        ``drop``: (relative's, candidate's dropout, drop-in) or ``()``."""
+        W = self.single_relative_tables(relation, missing_sex, *drop)
         g = self.genotype_indices(np.stack(codes))
         for l, (Wl, Il) in enumerate(W):
             sel = g[:, l] >= 0
@@ -361,43 +407,56 @@ class ScoringModel:
             typed[r, l] = True
 
     # any other case shape ------------------------------------------------------------
-    def _compile_generic(self, case, ci, lr, inc, typed):
+    def _compile_generic(self, case, ci, lr, inc, typed, drop=None):
         """Locus by locus with the exact pedigree likelihood of the case pedigree
         (relatives renamed ``r0, r1, ..`` in a canonical order, so that cases of one
-        shape with the same calls share one memoised table)."""
+        shape with the same calls share one memoised table).  ``drop``: None, or
+        (candidate's dropout, drop-in) with the relatives' in ``case["dropout"]``."""
         ms = case.get("missing_sex", "unknown")
         rels = case["relatives"]
+        rd = _rel_drop(case)
         for l in range(len(self.loci)):
             calls = []
             for rid, rel, sex, codes in rels:
                 a, b = int(codes[l][0]), int(codes[l][1])
-                calls.append((rel, sex, (min(a, b), max(a, b)) if a >= 0 and b >= 0 else None))
+                call = (rel, sex, (min(a, b), max(a, b)) if a >= 0 and b >= 0 else None)
+                calls.append(call if drop is None else call + (float(rd.get(rid, 0.0)),))
             if all(c[2] is None for c in calls):
                 continue
-            tl, ti = self.locus_case_table(l, ms, tuple(sorted(calls, key=_call_key)))
+            key = _call_key if drop is None else _call_key_d
+            tl, ti = self.locus_case_table(l, ms, tuple(sorted(calls, key=key)),
+                                           *(drop or ()))
             o = self.offsets[l]
             lr[ci, o:o + len(tl)] = tl
             inc[ci, o:o + len(tl)] = ti
             typed[ci, l] = True
 
-    def locus_case_table(self, l: int, missing_sex: str, calls: tuple):
+    def locus_case_table(self, l: int, missing_sex: str, calls: tuple,
+                         query_dropout: float = 0.0, dropin: float = 0.0):
         """``(lr, inconsistent)`` of one locus of a case written with relation words:
-        ``calls`` = ((relation, sex, (a, b) allele indices or None), ...) in canonical
-        order; memoised (:meth:`_memo_table`)."""
+        ``calls`` = ((relation, sex, (a, b) allele indices or None[, d]), ...) in
+        canonical order (``d``: that relative's dropout probability);
+        ``query_dropout``, ``dropin``: the candidate's dropout and every sample's
+        drop-in; memoised (:meth:`_memo_table`)."""
         shape = (missing_sex, tuple((c[0], c[1]) for c in calls))
+        rel_d = {f"r{k}": float(c[3]) for k, c in enumerate(calls) if len(c) > 3 and c[3]}
+        drop = bool(rel_d) or bool(query_dropout) or bool(dropin)
+        kw = dict(dropout=float(query_dropout), relative_dropout=rel_d or None,
+                  dropin=float(dropin)) if drop else {}
 
         def compute():
             ped = self._pedigrees.get(shape)
             if ped is None:
-                ped = case_pedigree([(f"r{k}", rel, sex) for k, (rel, sex, _) in enumerate(calls)],
+                ped = case_pedigree([(f"r{k}", c[0], c[1]) for k, c in enumerate(calls)],
                                     missing_sex=missing_sex)
                 self._pedigrees[shape] = ped
             s = self.systems[l]
             labels = {f"r{k}": (s.alleles[c[2][0]], s.alleles[c[2][1]])
                       for k, c in enumerate(calls) if c[2] is not None}
-            return case_table(ped, MISSING, labels, s, self.mutation, self.theta)
+            return case_table(ped, MISSING, labels, s, self.mutation, self.theta, **kw)
 
-        return self._memo_table((l, missing_sex, calls), compute)
+        key = (l, missing_sex, calls) + ((float(query_dropout), float(dropin)) if drop else ())
+        return self._memo_table(key, compute)
 
     def _memo_table(self, key, compute):
         """A locus table ``(lr, inconsistent)`` memoised under ``key`` (least recently
@@ -422,7 +481,7 @@ class ScoringModel:
         return val
 
     # family pedigrees ----------------------------------------------------------------
-    def _compile_pedigree(self, case, ci, lr, inc, typed):
+    def _compile_pedigree(self, case, ci, lr, inc, typed, drop=None):
         """A case given as a pedigree (``case["case"]``: :class:`kinship.cases.Case`,
         ``case["missing"]``: the missing person the query is compared as), locus by
         locus with the exact pedigree likelihood (:func:`kinship.tables.case_table`;
@@ -433,6 +492,13 @@ class ScoringModel:
         person = {fam.samples[p]: p for p in fam.typed}
         codes = {person[r[0]]: r[3] for r in case["relatives"] if r[0] in person}
         order = fam.typed
+        rd = _rel_drop(case)
+        pd = tuple(float(rd.get(fam.samples[p], 0.0)) for p in order)
+        kw, dkey = {}, ()
+        if drop is not None:
+            kw = dict(dropout=drop[0], relative_dropout={p: d for p, d in zip(order, pd) if d} or None,
+                      dropin=drop[1])
+            dkey = ("dropout", pd, float(drop[0]), float(drop[1]))
         for l in range(len(self.loci)):
             calls = []
             for p in order:
@@ -446,9 +512,9 @@ class ScoringModel:
             def compute(calls=calls, s=s):
                 labels = {p: (s.alleles[c[0]], s.alleles[c[1]])
                           for p, c in zip(order, calls) if c is not None}
-                return case_table(fam.pedigree, missing, labels, s, self.mutation, self.theta)
+                return case_table(fam.pedigree, missing, labels, s, self.mutation, self.theta, **kw)
 
-            tl, ti = self._memo_table((l, "pedigree", shape, tuple(calls)), compute)
+            tl, ti = self._memo_table((l, "pedigree", shape, tuple(calls)) + dkey, compute)
             o = self.offsets[l]
             lr[ci, o:o + len(tl)] = tl
             inc[ci, o:o + len(tl)] = ti
@@ -581,6 +647,33 @@ def _canonical(case: dict) -> dict:
 
 def _call_key(c):
     return (c[0], c[1], (-1, -1) if c[2] is None else c[2])
+
+
+def _call_key_d(c):
+    return _call_key(c) + (c[3],)
+
+
+def _drop_key(ref_dropout, query_dropout, dropin) -> tuple:
+    """``(d_R, d_Q, c)`` as floats, or ``()`` when all are 0 (the tables without
+    dropout, under their old cache keys)."""
+    v = (float(ref_dropout or 0.0), float(query_dropout or 0.0), float(dropin or 0.0))
+    for x in v:
+        if not 0.0 <= x < 1.0:
+            raise ValueError(f"dropout and drop-in probabilities must be in [0, 1), got {x}")
+    return v if any(v) else ()
+
+
+def _per_row(values, n: int) -> np.ndarray:
+    """One dropout probability per row from None, a number or a sequence."""
+    if values is None:
+        return np.zeros(n)
+    a = np.asarray(values, dtype=np.float64)
+    return np.full(n, float(a)) if a.ndim == 0 else a.reshape(n)
+
+
+def _rel_drop(case: dict) -> dict:
+    """``{ref_id: d}`` of a case's relatives with dropout > 0."""
+    return {k: float(v) for k, v in (case.get("dropout") or {}).items() if v}
 
 
 @dataclass

@@ -1,0 +1,259 @@
+"""The dropout model in the engine (issue 15, item 1; ``docs/dropout.md``).
+
+Every reported LR, per locus and in total, equals ``kinship.likelihood_ratio``
+with the same per-sample dropout and drop-in (identity: a brute-force sum over
+the person's true genotype, computed here), in every autosomal mode; dropout 0 is
+the run of before, bit for bit; the screen stays exact with dropout on (a run at
+the threshold equals a run at LR > 0 filtered at the threshold); a child's sample
+with dropped alleles is missed without the model and found with it.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import engine
+import formats
+import kinship
+from kinship.cases import case_pedigree
+from kinship.likelihood import evidence_matrix
+from kinship.tables import relationship_pedigrees
+
+from enginelib import make_job, read, simulate
+
+LOCI6 = ("TPOX", "CSF1PO", "TH01", "D5S818", "D13S317", "D16S539")
+SEXW = {"M": "male", "F": "female", "": "unknown"}
+MODES = ["case", "parent-child", "full-sibling", "identity", "duplicates"]
+C = 0.02          # drop-in of every sample
+D_REF = 0.05      # every reference's dropout
+
+
+def _dataset(tmp_path, seed=5):
+    profs, _ = simulate(n_cases=6, n_unrelated=4, n_unrelated_references=2, seed=seed, loci=LOCI6)
+    # a father and his child whose paternal allele dropped out at two loci (the child
+    # looks homozygous for the maternal allele): an exclusion without the model
+    fa = {"TPOX": ("8", "11"), "CSF1PO": ("10", "12"), "TH01": ("6", "9.3"),
+          "D5S818": ("11", "13"), "D13S317": ("8", "12"), "D16S539": ("9", "13")}
+    ch = {"TPOX": ("8", "9"), "CSF1PO": ("11", "11"), "TH01": ("7", "7"),
+          "D5S818": ("11", "12"), "D13S317": ("12", "14"), "D16S539": ("9", "11")}
+    profs.append(formats.Profile("DEG-father", fa, "reference", "DEGCASE", "father", "M"))
+    profs.append(formats.Profile("DEG-child", ch, "query", sex="F"))
+    # a retyped query with a dropped allele (duplicates) and its direct sample (identity)
+    u = next(p for p in profs if p.kind == "query" and p.sample_id.startswith("U"))
+    g = dict(u.genotypes)
+    a = g["TH01"]
+    g["TH01"] = (a[0], a[0])
+    profs.append(formats.Profile("U-retyped", g, "query", sex=u.sex))
+    profs.append(formats.Profile("U-self", dict(u.genotypes), "reference", "SELF", "self", u.sex))
+    ds = tmp_path / "ds"
+    formats.write_profiles(ds, profs)
+    return ds, {p.sample_id: p for p in profs}, u.sample_id
+
+
+def _sample_file(tmp_path, d):
+    f = tmp_path / "dropout.csv"
+    f.write_text("sample_id,dropout\n" + "".join(f"{k},{v}\n" for k, v in d.items()))
+    return f
+
+
+def _d(sid, by_id, per):
+    return per.get(sid, D_REF if by_id[sid].kind == "reference" else 0.0)
+
+
+def _pair_lr(hit, mode, by_id, ft, per):
+    r = by_id[hit["reference_id"]]
+    q = by_id[hit["query_id"]]
+    h1, h2 = relationship_pedigrees(mode, SEXW[r.sex] or "male", "paternal")
+    return kinship.likelihood_ratio(h1, h2, {"R": r.genotypes, "Q": q.genotypes}, ft,
+                                    dropout={"R": _d(r.sample_id, by_id, per),
+                                             "Q": _d(q.sample_id, by_id, per)}, dropin=C)
+
+
+def _case_lr(hit, by_id, ft, per):
+    q = by_id[hit["query_id"]]
+    refs = [p for p in by_id.values() if p.kind == "reference" and p.case_id == hit["case_id"]
+            and p.relation not in ("self", "")]
+    h1 = case_pedigree([(p.sample_id, p.relation, SEXW[p.sex]) for p in refs],
+                       missing_sex=SEXW[q.sex] or "male").records()
+    h2 = []
+    for rec in h1:
+        rec = dict(rec)
+        rec.update({k: ("M_case" if rec[k] == "M" else rec[k]) for k in ("id", "father", "mother")})
+        h2.append(rec)
+    h2.append({"id": "M", "father": None, "mother": None, "sex": "unknown"})
+    g = {p.sample_id: p.genotypes for p in refs}
+    g["M"] = q.genotypes
+    drop = {p.sample_id: _d(p.sample_id, by_id, per) for p in refs}
+    drop["M"] = _d(q.sample_id, by_id, per)
+    return kinship.likelihood_ratio(h1, h2, g, ft, dropout=drop, dropin=C)
+
+
+def _identity_locus_lr(gr, gq, la, dr, dq):
+    """Two samples of one person X (θ = 0): Σ_x E_R[x] E_Q[x] P(x) / (P(R) P(Q)),
+    each P the observed call's probability, summed over X's true ordered genotype."""
+    i = {a: k for k, a in enumerate(la.alleles)}
+    A, p = la.n_alleles, np.asarray(la.freqs)
+    ER = evidence_matrix((i[gr[0]], i[gr[1]]), A, None, p, dr, C)
+    EQ = evidence_matrix((i[gq[0]], i[gq[1]]), A, None, p, dq, C)
+    P = np.outer(p, p)
+    return float((ER * EQ * P).sum() / ((ER * P).sum() * (EQ * P).sum()))
+
+
+def _check(hits, by_id, ft, per, modes):
+    for mode in modes:
+        rows = [h for h in hits if h["mode"] == mode]
+        assert rows, mode
+        for h in rows[:30]:
+            got = json.loads(h["per_locus_lr"])
+            if mode in ("identity", "duplicates"):
+                r, q = by_id[h["reference_id"]], by_id[h["query_id"]]
+                want = {l: _identity_locus_lr(r.genotypes[l], q.genotypes[l], ft.locus_alleles(l),
+                                              _d(r.sample_id, by_id, per),
+                                              _d(q.sample_id, by_id, per)) for l in got}
+            else:
+                ref = (_case_lr(h, by_id, ft, per) if mode == "case"
+                       else _pair_lr(h, mode, by_id, ft, per))
+                want = ref.per_locus
+            for l, v in got.items():
+                assert v == pytest.approx(want[l], rel=1e-9, abs=1e-300), (mode, l, h["query_id"])
+            tot = sum(math.log10(want[l]) for l in got)
+            assert h["log10_lr"] == pytest.approx(tot, rel=1e-9, abs=1e-9), mode
+
+
+def test_engine_lrs_equal_likelihood_ratio_with_dropout(tmp_path):
+    ds, by_id, u = _dataset(tmp_path)
+    per = {"DEG-child": 0.2, "U-retyped": 0.1, u: 0.1}
+    f = _sample_file(tmp_path, per)
+    job = make_job(ds, tmp_path / "out", MODES, inputs__loci=list(LOCI6),
+                   model__dropout={"queries": 0.0, "references": D_REF}, model__dropin=C,
+                   model__dropout_samples=str(f), search__threshold=1e-12, search__top_k=200,
+                   search__case_top_k=200)
+    res = engine.run(job)
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    hits = res.hits.to_pylist()
+    _check(hits, by_id, ft, per, MODES)
+    # the degraded child is found with its father (case and parent-child modes)
+    for mode, key, other in (("parent-child", "reference_id", "DEG-father"),
+                             ("case", "case_id", "DEGCASE")):
+        h = next(h for h in hits if h["mode"] == mode and h["query_id"] == "DEG-child"
+                 and h[key] == other)
+        assert math.isfinite(h["log10_lr"]) and h["loci_inconsistent"] == 0
+    # the d used per sample is recorded
+    rec = (res.path / "dropout.csv").read_text().splitlines()
+    assert rec[0] == "sample_id,role,dropout,source"
+    assert "DEG-child,query,0.2,file" in rec
+    assert "DEG-father,reference,0.05,job" in rec
+    m = res.manifest["dropout"]
+    assert m["dropin"] == C and m["queries"]["0.2"] == 1
+    # the chance hits were computed for every query-dropout group
+    assert not res.manifest["chance_hits"]["case"]["errors"]
+    # without the model the child is excluded by its father
+    res0 = engine.run(make_job(ds, tmp_path / "out0", ["case", "parent-child"],
+                               inputs__loci=list(LOCI6), search__threshold=1e-300,
+                               search__top_k=200))
+    assert not [h for h in res0.hits.to_pylist() if h["query_id"] == "DEG-child"
+                and (h["reference_id"] == "DEG-father" or h["case_id"] == "DEGCASE")]
+
+
+def test_dropout_zero_is_the_run_of_before(tmp_path):
+    ds, _, _ = _dataset(tmp_path)
+    kw = dict(inputs__loci=list(LOCI6), search__threshold=1.0, search__top_k=50)
+    a = engine.run(make_job(ds, tmp_path / "a", MODES, **kw))
+    b = engine.run(make_job(ds, tmp_path / "b", MODES, model__dropout=0.0, model__dropin=0.0, **kw))
+    assert a.manifest["job_key"] == b.manifest["job_key"]
+    assert a.manifest["model_key"] == b.manifest["model_key"]
+    assert read(tmp_path / "a").equals(read(tmp_path / "b"))
+    assert (tmp_path / "a" / "summary.txt").read_bytes() == (tmp_path / "b" / "summary.txt").read_bytes()
+    assert not (tmp_path / "b" / "dropout.csv").exists() and "dropout" not in b.manifest
+
+
+@pytest.mark.parametrize("threshold", [1e2, 1e4])
+def test_screen_is_exact_with_dropout(tmp_path, threshold):
+    ds, _, _ = _dataset(tmp_path, seed=9)
+    kw = dict(inputs__loci=list(LOCI6), model__dropout="estimate", model__dropin=0.01,
+              search__top_k=100000, search__case_top_k=100000, search__max_inconsistent=1,
+              execution__block_size=5, execution__query_chunk=4, report__chance_method="none",
+              report__relationships="none")
+    at = engine.run(make_job(ds, tmp_path / "t", MODES, search__threshold=threshold, **kw))
+    full = engine.run(make_job(ds, tmp_path / "f", MODES, search__threshold=1e-300, **kw))
+    key = ("mode", "query_id", "case_id", "reference_id")
+
+    def pairs(t, thr):
+        return {tuple(h[k] for k in key): h["log10_lr"] for h in t.to_pylist()
+                if h["log10_lr"] >= math.log10(thr) - 1e-12}
+
+    assert pairs(at.hits, threshold) == pairs(full.hits, threshold)
+    assert pairs(at.hits, threshold)
+
+
+def test_estimate_matches_the_core(tmp_path):
+    """The engine's vectorised estimate is kinship.estimate_dropout on the model's
+    allele systems (before the rounding to engine.dropout.ESTIMATE_STEP)."""
+    from engine.dropout import estimate_codes
+    from kinship.likelihood import estimate_dropout
+    from kinship.search import ScoringModel
+
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    profs, _ = simulate(n_cases=4, n_unrelated=6, seed=3, loci=LOCI6)
+    rng = np.random.default_rng(0)
+    genos = []
+    for p in profs:
+        g = dict(p.genotypes)
+        for l in LOCI6:
+            if rng.random() < 0.3:
+                g[l] = (g[l][0], g[l][0])
+        genos.append(g)
+    sm = ScoringModel(ft, LOCI6)
+    got = estimate_codes(sm.encode(genos), sm.systems)
+    want = [estimate_dropout(g, ft) for g in genos]
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert max(want) > 0
+
+
+def test_observed_genotype_law_with_dropout():
+    """The chance hits' H2 law of the observed call: Σ_g E[g_obs, g] P(g), and the
+    rest (nothing seen) is d² per locus without drop-in; a table compiled with the
+    same dropout has E_H2[LR] = 1 under it (θ = 0)."""
+    from kinship.chance import exceedance, genotype_probabilities
+    from kinship.search import ScoringModel
+
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    sm = ScoringModel(ft, LOCI6)
+    d = 0.2
+    pg = genotype_probabilities(sm, "hw", dropout=d)
+    for l, s in enumerate(sm.systems):
+        G = s.n_alleles * (s.n_alleles + 1) // 2
+        tot = pg[sm.offsets[l]:sm.offsets[l] + G].sum()
+        assert tot == pytest.approx(1 - d * d, rel=1e-12)
+        # a call a/a: true a/a seen (1 - d²), or a/x with x dropped (d (1 - d))
+        p = np.asarray(s.freqs)
+        a = 0
+        want = p[a] ** 2 * (1 - d * d) + 2 * p[a] * (p.sum() - p[a]) * d * (1 - d)
+        assert pg[sm.offsets[l]] == pytest.approx(want, rel=1e-12)
+    codes = sm.encode([{l: ("8", "11") if l == "TPOX" else None for l in LOCI6}])
+    for l, loc in enumerate(LOCI6):
+        if loc != "TPOX":
+            codes[0, l] = sm.encode([{loc: tuple(sm.systems[l].alleles[:2])}])[0, l]
+    t = sm.compile_pairwise("parent-child", ["R"], codes, ["male"], ref_dropout=0.1,
+                            query_dropout=d, dropin=0.0)
+    e = exceedance(t, 0, [1.0], model=sm, dropout=d)
+    assert e.mean_lr == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, "x", {"queries": 2}, {"other": 0.1}, True])
+def test_job_dropout_validation(tmp_path, bad):
+    job = make_job(tmp_path / "ds", tmp_path / "out", ["parent-child"], model__dropout=bad)
+    with pytest.raises(engine.JobError, match="model.dropout"):
+        engine.Job.from_dict(job)
+
+
+def test_dropout_file_errors_name_the_line(tmp_path):
+    ds, _, _ = _dataset(tmp_path)
+    f = tmp_path / "d.csv"
+    f.write_text("sample_id,dropout\nDEG-child,0.2\nDEG-father,1.5\n")
+    job = make_job(ds, tmp_path / "out", ["parent-child"], model__dropout_samples=str(f))
+    with pytest.raises(engine.InputError, match=r"line 3, sample DEG-father"):
+        engine.run(job)
