@@ -34,6 +34,16 @@ def _mutation(args):
     return None if args.mutation == "none" else default_mutation()
 
 
+def _dropout_args(p):
+    p.add_argument("--query-dropout", type=float, default=0.0,
+                   help="dropout model (docs/dropout.md): each allele copy of a query's sample drops "
+                        "out with this probability (validate: and the search scores with it)")
+    p.add_argument("--reference-dropout", type=float, default=0.0,
+                   help="the same for the references' samples")
+    p.add_argument("--dropin", type=float, default=0.0,
+                   help="drop-in probability c: allele a shows in a sample with c p_a")
+
+
 def _csv_list(text):
     return [x.strip() for x in str(text).split(",") if x.strip()]
 
@@ -66,7 +76,9 @@ def register(subparsers) -> None:
                    help="nist: real NIST 1036 genotypes first, then draws; frequencies: always draw")
     _mutation_args(s)
     s.add_argument("--error-rate", type=float, default=0.0, help="per-allele genotyping error rate")
-    s.add_argument("--dropout-rate", type=float, default=0.0, help="per-heterozygote allele dropout rate")
+    s.add_argument("--dropout-rate", type=float, default=0.0,
+                   help="older rule: a heterozygote called as the homozygote of its first allele")
+    _dropout_args(s)
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--shard-size", type=int, default=1_000_000, help="profiles per shard (memory bound)")
     s.add_argument("--truth", metavar="PATH", help="truth table (default OUT/_truth.csv; .parquet for Parquet)")
@@ -93,7 +105,10 @@ def register(subparsers) -> None:
     _mutation_args(v)
     v.add_argument("--theta", type=float, default=0.0)
     v.add_argument("--error-rate", type=float, default=0.0)
-    v.add_argument("--dropout-rate", type=float, default=0.0)
+    v.add_argument("--dropout-rate", type=float, default=0.0,
+                   help="older rule, simulated only (not scored): a heterozygote called as the "
+                        "homozygote of its first allele")
+    _dropout_args(v)
     v.add_argument("--seed", type=int, default=1)
     v.add_argument("--chance-cases", type=int, default=100,
                    help="cases per mode for the exact expected values (0 = all cases)")
@@ -129,7 +144,9 @@ def _simulate(args) -> int:
                          kit=args.kit, frequencies=freqs,
                          founders="nist" if args.founders == "nist" else None, mutation=_mutation(args),
                          error_rate=args.error_rate, dropout_rate=args.dropout_rate, seed=args.seed,
-                         shard_size=args.shard_size, truth=args.truth)
+                         shard_size=args.shard_size, truth=args.truth,
+                         query_dropout=args.query_dropout, reference_dropout=args.reference_dropout,
+                         dropin=args.dropin)
     d = r.to_dict()
     d.pop("parameters", None)
     print(json.dumps(d, indent=1))
@@ -162,6 +179,7 @@ def _validate(args) -> int:
         frequencies=args.frequencies, founders="nist" if args.founders == "nist" else None,
         mutation=mut if (args.male_rate is not None) else args.mutation, theta=args.theta,
         error_rate=args.error_rate, dropout_rate=args.dropout_rate, seed=args.seed,
+        query_dropout=args.query_dropout, reference_dropout=args.reference_dropout, dropin=args.dropin,
         chance_cases=None if args.chance_cases == 0 else args.chance_cases, resolution=args.resolution,
         search_threshold=args.search_threshold, runner=args.runner, work_dir=args.work,
         keep_data=bool(args.work),

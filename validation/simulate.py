@@ -21,10 +21,18 @@ What is simulated
   from the frequency table (Hardy–Weinberg, each locus divided by its sum).
 * **Transmission**: each parent passes one of its two alleles at random,
   mutated by the parent's sex-specific matrix of the mutation model.
-* **Observation**: with ``dropout_rate`` a heterozygote is called as a
-  homozygote of its first (paternal) allele; with ``error_rate`` each allele
-  is replaced by its neighbour in the allele ladder (one step up or down,
-  clipped at the ends).  Every typed person is observed this way.
+* **Observation**: the dropout model of the scoring (``docs/dropout.md``):
+  with ``query_dropout`` / ``reference_dropout`` d each allele *copy* of a query's /
+  reference's sample fails to show with probability d, independently (a
+  heterozygote a/b is called a/a with probability d(1 - d), a homozygote loses the
+  locus with d², a locus where nothing shows is untyped), and with ``dropin`` c
+  each allele a of the locus not carried shows with probability c·p_a (a call of
+  more than two alleles is not a single-source call: the locus is left untyped).
+  ``dropout_rate`` is the older, cruder rule kept for comparison: a heterozygote
+  is called as a homozygote of its first (paternal) allele with that
+  probability.  With ``error_rate`` each allele is replaced by its neighbour in
+  the allele ladder (one step up or down, clipped at the ends).  Every typed
+  person is observed this way.
 
 Reproducibility
 ---------------
@@ -159,12 +167,20 @@ class PopulationSimulator:
     """
 
     def __init__(self, frequencies: FrequencyTable, loci: Sequence[str], mutation: MutationModel | None = None,
-                 founders="nist", seed: int = 1, error_rate: float = 0.0, dropout_rate: float = 0.0):
+                 founders="nist", seed: int = 1, error_rate: float = 0.0, dropout_rate: float = 0.0,
+                 query_dropout: float = 0.0, reference_dropout: float = 0.0, dropin: float = 0.0):
         if mutation is not None and not isinstance(mutation, MutationModel):
             mutation = MutationModel(mutation)
         for name, v in (("error_rate", error_rate), ("dropout_rate", dropout_rate)):
             if not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
+        for name, v in (("query_dropout", query_dropout), ("reference_dropout", reference_dropout),
+                        ("dropin", dropin)):
+            if not 0.0 <= float(v) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {v}")
+        self.query_dropout = float(query_dropout)
+        self.reference_dropout = float(reference_dropout)
+        self.dropin = float(dropin)
         self.frequencies = frequencies
         self.loci = tuple(frequencies.resolve_locus(l) for l in loci)
         if len(set(self.loci)) != len(self.loci):
@@ -242,6 +258,9 @@ class PopulationSimulator:
             "real_founders_available": int(len(self.pool)),
             "error_rate": self.error_rate,
             "dropout_rate": self.dropout_rate,
+            "query_dropout": self.query_dropout,
+            "reference_dropout": self.reference_dropout,
+            "dropin": self.dropin,
             "seed": self.seed,
         }
 
@@ -285,10 +304,13 @@ class PopulationSimulator:
     def child(self, father: np.ndarray, mother: np.ndarray, rng) -> np.ndarray:
         return np.stack([self.transmit(father, "M", rng), self.transmit(mother, "F", rng)], axis=2)
 
-    def observe(self, g: np.ndarray, rng) -> np.ndarray:
-        """Genotype calls with dropout and errors (a copy), alleles sorted."""
+    def observe(self, g: np.ndarray, rng, dropout: float = 0.0) -> np.ndarray:
+        """Genotype calls with dropout and errors (a copy), alleles sorted; ``dropout``:
+        the model's per-copy dropout of this sample (with the run's ``dropin``)."""
         g = g.copy()
         n, L, _ = g.shape
+        if dropout > 0 or self.dropin > 0:
+            g = self._observe_model(g, rng, float(dropout), self.dropin)
         if self.dropout_rate > 0:
             drop = (rng.random((n, L)) < self.dropout_rate) & (g[:, :, 0] != g[:, :, 1])
             g[:, :, 1] = np.where(drop, g[:, :, 0], g[:, :, 1])
@@ -298,6 +320,34 @@ class PopulationSimulator:
             step = np.where(rng.random((n, L, 2)) < 0.5, 1, -1).astype(np.int16)
             g = np.where(err, np.clip(g + step, 0, (sizes - 1)[None, :, None]), g).astype(np.int16)
         return np.sort(g, axis=2)
+
+    def _observe_model(self, g: np.ndarray, rng, d: float, c: float) -> np.ndarray:
+        """The dropout/drop-in model (``docs/dropout.md``) applied to true genotypes:
+        each copy drops with ``d``; each allele ``a`` not seen drops in with ``c p_a``;
+        nothing seen, or more than two alleles: untyped (``-1``)."""
+        n, L, _ = g.shape
+        a, b = g[:, :, 0], g[:, :, 1]
+        drop = rng.random((n, L, 2)) < d
+        hom = a == b
+        seen_a = ~drop[:, :, 0] | (hom & ~drop[:, :, 1])
+        seen_b = ~drop[:, :, 1] | (hom & ~drop[:, :, 0])
+        out = np.empty_like(g)
+        out[:, :, 0] = np.where(seen_a, a, np.where(seen_b, b, -1))
+        out[:, :, 1] = np.where(seen_b, b, np.where(seen_a, a, -1))
+        if c > 0:
+            for j, cum in enumerate(self.cum_p):
+                p = np.diff(np.r_[0.0, cum]) / cum[-1]
+                din = rng.random((n, len(p))) < c * p[None, :]
+                for i in np.nonzero(din.any(axis=1))[0]:
+                    seen = {int(x) for x in out[i, j] if x >= 0} | set(np.nonzero(din[i])[0].tolist())
+                    if len(seen) == 1:
+                        x = seen.pop()
+                        out[i, j] = (x, x)
+                    elif len(seen) == 2:
+                        out[i, j] = sorted(seen)
+                    else:
+                        out[i, j] = (-1, -1)
+        return out
 
     # -- blocks -------------------------------------------------------------------------
     def family_block(self, b: int, first: int, n: int, names: list[str], w: np.ndarray,
@@ -343,7 +393,8 @@ class PopulationSimulator:
                        else rng.choice(np.array(["M", "F"], dtype=object), size=m))
                 people.append((role, relation, g, sex))
             for role, relation, g, sex in people:
-                obs = self.observe(g, rng)
+                obs = self.observe(g, rng, self.query_dropout if role == "missing"
+                                   else self.reference_dropout)
                 if role == "missing":
                     sid = query_ids(fam)
                     kind = np.full(m, "query", dtype=object)
@@ -363,7 +414,8 @@ class PopulationSimulator:
         """Unrelated queries (``kind="query"``) or unrelated one-father cases."""
         stream = 2 if kind == "query" else 3
         rng = np.random.default_rng([self.seed, stream, b])
-        g = self.observe(self.founders(founder_start, n, rng), rng)
+        g = self.observe(self.founders(founder_start, n, rng), rng,
+                         self.query_dropout if kind == "query" else self.reference_dropout)
         if kind == "query":
             sex = rng.choice(np.array(["M", "F"], dtype=object), size=n)
             return _Block(ids, np.full(n, "query", dtype=object), np.full(n, "", dtype=object),
@@ -484,7 +536,9 @@ def simulate_dataset(out, n_cases: int, n_unrelated: int = 0, *, proportions=Non
                      frequencies: FrequencyTable | str = "nist1036_all", founders="nist",
                      mutation: MutationModel | None = None, error_rate: float = 0.0,
                      dropout_rate: float = 0.0, seed: int = 1, shard_size: int = 1_000_000,
-                     truth=None, truth_format: str | None = None, progress=None) -> SimulationResult:
+                     truth=None, truth_format: str | None = None, progress=None,
+                     query_dropout: float = 0.0, reference_dropout: float = 0.0,
+                     dropin: float = 0.0) -> SimulationResult:
     """Simulate and write a profile dataset and its truth table.
 
     ``out``: the dataset directory (must not hold a dataset yet);
@@ -494,6 +548,8 @@ def simulate_dataset(out, n_cases: int, n_unrelated: int = 0, *, proportions=Non
     autosomal loci of ``kit`` that the frequency table has, or all loci of the
     table.  ``truth``: path of the truth table (default ``OUT/_truth.csv``;
     ``.parquet`` writes Parquet).  Memory is bounded by ``shard_size`` profiles.
+    ``query_dropout``, ``reference_dropout``, ``dropin``: the dropout model of the
+    queries' and the references' samples (see the module doc).
     """
     t0 = time.time()
     out = Path(out)
@@ -502,7 +558,8 @@ def simulate_dataset(out, n_cases: int, n_unrelated: int = 0, *, proportions=Non
     if isinstance(frequencies, str):
         frequencies = FrequencyTable.load(frequencies)
     loci = resolve_loci(frequencies, loci, kit)
-    sim = PopulationSimulator(frequencies, loci, mutation, founders, seed, error_rate, dropout_rate)
+    sim = PopulationSimulator(frequencies, loci, mutation, founders, seed, error_rate, dropout_rate,
+                              query_dropout, reference_dropout, dropin)
     truth = Path(truth) if truth else out / "_truth.csv"
     fmt = truth_format or ("parquet" if truth.suffix == ".parquet" else "csv")
     props = parse_proportions(proportions or {"both-parents": 0.4, "father": 0.2, "mother": 0.1,

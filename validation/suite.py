@@ -108,6 +108,10 @@ class SuiteConfig:
     theta: float = 0.0
     error_rate: float = 0.0
     dropout_rate: float = 0.0
+    #: the dropout model (docs/dropout.md): simulated *and* scored with
+    query_dropout: float = 0.0
+    reference_dropout: float = 0.0
+    dropin: float = 0.0
     seed: int = 1
     chance_method: str = "exact"
     chance_cases: int | None = 100
@@ -316,7 +320,7 @@ def engine_available() -> bool:
     return hasattr(api, "run")
 
 
-def compile_mode(model, mode: str, cases: list[dict]):
+def compile_mode(model, mode: str, cases: list[dict], **dropout):
     """Tables of the cases of ``mode`` (``cases`` as for
     :meth:`ScoringModel.compile_cases`): the core's case compiler, so the LR is
     ``P(g | case, H1) / P(g | H2)`` with the relatives kept in their places in the
@@ -325,7 +329,7 @@ def compile_mode(model, mode: str, cases: list[dict]):
     differs from its case table under non-stationary mutation)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-    return model.compile_cases(cases)
+    return model.compile_cases(cases, **dropout)
 
 
 def _sex_word(s: str) -> str:
@@ -388,7 +392,10 @@ def search_with_engine(data, cfg, threshold, q, cases):
     out = Path(data).parent / f"{Path(data).name}-results"
     job = {
         "inputs": {"queries": str(data), "references": str(data), "frequencies": cfg.frequencies},
-        "model": {"theta": float(cfg.theta), "mutation": _mutation_value(cfg.mutation_model())},
+        "model": {"theta": float(cfg.theta), "mutation": _mutation_value(cfg.mutation_model()),
+                  "dropout": {"queries": float(cfg.query_dropout),
+                              "references": float(cfg.reference_dropout)},
+                  "dropin": float(cfg.dropin)},
         "search": {"modes": ["case"], "threshold": float(threshold), "top_k": max(1, len(cases)),
                    "case_top_k": max(1, len(q))},
         "output": {"path": str(out), "overwrite": True},
@@ -489,11 +496,20 @@ def run_mode(panel, mode: str, cfg: SuiteConfig, work: Path, seed: int | None = 
         shutil.rmtree(data)
     sim = simulate_dataset(data, cfg.n_cases, cfg.n_unrelated, proportions=MODES[mode], loci=loci,
                            frequencies=freqs, founders=cfg.founders, mutation=mutation,
-                           error_rate=cfg.error_rate, dropout_rate=cfg.dropout_rate, seed=seed)
+                           error_rate=cfg.error_rate, dropout_rate=cfg.dropout_rate, seed=seed,
+                           query_dropout=cfg.query_dropout, reference_dropout=cfg.reference_dropout,
+                           dropin=cfg.dropin)
     secs["simulate"] = time.time() - t0
     t0 = time.time()
     model, q, qcodes, cases, true_case = load_search_inputs(data, sim.truth, freqs, mutation, cfg.theta)
-    tables = compile_mode(model, mode, cases)
+    drop = {}
+    if cfg.query_dropout or cfg.reference_dropout or cfg.dropin:
+        # scored with the model that simulated the observations
+        for c in cases:
+            c["dropout"] = {r[0]: cfg.reference_dropout for r in c["relatives"]}
+        drop = {"dropout": cfg.query_dropout, "dropin": cfg.dropin}
+    tables = compile_mode(model, mode, cases, **({"query_dropout": cfg.query_dropout,
+                                                   "dropin": cfg.dropin} if drop else {}))
     secs["compile"] = time.time() - t0
     thresholds = np.asarray(sorted(float(t) for t in cfg.thresholds))
     log_t = np.log10(thresholds)
@@ -533,9 +549,10 @@ def run_mode(panel, mode: str, cfg: SuiteConfig, work: Path, seed: int | None = 
     # theory without simulation: chance hits (H2) and recall (H1), exact, per case
     t0 = time.time()
     ch = expected_chance_hits(tables, 1, thresholds, model=model, method=cfg.chance_method,
-                              max_cases=cfg.chance_cases, resolution=cfg.resolution, seed=seed, per_case=True)
+                              max_cases=cfg.chance_cases, resolution=cfg.resolution, seed=seed, per_case=True,
+                              **drop)
     h1 = [exceedance(tables, int(c), thresholds, model=model, method="exact", resolution=cfg.resolution,
-                     under="H1") for c in ch.cases]
+                     under="H1", **drop) for c in ch.cases]
     m = len(ch.cases)
     fpc = math.sqrt(1 - m / C) if m < C else 0.0
 
@@ -719,7 +736,8 @@ def summary_markdown(results: list[ModeResult], cfg: SuiteConfig) -> str:
          f"Per panel and mode: {cfg.n_cases} families with a missing child and {cfg.n_unrelated} unrelated "
          f"queries; frequencies `{cfg.frequencies}`, founders `{cfg.founders}`, theta {cfg.theta}, mutation "
          f"{mut_text} (the same model simulates and scores), genotyping error {cfg.error_rate}, dropout "
-         f"{cfg.dropout_rate}. Expected values: `kinship.chance`, method `{cfg.chance_method}`, resolution "
+         f"{cfg.dropout_rate}; dropout model (simulated and scored): queries {cfg.query_dropout}, "
+         f"references {cfg.reference_dropout}, drop-in {cfg.dropin}. Expected values: `kinship.chance`, method `{cfg.chance_method}`, resolution "
          f"{cfg.resolution} log10 units. Thresholds from LR {format_lr(cfg.search_threshold)} up: hits of the "
          f"search; below: the exhaustive scan. Method: `docs/validation.md`.\n",
          "## Checks\n",
