@@ -101,12 +101,15 @@ def _dumps(d: dict) -> str:
 
 # -- pairwise -------------------------------------------------------------------------
 def pair_alternatives(model, g_ref: np.ndarray, g_q: np.ndarray, ref_sex, line: str = "paternal",
-                      skip: np.ndarray | None = None, rels=PAIR_ALTERNATIVES[:-1]) -> dict:
+                      skip: np.ndarray | None = None, rels=PAIR_ALTERNATIVES[:-1],
+                      ref_dropout=None, query_dropout=None, dropin: float = 0.0) -> dict:
     """``{relationship: log10 LR array}`` for pairs of genotype-index rows
     ``g_ref``, ``g_q`` (``[n, L]``, -1 untyped) of the model: the sum over the loci
     both typed (and not in ``skip``, ``[n, L]`` bool) of ``log10 W_rel[g_R, g_Q]``,
     loci in order; ``ref_sex``: per pair ``"male"``/``"female"`` (the pair table's
-    ``ref_sex``).  ``unrelated`` is 0."""
+    ``ref_sex``).  ``ref_dropout``, ``query_dropout``: per pair, the two samples'
+    dropout, ``dropin`` every sample's (the tables with the dropout model, as the
+    search's: ``docs/dropout.md``).  ``unrelated`` is 0."""
     g_ref = np.asarray(g_ref, dtype=np.int64)
     g_q = np.asarray(g_q, dtype=np.int64)
     n, L = g_q.shape
@@ -114,20 +117,24 @@ def pair_alternatives(model, g_ref: np.ndarray, g_q: np.ndarray, ref_sex, line: 
     if skip is not None:
         both &= ~skip
     ref_sex = np.asarray(ref_sex, dtype=object)
+    dr = np.zeros(n) if ref_dropout is None else np.asarray(ref_dropout, dtype=np.float64)
+    dq = np.zeros(n) if query_dropout is None else np.asarray(query_dropout, dtype=np.float64)
+    kinds = sorted(set(zip(dr.tolist(), dq.tolist())))
     out = {}
     for rel in rels:
         acc = np.zeros(n)
         for sex in ("male", "female"):
-            rows = np.nonzero(ref_sex == sex)[0]
-            if not len(rows):
-                continue
-            tabs = model.pair_tables(rel, sex, line)
-            for l in range(L):
-                r = rows[both[rows, l]]
-                if len(r):
-                    W = tabs[l][0]
-                    with np.errstate(divide="ignore"):
-                        acc[r] += np.log10(W[g_ref[r, l], g_q[r, l]])
+            for a, b in kinds:
+                rows = np.nonzero((ref_sex == sex) & (dr == a) & (dq == b))[0]
+                if not len(rows):
+                    continue
+                tabs = model.pair_tables(rel, sex, line, a, b, dropin)
+                for l in range(L):
+                    r = rows[both[rows, l]]
+                    if len(r):
+                        W = tabs[l][0]
+                        with np.errstate(divide="ignore"):
+                            acc[r] += np.log10(W[g_ref[r, l], g_q[r, l]])
         out[rel] = acc
     out["unrelated"] = np.zeros(n)
     return out
@@ -180,10 +187,14 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
     g_r = np.full((len(idx), L), -1, dtype=np.int64)
     sex_r = np.full(len(idx), "", dtype=object)
     ok = np.zeros(len(idx), dtype=bool)
+    qdrop = np.asarray(queries.dropout, dtype=np.float64)
+    d_q, d_r = np.zeros(len(idx)), np.zeros(len(idx))
+    r_drop = _ref_dropouts(reader)
     for i, q in enumerate(qid):
         j = q_row.get(str(q))
         if j is not None:
             g_q[i] = queries.gidx[j]
+            d_q[i] = qdrop[j]
             ok[i] = True
     dup = mode == "duplicates"
     for i in np.nonzero(dup)[0]:
@@ -193,6 +204,7 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
             continue
         g_r[i] = queries.gidx[j]
         sex_r[i] = str(queries.sex[j])
+        d_r[i] = qdrop[j]
     person = ~dup
     found = reader.persons(np.asarray(rid[person], dtype=object).astype(str)) if person.any() else {}
     for i in np.nonzero(person)[0]:
@@ -201,6 +213,8 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
             ok[i] = False
             continue
         g_r[i], sex_r[i] = genotype_indices(np.asarray(hit[0])[None])[0], hit[1]
+        d_r[i] = r_drop.get(str(rid[i]), 0.0)
+    dc = float(getattr(spec, "dropin", 0.0))
     sex_dep = spec.sex_dependent
     tab_sex = np.array(["female" if sex_dep and SEX_WORD.get(str(s), "unknown") == "female"
                         else "male" for s in sex_r], dtype=object)
@@ -208,14 +222,16 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
     skip = np.zeros_like(g_q, dtype=bool)
     ident = (mode == "identity") | dup
     if ident.any():
-        tabs = model.pair_tables("identity", "male", "paternal")
-        for l in range(L):
-            r = np.nonzero(ident & (g_r[:, l] >= 0) & (g_q[:, l] >= 0))[0]
-            if len(r):
-                skip[r, l] = tabs[l][1][g_r[r, l], g_q[r, l]].astype(bool)
+        for a, b in sorted(set(zip(d_r[ident].tolist(), d_q[ident].tolist()))):
+            tabs = model.pair_tables("identity", "male", "paternal", a, b, dc)
+            for l in range(L):
+                r = np.nonzero(ident & (d_r == a) & (d_q == b) & (g_r[:, l] >= 0)
+                               & (g_q[:, l] >= 0))[0]
+                if len(r):
+                    skip[r, l] = tabs[l][1][g_r[r, l], g_q[r, l]].astype(bool)
     searched = set(hits.column("mode").to_pylist())
     rels = _feasible_pair_rels(model, line, notes, searched)
-    vals = pair_alternatives(model, g_r, g_q, tab_sex, line, skip, rels)
+    vals = pair_alternatives(model, g_r, g_q, tab_sex, line, skip, rels, d_r, d_q, dc)
     out_json = [None] * len(idx)
     out_best = [None] * len(idx)
     for i in range(len(idx)):
@@ -231,6 +247,14 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
         out_json[i] = _dumps(d)
         out_best[i] = best_of(d, searched)
     return out_json, out_best
+
+
+def _ref_dropouts(reader) -> dict:
+    """``{reference id: d}`` of the run's references with dropout (engine.dropout)."""
+    refs = getattr(reader, "refs", None)
+    if refs is None or getattr(refs, "dropout", None) is None or not np.any(refs.dropout):
+        return {}
+    return {str(x): float(d) for x, d in zip(refs.ids, refs.dropout) if d}
 
 
 # -- case mode ------------------------------------------------------------------------
@@ -318,10 +342,13 @@ class _CaseAlt:
     computed once per locus.  With a silent allele in the system the table of
     :func:`kinship.tables.case_table` is used (its folding of the calls)."""
 
-    def __init__(self, model, notes: list):
+    def __init__(self, model, notes: list, dropin: float = 0.0):
         self.model = model
         self.notes = notes
         self.p_calls = {}
+        self.dropin = float(dropin)
+        #: per-person dropout of the current hit (docs/dropout.md), or None
+        self.dropout = None
         self.A = int(max(s.n_alleles for s in model.systems)) if model.systems else 2
 
     def _too_costly(self, ped, person, calls) -> bool:
@@ -337,8 +364,13 @@ class _CaseAlt:
 
         s = self.model.systems[l]
         fM, mM = self.model._mats[l]
+        kw = {}
+        if self.dropout is not None:
+            kw = dict(dropout={p: d for p, d in self.dropout.items()
+                               if p is not None and p in calls and d} or None,
+                      dropin=self.dropin)
         return float(locus_likelihood(ped, calls, n_alleles=s.n_alleles, freqs=s.freqs,
-                                      female_M=fM, male_M=mM, theta=self.model.theta))
+                                      female_M=fM, male_M=mM, theta=self.model.theta, **kw))
 
     def log10_lr(self, recs, person, calls_by_locus, q_calls, unit_key, base_ped) -> float:
         """log10 LR of the query in the place of ``person`` on ``recs``, over the
@@ -359,14 +391,23 @@ class _CaseAlt:
                 return math.nan
             qc = q_calls[l]
             s = model.systems[l]
+            drop = self.dropout
             try:
                 if s.silent:
                     labels = {p: (s.alleles[a], s.alleles[b]) for p, (a, b) in calls.items()}
                     g = int(qc[1] * (qc[1] + 1) // 2 + qc[0])
-                    lr = float(case_table(ped, person, labels, s, model.mutation, model.theta).lr[g])
+                    kw = {} if drop is None else dict(
+                        dropout=drop.get(None, 0.0), dropin=self.dropin,
+                        relative_dropout={p: d for p, d in drop.items()
+                                          if p is not None and p in calls and d} or None)
+                    lr = float(case_table(ped, person, labels, s, model.mutation, model.theta,
+                                          **kw).lr[g])
                 else:
+                    if drop is not None:
+                        # the query's dropout under its place, and as an unrelated founder
+                        drop[person] = drop[qid] = drop.get(None, 0.0)
                     num = self._lik(ped, dict(calls, **{person: qc}), l)
-                    if model.theta > 0:
+                    if model.theta > 0 or drop is not None:
                         if h2 is None:
                             h2 = base_ped.with_person(Person(qid, None, None, "unknown"))
                         den = self._lik(h2, dict(calls, **{qid: qc}), l)
@@ -400,8 +441,10 @@ def _case_rows(hits, idx, model, spec, queries, reader, notes):
     unit_of = {i: (cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}") for i in idx}
     units = reader.cases(sorted(set(unit_of.values())))
     q_row = {str(x): i for i, x in enumerate(queries.ids)}
-    alt = _CaseAlt(model, notes)
+    alt = _CaseAlt(model, notes, getattr(spec, "dropin", 0.0))
     systems = model.systems
+    qdrop = np.asarray(queries.dropout, dtype=np.float64)
+    drop_on = bool(np.any(qdrop) or getattr(spec, "dropin", 0.0) or _ref_dropouts(reader))
     n_left = 0
     for k, i in enumerate(idx):
         cu = units.get(unit_of[i])
@@ -419,6 +462,11 @@ def _case_rows(hits, idx, model, spec, queries, reader, notes):
             fam = case_from_relations(cu["case_id"], rels, missing_sex=msex)
             m = fam.missing[0]
             person = {s: p for p, s in fam.samples.items()}
+        if drop_on:
+            # the dropout of each typed person of the case and of the query
+            alt.dropout = {person[sid]: float(d) for sid, d in (cu.get("dropout") or {}).items()
+                           if sid in person}
+            alt.dropout[None] = float(qdrop[j])     # the query's own
         q_codes = queries.codes[j]
         by_locus, q_calls = {}, {}
         for l in range(len(systems)):

@@ -1005,16 +1005,9 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     reader = UnitReader(rds, recoder, refs, cases)
     hits = partial_chance(hits, chance, spec, queries, reader, len(loci), notes,
                           v["report"]["chance_partial_max"], search["line"])
-    if drop is not None and drop.active:
-        # the alternatives' tables do not fold the dropout model in yet: rather none
-        # than values on another model than the hit's
-        if hits.num_rows and v["report"]["relationships"] != "none":
-            notes.append("the dropout model is on (model.dropout / dropin): the alternative "
-                         "relationships' LRs (relationship_lrs) are not computed")
-    else:
-        hits = add_alternatives(hits, spec, queries, reader, search["line"], notes,
-                                which=v["report"]["relationships"],
-                                max_hits=v["report"]["relationships_max"])
+    hits = add_alternatives(hits, spec, queries, reader, search["line"], notes,
+                            which=v["report"]["relationships"],
+                            max_hits=v["report"]["relationships_max"])
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
     timings["merge_s"] = time.perf_counter() - t0

@@ -123,6 +123,32 @@ def _check(hits, by_id, ft, per, modes):
             assert h["log10_lr"] == pytest.approx(tot, rel=1e-9, abs=1e-9), mode
 
 
+def _check_alternatives(hits, by_id, ft, per):
+    """The alternative relationships use the same dropout: a pairwise hit's
+    full-sibling (parent-child) alternative is kinship.likelihood_ratio of that
+    relationship with the samples' dropout; a duo case's full-sibling placement (a
+    child of M's typed father) is the hit's own LR."""
+    n_pair = n_case = 0
+    for h in hits:
+        if h["relationship_lrs"] is None:
+            continue
+        alt = json.loads(h["relationship_lrs"])
+        if h["mode"] in ("parent-child", "full-sibling"):
+            other = "full-sibling" if h["mode"] == "parent-child" else "parent-child"
+            ref = _pair_lr(h, other, by_id, ft, per)
+            want = sum(math.log10(v) for v in ref.per_locus.values()) if ref.total > 0 else -math.inf
+            assert alt[other] == pytest.approx(want, rel=1e-9, abs=1e-9)
+            n_pair += 1
+        elif h["mode"] == "case":
+            refs = [p for p in by_id.values() if p.kind == "reference" and p.case_id == h["case_id"]
+                    and p.relation not in ("self", "")]
+            if [p.relation for p in refs] == ["father"]:
+                assert alt["full-sibling"] == pytest.approx(alt["missing-person"], rel=1e-9,
+                                                            abs=1e-9)
+                n_case += 1
+    assert n_pair and n_case
+
+
 def test_engine_lrs_equal_likelihood_ratio_with_dropout(tmp_path):
     ds, by_id, u = _dataset(tmp_path)
     per = {"DEG-child": 0.2, "U-retyped": 0.1, u: 0.1}
@@ -130,11 +156,13 @@ def test_engine_lrs_equal_likelihood_ratio_with_dropout(tmp_path):
     job = make_job(ds, tmp_path / "out", MODES, inputs__loci=list(LOCI6),
                    model__dropout={"queries": 0.0, "references": D_REF}, model__dropin=C,
                    model__dropout_samples=str(f), search__threshold=1e-12, search__top_k=200,
-                   search__case_top_k=200)
+                   search__case_top_k=200, report__relationships="ranked",
+                   report__relationships_max=100000)
     res = engine.run(job)
     ft = kinship.FrequencyTable.load("nist1036_all")
     hits = res.hits.to_pylist()
     _check(hits, by_id, ft, per, MODES)
+    _check_alternatives(hits, by_id, ft, per)
     # the degraded child is found with its father (case and parent-child modes)
     for mode, key, other in (("parent-child", "reference_id", "DEG-father"),
                              ("case", "case_id", "DEGCASE")):
