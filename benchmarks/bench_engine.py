@@ -124,8 +124,12 @@ def test_numpy(benchmark, setup, mode):
     _info(benchmark, Q * R)
 
 
+@pytest.mark.parametrize("dropout", ["off", 0.05, "estimate"])
 @pytest.mark.parametrize("mode", MODES + ("duplicates",))
-def test_run_end_to_end(benchmark, mode):
+def test_run_end_to_end(benchmark, mode, dropout):
+    """A whole run; ``dropout``: off, 0.05 for every sample, or each sample's
+    estimate (several query groups): the same data, so the ratios to "off" are the
+    cost of the dropout model (docs/dropout.md)."""
     import engine
 
     from scale_engine import simulate
@@ -142,7 +146,8 @@ def test_run_end_to_end(benchmark, mode):
             n[0] += 1
             return engine.run({
                 "inputs": {"queries": str(work / "profiles"), "references": str(work / "profiles")},
-                "model": {"mutation": {"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1}},
+                "model": {"mutation": {"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1},
+                          **({} if dropout == "off" else {"dropout": dropout})},
                 "search": {"modes": [mode], "max_inconsistent": 1},
                 "output": {"path": str(out)}, "execution": {"progress": False}})
 

@@ -183,6 +183,10 @@ def main(argv=None):
                     help="report.chance_method of the runs (none: time the search alone; the "
                          "chance-hit expectation costs a fixed time per mode, report.chance_units "
                          "tables)")
+    ap.add_argument("--dropout", default="off",
+                    help="comma-separated [model] dropout settings, each run on the same data: "
+                         "off, a number (every sample), estimate (each sample's own estimate); "
+                         "e.g. off,0.05,estimate: the speed with the dropout model on and off")
     args = ap.parse_args(argv)
     import engine
 
@@ -195,11 +199,13 @@ def main(argv=None):
         print(f"simulated and wrote {args.queries} queries + ~{args.references} references in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows = []
-    for mode in args.modes.split(","):
+    settings = [d.strip() for d in args.dropout.split(",") if d.strip()]
+    for mode, drop in [(m, d) for m in args.modes.split(",") for d in settings]:
         out = work / f"results-{mode}"
         shutil.rmtree(out, ignore_errors=True)
+        dmodel = {} if drop == "off" else {"dropout": drop if drop == "estimate" else float(drop)}
         job = {"inputs": {"queries": str(ds), "references": str(ds)},
-               "model": {"theta": 0.0, "mutation": dict(MUTATION)},
+               "model": {"theta": 0.0, "mutation": dict(MUTATION), **dmodel},
                "search": {"modes": [mode], "threshold": 1e4, "top_k": 10, "max_inconsistent": 1},
                "output": {"path": str(out)},
                "execution": {"threads": args.threads, "progress": False},
@@ -212,7 +218,7 @@ def main(argv=None):
         L = res.manifest["run"]["loci"]
         np_rate = numpy_rate(res, mode)
         rows.append({
-            "mode": mode, "pairs": st["pairs"], "search_s": secs,
+            "mode": mode, "dropout": drop, "pairs": st["pairs"], "search_s": secs,
             "pairs_per_s": st["pairs"] / secs, "locus_evals_per_s": st["pairs"] * L / secs,
             "lookups_per_pair": st["locus_lookups"] / max(1, st["pairs_scored"]),
             "numpy_pairs_per_s_1thread": np_rate, "numpy_locus_evals_per_s": np_rate * L,
@@ -227,12 +233,12 @@ def main(argv=None):
         })
         print(json.dumps(rows[-1]), file=sys.stderr)
     if args.markdown:
-        print(f"| mode | pairs | search s | pairs/s | locus-evals/s | lookups/pair | CPU share | "
+        print(f"| mode | dropout | pairs | search s | pairs/s | locus-evals/s | lookups/pair | CPU share | "
               f"pairs per CPU-s | NumPy pairs/s (1 thread) | NumPy locus-evals/s | "
               f"speed-up vs NumPy x{args.threads} threads | whole run s |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
-            print(f"| {r['mode']} | {r['pairs']:.3g} | {r['search_s']:.1f} | {r['pairs_per_s']:.3g} | "
+            print(f"| {r['mode']} | {r['dropout']} | {r['pairs']:.3g} | {r['search_s']:.1f} | {r['pairs_per_s']:.3g} | "
                   f"{r['locus_evals_per_s']:.3g} | {r['lookups_per_pair']:.2f} | {r['cpu_share']:.2f} | "
                   f"{r['pairs_per_cpu_s']:.3g} | "
                   f"{r['numpy_pairs_per_s_1thread']:.3g} | {r['numpy_locus_evals_per_s']:.3g} | "

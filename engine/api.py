@@ -529,6 +529,8 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
                          f"hits are not combined with autosomal evidence. Fix: correct the "
                          f"samples manifest of one of the datasets")
     _note_partial(queries, refs, search["min_loci"], modes, notes)
+    if drop.active and qds is not None:
+        notes.append(_dropout_note(drop, queries, refs))
     if "case" in modes:
         notes.extend(cases.notes)
         if len(cases) == 0:
@@ -766,6 +768,21 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             shutil.rmtree(tasks_dir, ignore_errors=True)
             shutil.rmtree(prev_dir, ignore_errors=True)
     return RunResult(out, hits, manifest, summary)
+
+
+def _dropout_note(drop, queries, refs) -> str:
+    """The summary's sentence on the dropout model (docs/dropout.md)."""
+    def spread(d):
+        d = np.asarray(d, dtype=np.float64)
+        if len(d) == 0:
+            return "none"
+        u = np.unique(d)
+        return f"{u[0]:g}" if len(u) == 1 else f"{u.min():g} to {u.max():g} ({len(u)} values)"
+
+    refs_d = spread(refs.dropout) if refs is not None else "none"
+    return (f"dropout model on (docs/dropout.md): dropout of the queries {spread(queries.dropout)}, "
+            f"of the references {refs_d}, drop-in {drop.dropin:g}; the value used for each sample "
+            f"is in {DROPOUT_FILE}")
 
 
 def _dropout_csv(queries, refs) -> bytes:

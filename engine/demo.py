@@ -20,6 +20,11 @@ stepwise mutation.  On top of the families the demo adds
   of two otherwise unrelated queries: identity hits,
 * three queries typed twice, the second time with an allele dropped out at one
   locus: duplicate hits (``max_inconsistent = 1``);
+* a degraded sample: a child's remains typed with heavy allelic dropout (the
+  paternal allele lost at 8 loci, nothing at 4 more), stated with dropout 0.3 in
+  the demo's ``dropout.csv`` (``[model] dropout_samples``, ``docs/dropout.md``):
+  against its typed parents it is an exclusion at 8 loci without the dropout
+  model (missed) and a case-mode hit with it;
 * a full sibling of a reference as a query, drawn so that it hits in
   ``parent-child`` mode (LR >= 10^4.5) while full siblings explain the pair
   better: the summary flags it (``best_relationship``, :mod:`engine.alternatives`);
@@ -67,6 +72,10 @@ _TWO_MISSING = [
     {"id": "S", "father": "FA", "mother": "MO", "sex": "female"},
 ]
 _SEX = {"male": "M", "female": "F"}
+#: the dropout probability stated for the demo's degraded sample (its dropout.csv)
+DEGRADED_DROPOUT = 0.3
+#: the demo's per-sample dropout file (``[model] dropout_samples``)
+DROPOUT_SAMPLES = "dropout.csv"
 
 
 def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int = 30,
@@ -145,6 +154,7 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
     # an allele with a planted child at each (the rarest ones): a case-mode hit at a
     # high LR whose posterior is low, because the child's own family explains the data
     _decoy(profiles, truth, truth_cases, sim, ft)
+    _degraded(directory, profiles, truth, sim)
     _demo_y(directory, profiles, truth, truth_cases, seed)
     ds = directory / "profiles"
     formats.write_profiles(ds, profiles, provenance={"demo": {"seed": seed, "n_cases": n_cases,
@@ -243,7 +253,8 @@ def demo_job(directory) -> dict:
                    "frequencies": "nist1036_all", "y_queries": str(directory / "profiles-y"),
                    "y_references": str(directory / "profiles-y"),
                    "y_population": str(directory / "y-population")},
-        "model": {"theta": 0.0, "mutation": dict(DEMO_MUTATION)},
+        "model": {"theta": 0.0, "mutation": dict(DEMO_MUTATION),
+                  "dropout_samples": str(directory / DROPOUT_SAMPLES)},
         "search": {"modes": ["case", "parent-child", "full-sibling", "identity", "duplicates",
                              "y-lineage"],
                    "threshold": 1e4, "top_k": 3, "max_inconsistent": 1},
@@ -308,6 +319,7 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
     truth = build_demo(out, seed=seed, n_cases=n_cases)
     job = demo_job(out.resolve())
     _write_job_toml(out / "job.toml", {**job, "output": {"path": "results"},
+                                       "model": {**job["model"], "dropout_samples": DROPOUT_SAMPLES},
                                        "inputs": {**job["inputs"], "queries": "profiles",
                                                   "references": "profiles",
                                                   "y_queries": "profiles-y",
@@ -317,6 +329,38 @@ def run_demo(out="demo-results", seed: int = 2024, n_cases: int = 30, progress=N
     _write_private(out / "truth.json", json.dumps(truth, indent=1, sort_keys=True) + "\n")
     res = run(out / "job.toml", progress=progress)
     return res, truth
+
+
+def _degraded(directory: Path, profiles, truth, sim, n_dropped: int = 8, n_lost: int = 4):
+    """Add the demo's degraded sample (see :func:`build_demo`): a child of a typed
+    father and mother whose paternal allele dropped out at ``n_dropped`` loci (where
+    the father does not carry the maternal allele: an apparent exclusion) and who
+    shows nothing at ``n_lost`` more; its dropout is stated in ``dropout.csv``."""
+    import formats
+
+    fa, mo = sim.founder(), sim.founder()
+    child = sim.child(fa, mo)           # (paternal, maternal) allele per locus
+    g, dropped, lost = {}, [], []
+    for l in DEMO_LOCI:
+        p, m = child[l]
+        if len(dropped) < n_dropped and p != m and m not in fa[l]:
+            g[l] = (m, m)
+            dropped.append(l)
+        elif len(lost) < n_lost and len(dropped) >= n_dropped // 2:
+            lost.append(l)
+        else:
+            g[l] = tuple(sorted((p, m), key=float))
+    sex = ("M", "F")[int(sim.rng.integers(2))]
+    profiles.append(formats.Profile("DEG01-remains", g, "query", "", "", sex, "GlobalFiler"))
+    for who, geno, rel, sx in (("father", fa, "father", "M"), ("mother", mo, "mother", "F")):
+        profiles.append(formats.Profile(f"DEG01-{who}", dict(geno), "reference", "DEG01", rel, sx,
+                                        "GlobalFiler"))
+    truth["DEG01-remains"] = {"mode": "case", "target": "DEG01", "dropout": DEGRADED_DROPOUT,
+                              "structure": f"both parents; the child's remains with dropout "
+                                           f"{DEGRADED_DROPOUT}: paternal allele lost at "
+                                           f"{len(dropped)} loci, nothing at {len(lost)}"}
+    _write_private(directory / DROPOUT_SAMPLES,
+                   f"sample_id,dropout\nDEG01-remains,{DEGRADED_DROPOUT}\n")
 
 
 def _decoy(profiles, truth, truth_cases, sim, ft, n_loci: int = 9):

@@ -89,9 +89,9 @@ def test_demo(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--cases", "8"]) == 0
     out = capsys.readouterr().out
     assert "mode case:" in out and "mode duplicates:" in out and "mode identity:" in out
-    # 8 simulated families, 4 mother's-side families and the two missing children of the
-    # family drawn as a pedigree
-    assert "case: 14 of 14 planted relationships ranked first" in out
+    # 8 simulated families, 4 mother's-side families, the two missing children of the
+    # family drawn as a pedigree and the degraded child's remains (the dropout model)
+    assert "case: 15 of 15 planted relationships ranked first" in out
     assert "identity: 2 of 2" in out and "duplicates: 3 of 3" in out
     assert "mode y-lineage:" in out and "planted paternal relatives ranked first" in out
     # run again into the same demo directory: regenerated, the same hits (the new shards
