@@ -260,14 +260,14 @@ class ScoringModel:
         notes: list = []
         qd, dc = float(query_dropout or 0.0), float(dropin or 0.0)
         couples, duos, singles, generic = self._classify(cases)
-        if qd or dc:
-            # couples have no closed form with dropout: the exact pedigree likelihood
-            generic, couples = sorted(generic + couples), []
-        elif couples:
-            drop = [ci for ci in couples if _rel_drop(cases[ci])]
-            if drop:
-                generic = sorted(generic + drop)
-                couples = [ci for ci in couples if ci not in set(drop)]
+        drop_couples = [ci for ci in couples if qd or dc or _rel_drop(cases[ci])]
+        if drop_couples:
+            couples = [ci for ci in couples if ci not in set(drop_couples)]
+            if self.theta > 0:
+                # θ > 0: the exact pedigree likelihood (the closed form is for θ = 0)
+                generic = sorted(generic + drop_couples)
+            else:
+                self._compile_couples_dropout(cases, drop_couples, lr, inc, typed, qd, dc)
         if couples:
             self._compile_couples(cases, couples, lr, inc, typed)
         for sex, rows in duos.items():
@@ -589,6 +589,71 @@ class ScoringModel:
                 # same for every case
                 den = np.where(het, 2 * (p[a] * p[b]), p[a] * p[b])[None, :]
             _couple_fill(tF, tM, tF0, tM0, a, b, np.ascontiguousarray(den), r, o, lr, inc)
+            typed[r, l] = True
+
+
+    def _compile_couples_dropout(self, cases, rows, lr, inc, typed, qd, dc):
+        """Missing child of a couple with the dropout model (θ = 0, no silent allele;
+        ``docs/dropout.md``), for all couple cases ``rows`` at once.  The parents are
+        founders, independent under both hypotheses, so with the child's ordered
+        true genotype (x, y)
+
+            T[g] = Σ_{x,y} E_Q[g, x, y] tF[x] tM[y] / Σ_{x,y} E_Q[g, x, y] p_x p_y,
+
+        ``tF = w_F M_male``: the father's transmitted allele, ``w_F[a] ∝ Σ_y p_a p_y
+        E_F[call_F, a, y]`` his allele's posterior given his call (his genotype's
+        evidence with his dropout; ``p`` when untyped), then mutation; the same for
+        the mother.  ``E_Q``: the candidate's evidence with ``qd`` (the observed
+        call given the true genotype), ``dc`` every sample's drop-in.  Without
+        dropout it is the couple closed form above.  Tested against the exact
+        pedigree likelihood with dropout."""
+        from .tables import evidence_stack
+
+        rows = np.asarray(rows, dtype=np.int64)
+        rel = [{r[1]: r for r in cases[i]["relatives"]} for i in rows]
+        dd = [_rel_drop(cases[i]) for i in rows]
+        dF = np.array([d.get(r["father"][0], 0.0) for r, d in zip(rel, dd)])
+        dM = np.array([d.get(r["mother"][0], 0.0) for r, d in zip(rel, dd)])
+        fc = np.stack([np.asarray(r["father"][3]) for r in rel])
+        mc = np.stack([np.asarray(r["mother"][3]) for r in rel])
+        for l, s in enumerate(self.systems):
+            A = s.n_alleles
+            p = np.asarray(s.freqs, dtype=np.float64)
+            fM, mM = self._mats[l]
+            E = np.eye(A)
+            Mm = E if mM is None else mM
+            Mf = E if fM is None else fM
+
+            def posterior(codes, d):
+                """Per case, the transmitted allele's distribution before mutation."""
+                a, b = codes[:, l, 0].astype(np.int64), codes[:, l, 1].astype(np.int64)
+                t = (a >= 0) & (b >= 0)
+                out = np.tile(p, (len(a), 1))
+                g = genotype_index(np.minimum(a, b), np.maximum(a, b))
+                pp = np.outer(p, p)
+                for dv in sorted(set(d[t].tolist())):
+                    sel = np.nonzero(t & (d == dv))[0]
+                    ES = evidence_stack(s, dv, dc)                 # [G, A, A]
+                    w = (ES[g[sel]] * pp[None]).sum(axis=2)        # [n, A]
+                    out[sel] = w / w.sum(axis=1, keepdims=True)
+                return out, t
+
+            wF, ft = posterior(fc, dF)
+            wM, mt = posterior(mc, dM)
+            sel = ft | mt
+            if not sel.any():
+                continue
+            r = rows[sel]
+            EQ = evidence_stack(s, qd, dc).reshape(-1, A * A)      # [G, A²]
+            den = EQ @ np.outer(p, p).ravel()                      # [G]
+            tF, tM = wF[sel] @ Mm, wM[sel] @ Mf
+            num = np.einsum("nx,ny->nxy", tF, tM).reshape(len(r), -1) @ EQ.T
+            num0 = np.einsum("nx,ny->nxy", wF[sel], wM[sel]).reshape(len(r), -1) @ EQ.T
+            o = self.offsets[l]
+            G = EQ.shape[0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lr[r, o:o + G] = num / den[None, :]
+            inc[r, o:o + G] = (num0 == 0.0).astype(np.uint8)
             typed[r, l] = True
 
 

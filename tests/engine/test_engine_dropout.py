@@ -285,3 +285,38 @@ def test_dropout_file_errors_name_the_line(tmp_path):
     job = make_job(ds, tmp_path / "out", ["parent-child"], model__dropout_samples=str(f))
     with pytest.raises(engine.InputError, match=r"line 3, sample DEG-father"):
         engine.run(job)
+
+
+@pytest.mark.parametrize("dq,df,dm,c", [(0.3, 0.0, 0.1, 0.0), (0.0, 0.2, 0.0, 0.03), (0.15, 0.1, 0.25, 0.02)])
+def test_couple_closed_form_with_dropout(dq, df, dm, c):
+    """The couple (trio) closed form with dropout (ScoringModel._compile_couples_dropout)
+    equals the exact pedigree likelihood with the same dropout (case_table, itself
+    tested against kinship.likelihood_ratio), with sex-specific mutation and a locus
+    where the mother is untyped."""
+    from kinship.cases import case_pedigree
+    from kinship.search import ScoringModel
+    from kinship.tables import case_table
+
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    mut = kinship.MutationModel(female=kinship.Stepwise(rate=0.001, rate2=1e-6, range=0.1),
+                                male=kinship.Stepwise(rate=0.004, rate2=1e-6, range=0.1))
+    sm = ScoringModel(ft, LOCI6[:3], mutation=mut)
+    fa = sm.encode([{"TPOX": ("8", "11"), "CSF1PO": ("10", "10"), "TH01": ("6", "9.3")}])[0]
+    mo = sm.encode([{"TPOX": ("9", "9"), "CSF1PO": ("11", "12"), "TH01": None}])[0]
+    case = {"id": "c", "missing_sex": "unknown",
+            "relatives": [("F", "father", "male", fa), ("Mo", "mother", "female", mo)],
+            "dropout": {"F": df, "Mo": dm}}
+    t = sm.compile_cases([case], query_dropout=dq, dropin=c)
+    ped = case_pedigree([("F", "father", "male"), ("Mo", "mother", "female")])
+    for l, s in enumerate(sm.systems):
+        calls = {}
+        for pid, cd in (("F", fa), ("Mo", mo)):
+            if cd[l][0] >= 0:
+                calls[pid] = (s.alleles[cd[l][0]], s.alleles[cd[l][1]])
+        want = case_table(ped, "M", calls, s, mut, 0.0, dropout=dq,
+                          relative_dropout={"F": df, "Mo": dm}, dropin=c)
+        G = len(want.lr)
+        got = t.lr[0, sm.offsets[l]:sm.offsets[l] + G]
+        np.testing.assert_allclose(got, want.lr, rtol=1e-9, atol=0)
+        assert np.array_equal(t.inconsistent[0, sm.offsets[l]:sm.offsets[l] + G].astype(bool),
+                              want.inconsistent)
