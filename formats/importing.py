@@ -599,6 +599,16 @@ def assemble(parsed: Parsed, *, manifest: Manifest | None = None, mode: str = "s
 # --------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------
+def _frequency_table(path, fmt: str):
+    """A frequency table given where profiles are expected: say so."""
+    from .freqio import FORMAT_WORDS
+
+    raise InputFormatError(
+        f"the file is a frequency table ({FORMAT_WORDS[fmt]}), not profiles", file=path, line=1,
+        fix="give it where a frequency table is taken (a job's inputs.frequencies, "
+            "--frequencies), and import the lab's genotype export instead")
+
+
 def _detect_format(path) -> str:
     try:
         with open(path, "rb") as fh:
@@ -607,6 +617,8 @@ def _detect_format(path) -> str:
         raise InputFormatError(f"cannot read the file ({e.strerror})", file=path,
                                fix="check the path") from None
     h = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if h.startswith(b"<") and re.search(rb"<frequencies[\s>]", h):
+        _frequency_table(path, "strider-xml")
     if h.startswith(b"<"):
         return "cmf"
     if h.startswith(b'"Output from Familias') or str(path).lower().endswith(".fam"):
@@ -623,9 +635,18 @@ def _detect_format(path) -> str:
         return "csv"
     if keys & {"sampleid", "sample", "samplename"}:
         return "wide"
+    from .freqio import detect_frequency_format
+    from .textio import header_excerpt
+
+    try:
+        freq = detect_frequency_format(path)
+    except (InputFormatError, ValueError):
+        freq = None
+    if freq is not None:
+        _frequency_table(path, freq)
     raise InputFormatError(
-        "cannot tell the file's format from its first line", file=path, line=1,
-        fix=f"pass format= (command line: --format), one of {', '.join(FORMATS)}",
+        f"cannot tell the file's format from its first line {header_excerpt(line)}", file=path,
+        line=1, fix=f"pass format= (command line: --format), one of {', '.join(FORMATS)}",
     )
 
 

@@ -148,3 +148,19 @@ def test_frequency_only_fam_is_not_profiles(tmp_path):
     # and as a frequency table it reads
     t = read_frequencies(DATA / "Exercise-Screening-Freq.fam")
     assert len(t.loci) == 16 and t.n_for(t.loci[0]) == 2500
+
+
+def test_a_frequency_table_given_to_import_says_so(tmp_path):
+    from formats import import_file
+
+    bundled = Path(kinship.__file__).parent / "data" / "frequencies" / "nist1036_all.csv"
+    for p, fmt in ((XML, "strider-xml"), (bundled, "csv")):
+        with pytest.raises(InputFormatError, match=rf"is a frequency table \({fmt} .*not "
+                                                   r"profiles.*inputs.frequencies"):
+            import_file(p)
+    # a profile table of no known layout: the message shows its header (no genotypes)
+    w = tmp_path / "w.csv"
+    w.write_text("id;D3S1358;TH01\nX1;15/16;6/7\n")
+    with pytest.raises(InputFormatError, match=r"first line 'id, D3S1358, TH01'") as e:
+        import_file(w)
+    assert "15/16" not in str(e.value)
