@@ -70,6 +70,7 @@ import hashlib
 import io
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -307,7 +308,11 @@ class FrequencyTable:
         header = next(reader, None)
         if header is None or [h.strip().lower() for h in header[:3]] != ["marker", "allele", "frequency"]:
             raise FrequencyError(
-                f"{fname}: expected the header 'marker,allele,frequency', found {header!r}"
+                f"{fname}: expected the header 'marker,allele,frequency', found "
+                f"{_masked(header)!r}: "
+                f"not the project's csv format. Fix: read other formats (Familias, STRidER "
+                f"tables and XML, .fam) with formats.read_frequencies(path), which detects the "
+                f"format"
             )
         table: dict[str, dict[str, float]] = {}
         for lineno, row in enumerate(reader, start=2):
@@ -527,6 +532,15 @@ class FrequencyTable:
 
     def __repr__(self) -> str:
         return f"FrequencyTable({self.name!r}, {len(self._freqs)} loci)"
+
+
+def _masked(fields) -> list | None:
+    """A first line shown in a message, with every field that looks like an allele or a
+    number replaced by ``…``: a file that is not a frequency table may start with a
+    genotype row, which must not be copied into an error."""
+    if fields is None:
+        return None
+    return ["\u2026" if re.fullmatch(r"\s*[<>]?\d+(\.\d+)?\s*", f) else f[:30] for f in fields[:8]]
 
 
 def _parse_by_marker(s: str | None) -> dict[str, int]:
