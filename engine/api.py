@@ -469,7 +469,7 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     drop = Dropout(job)
     try:
         spec = ModelSpec(ft, tuple(loci), job.mutation, v["model"]["theta"], extra,
-                         dropin=drop.dropin)
+                         dropin=drop.dropin, table_cache=job.table_cache())
     except (KeyError, ValueError) as e:
         raise InputError(f"the model cannot be built from the frequency table and the profiles: {e}. "
                          f"Fix: set [model] min_allele_freq for alleles absent from the table") from None

@@ -151,6 +151,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                           "exact scores on the host, the same results)"),
         "max_compile_hours": (2.0, "theta > 0: refuse up front a job whose case tables are "
                                    "estimated to take longer to compile (one core)"),
+        "table_cache": ("auto", "keep the model's pair and single-relative tables on disk between "
+                                "runs: auto ($STRKIN_TABLE_CACHE, else ~/.cache/strkin/tables), "
+                                "off, or a directory (kinship.tablecache)"),
     },
 }
 
@@ -452,6 +455,10 @@ class Job:
                 raise JobError(
                     f"{src}: execution.device = \"gpu\": no CUDA device is usable here (it needs a "
                     f"GPU, its driver and numba-cuda: pip install \"strkin[gpu]\"); use \"cpu\"")
+        tc = v["execution"]["table_cache"]
+        if not isinstance(tc, str) or not tc:
+            raise JobError(f"{src}: execution.table_cache must be \"auto\", \"off\" or a directory, "
+                           f"got {tc!r}")
         pr = v["execution"]["progress"]
         if pr not in ("auto", True, False):
             raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")
@@ -587,6 +594,18 @@ class Job:
             return detect_frequency_format(p)
         except FormatError:
             return "auto"      # the table's loader reports it
+
+    def table_cache(self) -> str:
+        """The directory of the on-disk table store (``execution.table_cache``),
+        "" when off."""
+        tc = self.values["execution"]["table_cache"]
+        if tc == "off":
+            return ""
+        if tc == "auto":
+            from kinship.tablecache import default_directory
+
+            return str(default_directory())
+        return str(self.path(tc))
 
     def key_material(self) -> dict:
         """What the results depend on: model, search, report and (resolved) input paths.

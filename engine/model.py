@@ -199,6 +199,9 @@ class ModelSpec:
     #: drop-in probability of every sample (docs/dropout.md); the samples' dropout
     #: probabilities are per sample (engine.dropout) and enter the units' fingerprints
     dropin: float = 0.0
+    #: directory of the on-disk table store (kinship.tablecache), "" for none;
+    #: where tables are kept, never what they are: not part of the key
+    table_cache: str = ""
 
     def __post_init__(self):
         if not self.key:
@@ -218,8 +221,13 @@ class ModelSpec:
     def build(self):
         from kinship.search import ScoringModel
 
-        return ScoringModel(self.frequencies, self.loci, mutation=_memoized(self.mutation),
-                            theta=self.theta, extra_alleles=self.extra_alleles)
+        m = ScoringModel(self.frequencies, self.loci, mutation=_memoized(self.mutation),
+                         theta=self.theta, extra_alleles=self.extra_alleles)
+        if self.table_cache:
+            from kinship.tablecache import TableStore
+
+            m.table_store = TableStore(self.table_cache)
+        return m
 
     @property
     def sex_dependent(self) -> bool:

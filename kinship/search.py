@@ -130,6 +130,9 @@ class ScoringModel:
         self._locus_memo_bytes = 0
         self._pedigrees: dict = {}
         self._lock = threading.RLock()
+        #: a :class:`kinship.tablecache.TableStore` to keep the pair and
+        #: single-relative tables on disk between runs (None: memory only)
+        self.table_store = None
         # (female, male) mutation matrices per locus, built once
         self._mats = [(None, None) if mutation is None else mutation.matrices(s) for s in self.systems]
 
@@ -179,13 +182,35 @@ class ScoringModel:
             return hit
         with self._lock:
             if key not in self._pair_cache:
+                stored = self._load_stored("pair", key)
+                if stored is not None:
+                    self._pair_cache[key] = stored
+                    return stored
                 kw = {} if not drop else dict(ref_dropout=drop[0], query_dropout=drop[1],
                                               dropin=drop[2])
                 self._pair_cache[key] = [
                     pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line, **kw)
                     for s in self.systems
                 ]
+                self._save_stored("pair", key, self._pair_cache[key])
             return self._pair_cache[key]
+
+    # -- the on-disk table store (kinship.tablecache; off unless table_store is set) --
+    def _load_stored(self, kind: str, params: tuple):
+        if self.table_store is None:
+            return None
+        from .tablecache import table_key
+
+        shapes = [(n_genotypes(int(a)),) * 2 for a in self.n_alleles]
+        return self.table_store.load(table_key(kind, params, self.systems, self._mats, self.theta),
+                                     shapes)
+
+    def _save_stored(self, kind: str, params: tuple, tables) -> None:
+        if self.table_store is not None:
+            from .tablecache import table_key
+
+            self.table_store.save(table_key(kind, params, self.systems, self._mats, self.theta),
+                                  tables)
 
     def compile_pairwise(self, rel: str, ids, codes, sexes=None, line: str = "paternal",
                          ref_dropout=None, query_dropout: float = 0.0,
@@ -360,6 +385,10 @@ class ScoringModel:
             hit = self._single_cache.get(key)
             if hit is not None:
                 return hit
+            hit = self._load_stored("single", key)
+            if hit is not None:
+                self._single_cache[key] = hit
+                return hit
             from .likelihood import locus_likelihood
             from .pedigree import Person
             from .tables import _fold, _stack_or_none
@@ -389,6 +418,7 @@ class ScoringModel:
                 I.setflags(write=False)
                 out.append((W, I))
             self._single_cache[key] = out
+            self._save_stored("single", key, out)
             return out
 
     def _compile_singles(self, relation, missing_sex, codes, rows, lr, inc, typed, drop=()):

@@ -23,3 +23,18 @@ def nist():
     import kinship
 
     return kinship.FrequencyTable.load("nist1036_all")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _table_cache(tmp_path_factory):
+    """The engine tests keep the on-disk table store (execution.table_cache =
+    "auto") in a directory of their own, not in the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("STRKIN_TABLE_CACHE")
+    os.environ["STRKIN_TABLE_CACHE"] = str(tmp_path_factory.mktemp("table-cache"))
+    yield
+    if old is None:
+        os.environ.pop("STRKIN_TABLE_CACHE", None)
+    else:
+        os.environ["STRKIN_TABLE_CACHE"] = old

@@ -1,0 +1,114 @@
+"""The on-disk table store (kinship.tablecache): a second model of the same
+definition reads the tables the first wrote, bit for bit, without computing them;
+anything that changes a value changes the key; a damaged entry is never used."""
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kinship
+import kinship.search as ks
+from kinship.search import ScoringModel
+from kinship.tablecache import TableStore
+
+sys.path.insert(0, str(Path(__file__).parent / "engine"))
+
+LOCI = ("TPOX", "TH01", "D3S1358")
+
+
+def _model(store, theta=0.0, rate=0.002, freqs=None):
+    ft = freqs or kinship.FrequencyTable.load("nist1036_all")
+    mut = kinship.MutationModel(kinship.Stepwise(rate=rate, rate2=1e-6, range=0.1))
+    m = ScoringModel(ft, LOCI, mutation=mut, theta=theta)
+    m.table_store = store
+    return m
+
+
+def _no_compute(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("computed a table the store holds")
+
+    monkeypatch.setattr(ks, "pair_table", boom)
+    import kinship.likelihood as kl
+
+    monkeypatch.setattr(kl, "locus_likelihood", boom)
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for (W1, I1), (W2, I2) in zip(a, b):
+        assert W1.tobytes() == W2.tobytes() and I1.tobytes() == I2.tobytes()
+
+
+def test_second_model_reads_the_tables(tmp_path, monkeypatch):
+    store = TableStore(tmp_path / "tc")
+    first = _model(store)
+    pc = first.pair_tables("parent-child", "female")
+    fs = first.pair_tables("full-sibling", "male", ref_dropout=0.1)
+    sr = first.single_relative_tables("paternal-uncle", "male")
+    files = sorted((tmp_path / "tc").rglob("*.npz"))
+    assert len(files) == 3
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert stat.S_IMODE((tmp_path / "tc").stat().st_mode) == 0o700
+    _no_compute(monkeypatch)
+    second = _model(store)
+    _same(second.pair_tables("parent-child", "female"), pc)
+    _same(second.pair_tables("full-sibling", "male", ref_dropout=0.1), fs)
+    _same(second.single_relative_tables("paternal-uncle", "male"), sr)
+    # and the model without a store computes the same values
+    monkeypatch.undo()
+    _same(_model(None).pair_tables("parent-child", "female"), pc)
+
+
+@pytest.mark.parametrize("change", ["theta", "rate", "sex", "dropout", "freqs", "relationship"])
+def test_a_change_of_model_is_a_new_key(tmp_path, change):
+    store = TableStore(tmp_path / "tc")
+    base = _model(store)
+    base.pair_tables("parent-child", "male")
+    key = ("parent-child", "male", "paternal")
+    assert base._load_stored("pair", key) is not None
+    if change == "theta":
+        m = _model(store, theta=0.01)
+    elif change == "rate":
+        m = _model(store, rate=0.003)
+    elif change == "freqs":
+        m = _model(store, freqs=kinship.FrequencyTable.load("fbi2015_caucasian"))
+    else:
+        m = _model(store)
+        key = {"sex": ("parent-child", "female", "paternal"),
+               "dropout": ("parent-child", "male", "paternal", 0.05, 0.0, 0.0),
+               "relationship": ("full-sibling", "male", "paternal")}[change]
+    assert m._load_stored("pair", key) is None
+
+
+def test_damaged_entry_is_rebuilt_not_used(tmp_path):
+    store = TableStore(tmp_path / "tc")
+    good = _model(store).pair_tables("parent-child", "male")
+    (f,) = list((tmp_path / "tc").rglob("*.npz"))
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    again = _model(store).pair_tables("parent-child", "male")
+    _same(again, good)
+    # the damaged file was replaced by a good one: the next model reads it
+    assert _model(store)._load_stored("pair", ("parent-child", "male", "paternal")) is not None
+
+
+def test_engine_results_same_with_and_without_store(tmp_path):
+    import engine
+    import formats
+    from enginelib import make_job, simulate
+
+    profs, _ = simulate(n_cases=4, n_unrelated=6, n_unrelated_references=2, seed=9)
+    formats.write_profiles(tmp_path / "ds", profs)
+    out = {}
+    for name, tc in (("off", "off"), ("cold", str(tmp_path / "tc")), ("warm", str(tmp_path / "tc"))):
+        engine.run(make_job(tmp_path / "ds", tmp_path / name, ["case", "full-sibling"],
+                            execution__table_cache=tc))
+        out[name] = (tmp_path / name / "hits.parquet").read_bytes()
+    assert out["off"] == out["cold"] == out["warm"]
+    assert list((tmp_path / "tc").rglob("*.npz"))
