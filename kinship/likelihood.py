@@ -113,10 +113,29 @@ class GenotypeError(ValueError):
 
 
 def _transmission(M: np.ndarray | None, A: int) -> np.ndarray:
-    """T[f1, f2, c] = ½ M[f1, c] + ½ M[f2, c] (M = identity without mutation)."""
-    if M is None:
-        M = np.eye(A)
-    return 0.5 * (M[:, None, :] + M[None, :, :])
+    """T[f1, f2, c] = ½ M[f1, c] + ½ M[f2, c] (M = identity without mutation).
+
+    Read-only and cached for the last few read-only matrices (the same M object,
+    checked by identity, not by id alone): a search computes thousands of likelihoods with the
+    same locus's mutation matrix, and building T (A^3) was a fifth of their time."""
+    cacheable = M is None or not M.flags.writeable    # a writeable M could change under us
+    key = (None if M is None else id(M), A)
+    hit = _T_CACHE.get(key) if cacheable else None
+    if hit is not None and hit[0] is M:
+        return hit[1]
+    X = np.eye(A) if M is None else M
+    T = 0.5 * (X[:, None, :] + X[None, :, :])
+    if not cacheable:
+        return T
+    T.setflags(write=False)
+    if len(_T_CACHE) >= 256:
+        _T_CACHE.clear()
+    _T_CACHE[key] = (M, T)
+    return T
+
+
+#: (id of M or None, A) -> (M, T): M is kept so its id cannot be reused while cached
+_T_CACHE: dict = {}
 
 
 def _evidence(call: tuple[int, int], A: int, silent: int | None) -> np.ndarray:
