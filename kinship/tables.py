@@ -326,7 +326,8 @@ def pair_table(
     ER = _stack_or_none(la, ref_dropout, dropin)
     EQ = _stack_or_none(la, query_dropout, dropin)
     if ER is not None or EQ is not None:
-        return _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ)
+        return _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ, la,
+                                   _joint_key(rel, la, mutation, theta, ref_sex, line))
     J2 = locus_likelihood(h2, {}, free=["R", "Q"], **args)
     D = fold_calls(fold_calls(J2, 0, silent), 1, silent)
     if rel == "identity":
@@ -345,27 +346,84 @@ def pair_table(
     return _ratio_table(N, D), N0 == 0.0
 
 
-def _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ):
-    def fold2(J):
-        return _fold(_fold(J, 0, silent, ER), 1, silent, EQ)
+def _unordered(J: np.ndarray) -> np.ndarray:
+    """``[A, A, A, A]`` over two persons' ordered true genotypes -> ``[Gt, Gt]`` over
+    their unordered true genotypes (the orderings summed; no silent-allele rule:
+    these are true genotypes, not calls)."""
+    return fold_calls(fold_calls(J, 0, None), 1, None)
 
-    D = fold2(locus_likelihood(h2, {}, free=["R", "Q"], **args))
-    if rel == "identity":
-        # two samples of one person: Σ_x P(gR | x) P(gQ | x) P(x)
-        one = Pedigree([_p("R", ref_sex)])
-        v = locus_likelihood(one, {}, free=["R"], **args)
-        A = v.shape[0]
-        idx = np.arange(A)
-        J = np.zeros((A, A, A, A))
-        J[idx[:, None], idx[None, :], idx[:, None], idx[None, :]] = v
-        N = N0 = fold2(J)
-    else:
-        N = fold2(locus_likelihood(h1, {}, free=["R", "Q"], female_M=fM, male_M=mM, **args))
-        if fM is None and mM is None:
-            N0 = N
+
+def _evidence_unordered(la: LocusAlleles, E: np.ndarray | None):
+    """``E[g_obs, x, y]`` as a sparse ``[G, Gt]`` matrix over the unordered true
+    genotype (E is symmetric in x, y: it depends on the allele counts only), or the
+    indicator of the calls (with the silent-allele rule) when ``E`` is None."""
+    from scipy import sparse
+
+    A = la.n_alleles
+    if E is None:
+        silent = la.alleles.index(SILENT) if la.silent else None
+        E = evidence_stack(la, 0.0, 0.0) if silent is None else _indicator_stack(A, silent)
+    a, b = genotype_pairs(A)
+    Eu = E[:, a, b]
+    # without drop-in a call has few true genotypes (sparse); with drop-in every one
+    return sparse.csr_matrix(Eu) if np.count_nonzero(Eu) < 0.05 * Eu.size else Eu
+
+
+def _indicator_stack(A, silent):
+    from .likelihood import evidence_matrix
+
+    a, b = genotype_pairs(A)
+    out = np.empty((len(a), A, A))
+    for g, (x, y) in enumerate(zip(a, b)):
+        out[g] = evidence_matrix((int(x), int(y)), A, silent, np.full(A, 1.0 / A), 0.0, 0.0)
+    return out
+
+
+#: joint tables over the unordered true genotypes of R and Q, per relationship and
+#: locus model: the same for every dropout, so a run with several dropout values
+#: computes them once (keyed by everything they depend on)
+_JOINTS: dict = {}
+
+
+def _joint_key(rel, la, mutation, theta, ref_sex, line):
+    import json
+
+    mut = None if mutation is None else json.dumps(mutation.describe(), sort_keys=True, default=str)
+    return (rel, la.locus, la.alleles, np.asarray(la.freqs, dtype=np.float64).tobytes(), mut,
+            float(theta), ref_sex, line)
+
+
+def _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ, la=None, key=None):
+    """The pair table with the dropout model: ``W = (E_R N E_Q^T) / (E_R D E_Q^T)``
+    with ``N``, ``D`` the joint probabilities of R's and Q's unordered true
+    genotypes under H1 and H2 and ``E`` the evidence over them (sparse without
+    drop-in); the joints are computed once per relationship and locus model."""
+    joints = _JOINTS.get(key) if key is not None else None
+    if joints is None:
+        D = _unordered(locus_likelihood(h2, {}, free=["R", "Q"], **args))
+        if rel == "identity":
+            # two samples of one person: Σ_x P(gR | x) P(gQ | x) P(x)
+            one = Pedigree([_p("R", ref_sex)])
+            v = fold_calls(locus_likelihood(one, {}, free=["R"], **args), 0, None)
+            N = N0 = np.diag(v)
         else:
-            N0 = fold2(locus_likelihood(h1, {}, free=["R", "Q"], **args))
-    return _ratio_table(N, D), N0 == 0.0
+            N = _unordered(locus_likelihood(h1, {}, free=["R", "Q"], female_M=fM, male_M=mM, **args))
+            N0 = N if fM is None and mM is None else _unordered(
+                locus_likelihood(h1, {}, free=["R", "Q"], **args))
+        joints = (D, N, N0)
+        if key is not None:
+            if len(_JOINTS) > 128:
+                _JOINTS.clear()
+            _JOINTS[key] = joints
+    D, N, N0 = joints
+    eR, eQ = _evidence_unordered(la, ER), _evidence_unordered(la, EQ)
+
+    def fold2(J):
+        return np.asarray(eQ @ np.asarray(eR @ J).T).T
+
+    Nf = fold2(N)
+    N0f = Nf if N0 is N else fold2(N0)
+    return _ratio_table(Nf, fold2(D)), N0f == 0.0
 
 
 def case_table(

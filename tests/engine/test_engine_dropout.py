@@ -320,3 +320,24 @@ def test_couple_closed_form_with_dropout(dq, df, dm, c):
         np.testing.assert_allclose(got, want.lr, rtol=1e-9, atol=0)
         assert np.array_equal(t.inconsistent[0, sm.offsets[l]:sm.offsets[l] + G].astype(bool),
                               want.inconsistent)
+
+
+def test_changed_dropout_is_a_changed_unit(tmp_path):
+    """A sample whose stated dropout changes is compared again by an incremental run
+    (its fingerprint includes d); the result equals a fresh run's."""
+    ds, by_id, u = _dataset(tmp_path)
+    f = tmp_path / "d.csv"
+    kw = dict(inputs__loci=list(LOCI6), model__dropout_samples=str(f), search__threshold=1e-6,
+              search__top_k=20, report__relationships="none")
+    f.write_text("sample_id,dropout\nDEG-child,0.1\nDEG-father,0.05\n")
+    engine.run(make_job(ds, tmp_path / "inc", ["case", "parent-child"], **kw))
+    f.write_text("sample_id,dropout\nDEG-child,0.2\nDEG-father,0.05\n")
+    r2 = engine.run(make_job(ds, tmp_path / "inc", ["case", "parent-child"], **kw))
+    st = r2.manifest["run"]["modes"]["parent-child"]
+    assert st["incremental"] and st["queries_changed"] == 1
+    fresh = engine.run(make_job(ds, tmp_path / "fresh", ["case", "parent-child"], **kw))
+    drop = ("expected_chance_hits",)
+    assert [{k: v for k, v in h.items() if k not in drop} for h in r2.hits.to_pylist()] == \
+        [{k: v for k, v in h.items() if k not in drop} for h in fresh.hits.to_pylist()]
+    assert r2.hits.column("expected_chance_hits").to_pylist() == \
+        fresh.hits.column("expected_chance_hits").to_pylist()
