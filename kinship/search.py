@@ -126,6 +126,7 @@ class ScoringModel:
         self.size = int(sizes.sum())
         self._pair_cache: dict = {}
         self._single_cache: dict = {}
+        self._single_joints: dict = {}     # (relation, M's sex, locus) -> unordered joints
         self._locus_memo: "OrderedDict[tuple, tuple]" = OrderedDict()
         self._locus_memo_bytes = 0
         self._pedigrees: dict = {}
@@ -391,7 +392,7 @@ class ScoringModel:
                 return hit
             from .likelihood import locus_likelihood
             from .pedigree import Person
-            from .tables import _fold, _stack_or_none
+            from .tables import _evidence_unordered, _fold, _stack_or_none, _unordered
 
             ped = case_pedigree([("r0", relation, "unknown")], missing_sex=missing_sex)
             h2 = ped.with_person(Person("__candidate__", None, None, "unknown"))
@@ -400,17 +401,36 @@ class ScoringModel:
                 fM, mM = self._mats[l]
                 silent = s.alleles.index(SILENT) if s.silent else None
                 args = dict(n_alleles=s.n_alleles, freqs=s.freqs, theta=self.theta, silent=silent)
-                ER = _stack_or_none(s, drop[0], drop[2]) if drop else None
-                EQ = _stack_or_none(s, drop[1], drop[2]) if drop else None
+                if drop:
+                    # the joint over both persons' unordered true genotypes, once per
+                    # relation and locus, folded with each dropout's evidence
+                    jk = (relation, missing_sex, l)
+                    J3 = self._single_joints.get(jk)
+                    if J3 is None:
+                        J3 = self._single_joints[jk] = tuple(_unordered(x) for x in (
+                            locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM,
+                                             male_M=mM, **args),
+                            locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM,
+                                             male_M=mM, **args),
+                            locus_likelihood(ped, {}, free=["r0", MISSING], **args)))
+                    eR = _evidence_unordered(s, _stack_or_none(s, drop[0], drop[2]))
+                    eQ = _evidence_unordered(s, _stack_or_none(s, drop[1], drop[2]))
 
-                def fold(J, silent=silent, ER=ER, EQ=EQ):
-                    return _fold(_fold(J, 0, silent, ER), 1, silent, EQ)
+                    def fold2(J, eR=eR, eQ=eQ):
+                        return np.asarray(eQ @ np.asarray(eR @ J).T).T
 
-                N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM, **args))
-                D = fold(locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM, male_M=mM,
-                                          **args))
-                N0 = N if fM is None and mM is None else fold(
-                    locus_likelihood(ped, {}, free=["r0", MISSING], **args))
+                    N, D = fold2(J3[0]), fold2(J3[1])
+                    N0 = N if fM is None and mM is None else fold2(J3[2])
+                else:
+                    def fold(J, silent=silent):
+                        return _fold(_fold(J, 0, silent, None), 1, silent, None)
+
+                    N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM,
+                                              **args))
+                    D = fold(locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM,
+                                              male_M=mM, **args))
+                    N0 = N if fM is None and mM is None else fold(
+                        locus_likelihood(ped, {}, free=["r0", MISSING], **args))
                 with np.errstate(divide="ignore", invalid="ignore"):
                     W = N / D
                 W.setflags(write=False)

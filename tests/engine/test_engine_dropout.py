@@ -341,3 +341,27 @@ def test_changed_dropout_is_a_changed_unit(tmp_path):
         [{k: v for k, v in h.items() if k not in drop} for h in fresh.hits.to_pylist()]
     assert r2.hits.column("expected_chance_hits").to_pylist() == \
         fresh.hits.column("expected_chance_hits").to_pylist()
+
+
+@pytest.mark.parametrize("rel", ["full-sibling", "paternal-half-sibling", "paternal-grandfather"])
+def test_single_relative_tables_with_dropout(rel):
+    """A single relative's case table with dropout (ScoringModel.single_relative_tables:
+    the joint over unordered true genotypes folded with both samples' evidence)
+    equals the exact pedigree likelihood with the same dropout (case_table)."""
+    from kinship.cases import case_pedigree
+    from kinship.search import ScoringModel
+    from kinship.tables import case_table
+
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    mut = kinship.MutationModel(kinship.Stepwise(rate=0.003, rate2=1e-6, range=0.1))
+    sm = ScoringModel(ft, LOCI6[:2], mutation=mut)
+    codes = sm.encode([{"TPOX": ("8", "8"), "CSF1PO": ("10", "12")}])[0]
+    case = {"id": "c", "missing_sex": "unknown", "relatives": [("R", rel, "male", codes)],
+            "dropout": {"R": 0.2}}
+    t = sm.compile_cases([case], query_dropout=0.1, dropin=0.01)
+    ped = case_pedigree([("R", rel, "male")])
+    for l, s in enumerate(sm.systems):
+        want = case_table(ped, "M", {"R": (s.alleles[codes[l][0]], s.alleles[codes[l][1]])}, s, mut,
+                          0.0, dropout=0.1, relative_dropout={"R": 0.2}, dropin=0.01)
+        G = len(want.lr)
+        np.testing.assert_allclose(t.lr[0, sm.offsets[l]:sm.offsets[l] + G], want.lr, rtol=1e-9)
