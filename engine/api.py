@@ -52,7 +52,8 @@ from .compile import prefetch_in_background
 from .kernels import warm_up
 from .job import PAIRWISE_MODES, Y_MODE, Job, load_job, stable_hash
 from .model import ModelSpec, Recoder, get_model, load_frequencies
-from .output import (OUR_FILES, STATE, RunLock, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
+from .output import (OUR_FILES, STATE, CheckpointSync, RunLock, atomic_write_bytes, atomic_write_json,
+                     atomic_write_parquet, checkpoint_ok,
                      clean_results, read_json)
 from formats.perms import make_dir
 
@@ -931,7 +932,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                     keys.append((p.mode, key, "chance"))
                     t = Task(key, p.mode, block, no_rows, kind="chance",
                              compiles=first_of(p.mode, block))
-                    if (tasks_dir / f"{key}.parquet").exists():
+                    if checkpoint_ok(tasks_dir / f"{key}.parquet"):
                         resumed[0] += 1
                         bar(t.work)
                         continue
@@ -945,17 +946,26 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                     keys.append((p.mode, key, "score"))
                     path = tasks_dir / f"{key}.parquet"
                     t = Task(key, p.mode, block, rows, compiles=ci == 0 and first_of(p.mode, block))
-                    if path.exists():
+                    if checkpoint_ok(path):
                         resumed[0] += 1
                         bar(t.work)
                         continue
                     yield t
 
+    # this run's task results are merged from memory; their checkpoints are for
+    # --resume only, forced to disk in batches (engine.output.CheckpointSync)
+    done_here: dict = {}
+    syncer = CheckpointSync(tasks_dir)
+
     def on_result(task, res):
         meta = {"query_counts": res.query_counts, "ref_counts": res.ref_counts, "stats": res.stats,
                 "mode": res.mode, "kind": task.kind}
-        atomic_write_parquet(tasks_dir / f"{task.key}.parquet", res.table,
-                             {"strkin.task": json.dumps(meta, sort_keys=True)})
+        path = tasks_dir / f"{task.key}.parquet"
+        text = json.dumps(meta, sort_keys=True)
+        atomic_write_parquet(path, res.table, {"strkin.task": text}, fsync=False)
+        syncer.written(path)
+        # what the merge would read back from the checkpoint (JSON keys are strings)
+        done_here[task.key] = (res.table.replace_schema_metadata(None), json.loads(text))
         written[0] += 1
         log.debug("task %s done: %s %s, %d units x %d queries, %d rows", task.key[:12], task.mode,
                   task.kind, len(task.block), len(task.query_rows), res.table.num_rows)
@@ -972,6 +982,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
         executor.run(task_stream(), ctx, queries, on_result, bar)
     finally:
         bar.close()
+        syncer.sync()
     timings["search_s"] = time.perf_counter() - t0
     log.info("phase search: %.2f s", timings["search_s"])
 
@@ -988,15 +999,19 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                  "tasks": 0} for m in modes}
     n_chance_new = {m: 0 for m in modes}
     for mode, key, kind in keys:
-        pf = pq.ParquetFile(tasks_dir / f"{key}.parquet")
-        t = pf.read()
-        meta = json.loads(t.schema.metadata[b"strkin.task"])
+        got = done_here.pop(key, None)
+        if got is None:       # done by an earlier, interrupted run (--resume)
+            t = pq.ParquetFile(tasks_dir / f"{key}.parquet").read()
+            meta = json.loads(t.schema.metadata[b"strkin.task"])
+            t = t.replace_schema_metadata(None)
+        else:
+            t, meta = got
         if kind == "chance":
-            new = rows_from_table(t.replace_schema_metadata(None))
+            new = rows_from_table(t)
             chance_rows.update(new)
             n_chance_new[mode] += len(new)
             continue
-        tables.append(_drop_self(t.replace_schema_metadata(None), mode, self_keys))
+        tables.append(_drop_self(t, mode, self_keys))
         for side, name in (("query", "query_counts"), ("ref", "ref_counts")):
             c = counts[(mode, side)]
             for k, n in meta[name].items():

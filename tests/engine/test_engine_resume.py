@@ -112,3 +112,38 @@ def test_readers_see_whole_files_only(data):
         time.sleep(0.01)
     assert p.returncode == 0
     _same_as_baseline(data, name)
+
+
+def test_damaged_checkpoint_is_done_again(data):
+    """Checkpoints are forced to disk in batches; after a power failure the last
+    ones may be empty or cut short. ``--resume`` finds them damaged
+    (engine.output.checkpoint_ok), removes them and does those tasks again."""
+    name = "damaged"
+    job = _job(data, name)
+    p = _spawn(job, data, {"STRKIN_ENGINE_KILL_AT": "task-5"})
+    p.communicate(timeout=240)
+    assert p.returncode == -signal.SIGKILL
+    files = sorted((data / name / "_state" / "tasks").glob("*.parquet"))
+    assert len(files) >= 5
+    files[0].write_bytes(b"")                                  # never reached the disk
+    files[1].write_bytes(files[1].read_bytes()[: 100])         # cut short
+    res = engine.run(job, resume=True)
+    assert res.manifest["run"]["tasks_resumed"] == len(files) - 2
+    _same_as_baseline(data, name)
+
+
+def test_checkpoint_ok(tmp_path):
+    import pyarrow as pa
+
+    from engine.output import atomic_write_parquet, checkpoint_ok
+
+    good = tmp_path / "good.parquet"
+    atomic_write_parquet(good, pa.table({"x": [1, 2]}), {"strkin.task": "{}"}, fsync=False)
+    assert checkpoint_ok(good)
+    other = tmp_path / "other.parquet"
+    atomic_write_parquet(other, pa.table({"x": [1]}))          # not a task checkpoint
+    assert not checkpoint_ok(other) and not other.exists()
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:-10])
+    assert not checkpoint_ok(cut) and not cut.exists()
+    assert not checkpoint_ok(tmp_path / "missing.parquet")
