@@ -202,6 +202,32 @@ def _shards(ds) -> list:
 SELF_MIN_LOCI = 8
 
 
+def _isin_ids(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a[i] in b`` for sample ids (a hash lookup in Arrow: sorting a million
+    Python strings, as ``np.intersect1d`` did, took seconds)."""
+    import pyarrow.compute as pc
+
+    if not len(a) or not len(b):
+        return np.zeros(len(a), dtype=bool)
+    return pc.is_in(pa.array(a, pa.string()),
+                    value_set=pa.array(b, pa.string())).to_numpy(zero_copy_only=False)
+
+
+def _isin_fp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a[i] in b`` for 16-byte fingerprints: the first 8 bytes as integers
+    (``np.isin``), the whole 16 bytes checked for the candidates."""
+    out = np.zeros(len(a), dtype=bool)
+    if not len(a) or not len(b):
+        return out
+    av = np.ascontiguousarray(a, dtype="S16").view(np.uint64).reshape(-1, 2)
+    bv = np.ascontiguousarray(b, dtype="S16").view(np.uint64).reshape(-1, 2)
+    idx = np.nonzero(np.isin(av[:, 0], bv[:, 0]))[0]
+    if len(idx):
+        whole = set(map(tuple, bv.tolist()))
+        out[idx] = [tuple(x) in whole for x in av[idx].tolist()]
+    return out
+
+
 def _self_pairs(queries, refs) -> tuple[dict, list]:
     """Queries that are also references: the same sample id, or an identical profile
     (same fingerprint: genotypes and sex, at least ``SELF_MIN_LOCI`` typed loci)
@@ -210,26 +236,25 @@ def _self_pairs(queries, refs) -> tuple[dict, list]:
     out = {"id": [], "profile": []}
     if refs is None or len(queries) == 0 or len(refs) == 0:
         return out, []
-    q_ids = np.asarray(queries.ids, dtype=object).astype(str)
-    r_ids = np.asarray(refs.ids, dtype=object).astype(str)
-    common = np.intersect1d(q_ids, r_ids)
-    if len(common):
-        cs = set(common.tolist())
-        qi = {x: i for i, x in enumerate(q_ids.tolist()) if x in cs}
-        for j in np.nonzero(np.isin(r_ids, common))[0]:
-            out["id"].append((qi[r_ids[j]], int(j)))
+    q_ids = np.asarray(queries.ids, dtype=object)
+    r_ids = np.asarray(refs.ids, dtype=object)
+    in_r = _isin_ids(q_ids, r_ids)
+    if in_r.any():
+        qi = {str(q_ids[i]): int(i) for i in np.nonzero(in_r)[0]}
+        for j in np.nonzero(_isin_ids(r_ids, q_ids[in_r]))[0]:
+            out["id"].append((qi[str(r_ids[j])], int(j)))
     typed = (queries.codes[:, :, 0] >= 0).sum(axis=1) if queries.codes.size else \
         np.zeros(len(queries), dtype=int)
     qfp = np.asarray(queries.gfp, dtype="S16")     # genotypes and sex (not the dropout)
     rfp = np.asarray(refs.gfp, dtype="S16")
-    cf = np.intersect1d(qfp[typed >= SELF_MIN_LOCI], rfp)
-    if len(cf):
+    qm = (typed >= SELF_MIN_LOCI) & _isin_fp(qfp, rfp)
+    if qm.any():
         by_fp: dict = {}
-        for i in np.nonzero(np.isin(qfp, cf) & (typed >= SELF_MIN_LOCI))[0]:
+        for i in np.nonzero(qm)[0]:
             by_fp.setdefault(bytes(qfp[i]), []).append(int(i))
-        for j in np.nonzero(np.isin(rfp, cf))[0]:
+        for j in np.nonzero(_isin_fp(rfp, qfp[qm]))[0]:
             for i in by_fp.get(bytes(rfp[j]), []):
-                if q_ids[i] != r_ids[j]:
+                if str(q_ids[i]) != str(r_ids[j]):
                     out["profile"].append((i, int(j)))
     notes = []
     if out["id"]:

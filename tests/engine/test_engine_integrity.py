@@ -191,3 +191,26 @@ def test_security_warning_for_plain_tcp_off_loopback():
         with pytest.raises(TaskError):
             DaskExecutor("tcp://192.0.2.1:1").start()      # TEST-NET: unreachable
     assert any(issubclass(r.category, SecurityWarning) for r in rec)
+
+
+def test_membership_helpers_match_brute_force():
+    """The hash-based membership tests that find queries which are also references
+    (engine.api._isin_ids, _isin_fp) agree with plain Python on random data,
+    trailing zero bytes and shared first halves included."""
+    import numpy as np
+
+    from engine.api import _isin_fp, _isin_ids
+
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 4, size=(300, 16), dtype=np.uint8)
+    raw[::7, 8:] = 0                                   # trailing zeros
+    raw[1::5, :8] = raw[0, :8]                         # same first 8 bytes
+    fps = np.array([bytes(r) for r in raw], dtype="S16")
+    a, b = fps[:200], fps[150:] if len(fps) > 150 else fps
+    b = np.concatenate([b, fps[rng.integers(0, 300, 40)]])
+    want = np.array([x in set(b.tolist()) for x in a.tolist()])
+    assert (_isin_fp(a, b) == want).all() and want.any() and not want.all()
+    ids = np.array([f"S{i % 97}" for i in range(250)], dtype=object)
+    other = np.array([f"S{i}" for i in range(50, 200, 3)], dtype=object)
+    assert (_isin_ids(ids, other) == np.array([x in set(other) for x in ids])).all()
+    assert not _isin_ids(ids, other[:0]).any() and len(_isin_fp(a[:0], b)) == 0
