@@ -1,0 +1,451 @@
+"""Do a family's typed relatives fit the pedigree drawn for them?
+
+Before a search hit of a case is trusted, the references of the case are
+checked against each other: a reference "father" who is not the father of the
+full sibling typed beside him (a sample mix-up, a swapped sample, a family
+secret), a half sibling labelled full, the same person typed twice.  Every
+hit of such a case is then wrong or weaker than it looks.
+
+For each pair (A, B) of typed persons of a case (:class:`kinship.cases.Case`):
+
+* the **claimed** relationship is the case pedigree itself: the LR of the pair
+  ``P(g_A, g_B | the pedigree, only A and B typed) / P(g_A) P(g_B)`` per locus,
+  exactly (mutation, θ, silent allele), from the part of the pedigree that
+  connects them (their ancestors); its name (:func:`pair_relationship`) is one
+  of :data:`kinship.tables.RELATIONSHIPS`, ``unrelated``, or ``pedigree`` for
+  any other connection (the LR is exact whatever the name);
+* the **alternatives** are the pairwise relationships of
+  :data:`kinship.tables.RELATIONSHIPS` (the search's own pair tables,
+  :meth:`kinship.search.ScoringModel.pair_tables`) and ``unrelated`` (LR 1),
+  each the largest over its orientations (who is the parent, grandparent,
+  uncle) and lines (paternal, maternal);
+* the loci where the pair is **excluded** as claimed without mutation.
+
+Decision rule (the defaults; :class:`ConsistencyChecker` takes others):
+
+* a pair is **excluded** when it cannot be related as claimed without mutation
+  at :data:`MIN_EXCLUDED_LOCI` (2) loci or more (one locus alone may be a
+  mutation: a note, as at import, :func:`kinship.cases.consistency_error`);
+* a pair is **better explained** when an alternative other than the claimed
+  relationship has an LR at least :data:`RATIO` (10^3) times the claimed one.
+  For a family that is as drawn, ``LR_alt / LR_claimed`` is a likelihood ratio
+  of a false hypothesis against the true one, so
+  ``P(LR_alt / LR_claimed >= K) <= 1 / K`` (Markov's inequality; E = 1): at most
+  16 / K per pair over the 16 sub-hypotheses (orientations and lines) of the
+  alternatives, 1.6 % at K = 10^3 as a bound; the measured rate is far lower
+  (``docs/engine.md``);
+* a reference whose recorded sex (amelogenin) contradicts its place is a
+  **sex** finding;
+* across the whole database, two references whose profiles are identical on at
+  least :data:`IDENTITY_MIN_LOCI` (8) loci typed in both, with an identity LR
+  ``prod_l 1 / P(g_l)`` of at least :data:`IDENTITY_LR` (10^10), are **the same
+  person**: in two cases, or under two ids (:func:`identities`).
+
+A case with an excluded or better-explained pair, or a sex finding, is
+**inconsistent**; with a single excluded locus only it has a **note**; a case
+whose reference is the same person as another case's reference is reported as
+a **duplicate** (the same mother of two missing children may be legitimate).
+:func:`explain` names the suspect sample (the one in most flagged pairs), the
+likely explanation (an unrelated "father" or a swapped sample, a half sibling
+labelled full, one person under two ids) and the fix.  Nothing here names an
+allele.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .cases import Case, _sex
+from .frequencies import SILENT
+from .pedigree import Pedigree, Person
+from .tables import RELATIONSHIPS, fold_calls
+
+__all__ = [
+    "RATIO", "MIN_EXCLUDED_LOCI", "IDENTITY_LR", "IDENTITY_MIN_LOCI", "ALTERNATIVES",
+    "PairCheck", "CaseCheck", "IdentityPair", "ConsistencyChecker", "pair_relationship",
+    "identities", "explain",
+]
+
+#: an alternative at least this many times the claimed relationship's LR flags a pair
+RATIO = 1e2
+#: a pair excluded without mutation at this many loci or more is flagged
+MIN_EXCLUDED_LOCI = 2
+#: identity LR from which two references are the same person
+IDENTITY_LR = 1e10
+#: least number of loci typed in both for the identity of two references
+IDENTITY_MIN_LOCI = 8
+#: the alternatives of a pair, in reporting (and tie-breaking) order
+ALTERNATIVES = tuple(RELATIONSHIPS) + ("unrelated",)
+#: relationships whose pair table is asymmetric (R is the parent, grandparent, uncle)
+_ASYMMETRIC = ("parent-child", "grandparent", "avuncular")
+#: relationships whose pair table depends on the linking parent's line
+_LINED = ("half-sibling", "grandparent", "avuncular", "first-cousin")
+
+
+def pair_relationship(ped: Pedigree, a: str, b: str) -> str:
+    """The name of the relationship of persons ``a`` and ``b`` in ``ped``: one of
+    :data:`kinship.tables.RELATIONSHIPS` when the pedigree connects them exactly
+    so (and no other way), ``unrelated`` when they have no common ancestor and
+    neither descends from the other, ``pedigree`` otherwise (a double
+    relationship, inbreeding, a great-grandparent ...)."""
+    P = ped.persons
+
+    def parents(x):
+        p = P[x]
+        return () if p.father is None else (p.father, p.mother)
+
+    anc_a, anc_b = ped.ancestors(a), ped.ancestors(b)
+    if a == b:
+        return "identity"
+    if not ((anc_a | {a}) & (anc_b | {b})):
+        return "unrelated"
+    pa, pb = parents(a), parents(b)
+    # parent-child: one is a parent of the other, no other common ancestry
+    for x, y, py in ((a, b, pb), (b, a, pa)):
+        if x in py:
+            other = [p for p in py if p != x][0]
+            if not ((ped.ancestors(x) | {x}) & (ped.ancestors(other) | {other})):
+                return "parent-child"
+            return "pedigree"
+    if pa and pb:
+        common = set(pa) & set(pb)
+        rest_a = [p for p in pa if p not in common]
+        rest_b = [p for p in pb if p not in common]
+
+        def unrelated_to_all(xs, ys):
+            return all(not ((ped.ancestors(x) | {x}) & (ped.ancestors(y) | {y})) for x in xs for y in ys)
+
+        if len(common) == 2 and unrelated_to_all(pa[:1], pa[1:]):
+            return "full-sibling"
+        if len(common) == 1 and unrelated_to_all(rest_a, rest_b) and \
+                unrelated_to_all(rest_a + rest_b, list(common)):
+            return "half-sibling"
+    # grandparent / avuncular: x's relation to a parent q of y
+    for x, y, py in ((a, b, pb), (b, a, pa)):
+        for q in py:
+            other = [p for p in py if p != q][0]
+            clean = not ((ped.ancestors(other) | {other}) & (ped.ancestors(x) | ped.ancestors(q) | {x, q}))
+            if not clean:
+                continue
+            pq = parents(q)
+            px = parents(x)
+            if x in pq:
+                o = [p for p in pq if p != x][0]
+                if not ((ped.ancestors(x) | {x}) & (ped.ancestors(o) | {o})):
+                    return "grandparent"
+            if px and pq and set(px) == set(pq) and \
+                    not ((ped.ancestors(px[0]) | {px[0]}) & (ped.ancestors(px[1]) | {px[1]})):
+                return "avuncular"
+    # first cousins: a parent of a and a parent of b are full siblings
+    if pa and pb:
+        for qa in pa:
+            for qb in pb:
+                oa = [p for p in pa if p != qa][0]
+                ob = [p for p in pb if p != qb][0]
+                g1, g2 = parents(qa), parents(qb)
+                if g1 and g2 and set(g1) == set(g2) and qa != qb:
+                    lines = [(ped.ancestors(z) | {z}) for z in (oa, ob, g1[0], g1[1])]
+                    if not (lines[0] & lines[1]) and not ((lines[0] | lines[1]) & (
+                            ped.ancestors(qa) | ped.ancestors(qb) | {qa, qb})) \
+                            and not (lines[2] & lines[3]):
+                        return "first-cousin"
+    return "pedigree"
+
+
+@dataclass
+class PairCheck:
+    """One pair of typed relatives of a case, checked against the case pedigree."""
+
+    sample_a: str
+    sample_b: str
+    claimed: str                  # the pedigree's relationship of the pair (its name)
+    loci_compared: int
+    log10_lr_claimed: float       # claimed vs unrelated, exact on the case pedigree
+    alternatives: dict            # relationship -> log10 LR vs unrelated (max over sub-hypotheses)
+    loci_excluded: list           # loci excluded as claimed without mutation
+    best: str = ""                # the alternative with the highest LR other than the claimed one
+    log10_best_vs_claimed: float = 0.0
+    finding: str = ""             # "", "excluded", "better-explained", "note"
+
+
+@dataclass
+class IdentityPair:
+    """Two references that are the same person (identity LR over the threshold)."""
+
+    sample_a: str
+    case_a: str
+    sample_b: str
+    case_b: str
+    log10_lr: float
+    loci_compared: int
+
+
+@dataclass
+class CaseCheck:
+    """The consistency of one case: every pair, sex findings, and the verdict."""
+
+    case_id: str
+    pairs: list = field(default_factory=list)
+    sex: list = field(default_factory=list)            # [(sample, recorded, placed as, required)]
+    identities: list = field(default_factory=list)     # IdentityPair involving the case
+    relations: dict = field(default_factory=dict)      # sample -> relation word or "person X"
+    status: str = "consistent"   # consistent | note | inconsistent | duplicate
+    suspect: str = ""
+    explanation: str = ""
+    fix: str = ""
+
+
+class ConsistencyChecker:
+    """Checks cases against a :class:`kinship.search.ScoringModel` (its allele
+    systems, mutation, θ and pair tables).  Genotypes are genotype indices of the
+    model (:func:`kinship.tables.genotype_indices`, ``-1`` untyped) per locus."""
+
+    def __init__(self, model, ratio: float = RATIO, min_excluded_loci: int = MIN_EXCLUDED_LOCI):
+        if not ratio > 1:
+            raise ValueError(f"ratio must be > 1, got {ratio}")
+        self.model = model
+        self.log_ratio = math.log10(ratio)
+        self.min_excluded = int(min_excluded_loci)
+        self._claimed: dict = {}
+
+    # -- tables ------------------------------------------------------------------------
+    def claimed_tables(self, ped: Pedigree, a: str, b: str) -> list:
+        """Per locus ``(W, excluded)`` over ``(g_a, g_b)``: the LR of the pair related as
+        in ``ped`` vs unrelated founders (exact: mutation, θ, silent allele), and where
+        that relationship is impossible without mutation.  Built once per shape of the
+        connecting pedigree (the pair's ancestors)."""
+        keep = ped.ancestors(a) | ped.ancestors(b) | {a, b}
+        name = {a: "A", b: "B"}
+        for p in ped.order:
+            if p in keep and p not in name:
+                name[p] = f"x{len(name)}"
+        recs = tuple(sorted((name[p], name.get(ped.persons[p].father), name.get(ped.persons[p].mother),
+                             ped.persons[p].sex) for p in ped.order if p in keep))
+        hit = self._claimed.get(recs)
+        if hit is not None:
+            return hit
+        sub = Pedigree([Person(r[0], r[1], r[2], r[3]) for r in recs])
+        h2 = Pedigree([Person("A", None, None, sub.persons["A"].sex),
+                       Person("B", None, None, sub.persons["B"].sex)])
+        from .likelihood import locus_likelihood
+
+        m = self.model
+        out = []
+        for l, la in enumerate(m.systems):
+            fM, mM = m._mats[l]
+            silent = la.alleles.index(SILENT) if la.silent else None
+            args = dict(n_alleles=la.n_alleles, freqs=la.freqs, theta=m.theta, silent=silent,
+                        free=["A", "B"])
+
+            def fold(J):
+                return fold_calls(fold_calls(J, 0, silent), 1, silent)
+
+            N = fold(locus_likelihood(sub, {}, female_M=fM, male_M=mM, **args))
+            D = fold(locus_likelihood(h2, {}, **args))
+            N0 = N if fM is None and mM is None else fold(locus_likelihood(sub, {}, **args))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out.append((N / D, N0 == 0.0))
+        if len(self._claimed) > 512:
+            self._claimed.clear()
+        self._claimed[recs] = out
+        return out
+
+    def alternatives(self, ga: np.ndarray, gb: np.ndarray, sex_a: str, sex_b: str) -> dict:
+        """``{relationship: log10 LR}`` of each alternative for the pair (genotype
+        indices ``ga``, ``gb`` over the model's loci), the largest over orientations
+        and lines; ``unrelated`` 0."""
+        m = self.model
+        both = (ga >= 0) & (gb >= 0)
+        loci = np.nonzero(both)[0]
+        sx = {"A": _table_sex(sex_a), "B": _table_sex(sex_b)}
+        out = {}
+        for rel in RELATIONSHIPS:
+            best = -math.inf
+            orients = (("A", ga, gb), ("B", gb, ga)) if rel in _ASYMMETRIC else (("A", ga, gb),)
+            for who, gr, gq in orients:
+                for line in (("paternal", "maternal") if rel in _LINED else ("paternal",)):
+                    tabs = m.pair_tables(rel, sx[who], line)
+                    with np.errstate(divide="ignore"):
+                        v = float(sum(np.log10(tabs[l][0][gr[l], gq[l]]) for l in loci))
+                    best = max(best, v)
+            out[rel] = best
+        out["unrelated"] = 0.0
+        return out
+
+    # -- one case ------------------------------------------------------------------------
+    def check_case(self, case: Case, genotypes: Mapping[str, np.ndarray],
+                   sexes: Mapping[str, str] | None = None) -> CaseCheck:
+        """Check ``case``: ``genotypes`` ``{sample id: genotype indices [L]}`` of its
+        typed persons (a sample without genotypes is skipped), ``sexes`` ``{sample
+        id: recorded sex}`` (``M``/``F``/``male``...; unknown is not checked)."""
+        sexes = sexes or {}
+        ped = case.pedigree
+        loci = self.model.loci
+        chk = CaseCheck(case.id, relations={
+            s: case.relations.get(s) or f"person {p}" for p, s in case.samples.items()})
+        for p, s in case.samples.items():
+            rec = _sex(sexes.get(s, ""))
+            placed = ped.persons[p].sex
+            if rec != "unknown" and placed != "unknown" and rec != placed:
+                chk.sex.append((s, rec, chk.relations[s], placed))
+        typed = [p for p in case.typed if case.samples[p] in genotypes]
+        for i in range(len(typed)):
+            for j in range(i + 1, len(typed)):
+                a, b = typed[i], typed[j]
+                sa, sb = case.samples[a], case.samples[b]
+                ga = np.asarray(genotypes[sa], dtype=np.int64)
+                gb = np.asarray(genotypes[sb], dtype=np.int64)
+                both = np.nonzero((ga >= 0) & (gb >= 0))[0]
+                claimed = pair_relationship(ped, a, b)
+                tabs = self.claimed_tables(ped, a, b)
+                with np.errstate(divide="ignore"):
+                    lr = float(sum(np.log10(tabs[l][0][ga[l], gb[l]]) for l in both))
+                excl = [loci[l] for l in both if tabs[l][1][ga[l], gb[l]]]
+                alts = self.alternatives(ga, gb, sexes.get(sa, ""), sexes.get(sb, ""))
+                pc = PairCheck(sa, sb, claimed, int(len(both)), lr, alts, excl)
+                others = {k: v for k, v in alts.items() if k != claimed}
+                top = max(others.values())
+                pc.best = next(k for k in ALTERNATIVES if k in others and others[k] >= top - 1e-9)
+                pc.log10_best_vs_claimed = _diff(top, lr)
+                if len(excl) >= self.min_excluded:
+                    pc.finding = "excluded"
+                elif pc.log10_best_vs_claimed >= self.log_ratio:
+                    pc.finding = "better-explained"
+                elif excl:
+                    pc.finding = "note"
+                chk.pairs.append(pc)
+        return chk
+
+
+def _diff(x: float, y: float) -> float:
+    if math.isinf(y) and y < 0:
+        return math.inf if x > -math.inf else 0.0
+    return x - y
+
+
+def _table_sex(s) -> str:
+    v = _sex(s)
+    return v if v in ("male", "female") else "male"
+
+
+# ---------------------------------------------------------------------------
+# the same person in two cases or under two ids
+# ---------------------------------------------------------------------------
+
+def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, model,
+               threshold: float = IDENTITY_LR, min_loci: int = IDENTITY_MIN_LOCI,
+               block: int = 3) -> list:
+    """Pairs of references (rows of ``gidx`` ``[n, L]``, genotype indices of
+    ``model``, -1 untyped) that are the same person: identical on every locus both
+    typed, at least ``min_loci`` such loci, identity LR ``prod 1 / P(g)`` (the
+    identity pair table, with θ) at least ``threshold``.  Every such pair is found:
+    two identical profiles agree on every block of ``block`` consecutive loci that
+    both typed, so the candidates are the pairs sharing the genotypes of at least
+    one block (hashing, not all pairs), each then checked on every locus."""
+    g = np.asarray(gidx, dtype=np.int64)
+    n, L = g.shape if g.ndim == 2 else (0, 0)
+    if n < 2:
+        return []
+    cand = set()
+    for s in range(0, L, block):
+        cols = g[:, s:s + block]
+        full = (cols >= 0).all(axis=1)
+        rows = np.nonzero(full)[0]
+        if len(rows) < 2:
+            continue
+        _, inv, cnt = np.unique(cols[rows], axis=0, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+        for k in np.nonzero(cnt > 1)[0]:
+            r = rows[inv == k]
+            for i in range(len(r)):
+                for j in range(i + 1, len(r)):
+                    cand.add((int(r[i]), int(r[j])))
+    tabs = model.pair_tables("identity", "male", "paternal")
+    out = []
+    lt = math.log10(threshold)
+    for i, j in sorted(cand):
+        both = (g[i] >= 0) & (g[j] >= 0)
+        if both.sum() < min_loci or (g[i][both] != g[j][both]).any():
+            continue
+        v = float(sum(math.log10(tabs[l][0][g[i, l], g[i, l]]) for l in np.nonzero(both)[0]))
+        if v >= lt:
+            out.append(IdentityPair(str(ids[i]), str(case_ids[i]), str(ids[j]), str(case_ids[j]),
+                                    v, int(both.sum())))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the verdict of a case: status, suspect, explanation, fix
+# ---------------------------------------------------------------------------
+
+def explain(chk: CaseCheck) -> CaseCheck:
+    """Fill ``status``, ``suspect``, ``explanation`` and ``fix`` of ``chk`` from its
+    findings (see the module doc)."""
+    rel = chk.relations
+    flagged = [p for p in chk.pairs if p.finding in ("excluded", "better-explained")]
+    parts, fixes = [], []
+    if chk.sex:
+        for s, rec, where, placed in chk.sex:
+            parts.append(f"{s} is recorded {rec} but placed as {where}, who is {placed}")
+        fixes.append("correct the sample's sex (amelogenin) or its relation")
+    if flagged:
+        count: dict = {}
+        for p in flagged:
+            for s in (p.sample_a, p.sample_b):
+                count[s] = count.get(s, 0) + 1
+        top = max(count.values())
+        lead = sorted(s for s, c in count.items() if c == top)
+        checked = {s for p in chk.pairs for s in (p.sample_a, p.sample_b)}
+        # one sample in every flagged pair, and more than one pair flagged (else the
+        # two of a pair are equally suspect)
+        chk.suspect = lead[0] if len(lead) == 1 and top > 1 else ""
+        for p in flagged:
+            why = (f"excluded without mutation at {len(p.loci_excluded)} loci"
+                   if p.finding == "excluded" else
+                   f"{p.best} fits 10^{p.log10_best_vs_claimed:.1f} times better")
+            parts.append(f"{p.sample_a} ({rel.get(p.sample_a, '')}) and {p.sample_b} "
+                         f"({rel.get(p.sample_b, '')}) as {p.claimed}: {why}")
+        bests = {p.best for p in flagged}
+        who = chk.suspect or " or ".join(sorted({s for p in flagged for s in (p.sample_a, p.sample_b)}))
+        if bests == {"identity"}:
+            parts.append("likely one person typed under two ids")
+            fixes.append("keep one sample of the person and remove the duplicate")
+        elif "unrelated" in bests or all(p.finding == "excluded" for p in flagged):
+            what = rel.get(chk.suspect, "")
+            noun = f'an unrelated "{what}"' if chk.suspect and what and not what.startswith("person") \
+                else "an unrelated reference"
+            parts.append(f"likely {noun} or a swapped sample ({who})")
+            fixes.append(f"check the sample and chain of custody of {who}, re-sample it, or "
+                         f"correct its relation; leave it out of the case until then")
+        else:
+            alt = sorted({p.best for p in flagged if p.best != "unrelated"})
+            claimed = sorted({p.claimed for p in flagged})
+            label = {("half-sibling", "full-sibling"): "a half sibling labelled full"}.get(
+                (alt[0], claimed[0]) if len(alt) == 1 and len(claimed) == 1 else None, "")
+            parts.append(f"likely a wrong relation ({label or ', '.join(alt) + ' labelled ' + ', '.join(claimed)}; {who})")
+            fixes.append(f"correct the relation of {who} (to {', '.join(alt)}) and re-import the case")
+        chk.status = "inconsistent"
+    elif chk.sex:
+        chk.status = "inconsistent"
+    elif any(p.finding == "note" for p in chk.pairs):
+        chk.status = "note"
+        n = [p for p in chk.pairs if p.finding == "note"]
+        parts.append(f"{len(n)} pairs excluded without mutation at one locus (a mutation can "
+                     f"explain one)")
+    if chk.identities:
+        for ip in chk.identities:
+            a, b = (ip.sample_a, ip.sample_b)
+            where = (f"in cases {ip.case_a!r} and {ip.case_b!r}" if ip.case_a != ip.case_b
+                     else "under two ids in this case")
+            parts.append(f"{a} and {b} are the same person {where} (identity log10 LR "
+                         f"{ip.log10_lr:.1f} on {ip.loci_compared} loci)")
+        fixes.append("if it is one person in two families, draw them as one pedigree; else a "
+                     "sample was duplicated or swapped: check both samples")
+        if chk.status in ("consistent", "note"):
+            chk.status = "duplicate"
+    chk.explanation = "; ".join(parts)
+    chk.fix = "; ".join(dict.fromkeys(fixes))
+    return chk

@@ -1,0 +1,212 @@
+"""One-to-one: the joint picture of the hits between queries and missing persons.
+
+Hits are not independent: a child may hit two families (two sets of
+grandparents both fit a grandchild), one family may hit two children.  A
+query is at most one missing person, and a missing person at most one query.
+The hits form a bipartite graph (queries -- missing persons); this module
+takes one connected **part** of it and gives:
+
+* the **best assignment**: a set of matches (query, missing person) with no
+  query or missing person twice, "not in the database" allowed for both,
+  maximising the joint LR.  The LR of an assignment is the product of its
+  matches' LRs, an unmatched query or missing person counting 1 -- the
+  independent-pairs approximation of dvir's pairwise approach (each match's
+  LR is computed on its own family; the LRs of different families are
+  multiplied as if their evidence were independent, which holds for the
+  families' own relatives and ignores that a query identified in one family
+  could become a reference of another).  The maximum is found exactly by
+  :func:`scipy.optimize.linear_sum_assignment` on the log10 LRs (non-hits and
+  LRs below 1 never improve an assignment);
+* for every hit, ``log10 LR vs alternative``: the best assignment that contains
+  the match over the best one that does not (positive: the match is in the best
+  assignment, by that margin; negative: how much worse the best assignment with
+  it is).  Exact (two assignment problems per hit) for parts of at most
+  ``exact_max`` persons (queries + missing persons); in larger parts a stated
+  lower bound: for a match in the best assignment ``w - r_q - c_m`` (``r_q``,
+  ``c_m``: the largest other LR of the query and of the missing person, at
+  least 1), for a match outside it ``w - a_q - a_m`` (the LRs of their own
+  matches), both in log10 -- never a silent cut;
+* which matches are **undisputed** in the sense of dvir's ``findUndisputed``:
+  ``LR >= T`` and ``LR >= T x`` every other LR of the same query or the same
+  missing person (the non-strict rule; pairs that are not hits count as LR 1),
+  repeated on the part with the undisputed queries and missing persons removed
+  until none is found (``step``, as dvir's iteration; the LRs are not
+  recomputed: a pairwise LR here does not condition on identified persons);
+* the joint log10 LR of the best assignment and its margin over the next-best
+  assignment (the best that differs from it).
+
+The graph holds the hits only (LR at least the search threshold); every other
+pair is "not a match" (LR counted as 1 when left unmatched).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["EXACT_MAX", "Part", "parts", "best_assignment", "solve_part", "brute_force"]
+
+#: parts with at most this many persons (queries + missing persons) get exact alternatives
+EXACT_MAX = 200
+
+
+def parts(queries, units) -> np.ndarray:
+    """The connected part of each edge (``queries[i]``, ``units[i]``), numbered from 0
+    in order of first appearance."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    q = np.asarray(queries, dtype=object).astype(str)
+    u = np.asarray(units, dtype=object).astype(str)
+    if len(q) == 0:
+        return np.zeros(0, dtype=np.int64)
+    qs, qi = np.unique(q, return_inverse=True)
+    us, ui = np.unique(u, return_inverse=True)
+    n = len(qs) + len(us)
+    g = coo_matrix((np.ones(len(q)), (qi, len(qs) + ui)), shape=(n, n))
+    _, lab = connected_components(g, directed=False)
+    lab_e = lab[qi]
+    _, first = np.unique(lab_e, return_index=True)
+    order = np.argsort(first)
+    renum = np.empty(len(order), dtype=np.int64)
+    renum[order] = np.arange(len(order))
+    return renum[np.searchsorted(np.unique(lab_e), lab_e)]
+
+
+def best_assignment(W: np.ndarray) -> tuple[float, list]:
+    """``(total, [(i, j), ...])``: the assignment of rows (queries) to columns
+    (missing persons) maximising the summed weight, each used at most once,
+    unmatched allowed at 0; ``W`` holds log10 LRs, ``-inf`` where there is no hit.
+    Only positive weights are matched."""
+    from scipy.optimize import linear_sum_assignment
+
+    if W.size == 0:
+        return 0.0, []
+    P = np.where(np.isfinite(W) & (W > 0), W, 0.0)
+    r, c = linear_sum_assignment(P, maximize=True)
+    pairs = [(int(i), int(j)) for i, j in zip(r, c) if P[i, j] > 0]
+    return float(math.fsum(W[i, j] for i, j in pairs)), pairs
+
+
+def brute_force(W: np.ndarray) -> tuple[float, list]:
+    """Every assignment enumerated (tests): ``(best total, [all (total, pairs)])``."""
+    n, m = W.shape
+    out = []
+
+    def rec(i, used, acc, pairs):
+        if i == n:
+            out.append((math.fsum(acc), list(pairs)))
+            return
+        rec(i + 1, used, acc, pairs)            # row i unmatched
+        for j in range(m):
+            if j not in used and np.isfinite(W[i, j]):
+                rec(i + 1, used | {j}, acc + [W[i, j]], pairs + [(i, j)])
+
+    rec(0, frozenset(), [], [])
+    return max(t for t, _ in out), out
+
+
+@dataclass
+class Part:
+    """The joint picture of one part: per edge (the order given) ``assigned``,
+    ``vs_alternative`` (log10), ``exact`` and ``undisputed``/``step``; the part's
+    ``best`` joint log10 LR and ``vs_next`` (log10 margin over the next best)."""
+
+    assigned: np.ndarray
+    vs_alternative: np.ndarray
+    exact: bool
+    undisputed: np.ndarray
+    step: np.ndarray
+    best: float
+    vs_next: float
+
+
+def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX) -> Part:
+    """The joint picture of one part given its edges: ``rows[k]``, ``cols[k]``
+    (query and missing-person indices from 0), ``w[k]`` (log10 LR of the hit);
+    ``threshold`` the T of the undisputed rule."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    w = np.asarray(w, dtype=np.float64)
+    n, m = int(rows.max()) + 1, int(cols.max()) + 1
+    W = np.full((n, m), -np.inf)
+    for i, j, x in zip(rows, cols, w):
+        W[i, j] = max(W[i, j], x)
+    best, pairs = best_assignment(W)
+    mate_r = {i: j for i, j in pairs}
+    mate_c = {j: i for i, j in pairs}
+    assigned = np.array([mate_r.get(int(i)) == int(j) for i, j in zip(rows, cols)], dtype=bool)
+    exact = n + m <= exact_max
+    vs = np.empty(len(w))
+    without_best = -np.inf           # the best assignment lacking one of the best's matches
+    if exact:
+        cache_with, cache_without = {}, {}
+        for k, (i, j) in enumerate(zip(rows, cols)):
+            i, j = int(i), int(j)
+            if (i, j) not in cache_with:
+                sub = np.delete(np.delete(W, i, axis=0), j, axis=1)
+                cache_with[(i, j)] = W[i, j] + best_assignment(sub)[0]
+                if (i, j) in pairs:
+                    W2 = W.copy()
+                    W2[i, j] = -np.inf
+                    cache_without[(i, j)] = best_assignment(W2)[0]
+                else:
+                    cache_without[(i, j)] = best
+            vs[k] = cache_with[(i, j)] - cache_without[(i, j)]
+        if cache_without and any(p in cache_without for p in pairs):
+            without_best = max(cache_without[p] for p in pairs if p in cache_without)
+    else:
+        P = np.where(np.isfinite(W), np.maximum(W, 0.0), 0.0)
+        for k, (i, j) in enumerate(zip(rows, cols)):
+            i, j = int(i), int(j)
+            if assigned[k]:
+                r_q = max(0.0, max((P[i, x] for x in range(m) if x != j), default=0.0))
+                c_m = max(0.0, max((P[x, j] for x in range(n) if x != i), default=0.0))
+                vs[k] = W[i, j] - r_q - c_m
+            else:
+                a_q = W[i, mate_r[i]] if i in mate_r else 0.0
+                a_m = W[mate_c[j], j] if j in mate_c else 0.0
+                vs[k] = min(0.0, W[i, j] - a_q - a_m)
+        without_best = -np.inf if not pairs else best - min(
+            vs[k] for k in range(len(w)) if assigned[k])
+    # a match added between an unmatched query and an unmatched missing person
+    add = [W[i, j] for i, j in zip(rows, cols)
+           if int(i) not in mate_r and int(j) not in mate_c and np.isfinite(W[i, j])]
+    nxt = max([without_best] + [best + x for x in add])
+    vs_next = best - nxt if np.isfinite(nxt) else math.inf
+    und, step = _undisputed(W, rows, cols, math.log10(threshold))
+    return Part(assigned, vs, exact, und, step, best, vs_next)
+
+
+def _undisputed(W: np.ndarray, rows, cols, log_t: float):
+    """dvir's findUndisputed on the part's LR matrix (non-strict rule), iterated."""
+    n, m = W.shape
+    alive_r = np.ones(n, dtype=bool)
+    alive_c = np.ones(m, dtype=bool)
+    found = {}
+    step = 0
+    while True:
+        step += 1
+        new = []
+        for i in np.nonzero(alive_r)[0]:
+            for j in np.nonzero(alive_c)[0]:
+                x = W[i, j]
+                if not np.isfinite(x) or x < log_t:
+                    continue
+                # other LRs of the query and of the missing person (non-hits: LR 1)
+                o_r = [W[i, y] if np.isfinite(W[i, y]) else 0.0
+                       for y in np.nonzero(alive_c)[0] if y != j]
+                o_c = [W[y, j] if np.isfinite(W[y, j]) else 0.0
+                       for y in np.nonzero(alive_r)[0] if y != i]
+                if all(x >= v + log_t for v in o_r + o_c):
+                    new.append((int(i), int(j)))
+        if not new:
+            break
+        for i, j in new:
+            found[(i, j)] = step
+            alive_r[i] = False
+            alive_c[j] = False
+    und = np.array([(int(i), int(j)) in found for i, j in zip(rows, cols)], dtype=bool)
+    st = np.array([found.get((int(i), int(j)), 0) for i, j in zip(rows, cols)], dtype=np.int32)
+    return und, st

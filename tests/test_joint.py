@@ -1,0 +1,136 @@
+"""The one-to-one joint picture (kinship.joint) against brute-force enumeration."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinship.joint import best_assignment, brute_force, parts, solve_part
+
+
+@st.composite
+def small_parts(draw):
+    n = draw(st.integers(1, 4))
+    m = draw(st.integers(1, 4))
+    cells = [(i, j) for i in range(n) for j in range(m)]
+    chosen = draw(st.lists(st.sampled_from(cells), min_size=1, max_size=len(cells), unique=True))
+    w = draw(st.lists(st.floats(-2, 30, allow_nan=False).map(lambda x: round(x, 3)),
+                      min_size=len(chosen), max_size=len(chosen)))
+    rows = [c[0] for c in chosen]
+    cols = [c[1] for c in chosen]
+    return rows, cols, w
+
+
+def _matrix(rows, cols, w):
+    W = np.full((max(rows) + 1, max(cols) + 1), -np.inf)
+    for i, j, x in zip(rows, cols, w):
+        W[i, j] = x
+    return W
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_parts())
+def test_assignment_equals_brute_force(part):
+    rows, cols, w = part
+    W = _matrix(rows, cols, w)
+    best, pairs = best_assignment(W)
+    bf_best, every = brute_force(W)
+    assert best == pytest.approx(bf_best, abs=1e-9)
+    # one query per missing person and vice versa
+    assert len({i for i, _ in pairs}) == len(pairs) == len({j for _, j in pairs})
+    res = solve_part(rows, cols, w, threshold=1e4)
+    assert res.best == pytest.approx(bf_best, abs=1e-9)
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        with_ = max(t for t, p in every if (i, j) in p)
+        without = max(t for t, p in every if (i, j) not in p)
+        assert res.vs_alternative[k] == pytest.approx(with_ - without, abs=1e-9)
+        assert res.assigned[k] == ((i, j) in pairs)
+        if res.assigned[k]:
+            assert res.vs_alternative[k] >= -1e-9
+    # next best: the best assignment that differs from the best one
+    others = [t for t, p in every if sorted(p) != sorted(pairs)]
+    if others:
+        assert res.vs_next == pytest.approx(bf_best - max(others), abs=1e-9)
+    else:
+        assert res.vs_next == math.inf
+
+
+@settings(max_examples=200, deadline=None)
+@given(small_parts())
+def test_large_part_bound_is_a_lower_bound(part):
+    """Parts over exact_max get a lower bound of the exact value."""
+    rows, cols, w = part
+    exact = solve_part(rows, cols, w, threshold=1e4)
+    bound = solve_part(rows, cols, w, threshold=1e4, exact_max=0)
+    assert not bound.exact and exact.exact
+    assert (bound.assigned == exact.assigned).all()
+    assert (bound.vs_alternative <= exact.vs_alternative + 1e-9).all()
+    assert bound.vs_next <= exact.vs_next + 1e-9
+
+
+def _dvir_undisputed(W, log_t):
+    """dvir's findUndisputed rule, written from its documentation: LR_ij >= T and
+    LR_ij >= T x every other LR of row i and column j (non-hits at LR 1), iterated
+    with the undisputed rows and columns removed."""
+    n, m = W.shape
+    L = np.where(np.isfinite(W), W, 0.0)
+    R, C = set(range(n)), set(range(m))
+    out = {}
+    step = 1
+    while True:
+        new = [(i, j) for i in R for j in C if np.isfinite(W[i, j]) and W[i, j] >= log_t
+               and all(W[i, j] - log_t >= L[i, y] for y in C if y != j)
+               and all(W[i, j] - log_t >= L[x, j] for x in R if x != i)]
+        if not new:
+            return out
+        for i, j in new:
+            out[(i, j)] = step
+            R.discard(i)
+            C.discard(j)
+        step += 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_parts())
+def test_undisputed_is_dvirs_rule(part):
+    rows, cols, w = part
+    res = solve_part(rows, cols, w, threshold=1e4)
+    ref = _dvir_undisputed(_matrix(rows, cols, w), 4.0)
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        assert res.undisputed[k] == ((i, j) in ref)
+        assert res.step[k] == ref.get((i, j), 0)
+
+
+def test_undisputed_need_not_be_the_best_assignment():
+    """dvir's rule is pairwise: Q0 -> B (10^18) is at least 10^4 times Q0's other LR
+    (10^14) and B's (10^5), so undisputed; jointly Q0 -> C and Q2 -> B (10^19) beat
+    it.  Both are reported."""
+    rows, cols, w = [0, 0, 1], [1, 2, 1], [18.0, 14.0, 5.0]
+    res = solve_part(rows, cols, w, threshold=1e4)
+    assert res.undisputed.tolist() == [True, False, False]
+    assert res.assigned.tolist() == [False, True, True]
+    assert res.vs_alternative[0] == pytest.approx(18.0 - 19.0)
+
+
+def test_child_hitting_two_families():
+    """Q1 hits families A (its parents, 10^20) and B (grandparents, 10^6); Q2 is B's
+    child (10^7): the best assignment keeps Q1 -> A and Q2 -> B, and Q1 -> B is out."""
+    rows, cols, w = [0, 0, 1], [0, 1, 1], [20.0, 6.0, 7.0]
+    res = solve_part(rows, cols, w, threshold=1e4)
+    assert res.assigned.tolist() == [True, False, True]
+    assert res.best == pytest.approx(27.0)
+    # Q1 -> B instead: Q1's 10^20 and Q2's 10^7 are lost, 10^6 gained
+    assert res.vs_alternative[1] == pytest.approx(6.0 - 27.0)
+    assert res.vs_alternative[0] == pytest.approx(27.0 - 7.0)   # without Q1->A: Q2->B only
+    assert res.vs_alternative[2] == pytest.approx(27.0 - 20.0)
+    # undisputed: Q1 -> A (10^20 vs 10^6 in its row); Q2 -> B is disputed by Q1's
+    # 10^6 at first (10^7 / 10^6 < 10^4), undisputed once Q1 is identified (step 2)
+    assert res.undisputed.tolist() == [True, False, True]
+    assert res.step.tolist() == [1, 0, 2]
+
+
+def test_parts_numbering():
+    q = ["Q1", "Q1", "Q2", "Q3", "Q4"]
+    u = ["A", "B", "B", "C", "C"]
+    assert parts(q, u).tolist() == [0, 0, 0, 1, 1]
