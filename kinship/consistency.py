@@ -210,20 +210,27 @@ class ConsistencyChecker:
         self.log_ratio = math.log10(ratio)
         self.min_excluded = int(min_excluded_loci)
         self._claimed: dict = {}
+        self._flats: dict = {}
 
     # -- tables ------------------------------------------------------------------------
-    def claimed_tables(self, ped: Pedigree, a: str, b: str) -> list:
-        """Per locus ``(W, excluded)`` over ``(g_a, g_b)``: the LR of the pair related as
-        in ``ped`` vs unrelated founders (exact: mutation, θ, silent allele), and where
-        that relationship is impossible without mutation.  Built once per shape of the
-        connecting pedigree (the pair's ancestors)."""
+    @staticmethod
+    def _claimed_key(ped: Pedigree, a: str, b: str) -> tuple:
+        """The connecting pedigree of ``a`` and ``b`` (their ancestors), renamed: a key
+        shared by every pair with the same shape."""
         keep = ped.ancestors(a) | ped.ancestors(b) | {a, b}
         name = {a: "A", b: "B"}
         for p in ped.order:
             if p in keep and p not in name:
                 name[p] = f"x{len(name)}"
-        recs = tuple(sorted((name[p], name.get(ped.persons[p].father), name.get(ped.persons[p].mother),
+        return tuple(sorted((name[p], name.get(ped.persons[p].father), name.get(ped.persons[p].mother),
                              ped.persons[p].sex) for p in ped.order if p in keep))
+
+    def claimed_tables(self, ped: Pedigree, a: str, b: str) -> list:
+        """Per locus ``(W, excluded)`` over ``(g_a, g_b)``: the LR of the pair related as
+        in ``ped`` vs unrelated founders (exact: mutation, θ, silent allele), and where
+        that relationship is impossible without mutation.  Built once per shape of the
+        connecting pedigree (the pair's ancestors)."""
+        recs = self._claimed_key(ped, a, b)
         hit = self._claimed.get(recs)
         if hit is not None:
             return hit
@@ -267,12 +274,31 @@ class ConsistencyChecker:
             orients = (("A", ga, gb), ("B", gb, ga)) if rel in _ASYMMETRIC else (("A", ga, gb),)
             for who, gr, gq in orients:
                 for line in (("paternal", "maternal") if rel in _LINED else ("paternal",)):
-                    tabs = m.pair_tables(rel, sx[who], line)
-                    with np.errstate(divide="ignore"):
-                        v = float(sum(np.log10(tabs[l][0][gr[l], gq[l]]) for l in loci))
+                    v = _lookup(self._flat(("pair", rel, sx[who], line)), gr, gq, loci)
                     best = max(best, v)
             out[rel] = best
         out["unrelated"] = 0.0
+        return out
+
+    def _flat(self, key, ped=None, a=None, b=None):
+        """``(log10 W of every locus flattened, offsets, sizes G, excluded flattened)``
+        of a pair table (``("pair", rel, sex, line)``) or a claimed table: one
+        vector lookup per pair instead of one per locus."""
+        hit = self._flats.get(key)
+        if hit is not None:
+            return hit
+        if key[0] == "pair":
+            tabs = self.model.pair_tables(key[1], key[2], key[3])
+        else:
+            tabs = self.claimed_tables(ped, a, b)
+        sizes = np.array([t[0].shape[1] for t in tabs], dtype=np.int64)
+        offs = np.concatenate([[0], np.cumsum(sizes * sizes)[:-1]]).astype(np.int64)
+        with np.errstate(divide="ignore"):
+            logs = np.concatenate([np.log10(t[0]).ravel() for t in tabs]) if tabs else np.zeros(0)
+        exc = np.concatenate([t[1].ravel() for t in tabs]) if tabs else np.zeros(0, dtype=bool)
+        if len(self._flats) > 1024:
+            self._flats.clear()
+        self._flats[key] = out = (logs, offs, sizes, exc)
         return out
 
     # -- one case ------------------------------------------------------------------------
@@ -300,15 +326,14 @@ class ConsistencyChecker:
                 gb = np.asarray(genotypes[sb], dtype=np.int64)
                 both = np.nonzero((ga >= 0) & (gb >= 0))[0]
                 claimed = pair_relationship(ped, a, b)
-                tabs = self.claimed_tables(ped, a, b)
-                with np.errstate(divide="ignore"):
-                    lr = float(sum(np.log10(tabs[l][0][ga[l], gb[l]]) for l in both))
-                excl = [loci[l] for l in both if tabs[l][1][ga[l], gb[l]]]
+                flat = self._flat(("claimed", self._claimed_key(ped, a, b)), ped, a, b)
+                lr = _lookup(flat, ga, gb, both)
+                excl = [loci[l] for l in both if flat[3][flat[1][l] + ga[l] * flat[2][l] + gb[l]]]
                 alts = self.alternatives(ga, gb, sexes.get(sa, ""), sexes.get(sb, ""))
                 pc = PairCheck(sa, sb, claimed, int(len(both)), lr, alts, excl)
                 others = {k: v for k, v in alts.items() if k != claimed}
                 top = max(others.values())
-                pc.best = next(k for k in ALTERNATIVES if k in others and others[k] >= top - 1e-9)
+                pc.best = _best(others, top)
                 pc.log10_best_vs_claimed = _diff(top, lr)
                 if len(excl) >= self.min_excluded:
                     pc.finding = "excluded"
@@ -318,6 +343,49 @@ class ConsistencyChecker:
                     pc.finding = "note"
                 chk.pairs.append(pc)
         return chk
+
+
+def _half_sibling(chk: CaseCheck, flagged: list) -> str:
+    """``"paternal"``/``"maternal"`` when the suspect is a ``full-sibling`` whose
+    flagged pairs are all with one typed parent (and, if typed, the other parent
+    fits): a half sibling labelled full; else ``""``."""
+    s = chk.suspect
+    rel = chk.relations
+    if not s or rel.get(s) != "full-sibling":
+        return ""
+    others = {p.sample_b if p.sample_a == s else p.sample_a for p in flagged}
+    words = {rel.get(o) for o in others}
+    if not words <= {"mother", "father", "full-sibling"}:
+        return ""
+    words -= {"full-sibling"}
+    if words == {"mother"}:
+        return "paternal"
+    if words == {"father"}:
+        return "maternal"
+    return ""
+
+
+def _best(others: dict, top: float) -> str:
+    """The best alternative: the highest LR; relationships with the same IBD
+    coefficients (half-sibling, grandparent, avuncular), which only the mutation
+    model tells apart, within a factor 10 of the highest are named by the first
+    of them in :data:`ALTERNATIVES` order."""
+    k = next(k for k in ALTERNATIVES if k in others and others[k] >= top - 1e-9)
+    ibd = RELATIONSHIPS.get(k)
+    if ibd is not None:
+        for x in ALTERNATIVES:
+            if x in others and RELATIONSHIPS.get(x) == ibd and others[x] >= top - 1.0:
+                return x
+    return k
+
+
+def _lookup(flat, gr, gq, loci) -> float:
+    """Summed log10 W[g_r, g_q] over ``loci`` of a flattened table."""
+    logs, offs, sizes, _ = flat
+    loci = np.asarray(loci, dtype=np.int64)
+    if len(loci) == 0:
+        return 0.0
+    return float(logs[offs[loci] + gr[loci] * sizes[loci] + gq[loci]].sum())
 
 
 def _diff(x: float, y: float) -> float:
@@ -402,6 +470,17 @@ def explain(chk: CaseCheck) -> CaseCheck:
         # one sample in every flagged pair, and more than one pair flagged (else the
         # two of a pair are equally suspect)
         chk.suspect = lead[0] if len(lead) == 1 and top > 1 else ""
+        if not chk.suspect:
+            # a full sibling in every flagged pair, excluded by one parent who is a
+            # parent of another typed child as claimed: the sibling is the suspect
+            for s in lead:
+                if rel.get(s) != "full-sibling" or any(s not in (p.sample_a, p.sample_b) for p in flagged):
+                    continue
+                par = {p.sample_b if p.sample_a == s else p.sample_a for p in flagged}
+                if all(any(q.claimed == "parent-child" and not q.finding and x in (q.sample_a, q.sample_b)
+                           for q in chk.pairs) for x in par):
+                    chk.suspect = s
+                    break
         for p in flagged:
             why = (f"excluded without mutation at {len(p.loci_excluded)} loci"
                    if p.finding == "excluded" else
@@ -410,7 +489,14 @@ def explain(chk: CaseCheck) -> CaseCheck:
                          f"({rel.get(p.sample_b, '')}) as {p.claimed}: {why}")
         bests = {p.best for p in flagged}
         who = chk.suspect or " or ".join(sorted({s for p in flagged for s in (p.sample_a, p.sample_b)}))
-        if bests == {"identity"}:
+        half = _half_sibling(chk, flagged)
+        if half:
+            parts.append(f"likely a {half} half sibling labelled full ({chk.suspect}): consistent "
+                         f"with the {'father' if half == 'paternal' else 'mother'}, not the other "
+                         f"parent")
+            fixes.append(f"correct the relation of {chk.suspect} to {half}-half-sibling (or check "
+                         f"its sample) and re-import the case")
+        elif bests == {"identity"}:
             parts.append("likely one person typed under two ids")
             fixes.append("keep one sample of the person and remove the duplicate")
         elif "unrelated" in bests or all(p.finding == "excluded" for p in flagged):
@@ -425,7 +511,10 @@ def explain(chk: CaseCheck) -> CaseCheck:
             claimed = sorted({p.claimed for p in flagged})
             label = {("half-sibling", "full-sibling"): "a half sibling labelled full"}.get(
                 (alt[0], claimed[0]) if len(alt) == 1 and len(claimed) == 1 else None, "")
-            parts.append(f"likely a wrong relation ({label or ', '.join(alt) + ' labelled ' + ', '.join(claimed)}; {who})")
+            kind = label or ", ".join(alt) + " labelled " + ", ".join(claimed)
+            if "half-sibling" in alt:
+                kind += " (or another second-degree relative: grandparent, avuncular)"
+            parts.append(f"likely a wrong relation ({kind}; {who})")
             fixes.append(f"correct the relation of {who} (to {', '.join(alt)}) and re-import the case")
         chk.status = "inconsistent"
     elif chk.sex:
