@@ -38,6 +38,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .alternatives import add_alternatives
+from .consistency import check_references, exclude_cases
+from .joint import add_joint, same_person
 from .partial_chance import partial_chance
 from .power import run_phase as run_power
 from .chance import (aggregate, annotate, chance_fp, group_label, make_spec, query_dropout_tag,
@@ -513,7 +515,7 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     out = job.output_path
     state_kind, _ = _check_output(out, job_key, resume, v["output"]["overwrite"])
     kit_loci: dict = {}
-    refs = cases = None
+    refs = cases = checks = None
     notes = list(yin.notes) if yin is not None else []
     if yin is None and any(v["inputs"][k] for k in ("y_queries", "y_references", "y_population")):
         notes.append("inputs.y_queries / y_references are given but search.modes has no y-lineage: "
@@ -529,6 +531,7 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
             )
     if "case" in modes:
         cases = build_cases(refs, search["invalid_cases"], rds.cases())
+        checks, cases = _consistency(job, model, refs, cases, rds, loci, ds_names, notes)
         _check_theta_cost(cases, refs, model, v["execution"]["max_compile_hours"], notes)
     if in_process and auto_modes:
         # the model's tables for these references, built while the queries load
@@ -584,11 +587,39 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     try:
         return _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names,
                            loci, ft, fsrc, out, resume, progress, notes, timings, executor,
-                           started, t_start, yin, _self_keys(selfp, queries, refs), drop)
+                           started, t_start, yin, _self_keys(selfp, queries, refs), drop,
+                           checks)
     except OSError as e:
         raise OutputError(_os_message(e, out)) from None
     finally:
         executor.close()
+
+
+def _consistency(job, model, refs, cases, rds, loci, ds_names, notes):
+    """Reference consistency of every case (:mod:`engine.consistency`), before any
+    task; with ``search.inconsistent_cases = "exclude"`` the inconsistent cases are
+    left out of case mode.  Returns ``(result, cases)``."""
+    v = job.values
+    t0 = time.perf_counter()
+    res = check_references(model, refs, cases, rds, Recoder(rds, loci, model.systems, ds_names),
+                           v["report"]["consistency_ratio"], v["report"]["identity_lr"],
+                           v["execution"]["block_size"])
+    res.setting = v["search"]["inconsistent_cases"]
+    bad = sorted(c for c, k in res.checks.items() if k.status == "inconsistent")
+    if bad and res.setting == "exclude":
+        res.excluded = bad
+        cases = exclude_cases(cases, set(bad))
+        notes.append(f"reference consistency: {len(bad)} inconsistent cases left out of case mode "
+                     f"({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}; "
+                     f"search.inconsistent_cases = \"exclude\"; see consistency.parquet)")
+    elif bad:
+        notes.append(f"reference consistency: {len(bad)} cases have references that contradict "
+                     f"their pedigree ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}); "
+                     f"they were searched: check them before trusting their hits "
+                     f"(consistency.parquet)")
+    log.info("reference consistency: %d cases checked in %.1f s, %d inconsistent",
+             len(res.checks), time.perf_counter() - t0, len(bad))
+    return res, cases
 
 
 def _os_message(e: OSError, out: Path) -> str:
@@ -641,7 +672,7 @@ def _remove_stale_temps(out: Path) -> None:
 
 def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_names, loci, ft,
                 fsrc, out, resume, progress, notes, timings, executor, started, t_start, yin=None,
-                self_keys=None, drop=None):
+                self_keys=None, drop=None, checks=None):
     v = job.values
     modes = job.modes
     search = v["search"]
@@ -731,6 +762,17 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
             atomic_write_parquet(out / "hits.parquet", hits,
                                  {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
             _fault("hits")
+            extra_out = {}
+            for name, tab in (("consistency", checks.table if checks is not None else None),
+                              ("joint", run_info.get("joint_table"))):
+                path = out / f"{name}.parquet"
+                if tab is None:
+                    if path.exists():
+                        path.unlink()
+                    continue
+                atomic_write_parquet(path, tab, {"strkin.search": json.dumps(prov, sort_keys=True,
+                                                                             default=str)})
+                extra_out[name] = path
             n_refs = len(refs) if refs is not None else 0
             sinfo = {
                 "version": prov["software"]["version"], "frequencies": f"{ft.name} ({fsrc['name']})",
@@ -742,6 +784,8 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                 "chance": run_info["chance"], "chance_method": v["report"]["chance_method"],
                 "y_lineage": yin.info if yin is not None else None,
                 "power": run_info.get("power"),
+                "consistency": checks, "joint_table": run_info.get("joint_table"),
+                "joint": run_info.get("joint"),
             }
             summary = summary_text(hits, sinfo)
             atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
@@ -775,7 +819,10 @@ def _run_locked(job, job_key, spec, model, queries, refs, cases, qds, rds, ds_na
                     "hits": {"file": "hits.parquet", "rows": hits.num_rows,
                              "sha256": sha256_file(out / "hits.parquet")},
                     "summary": {"file": "summary.txt", "sha256": sha256_file(out / "summary.txt")},
+                    **{k: {"file": p.name, "sha256": sha256_file(p)} for k, p in extra_out.items()},
                 },
+                **({} if checks is None else {"consistency": checks.counts()}),
+                **({} if run_info.get("joint") is None else {"joint": run_info["joint"]}),
                 "chance_hits": chance_json,
                 **({} if run_info.get("power") is None else {"power": run_info["power"]}),
                 **({} if drop_info is None else {"dropout": dict(
@@ -1067,6 +1114,12 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
                             max_hits=v["report"]["relationships_max"])
     if yin is not None:
         hits = combine_y(hits, yin.relation_of(), search["line"], yin.auto_relation)
+    joint_table = joint_info = None
+    if "case" in modes:
+        rep = v["report"]
+        hits, joint_table, joint_info = add_joint(
+            hits, rep["undisputed_threshold"] or search["threshold"], rep["joint_exact_max"],
+            same_person(hits))
     timings["merge_s"] = time.perf_counter() - t0
     power = None
     if "case" in modes:
@@ -1093,7 +1146,7 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     st = timings.get("search_s", 0) or 1e-9
     run["pairs_per_s"] = round(run["pairs_total"] / st, 1)
     return hits, {"counts": counts, "run": run, "chance": chance, "chance_state": chance_state,
-                  "power": power}
+                  "power": power, "joint_table": joint_table, "joint": joint_info}
 
 
 def _chance(cspec, plans, units, sampled, chance_rows, queries, cases, spec, search, notes,

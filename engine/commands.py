@@ -121,7 +121,11 @@ def _cmd_demo(args) -> int:
         return _err(str(e))
     print(res.summary, end="")
     print("truth (planted relationships):")
-    for line in truth_report(res.hits, truth, res.summary):
+    import pyarrow.parquet as pq
+
+    extra = {k: pq.read_table(res.path / f"{k}.parquet") if (res.path / f"{k}.parquet").exists()
+             else None for k in ("consistency", "joint")}
+    for line in truth_report(res.hits, truth, res.summary, **extra):
         print(f"  {line}")
     print(f"\nresults: {res.path}/hits.parquet, summary.txt, manifest.json; job: "
           f"{res.path.parent / 'job.toml'}")

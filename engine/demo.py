@@ -28,6 +28,16 @@ stepwise mutation.  On top of the families the demo adds
 * a full sibling of a reference as a query, drawn so that it hits in
   ``parent-child`` mode (LR >= 10^4.5) while full siblings explain the pair
   better: the summary flags it (``best_relationship``, :mod:`engine.alternatives`);
+* a mixed-up family (``MIX01``): the "father" is an unrelated man (a swapped
+  sample) typed beside the real father's brother (``paternal-uncle``); the pair
+  is not excluded at import (brothers share no obligate allele), and the
+  reference consistency check flags the case (:mod:`engine.consistency`);
+* a child who hits two families: ``JNT-C1-Q`` is the missing child of case
+  ``JNT-A`` (both parents typed) and a grandchild of the paternal grandparents
+  typed in case ``JNT-B``, whose own missing child ``JNT-C2-Q`` (C1's first
+  cousin) is also among the queries; drawn so that both children hit ``JNT-B``
+  (LR >= 10^4.5).  The one-to-one joint picture (:mod:`engine.joint`) assigns
+  C1 to JNT-A and C2 to JNT-B, and leaves C1 -> JNT-B out;
 * Y-STR haplotypes (Yfiler Plus) of the men: a simulated paternal population
   (:func:`kinship.ystr.simulate.simulate_population`, shipped mutation rates)
   gives each planted family's paternal line and the unrelated men; a male
@@ -155,6 +165,8 @@ def build_demo(directory, seed: int = 2024, n_cases: int = 30, n_unrelated: int 
     # high LR whose posterior is low, because the child's own family explains the data
     _decoy(profiles, truth, truth_cases, sim, ft)
     _degraded(directory, profiles, truth, sim)
+    _mixed_up(profiles, truth, sim)
+    _two_families(profiles, truth, sim, ft, mut)
     _demo_y(directory, profiles, truth, truth_cases, seed)
     ds = directory / "profiles"
     formats.write_profiles(ds, profiles, provenance={"demo": {"seed": seed, "n_cases": n_cases,
@@ -383,10 +395,68 @@ def _decoy(profiles, truth, truth_cases, sim, ft, n_loci: int = 9):
                                          f"query's rarer allele at each"}
 
 
-def truth_report(hits, truth: dict, summary: str | None = None) -> list:
+def _mixed_up(profiles, truth, sim):
+    """The demo's mixed-up family (see :func:`build_demo`)."""
+    import formats
+
+    gf, gm = sim.founder(), sim.founder()
+    fa, uncle = sim.child(gf, gm), sim.child(gf, gm)
+    child = sim.child(fa, sim.founder())
+    stranger = sim.founder()
+    for sid, g, kind, rel, sex in (("MIX01-Q", child, "query", "", "M"),
+                                   ("MIX01-father", stranger, "reference", "father", "M"),
+                                   ("MIX01-uncle", uncle, "reference", "paternal-uncle", "M")):
+        profiles.append(formats.Profile(sid, sim._observe(g), kind, "MIX01" if kind == "reference"
+                                        else "", rel, sex, "GlobalFiler"))
+    truth["_mixed_up"] = {"mode": "consistency", "target": "MIX01", "suspect": "MIX01-father",
+                          "structure": "an unrelated 'father' (a swapped sample) beside the real "
+                                       "father's brother"}
+
+
+def _two_families(profiles, truth, sim, ft, mut, tries: int = 200):
+    """The demo's child who hits two families (see :func:`build_demo`)."""
+    import formats
+    import kinship
+    from kinship.cases import case_from_relations
+
+    fa_b = case_from_relations("JNT-B", [("GF", "paternal-grandfather", "M"),
+                                         ("GM", "paternal-grandmother", "F")])
+    h1, h2 = fa_b.hypotheses("Q")
+    for _ in range(tries):
+        gf, gm = sim.founder(), sim.founder()
+        s1, s2 = sim.child(gf, gm), sim.child(gf, gm)
+        w1, w2 = sim.founder(), sim.founder()
+        c1, c2 = sim.child(s1, w1), sim.child(s2, w2)
+        obs = {k: sim._observe(g) for k, g in (("GF", gf), ("GM", gm), ("S1", s1), ("W1", w1),
+                                               ("C1", c1), ("C2", c2))}
+        lr = [kinship.likelihood_ratio(h1, h2, {"GF": obs["GF"], "GM": obs["GM"], "Q": obs[c]},
+                                       ft, mutation=mut).total for c in ("C1", "C2")]
+        if min(lr) >= 10 ** 4.5:
+            break
+    else:  # pragma: no cover
+        raise RuntimeError("no pair of cousins hitting their grandparents' case was drawn")
+    sex = ["M", "F"]
+    for sid, k, kind, case, rel, sx in (
+            ("JNT-C1-Q", "C1", "query", "", "", sex[int(sim.rng.integers(2))]),
+            ("JNT-C2-Q", "C2", "query", "", "", sex[int(sim.rng.integers(2))]),
+            ("JNT-A-father", "S1", "reference", "JNT-A", "father", "M"),
+            ("JNT-A-mother", "W1", "reference", "JNT-A", "mother", "F"),
+            ("JNT-B-pgf", "GF", "reference", "JNT-B", "paternal-grandfather", "M"),
+            ("JNT-B-pgm", "GM", "reference", "JNT-B", "paternal-grandmother", "F")):
+        profiles.append(formats.Profile(sid, obs[k], kind, case, rel, sx, "GlobalFiler"))
+    truth["JNT-C1-Q"] = {"mode": "joint", "target": "JNT-A", "also_hits": "JNT-B",
+                         "structure": "missing child of JNT-A; a grandchild of JNT-B's typed "
+                                      "grandparents"}
+    truth["JNT-C2-Q"] = {"mode": "joint", "target": "JNT-B",
+                         "structure": "missing child of JNT-B (a first cousin of JNT-C1-Q)"}
+
+
+def truth_report(hits, truth: dict, summary: str | None = None, consistency=None, joint=None) -> list:
     """How many planted relationships the search ranked first, and whether the
     planted sibling of a parent-child hit was flagged (its best relationship is
-    full-sibling; ``summary``: the run's summary text, which lists it)."""
+    full-sibling; ``summary``: the run's summary text, which lists it); with the
+    run's ``consistency`` and ``joint`` tables, whether the mixed-up family was
+    flagged and the child who hits two families resolved."""
     rows = hits.to_pylist()
     best = {}
     for r in rows:
@@ -434,4 +504,22 @@ def truth_report(hits, truth: dict, summary: str | None = None) -> list:
                 f"{hit['posterior']:.2g} (its own family, case {t['own_case']}, log10 LR {own_lr}, "
                 f"explains the data); about {'-' if ch is None else f'{ch:.2g}'} chance hits of "
                 f"this size expected on those loci")
+    t = truth.get("_mixed_up")
+    if t is not None and consistency is not None:
+        rows = [r for r in consistency.to_pylist() if r["case_id"] == t["target"]]
+        st = rows[0]["status"] if rows else "not checked"
+        lines.append(f"mixed-up family: case {t['target']} ({t['structure']}): reference "
+                     f"consistency says {st}"
+                     + (f": {rows[0]['explanation']}" if rows and rows[0]["explanation"] else ""))
+    planted = {q: t for q, t in truth.items() if t["mode"] == "joint"}
+    if planted and joint is not None:
+        rows = joint.to_pylist()
+        for q, t in sorted(planted.items()):
+            mine = [r for r in rows if r["query_id"] == q]
+            got = [r["case_id"] for r in mine if r["assigned"]]
+            hit = sorted(r["case_id"] for r in mine)
+            ok = got == [t["target"]]
+            lines.append(f"one-to-one: {q} hits {', '.join(hit) or 'no case'}; assigned to "
+                         f"{', '.join(got) or 'none'} (planted {t['target']}): "
+                         f"{'resolved' if ok else 'not resolved'}")
     return lines

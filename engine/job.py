@@ -91,6 +91,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "mixed_kits": (False, "allow profiles typed with different kits (loci typed in only one "
                               "profile of a pair are skipped and counted)"),
         "invalid_cases": ("error", "a case whose relatives cannot form one pedigree: error or skip"),
+        "inconsistent_cases": ("report", "a case whose typed relatives contradict its pedigree "
+                                         "(reference consistency, consistency.parquet): report it, "
+                                         "or exclude it from case mode"),
     },
     "y_lineage": {
         "max_mismatches": ("auto", "mismatched loci allowed (\"auto\": from the mutation rates, "
@@ -119,6 +122,15 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                   "hit) or none"),
         "relationships_max": (200, "at most this many hits per mode get the alternatives (the "
                                    "highest LRs first): a case-mode hit costs about 50 ms"),
+        "consistency_ratio": (100.0, "reference consistency: a pair of typed relatives is flagged "
+                                     "when another relationship has an LR at least this many "
+                                     "times the pedigree's"),
+        "identity_lr": (1e10, "reference consistency: identity LR from which two references "
+                              "(identical on at least 8 loci) are one person"),
+        "joint_exact_max": (200, "one-to-one joint picture: parts with at most this many queries "
+                                 "and missing persons get exact alternatives (larger: a bound)"),
+        "undisputed_threshold": (None, "one-to-one joint picture: T of dvir's undisputed rule "
+                                       "(default: search.threshold)"),
         "chance_partial_max": (200, "hits compared on fewer loci than the panel whose expected "
                                     "chance hits are computed on the loci compared, per mode"),
         "chance_units": (100, "reference units per mode whose tables are evaluated (every unit when "
@@ -419,6 +431,22 @@ class Job:
                 raise JobError(f"{src}: {sec}.{k} must be true or false, got {v[sec][k]!r}")
         if v["search"]["invalid_cases"] not in ("error", "skip"):
             raise JobError(f"{src}: search.invalid_cases must be \"error\" or \"skip\"")
+        if v["search"]["inconsistent_cases"] not in ("report", "exclude"):
+            raise JobError(f"{src}: search.inconsistent_cases must be \"report\" or \"exclude\", "
+                           f"got {v['search']['inconsistent_cases']!r}"
+                           f"{_suggest(v['search']['inconsistent_cases'], ('report', 'exclude'))}")
+        for k, lo in (("consistency_ratio", 1.0), ("identity_lr", 1.0)):
+            x = v["report"][k]
+            if not _is_number(x) or float(x) <= lo:
+                raise JobError(f"{src}: report.{k} must be a number > {lo:g}, got {x!r}")
+            v["report"][k] = float(x)
+        jem = v["report"]["joint_exact_max"]
+        if not isinstance(jem, int) or isinstance(jem, bool) or jem < 0:
+            raise JobError(f"{src}: report.joint_exact_max must be an integer >= 0, got {jem!r}")
+        ut = v["report"]["undisputed_threshold"]
+        if ut is not None and (not _is_number(ut) or float(ut) <= 1):
+            raise JobError(f"{src}: report.undisputed_threshold must be a number > 1 (an LR), "
+                           f"got {ut!r}")
         if not isinstance(v["output"]["path"], str) or not v["output"]["path"].strip():
             raise JobError(f"{src}: output.path must be a directory path (a string)")
         sch = v["execution"]["scheduler"]

@@ -27,6 +27,7 @@ import pyarrow as pa
 from .task import HIT_SCHEMA, topk_mask
 from .ylineage import COMBINED_FIELDS, Y_FIELDS
 from .alternatives import ALT_FIELDS
+from .joint import JOINT_FIELDS
 
 __all__ = ["RESULT_SCHEMA", "TASK_SCHEMA", "merge_hits", "ref_keys", "posterior", "search_posteriors"]
 
@@ -46,7 +47,7 @@ RESULT_SCHEMA = pa.schema(
        pa.field("rank", pa.int32(), nullable=True),
        pa.field("case_rank", pa.int32(), nullable=True)]
     + _hit("loci_compared", "loci_inconsistent", "per_locus_lr")
-    + Y_FIELDS + COMBINED_FIELDS + ALT_FIELDS)
+    + Y_FIELDS + COMBINED_FIELDS + ALT_FIELDS + JOINT_FIELDS)
 
 
 def _task_columns(t: pa.Table) -> pa.Table:
@@ -137,7 +138,7 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
         "loci_inconsistent": t.column("loci_inconsistent"),
         "per_locus_lr": t.column("per_locus_lr"),
         **{f.name: t.column(f.name) for f in Y_FIELDS},
-        **{f.name: pa.nulls(len(keep), f.type) for f in COMBINED_FIELDS + ALT_FIELDS},
+        **{f.name: pa.nulls(len(keep), f.type) for f in COMBINED_FIELDS + ALT_FIELDS + JOINT_FIELDS},
     }, schema=RESULT_SCHEMA)
     r = rank[keep].astype(np.int64)
     r[r == 0] = np.iinfo(np.int64).max  # rank null: after the ranked rows

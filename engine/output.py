@@ -45,7 +45,8 @@ __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "C
 STATE = "_state"
 #: the dropout probability used for each sample (written when the dropout model is on)
 DROPOUT = "dropout.csv"
-OUR_FILES = ("hits.parquet", "summary.txt", "manifest.json", DROPOUT, STATE)
+OUR_FILES = ("hits.parquet", "summary.txt", "manifest.json", DROPOUT,
+             "consistency.parquet", "joint.parquet", STATE)
 
 
 def _tmp(path: Path) -> Path:

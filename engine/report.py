@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 
 from .alternatives import alternatives_text
 from .chance import fmt_count
+from .consistency import consistency_text
+from .joint import joint_text
 from .power import summary_lines as power_summary_lines
 
 __all__ = ["summary_text", "hits_table_text"]
@@ -104,6 +106,8 @@ def summary_text(hits: pa.Table, info: dict, max_rows: int = 30) -> str:
             lines.extend(hits_table_text(hits, mode, max_rows=max_rows))
             lines.extend(alternatives_text(t, mode))
         lines.append("")
+    lines.extend(consistency_text(info.get("consistency")))
+    lines.extend(joint_text(info.get("joint_table"), info.get("joint")))
     lines.extend(power_summary_lines(info.get("power")))
     notes = info.get("notes") or []
     if notes:

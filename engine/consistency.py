@@ -1,0 +1,206 @@
+"""Reference consistency, within and across cases, before the search is trusted.
+
+Run by :func:`engine.run` once the cases are built (case mode), before any
+task: every case's typed relatives are checked against the case pedigree
+(:class:`kinship.consistency.ConsistencyChecker`: each pair's LR of the claimed
+relationship vs unrelated and vs the alternative relationships, the loci where
+the pair is excluded without mutation, recorded sexes against places), and the
+whole reference database for the same person in two cases or under two ids
+(:func:`kinship.consistency.identities`).  The decision rule and its error
+rates are stated in ``docs/engine.md`` (Reference consistency).
+
+Results: ``consistency.parquet`` (:data:`CONSISTENCY_SCHEMA`, one row per pair
+of typed relatives, per sex finding and per identity, with the case's status,
+explanation and fix), a section of ``summary.txt``, and the manifest's
+``consistency`` counts.  With ``[search] inconsistent_cases = "exclude"`` the
+inconsistent cases are left out of case mode (listed in the notes); the
+default ``"report"`` only reports them.  Nothing here names an allele.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["CONSISTENCY_SCHEMA", "ConsistencyResult", "check_references", "exclude_cases",
+           "consistency_text"]
+
+CONSISTENCY_SCHEMA = pa.schema([
+    pa.field("case_id", pa.string(), nullable=False),
+    pa.field("status", pa.string(), nullable=False),        # the case's: consistent, note, inconsistent, duplicate
+    pa.field("finding", pa.string(), nullable=False),       # this row's: "", note, excluded, better-explained, sex, same-person
+    pa.field("sample_a", pa.string(), nullable=False),
+    pa.field("relation_a", pa.string(), nullable=False),
+    pa.field("sample_b", pa.string(), nullable=False),
+    pa.field("relation_b", pa.string(), nullable=False),
+    pa.field("claimed", pa.string(), nullable=False),       # the pedigree's relationship of the pair
+    pa.field("loci_compared", pa.int32(), nullable=False),
+    pa.field("log10_lr_claimed", pa.float64(), nullable=True),
+    pa.field("relationship_lrs", pa.string(), nullable=True),   # JSON {relationship: log10 LR}
+    pa.field("best_alternative", pa.string(), nullable=True),
+    pa.field("log10_best_vs_claimed", pa.float64(), nullable=True),
+    pa.field("loci_excluded", pa.string(), nullable=False),     # comma-separated locus names
+    pa.field("suspect", pa.string(), nullable=False),
+    pa.field("explanation", pa.string(), nullable=False),
+    pa.field("fix", pa.string(), nullable=False),
+])
+
+
+@dataclass
+class ConsistencyResult:
+    table: pa.Table
+    checks: dict = field(default_factory=dict)       # case id -> kinship.consistency.CaseCheck
+    identities: list = field(default_factory=list)
+    excluded: list = field(default_factory=list)     # case ids left out of case mode
+    setting: str = "report"
+    ratio: float = 100.0
+    identity_lr: float = 1e10
+
+    def counts(self) -> dict:
+        st = [c.status for c in self.checks.values()]
+        return {"cases_checked": len(st), **{k: st.count(k) for k in
+                                             ("consistent", "note", "inconsistent", "duplicate")},
+                "same_person_pairs": len(self.identities), "excluded": len(self.excluded),
+                "inconsistent_cases": self.setting, "ratio": self.ratio,
+                "identity_lr": self.identity_lr}
+
+
+def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr: float,
+                     block_size: int = 256) -> ConsistencyResult:
+    """Check every case of ``cases`` (:class:`engine.inputs.Cases`) and the identity
+    of all reference persons ``refs`` (genotypes streamed from ``rds``)."""
+    from kinship.cases import case_from_relations
+    from kinship.consistency import ConsistencyChecker, explain, identities
+    from kinship.tables import genotype_indices
+
+    from .inputs import stream_blocks
+
+    chk = ConsistencyChecker(model, ratio=ratio)
+    checks: dict = {}
+    if cases is not None and len(cases):
+        sel = np.ones(len(cases), dtype=bool)
+        for _, block in stream_blocks(rds, recoder, refs, "cases", [sel], block_size, cases):
+            for cu in block.cases:
+                cid = cu["case_id"]
+                if cid in checks:        # a family with several missing persons: one check
+                    continue
+                fam = cu.get("case")
+                if fam is None:
+                    rels = [(r[0], r[1], r[2]) for r in cu["relatives"]]
+                    fam = case_from_relations(cid, rels, missing_sex="male" if cu["needs_sex"]
+                                              else "unknown")
+                geno = {r[0]: genotype_indices(np.asarray(r[3])[None])[0].astype(np.int64)
+                        for r in cu["relatives"]}
+                sexes = {r[0]: r[2] for r in cu["relatives"]}
+                checks[cid] = chk.check_case(fam, geno, sexes)
+    # the same person in two cases or under two ids: every reference person
+    same = []
+    if refs is not None and len(refs) > 1:
+        ids, case_of, rows = [], [], []
+        sel = np.ones(len(refs), dtype=bool)
+        for _, b in stream_blocks(rds, recoder, refs, "persons", [sel], max(block_size, 4096)):
+            ids.extend(b.unit_ids)
+            case_of.extend(b.case_ids)
+            rows.append(genotype_indices(np.asarray(b.codes)))
+        if rows:
+            same = identities(ids, case_of, np.concatenate(rows), model, threshold=identity_lr)
+        for ip in same:
+            for c in {ip.case_a, ip.case_b}:
+                if c in checks:
+                    checks[c].identities.append(ip)
+    for c in checks.values():
+        explain(c)
+    return ConsistencyResult(_table(checks, same, refs), checks, same, ratio=ratio,
+                             identity_lr=identity_lr)
+
+
+def _table(checks: dict, same: list, refs) -> pa.Table:
+    rel_of = {}
+    if refs is not None:
+        rel_of = {str(i): str(r) for i, r in zip(refs.ids, refs.relation)}
+    cols = {f.name: [] for f in CONSISTENCY_SCHEMA}
+
+    def add(c, finding, sa, ra, sb, rb, claimed="", n=0, lr=None, alts=None, best=None, gap=None,
+            excl=()):
+        for k, v in (("case_id", c.case_id if c is not None else ""),
+                     ("status", c.status if c is not None else "duplicate"), ("finding", finding),
+                     ("sample_a", sa), ("relation_a", ra), ("sample_b", sb), ("relation_b", rb),
+                     ("claimed", claimed), ("loci_compared", int(n)),
+                     ("log10_lr_claimed", None if lr is None else float(lr)),
+                     ("relationship_lrs", None if alts is None else
+                      json.dumps({k: float(x) for k, x in alts.items()}, allow_nan=True)),
+                     ("best_alternative", best),
+                     ("log10_best_vs_claimed", None if gap is None else float(gap)),
+                     ("loci_excluded", ",".join(excl)),
+                     ("suspect", c.suspect if c is not None else ""),
+                     ("explanation", c.explanation if c is not None else ""),
+                     ("fix", c.fix if c is not None else "")):
+            cols[k].append(v)
+
+    for cid in sorted(checks):
+        c = checks[cid]
+        for p in c.pairs:
+            add(c, p.finding, p.sample_a, c.relations.get(p.sample_a, ""), p.sample_b,
+                c.relations.get(p.sample_b, ""), p.claimed, p.loci_compared, p.log10_lr_claimed,
+                p.alternatives, p.best, p.log10_best_vs_claimed, p.loci_excluded)
+        for s, rec, where, placed in c.sex:
+            add(c, "sex", s, where, "", f"recorded {rec}, placed {placed}")
+        for ip in c.identities:
+            add(c, "same-person", ip.sample_a, rel_of.get(ip.sample_a, ""), ip.sample_b,
+                rel_of.get(ip.sample_b, ""), "identity", ip.loci_compared, ip.log10_lr)
+    # identities of references outside the checked cases (direct samples, no relation)
+    for ip in same:
+        if ip.case_a not in checks and ip.case_b not in checks:
+            add(None, "same-person", ip.sample_a, rel_of.get(ip.sample_a, ""), ip.sample_b,
+                rel_of.get(ip.sample_b, ""), "identity", ip.loci_compared, ip.log10_lr)
+    return pa.table(cols, schema=CONSISTENCY_SCHEMA)
+
+
+def exclude_cases(cases, excluded: set):
+    """``cases`` (:class:`engine.inputs.Cases`) without the units of the case ids in
+    ``excluded``."""
+    if not excluded or cases is None or not len(cases):
+        return cases
+    from dataclasses import replace
+
+    keep = np.array([c not in excluded for c in (cases.case_ids or list(cases.ids))], dtype=bool)
+    idx = np.nonzero(keep)[0]
+    pick = (lambda xs: [xs[i] for i in idx] if xs else xs)
+    return replace(cases, ids=cases.ids[idx], members=[cases.members[i] for i in idx],
+                   fp=cases.fp[idx], last_shard=cases.last_shard[idx],
+                   needs_sex=cases.needs_sex[idx], pedigrees=pick(cases.pedigrees),
+                   missing=pick(cases.missing), case_ids=pick(cases.case_ids))
+
+
+def consistency_text(res: ConsistencyResult | None, max_rows: int = 20) -> list:
+    """The summary section: counts, the rule, and the inconsistent cases with their
+    explanation and fix."""
+    if res is None:
+        return []
+    n = res.counts()
+    lines = [f"reference consistency: {n['cases_checked']} cases checked: {n['inconsistent']} "
+             f"inconsistent, {n['duplicate']} sharing a person with another case, {n['note']} with "
+             f"a note, {n['consistent']} consistent; {n['same_person_pairs']} pairs of references "
+             f"are one person (consistency.parquet)",
+             f"  rule: a pair of typed relatives excluded as drawn without mutation at >= 2 loci, "
+             f"or explained >= {res.ratio:g} times better by another relationship (or unrelated); "
+             f"a sex against the place; two references identical on >= 8 loci with identity LR "
+             f">= {res.identity_lr:g}"]
+    if res.setting == "exclude":
+        lines.append(f"  inconsistent_cases = \"exclude\": {len(res.excluded)} cases left out of "
+                     f"case mode")
+    else:
+        lines.append("  inconsistent_cases = \"report\": every case was searched; check these "
+                     "before trusting their hits")
+    bad = [c for c in sorted(res.checks.values(), key=lambda c: c.case_id)
+           if c.status in ("inconsistent", "duplicate")]
+    for c in bad[:max_rows]:
+        lines.append(f"  {c.case_id} [{c.status}]: {c.explanation}")
+        if c.fix:
+            lines.append(f"    fix: {c.fix}")
+    if len(bad) > max_rows:
+        lines.append(f"  ... {len(bad) - max_rows} more (consistency.parquet)")
+    return lines + [""]

@@ -1,0 +1,196 @@
+"""The one-to-one joint picture of a run's case-mode hits (:mod:`kinship.joint`).
+
+After the merge, the case-mode hits form a bipartite graph between queries and
+missing persons (a case, or ``case/person`` for a family with several); each
+connected part gets its best consistent assignment (no query assigned to two
+missing persons, no missing person to two queries, "not in the database"
+allowed for both), each hit its log10 LR against the best alternative
+assignment, and dvir's undisputed rule (``docs/engine.md``, One-to-one).
+
+Nothing is hidden: every hit stays in ``hits.parquet``, annotated with
+``joint_part``, ``joint_assigned`` and ``joint_undisputed`` (:data:`JOINT_FIELDS`,
+null outside case mode), and ``joint.parquet`` (:data:`JOINT_SCHEMA`) holds one
+row per case-mode hit with the part's numbers.  Queries that ``duplicates`` mode found to be one person (a sample typed
+twice) are one node (:func:`same_person`; without duplicates mode they are two
+and compete for their family).  Only case mode is joined: in
+the pairwise modes a query may have several true relatives, and identity hits
+are direct samples compared in their own mode.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["JOINT_FIELDS", "JOINT_SCHEMA", "add_joint", "joint_text", "same_person"]
+
+#: columns of the hits (appended to :data:`engine.merge.RESULT_SCHEMA`)
+JOINT_FIELDS = [
+    pa.field("joint_part", pa.int32(), nullable=True),
+    pa.field("joint_assigned", pa.bool_(), nullable=True),
+    pa.field("joint_undisputed", pa.bool_(), nullable=True),
+]
+
+JOINT_SCHEMA = pa.schema([
+    pa.field("part", pa.int32(), nullable=False),
+    pa.field("query_id", pa.string(), nullable=False),
+    pa.field("case_id", pa.string(), nullable=False),
+    pa.field("reference_id", pa.string(), nullable=False),   # the missing person ("" if the only one)
+    pa.field("log10_lr", pa.float64(), nullable=False),
+    pa.field("assigned", pa.bool_(), nullable=False),
+    pa.field("undisputed", pa.bool_(), nullable=False),
+    pa.field("undisputed_step", pa.int32(), nullable=False),
+    pa.field("log10_lr_vs_alternative", pa.float64(), nullable=False),
+    pa.field("alternative_exact", pa.bool_(), nullable=False),
+    pa.field("person", pa.string(), nullable=False),         # the query's node: itself, or the
+                                                             # first id of its duplicates
+    pa.field("part_queries", pa.int32(), nullable=False),
+    pa.field("part_missing", pa.int32(), nullable=False),
+    pa.field("part_log10_lr", pa.float64(), nullable=False),
+    pa.field("part_log10_lr_vs_next", pa.float64(), nullable=True),
+])
+
+
+def same_person(hits: pa.Table) -> dict:
+    """``{query id: representative id}`` of the queries that ``duplicates`` mode found
+    to be one person (every duplicates hit, transitively; the representative is the
+    smallest id): one node of the joint picture."""
+    if hits.num_rows == 0:
+        return {}
+    d = hits.filter(pc.equal(hits.column("mode"), "duplicates"))
+    parent: dict = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in zip(d.column("query_id").to_pylist(), d.column("reference_id").to_pylist()):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {x: find(x) for x in parent}
+
+
+def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | None = None) -> tuple:
+    """``(hits annotated, joint table, info)``; ``threshold``: T of the undisputed
+    rule; ``exact_max``: parts up to this many persons get exact alternatives;
+    ``same``: ``{query id: representative}`` of queries that are one person
+    (:func:`same_person`): one node, its hits the edges of that node."""
+    from kinship.joint import parts, solve_part
+
+    n = hits.num_rows
+    part_col = np.full(n, -1, dtype=np.int64)
+    asg = np.zeros(n, dtype=bool)
+    und = np.zeros(n, dtype=bool)
+    mode = np.asarray(hits.column("mode").to_pylist(), dtype=object) if n else np.zeros(0, object)
+    idx = np.nonzero(mode == "case")[0]
+    info = {"parts": 0, "contested_parts": 0, "hits": int(len(idx)), "assigned": 0,
+            "not_assigned": 0, "undisputed": 0, "bounded_parts": 0, "largest_part": 0,
+            "threshold": float(threshold), "exact_max": int(exact_max)}
+    cols = {f.name: [] for f in JOINT_SCHEMA}
+    if len(idx):
+        q = np.asarray(hits.column("query_id").to_pylist(), dtype=object)[idx].astype(str)
+        c = np.asarray(hits.column("case_id").to_pylist(), dtype=object)[idx].astype(str)
+        r = np.asarray(hits.column("reference_id").to_pylist(), dtype=object)[idx].astype(str)
+        w = hits.column("log10_lr").to_numpy()[idx]
+        unit = np.array([f"{a}/{b}" if b else a for a, b in zip(c, r)], dtype=object)
+        same = same or {}
+        node = np.array([same.get(x, x) for x in q], dtype=object)
+        info["queries_merged"] = int(len(set(q)) - len(set(node)))
+        part = parts(node, unit)
+        # parts in a stable order: by their best hit's query, then unit
+        for p in range(int(part.max()) + 1):
+            e = np.nonzero(part == p)[0]
+            qs = sorted(set(node[e]))
+            us = sorted(set(unit[e]))
+            qi = {x: i for i, x in enumerate(qs)}
+            ui = {x: i for i, x in enumerate(us)}
+            res = solve_part([qi[x] for x in node[e]], [ui[x] for x in unit[e]], w[e],
+                             threshold, exact_max)
+            info["parts"] += 1
+            info["contested_parts"] += int(len(qs) > 1 or len(us) > 1)
+            info["bounded_parts"] += int(not res.exact)
+            info["largest_part"] = max(info["largest_part"], len(qs) + len(us))
+            for k, h in enumerate(e):
+                row = idx[h]
+                part_col[row] = p
+                asg[row] = res.assigned[k]
+                und[row] = res.undisputed[k]
+                for name, val in (("part", p), ("query_id", q[h]), ("case_id", c[h]),
+                                  ("reference_id", r[h]), ("log10_lr", float(w[h])),
+                                  ("assigned", bool(res.assigned[k])),
+                                  ("undisputed", bool(res.undisputed[k])),
+                                  ("undisputed_step", int(res.step[k])),
+                                  ("log10_lr_vs_alternative", float(res.vs_alternative[k])),
+                                  ("alternative_exact", bool(res.exact)),
+                                  ("person", node[h]), ("part_queries", len(qs)), ("part_missing", len(us)),
+                                  ("part_log10_lr", float(res.best)),
+                                  ("part_log10_lr_vs_next",
+                                   float(res.vs_next) if math.isfinite(res.vs_next) else None)):
+                    cols[name].append(val)
+        info["assigned"] = int(asg[idx].sum())
+        info["not_assigned"] = int(len(idx) - asg[idx].sum())
+        info["undisputed"] = int(und[idx].sum())
+    table = pa.table(cols, schema=JOINT_SCHEMA)
+    if table.num_rows:
+        order = np.lexsort((table.column("reference_id").to_numpy(zero_copy_only=False).astype(str),
+                            table.column("case_id").to_numpy(zero_copy_only=False).astype(str),
+                            table.column("query_id").to_numpy(zero_copy_only=False).astype(str),
+                            table.column("part").to_numpy()))
+        table = table.take(pa.array(order))
+    case = mode == "case"
+    vals = {"joint_part": pa.array(part_col, pa.int32(), mask=~case),
+            "joint_assigned": pa.array(asg, pa.bool_(), mask=~case),
+            "joint_undisputed": pa.array(und, pa.bool_(), mask=~case)}
+    for f in JOINT_FIELDS:
+        j = hits.schema.get_field_index(f.name)
+        if j >= 0:
+            hits = hits.set_column(j, hits.schema.field(j), vals[f.name])
+    return hits, table, info
+
+
+def joint_text(table: pa.Table | None, info: dict | None, max_parts: int = 10) -> list:
+    """The summary section: counts, then the contested parts (several queries or
+    missing persons) with each hit's place in the best assignment."""
+    if table is None or info is None or "case" not in info.get("modes", ["case"]):
+        return []
+    lines = [f"one-to-one (case mode): {info['hits']} hits in {info['parts']} parts, "
+             f"{info['contested_parts']} contested (a query hitting several missing persons or a "
+             f"missing person hit by several queries); the best assignment keeps "
+             f"{info['assigned']} and leaves {info['not_assigned']} out; {info['undisputed']} "
+             f"undisputed (dvir's rule, T = {info['threshold']:g}) (joint.parquet)"]
+    if info.get("queries_merged"):
+        lines.append(f"  {info['queries_merged']} queries are duplicates of another query "
+                     f"(duplicates mode) and count as that person (column person)")
+    if info["bounded_parts"]:
+        lines.append(f"  {info['bounded_parts']} parts have more than {info['exact_max']} queries "
+                     f"and missing persons: their LR vs the alternative is a lower bound "
+                     f"(alternative_exact = false; report.joint_exact_max)")
+    if table.num_rows == 0:
+        return lines + [""]
+    contested = table.filter(pc.or_(pc.greater(table.column("part_queries"), 1),
+                                    pc.greater(table.column("part_missing"), 1)))
+    shown = 0
+    for p in sorted(set(contested.column("part").to_pylist())):
+        if shown == max_parts:
+            rest = len(set(contested.column("part").to_pylist())) - max_parts
+            lines.append(f"  ... {rest} more contested parts (joint.parquet)")
+            break
+        rows = contested.filter(pc.equal(contested.column("part"), p)).to_pylist()
+        nx = rows[0]["part_log10_lr_vs_next"]
+        lines.append(f"  part {p}: {rows[0]['part_queries']} queries, {rows[0]['part_missing']} "
+                     f"missing persons; best assignment log10 LR {rows[0]['part_log10_lr']:.2f}, "
+                     f"{'no other' if nx is None else f'{nx:.2f} above the next best'}")
+        for r in sorted(rows, key=lambda r: (not r["assigned"], -r["log10_lr"])):
+            unit = r["case_id"] + (f"/{r['reference_id']}" if r["reference_id"] else "")
+            what = "assigned" if r["assigned"] else "not assigned"
+            if r["undisputed"]:
+                what += ", undisputed"
+            bound = "" if r["alternative_exact"] else " (bound)"
+            lines.append(f"    {r['query_id']} -> {unit}: log10 LR {r['log10_lr']:.2f}, {what}; "
+                         f"vs the best alternative {r['log10_lr_vs_alternative']:+.2f}{bound}")
+        shown += 1
+    return lines + [""]
