@@ -19,7 +19,6 @@ default ``"report"`` only reports them.  Nothing here names an allele.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

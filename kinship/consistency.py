@@ -27,13 +27,14 @@ Decision rule (the defaults; :class:`ConsistencyChecker` takes others):
   at :data:`MIN_EXCLUDED_LOCI` (2) loci or more (one locus alone may be a
   mutation: a note, as at import, :func:`kinship.cases.consistency_error`);
 * a pair is **better explained** when an alternative other than the claimed
-  relationship has an LR at least :data:`RATIO` (10^3) times the claimed one.
+  relationship has an LR at least :data:`RATIO` (10^2) times the claimed one.
   For a family that is as drawn, ``LR_alt / LR_claimed`` is a likelihood ratio
   of a false hypothesis against the true one, so
   ``P(LR_alt / LR_claimed >= K) <= 1 / K`` (Markov's inequality; E = 1): at most
   16 / K per pair over the 16 sub-hypotheses (orientations and lines) of the
-  alternatives, 1.6 % at K = 10^3 as a bound; the measured rate is far lower
-  (``docs/engine.md``);
+  alternatives, 16 % at K = 10^2 as a bound; the measured rate is far lower
+  (0.25 % of true full-sibling pairs, ``docs/engine.md``), and a half sibling
+  labelled full, whose median ratio is 10^2.2 at 29 loci, needs a K this low;
 * a reference whose recorded sex (amelogenin) contradicts its place is a
   **sex** finding;
 * across the whole database, two references whose profiles are identical on at
@@ -264,7 +265,6 @@ class ConsistencyChecker:
         """``{relationship: log10 LR}`` of each alternative for the pair (genotype
         indices ``ga``, ``gb`` over the model's loci), the largest over orientations
         and lines; ``unrelated`` 0."""
-        m = self.model
         both = (ga >= 0) & (gb >= 0)
         loci = np.nonzero(both)[0]
         sx = {"A": _table_sex(sex_a), "B": _table_sex(sex_b)}
@@ -466,7 +466,6 @@ def explain(chk: CaseCheck) -> CaseCheck:
                 count[s] = count.get(s, 0) + 1
         top = max(count.values())
         lead = sorted(s for s, c in count.items() if c == top)
-        checked = {s for p in chk.pairs for s in (p.sample_a, p.sample_b)}
         # one sample in every flagged pair, and more than one pair flagged (else the
         # two of a pair are equally suspect)
         chk.suspect = lead[0] if len(lead) == 1 and top > 1 else ""

@@ -7,7 +7,6 @@ import json
 import os
 import stat
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
