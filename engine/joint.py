@@ -79,7 +79,7 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
     rule; ``exact_max``: parts up to this many persons get exact alternatives;
     ``same``: ``{query id: representative}`` of queries that are one person
     (:func:`same_person`): one node, its hits the edges of that node."""
-    from kinship.joint import parts, solve_part
+    from kinship.joint import DENSE_MAX, parts, solve_part
 
     n = hits.num_rows
     part_col = np.full(n, -1, dtype=np.int64)
@@ -88,7 +88,7 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
     mode = np.asarray(hits.column("mode").to_pylist(), dtype=object) if n else np.zeros(0, object)
     idx = np.nonzero(mode == "case")[0]
     info = {"parts": 0, "contested_parts": 0, "hits": int(len(idx)), "assigned": 0,
-            "not_assigned": 0, "undisputed": 0, "bounded_parts": 0, "largest_part": 0,
+            "not_assigned": 0, "undisputed": 0, "bounded_parts": 0, "greedy_parts": 0, "largest_part": 0,
             "threshold": float(threshold), "exact_max": int(exact_max)}
     cols = {f.name: [] for f in JOINT_SCHEMA}
     if len(idx):
@@ -113,6 +113,7 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
             info["parts"] += 1
             info["contested_parts"] += int(len(qs) > 1 or len(us) > 1)
             info["bounded_parts"] += int(not res.exact)
+            info["greedy_parts"] += int(len(qs) * len(us) > DENSE_MAX)
             info["largest_part"] = max(info["largest_part"], len(qs) + len(us))
             for k, h in enumerate(e):
                 row = idx[h]
@@ -169,6 +170,9 @@ def joint_text(table: pa.Table | None, info: dict | None, max_parts: int = 10) -
         lines.append(f"  {info['bounded_parts']} parts have more than {info['exact_max']} queries "
                      f"and missing persons: their LR vs the alternative is a lower bound "
                      f"(alternative_exact = false; report.joint_exact_max)")
+    if info.get("greedy_parts"):
+        lines.append(f"  {info['greedy_parts']} parts are too large for an exact assignment: their "
+                     f"assignment is greedy (its joint log10 LR at least half the best's)")
     if table.num_rows == 0:
         return lines + [""]
     contested = table.filter(pc.or_(pc.greater(table.column("part_queries"), 1),

@@ -35,6 +35,13 @@ takes one connected **part** of it and gives:
 * the joint log10 LR of the best assignment and its margin over the next-best
   assignment (the best that differs from it).
 
+A part whose query x missing-person matrix exceeds ``dense_max`` cells
+(:data:`DENSE_MAX`) gets the greedy assignment (matches by decreasing LR), whose
+joint log10 LR G is at least half the best one's, the bounds above per hit
+(outside the assignment ``w - a_q - a_m - G``: the best assignment exceeds the
+greedy one by at most G) and no margin over the next best (``vs_next`` 0) --
+stated, never silent.
+
 The graph holds the hits only (LR at least the search threshold); every other
 pair is "not a match" (LR counted as 1 when left unmatched).
 """
@@ -49,6 +56,8 @@ __all__ = ["EXACT_MAX", "Part", "parts", "best_assignment", "solve_part", "brute
 
 #: parts with at most this many persons (queries + missing persons) get exact alternatives
 EXACT_MAX = 200
+#: parts whose query x missing-person matrix has more cells get a greedy assignment
+DENSE_MAX = 4_000_000
 
 
 def parts(queries, units) -> np.ndarray:
@@ -89,6 +98,24 @@ def best_assignment(W: np.ndarray) -> tuple[float, list]:
     return float(math.fsum(W[i, j] for i, j in pairs)), pairs
 
 
+def greedy_assignment(rows, cols, w) -> tuple[float, list]:
+    """Matches taken by decreasing LR (ties: row, column), skipping used rows and
+    columns: a maximal matching whose summed log10 LR is at least half the best
+    one's (every match of the best assignment shares a row or a column with a
+    greedy match at least as large)."""
+    order = sorted(range(len(w)), key=lambda k: (-w[k], rows[k], cols[k]))
+    used_r, used_c, pairs = set(), set(), []
+    for k in order:
+        if w[k] <= 0:
+            break
+        i, j = int(rows[k]), int(cols[k])
+        if i not in used_r and j not in used_c:
+            used_r.add(i)
+            used_c.add(j)
+            pairs.append((i, j))
+    return float(math.fsum(w[k] for k in order if (int(rows[k]), int(cols[k])) in set(pairs))), pairs
+
+
 def brute_force(W: np.ndarray) -> tuple[float, list]:
     """Every assignment enumerated (tests): ``(best total, [all (total, pairs)])``."""
     n, m = W.shape
@@ -122,7 +149,8 @@ class Part:
     vs_next: float
 
 
-def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX) -> Part:
+def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX,
+               dense_max: int = DENSE_MAX) -> Part:
     """The joint picture of one part given its edges: ``rows[k]``, ``cols[k]``
     (query and missing-person indices from 0), ``w[k]`` (log10 LR of the hit);
     ``threshold`` the T of the undisputed rule."""
@@ -130,6 +158,8 @@ def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX) -> P
     cols = np.asarray(cols, dtype=np.int64)
     w = np.asarray(w, dtype=np.float64)
     n, m = int(rows.max()) + 1, int(cols.max()) + 1
+    if n * m > dense_max:
+        return _greedy_part(rows, cols, w, threshold)
     W = np.full((n, m), -np.inf)
     for i, j, x in zip(rows, cols, w):
         W[i, j] = max(W[i, j], x)
@@ -177,6 +207,76 @@ def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX) -> P
     vs_next = best - nxt if np.isfinite(nxt) else math.inf
     und, step = _undisputed(W, rows, cols, math.log10(threshold))
     return Part(assigned, vs, exact, und, step, best, vs_next)
+
+
+def _greedy_part(rows, cols, w, threshold) -> Part:
+    """A part too large for a dense assignment problem: the greedy assignment
+    (:func:`greedy_assignment`, ``best`` then a lower bound of the best joint
+    log10 LR, which is at most twice it), the bounds of the module doc per hit,
+    ``vs_next`` 0 (unknown), and the undisputed rule evaluated on the hits."""
+    best, pairs = greedy_assignment(rows, cols, w)
+    mate_r = {i: j for i, j in pairs}
+    mate_c = {j: i for i, j in pairs}
+    key = {}
+    for i, j, x in zip(rows, cols, w):
+        key[(int(i), int(j))] = max(key.get((int(i), int(j)), -np.inf), float(x))
+    r_top: dict = {}
+    c_top: dict = {}
+    for (i, j), x in key.items():
+        r_top.setdefault(i, []).append((max(x, 0.0), j))
+        c_top.setdefault(j, []).append((max(x, 0.0), i))
+    for d in (r_top, c_top):
+        for k in d:
+            d[k] = sorted(d[k], reverse=True)[:2]
+
+    def other(d, k, excl):
+        return max([v for v, o in d.get(k, []) if o != excl] + [0.0])
+
+    assigned = np.array([mate_r.get(int(i)) == int(j) for i, j in zip(rows, cols)], dtype=bool)
+    vs = np.empty(len(w))
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        i, j = int(i), int(j)
+        if assigned[k]:
+            vs[k] = key[(i, j)] - other(r_top, i, j) - other(c_top, j, i)
+        else:
+            a_q = key[(i, mate_r[i])] if i in mate_r else 0.0
+            a_m = key[(mate_c[j], j)] if j in mate_c else 0.0
+            # the best assignment exceeds the greedy one by at most the greedy's value
+            vs[k] = min(0.0, key[(i, j)] - a_q - a_m - best)
+    und, step = _undisputed_sparse(key, rows, cols, math.log10(threshold))
+    return Part(assigned, vs, False, und, step, best, 0.0)
+
+
+def _undisputed_sparse(key: dict, rows, cols, log_t: float):
+    """:func:`_undisputed` on a dict of hits (pairs that are not hits: LR 1)."""
+    alive_r = {i for i, _ in key}
+    alive_c = {j for _, j in key}
+    by_r: dict = {}
+    by_c: dict = {}
+    for (i, j), x in key.items():
+        by_r.setdefault(i, []).append((j, x))
+        by_c.setdefault(j, []).append((i, x))
+    found = {}
+    step = 0
+    while True:
+        step += 1
+        new = []
+        for (i, j), x in key.items():
+            if i not in alive_r or j not in alive_c or x < log_t:
+                continue
+            o = [max(v, 0.0) for y, v in by_r[i] if y != j and y in alive_c] + \
+                [max(v, 0.0) for y, v in by_c[j] if y != i and y in alive_r]
+            if all(x >= v + log_t for v in o):
+                new.append((i, j))
+        if not new:
+            break
+        for i, j in new:
+            found[(i, j)] = step
+            alive_r.discard(i)
+            alive_c.discard(j)
+    und = np.array([(int(i), int(j)) in found for i, j in zip(rows, cols)], dtype=bool)
+    st = np.array([found.get((int(i), int(j)), 0) for i, j in zip(rows, cols)], dtype=np.int32)
+    return und, st
 
 
 def _undisputed(W: np.ndarray, rows, cols, log_t: float):

@@ -134,3 +134,20 @@ def test_parts_numbering():
     q = ["Q1", "Q1", "Q2", "Q3", "Q4"]
     u = ["A", "B", "B", "C", "C"]
     assert parts(q, u).tolist() == [0, 0, 0, 1, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(small_parts())
+def test_greedy_part_bounds(part):
+    """Parts too large for a dense problem: the greedy assignment's joint LR is at
+    least half the best (in log10, positive weights) and the undisputed rule is the
+    same as on the matrix."""
+    rows, cols, w = part
+    exact = solve_part(rows, cols, w, threshold=1e4)
+    big = solve_part(rows, cols, w, threshold=1e4, dense_max=0)
+    assert not big.exact
+    assert big.best <= exact.best + 1e-9 and big.best >= exact.best / 2 - 1e-9
+    assert (big.undisputed == exact.undisputed).all() and (big.step == exact.step).all()
+    assert (big.vs_alternative <= exact.vs_alternative + 1e-9).all()
+    mates = [(i, j) for k, (i, j) in enumerate(zip(rows, cols)) if big.assigned[k]]
+    assert len({i for i, _ in mates}) == len(mates) == len({j for _, j in mates})
