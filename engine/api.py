@@ -531,7 +531,7 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
             )
     if "case" in modes:
         cases = build_cases(refs, search["invalid_cases"], rds.cases())
-        checks, cases = _consistency(job, model, refs, cases, rds, loci, ds_names, notes)
+        checks, cases = _consistency(job, model, refs, cases, rds, loci, ds_names, notes, timings)
         _check_theta_cost(cases, refs, model, v["execution"]["max_compile_hours"], notes)
     if in_process and auto_modes:
         # the model's tables for these references, built while the queries load
@@ -595,7 +595,7 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
         executor.close()
 
 
-def _consistency(job, model, refs, cases, rds, loci, ds_names, notes):
+def _consistency(job, model, refs, cases, rds, loci, ds_names, notes, timings):
     """Reference consistency of every case (:mod:`engine.consistency`), before any
     task; with ``search.inconsistent_cases = "exclude"`` the inconsistent cases are
     left out of case mode.  Returns ``(result, cases)``."""
@@ -617,8 +617,9 @@ def _consistency(job, model, refs, cases, rds, loci, ds_names, notes):
                      f"their pedigree ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}); "
                      f"they were searched: check them before trusting their hits "
                      f"(consistency.parquet)")
+    timings["consistency_s"] = time.perf_counter() - t0
     log.info("reference consistency: %d cases checked in %.1f s, %d inconsistent",
-             len(res.checks), time.perf_counter() - t0, len(bad))
+             len(res.checks), timings["consistency_s"], len(bad))
     return res, cases
 
 
@@ -1117,9 +1118,11 @@ def _execute(job, job_key, spec, model, queries, refs, cases, rds, ds_names, loc
     joint_table = joint_info = None
     if "case" in modes:
         rep = v["report"]
+        tj = time.perf_counter()
         hits, joint_table, joint_info = add_joint(
             hits, rep["undisputed_threshold"] or search["threshold"], rep["joint_exact_max"],
             same_person(hits))
+        timings["joint_s"] = time.perf_counter() - tj
     timings["merge_s"] = time.perf_counter() - t0
     power = None
     if "case" in modes:
