@@ -576,6 +576,9 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     executor.start()
     timings["prepare_s"] = time.perf_counter() - t0
     log.info("phase prepare: %.2f s", timings["prepare_s"])
+    if checks is not None:
+        log.info("reference consistency: %d cases checked in %.1f s, %d inconsistent",
+                 len(checks.checks), timings["consistency_s"], checks.counts()["inconsistent"])
     log.info("search %s: %d queries, %d reference persons, %d cases, %d loci, modes %s",
              job.source, len(queries), len(refs) if refs is not None else 0,
              len(cases) if cases is not None else 0, len(loci), ", ".join(modes))
@@ -618,8 +621,6 @@ def _consistency(job, model, refs, cases, rds, loci, ds_names, notes, timings):
                      f"they were searched: check them before trusting their hits "
                      f"(consistency.parquet)")
     timings["consistency_s"] = time.perf_counter() - t0
-    log.info("reference consistency: %d cases checked in %.1f s, %d inconsistent",
-             len(res.checks), timings["consistency_s"], len(bad))
     return res, cases
 
 
