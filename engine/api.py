@@ -560,6 +560,14 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
     _note_partial(queries, refs, search["min_loci"], modes, notes)
     if drop.active and qds is not None:
         notes.append(_dropout_note(drop, queries, refs))
+        known = set(np.asarray(queries.ids, dtype=object).astype(str).tolist())
+        if refs is not None:
+            known |= set(np.asarray(refs.ids, dtype=object).astype(str).tolist())
+        unknown = sorted(set(drop.per_sample) - known)
+        if unknown:
+            notes.append(f"model.dropout_samples: {len(unknown)} samples of the file are in no "
+                         f"dataset of this run ({', '.join(unknown[:5])}"
+                         f"{', ...' if len(unknown) > 5 else ''}); their values were not used")
     if "case" in modes:
         notes.extend(cases.notes)
         if len(cases) == 0:

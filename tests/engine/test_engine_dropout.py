@@ -329,8 +329,10 @@ def test_changed_dropout_is_a_changed_unit(tmp_path):
     f = tmp_path / "d.csv"
     kw = dict(inputs__loci=list(LOCI6), model__dropout_samples=str(f), search__threshold=1e-6,
               search__top_k=20, report__relationships="none")
-    f.write_text("sample_id,dropout\nDEG-child,0.1\nDEG-father,0.05\n")
-    engine.run(make_job(ds, tmp_path / "inc", ["case", "parent-child"], **kw))
+    f.write_text("sample_id,dropout\nDEG-child,0.1\nDEG-father,0.05\nNOT-HERE,0.1\n")
+    r1 = engine.run(make_job(ds, tmp_path / "inc", ["case", "parent-child"], **kw))
+    # a stated sample that is in no dataset is said, not silently dropped
+    assert any("1 samples of the file are in no dataset" in n for n in r1.manifest["run"]["notes"])
     f.write_text("sample_id,dropout\nDEG-child,0.2\nDEG-father,0.05\n")
     r2 = engine.run(make_job(ds, tmp_path / "inc", ["case", "parent-child"], **kw))
     st = r2.manifest["run"]["modes"]["parent-child"]
