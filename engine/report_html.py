@@ -129,13 +129,16 @@ def _sha256(path: Path) -> str:
 # consistency of one locus without mutation, and the mutations it needs
 # ---------------------------------------------------------------------------
 
-def mutations_needed(pedigree, calls: dict):
+def mutations_needed(pedigree, calls: dict, dropout: dict | None = None, dropin: float = 0.0):
     """The least number of mutations that explain ``calls`` (``{person: (a, b)}``
     allele labels) on ``pedigree`` (a :class:`kinship.pedigree.Pedigree`): 0 when
     they are consistent without mutation.  Found as the order of the likelihood
     in a small mutation rate e (``L(e) ~ c e^k``, an equal-probability model over
     the alleles seen and one other allele), from ``L(1e-3) / L(1e-4) ~ 10^k``;
-    the allele frequencies do not matter (any positive ones)."""
+    the allele frequencies do not matter (any positive ones).  ``dropout``
+    (``{person: d}``) and ``dropin``: the run's dropout model (``docs/dropout.md``):
+    calls it explains without mutation (an allele dropped out) are consistent, as
+    the engine counts them."""
     import numpy as np
 
     from kinship.likelihood import locus_likelihood
@@ -149,6 +152,10 @@ def mutations_needed(pedigree, calls: dict):
     freqs = np.full(A, 1.0 / A)
     ic = {p: (idx[c[0]], idx[c[1]]) for p, c in calls.items()}
     if locus_likelihood(pedigree, ic, A, freqs) > 0:
+        return 0
+    drop = {p: float(d) for p, d in (dropout or {}).items() if p in ic and d}
+    if (drop or dropin) and locus_likelihood(pedigree, ic, A, freqs, dropout=drop or None,
+                                             dropin=float(dropin)) > 0:
         return 0
 
     def lik(e):
@@ -212,6 +219,17 @@ class _Run:
         self._load_frequencies = lambda: load_frequencies(self.job)[0]
         self._profiles = None
         self._cases = {}
+        # the dropout model of the run (engine.dropout): the d of each sample, drop-in
+        self.dropin = float((self.manifest.get("dropout") or {}).get("dropin") or 0.0)
+        self.dropout = {}
+        f = results / "dropout.csv"
+        if self.manifest.get("dropout") and f.is_file():
+            import csv
+
+            with open(f, newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    if float(row["dropout"]):
+                        self.dropout[row["sample_id"]] = float(row["dropout"])
 
     # -- frequencies ----------------------------------------------------------------
     def freqs(self, locus: str) -> dict:
@@ -437,12 +455,15 @@ def locus_rows(run: _Run, h: dict, persons: dict) -> list:
                 row["inconsistent"] = not same
                 row["mutations"] = None if same else "differs"
             elif ped is not None:
-                calls = {}
+                calls, drop = {}, {}
                 for (pid, _, g) in cols:
                     node = ids.get(pid, pid)
                     if g.get(l):
                         calls[node] = tuple(g[l])
-                k = mutations_needed(ped, calls)
+                    sid = (persons.get("labels", {}).get(node) or [pid])[0]
+                    if getattr(run, "dropout", None) and sid in run.dropout:
+                        drop[node] = run.dropout[sid]
+                k = mutations_needed(ped, calls, drop, getattr(run, "dropin", 0.0))
                 row["inconsistent"] = k != 0
                 row["mutations"] = k
         rows.append(row)
