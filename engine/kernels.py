@@ -93,6 +93,7 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
 
     pk = packed_group(tab, max_skip)
     thr = pk.thresholds(float(log_t))
+    thr8 = pk.thresholds8(float(log_t), int(max_skip))
     q_ids = np.asarray(q_ids, dtype=np.int64)
     qcol = np.ascontiguousarray(qcol)
     q_rank = np.ascontiguousarray(q_rank, dtype=np.int64)
@@ -107,8 +108,8 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
-        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, tab.log_tab, tab.incons, tab.typed,
-                     qcol, q_rank, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
+        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, tab.log_tab, tab.incons,
+                     tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
                      out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
@@ -121,7 +122,7 @@ def _score_tile_gpu(tab, pk, qcol, q_ids, q_rank_tile, c_rank, canonical, log_t,
     from kinship.kernels.score import score_candidates
 
     cq, ct, cm = screen_candidates(pk, qcol, float(log_t), int(max_skip))
-    order = np.lexsort((cq, ct))           # the CPU kernel's order: tile, then query
+    order = np.lexsort((ct, cq, ct // 2))  # the CPU kernel's order: 64-case tile, query, case
     cq, ct, cm = cq[order], ct[order], cm[order]
     stats[0] += len(cq) * qcol.shape[1]    # rows read on the device are not counted here
     while True:

@@ -12,7 +12,10 @@
   (measured, ``benchmarks/README.md``).  Only integer code is affected: the
   vectoriser never reassociates floating-point sums (no fast-math), so results
   are the same bit for bit; the tests compare against exhaustive scans either way.
-  ``KINSHIP_SLP=0`` switches it off.
+  ``KINSHIP_SLP=0`` switches it off.  The same compile turns LLVM's *loop*
+  vectoriser off: the screen's loop over loci has no branch, and vectorising it
+  across loci turns its row loads into gathers (measured 3x slower,
+  ``benchmarks/README.md``).
 """
 from __future__ import annotations
 
@@ -88,12 +91,12 @@ def call_slp(kernel, *args):
 
                 with _SLP_LOCK:
                     if sig not in kernel.overloads:
-                        old = config.SLP_VECTORIZE
-                        config.SLP_VECTORIZE = 1
+                        old = config.SLP_VECTORIZE, config.LOOP_VECTORIZE
+                        config.SLP_VECTORIZE, config.LOOP_VECTORIZE = 1, 0
                         try:
                             kernel.compile(sig)
                         finally:
-                            config.SLP_VECTORIZE = old
+                            config.SLP_VECTORIZE, config.LOOP_VECTORIZE = old
             if None not in key:
                 _SLP_SEEN.add(key)
     return kernel(*args)

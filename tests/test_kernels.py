@@ -37,7 +37,7 @@ def test_threaded_packing_equals_serial(monkeypatch):
     one = pack_tables(log_tab, inc, typed, offsets, skip=True)
     monkeypatch.setenv("KINSHIP_NUM_THREADS", "3")
     three = pack_tables(log_tab, inc, typed, offsets, skip=True)
-    for name in ("rows", "lo", "scale", "exact"):
+    for name in ("rows", "lo", "scale", "exact", "rows8", "lo8", "scale8", "ok8"):
         assert np.array_equal(getattr(one, name), getattr(three, name)), name
 
 
@@ -57,7 +57,8 @@ def test_call_slp_dispatches_each_argument_type():
         qcol = query_columns(qg, offsets).astype(dt)
         out = [np.empty(2000, np.int64), np.empty(2000, np.int64), np.empty(2000), np.empty(2000, np.int32),
                np.empty(2000, np.int32)]
-        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, pk.thresholds(-1.0), log_tab, inc, typed,
+        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, pk.thresholds(-1.0), pk.rows8,
+                     pk.thresholds8(-1.0), log_tab, inc, typed,
                      qcol, np.arange(25), np.arange(C), False, -1.0, 0, False, *out,
                      np.zeros(2, np.int64))
         results.append(sorted(zip(out[0][:n].tolist(), out[1][:n].tolist(), out[2][:n].tolist())))

@@ -59,29 +59,47 @@ from numba import prange
 
 from .._numba import jit, thread_count
 
-__all__ = ["LANES", "PackedTables", "pack_tables", "query_columns", "score_rows", "score_queries",
+__all__ = ["LANES", "LANES8", "PackedTables", "pack_tables", "query_columns", "score_rows", "score_queries",
            "score_candidates", "score_all"]
 
 #: cases per packed row: 8 words x 4 fields
 LANES = 32
+#: cases per row of the 8-bit first pass: 8 words x 8 fields
+LANES8 = 64
 _WORDS = 8
 _FIELD_MAX = 32767          # a field's sum over all loci stays below 2^15
 _MAX_SCALE = 64.0           # grid units per log10 unit (1/64 = 0.016 log10)
 _FLOOR_SPAN = 12.0          # log10 units kept below 0 before values are raised to the floor
 _SLACK = 1e-6               # grid units; see the module docstring
+#: the 8-bit grids tried, finest first (grid units per log10 unit)
+_SCALES8 = np.concatenate([[32.0, 24.0, 16.0, 12.0, 10.0], np.arange(64, 1, -1) / 8.0])
+_DEPTH8 = 2.0               # log10 units kept below 0 in the 8-bit pass
+_HIGH8 = np.uint64(0x8080808080808080)
+_BYTES = np.uint64(0x0101010101010101)
+_GATHER8 = np.uint64(0x0102040810204080)   # (y >> 7) * this >> 56: the high bits of y's bytes
+_ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ALL32 = np.uint64(0xFFFFFFFF)
+_ADAPT = 512                # queries after which a 64-case tile whose first pass lets most
+                            # queries through is screened by the 16-bit pass alone
 
 
 class PackedTables:
     """The screening form of a block of tables (see :func:`pack_tables`)."""
 
-    __slots__ = ("rows", "lo", "scale", "exact", "skip")
+    __slots__ = ("rows", "lo", "scale", "exact", "skip", "rows8", "lo8", "scale8", "ok8", "loci")
 
-    def __init__(self, rows, lo, scale, exact, skip):
+    def __init__(self, rows, lo, scale, exact, skip, rows8, lo8, scale8, ok8, loci):
         self.rows = rows        # uint64 [T, S * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]
         self.lo = lo            # int64 [T]: the floor, in grid units (<= 0)
         self.scale = scale      # float64 [T]: grid units per log10 unit
         self.exact = exact      # uint8 [T]: 1 = not screenable, score every pair exactly
         self.skip = skip        # packed for max_skip > 0 (inconsistent entries at the floor)
+        # the 8-bit first pass (64 cases a row; see the module docstring)
+        self.rows8 = rows8      # uint64 [T8, (S + 1) * 8]; row S: the value 0 (query untyped)
+        self.lo8 = lo8          # int64 [T8]: the floor, in 8-bit grid units (<= 0)
+        self.scale8 = scale8    # float64 [T8]: 8-bit grid units per log10 unit
+        self.ok8 = ok8          # uint8 [T8]: 0 = no 8-bit grid fits, every lane passes the first pass
+        self.loci = loci        # L
 
     def thresholds(self, log_t: float) -> np.ndarray:
         """Per tile, the grid threshold ``floor(s log_t - slack)`` (int64); a tile
@@ -91,6 +109,24 @@ class PackedTables:
                 return np.full(len(self.lo), np.iinfo(np.int64).max // 4, dtype=np.int64)
             return np.full(len(self.lo), -(np.iinfo(np.int64).max // 4), dtype=np.int64)
         return np.floor(self.scale * log_t - _SLACK).astype(np.int64)
+
+    def thresholds8(self, log_t: float, max_skip: int = 0, screen: bool = True) -> np.ndarray:
+        """Per 64-case tile, the test of the 8-bit first pass (int64): a lane passes
+        iff its field sum is ``>=`` this value, so ``<= 0`` passes every lane and
+        ``> 127`` none.  It is ``floor(s log_t - slack) - L lo`` (``+ max_skip lo``
+        for tables packed for ``max_skip > 0``); a tile without an 8-bit grid, and
+        every tile when ``screen`` is false, gets ``-1``."""
+        T8 = len(self.lo8)
+        every = np.full(T8, -1, dtype=np.int64)
+        if not screen or not math.isfinite(log_t) and log_t < 0:
+            return every
+        if not math.isfinite(log_t):       # +inf: nothing can reach it
+            return np.where(self.ok8 != 0, 128, -1).astype(np.int64)
+        tp = np.floor(self.scale8 * log_t - _SLACK).astype(np.int64) - self.loci * self.lo8
+        if self.skip:
+            tp += int(max_skip) * self.lo8
+        tp = np.minimum(tp, 128)
+        return np.where(self.ok8 != 0, tp, every)
 
 
 def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offsets: np.ndarray,
@@ -120,17 +156,85 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
             np.ascontiguousarray(typed, dtype=np.uint8), col_locus, bool(skip), span, _MAX_SCALE,
             _FLOOR_SPAN)
     outs = (rows, lo, scale, exact)
+    T8 = (C + LANES8 - 1) // LANES8
+    rows8 = np.zeros((T8, (S + 1) * _WORDS), dtype=np.uint64)
+    lo8 = np.zeros(T8, dtype=np.int64)
+    scale8 = np.ones(T8, dtype=np.float64)
+    ok8 = np.zeros(T8, dtype=np.uint8)
+    args8 = args[:5] + (L, _SCALES8, _DEPTH8)
+    outs8 = (rows8, lo8, scale8, ok8)
+
+    def run(t0, t1):    # 32-case tiles t0 .. t1 - 1 (t0 even) and their 64-case tiles
+        _pack(*args, t0, t1, *outs)
+        _pack8(*args8, t0 // 2, min(T8, (t1 + 1) // 2), *outs8)
+
     n_threads = min(thread_count(), T // 64)
     if n_threads > 1:   # large sets (the core's whole-database tables): tile ranges in threads
         from concurrent.futures import ThreadPoolExecutor
 
-        cuts = np.linspace(0, T, n_threads + 1).astype(np.int64)
+        cuts = 2 * (np.linspace(0, T // 2, n_threads + 1).astype(np.int64))
+        cuts[-1] = T
         with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(lambda i: _pack(*args, int(cuts[i]), int(cuts[i + 1]), *outs),
-                          range(n_threads)))
+            list(pool.map(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_threads)))
     elif T:
-        _pack(*args, 0, T, *outs)
-    return PackedTables(rows, lo, scale, exact, bool(skip))
+        run(0, T)
+    return PackedTables(rows, lo, scale, exact, bool(skip), rows8, lo8, scale8, ok8, L)
+
+
+@jit()
+def _pack8(log_tab, incons, typed, col_locus, skip, L, scales, depth, t0, t1, rows8, lo8, scale8, ok8):
+    """64-case tiles ``t0 .. t1 - 1`` of the 8-bit first pass (see the module
+    docstring): the finest grid ``s`` of ``scales`` for which
+    ``sum_l (hi_l - lo) <= 127`` with ``hi_l = ceil(s max(0, max v at locus l))``
+    and ``lo = -ceil(s depth)``; none (``ok8 = 0``) with a ``+inf`` entry or when
+    no grid fits."""
+    C, S = log_tab.shape
+    vmax = np.zeros(L)
+    for t in range(t0, t1):
+        c0 = t * 64
+        c1 = min(C, c0 + 64)
+        vmax[:] = 0.0
+        bad = False
+        for c in range(c0, c1):
+            for j in range(S):
+                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
+                if v == np.inf:
+                    bad = True
+                elif v > vmax[col_locus[j]]:
+                    vmax[col_locus[j]] = v
+        if bad:
+            continue
+        s = 0.0
+        low = 0
+        for k in range(scales.shape[0]):
+            low = -math.ceil(scales[k] * depth)
+            total = 0.0
+            for l in range(L):
+                total += math.ceil(scales[k] * vmax[l]) - low
+            if total <= 127:
+                s = scales[k]
+                break
+        if s == 0.0:
+            continue
+        ok8[t] = 1
+        lo8[t] = low
+        scale8[t] = s
+        zero = np.uint64(-low)     # the value 0: a locus the query (or the case) did not type
+        for c in range(c0, c0 + 64):
+            lane = c - c0
+            w = lane >> 3
+            sh = np.uint64(8 * (lane & 7))
+            rows8[t, S * 8 + w] |= zero << sh
+            if c >= c1:
+                continue
+            for j in range(S):
+                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
+                x = 0
+                if v > -np.inf:
+                    u = math.ceil(v * s)
+                    if u > low:
+                        x = u - low
+                rows8[t, j * 8 + w] |= np.uint64(x) << sh
 
 
 @jit()
@@ -250,6 +354,66 @@ def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
     return m, n
 
 
+@jit(inline="always")
+def _lanes8(R, qs, q, tp):
+    """Bit mask (bit j = lane j = case 64 t + j) of the lanes of the 8-bit tile
+    ``R = rows8[t]`` whose first-pass bound for query ``q`` reaches ``tp``
+    (:meth:`PackedTables.thresholds8`).  ``qs[q, l]``: the query's table column,
+    ``S`` (the row of the value 0) where untyped: no branch per locus."""
+    if tp <= 0:
+        return _ALL64
+    if tp > 127:
+        return np.uint64(0)
+    L = qs.shape[1]
+    a0 = np.uint64(0)
+    a1 = np.uint64(0)
+    a2 = np.uint64(0)
+    a3 = np.uint64(0)
+    a4 = np.uint64(0)
+    a5 = np.uint64(0)
+    a6 = np.uint64(0)
+    a7 = np.uint64(0)
+    for l in range(L):
+        r = np.uint64(qs[q, l]) << np.uint64(3)
+        a0 += R[r]
+        a1 += R[r + np.uint64(1)]
+        a2 += R[r + np.uint64(2)]
+        a3 += R[r + np.uint64(3)]
+        a4 += R[r + np.uint64(4)]
+        a5 += R[r + np.uint64(5)]
+        a6 += R[r + np.uint64(6)]
+        a7 += R[r + np.uint64(7)]
+    # field sums <= 127, b = 128 - tp in [1, 127]: no carry between fields, and the
+    # high bit of a field is set iff its sum >= tp
+    bb = np.uint64(128 - tp) * _BYTES
+    y0 = (a0 + bb) & _HIGH8
+    y1 = (a1 + bb) & _HIGH8
+    y2 = (a2 + bb) & _HIGH8
+    y3 = (a3 + bb) & _HIGH8
+    y4 = (a4 + bb) & _HIGH8
+    y5 = (a5 + bb) & _HIGH8
+    y6 = (a6 + bb) & _HIGH8
+    y7 = (a7 + bb) & _HIGH8
+    if (y0 | y1 | y2 | y3 | y4 | y5 | y6 | y7) == 0:
+        return np.uint64(0)
+    m = np.uint64(0)
+    ys = (y0, y1, y2, y3, y4, y5, y6, y7)
+    for w in range(8):
+        m |= (((ys[w] >> np.uint64(7)) * _GATHER8) >> np.uint64(56)) << np.uint64(8 * w)
+    return m
+
+
+@jit()
+def _screen_columns(qcol, S):
+    """``qcol`` with untyped loci (-1) pointing at the 8-bit pass's row ``S``."""
+    out = np.empty(qcol.shape, dtype=np.int32)
+    for q in range(qcol.shape[0]):
+        for l in range(qcol.shape[1]):
+            j = qcol[q, l]
+            out[q, l] = S if j < 0 else j
+    return out
+
+
 @jit()
 def _lowest(m):
     """Index of the lowest set bit of ``m != 0``."""
@@ -341,49 +505,72 @@ def _columns(qg, offsets, out):
 
 
 @jit()
-def score_rows(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, q_rank, c_rank, canonical,
-               log_t, max_skip, skip_packed, out_q, out_c, out_s, out_nc, out_ni, stats):
+def score_rows(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qcol, q_rank, c_rank,
+               canonical, log_t, max_skip, skip_packed, out_q, out_c, out_s, out_nc, out_ni, stats):
     """Every query of ``qcol`` (:func:`query_columns`) against every case (serial;
     releases the GIL).
 
-    Writes hits ``(q, c, log10 LR, compared, inconsistent)`` to the ``out_*``
-    arrays up to their length and returns the number of hits (call again with
-    larger arrays when it exceeds them).  ``canonical``: only pairs with
-    ``q_rank[q] > c_rank[c]``.  ``stats[0]`` += packed rows read plus exact
+    For each 64-case tile and query: the 8-bit first pass (``rows8``, ``tp8`` =
+    :meth:`PackedTables.thresholds8`), then for each 32-case half with a lane
+    left the 16-bit pass (``rows``, ``thr``), then the exact score of the lanes
+    that passed both.  Writes hits ``(q, c, log10 LR, compared, inconsistent)``
+    to the ``out_*`` arrays up to their length, in the order (64-case tile,
+    query, case), and returns the number of hits (call again with larger arrays
+    when it exceeds them).  ``canonical``: only pairs with ``q_rank[q] >
+    c_rank[c]``.  ``stats[0]`` += packed rows read (both passes) plus exact
     lookups, ``stats[1]`` += pairs scored exactly."""
     T = rows.shape[0]
+    T8 = rows8.shape[0]
     Q = qcol.shape[0]
+    L = qcol.shape[1]
+    qs = _screen_columns(qcol, log_tab.shape[1])
     n = 0
     reads = 0
     exact_pairs = 0
-    for t in range(T):
-        c0 = t * 32
-        Tt = rows[t]
-        tt = thr[t]
-        lt = lo[t]
-        et = exact_tile[t] != 0
+    for t8 in range(T8):
+        R8 = rows8[t8]
+        tp = tp8[t8]
+        passed = 0
         for q in range(Q):
-            m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
-            reads += nr
-            if m != 0:
-                n, ne, nr = _score_lanes(m, c0, q, canonical, q_rank, c_rank, log_tab, incons, typed,
-                                         qcol, max_skip, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
-                exact_pairs += ne
+            if q == _ADAPT and 2 * passed > _ADAPT:
+                tp = -1          # the first pass lets most through: 16-bit pass alone
+            m8 = _lanes8(R8, qs, q, tp)
+            if 0 < tp <= 127:
+                reads += L
+            if m8 == 0:
+                continue
+            passed += 1
+            for h in range(2):
+                t = 2 * t8 + h
+                mh = (m8 >> np.uint64(32 * h)) & _ALL32
+                if t >= T or mh == 0:
+                    continue
+                m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                               skip_packed)
                 reads += nr
+                m &= mh
+                if m != 0:
+                    n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons,
+                                             typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
+                                             out_ni, n)
+                    exact_pairs += ne
+                    reads += nr
     stats[0] += reads
     stats[1] += exact_pairs
     return n
 
 
 @jit(parallel=True)
-def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, log_t, max_skip,
+def score_queries(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qcol, log_t, max_skip,
                   skip_packed, cap, out_case, out_score, out_nc, out_ni, out_n):
-    """Every query against every case, queries in parallel blocks; hits of query
-    ``q`` in ``out_*[q, :out_n[q]]`` (``out_n[q]`` may exceed ``cap``: call again
-    with a larger one)."""
+    """Every query against every case, queries in parallel blocks, the passes of
+    :func:`score_rows`; hits of query ``q`` in ``out_*[q, :out_n[q]]`` (cases in
+    order; ``out_n[q]`` may exceed ``cap``: call again with a larger one)."""
     Q = qcol.shape[0]
     C = log_tab.shape[0]
     T = rows.shape[0]
+    T8 = rows8.shape[0]
+    qs = _screen_columns(qcol, log_tab.shape[1])
     B = 2048
     nb = (Q + B - 1) // B
     for bi in prange(nb):
@@ -391,28 +578,40 @@ def score_queries(rows, lo, exact_tile, thr, log_tab, incons, typed, qcol, log_t
         q1 = min(Q, q0 + B)
         for q in range(q0, q1):
             out_n[q] = 0
-        for t in range(T):
-            c0 = t * 32
-            Tt = rows[t]
-            tt = thr[t]
-            lt = lo[t]
-            et = exact_tile[t] != 0
+        for t8 in range(T8):
+            R8 = rows8[t8]
+            tp = tp8[t8]
+            passed = 0
             for q in range(q0, q1):
-                m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
-                while m != 0:
-                    c = c0 + _lowest(m)
-                    m &= m - np.uint64(1)
-                    if c >= C:
-                        break
-                    hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
-                    if hit:
-                        k = out_n[q]
-                        if k < cap:
-                            out_case[q, k] = c
-                            out_score[q, k] = s
-                            out_nc[q, k] = nc
-                            out_ni[q, k] = ni
-                        out_n[q] = k + 1
+                if q - q0 == _ADAPT and 2 * passed > _ADAPT:
+                    tp = -1
+                m8 = _lanes8(R8, qs, q, tp)
+                if m8 == 0:
+                    continue
+                passed += 1
+                for h in range(2):
+                    t = 2 * t8 + h
+                    mh = (m8 >> np.uint64(32 * h)) & _ALL32
+                    if t >= T or mh == 0:
+                        continue
+                    m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                                   skip_packed)
+                    m &= mh
+                    c0 = 32 * t
+                    while m != 0:
+                        c = c0 + _lowest(m)
+                        m &= m - np.uint64(1)
+                        if c >= C:
+                            break
+                        hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
+                        if hit:
+                            k = out_n[q]
+                            if k < cap:
+                                out_case[q, k] = c
+                                out_score[q, k] = s
+                                out_nc[q, k] = nc
+                                out_ni[q, k] = ni
+                            out_n[q] = k + 1
 
 
 @jit()
@@ -423,6 +622,17 @@ def lane_masks(rows, lo, exact_tile, thr, qcol, max_skip, skip_packed, out):
         for q in range(qcol.shape[0]):
             m, _ = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
             out[q, t] = m
+
+
+@jit()
+def lane_masks8(rows8, tp8, qcol, S, out):
+    """``out[q, t8]``: the 8-bit first pass's lane mask of query ``q`` and 64-case
+    tile ``t8`` (bit j = case 64 t8 + j; tested on its own against exhaustive
+    scores)."""
+    qs = _screen_columns(qcol, S)
+    for t in range(rows8.shape[0]):
+        for q in range(qcol.shape[0]):
+            out[q, t] = _lanes8(rows8[t], qs, q, tp8[t])
 
 
 @jit()
