@@ -1,6 +1,13 @@
 """Pairs/s and locus-evaluations/s of the scoring kernels on this machine.
 
     python benchmarks/core_scale.py [--queries 200000] [--refs 256]
+    python benchmarks/core_scale.py --kernel [--queries 50000] [--refs 8192] [--baseline REV]
+
+``--kernel``: the kernel alone as the engine calls it (``engine.kernels.score_tile``
+on query chunks, one per task, in two threads: packing excluded, 23 loci, the
+four screening modes); ``--baseline REV`` runs the same measurement on the
+kernel of git revision REV (exported to a temporary directory, its own numba
+cache) in alternating processes and prints the medians of both and their ratio.
 
 Compares, in one run: the screened kernel (packed integer upper-bound screen,
 then the exact score of the survivors: what the engine uses), the exhaustive
@@ -9,8 +16,13 @@ numba's thread count (default: all cores).
 Threshold LR 1e4, 20 CODIS core loci, NIST 1036 frequencies, stepwise mutation.
 """
 import argparse
+import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -49,12 +61,134 @@ def timeit(fn, *a, reps=3):
     return best
 
 
+KERNEL_MODES = ["parent-child", "case", "full-sibling", "identity"]
+
+
+def kernel_worker(n_refs, n_queries, reps, threads):
+    """{mode: [(pairs/s, pairs per CPU-second, hits), ...]} of ``score_tile`` in
+    ``threads`` threads, tables packed before the clock starts."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from engine.kernels import score_tile
+    from kinship.kernels.score import query_columns
+    from kinship.markers import CODIS_CORE_20
+
+    mut = kinship.MutationModel(female=kinship.Stepwise(rate=0.001, rate2=1e-6, range=0.1),
+                                male=kinship.Stepwise(rate=0.003, rate2=1e-6, range=0.1))
+    loci = list(CODIS_CORE_20) + ["Penta D", "Penta E", "SE33"]
+    sm = ScoringModel(kinship.FrequencyTable.load(), loci, mut, 0.0)
+    refs = random_codes(sm, 2 * n_refs, 1)
+    qg = sm.genotype_indices(random_codes(sm, n_queries, 2))
+    out = {}
+    for mode in KERNEL_MODES:
+        if mode == "case":
+            ct = sm.compile_cases([{"id": i, "relatives": [("F", "father", "male", refs[2 * i]),
+                                                           ("M", "mother", "female", refs[2 * i + 1])]}
+                                   for i in range(n_refs)])
+        else:
+            ct = sm.compile_pairwise(mode, list(range(n_refs)), refs[:n_refs])
+        tab = SimpleNamespace(log_tab=np.ascontiguousarray(ct.log10()),
+                              incons=np.ascontiguousarray(ct.inconsistent, dtype=np.uint8),
+                              typed=np.ascontiguousarray(ct.typed, dtype=np.uint8),
+                              offsets=np.asarray(ct.offsets, dtype=np.int64), packed={})
+        skip = 1 if mode == "identity" else 0
+        qcol = query_columns(qg, tab.offsets)
+        chunks = np.array_split(np.arange(n_queries), 8 * threads)
+        c_rank = np.arange(n_refs)
+
+        def task(ix):
+            st = np.zeros(2, dtype=np.int64)
+            return len(score_tile(tab, qcol[ix], ix, ix, c_rank, False, 4.0, skip, st)[0])
+
+        task(chunks[0][:64])          # compile or load, and pack the tables
+        runs = []
+        for _ in range(reps):
+            w, c = time.perf_counter(), time.process_time()
+            with ThreadPoolExecutor(threads) as pool:
+                hits = sum(pool.map(task, chunks))
+            w, c = time.perf_counter() - w, time.process_time() - c
+            runs.append((n_refs * n_queries / w, n_refs * n_queries / c, hits))
+        out[mode] = runs
+    return out
+
+
+def kernel_main(args):
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, os.path.abspath(__file__), "--kernel-worker", "--refs", str(args.refs),
+           "--queries", str(args.queries), "--reps", str(args.reps), "--threads", str(args.threads or 2)]
+    sides = {"this tree": here}
+    tmp = None
+    if args.baseline:
+        tmp = tempfile.TemporaryDirectory(prefix="strkin-baseline-")
+        archive = subprocess.run(["git", "-C", here, "archive", args.baseline, "kinship", "engine", "formats"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive, check=True)
+        sides[f"baseline {args.baseline}"] = tmp.name
+    res = {k: {m: [] for m in KERNEL_MODES} for k in sides}
+    for _ in range(args.rounds):            # alternate the two sides: the load changes under us
+        for name, root in sides.items():
+            env = dict(os.environ, PYTHONPATH=root,
+                       NUMBA_CACHE_DIR=os.path.join(tmp.name if tmp and root == tmp.name
+                                                    else tempfile.gettempdir(), f"strkin-bench-numba-{hash(root) & 0xffff}"))
+            got = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True,
+                                            cwd=root).stdout.splitlines()[-1])
+            for m in KERNEL_MODES:
+                res[name][m] += got[m]
+    load = os.getloadavg()
+    print(f"# kernel alone: {cpu_model()}, {os.cpu_count()} cores, {args.threads or 2} threads; "
+          f"{args.queries} queries x {args.refs} references, 23 loci, threshold 1e4; "
+          f"medians of {args.rounds} x {args.reps} runs; load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    names = list(sides)
+    head = "| mode | " + " | ".join(f"{n}: pairs/s | {n}: pairs per CPU-s" for n in names)
+    print(head + (" | ratio (CPU-s) |" if len(names) > 1 else " |"))
+    print("|---" * (1 + 2 * len(names) + (len(names) > 1)) + "|")
+    for m in KERNEL_MODES:
+        cells, per_cpu = [], []
+        for n in names:
+            r = res[n][m]
+            hits = {h for *_, h in r}
+            assert len(hits) == 1, (n, m, hits)
+            per_cpu.append(statistics.median(x[1] for x in r))
+            cells += [f"{statistics.median(x[0] for x in r):.3g}", f"{per_cpu[-1]:.3g}"]
+        hit_sets = {res[n][m][0][2] for n in names}
+        assert len(hit_sets) == 1, (m, hit_sets)   # both kernels find the same number of hits
+        ratio = f" {per_cpu[0] / per_cpu[1]:.2f} |" if len(names) > 1 else ""
+        print(f"| {m} | " + " | ".join(cells) + " |" + ratio)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--queries", type=int, default=100000)
-    ap.add_argument("--refs", type=int, default=256)
+    ap.add_argument("--queries", type=int, default=None)
+    ap.add_argument("--refs", type=int, default=None)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--kernel", action="store_true", help="the kernel alone (see the module docstring)")
+    ap.add_argument("--baseline", default="", help="with --kernel: a git revision to compare with")
+    ap.add_argument("--reps", type=int, default=3, help="with --kernel: timed runs per process")
+    ap.add_argument("--rounds", type=int, default=2, help="with --kernel: processes per side")
+    ap.add_argument("--kernel-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.kernel_worker:
+        print(json.dumps(kernel_worker(args.refs, args.queries, args.reps, args.threads or 2)))
+        return
+    if args.kernel:
+        args.queries = args.queries or 50000
+        args.refs = args.refs or 8192
+        kernel_main(args)
+        return
+    args.queries = args.queries or 100000
+    args.refs = args.refs or 256
     if args.threads:
         numba.set_num_threads(args.threads)
     mut = kinship.MutationModel(female=kinship.Stepwise(rate=0.001, rate2=1e-6, range=0.1),

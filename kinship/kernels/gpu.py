@@ -5,8 +5,9 @@ Division of work
 ----------------
 The screen is the bulk of a search (every pair); the pairs that pass it are few
 (about 1 in 10^5 unrelated pairs at LR 10^4).  So the device runs the screen
-only -- the same packed tables, the same integer arithmetic, the same test as
-the CPU kernel's ``_lanes`` -- and sends back, per (query, 32-case tile) with any
+only -- the same 16-bit packed tables, the same integer arithmetic, the same
+test as the CPU kernel's ``_lanes`` (the CPU's 8-bit first pass, a further upper
+bound that only saves CPU time, is not used on the device) -- and sends back, per (query, 32-case tile) with any
 lane passing, the query, the tile and the 32-bit lane mask.  The host then
 scores those pairs exactly with the CPU kernel's exact pass (float64, loci in
 order).  Hence the GPU path returns the very same hits and log10 LRs, bit for

@@ -3,24 +3,51 @@
 One kernel serves every mode (duo, couple and any case table, the pairwise
 relationships, identity), in :func:`kinship.search.score` and in the engine.
 
-Two passes
-----------
-1. **Screen** (an exact upper bound, integer arithmetic).  Each case's log10
-   table is rounded *up* to a fixed-point grid of ``1/scale`` log10 units and
-   packed, 32 cases side by side, into one 64-byte row per genotype: eight
-   ``uint64`` words of four 16-bit fields (:func:`pack_tables`).  Scoring one
-   query against 32 cases is then one row load and eight 64-bit additions per
-   locus (SIMD within a register: the fields never carry into each other,
-   because a field's sum over all loci stays below 2^15), and a threshold test
-   for all 32 sums with one more addition per word.  A 23-locus tile of 32 cases
-   with ~2,500 genotype rows is about 160 kB, so it stays in L2 cache while a
-   block of queries streams past it.
-2. **Exact score** of every pair that passes the screen: the float64 sum of
+Three passes
+------------
+0. **First pass, 8 bits** (an exact upper bound, integer arithmetic).  Each
+   case's log10 table is rounded *up* to a coarse grid and packed, 64 cases side
+   by side, into one 64-byte row per genotype: eight ``uint64`` words of eight
+   8-bit fields (:attr:`PackedTables.rows8`).  One query against 64 cases is one
+   row load and eight 64-bit additions per locus, with no branch: a locus the
+   query did not type reads an extra row ``S`` that holds the value 0 for every
+   case.  A (query, 64-case tile) with no lane left is done; otherwise
+1. **Second pass, 16 bits** (an exact upper bound on a finer grid).  The same
+   for 32 cases a row, four 16-bit fields per word (:attr:`PackedTables.rows`),
+   run for each 32-case half that kept a lane; a lane must pass both.  A
+   23-locus tile with ~2,500 genotype rows is about 160 kB in either form, so
+   it stays in L2 cache while a block of queries streams past it.
+2. **Exact score** of every pair that passes both: the float64 sum of
    ``log10 T`` over the loci both typed, in locus order ``0 .. L-1``, the same
    operations as :func:`score_all` and the NumPy baselines.  A pair is reported
    when this exact value reaches the threshold.
 
-Why the screen never drops a hit.  Field values are ``u = ceil(s v) - lo``
+The first pass removes nearly every unrelated pair for the modes with
+exclusions (parent-child, case, identity).  For full siblings no 8-bit grid
+separates the pairs (every locus value is within about one log10 unit of 0),
+so a 64-case tile whose first pass lets more than half of the first 64 queries
+of a call through is screened by the 16-bit pass alone for the rest of the call
+(this changes the speed only, never the hits).
+
+Why the first pass never drops a hit.  In a 64-case tile with grid ``s``
+(grid units per log10 unit) and floor ``lo = -ceil(2 s) <= 0``, the field of a
+value ``v`` is ``u = max(ceil(s v), lo) - lo`` (``-inf``, NaN and, for
+``max_skip > 0``, inconsistent entries: ``u = 0``), and the field of a locus
+either side did not type is ``-lo`` (the value 0).  Let ``E`` be a pair's exact
+sum and ``n_i`` its skipped inconsistent loci.  Per locus ``u >= s v - lo`` for
+every locus that enters ``E`` and ``u = 0 = s 0 - lo + lo`` for a skipped one,
+so ``sum u >= s E - L lo + n_i lo >= s E - L lo + max_skip lo`` (``lo <= 0``,
+``n_i <= max_skip`` for any pair that can be a hit).  A hit has ``E >= log_t``,
+so its field sum is at least ``tp = floor(s log_t - 1e-6) - L lo (+ max_skip
+lo)`` (:meth:`PackedTables.thresholds8`; the ``1e-6`` grid units cover the float
+rounding, as below).  The grid is the finest of :data:`_SCALES8` for which
+``sum_l (hi_l - lo) <= 127`` with ``hi_l = ceil(s max(0, max v at locus l))``,
+so no field sum exceeds 127: adding ``128 - tp`` to every field never carries
+into the next and sets a field's high bit exactly when its sum is ``>= tp``.
+A tile with a ``+inf`` entry or for which no grid fits passes every lane to the
+16-bit pass.  A NaN pair (0/0) is never a hit, so its fields do not matter.
+
+Why the 16-bit pass never drops a hit.  Field values are ``u = ceil(s v) - lo``
 (``v = log10 T``, ``s`` the tile's scale, ``lo <= 0`` the tile's floor in grid
 units; values below ``lo`` are raised to it).  Raising a value and rounding it
 up both keep ``sum u`` at or above ``s sum v - n lo`` (``n`` = loci the query
@@ -73,13 +100,13 @@ _FLOOR_SPAN = 12.0          # log10 units kept below 0 before values are raised 
 _SLACK = 1e-6               # grid units; see the module docstring
 #: the 8-bit grids tried, finest first (grid units per log10 unit)
 _SCALES8 = np.concatenate([[32.0, 24.0, 16.0, 12.0, 10.0], np.arange(64, 1, -1) / 8.0])
-_DEPTH8 = 2.0               # log10 units kept below 0 in the 8-bit pass
+_DEPTH8 = 1.5               # log10 units kept below 0 in the 8-bit pass
 _HIGH8 = np.uint64(0x8080808080808080)
 _BYTES = np.uint64(0x0101010101010101)
 _GATHER8 = np.uint64(0x0102040810204080)   # (y >> 7) * this >> 56: the high bits of y's bytes
 _ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ALL32 = np.uint64(0xFFFFFFFF)
-_ADAPT = 512                # queries after which a 64-case tile whose first pass lets most
+_ADAPT = 64                 # queries after which a 64-case tile whose first pass lets most
                             # queries through is screened by the 16-bit pass alone
 
 
