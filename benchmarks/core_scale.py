@@ -64,7 +64,7 @@ def timeit(fn, *a, reps=3):
 KERNEL_MODES = ["parent-child", "case", "full-sibling", "identity"]
 
 
-def kernel_worker(n_refs, n_queries, reps, threads):
+def kernel_worker(n_refs, n_queries, reps, threads, modes=KERNEL_MODES):
     """{mode: [(pairs/s, pairs per CPU-second, hits), ...]} of ``score_tile`` in
     ``threads`` threads, tables packed before the clock starts."""
     from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +81,7 @@ def kernel_worker(n_refs, n_queries, reps, threads):
     refs = random_codes(sm, 2 * n_refs, 1)
     qg = sm.genotype_indices(random_codes(sm, n_queries, 2))
     out = {}
-    for mode in KERNEL_MODES:
+    for mode in modes:
         if mode == "case":
             ct = sm.compile_cases([{"id": i, "relatives": [("F", "father", "male", refs[2 * i]),
                                                            ("M", "mother", "female", refs[2 * i + 1])]}
@@ -116,7 +116,8 @@ def kernel_worker(n_refs, n_queries, reps, threads):
 def kernel_main(args):
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cmd = [sys.executable, os.path.abspath(__file__), "--kernel-worker", "--refs", str(args.refs),
-           "--queries", str(args.queries), "--reps", str(args.reps), "--threads", str(args.threads or 2)]
+           "--queries", str(args.queries), "--reps", str(args.reps), "--threads", str(args.threads or 2),
+           "--modes", ",".join(args.modes)]
     sides = {"this tree": here}
     tmp = None
     if args.baseline:
@@ -125,7 +126,7 @@ def kernel_main(args):
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp.name], input=archive, check=True)
         sides[f"baseline {args.baseline}"] = tmp.name
-    res = {k: {m: [] for m in KERNEL_MODES} for k in sides}
+    res = {k: {m: [] for m in args.modes} for k in sides}
     for _ in range(args.rounds):            # alternate the two sides: the load changes under us
         for name, root in sides.items():
             env = dict(os.environ, PYTHONPATH=root,
@@ -133,7 +134,7 @@ def kernel_main(args):
                                                     else tempfile.gettempdir(), f"strkin-bench-numba-{hash(root) & 0xffff}"))
             got = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True,
                                             cwd=root).stdout.splitlines()[-1])
-            for m in KERNEL_MODES:
+            for m in args.modes:
                 res[name][m] += got[m]
     load = os.getloadavg()
     print(f"# kernel alone: {cpu_model()}, {os.cpu_count()} cores, {args.threads or 2} threads; "
@@ -143,7 +144,7 @@ def kernel_main(args):
     head = "| mode | " + " | ".join(f"{n}: pairs/s | {n}: pairs per CPU-s" for n in names)
     print(head + (" | ratio (CPU-s) |" if len(names) > 1 else " |"))
     print("|---" * (1 + 2 * len(names) + (len(names) > 1)) + "|")
-    for m in KERNEL_MODES:
+    for m in args.modes:
         cells, per_cpu = [], []
         for n in names:
             r = res[n][m]
@@ -177,10 +178,12 @@ def main():
     ap.add_argument("--baseline", default="", help="with --kernel: a git revision to compare with")
     ap.add_argument("--reps", type=int, default=3, help="with --kernel: timed runs per process")
     ap.add_argument("--rounds", type=int, default=2, help="with --kernel: processes per side")
+    ap.add_argument("--modes", default=",".join(KERNEL_MODES), help="with --kernel: modes, comma-separated")
     ap.add_argument("--kernel-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.modes = args.modes.split(",")
     if args.kernel_worker:
-        print(json.dumps(kernel_worker(args.refs, args.queries, args.reps, args.threads or 2)))
+        print(json.dumps(kernel_worker(args.refs, args.queries, args.reps, args.threads or 2, args.modes)))
         return
     if args.kernel:
         args.queries = args.queries or 50000

@@ -114,7 +114,9 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
                      out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
-            return q_ids[out_q[:n]], out_c[:n], out_s[:n], out_nc[:n], out_ni[:n]
+            # one order whichever passes ran: 32-case tile, query, case
+            o = np.lexsort((out_c[:n], out_q[:n], out_c[:n] // 32))
+            return q_ids[out_q[:n][o]], out_c[:n][o], out_s[:n][o], out_nc[:n][o], out_ni[:n][o]
         cap = int(n)
 
 
@@ -123,7 +125,7 @@ def _score_tile_gpu(tab, pk, qcol, q_ids, q_rank_tile, c_rank, canonical, log_t,
     from kinship.kernels.score import score_candidates
 
     cq, ct, cm = screen_candidates(pk, qcol, float(log_t), int(max_skip))
-    order = np.lexsort((ct, cq, ct // 2))  # the CPU kernel's order: 64-case tile, query, case
+    order = np.lexsort((cq, ct))           # the CPU path's order: 32-case tile, query (then case)
     cq, ct, cm = cq[order], ct[order], cm[order]
     stats[0] += len(cq) * qcol.shape[1]    # rows read on the device are not counted here
     while True:

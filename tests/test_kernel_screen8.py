@@ -107,7 +107,7 @@ def test_first_pass_is_an_exact_upper_bound(seed, thr, max_skip, C, Q, L, spread
 def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     """On tables like a duo search (small positive values, exclusions near -2.5)
     the first pass is active and removes nearly every pair; hits come in the
-    order (64-case tile, query, case)."""
+    order (32-case tile, query, case)."""
     rng = np.random.default_rng(7)
     C, L, A = 300, 23, 6
     sizes = np.full(L, A * (A + 1) // 2)
@@ -131,8 +131,8 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     q, c, s, _, _ = score_tile(t, query_columns(qg, offsets), np.arange(400), np.arange(400),
                                np.arange(C), False, 4.0, 0, stats)
     assert (5, 17) in set(zip(q.tolist(), c.tolist()))
-    want = sorted(((j // 64, i, j) for i, j in zip(*np.nonzero(full >= 4.0))))
-    assert [(b // 64, a, b) for a, b in zip(q.tolist(), c.tolist())] == want
+    want = sorted(((j // 32, i, j) for i, j in zip(*np.nonzero(full >= 4.0))))
+    assert [(b // 32, a, b) for a, b in zip(q.tolist(), c.tolist())] == want
     assert stats[0] < 400 * math.ceil(C / 32) * L                    # fewer rows than the 16-bit pass alone
 
 

@@ -25,8 +25,8 @@ Three passes
 The first pass removes nearly every unrelated pair for the modes with
 exclusions (parent-child, case, identity).  For full siblings no 8-bit grid
 separates the pairs (every locus value is within about one log10 unit of 0),
-so a 64-case tile whose first pass lets more than half of the first 64 queries
-of a call through is screened by the 16-bit pass alone for the rest of the call
+so a 64-case tile whose first pass lets more than a quarter of the first 64
+queries of a call through is screened by the 16-bit pass alone for the rest of the call
 (this changes the speed only, never the hits).
 
 Why the first pass never drops a hit.  In a 64-case tile with grid ``s``
@@ -540,9 +540,11 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qc
     For each 64-case tile and query: the 8-bit first pass (``rows8``, ``tp8`` =
     :meth:`PackedTables.thresholds8`), then for each 32-case half with a lane
     left the 16-bit pass (``rows``, ``thr``), then the exact score of the lanes
-    that passed both.  Writes hits ``(q, c, log10 LR, compared, inconsistent)``
-    to the ``out_*`` arrays up to their length, in the order (64-case tile,
-    query, case), and returns the number of hits (call again with larger arrays
+    that passed both; where the first pass cannot screen (no grid, or it lets
+    more than a quarter of the first 64 queries through) the 16-bit pass alone,
+    32-case tile by tile.  Writes hits ``(q, c, log10 LR, compared,
+    inconsistent)`` to the ``out_*`` arrays up to their length (in an order
+    that depends on which passes ran: callers sort them) and returns the number of hits (call again with larger arrays
     when it exceeds them).  ``canonical``: only pairs with ``q_rank[q] >
     c_rank[c]``.  ``stats[0]`` += packed rows read (both passes) plus exact
     lookups, ``stats[1]`` += pairs scored exactly."""
@@ -557,25 +559,44 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qc
     for t8 in range(T8):
         R8 = rows8[t8]
         tp = tp8[t8]
-        passed = 0
-        for q in range(Q):
-            if q == _ADAPT and 2 * passed > _ADAPT:
-                tp = -1          # the first pass lets most through: 16-bit pass alone
-            m8 = _lanes8(R8, qs, q, tp)
-            if 0 < tp <= 127:
+        rest = 0                     # queries from here on: the 16-bit pass alone
+        if tp > 127:
+            rest = Q                 # no lane can pass
+        elif tp > 0:
+            rest = Q
+            passed = 0
+            for q in range(Q):
+                if q == _ADAPT and 4 * passed > _ADAPT:
+                    rest = q         # the first pass lets too many through here
+                    break
+                m8 = _lanes8(R8, qs, q, tp)
                 reads += L
-            if m8 == 0:
-                continue
-            passed += 1
-            for h in range(2):
-                t = 2 * t8 + h
-                mh = (m8 >> np.uint64(32 * h)) & _ALL32
-                if t >= T or mh == 0:
+                if m8 == 0:
                     continue
-                m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
-                               skip_packed)
+                passed += 1
+                for h in range(2):
+                    t = 2 * t8 + h
+                    mh = (m8 >> np.uint64(32 * h)) & _ALL32
+                    if t >= T or mh == 0:
+                        continue
+                    m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                                   skip_packed)
+                    reads += nr
+                    m &= mh
+                    if m != 0:
+                        n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons,
+                                                 typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
+                                                 out_ni, n)
+                        exact_pairs += ne
+                        reads += nr
+        for t in range(2 * t8, min(T, 2 * t8 + 2)):
+            Tt = rows[t]
+            tt = thr[t]
+            lt = lo[t]
+            et = exact_tile[t] != 0
+            for q in range(rest, Q):
+                m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
                 reads += nr
-                m &= mh
                 if m != 0:
                     n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons,
                                              typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
@@ -608,37 +629,55 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed,
         for t8 in range(T8):
             R8 = rows8[t8]
             tp = tp8[t8]
-            passed = 0
-            for q in range(q0, q1):
-                if q - q0 == _ADAPT and 2 * passed > _ADAPT:
-                    tp = -1
-                m8 = _lanes8(R8, qs, q, tp)
-                if m8 == 0:
-                    continue
-                passed += 1
-                for h in range(2):
-                    t = 2 * t8 + h
-                    mh = (m8 >> np.uint64(32 * h)) & _ALL32
-                    if t >= T or mh == 0:
+            rest = q0
+            if tp > 127:
+                rest = q1
+            elif tp > 0:
+                rest = q1
+                passed = 0
+                for q in range(q0, q1):
+                    if q - q0 == _ADAPT and 4 * passed > _ADAPT:
+                        rest = q
+                        break
+                    m8 = _lanes8(R8, qs, q, tp)
+                    if m8 == 0:
                         continue
+                    passed += 1
+                    for h in range(2):
+                        t = 2 * t8 + h
+                        mh = (m8 >> np.uint64(32 * h)) & _ALL32
+                        if t >= T or mh == 0:
+                            continue
+                        m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                                       skip_packed)
+                        _query_hits(m & mh, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
+                                    cap, out_case, out_score, out_nc, out_ni, out_n)
+            for t in range(2 * t8, min(T, 2 * t8 + 2)):
+                for q in range(rest, q1):
                     m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                    skip_packed)
-                    m &= mh
-                    c0 = 32 * t
-                    while m != 0:
-                        c = c0 + _lowest(m)
-                        m &= m - np.uint64(1)
-                        if c >= C:
-                            break
-                        hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
-                        if hit:
-                            k = out_n[q]
-                            if k < cap:
-                                out_case[q, k] = c
-                                out_score[q, k] = s
-                                out_nc[q, k] = nc
-                                out_ni[q, k] = ni
-                            out_n[q] = k + 1
+                    _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
+                                cap, out_case, out_score, out_nc, out_ni, out_n)
+
+
+@jit(inline="always")
+def _query_hits(m, c0, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap, out_case, out_score,
+                out_nc, out_ni, out_n):
+    """The exact pass of :func:`score_queries` over the lanes of ``m``."""
+    while m != 0:
+        c = c0 + _lowest(m)
+        m &= m - np.uint64(1)
+        if c >= C:
+            break
+        hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
+        if hit:
+            k = out_n[q]
+            if k < cap:
+                out_case[q, k] = c
+                out_score[q, k] = s
+                out_nc[q, k] = nc
+                out_ni[q, k] = ni
+            out_n[q] = k + 1
 
 
 @jit()
