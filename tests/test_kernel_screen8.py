@@ -134,6 +134,14 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     want = sorted(((j // 32, i, j) for i, j in zip(*np.nonzero(full >= 4.0))))
     assert [(b // 32, a, b) for a, b in zip(q.tolist(), c.tolist())] == want
     assert stats[0] < 400 * math.ceil(C / 32) * L                    # fewer rows than the 16-bit pass alone
+    # a threshold that most pairs reach: the first pass is switched off tile by tile
+    # after 64 queries (and stays off for the next call); the hits are unchanged
+    for _ in range(2):
+        q, c, s, _, _ = score_tile(t, query_columns(qg, offsets), np.arange(400), np.arange(400),
+                                   np.arange(C), False, -12.0, 0, stats)
+        want = sorted(((j // 32, i, j, full[i, j]) for i, j in zip(*np.nonzero(full >= -12.0))))
+        assert [(b // 32, a, b, x) for a, b, x in zip(q.tolist(), c.tolist(), s.tolist())] == want
+    assert not t.packed[False].use8.any()
 
 
 def test_no_grid_or_no_screen_passes_every_lane():

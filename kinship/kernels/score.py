@@ -27,7 +27,7 @@ exclusions (parent-child, case, identity).  For full siblings no 8-bit grid
 separates the pairs (every locus value is within about one log10 unit of 0),
 so a 64-case tile whose first pass lets more than a quarter of the first 64
 queries of a call through is screened by the 16-bit pass alone for the rest of the call
-(this changes the speed only, never the hits).
+and in later calls (this changes the speed only, never the hits).
 
 Why the first pass never drops a hit.  In a 64-case tile with grid ``s``
 (grid units per log10 unit) and floor ``lo = -ceil(2 s) <= 0``, the field of a
@@ -113,7 +113,7 @@ _ADAPT = 64                 # queries after which a 64-case tile whose first pas
 class PackedTables:
     """The screening form of a block of tables (see :func:`pack_tables`)."""
 
-    __slots__ = ("rows", "lo", "scale", "exact", "skip", "rows8", "lo8", "scale8", "ok8", "loci")
+    __slots__ = ("rows", "lo", "scale", "exact", "skip", "rows8", "lo8", "scale8", "ok8", "loci", "use8")
 
     def __init__(self, rows, lo, scale, exact, skip, rows8, lo8, scale8, ok8, loci):
         self.rows = rows        # uint64 [T, S * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]
@@ -127,6 +127,9 @@ class PackedTables:
         self.scale8 = scale8    # float64 [T8]: 8-bit grid units per log10 unit
         self.ok8 = ok8          # uint8 [T8]: 0 = no 8-bit grid fits, every lane passes the first pass
         self.loci = loci        # L
+        # uint8 [T8]: 0 once a call found the first pass letting too many queries through
+        # (later calls skip it; speed only, the hits do not depend on it)
+        self.use8 = np.ones(len(lo8), dtype=np.uint8)
 
     def thresholds(self, log_t: float) -> np.ndarray:
         """Per tile, the grid threshold ``floor(s log_t - slack)`` (int64); a tile
@@ -532,20 +535,21 @@ def _columns(qg, offsets, out):
 
 
 @jit()
-def score_rows(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qcol, q_rank, c_rank,
+def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typed, qcol, q_rank, c_rank,
                canonical, log_t, max_skip, skip_packed, out_q, out_c, out_s, out_nc, out_ni, stats):
     """Every query of ``qcol`` (:func:`query_columns`) against every case (serial;
     releases the GIL).
 
     For each 64-case tile and query: the 8-bit first pass (``rows8``, ``tp8`` =
-    :meth:`PackedTables.thresholds8`), then for each 32-case half with a lane
-    left the 16-bit pass (``rows``, ``thr``), then the exact score of the lanes
-    that passed both; where the first pass cannot screen (no grid, or it lets
-    more than a quarter of the first 64 queries through) the 16-bit pass alone,
-    32-case tile by tile.  Writes hits ``(q, c, log10 LR, compared,
-    inconsistent)`` to the ``out_*`` arrays up to their length (in an order
-    that depends on which passes ran: callers sort them) and returns the number of hits (call again with larger arrays
-    when it exceeds them).  ``canonical``: only pairs with ``q_rank[q] >
+    :meth:`PackedTables.thresholds8`, ``use8`` = :attr:`PackedTables.use8`),
+    then for each 32-case half with a lane left the 16-bit pass (``rows``,
+    ``thr``), then the exact score of the lanes that passed both; where the
+    first pass cannot screen (no grid, or it lets more than a quarter of the
+    first 64 queries through) the 16-bit pass alone, 32-case tile by tile.
+    Writes hits ``(q, c, log10 LR, compared, inconsistent)`` to the ``out_*``
+    arrays up to their length (in an order that depends on which passes ran:
+    callers sort them) and returns the number of hits (call again with larger
+    arrays when it exceeds them).  ``canonical``: only pairs with ``q_rank[q] >
     c_rank[c]``.  ``stats[0]`` += packed rows read (both passes) plus exact
     lookups, ``stats[1]`` += pairs scored exactly."""
     T = rows.shape[0]
@@ -562,12 +566,13 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qc
         rest = 0                     # queries from here on: the 16-bit pass alone
         if tp > 127:
             rest = Q                 # no lane can pass
-        elif tp > 0:
+        elif tp > 0 and use8[t8] != 0:
             rest = Q
             passed = 0
             for q in range(Q):
                 if q == _ADAPT and 4 * passed > _ADAPT:
                     rest = q         # the first pass lets too many through here
+                    use8[t8] = 0
                     break
                 m8 = _lanes8(R8, qs, q, tp)
                 reads += L
@@ -609,7 +614,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qc
 
 
 @jit(parallel=True)
-def score_queries(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed, qcol, log_t, max_skip,
+def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typed, qcol, log_t, max_skip,
                   skip_packed, cap, out_case, out_score, out_nc, out_ni, out_n):
     """Every query against every case, queries in parallel blocks, the passes of
     :func:`score_rows`; hits of query ``q`` in ``out_*[q, :out_n[q]]`` (cases in
@@ -632,12 +637,13 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, log_tab, incons, typed,
             rest = q0
             if tp > 127:
                 rest = q1
-            elif tp > 0:
+            elif tp > 0 and use8[t8] != 0:
                 rest = q1
                 passed = 0
                 for q in range(q0, q1):
                     if q - q0 == _ADAPT and 4 * passed > _ADAPT:
                         rest = q
+                        use8[t8] = 0
                         break
                     m8 = _lanes8(R8, qs, q, tp)
                     if m8 == 0:
