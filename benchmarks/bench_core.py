@@ -3,7 +3,8 @@
 Run: ``python -m pytest benchmarks/bench_core.py --benchmark-enable``
 (the test suite runs with benchmarks disabled).  Sizes are stated in each
 benchmark's ``extra_info``; pairs/s and locus-evaluations/s are printed by
-``benchmarks/core_scale.py`` for the README.
+``benchmarks/core_scale.py`` for the README (``--kernel``: the kernel alone
+against a git baseline).
 """
 import numpy as np
 import pytest
@@ -68,6 +69,31 @@ def test_kernel_screened_duo(benchmark, duo_block):
     tab, qg = duo_block
     benchmark.extra_info.update(pairs=len(tab) * len(qg), loci=len(tab.loci))
     benchmark(score, tab, qg, 1e4)
+
+
+@pytest.fixture(scope="module")
+def case_block(model):
+    """Couples: the tables the 8-bit first pass screens best (see README)."""
+    refs = random_codes(model, 512, 5)
+    cases = [{"id": i, "relatives": [("F", "father", "male", refs[2 * i]),
+                                     ("M", "mother", "female", refs[2 * i + 1])]} for i in range(256)]
+    tab = model.compile_cases(cases)
+    qg = model.genotype_indices(random_codes(model, 20000, 6))
+    score(tab, qg[:10])
+    return tab, qg
+
+
+def test_kernel_screened_case(benchmark, case_block):
+    tab, qg = case_block
+    benchmark.extra_info.update(pairs=len(tab) * len(qg), loci=len(tab.loci))
+    benchmark(score, tab, qg, 1e4)
+
+
+def test_kernel_unscreened_case(benchmark, case_block):
+    """The same scan with both screens off (every pair scored exactly)."""
+    tab, qg = case_block
+    benchmark.extra_info.update(pairs=len(tab) * len(qg), loci=len(tab.loci))
+    benchmark.pedantic(score, args=(tab, qg, 1e4), kwargs={"screen": False}, rounds=1, iterations=1)
 
 
 def test_kernel_exhaustive_duo(benchmark, duo_block):
