@@ -122,16 +122,17 @@ def kernel_main(args):
     tmp = None
     if args.baseline:
         tmp = tempfile.TemporaryDirectory(prefix="strkin-baseline-")
-        archive = subprocess.run(["git", "-C", here, "archive", args.baseline, "kinship", "engine", "formats"],
-                                 check=True, capture_output=True).stdout
+        archive = subprocess.run(["git", "-C", here, "archive", args.baseline, "kinship", "engine",
+                                  "formats"], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp.name], input=archive, check=True)
         sides[f"baseline {args.baseline}"] = tmp.name
     res = {k: {m: [] for m in args.modes} for k in sides}
     for _ in range(args.rounds):            # alternate the two sides: the load changes under us
         for name, root in sides.items():
-            env = dict(os.environ, PYTHONPATH=root,
-                       NUMBA_CACHE_DIR=os.path.join(tmp.name if tmp and root == tmp.name
-                                                    else tempfile.gettempdir(), f"strkin-bench-numba-{hash(root) & 0xffff}"))
+            cache = os.path.join(tmp.name, "numba") if tmp and root == tmp.name else None
+            env = dict(os.environ, PYTHONPATH=root)
+            if cache:                       # the baseline's compiled kernels apart from this tree's
+                env["NUMBA_CACHE_DIR"] = cache
             got = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True,
                                             cwd=root).stdout.splitlines()[-1])
             for m in args.modes:
@@ -139,9 +140,11 @@ def kernel_main(args):
     load = os.getloadavg()
     print(f"# kernel alone: {cpu_model()}, {os.cpu_count()} cores, {args.threads or 2} threads; "
           f"{args.queries} queries x {args.refs} references, 23 loci, threshold 1e4; "
-          f"medians of {args.rounds} x {args.reps} runs; load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"medians of {args.rounds} x {args.reps} runs; "
+          f"load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     names = list(sides)
-    head = "| mode | " + " | ".join(f"{n}: pairs/s | {n}: pairs per CPU-s" for n in names)
+    head = "| mode | " + " | ".join(f"{n}: pairs/s | {n}: pairs per CPU-s"
+                                    for n in names)
     print(head + (" | ratio (CPU-s) |" if len(names) > 1 else " |"))
     print("|---" * (1 + 2 * len(names) + (len(names) > 1)) + "|")
     for m in args.modes:

@@ -109,8 +109,9 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
-        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, pk.use8, tab.log_tab, tab.incons,
-                     tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t), int(max_skip), pk.skip,
+        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, pk.use8, tab.log_tab,
+                     tab.incons, tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t),
+                     int(max_skip), pk.skip,
                      out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
             stats[0] += st[0]
