@@ -14,7 +14,9 @@ Three passes
    case.  A (query, 64-case tile) with no lane left is done; otherwise
 1. **Second pass, 16 bits** (an exact upper bound on a finer grid).  The same
    for 32 cases a row, four 16-bit fields per word (:attr:`PackedTables.rows`),
-   run for each 32-case half that kept a lane; a lane must pass both.  A
+   run for each 32-case half that kept a lane; a lane must pass both.  No
+   branch per locus here either: an untyped locus reads a row of zeros ``S``
+   and the test is offset by the loci the query typed, counted once per call.  A
    23-locus tile with ~2,500 genotype rows is about 160 kB in either form, so
    it stays in L2 cache while a block of queries streams past it.
 2. **Exact score** of every pair that passes both: the float64 sum of
@@ -116,7 +118,7 @@ class PackedTables:
     __slots__ = ("rows", "lo", "scale", "exact", "skip", "rows8", "lo8", "scale8", "ok8", "loci", "use8")
 
     def __init__(self, rows, lo, scale, exact, skip, rows8, lo8, scale8, ok8, loci):
-        self.rows = rows        # uint64 [T, S * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]
+        self.rows = rows        # uint64 [T, (S + 1) * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]; row S 0
         self.lo = lo            # int64 [T]: the floor, in grid units (<= 0)
         self.scale = scale      # float64 [T]: grid units per log10 unit
         self.exact = exact      # uint8 [T]: 1 = not screenable, score every pair exactly
@@ -178,7 +180,7 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     span = _FIELD_MAX // max(1, L)              # grid units one locus may use
     col_locus = np.repeat(np.arange(L, dtype=np.int64), np.diff(np.append(offsets, S)))
     T = (C + LANES - 1) // LANES
-    rows = np.zeros((T, S * _WORDS), dtype=np.uint64)
+    rows = np.zeros((T, (S + 1) * _WORDS), dtype=np.uint64)   # row S: zeros (a locus the query lacks)
     lo = np.zeros(T, dtype=np.int64)
     scale = np.ones(T, dtype=np.float64)
     exact = np.zeros(T, dtype=np.uint8)
@@ -324,14 +326,15 @@ _HIGH = np.uint64(0x8000800080008000)
 
 
 @jit(inline="always")  # inlined into each kernel, so it is compiled (and vectorised) with it
-def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
-    """Bit mask (bit j = lane j = case 32 t + j) of the lanes of tile ``T = rows[t]``
-    whose screening bound for query ``q`` reaches the threshold, and the number of
-    rows read.  ``qcol[q, l]``: the query's table column at locus ``l`` (offset of
-    the locus + genotype index), -1 where untyped."""
-    L = qcol.shape[1]
+def _lanes(T, qs, q, nq, thr, lo, max_skip, exact_tile, skip_typed):
+    """Bit mask (bit j = lane j = case 32 t + j) of the lanes of the 16-bit tile
+    ``T = rows[t]`` whose screening bound for query ``q`` reaches the threshold,
+    and the number of rows read.  ``qs`` (:func:`_screen_columns`): the query's
+    table columns, an untyped locus sent to the row of zeros ``S`` (no branch per
+    locus); ``nq`` (:func:`_typed_counts`): the loci each query typed."""
+    L = qs.shape[1]
     if exact_tile:
-        return np.uint64(0xFFFFFFFF), 0
+        return _ALL32, 0
     a0 = np.uint64(0)
     a1 = np.uint64(0)
     a2 = np.uint64(0)
@@ -340,28 +343,24 @@ def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
     a5 = np.uint64(0)
     a6 = np.uint64(0)
     a7 = np.uint64(0)
-    n = 0
     for l in range(L):
-        j = qcol[q, l]
-        if j >= 0:
-            n += 1
-            r = np.uint64(j) << np.uint64(3)   # unsigned: no negative-index wraparound code
-            a0 += T[r]
-            a1 += T[r + np.uint64(1)]
-            a2 += T[r + np.uint64(2)]
-            a3 += T[r + np.uint64(3)]
-            a4 += T[r + np.uint64(4)]
-            a5 += T[r + np.uint64(5)]
-            a6 += T[r + np.uint64(6)]
-            a7 += T[r + np.uint64(7)]
+        r = np.uint64(qs[q, l]) << np.uint64(3)
+        a0 += T[r]
+        a1 += T[r + np.uint64(1)]
+        a2 += T[r + np.uint64(2)]
+        a3 += T[r + np.uint64(3)]
+        a4 += T[r + np.uint64(4)]
+        a5 += T[r + np.uint64(5)]
+        a6 += T[r + np.uint64(6)]
+        a7 += T[r + np.uint64(7)]
     # a lane passes iff its field sum >= tp (grid units, floor offsets included)
-    tp = thr - n * lo
+    tp = thr - nq[q] * lo
     if skip_typed:
         tp += max_skip * lo
     if tp <= 0:
-        return np.uint64(0xFFFFFFFF), n
+        return _ALL32, L
     if tp > 32767:
-        return np.uint64(0), n
+        return np.uint64(0), L
     b = np.uint64(32768 - tp)
     bb = b | (b << np.uint64(16)) | (b << np.uint64(32)) | (b << np.uint64(48))
     y0 = (a0 + bb) & _HIGH
@@ -373,7 +372,7 @@ def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
     y6 = (a6 + bb) & _HIGH
     y7 = (a7 + bb) & _HIGH
     if (y0 | y1 | y2 | y3 | y4 | y5 | y6 | y7) == 0:
-        return np.uint64(0), n
+        return np.uint64(0), L
     m = np.uint64(0)
     ys = (y0, y1, y2, y3, y4, y5, y6, y7)
     for w in range(8):
@@ -381,7 +380,7 @@ def _lanes(T, qcol, q, thr, lo, max_skip, exact_tile, skip_typed):
         nib = (((y >> np.uint64(15)) & np.uint64(1)) | ((y >> np.uint64(30)) & np.uint64(2))
                | ((y >> np.uint64(45)) & np.uint64(4)) | ((y >> np.uint64(60)) & np.uint64(8)))
         m |= nib << np.uint64(4 * w)
-    return m, n
+    return m, L
 
 
 @jit(inline="always")
@@ -435,12 +434,23 @@ def _lanes8(R, qs, q, tp):
 
 @jit()
 def _screen_columns(qcol, S):
-    """``qcol`` with untyped loci (-1) pointing at the 8-bit pass's row ``S``."""
+    """``qcol`` with untyped loci (-1) pointing at the packed tables' row ``S``."""
     out = np.empty(qcol.shape, dtype=np.int32)
     for q in range(qcol.shape[0]):
         for l in range(qcol.shape[1]):
             j = qcol[q, l]
             out[q, l] = S if j < 0 else j
+    return out
+
+
+@jit()
+def _typed_counts(qcol):
+    """Loci each query typed."""
+    out = np.zeros(qcol.shape[0], dtype=np.int64)
+    for q in range(qcol.shape[0]):
+        for l in range(qcol.shape[1]):
+            if qcol[q, l] >= 0:
+                out[q] += 1
     return out
 
 
@@ -557,6 +567,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
     Q = qcol.shape[0]
     L = qcol.shape[1]
     qs = _screen_columns(qcol, log_tab.shape[1])
+    nq = _typed_counts(qcol)
     n = 0
     reads = 0
     exact_pairs = 0
@@ -584,7 +595,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
                     mh = (m8 >> np.uint64(32 * h)) & _ALL32
                     if t >= T or mh == 0:
                         continue
-                    m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                    m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                    skip_packed)
                     reads += nr
                     m &= mh
@@ -600,7 +611,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
             lt = lo[t]
             et = exact_tile[t] != 0
             for q in range(rest, Q):
-                m, nr = _lanes(Tt, qcol, q, tt, lt, max_skip, et, skip_packed)
+                m, nr = _lanes(Tt, qs, q, nq, tt, lt, max_skip, et, skip_packed)
                 reads += nr
                 if m != 0:
                     n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons,
@@ -624,6 +635,7 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
     T = rows.shape[0]
     T8 = rows8.shape[0]
     qs = _screen_columns(qcol, log_tab.shape[1])
+    nq = _typed_counts(qcol)
     B = 2048
     nb = (Q + B - 1) // B
     for bi in prange(nb):
@@ -654,13 +666,13 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
                         mh = (m8 >> np.uint64(32 * h)) & _ALL32
                         if t >= T or mh == 0:
                             continue
-                        m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                        skip_packed)
                         _query_hits(m & mh, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
                                     cap, out_case, out_score, out_nc, out_ni, out_n)
             for t in range(2 * t8, min(T, 2 * t8 + 2)):
                 for q in range(rest, q1):
-                    m, nr = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                    m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                    skip_packed)
                     _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
                                 cap, out_case, out_score, out_nc, out_ni, out_n)
@@ -690,9 +702,11 @@ def _query_hits(m, c0, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap,
 def lane_masks(rows, lo, exact_tile, thr, qcol, max_skip, skip_packed, out):
     """``out[q, t]``: the screen's lane mask of query ``q`` and tile ``t`` (the
     reference the GPU screen is tested against)."""
+    qs = _screen_columns(qcol, rows.shape[1] // 8 - 1)
+    nq = _typed_counts(qcol)
     for t in range(rows.shape[0]):
         for q in range(qcol.shape[0]):
-            m, _ = _lanes(rows[t], qcol, q, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+            m, _ = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
             out[q, t] = m
 
 
