@@ -495,6 +495,9 @@ def _run(job, *, resume: bool, progress, base_dir) -> RunResult:
             labs |= set(rds.alleles.get(d, ()))
         extra[l] = sorted(labs)
     drop = Dropout(job)
+    for ds in {id(x): x for x in (qds, rds) if x is not None}.values():
+        if hasattr(ds, "sample_dropout"):
+            drop.add_stated(ds.sample_dropout())
     try:
         spec = ModelSpec(ft, tuple(loci), job.mutation, v["model"]["theta"], extra,
                          dropin=drop.dropin, table_cache=job.table_cache())

@@ -8,7 +8,9 @@ from, the first that applies:
 
 1. ``[model] dropout_samples``: a CSV file ``sample_id,dropout`` stating ``d``
    per sample (a lab's validated value per sample, kit or quantity);
-2. ``[model] dropout``: one value for every sample, or a table
+2. the value stated for the sample when it was imported (the samples manifest's
+   ``dropout`` column, stored with the dataset: ``Dataset.sample_dropout``);
+3. ``[model] dropout``: one value for every sample, or a table
    ``{queries = ..., references = ...}`` per dataset; a value is a number in
    [0, 1) or ``"estimate"``: ``d`` from the sample's own share of apparent
    homozygotes (:func:`kinship.likelihood.estimate_dropout`, on the model's
@@ -161,11 +163,19 @@ class Dropout:
         self.dropin = float(m["dropin"])
         self.file = m.get("dropout_samples")
         self.per_sample = read_sample_file(job.path(self.file)) if self.file else {}
+        #: values stated per sample in the datasets (:meth:`add_stated`)
+        self.stated: dict = {}
         self.file_sha256 = None
         if self.file:
             import hashlib
 
             self.file_sha256 = hashlib.sha256(job.path(self.file).read_bytes()).hexdigest()
+
+    def add_stated(self, values: dict) -> None:
+        """Add the dropout stated per sample at import (``{sample id: d}``, from
+        :meth:`formats.Dataset.sample_dropout`); the job's ``dropout_samples`` file
+        still comes first."""
+        self.stated.update({str(k): float(v) for k, v in (values or {}).items()})
 
     def value(self, which: str):
         s = self.setting
@@ -177,11 +187,11 @@ class Dropout:
         without the model, bit for bit)."""
         vals = [self.value("queries"), self.value("references")]
         return bool(self.dropin or any(v == "estimate" or v for v in vals)
-                    or any(self.per_sample.values()))
+                    or any(self.per_sample.values()) or any(self.stated.values()))
 
     def of(self, which: str, ids, codes, systems) -> tuple[np.ndarray, np.ndarray]:
         """``(d, source)`` per sample of ``which`` (``"queries"`` or ``"references"``):
-        ``d`` float64, ``source`` one of ``file``, ``estimate``, ``job``."""
+        ``d`` float64, ``source`` one of ``file``, ``dataset``, ``estimate``, ``job``."""
         n = len(ids)
         v = self.value(which)
         if v == "estimate":
@@ -190,6 +200,13 @@ class Dropout:
         else:
             d = np.full(n, float(v))
             src = np.full(n, "job", dtype=object)
+        if self.stated and n:
+            ids_s = np.asarray(ids, dtype=object).astype(str)
+            for i, sid in enumerate(ids_s.tolist()):
+                v = self.stated.get(sid)
+                if v is not None:
+                    d[i] = v
+                    src[i] = "dataset"
         if self.per_sample and n:
             ids_s = np.asarray(ids, dtype=object).astype(str)
             hit = np.isin(ids_s, np.array(sorted(self.per_sample), dtype=str))
@@ -200,6 +217,8 @@ class Dropout:
 
     def describe(self) -> dict:
         out = {"dropout": self.setting, "dropin": self.dropin, "estimate_step": ESTIMATE_STEP}
+        if self.stated:
+            out["stated_in_datasets"] = {"samples": len(self.stated)}
         if self.file:
             out["dropout_samples"] = {"file": str(self.file), "sha256": self.file_sha256,
                                       "samples": len(self.per_sample)}

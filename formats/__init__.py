@@ -27,6 +27,7 @@ from .dataset import (
     open_dataset,
     rebuild_manifest,
     write_cases,
+    write_sample_dropout,
     write_profiles,
 )
 from .errors import (
@@ -72,7 +73,7 @@ from .ystr import (
 
 __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
-    "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "write_cases", "rebuild_manifest",
+    "Dataset", "ProfileArrays", "Profile", "open_dataset", "write_profiles", "write_cases", "write_sample_dropout", "rebuild_manifest",
     "import_file", "check_families", "ImportResult", "Reject", "write_rejects", "read_manifest",
     "read_frequencies", "detect_frequency_format", "export_profiles", "write_results_csv",
     "FORMATS", "PROFILE_FORMATS", "FREQUENCY_FORMATS", "KINDS", "RELATIONS", "SEXES",

@@ -42,7 +42,7 @@ def _delimiter_and_rejects(args) -> tuple:
 
 
 def _cmd_import(args) -> int:
-    from .dataset import write_cases, write_profiles
+    from .dataset import write_cases, write_profiles, write_sample_dropout
     from .errors import FormatError
     from .families import check_families
     from .importing import import_file
@@ -105,6 +105,10 @@ def _cmd_import(args) -> int:
                                     extra_loci=tuple(res.extra_loci))
             print(f"wrote {len(res.profiles)} profiles to {args.out} "
                   f"(new shard{'s' if len(shards) > 1 else ''}: {', '.join(s.name for s in shards)})")
+        if res.dropout:
+            write_sample_dropout(args.out, res.dropout)
+            print(f"stored the dropout probability the manifest states for {len(res.dropout)} "
+                  f"samples with {args.out} (used by every search of it; docs/dropout.md)")
         if cases:
             write_cases(args.out, cases)
             print(f"stored {len(cases)} family pedigrees with {args.out}: "

@@ -694,6 +694,19 @@ class Dataset(_ShardedDataset):
                                         f"damaged ({e}); import its pedigree again") from None
         return out
 
+    def sample_dropout(self) -> dict:
+        """The dropout probability stated per sample at import (the samples
+        manifest's ``dropout`` column, :func:`write_sample_dropout`):
+        ``{sample id: d}``; samples without one are absent."""
+        out = {}
+        for sid, v in (self._manifest.get("dropout") or {}).items():
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0):
+                raise CorruptShardError(f"{self.path / MANIFEST_NAME}: the stored dropout of "
+                                        f"sample {sid!r} is not a probability; import the "
+                                        f"samples manifest again")
+            out[str(sid)] = float(v)
+        return out
+
     # -- description -------------------------------------------------------------
     @property
     def loci(self) -> tuple:
@@ -1401,6 +1414,36 @@ def _write_profiles(path, profiles, provenance, kit, *, shard_size, extra_loci, 
         }
         return _write_shards(path, mpath, manifest, cols, names, n, step, columns, footer, prov,
                              compression, manifest_updates={"loci": loci, "alleles": alleles})
+
+
+def write_sample_dropout(path, values: dict) -> Dataset:
+    """Store the dropout probability stated for samples of the dataset at ``path``
+    (``{sample id: d}``, 0 <= d < 1; from the samples manifest's ``dropout``
+    column) in its manifest (atomic, under the dataset's write lock).  Every sample
+    must be in the dataset; a value given again replaces the old one.  A sample's
+    genotypes are not touched (its shard checksums stay)."""
+    import math
+
+    path = Path(path)
+    ds = open_dataset(path)
+    values = {str(k): v for k, v in (values or {}).items()}
+    if not values:
+        return ds
+    known = set(str(x) for x in ds.load(loci=()).sample_id)
+    for sid, v in values.items():
+        if sid not in known:
+            raise DatasetError(f"dropout stated for sample {sid!r}, which is not in {path}. Fix: "
+                               f"import the sample first")
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and 0.0 <= v < 1.0):
+            raise DatasetError(f"sample {sid!r}: dropout must be a probability in [0, 1), got {v!r}")
+    with _dataset_lock(path):
+        m = _read_manifest(path)
+        stored = dict(m.get("dropout") or {})
+        stored.update({k: float(v) for k, v in values.items()})
+        m["dropout"] = dict(sorted(stored.items()))
+        _write_json_atomic(path / MANIFEST_NAME, m)
+    return open_dataset(path)
 
 
 def write_cases(path, cases, replace: bool = True) -> Dataset:

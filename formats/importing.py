@@ -175,6 +175,10 @@ class ImportResult:
     #: calls imported as an untyped locus under the import policy (off-ladder alleles,
     #: three or more alleles where the format allows them): one note per row
     left_out: list = field(default_factory=list)
+    #: the dropout probability the samples manifest states per imported sample
+    #: (its optional ``dropout`` column); stored with the dataset by ``kinship import``
+    #: (:func:`formats.write_sample_dropout`)
+    dropout: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         s = (f"{os.path.basename(self.source)}: read {self.n_read} rows, imported "
@@ -764,6 +768,9 @@ def import_file(path, format: str = "auto", manifest=None, mode: str = "strict",
     )
     res.warnings = list(st["warnings"])
     res.left_out = list(st["left_out"])
+    if man is not None:
+        res.dropout = {p.sample_id: man.entries[p.sample_id].dropout for p in profiles
+                       if p.sample_id in man.entries and man.entries[p.sample_id].dropout is not None}
     res.extra_loci = tuple(extra_loci) + tuple(l for l in parsed.extra_loci if l not in extra_loci)
     if rejects_path is not None and mode == "lenient":
         res.rejects_path = write_rejects(all_rejects, rejects_path)

@@ -1,4 +1,4 @@
-"""The samples manifest: ``sample_id,kind,case_id,relation,sex[,kit]`` (CSV).
+"""The samples manifest: ``sample_id,kind,case_id,relation,sex[,kit][,dropout]`` (CSV).
 
 Comma-separated; a semicolon- or tab-separated file (what spreadsheets write in
 some locales) is read too, since the header names make the delimiter plain.
@@ -6,6 +6,12 @@ some locales) is read too, since the header names make the delimiter plain.
 It attaches the case structure to genotypes imported from any format: which
 samples are queries (persons of unknown identity) and which are references, the
 case of each reference and its relation to the missing person of that case.
+
+The optional ``dropout`` column states the sample's allelic dropout probability
+(a lab's validated value for a degraded sample, ``docs/dropout.md``): a number in
+[0, 1), or empty for the job's setting. ``kinship import`` stores it with the
+dataset (:func:`formats.write_sample_dropout`) and every search of the dataset
+uses it (engine.dropout: a job's ``dropout_samples`` file still comes first).
 
 Rules, checked per row (a bad row is rejected with its line and a fix):
 
@@ -18,6 +24,8 @@ Rules, checked per row (a bad row is rejected with its line and a fix):
 * ``sex`` is ``M``/``F`` (also ``male``/``female``) or empty.
 """
 from __future__ import annotations
+
+import math
 
 import os
 from dataclasses import dataclass, field
@@ -35,6 +43,7 @@ _ALIASES = {
     "relation": ("relation", "relationship", "relationtomissing"),
     "sex": ("sex", "gender"),
     "kit": ("kit", "panel"),
+    "dropout": ("dropout", "dropoutprobability", "dropoutrate"),
 }
 
 
@@ -47,6 +56,9 @@ class ManifestEntry:
     sex: str
     kit: str
     line: int
+    #: the sample's allelic dropout probability stated by the lab (``docs/dropout.md``);
+    #: None when the column is absent or empty (the job's setting applies)
+    dropout: float | None = None
 
 
 @dataclass
@@ -152,11 +164,25 @@ def read_manifest(path, encoding: str | None = None, delimiter: str | None = Non
             m.rejects.append(Reject(fname, line, sid, "", reason, fix))
             bad_lines.setdefault(sid, []).append(line)
             continue
-        e = ManifestEntry(sid, kind, case_id, relation, sex, get("kit"), line)
+        raw_d = get("dropout")
+        dropout = None
+        if raw_d:
+            try:
+                dropout = float(raw_d)
+            except ValueError:
+                dropout = float("nan")
+            if not (math.isfinite(dropout) and 0.0 <= dropout < 1.0):
+                m.rejects.append(Reject(fname, line, sid, "",
+                                        "dropout must be a probability in [0, 1)",
+                                        "write the lab's dropout probability for this sample (e.g. "
+                                        "0.05), or leave it empty to use the job's setting", raw_d))
+                bad_lines.setdefault(sid, []).append(line)
+                continue
+        e = ManifestEntry(sid, kind, case_id, relation, sex, get("kit"), line, dropout)
         if sid in seen:
             prev = seen[sid]
-            if (prev.kind, prev.case_id, prev.relation, prev.sex, prev.kit) != (
-                    e.kind, e.case_id, e.relation, e.sex, e.kit):
+            if (prev.kind, prev.case_id, prev.relation, prev.sex, prev.kit, prev.dropout) != (
+                    e.kind, e.case_id, e.relation, e.sex, e.kit, e.dropout):
                 bad_lines.setdefault(sid, []).append(line)
                 m.rejects.append(Reject(
                     fname, line, sid, "",

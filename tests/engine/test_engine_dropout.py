@@ -23,6 +23,7 @@ from kinship.likelihood import evidence_matrix
 from kinship.tables import relationship_pedigrees
 
 from enginelib import make_job, read, simulate
+from enginelib import rows as rows_of
 
 LOCI6 = ("TPOX", "CSF1PO", "TH01", "D5S818", "D13S317", "D16S539")
 SEXW = {"M": "male", "F": "female", "": "unknown"}
@@ -367,3 +368,52 @@ def test_single_relative_tables_with_dropout(rel):
                           0.0, dropout=0.1, relative_dropout={"R": 0.2}, dropin=0.01)
         G = len(want.lr)
         np.testing.assert_allclose(t.lr[0, sm.offsets[l]:sm.offsets[l] + G], want.lr, rtol=1e-9)
+
+
+def test_dropout_stated_in_the_samples_manifest(tmp_path):
+    """The samples manifest's optional ``dropout`` column, stored with the dataset at
+    import (``formats.write_sample_dropout`` via ``kinship import``), is the d every
+    search of the dataset uses: the same hits as the same values in a job's
+    ``dropout_samples`` file; the file still comes first; a bad value is a rejected
+    manifest row naming line and sample."""
+    from engine.cli import main as cli
+
+    ds, by_id, u = _dataset(tmp_path)
+    per = {"DEG-child": 0.2, "U-retyped": 0.1}
+    # genotypes as a long CSV, and a manifest with the dropout column
+    geno = tmp_path / "geno.csv"
+    rows = ["sample_id,locus,allele1,allele2"]
+    for sid, p in by_id.items():
+        rows += [f"{sid},{l},{a},{b}" for l, (a, b) in p.genotypes.items()]
+    geno.write_text("\n".join(rows) + "\n")
+    man = tmp_path / "samples.csv"
+    lines = ["sample_id,kind,case_id,relation,sex,dropout"]
+    for sid, p in by_id.items():
+        lines.append(f"{sid},{p.kind},{p.case_id},{p.relation},{p.sex},{per.get(sid, '')}")
+    man.write_text("\n".join(lines) + "\n")
+    out_ds = tmp_path / "imported"
+    assert cli(["import", str(geno), "--format", "csv", "--manifest", str(man), "--out", str(out_ds)]) == 0
+    assert formats.open_dataset(out_ds).sample_dropout() == per
+    kw = dict(inputs__loci=list(LOCI6), search__threshold=1e-12, search__top_k=200,
+              search__case_top_k=200)
+    stated = engine.run(make_job(out_ds, tmp_path / "stated", ["case", "parent-child"], **kw))
+    f = _sample_file(tmp_path, per)
+    filed = engine.run(make_job(out_ds, tmp_path / "filed", ["case", "parent-child"],
+                                model__dropout_samples=str(f), **kw))
+    drop = ["per_locus_lr"]
+    assert rows_of(stated.hits, drop) == rows_of(filed.hits, drop)
+    rec = (stated.path / "dropout.csv").read_text().splitlines()
+    assert "DEG-child,query,0.2,dataset" in rec
+    h = next(h for h in stated.hits.to_pylist() if h["mode"] == "parent-child"
+             and h["query_id"] == "DEG-child" and h["reference_id"] == "DEG-father")
+    assert h["loci_inconsistent"] == 0
+    # a job's file overrides the stated value
+    g = _sample_file(tmp_path, {"DEG-child": 0.3})
+    over = engine.run(make_job(out_ds, tmp_path / "over", ["parent-child"],
+                               model__dropout_samples=str(g), **kw))
+    assert "DEG-child,query,0.3,file" in (over.path / "dropout.csv").read_text().splitlines()
+    # a bad value: the manifest row is rejected with its line and the sample
+    man.write_text(man.read_text().replace("DEG-child,query,,,F,0.2", "DEG-child,query,,,F,1.5"))
+    res = formats.import_file(geno, format="csv", manifest=man, mode="lenient")
+    bad = [r for r in res.rejects if r.sample == "DEG-child" and "dropout" in r.reason]
+    assert bad and bad[0].line == lines.index("DEG-child,query,,,F,0.2") + 1
