@@ -149,6 +149,29 @@ def _evidence(call: tuple[int, int], A: int, silent: int | None) -> np.ndarray:
     return E
 
 
+def _evidence_cached(call, A, silent, freqs, dropout, dropin) -> np.ndarray:
+    """:func:`evidence_matrix`, read-only and cached when the model is on (a search
+    evaluates the same call of the same locus many times; building E was a sixth
+    of the time of the case hits' alternatives with dropout).  The key holds
+    everything E depends on (the frequencies only matter with drop-in)."""
+    d, c = float(dropout or 0.0), float(dropin or 0.0)
+    if d == 0.0 and c == 0.0:
+        return evidence_matrix(call, A, silent, freqs, d, c)
+    key = (tuple(int(a) for a in call), int(A), silent, d, c,
+           np.asarray(freqs, dtype=np.float64).tobytes() if c > 0.0 else None)
+    E = _EV_CACHE.get(key)
+    if E is None:
+        E = evidence_matrix(call, A, silent, freqs, d, c)
+        E.setflags(write=False)
+        if len(_EV_CACHE) >= 20_000:
+            _EV_CACHE.clear()
+        _EV_CACHE[key] = E
+    return E
+
+
+_EV_CACHE: dict = {}
+
+
 def evidence_matrix(call, A, silent=None, freqs=None, dropout=0.0, dropin=0.0) -> np.ndarray:
     """E[x, y] = P(observed call | true ordered genotype (x, y)) at one locus.
 
@@ -589,7 +612,7 @@ def locus_likelihood(
     for f in free:
         if f in calls:
             raise ValueError(f"person {f!r} cannot be both typed and free")
-    ev = {pid: evidence_matrix(call, A, silent, p, _per_person(dropout, pid), _per_person(dropin, pid))
+    ev = {pid: _evidence_cached(call, A, silent, p, _per_person(dropout, pid), _per_person(dropin, pid))
           for pid, call in calls.items()}
     # persons whose evidence is not an indicator (dropout or drop-in > 0)
     soft = {pid for pid in calls if _per_person(dropout, pid) or _per_person(dropin, pid)}
