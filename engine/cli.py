@@ -11,7 +11,9 @@ Options of every command (before or after the command's name):
     every task as well (DEBUG).  Without it only warnings and errors are shown.
 ``--log-file FILE``
     Append the log (with times, at INFO, or DEBUG with ``-vv``) to ``FILE``,
-    created private (:mod:`formats.perms`).
+    created private (:mod:`formats.perms`).  The command's one-line error and
+    warning messages (``kinship ...: error: ...``) go to the file as well as to
+    stderr (:class:`_MessageTee`).
 
 The log names files, counts, settings and durations, never a genotype or an
 allele of a sample.  Every ``kinship search`` / ``kinship demo`` run also keeps a
@@ -149,11 +151,63 @@ def main(argv=None) -> int:
         print(f"kinship {args.command}: error: cannot write the log file {args.log_file}: "
               f"{e.strerror or e}", file=sys.stderr)
         return 1
+    tee = None
+    if len(handlers) > 1:             # a log file: copy the one-line messages into it
+        tee = _MessageTee(sys.stderr, handlers[1])
+        sys.stderr = tee
     try:
         return _run(args)
     finally:
+        if tee is not None:
+            tee.flush()
+            sys.stderr = tee.stream
         teardown_logging(handlers)
         set_command(None)
+
+
+class _MessageTee:
+    """stderr for the run of one command with ``--log-file``: everything goes to the
+    real stderr, and each whole line that is one of the command's messages
+    (``kinship ...: error: ...`` / ``warning: ...``; never a genotype, by the
+    project's rule for messages) is also written to the log file's handler, so the
+    log says how a command ended.  Progress bars (carriage returns) are not copied."""
+
+    _PAT = None
+
+    def __init__(self, stream, handler):
+        import re
+
+        self.stream = stream
+        self.handler = handler
+        self.buf = ""
+        if _MessageTee._PAT is None:
+            _MessageTee._PAT = re.compile(r"^(kinship[^:\r]*: )?(error|warning|ERROR|WARNING): ")
+
+    def write(self, text):
+        n = self.stream.write(text)
+        self.buf += text
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            self._copy(line)
+        return n
+
+    def _copy(self, line: str) -> None:
+        if "\r" in line or not self._PAT.match(line):
+            return
+        if "kinship: ERROR:" in line or "kinship: WARNING:" in line:
+            return                      # a log record: the file's handler has it already
+        level = logging.ERROR if ": error: " in line or line.startswith("error: ") else logging.WARNING
+        rec = logging.LogRecord("kinship", level, __file__, 0, line, None, None)
+        try:
+            self.handler.handle(rec)
+        except Exception:  # noqa: BLE001 - the log never stops a command
+            pass
+
+    def flush(self):
+        self.stream.flush()
+
+    def __getattr__(self, name):       # isatty, fileno, encoding ... of the real stream
+        return getattr(self.stream, name)
 
 
 def _run(args) -> int:

@@ -220,3 +220,18 @@ def test_frequency_table_of_the_wrong_format_is_one_line(name, tmp_path):
     one_line_error(p)
     assert "cannot tell the frequency table's format" in p.stderr, p.stderr
     assert "strider-xml" in p.stderr and "Population study" in p.stderr
+
+
+def test_log_file_gets_the_error_line(tmp_path, capsys):
+    """With --log-file, the command's one-line error goes to the log file as well as
+    to stderr, so the log says how the command ended; progress output is not copied."""
+    from engine.cli import main
+
+    log = tmp_path / "k.log"
+    rc = main(["--log-file", str(log), "search", str(tmp_path / "missing.toml")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "error:" in err and "Traceback" not in err
+    text = log.read_text()
+    line = next(l for l in err.splitlines() if "error:" in l)
+    assert line in text and " ERROR " in text
+    assert (log.stat().st_mode & 0o777) == 0o600
