@@ -139,18 +139,43 @@ def mutations_needed(pedigree, calls: dict, dropout: dict | None = None, dropin:
     (``{person: d}``) and ``dropin``: the run's dropout model (``docs/dropout.md``):
     calls it explains without mutation (an allele dropped out) are consistent, as
     the engine counts them."""
+    calls = {p: c for p, c in calls.items() if c}
+    if len(calls) < 2:
+        return 0
+    # the answer depends on which calls share which alleles, not on the labels: alleles
+    # numbered by first appearance over the persons in pedigree order; memoised on
+    # that pattern (most loci of a report repeat a few patterns)
+    order = [p for p in pedigree.order if p in calls] + sorted(p for p in calls if p not in pedigree.order)
+    idx: dict = {}
+    for p in order:
+        for a in calls[p]:
+            idx.setdefault(a, len(idx))
+    key = (tuple((q.id, q.father, q.mother, q.sex) for q in (pedigree.persons[x] for x in pedigree.order)),
+           tuple((p, tuple(sorted((idx[calls[p][0]], idx[calls[p][1]])))) for p in order),
+           tuple(sorted((p, float(d)) for p, d in (dropout or {}).items() if p in calls and d)),
+           float(dropin or 0.0))
+    hit = _MUT_MEMO.get(key)
+    if hit is not None:
+        return hit[0]
+    k = _mutations_needed(pedigree, {p: (idx[c[0]], idx[c[1]]) for p, c in calls.items()},
+                          len(idx) + 1, dropout, dropin)
+    if len(_MUT_MEMO) > 100_000:
+        _MUT_MEMO.clear()
+    _MUT_MEMO[key] = (k,)
+    return k
+
+
+_MUT_MEMO: dict = {}
+
+
+def _mutations_needed(pedigree, ic: dict, A: int, dropout, dropin):
+    """:func:`mutations_needed` on allele indices ``ic`` (``A``: the alleles seen
+    and one other, all equally frequent)."""
     import numpy as np
 
     from kinship.likelihood import locus_likelihood
 
-    calls = {p: c for p, c in calls.items() if c}
-    if len(calls) < 2:
-        return 0
-    alleles = sorted({a for c in calls.values() for a in c}) + ["\x00other"]
-    idx = {a: i for i, a in enumerate(alleles)}
-    A = len(alleles)
     freqs = np.full(A, 1.0 / A)
-    ic = {p: (idx[c[0]], idx[c[1]]) for p, c in calls.items()}
     if locus_likelihood(pedigree, ic, A, freqs) > 0:
         return 0
     drop = {p: float(d) for p, d in (dropout or {}).items() if p in ic and d}
