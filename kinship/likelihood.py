@@ -454,9 +454,16 @@ def _search_order(subs, out, sizes, greedy_repeats: int = 8):
     seed, so two processes (two runs, a Dask worker) took different orders and
     rounded differently in the last digit.  Integer sets iterate the same way in
     every process.  ``greedy_repeats > 1``: the best of that many seeded
-    randomised greedy trials (opt_einsum ``RandomGreedy``; it seeds Python's
-    global ``random`` module: one search at a time, the caller's state restored);
-    1: plain greedy."""
+    randomised greedy trials (opt_einsum ``RandomGreedy``, on a private generator);
+    1: plain greedy.
+
+    RandomGreedy draws from ``random.seed`` / ``random.choices`` (imported by
+    opt_einsum's ``path_random``) and ``random.gauss`` (its cost jitter, in
+    ``paths``), all on Python's *global* random generator: another thread drawing from it during a search (a Dask worker's
+    event loop does) would shift the draws and change the order, and so the last
+    digits of the LRs.  The search therefore runs with those names pointed at
+    a private generator (one search at a time, restored after); the global random
+    state is never touched."""
     if len(subs) <= 2:
         return [tuple(range(len(subs)))]
     inputs = [frozenset(x) for x in subs]
@@ -464,11 +471,16 @@ def _search_order(subs, out, sizes, greedy_repeats: int = 8):
     with _PATH_SEARCH_LOCK:
         if greedy_repeats <= 1:
             return oe.paths.greedy(inputs, output, dict(sizes))
-        state = random.getstate()
+        from opt_einsum import path_random, paths
+
+        rng = random.Random(0)
+        saved = path_random.random_seed, path_random.random_choices, paths.random
+        # paths.random: its cost jitter calls random.gauss on the module it imported
+        path_random.random_seed, path_random.random_choices, paths.random = rng.seed, rng.choices, rng
         try:
             return oe.RandomGreedy(max_repeats=greedy_repeats)(inputs, output, dict(sizes))
         finally:
-            random.setstate(state)
+            path_random.random_seed, path_random.random_choices, paths.random = saved
 
 
 def _contract_cached(ops, subs, out):

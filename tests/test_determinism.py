@@ -60,3 +60,36 @@ def test_tables_identical_across_hash_seeds_and_threads():
     first = _run("1", "serial")
     assert _run("2", "serial") == first
     assert _run("3", "threads") == first
+
+
+def test_order_search_ignores_other_users_of_random():
+    """Another thread drawing from Python's global random generator during a search
+    (a Dask worker's event loop does) leaves the order unchanged, and the search
+    leaves the global generator alone."""
+    import random
+    import threading
+
+    from kinship.likelihood import _search_order
+
+    subs = [(0, 1), (1, 2, 3), (3, 4), (4, 5, 0), (2, 5), (6, 1), (6, 4)]
+    sizes = {l: 16 for s in subs for l in s}
+    first = _search_order(subs, (0,), sizes)
+    stop = threading.Event()
+
+    def noise():
+        while not stop.is_set():
+            random.random()
+
+    t = threading.Thread(target=noise)
+    t.start()
+    try:
+        for _ in range(30):
+            assert _search_order(subs, (0,), sizes) == first
+    finally:
+        stop.set()
+        t.join()
+    random.seed(5)
+    a = random.random()
+    random.seed(5)
+    _search_order(subs, (0,), sizes)
+    assert random.random() == a
