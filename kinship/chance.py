@@ -396,7 +396,11 @@ class ChanceHits:
 # --------------------------------------------------------------------------------------
 # exact: convolution on a grid with directed rounding
 # --------------------------------------------------------------------------------------
-def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
+def grid_index(lv: np.ndarray, delta: float, how: str):
+    """``(k, finite)``: the grid index (step ``delta``) of every finite value of
+    ``lv``, rounded ``"up"``, ``"down"`` or to the nearest; a margin of
+    ``_ROUND_EPS`` keeps a value that is a grid point within floating-point error
+    on the safe side.  ``finite`` marks the values indexed."""
     fin = np.isfinite(lv)
     x = lv[fin] / delta
     if how == "up":
@@ -405,7 +409,11 @@ def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
         k = np.floor(x - _ROUND_EPS * np.maximum(1.0, np.abs(x)))
     else:
         k = np.rint(x)
-    k = k.astype(np.int64)
+    return k.astype(np.int64), fin
+
+
+def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
+    k, fin = grid_index(lv, delta, how)
     uk, inv = np.unique(k, return_inverse=True)
     m = np.bincount(inv.ravel(), weights=P[fin], minlength=len(uk))
     return uk, m

@@ -64,7 +64,7 @@ from typing import Mapping
 import numpy as np
 
 from .cases import RELATIONS, Case, CaseError
-from .chance import _ROUND_EPS, exceedance
+from .chance import _ROUND_EPS, exceedance, grid_index
 from .frequencies import SILENT
 from .likelihood import _parse_call, locus_likelihood
 from .pedigree import Pedigree, Person
@@ -482,15 +482,8 @@ def _bin(lv: np.ndarray, P: np.ndarray, d: float, how: str):
     """Grid index of every finite value, rounded as ``how`` says (the rounding of
     :func:`kinship.chance.exceedance`: a margin of ``_ROUND_EPS`` keeps a value
     that is a grid point within floating-point error on the safe side)."""
-    fin = np.isfinite(lv)
-    x = lv[fin] / d
-    if how == "up":
-        k = np.ceil(x + _ROUND_EPS * np.maximum(1.0, np.abs(x)))
-    elif how == "down":
-        k = np.floor(x - _ROUND_EPS * np.maximum(1.0, np.abs(x)))
-    else:
-        k = np.rint(x)
-    return k.astype(np.int64), P[fin]
+    k, fin = grid_index(lv, d, how)
+    return k, P[fin]
 
 
 def _fftconvolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
