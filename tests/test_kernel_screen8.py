@@ -54,17 +54,17 @@ def _tables(rng, C, L, A, spread, odd):
 
 
 def _field_sums(pk, qcol, S):
-    """[Q, T8 * 64] field sums of the 8-bit pass, unpacked with NumPy."""
+    """[Q, T8 * 64] field sums of the 8-bit pass (not saturated), unpacked with NumPy."""
     T8 = pk.rows8.shape[0]
-    qs = np.where(qcol < 0, S, qcol).astype(np.int64)
-    b = pk.rows8.reshape(T8, S + 1, 8).view(np.uint8).reshape(T8, S + 1, 64).astype(np.int64)
-    # lane 8 w + k is byte k (little-endian) of word w
+    L = qcol.shape[1]
+    qs = np.where(qcol < 0, S + np.arange(L)[None, :], qcol).astype(np.int64)
+    b = pk.rows8.reshape(T8, S + L, 64).astype(np.int64)      # lane k = byte k of a row
     return b[:, qs, :].sum(axis=2).transpose(1, 0, 2).reshape(len(qcol), T8 * 64)
 
 
 @settings(max_examples=80, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), thr=st.floats(-4, 8), max_skip=st.integers(0, 2),
-       C=st.integers(1, 150), Q=st.integers(1, 30), L=st.sampled_from([1, 3, 8, 15, 23, 40]),
+       C=st.integers(1, 600), Q=st.integers(1, 30), L=st.sampled_from([1, 3, 8, 15, 23, 40]),
        spread=st.sampled_from([0.3, 1.0, 3.0]), odd=st.booleans(), on_a_score=st.sampled_from([0, 1, 2, 3]))
 def test_first_pass_is_an_exact_upper_bound(seed, thr, max_skip, C, Q, L, spread, odd, on_a_score):
     rng = np.random.default_rng(seed)
@@ -88,10 +88,10 @@ def test_first_pass_is_an_exact_upper_bound(seed, thr, max_skip, C, Q, L, spread
     lane_masks8(pk.rows8, tp, qcol, S, masks)
     bits = ((masks[:, :, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(bool)
     bits = bits.reshape(Q, T8 * 64)
-    sums = _field_sums(pk, qcol, S)
-    ok = np.repeat(pk.ok8 != 0, 64)
-    assert (sums[:, ok] <= 127).all()                                # no carry between fields
-    want_bits = np.where(ok[None, :], sums >= np.repeat(tp, 64)[None, :], True)
+    sums = np.minimum(_field_sums(pk, qcol, S), 255)                 # saturated at 255
+    tpl = np.repeat(tp, 64)[None, :]
+    assert ((tp == -1) | ((tp >= 1) & (tp <= 255))).all()
+    want_bits = np.where(tpl > 0, sums >= tpl, True)
     assert np.array_equal(bits, want_bits)
     with np.errstate(invalid="ignore"):
         hit = full >= thr
@@ -121,7 +121,7 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     qg = rng.integers(0, sizes[0], size=(400, L)).astype(np.int32)
     qg[5] = np.argmax(v[17].reshape(L, -1), axis=1)                  # query 5: a planted match of case 17
     pk = pack_tables(t.log_tab, t.incons, t.typed, t.offsets, skip=False)
-    assert pk.ok8.all()
+    assert (pk.thresholds8(4.0) > 0).all()                           # the first pass tests every tile
     masks = np.zeros((400, pk.rows8.shape[0]), dtype=np.uint64)
     lane_masks8(pk.rows8, pk.thresholds8(4.0), query_columns(qg, offsets), S, masks)
     passed = sum(bin(int(m)).count("1") for m in masks.ravel())
@@ -144,22 +144,38 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     assert not t.packed[False].use8.any()
 
 
-def test_no_grid_or_no_screen_passes_every_lane():
-    """60 loci of wide values fit no 8-bit grid, a +inf entry marks its tile, and
-    ``screen=False`` or a threshold of LR 0 passes everything; LR +inf passes none."""
+def test_saturation_many_loci_inf_and_tests_out_of_range():
+    """Saturating fields put no limit on the loci: 60 loci of wide values get a
+    grid (the floors shrink to fit), a +inf entry packs as 255 (its lane always
+    passes), and the test is -1 (every lane passes) for ``screen=False``, an
+    infinite threshold, or one above what 8 bits can count on the tile's grid."""
     rng = np.random.default_rng(1)
     C, L = 70, 60
     offsets = np.arange(L, dtype=np.int64) * 3
     v = rng.uniform(-3, 10, (C, 3 * L))
     v[3, 4] = np.inf
+    v[5, 7] = -np.inf
     pk = pack_tables(v, np.zeros(v.shape, np.uint8), np.ones((C, L), np.uint8), offsets, skip=False)
-    assert not pk.ok8.any()
-    assert (pk.thresholds8(2.0) == -1).all()
-    small = v[:, :9] / 100
-    small[3, 4] = np.inf
-    pk = pack_tables(small, np.zeros(small.shape, np.uint8), np.ones((C, 3), np.uint8), offsets[:3],
-                     skip=False)
-    assert pk.ok8.tolist() == [0, 1]
+    assert pk.rows8[0, 4 * 64 + 3] == 255 and pk.rows8[0, 7 * 64 + 5] == 0
+    assert (np.ceil(pk.scale8 * 8.0) - pk.lo8.sum(axis=1) <= 255).all()   # LR 1e8 still fits
+    assert (pk.thresholds8(2.0) > 0).all()
     assert pk.thresholds8(2.0, screen=False).tolist() == [-1, -1]
     assert pk.thresholds8(-math.inf).tolist() == [-1, -1]
-    assert pk.thresholds8(math.inf).tolist() == [-1, 128]
+    assert pk.thresholds8(math.inf).tolist() == [-1, -1]
+    assert pk.thresholds8(1e7).tolist() == [-1, -1]
+    assert pk.thresholds8(-1e7).tolist() == [-1, -1]
+    top = (255 + pk.lo8.sum(axis=1)) / pk.scale8                     # the largest log10 threshold that fits
+    assert (pk.thresholds8(float(top.min()) - 1e-3) > 0).all()
+    assert (pk.thresholds8(float(top.max()) + 1.0) == -1).all()
+    # the whole kernel still equals the exhaustive scan, also at a threshold no 8-bit test can count
+    qg = rng.integers(0, 3, size=(40, L)).astype(np.int32)
+    t = _Tab()
+    t.log_tab, t.incons, t.typed, t.offsets, t.packed = v, np.zeros(v.shape, np.uint8), \
+        np.ones((C, L), np.uint8), offsets, {}
+    full = scores_numpy(t.log_tab, t.incons, t.typed, offsets, qg)
+    for thr in (150.0, float(np.sort(full.ravel())[-30]), 1e4):
+        stats = np.zeros(1, dtype=np.int64)
+        q, c, s, _, _ = score_tile(t, query_columns(qg, offsets), np.arange(40), np.arange(40),
+                                   np.arange(C), False, thr, 0, stats)
+        assert {(int(a), int(b)): float(x) for a, b, x in zip(q, c, s)} == \
+            {(i, j): full[i, j] for i, j in zip(*np.nonzero(full >= thr))}

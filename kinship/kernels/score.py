@@ -84,7 +84,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from llvmlite import ir
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .._numba import jit, thread_count
 
@@ -100,12 +103,11 @@ _FIELD_MAX = 32767          # a field's sum over all loci stays below 2^15
 _MAX_SCALE = 64.0           # grid units per log10 unit (1/64 = 0.016 log10)
 _FLOOR_SPAN = 12.0          # log10 units kept below 0 before values are raised to the floor
 _SLACK = 1e-6               # grid units; see the module docstring
-#: the 8-bit grids tried, finest first (grid units per log10 unit)
-_SCALES8 = np.concatenate([[32.0, 24.0, 16.0, 12.0, 10.0], np.arange(64, 1, -1) / 8.0])
-_DEPTH8 = 1.5               # log10 units kept below 0 in the 8-bit pass
-_HIGH8 = np.uint64(0x8080808080808080)
-_BYTES = np.uint64(0x0101010101010101)
-_GATHER8 = np.uint64(0x0102040810204080)   # (y >> 7) * this >> 56: the high bits of y's bytes
+#: the 8-bit grids tried, finest first (grid units per log10 unit): 16 .. 1/2 in steps of 1/8
+_SCALES8 = np.arange(128, 3, -1) / 8.0
+_DEPTH8 = 2.0               # log10 units kept below 0 in the 8-bit pass (less where a locus needs less)
+_RESERVE8 = 8.0             # thresholds up to LR 10^8 fit the 8-bit test (above it the pass is off)
+_SAT8 = 255                 # an 8-bit field saturates here
 _ALL64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ALL32 = np.uint64(0xFFFFFFFF)
 _ADAPT = 64                 # queries after which a 64-case tile whose first pass lets most
@@ -115,23 +117,24 @@ _ADAPT = 64                 # queries after which a 64-case tile whose first pas
 class PackedTables:
     """The screening form of a block of tables (see :func:`pack_tables`)."""
 
-    __slots__ = ("rows", "lo", "scale", "exact", "skip", "rows8", "lo8", "scale8", "ok8", "loci", "use8")
+    __slots__ = ("rows", "lo", "scale", "exact", "skip", "rows8", "lo8", "scale8", "loci", "use8")
 
-    def __init__(self, rows, lo, scale, exact, skip, rows8, lo8, scale8, ok8, loci):
+    def __init__(self, rows, lo, scale, exact, skip, rows8, lo8, scale8, loci):
         self.rows = rows        # uint64 [T, (S + 1) * 8]: row j of tile t at rows[t, 8 j : 8 j + 8]; row S 0
         self.lo = lo            # int64 [T]: the floor, in grid units (<= 0)
         self.scale = scale      # float64 [T]: grid units per log10 unit
         self.exact = exact      # uint8 [T]: 1 = not screenable, score every pair exactly
         self.skip = skip        # packed for max_skip > 0 (inconsistent entries at the floor)
-        # the 8-bit first pass (64 cases a row; see the module docstring)
-        self.rows8 = rows8      # uint64 [T8, (S + 1) * 8]; row S: the value 0 (query untyped)
-        self.lo8 = lo8          # int64 [T8]: the floor, in 8-bit grid units (<= 0)
+        # the 8-bit first pass (64 cases a row, saturating; see the module docstring)
+        self.rows8 = rows8      # uint8 [T8, (S + L) * 64], 64-byte aligned: row j of tile t at
+                                # rows8[t, 64 j : 64 j + 64], byte k = case 64 t + k; row S + l:
+                                # the value 0 at locus l (the query did not type it)
+        self.lo8 = lo8          # int64 [T8, L]: each locus's floor, in 8-bit grid units (<= 0)
         self.scale8 = scale8    # float64 [T8]: 8-bit grid units per log10 unit
-        self.ok8 = ok8          # uint8 [T8]: 0 = no 8-bit grid fits, every lane passes the first pass
         self.loci = loci        # L
         # uint8 [T8]: 0 once a call found the first pass letting too many queries through
         # (later calls skip it; speed only, the hits do not depend on it)
-        self.use8 = np.ones(len(lo8), dtype=np.uint8)
+        self.use8 = np.ones(len(scale8), dtype=np.uint8)
 
     def thresholds(self, log_t: float) -> np.ndarray:
         """Per tile, the grid threshold ``floor(s log_t - slack)`` (int64); a tile
@@ -144,21 +147,21 @@ class PackedTables:
 
     def thresholds8(self, log_t: float, max_skip: int = 0, screen: bool = True) -> np.ndarray:
         """Per 64-case tile, the test of the 8-bit first pass (int64): a lane passes
-        iff its field sum is ``>=`` this value, so ``<= 0`` passes every lane and
-        ``> 127`` none.  It is ``floor(s log_t - slack) - L lo`` (``+ max_skip lo``
-        for tables packed for ``max_skip > 0``); a tile without an 8-bit grid, and
-        every tile when ``screen`` is false, gets ``-1``."""
-        T8 = len(self.lo8)
+        iff its saturated field sum is ``>=`` this value, which is in ``1 .. 255``,
+        or ``-1``: every lane passes.  It is ``floor(s log_t - slack) - sum_l lo_l``
+        (``+ max_skip min_l lo_l`` for tables packed for ``max_skip > 0``); ``-1``
+        where that is ``<= 0`` (every lane passes anyway), ``> 255`` (a threshold
+        above the grid's reserve, LR 10^8 at the packing's grid: the pass cannot
+        test it), for an infinite threshold, and for every tile when ``screen`` is
+        false."""
+        T8 = len(self.scale8)
         every = np.full(T8, -1, dtype=np.int64)
-        if not screen or not math.isfinite(log_t) and log_t < 0:
+        if not screen or not math.isfinite(log_t) or abs(log_t) > 1e6:
             return every
-        if not math.isfinite(log_t):       # +inf: nothing can reach it
-            return np.where(self.ok8 != 0, 128, -1).astype(np.int64)
-        tp = np.floor(self.scale8 * log_t - _SLACK).astype(np.int64) - self.loci * self.lo8
+        tp = np.floor(self.scale8 * log_t - _SLACK).astype(np.int64) - self.lo8.sum(axis=1)
         if self.skip:
-            tp += int(max_skip) * self.lo8
-        tp = np.minimum(tp, 128)
-        return np.where(self.ok8 != 0, tp, every)
+            tp += int(max_skip) * self.lo8.min(axis=1, initial=0)
+        return np.where((tp > 0) & (tp <= _SAT8), tp, every)
 
 
 def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offsets: np.ndarray,
@@ -189,12 +192,11 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
             _FLOOR_SPAN)
     outs = (rows, lo, scale, exact)
     T8 = (C + LANES8 - 1) // LANES8
-    rows8 = np.zeros((T8, (S + 1) * _WORDS), dtype=np.uint64)
-    lo8 = np.zeros(T8, dtype=np.int64)
+    rows8 = _aligned_zeros((T8, (S + L) * LANES8))
+    lo8 = np.zeros((T8, L), dtype=np.int64)
     scale8 = np.ones(T8, dtype=np.float64)
-    ok8 = np.zeros(T8, dtype=np.uint8)
-    args8 = args[:5] + (L, _SCALES8, _DEPTH8)
-    outs8 = (rows8, lo8, scale8, ok8)
+    args8 = args[:5] + (L, _SCALES8, _DEPTH8, _RESERVE8)
+    outs8 = (rows8, lo8, scale8)
 
     def run(t0, t1):    # 32-case tiles t0 .. t1 - 1 (t0 even) and their 64-case tiles
         _pack(*args, t0, t1, *outs)
@@ -210,63 +212,85 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
             list(pool.map(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_threads)))
     elif T:
         run(0, T)
-    return PackedTables(rows, lo, scale, exact, bool(skip), rows8, lo8, scale8, ok8, L)
+    return PackedTables(rows, lo, scale, exact, bool(skip), rows8, lo8, scale8, L)
+
+
+def _aligned_zeros(shape):
+    """A zeroed uint8 array whose data start on a 64-byte boundary (one cache line)."""
+    n = int(np.prod(shape))
+    buf = np.zeros(n + 64, dtype=np.uint8)
+    k = (-buf.ctypes.data) % 64
+    return buf[k:k + n].reshape(shape)
 
 
 @jit()
-def _pack8(log_tab, incons, typed, col_locus, skip, L, scales, depth, t0, t1, rows8, lo8, scale8, ok8):
+def _pack8(log_tab, incons, typed, col_locus, skip, L, scales, depth, reserve, t0, t1, rows8, lo8, scale8):
     """64-case tiles ``t0 .. t1 - 1`` of the 8-bit first pass (see the module
-    docstring): the finest grid ``s`` of ``scales`` for which
-    ``sum_l (hi_l - lo) <= 127`` with ``hi_l = ceil(s max(0, max v at locus l))``
-    and ``lo = -ceil(s depth)``; none (``ok8 = 0``) with a ``+inf`` entry or when
-    no grid fits."""
+    docstring).  The grid ``s`` is the finest of ``scales`` for which
+    ``ceil(s reserve) + sum_l d_l <= 255`` with ``d_l = min(ceil(s depth),
+    ceil(-s m_l))`` (``m_l <= 0`` the tile's lowest value at locus ``l``): every
+    locus keeps ``depth`` log10 units below 0, or all it has; if none fits, the
+    coarsest with the floors that fit.  The floor of locus ``l`` is ``lo_l =
+    -d_l``; a value ``v`` is packed as ``min(max(ceil(s v), lo_l) - lo_l, 255)``
+    (``-inf``, NaN and skipped entries: 0; ``+inf``: 255)."""
     C, S = log_tab.shape
-    vmax = np.zeros(L)
+    vmin = np.zeros(L)
+    low = np.zeros(L, dtype=np.int64)
     for t in range(t0, t1):
         c0 = t * 64
         c1 = min(C, c0 + 64)
-        vmax[:] = 0.0
-        bad = False
+        vmin[:] = 0.0
         for c in range(c0, c1):
             for j in range(S):
                 v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
-                if v == np.inf:
-                    bad = True
-                elif v > vmax[col_locus[j]]:
-                    vmax[col_locus[j]] = v
-        if bad:
-            continue
-        s = 0.0
-        low = 0
+                if v < vmin[col_locus[j]]:
+                    vmin[col_locus[j]] = v
+        s = scales[scales.shape[0] - 1]
+        d = -1
         for k in range(scales.shape[0]):
-            low = -math.ceil(scales[k] * depth)
-            total = 0.0
+            room = _SAT8 - math.ceil(scales[k] * reserve)
+            need = 0
             for l in range(L):
-                total += math.ceil(scales[k] * vmax[l]) - low
-            if total <= 127:
+                need += _floor_units(scales[k], vmin[l], math.ceil(scales[k] * depth))
+            if need <= room:
                 s = scales[k]
+                d = math.ceil(s * depth)
                 break
-        if s == 0.0:
-            continue
-        ok8[t] = 1
-        lo8[t] = low
+        if d < 0:                   # many loci: shallower floors, on the coarsest grid
+            d = max(0, (_SAT8 - math.ceil(s * reserve)) // max(1, L))
+        for l in range(L):
+            low[l] = -_floor_units(s, vmin[l], d)
+            lo8[t, l] = low[l]
         scale8[t] = s
-        zero = np.uint64(-low)     # the value 0: a locus the query (or the case) did not type
-        for c in range(c0, c0 + 64):
+        for l in range(L):          # rows S + l: the value 0 at locus l, every lane
+            base = (S + l) * 64
+            for lane in range(64):
+                rows8[t, base + lane] = np.uint8(-low[l])
+        for c in range(c0, c1):
             lane = c - c0
-            w = lane >> 3
-            sh = np.uint64(8 * (lane & 7))
-            rows8[t, S * 8 + w] |= zero << sh
-            if c >= c1:
-                continue
             for j in range(S):
                 v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
+                lw = low[col_locus[j]]
                 x = 0
                 if v > -np.inf:
-                    u = math.ceil(v * s)
-                    if u > low:
-                        x = u - low
-                rows8[t, j * 8 + w] |= np.uint64(x) << sh
+                    y = v * s
+                    if y >= _SAT8:
+                        x = _SAT8
+                    elif y > lw:
+                        x = min(math.ceil(y) - lw, _SAT8)
+                rows8[t, j * 64 + lane] = np.uint8(x)
+
+
+@jit(inline="always")
+def _floor_units(s, vmin, d):
+    """Grid units locus floor needs below 0 on grid ``s`` for lowest value ``vmin``
+    (``<= 0``, may be ``-inf``), at most ``d``."""
+    if vmin >= 0.0:
+        return 0
+    y = -s * vmin
+    if y >= d:
+        return d
+    return min(d, math.ceil(y))
 
 
 @jit()
@@ -383,53 +407,77 @@ def _lanes(T, qs, q, nq, thr, lo, max_skip, exact_tile, skip_typed):
     return m, L
 
 
+def _sat_masks8(K):
+    """An intrinsic ``masks(rows8, t, qrow, tp8)``: for each of the ``K`` 64-case
+    tiles ``t .. t + K - 1``, the bit mask (bit k = lane k) of the lanes whose
+    saturated sum of the rows ``rows8[t + i, 64 j : 64 j + 64]`` over ``j`` in
+    ``qrow`` (8-bit unsigned fields, each addition clamped at 255) is ``>=
+    tp8[t + i]`` (which must be in ``1 .. 255``); a tuple of ``K`` uint64.
+
+    Emitted as LLVM IR: each accumulator is one ``<64 x i8>`` vector, each row
+    one unaligned 64-byte load and ``llvm.uadd.sat`` (``vpaddusb``: one AVX-512
+    instruction or two AVX2 ones), the test one unsigned vector compare whose
+    ``<64 x i1>`` result is the mask.  numba has no 64-lane byte vector type nor
+    a saturating addition of its own, and LLVM does not find this form in a
+    loop over bytes.  ``K > 1`` tiles share each query column read (the rows
+    of ``K`` tiles are read in one pass over the loci)."""
+
+    @intrinsic
+    def masks(typingctx, rows8, t, qrow, tp8):
+        sig = types.UniTuple(types.uint64, K)(rows8, t, qrow, tp8)
+
+        def codegen(context, builder, signature, args):
+            ra = context.make_array(signature.args[0])(context, builder, args[0])
+            qa = context.make_array(signature.args[2])(context, builder, args[2])
+            ta = context.make_array(signature.args[3])(context, builder, args[3])
+            n = builder.extract_value(qa.shape, 0)
+            i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+            vec = ir.VectorType(i8, 64)
+            add = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec]),
+                                                 "llvm.uadd.sat.v64i8")
+            t0 = builder.sext(args[1], i64)
+            stride = builder.extract_value(ra.strides, 0)
+            data = builder.bitcast(ra.data, i8.as_pointer())
+            bases = [builder.gep(data, [builder.mul(builder.add(t0, ir.Constant(i64, k)), stride)])
+                     for k in range(K)]
+            accs = [cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(K)]
+            with cgutils.for_range(builder, n) as loop:
+                j = builder.sext(builder.load(builder.gep(qa.data, [loop.index])), i64)
+                off = builder.mul(j, ir.Constant(i64, 64))
+                for k in range(K):
+                    x = builder.load(builder.bitcast(builder.gep(bases[k], [off]), vec.as_pointer()), align=1)
+                    builder.store(builder.call(add, [builder.load(accs[k]), x]), accs[k])
+            out = []
+            for k in range(K):
+                tp = builder.load(builder.gep(ta.data, [builder.add(t0, ir.Constant(i64, k))]))
+                one = builder.insert_element(ir.Constant(vec, ir.Undefined), builder.trunc(tp, i8),
+                                             ir.Constant(i32, 0))
+                tps = builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined),
+                                             ir.Constant(ir.VectorType(i32, 64), None))
+                out.append(builder.bitcast(builder.icmp_unsigned(">=", builder.load(accs[k]), tps), i64))
+            return context.make_tuple(builder, signature.return_type, out)
+
+        return sig, codegen
+
+    return masks
+
+
+#: 64-case tiles the 8-bit pass screens together (sharing the query's column reads)
+_K8 = 4
+_masks8_1 = _sat_masks8(1)
+_masks8_k = _sat_masks8(_K8)
+
+
 @jit(inline="always")
-def _lanes8(R, qs, q, tp):
+def _lanes8(rows8, t, qs8, q, tp8):
     """Bit mask (bit j = lane j = case 64 t + j) of the lanes of the 8-bit tile
-    ``R = rows8[t]`` whose first-pass bound for query ``q`` reaches ``tp``
-    (:meth:`PackedTables.thresholds8`).  ``qs[q, l]``: the query's table column,
-    ``S`` (the row of the value 0) where untyped: no branch per locus."""
-    if tp <= 0:
+    ``rows8[t]`` whose first-pass bound for query ``q`` reaches ``tp8[t]``
+    (:meth:`PackedTables.thresholds8`; ``<= 0``: every lane).  ``qs8[q, l]``:
+    the query's table column, ``S + l`` (the row of the value 0 at locus ``l``)
+    where untyped: no branch per locus."""
+    if tp8[t] <= 0:
         return _ALL64
-    if tp > 127:
-        return np.uint64(0)
-    L = qs.shape[1]
-    a0 = np.uint64(0)
-    a1 = np.uint64(0)
-    a2 = np.uint64(0)
-    a3 = np.uint64(0)
-    a4 = np.uint64(0)
-    a5 = np.uint64(0)
-    a6 = np.uint64(0)
-    a7 = np.uint64(0)
-    for l in range(L):
-        r = np.uint64(qs[q, l]) << np.uint64(3)
-        a0 += R[r]
-        a1 += R[r + np.uint64(1)]
-        a2 += R[r + np.uint64(2)]
-        a3 += R[r + np.uint64(3)]
-        a4 += R[r + np.uint64(4)]
-        a5 += R[r + np.uint64(5)]
-        a6 += R[r + np.uint64(6)]
-        a7 += R[r + np.uint64(7)]
-    # field sums <= 127, b = 128 - tp in [1, 127]: no carry between fields, and the
-    # high bit of a field is set iff its sum >= tp
-    bb = np.uint64(128 - tp) * _BYTES
-    y0 = (a0 + bb) & _HIGH8
-    y1 = (a1 + bb) & _HIGH8
-    y2 = (a2 + bb) & _HIGH8
-    y3 = (a3 + bb) & _HIGH8
-    y4 = (a4 + bb) & _HIGH8
-    y5 = (a5 + bb) & _HIGH8
-    y6 = (a6 + bb) & _HIGH8
-    y7 = (a7 + bb) & _HIGH8
-    if (y0 | y1 | y2 | y3 | y4 | y5 | y6 | y7) == 0:
-        return np.uint64(0)
-    m = np.uint64(0)
-    ys = (y0, y1, y2, y3, y4, y5, y6, y7)
-    for w in range(8):
-        m |= (((ys[w] >> np.uint64(7)) * _GATHER8) >> np.uint64(56)) << np.uint64(8 * w)
-    return m
+    return _masks8_1(rows8, t, qs8[q], tp8)[0]
 
 
 @jit()
@@ -440,6 +488,17 @@ def _screen_columns(qcol, S):
         for l in range(qcol.shape[1]):
             j = qcol[q, l]
             out[q, l] = S if j < 0 else j
+    return out
+
+
+@jit()
+def _screen_columns8(qcol, S):
+    """``qcol`` with untyped locus ``l`` pointing at the 8-bit tables' row ``S + l``."""
+    out = np.empty(qcol.shape, dtype=np.int32)
+    for q in range(qcol.shape[0]):
+        for l in range(qcol.shape[1]):
+            j = qcol[q, l]
+            out[q, l] = S + l if j < 0 else j
     return out
 
 
@@ -544,6 +603,53 @@ def _columns(qg, offsets, out):
             out[q, l] = -1 if g < 0 else offsets[l] + g
 
 
+@jit(inline="always")
+def _second_pass(m8, t8, q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank,
+                 c_rank, log_tab, incons, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
+    """The 16-bit pass and the exact score for query ``q`` over the lanes ``m8``
+    of 64-case tile ``t8`` that passed the first pass (each 32-case half with a
+    lane left).  Returns (next hit number, rows and values read, pairs scored)."""
+    T = rows.shape[0]
+    reads = 0
+    exact_pairs = 0
+    for h in range(2):
+        t = 2 * t8 + h
+        mh = (m8 >> np.uint64(32 * h)) & _ALL32
+        if t >= T or mh == 0:
+            continue
+        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+        reads += nr
+        m &= mh
+        if m != 0:
+            n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol,
+                                     max_skip, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
+            exact_pairs += ne
+            reads += nr
+    return n, reads, exact_pairs
+
+
+@jit(inline="always")
+def _pass16(t, q0, q1, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank, c_rank,
+            log_tab, incons, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
+    """The 16-bit pass alone (then the exact score) for queries ``q0 .. q1 - 1``
+    against 32-case tile ``t``.  Returns as :func:`_second_pass`."""
+    Tt = rows[t]
+    tt = thr[t]
+    lt = lo[t]
+    et = exact_tile[t] != 0
+    reads = 0
+    exact_pairs = 0
+    for q in range(q0, q1):
+        m, nr = _lanes(Tt, qs, q, nq, tt, lt, max_skip, et, skip_packed)
+        reads += nr
+        if m != 0:
+            n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol,
+                                     max_skip, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
+            exact_pairs += ne
+            reads += nr
+    return n, reads, exact_pairs
+
+
 @jit()
 def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typed, qcol, q_rank, c_rank,
                canonical, log_t, max_skip, skip_packed, out_q, out_c, out_s, out_nc, out_ni, stats):
@@ -567,58 +673,71 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
     Q = qcol.shape[0]
     L = qcol.shape[1]
     qs = _screen_columns(qcol, log_tab.shape[1])
+    qs8 = _screen_columns8(qcol, log_tab.shape[1])
     nq = _typed_counts(qcol)
     n = 0
     reads = 0
     exact_pairs = 0
-    for t8 in range(T8):
-        R8 = rows8[t8]
-        tp = tp8[t8]
-        rest = 0                     # queries from here on: the 16-bit pass alone
-        if tp > 127:
-            rest = Q                 # no lane can pass
-        elif tp > 0 and use8[t8] != 0:
-            rest = Q
+    t8 = 0
+    while t8 < T8:
+        g = min(_K8, T8 - t8)
+        group = g == _K8             # K tiles with an active first pass: screened together
+        for k in range(g):
+            if tp8[t8 + k] <= 0 or use8[t8 + k] == 0:
+                group = False
+        if group:
+            rest = Q                 # queries from here on: the 16-bit pass alone
             passed = 0
             for q in range(Q):
-                if q == _ADAPT and 4 * passed > _ADAPT:
+                if q == _ADAPT and 4 * passed > _K8 * _ADAPT:
                     rest = q         # the first pass lets too many through here
-                    use8[t8] = 0
+                    for k in range(_K8):
+                        use8[t8 + k] = 0
                     break
-                m8 = _lanes8(R8, qs, q, tp)
-                reads += L
-                if m8 == 0:
-                    continue
-                passed += 1
-                for h in range(2):
-                    t = 2 * t8 + h
-                    mh = (m8 >> np.uint64(32 * h)) & _ALL32
-                    if t >= T or mh == 0:
-                        continue
-                    m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
-                                   skip_packed)
-                    reads += nr
-                    m &= mh
-                    if m != 0:
-                        n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons,
-                                                 typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
-                                                 out_ni, n)
-                        exact_pairs += ne
+                ms = _masks8_k(rows8, t8, qs8[q], tp8)
+                reads += _K8 * L
+                for k in range(_K8):
+                    if ms[k] != 0:
+                        passed += 1
+                        n, nr, ne = _second_pass(ms[k], t8 + k, q, rows, qs, nq, thr, lo, exact_tile, max_skip,
+                                                 skip_packed, canonical, q_rank, c_rank, log_tab, incons,
+                                                 typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
                         reads += nr
-        for t in range(2 * t8, min(T, 2 * t8 + 2)):
-            Tt = rows[t]
-            tt = thr[t]
-            lt = lo[t]
-            et = exact_tile[t] != 0
-            for q in range(rest, Q):
-                m, nr = _lanes(Tt, qs, q, nq, tt, lt, max_skip, et, skip_packed)
+                        exact_pairs += ne
+            for t in range(2 * t8, min(T, 2 * (t8 + g))):
+                n, nr, ne = _pass16(t, rest, Q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
+                                    canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
+                                    out_c, out_s, out_nc, out_ni, n)
                 reads += nr
-                if m != 0:
-                    n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons,
-                                             typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
-                                             out_ni, n)
-                    exact_pairs += ne
+                exact_pairs += ne
+        else:
+            for t1 in range(t8, t8 + g):
+                rest = 0
+                if tp8[t1] > 0 and use8[t1] != 0:
+                    rest = Q
+                    passed = 0
+                    for q in range(Q):
+                        if q == _ADAPT and 4 * passed > _ADAPT:
+                            rest = q
+                            use8[t1] = 0
+                            break
+                        m8 = _lanes8(rows8, t1, qs8, q, tp8)
+                        reads += L
+                        if m8 != 0:
+                            passed += 1
+                            n, nr, ne = _second_pass(m8, t1, q, rows, qs, nq, thr, lo, exact_tile, max_skip,
+                                                     skip_packed, canonical, q_rank, c_rank, log_tab, incons,
+                                                     typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni,
+                                                     n)
+                            reads += nr
+                            exact_pairs += ne
+                for t in range(2 * t1, min(T, 2 * t1 + 2)):
+                    n, nr, ne = _pass16(t, rest, Q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
+                                        canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
+                                        out_c, out_s, out_nc, out_ni, n)
                     reads += nr
+                    exact_pairs += ne
+        t8 += g
     stats[0] += reads
     stats[1] += exact_pairs
     return n
@@ -635,6 +754,7 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
     T = rows.shape[0]
     T8 = rows8.shape[0]
     qs = _screen_columns(qcol, log_tab.shape[1])
+    qs8 = _screen_columns8(qcol, log_tab.shape[1])
     nq = _typed_counts(qcol)
     B = 2048
     nb = (Q + B - 1) // B
@@ -644,12 +764,9 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
         for q in range(q0, q1):
             out_n[q] = 0
         for t8 in range(T8):
-            R8 = rows8[t8]
             tp = tp8[t8]
             rest = q0
-            if tp > 127:
-                rest = q1
-            elif tp > 0 and use8[t8] != 0:
+            if tp > 0 and use8[t8] != 0:
                 rest = q1
                 passed = 0
                 for q in range(q0, q1):
@@ -657,7 +774,7 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
                         rest = q
                         use8[t8] = 0
                         break
-                    m8 = _lanes8(R8, qs, q, tp)
+                    m8 = _lanes8(rows8, t8, qs8, q, tp8)
                     if m8 == 0:
                         continue
                     passed += 1
@@ -715,10 +832,10 @@ def lane_masks8(rows8, tp8, qcol, S, out):
     """``out[q, t8]``: the 8-bit first pass's lane mask of query ``q`` and 64-case
     tile ``t8`` (bit j = case 64 t8 + j; tested on its own against exhaustive
     scores)."""
-    qs = _screen_columns(qcol, S)
+    qs8 = _screen_columns8(qcol, S)
     for t in range(rows8.shape[0]):
         for q in range(qcol.shape[0]):
-            out[q, t] = _lanes8(rows8[t], qs, q, tp8[t])
+            out[q, t] = _lanes8(rows8, t, qs8, q, tp8)
 
 
 @jit()
