@@ -6,9 +6,9 @@ that both the query and the case typed.
 
 The work is done by the project's one scoring kernel,
 :func:`kinship.kernels.score.score_rows`: two exact integer upper-bound
-screens over the block's packed tables (first 64 cases per 64-byte row in 8-bit
-fields, then, for the 32-case halves with a case left, 32 cases per row in
-16-bit fields), then the exact float64 score, loci ``0 .. L-1``, of every pair
+screens over the block's packed tables (first 64 cases per 64-byte row in
+saturating 8-bit fields, then, for the 32-case halves with a case left, 32
+cases per row in 16-bit fields), then the exact float64 score, loci ``0 .. L-1``, of every pair
 that passes both.  The screen only removes pairs whose LR provably cannot
 reach the threshold, and the reported value is the exact score, so a screened
 scan returns exactly the pairs and values of an exhaustive one (the same

@@ -5,49 +5,76 @@ relationships, identity), in :func:`kinship.search.score` and in the engine.
 
 Three passes
 ------------
-0. **First pass, 8 bits** (an exact upper bound, integer arithmetic).  Each
-   case's log10 table is rounded *up* to a coarse grid and packed, 64 cases side
-   by side, into one 64-byte row per genotype: eight ``uint64`` words of eight
-   8-bit fields (:attr:`PackedTables.rows8`).  One query against 64 cases is one
-   row load and eight 64-bit additions per locus, with no branch: a locus the
-   query did not type reads an extra row ``S`` that holds the value 0 for every
-   case.  A (query, 64-case tile) with no lane left is done; otherwise
+0. **First pass, 8 bits, saturating** (an exact upper bound, integer
+   arithmetic).  Each case's log10 table is rounded *up* to a grid chosen per
+   64-case tile and packed, 64 cases side by side, into one 64-byte row per
+   genotype: byte ``k`` is case ``64 t + k`` (:attr:`PackedTables.rows8`).  One
+   query against 64 cases is one row load and one *saturating* byte addition
+   (``vpaddusb``: each sum stops at 255) per locus, with no branch: a locus the
+   query did not type reads an extra row ``S + l`` that holds the value 0 at
+   locus ``l`` for every case; four tiles share each read of the query's
+   columns.  A (query, 64-case tile) with no lane left is done; otherwise
 1. **Second pass, 16 bits** (an exact upper bound on a finer grid).  The same
    for 32 cases a row, four 16-bit fields per word (:attr:`PackedTables.rows`),
    run for each 32-case half that kept a lane; a lane must pass both.  No
    branch per locus here either: an untyped locus reads a row of zeros ``S``
    and the test is offset by the loci the query typed, counted once per call.  A
-   23-locus tile with ~2,500 genotype rows is about 160 kB in either form, so
-   it stays in L2 cache while a block of queries streams past it.
+   tile of 23 loci (CODIS 20, Penta D, Penta E and SE33 with NIST 1036
+   alleles: 4,279 genotype rows) is 275 kB in either form, so it stays in L2
+   cache while a block of queries streams past it.
 2. **Exact score** of every pair that passes both: the float64 sum of
    ``log10 T`` over the loci both typed, in locus order ``0 .. L-1``, the same
    operations as :func:`score_all` and the NumPy baselines.  A pair is reported
    when this exact value reaches the threshold.
 
-The first pass removes nearly every unrelated pair for the modes with
-exclusions (parent-child, case, identity).  For full siblings no 8-bit grid
-separates the pairs (every locus value is within about one log10 unit of 0),
-so a 64-case tile whose first pass lets more than a quarter of the first 64
-queries of a call through is screened by the 16-bit pass alone for the rest of the call
-and in later calls (this changes the speed only, never the hits).
+Saturation is what makes the first pass work for every mode.  Without it
+(the design before, eight fields in a 64-bit word), the fields' sums had to
+stay below 128 whatever the query, so a tile's grid was set by the largest
+value of every locus (a shared rare allele: 2-3 log10 units a locus) and came
+out near 1 log10 unit: parent-child tables passed a quarter of their 32-case
+halves and full siblings (every value within about one log10 unit of 0)
+nearly all.  With saturating fields only the *test* must fit 8 bits: a sum
+that reaches 255 is clamped there and still passes, so large values cost
+nothing and each locus needs room only below 0.  On 23 loci at LR 1e4 the
+grid is 4.5 units per log10 unit (parent-child, case, identity: floors 2 log10
+units deep) to 11.5 (full siblings, whose values never go below log10 1/4),
+and a few lanes in 10^5 of unrelated pairs pass, in every mode (measured on
+8,192 references, ``benchmarks/README.md``).
 
 Why the first pass never drops a hit.  In a 64-case tile with grid ``s``
-(grid units per log10 unit) and floor ``lo = -ceil(2 s) <= 0``, the field of a
-value ``v`` is ``u = max(ceil(s v), lo) - lo`` (``-inf``, NaN and, for
-``max_skip > 0``, inconsistent entries: ``u = 0``), and the field of a locus
-either side did not type is ``-lo`` (the value 0).  Let ``E`` be a pair's exact
-sum and ``n_i`` its skipped inconsistent loci.  Per locus ``u >= s v - lo`` for
-every locus that enters ``E`` and ``u = 0 = s 0 - lo + lo`` for a skipped one,
-so ``sum u >= s E - L lo + n_i lo >= s E - L lo + max_skip lo`` (``lo <= 0``,
-``n_i <= max_skip`` for any pair that can be a hit).  A hit has ``E >= log_t``,
-so its field sum is at least ``tp = floor(s log_t - 1e-6) - L lo (+ max_skip
-lo)`` (:meth:`PackedTables.thresholds8`; the ``1e-6`` grid units cover the float
-rounding, as below).  The grid is the finest of :data:`_SCALES8` for which
-``sum_l (hi_l - lo) <= 127`` with ``hi_l = ceil(s max(0, max v at locus l))``,
-so no field sum exceeds 127: adding ``128 - tp`` to every field never carries
-into the next and sets a field's high bit exactly when its sum is ``>= tp``.
-A tile with a ``+inf`` entry or for which no grid fits passes every lane to the
-16-bit pass.  A NaN pair (0/0) is never a hit, so its fields do not matter.
+(grid units per log10 unit) and per-locus floors ``lo_l <= 0``, the field of
+a value ``v`` at locus ``l`` is ``u = min(max(ceil(s v), lo_l) - lo_l, 255)``
+(``-inf``, NaN and, for ``max_skip > 0``, inconsistent entries: ``u = 0``;
+``+inf``: 255), and a locus either side did not type has the field of the
+value 0, ``-lo_l``.  The pass computes, per lane, the saturated sum ``A``:
+adding ``x >= 0`` to ``a`` gives ``min(a + x, 255)``, so by induction ``A =
+min(sum_l u_l, 255)`` (once 255 is reached it stays).  Let ``E`` be a pair's
+exact sum and ``K`` its skipped inconsistent loci (``|K| <= max_skip`` for any
+pair that can be a hit).  If some ``u_l`` was clamped at 255 then ``A = 255``.
+Otherwise per locus ``u_l >= s v_l - lo_l`` for every locus that enters ``E``
+(raising to the floor and rounding up only increase it) and ``u_l = 0 = (-lo_l)
++ lo_l`` for ``l`` in ``K``, so ``sum u >= s E - sum_l lo_l + |K| min_l lo_l >=
+s E - sum_l lo_l + max_skip min_l lo_l``.  A hit has ``E >= log_t``, so its
+field sum is at least ``tp = floor(s log_t - 1e-6) - sum_l lo_l (+ max_skip
+min_l lo_l)`` (:meth:`PackedTables.thresholds8`; the ``1e-6`` grid units
+cover the float rounding, as below), and ``A >= min(tp, 255)``.  The test is
+``A >= tp``, used only for ``1 <= tp <= 255``: then a hit passes.  For ``tp
+<= 0`` every lane passes; for ``tp > 255`` (a threshold too high for the 8
+bits on this tile's grid) the pass is not run and the 16-bit pass decides.
+The grid is chosen so that the test fits for every threshold up to LR 10^8:
+``s`` is the finest of 16, 15.875, .., 0.5 for which ``ceil(8 s) + sum_l d_l
+<= 255`` with ``d_l = min(ceil(2 s), ceil(-s m_l))`` (``m_l`` the tile's
+lowest value at locus ``l``, ``-inf`` counting as below any floor); then ``lo_l
+= -d_l``.  (With very many loci no grid keeps 2 log10 units for each; the
+coarsest then gets the floors that fit, down to 0: still an upper bound.)  A
+NaN pair (0/0) is never a hit, so its fields do not matter.  A 64-case tile
+whose first pass lets more than a quarter of the first 64 queries of a call
+through (a low threshold) is screened by the 16-bit pass alone for the rest of
+the call and in later calls (speed only, never the hits).
+
+The addition is emitted as LLVM IR (``llvm.uadd.sat`` on a ``<64 x i8>``
+vector, :func:`_sat_masks8`); LLVM lowers it to one AVX-512BW instruction, two
+AVX2 ones or four SSE2 ones, as the CPU has.
 
 Why the 16-bit pass never drops a hit.  Field values are ``u = ceil(s v) - lo``
 (``v = log10 T``, ``s`` the tile's scale, ``lo <= 0`` the tile's floor in grid
