@@ -490,7 +490,7 @@ def _sat_masks8(K):
 
 
 #: 64-case tiles the 8-bit pass screens together (sharing the query's column reads)
-_K8 = 4
+_K8 = 4                     # (score_rows spells out the 4 masks)
 _masks8_1 = _sat_masks8(1)
 _masks8_k = _sat_masks8(_K8)
 
@@ -722,7 +722,8 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
                         use8[t8 + k] = 0
                     break
                 ms = _masks8_k(rows8, t8, qs8[q], tp8)
-                reads += _K8 * L
+                if (ms[0] | ms[1] | ms[2] | ms[3]) == 0:     # nearly always: no lane left
+                    continue
                 for k in range(_K8):
                     if ms[k] != 0:
                         passed += 1
@@ -731,6 +732,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
                                                  typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
                         reads += nr
                         exact_pairs += ne
+            reads += _K8 * L * rest
             for t in range(2 * t8, min(T, 2 * (t8 + g))):
                 n, nr, ne = _pass16(t, rest, Q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
                                     canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
