@@ -73,7 +73,7 @@ def test_kernel_screened_duo(benchmark, duo_block):
 
 @pytest.fixture(scope="module")
 def case_block(model):
-    """Couples: the tables the 8-bit first pass screens best (see README)."""
+    """Couples (case tables; the first pass screens every mode alike, see README)."""
     refs = random_codes(model, 512, 5)
     cases = [{"id": i, "relatives": [("F", "father", "male", refs[2 * i]),
                                      ("M", "mother", "female", refs[2 * i + 1])]} for i in range(256)]
