@@ -13,6 +13,7 @@ first pass must also do its job on these tables: it lets through few lanes.
 """
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,7 +25,7 @@ import kinship
 from engine.kernels import score_tile, scores_numpy
 from kinship.kernels.score import lane_masks8, pack_tables, query_columns
 from kinship.markers import CODIS_CORE_20
-from kinship.search import ScoringModel
+from kinship.search import ScoringModel, score, score_exhaustive
 
 N_REFS = 300
 MODES = ["parent-child", "full-sibling", "case", "identity"]
@@ -45,7 +46,8 @@ def world():
                       mut, 0.0)
     rng = np.random.default_rng(11)
     refs = _codes(sm, 2 * N_REFS, rng)
-    # queries: 150 unrelated, 150 copies of a reference with 0-6 loci redrawn
+    # queries: 150 unrelated, 150 copies of a reference with 0-6 loci redrawn and
+    # one allele of each locus at random, 40 copies with 0-2 loci redrawn
     q = _codes(sm, 300, rng)
     for i in range(150, 300):
         r = refs[rng.integers(N_REFS)].copy()
@@ -54,9 +56,15 @@ def world():
         swap = rng.random(len(sm.loci)) < 0.5          # one allele of each locus from elsewhere
         r[swap, 1] = q[i, swap, 1]
         q[i] = r
+    same = refs[rng.integers(N_REFS, size=40)].copy()   # 40 copies with 0-2 loci redrawn
+    for i in range(40):
+        redo = rng.choice(len(sm.loci), size=i % 3, replace=False)
+        same[i, redo] = _codes(sm, 1, rng)[0, redo]
+    q = np.concatenate([q, same])
     qg = sm.genotype_indices(q).astype(np.int32)
     qg[rng.random(qg.shape) < 0.05] = -1
     tabs = {}
+    compiled = {}
     for mode in MODES:
         if mode == "case":
             ct = sm.compile_cases([{"id": i, "relatives": [("F", "father", "male", refs[2 * i]),
@@ -64,19 +72,20 @@ def world():
                                    for i in range(N_REFS)])
         else:
             ct = sm.compile_pairwise(mode, list(range(N_REFS)), refs[:N_REFS])
+        compiled[mode] = ct
         typed = np.ascontiguousarray(ct.typed, dtype=np.uint8)
         typed[rng.random(typed.shape) < 0.05] = 0
         tabs[mode] = SimpleNamespace(log_tab=np.ascontiguousarray(ct.log10()),
                                      incons=np.ascontiguousarray(ct.inconsistent, dtype=np.uint8),
                                      typed=typed, offsets=np.asarray(ct.offsets, dtype=np.int64))
-    return tabs, qg
+    return tabs, qg, compiled
 
 
 @settings(max_examples=40, deadline=None)
 @given(mode=st.sampled_from(MODES), max_skip=st.integers(0, 2), rank=st.floats(0, 1),
        thr=st.floats(-2, 12), where=st.sampled_from(["score", "below", "above", "free"]))
 def test_screen_equals_exhaustive_on_kinship_tables(world, mode, max_skip, rank, thr, where):
-    tabs, qg = world
+    tabs, qg, _ = world
     t = tabs[mode]
     if mode != "identity":
         max_skip = 0
@@ -100,7 +109,7 @@ def test_screen_equals_exhaustive_on_kinship_tables(world, mode, max_skip, rank,
 def test_first_pass_screens_kinship_tables(world, mode):
     """At LR 1e4 every tile's first pass is on and lets through under 1 % of
     the lanes of unrelated queries (it used to pass most full-sibling lanes)."""
-    tabs, qg = world
+    tabs, qg, _ = world
     t = tabs[mode]
     skip = mode == "identity"
     pk = pack_tables(t.log_tab, t.incons, t.typed, t.offsets, skip=skip)
@@ -162,3 +171,27 @@ def test_packing_by_hand():
         masks[:] = 0
         lane_masks8(pk.rows8, pk.thresholds8(x + 2 / 16), qcol, L * n, masks)
         assert not (int(masks[0, 0]) >> c) & 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_library_score_equals_exhaustive(world, mode):
+    """:func:`kinship.search.score` (queries in parallel blocks, the same passes)
+    on the same tables: the hits and values of the exhaustive scan, each
+    query's cases in order, at thresholds from the highest scores down."""
+    tabs, qg, compiled = world
+    ct = compiled[mode]
+    skip = 1 if mode == "identity" else 0
+    full = score_exhaustive(ct, qg)
+    if skip:          # identity with max_skip: the kernel's NumPy reference leaves the loci out
+        full = scores_numpy(np.ascontiguousarray(ct.log10()), ct.inconsistent.astype(np.uint8),
+                            ct.typed.astype(np.uint8), np.asarray(ct.offsets), qg, skip)
+    top = np.sort(full[np.isfinite(full)])[::-1]
+    assert len(top) > 30
+    for log_t in (top[0], top[5], top[30], top[len(top) // 2], 4.0, 0.0):
+        t = 10.0 ** float(log_t)
+        log_t = math.log10(t)                       # the threshold as score() sees it
+        hits = score(ct, qg, threshold=t, max_skip=skip)
+        got = list(zip(hits.query.tolist(), hits.case.tolist(), hits.log10_lr.tolist()))
+        with np.errstate(invalid="ignore"):
+            want = [(i, j, full[i, j]) for i, j in zip(*np.nonzero(full >= log_t))]
+        assert got == want

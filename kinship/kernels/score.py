@@ -792,36 +792,78 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
         q1 = min(Q, q0 + B)
         for q in range(q0, q1):
             out_n[q] = 0
-        for t8 in range(T8):
-            tp = tp8[t8]
-            rest = q0
-            if tp > 0 and use8[t8] != 0:
+        t8 = 0
+        while t8 < T8:
+            g = min(_K8, T8 - t8)
+            group = g == _K8
+            for k in range(g):
+                if tp8[t8 + k] <= 0 or use8[t8 + k] == 0:
+                    group = False
+            if group:                # as in score_rows: 4 tiles screened together
                 rest = q1
                 passed = 0
                 for q in range(q0, q1):
-                    if q - q0 == _ADAPT and 4 * passed > _ADAPT:
+                    if q - q0 == _ADAPT and 4 * passed > _K8 * _ADAPT:
                         rest = q
-                        use8[t8] = 0
+                        for k in range(_K8):
+                            use8[t8 + k] = 0
                         break
-                    m8 = _lanes8(rows8, t8, qs8, q, tp8)
-                    if m8 == 0:
+                    ms = _masks8_k(rows8, t8, qs8[q], tp8)
+                    if (ms[0] | ms[1] | ms[2] | ms[3]) == 0:
                         continue
-                    passed += 1
-                    for h in range(2):
-                        t = 2 * t8 + h
-                        mh = (m8 >> np.uint64(32 * h)) & _ALL32
-                        if t >= T or mh == 0:
-                            continue
+                    for k in range(_K8):
+                        if ms[k] != 0:
+                            passed += 1
+                            _second_pass_hits(ms[k], t8 + k, q, C, rows, qs, nq, thr, lo, exact_tile, max_skip,
+                                              skip_packed, log_tab, incons, typed, qcol, log_t, cap, out_case,
+                                              out_score, out_nc, out_ni, out_n)
+                for t in range(2 * t8, min(T, 2 * (t8 + g))):
+                    for q in range(rest, q1):
                         m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                        skip_packed)
-                        _query_hits(m & mh, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
+                        _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
                                     cap, out_case, out_score, out_nc, out_ni, out_n)
-            for t in range(2 * t8, min(T, 2 * t8 + 2)):
-                for q in range(rest, q1):
-                    m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
-                                   skip_packed)
-                    _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
-                                cap, out_case, out_score, out_nc, out_ni, out_n)
+                t8 += g
+                continue
+            for t1 in range(t8, t8 + g):
+                rest = q0
+                if tp8[t1] > 0 and use8[t1] != 0:
+                    rest = q1
+                    passed = 0
+                    for q in range(q0, q1):
+                        if q - q0 == _ADAPT and 4 * passed > _ADAPT:
+                            rest = q
+                            use8[t1] = 0
+                            break
+                        m8 = _lanes8(rows8, t1, qs8, q, tp8)
+                        if m8 == 0:
+                            continue
+                        passed += 1
+                        _second_pass_hits(m8, t1, q, C, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
+                                          log_tab, incons, typed, qcol, log_t, cap, out_case, out_score, out_nc,
+                                          out_ni, out_n)
+                for t in range(2 * t1, min(T, 2 * t1 + 2)):
+                    for q in range(rest, q1):
+                        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                                       skip_packed)
+                        _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
+                                    cap, out_case, out_score, out_nc, out_ni, out_n)
+            t8 += g
+
+
+@jit(inline="always")
+def _second_pass_hits(m8, t8, q, C, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed, log_tab, incons,
+                      typed, qcol, log_t, cap, out_case, out_score, out_nc, out_ni, out_n):
+    """:func:`_second_pass` for :func:`score_queries` (hits per query)."""
+    T = rows.shape[0]
+    for h in range(2):
+        t = 2 * t8 + h
+        mh = (m8 >> np.uint64(32 * h)) & _ALL32
+        if t >= T or mh == 0:
+            continue
+        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+        _query_hits(m & mh, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap, out_case,
+                    out_score, out_nc, out_ni, out_n)
 
 
 @jit(inline="always")
