@@ -4,12 +4,16 @@ Parent-child and full-sibling tables (stepwise mutation: no -inf, full siblings
 never below LR 1/4 a locus), couple cases and identity, 23 loci, compiled by
 :class:`kinship.search.ScoringModel` for 300 references (five 64-case tiles:
 one group of four screened together, one alone).  Queries are unrelated
-profiles and relatives planted by copying a reference and changing alleles at
-a few loci (so that many pairs sit near any threshold); loci are left untyped
-on either side.  The kernel's hits must equal those of the plain NumPy scan of
-every pair (``engine.kernels.scores_numpy``), exactly, at thresholds placed on
-a pair's score and one ulp either side, with identity's ``max_skip``.  The
-first pass must also do its job on these tables: it lets through few lanes.
+profiles, relatives planted by copying a reference and changing alleles at a
+few loci (so that many pairs sit near any threshold), and near-copies of
+references (for identity); loci are left untyped on either side.  The
+engine's kernel (``engine.kernels.score_tile``) must return exactly the hits
+and values of the plain NumPy scan of every pair (``engine.kernels.
+scores_numpy``), at thresholds placed on a pair's score and one ulp either
+side, with identity's ``max_skip``; so must the library's parallel kernel
+(``kinship.search.score``, against ``score_exhaustive``).  The first pass must
+also do its job on these tables: it lets through few lanes.  And the packing
+and the test, by hand, on values that lie on the grid.
 """
 from __future__ import annotations
 
