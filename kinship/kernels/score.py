@@ -31,9 +31,9 @@ Saturation is what makes the first pass work for every mode.  Without it
 (the design before, eight fields in a 64-bit word), the fields' sums had to
 stay below 128 whatever the query, so a tile's grid was set by the largest
 value of every locus (a shared rare allele: 2-3 log10 units a locus) and came
-out near 1 log10 unit: parent-child tables passed a quarter of their 32-case
-halves and full siblings (every value within about one log10 unit of 0)
-nearly all.  With saturating fields only the *test* must fit 8 bits: a sum
+out near 1 log10 unit: parent-child tables passed 31 % of their 64-case
+tiles and full siblings (every value within about one log10 unit of 0) 95 %
+of the lanes.  With saturating fields only the *test* must fit 8 bits: a sum
 that reaches 255 is clamped there and still passes, so large values cost
 nothing and each locus needs room only below 0.  On 23 loci at LR 1e4 the
 grid is 4.5 units per log10 unit (parent-child, case, identity: floors 2 log10
@@ -68,9 +68,10 @@ lowest value at locus ``l``, ``-inf`` counting as below any floor); then ``lo_l
 = -d_l``.  (With very many loci no grid keeps 2 log10 units for each; the
 coarsest then gets the floors that fit, down to 0: still an upper bound.)  A
 NaN pair (0/0) is never a hit, so its fields do not matter.  A 64-case tile
-whose first pass lets more than a quarter of the first 64 queries of a call
-through (a low threshold) is screened by the 16-bit pass alone for the rest of
-the call and in later calls (speed only, never the hits).
+(or a group of four screened together) whose first pass lets more than a
+quarter of the first 64 queries of a call through, per tile on average (a low
+threshold), is screened by the 16-bit pass alone for the rest of the call and
+in later calls (speed only, never the hits).
 
 The addition is emitted as LLVM IR (``llvm.uadd.sat`` on a ``<64 x i8>``
 vector, :func:`_sat_masks8`); LLVM lowers it to one AVX-512BW instruction, two
@@ -684,11 +685,13 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
     releases the GIL).
 
     For each 64-case tile and query: the 8-bit first pass (``rows8``, ``tp8`` =
-    :meth:`PackedTables.thresholds8`, ``use8`` = :attr:`PackedTables.use8`),
-    then for each 32-case half with a lane left the 16-bit pass (``rows``,
+    :meth:`PackedTables.thresholds8`, ``use8`` = :attr:`PackedTables.use8`;
+    groups of four tiles whose first pass is on are screened together), then
+    for each 32-case half with a lane left the 16-bit pass (``rows``,
     ``thr``), then the exact score of the lanes that passed both; where the
-    first pass cannot screen (no grid, or it lets more than a quarter of the
-    first 64 queries through) the 16-bit pass alone, 32-case tile by tile.
+    first pass is off (``tp8 <= 0``: the threshold is out of its range; or it
+    lets more than a quarter of the first 64 queries through) the 16-bit pass
+    alone, 32-case tile by tile.
     Writes hits ``(q, c, log10 LR, compared, inconsistent)`` to the ``out_*``
     arrays up to their length (in an order that depends on which passes ran:
     callers sort them) and returns the number of hits (call again with larger
