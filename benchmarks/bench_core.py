@@ -72,6 +72,23 @@ def test_kernel_screened_duo(benchmark, duo_block):
 
 
 @pytest.fixture(scope="module")
+def sibling_block(model):
+    """Full siblings: no exclusions, every value within about 1 log10 unit of 0
+    (the tables the saturating first pass was made for, see README)."""
+    refs = random_codes(model, 256, 7)
+    tab = model.compile_pairwise("full-sibling", list(range(256)), refs)
+    qg = model.genotype_indices(random_codes(model, 20000, 8))
+    score(tab, qg[:10])
+    return tab, qg
+
+
+def test_kernel_screened_full_sibling(benchmark, sibling_block):
+    tab, qg = sibling_block
+    benchmark.extra_info.update(pairs=len(tab) * len(qg), loci=len(tab.loci))
+    benchmark(score, tab, qg, 1e4)
+
+
+@pytest.fixture(scope="module")
 def case_block(model):
     """Couples (case tables; the first pass screens every mode alike, see README)."""
     refs = random_codes(model, 512, 5)
