@@ -60,9 +60,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from .job import Y_MODE
+from .taskbase import TaskResult, chance_work, compile_work
+
 __all__ = ["ChanceSpec", "make_spec", "ModeChance", "sample_mask", "run_chance_task",
            "group_label", "query_dropout_tag", "chance_fp",
-           "aggregate", "annotate", "CHANCE_SCHEMA", "rows_from_table", "GRID_PER_DECADE"]
+           "aggregate", "annotate", "mode_chances", "CHANCE_SCHEMA", "rows_from_table", "GRID_PER_DECADE"]
 
 GRID_PER_DECADE = 20
 GRID_TOP = 100.0
@@ -160,29 +163,26 @@ def run_chance_task(ctx, task, queries, progress=None):
     """Exceedance of every table of the block's units: a TaskResult whose table
     has :data:`CHANCE_SCHEMA` rows (one per unit and query-sex group).
     ``progress(work)``: called after the compilation and after each unit's values
-    (work units of :func:`engine.task.work_of`)."""
+    (work units of :func:`engine.taskbase.work_of`)."""
     from kinship.chance import exceedance
     from kinship.search import CaseTables
 
     from .compile import cached_block
     from .model import get_model
-    from .task import TaskResult
 
     spec = ctx.chance
     mode = task.mode
     block = task.block
-    from .task import _CHANCE_DEFAULT, _COMPILE_DEFAULT, CHANCE_WORK, COMPILE_WORK
-
     # the block's tables for each dropout of the queries (one set without dropout)
     qd = getattr(queries, "dropout", None)
     dvals = sorted(set(np.asarray(qd, dtype=np.float64).tolist())) if qd is not None and len(qd) else [0.0]
     dc = float(getattr(ctx.model, "dropin", 0.0))
     groups = [(d, grp) for d in dvals for grp in cached_block(ctx, mode, block, queries, d).groups]
     if progress is not None and task.compiles:
-        progress(COMPILE_WORK.get(mode, _COMPILE_DEFAULT) * len(block))
+        progress(compile_work(mode) * len(block))
     # a unit in two query-sex groups is computed twice: the block's work spread over both
     n_entries = sum(len(g.units) for _, g in groups) or 1
-    per_entry = CHANCE_WORK.get(mode, _CHANCE_DEFAULT) * len(block) // n_entries
+    per_entry = chance_work(mode) * len(block) // n_entries
     model = get_model(ctx.model)
     skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
     th = np.asarray(spec.thresholds)
@@ -386,3 +386,70 @@ def annotate(hits: pa.Table, chance: dict) -> pa.Table:
     i = hits.schema.get_field_index("expected_chance_hits")
     return hits.set_column(i, hits.schema.field(i),
                            pa.array(vals, pa.float64(), mask=np.isnan(vals)))
+
+
+def mode_chances(cspec, plans, units, sampled, chance_rows, queries, cases, spec, search, notes,
+                 qd_tag=""):
+    """Each mode's expected chance hits (:func:`engine.chance.aggregate`) and the
+    state table of the per-unit values.  Queries of different dropout are compared
+    with different tables: each (sex group, query dropout) group of a unit has its
+    own exceedance (:func:`engine.chance.group_label`), weighted by its queries."""
+    nq = len(queries)
+    qd = np.asarray(queries.dropout, dtype=np.float64)
+    dvals = sorted(set(qd.tolist())) or [0.0]
+    sex = np.asarray(queries.sex, dtype=object)
+    out, keep, fps = {}, {}, {}
+    for p in plans:
+        if p.mode == Y_MODE:
+            continue
+        kind, r_ids, r_fp = units[p.mode]
+        N = len(r_ids)
+        rows = {}
+        for i in np.nonzero(sampled[p.mode])[0]:
+            u = str(r_ids[i])
+            rows[u] = chance_rows[(p.mode, u)]
+            keep[(p.mode, u)] = rows[u]
+            fps[(p.mode, u)] = chance_fp(r_fp[i], qd_tag)
+        n_m = int(np.count_nonzero(sex == "M"))
+        n_f = int(np.count_nonzero(sex == "F"))
+        weights = {}
+        for d in dvals:
+            at = qd == d
+            n_d = int(at.sum())
+            if p.mode == "case":
+                weights[group_label("", d)] = n_d
+                weights[group_label("M", d)] = int(np.count_nonzero(at & (sex == "M")))
+                weights[group_label("F", d)] = int(np.count_nonzero(at & (sex == "F")))
+            elif p.mode == "duplicates":
+                # each unordered pair once: (n - 1) / 2 per query, spread over the
+                # queries' dropout groups in proportion
+                weights[group_label("", d)] = ((nq - 1) / 2.0 if n_d == nq else
+                                               (nq - 1) / 2.0 * n_d / nq)
+            else:
+                weights[group_label("", d)] = n_d
+        if p.mode == "case":
+            split = cases.needs_sex & spec.sex_dependent
+            n_split = int(split.sum())
+            ncomp = nq * (N - n_split) + (n_m + n_f) * n_split
+            words = f"{nq} queries x {N} cases"
+            if n_split:
+                words += (f" ({n_split} cases with a 'child' reference compared with the "
+                          f"{n_m + n_f} queries of known sex)")
+            unit_word = "cases"
+        elif p.mode == "duplicates":
+            ncomp = nq * (nq - 1) / 2.0
+            words = f"each of the {nq * (nq - 1) // 2} pairs of {nq} queries once"
+            unit_word = "queries"
+        else:
+            ncomp = nq * N
+            words = f"{nq} queries x {N} reference persons"
+            unit_word = "reference persons"
+        skip = search["max_inconsistent"] if p.mode in ("identity", "duplicates") else 0
+        ch = aggregate(cspec, p.mode, r_ids, sampled[p.mode], rows, weights, ncomp, words,
+                       unit_word, skip)
+        if ch.errors:
+            notes.append(f"{p.mode}: chance hits not computed: {len(ch.errors)} tables are not "
+                         f"finite likelihood ratios where the population has mass (first: "
+                         f"{ch.errors[0][:200]})")
+        out[p.mode] = ch
+    return out, rows_to_table(keep, fps)

@@ -37,7 +37,7 @@ import numpy as np
 from .errors import InputError, JobError
 
 __all__ = ["ESTIMATE_STEP", "check_setting", "Dropout", "estimate_codes", "read_sample_file",
-           "DROPOUT_FILE"]
+           "DROPOUT_FILE", "run_note", "samples_csv"]
 
 #: the grid of estimated dropout probabilities
 ESTIMATE_STEP = 0.05
@@ -242,3 +242,35 @@ def counts(d: np.ndarray) -> dict:
     """``{d: number of samples}`` (for the manifest)."""
     u, n = np.unique(np.asarray(d, dtype=np.float64), return_counts=True)
     return {repr(float(a)): int(b) for a, b in zip(u, n)}
+
+
+def run_note(drop, queries, refs) -> str:
+    """The summary's sentence on the dropout model (docs/dropout.md)."""
+    def spread(d):
+        d = np.asarray(d, dtype=np.float64)
+        if len(d) == 0:
+            return "none"
+        u = np.unique(d)
+        return f"{u[0]:g}" if len(u) == 1 else f"{u.min():g} to {u.max():g} ({len(u)} values)"
+
+    refs_d = spread(refs.dropout) if refs is not None else "none"
+    return (f"dropout model on (docs/dropout.md): dropout of the queries {spread(queries.dropout)}, "
+            f"of the references {refs_d}, drop-in {drop.dropin:g}; the value used for each sample "
+            f"is in {DROPOUT_FILE}")
+
+
+def samples_csv(queries, refs) -> bytes:
+    """``dropout.csv``: ``sample_id,role,dropout,source`` for every query and reference
+    (sorted by role and id): the dropout probability each LR of the run used."""
+    lines = ["sample_id,role,dropout,source"]
+    for role, s in (("query", queries), ("reference", refs)):
+        if s is None or len(s) == 0:
+            continue
+        src = s.dropout_src if s.dropout_src is not None else np.full(len(s), "job", dtype=object)
+        ids = np.asarray(s.ids, dtype=object).astype(str)
+        for i in np.argsort(ids, kind="stable"):
+            sid = ids[i]
+            if any(c in sid for c in ',"\n\r'):
+                sid = '"' + sid.replace('"', '""') + '"'
+            lines.append(f"{sid},{role},{float(s.dropout[i])!r},{src[i]}")
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -1,6 +1,6 @@
 """Executors: run the task function in-process (threads) or on Dask distributed.
 
-Both take the same stream of :class:`~engine.task.Task` objects, call
+Both take the same stream of :class:`~engine.taskbase.Task` objects, call
 :func:`engine.task.run_task` for each, and hand every result to ``on_result``
 in the calling thread, which writes the task's checkpoint.  At most
 ``2 x workers`` tasks are in flight, so the reference blocks that the task
@@ -37,7 +37,7 @@ def _describe(task) -> str:
 class Progress:
     """A progress bar with work/s and ETA on a terminal (tqdm), silent otherwise.
 
-    It counts work units (:func:`engine.task.work_of`): a pair scored is one, a
+    It counts work units (:func:`engine.taskbase.work_of`): a pair scored is one, a
     block's table compilation and each chance-hit unit count as the pairs scored in
     the same time, so that the bar reaches its total when every task is done and
     the ETA holds through compile- and chance-heavy tasks.  ``done`` is the work

@@ -1,6 +1,6 @@
 """Merge task outputs (and earlier results) into the ranked hits of a run.
 
-Ranking, one total order everywhere (see :mod:`engine.task`):
+Ranking, one total order everywhere (see :mod:`engine.score`):
 
 * ``rank``: position among the hits of the same query and mode, by log10 LR
   descending, then by the id of the reference unit (``case_id`` in case mode,
@@ -24,15 +24,12 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from .task import HIT_SCHEMA, topk_mask
-from .ylineage import COMBINED_FIELDS, Y_FIELDS
 from .alternatives import ALT_FIELDS
 from .joint import JOINT_FIELDS
+from .taskbase import COMBINED_FIELDS, HIT_SCHEMA, TASK_SCHEMA, Y_FIELDS, topk_mask
 
 __all__ = ["RESULT_SCHEMA", "TASK_SCHEMA", "merge_hits", "ref_keys", "posterior", "search_posteriors"]
 
-#: what a task writes: the columns of every mode, then the y-lineage ones (null elsewhere)
-TASK_SCHEMA = pa.schema(list(HIT_SCHEMA) + Y_FIELDS)
 
 def _hit(*names) -> list:
     return [HIT_SCHEMA.field(n) for n in names]

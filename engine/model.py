@@ -28,7 +28,7 @@ from kinship.tables import genotype_indices  # noqa: F401  (engine.model.genotyp
 
 from .errors import InputError
 
-__all__ = ["ModelSpec", "Recoder", "load_frequencies", "get_model", "sex_dependent"]
+__all__ = ["ModelSpec", "Recoder", "load_frequencies", "resolve_loci", "get_model", "sex_dependent"]
 
 
 def load_frequencies(job):
@@ -115,6 +115,42 @@ def load_frequencies(job):
     source["table_sha256"] = ft.checksum()
     source["population"] = ft.name
     return ft, source
+
+
+def resolve_loci(job, ft, qds, rds):
+    """The loci of a run: those of the datasets (or ``inputs.loci``), each resolved
+    in the frequency table.  Returns ``(table names, dataset names)``, sorted by
+    the table's name; a locus the table lacks is an :class:`InputError`."""
+    import kinship
+
+    ds_loci = list(dict.fromkeys(list(qds.loci) + (list(rds.loci) if rds is not None else [])))
+    wanted = ds_loci
+    if job["inputs"]["loci"]:
+        wanted = []
+        for raw in job["inputs"]["loci"]:
+            try:
+                c = kinship.canonical_locus(raw, extra=tuple(ds_loci))
+            except kinship.LocusError:
+                c = raw
+            if c not in ds_loci:
+                raise InputError(
+                    f"inputs.loci names {raw!r}, but no profile of the datasets is typed at it "
+                    f"(their loci: {', '.join(ds_loci)}). Fix: correct the locus name or remove it"
+                )
+            if c not in wanted:
+                wanted.append(c)
+    missing = [l for l in wanted if l not in ft]
+    if missing:
+        have = [l for l in wanted if l in ft]
+        raise InputError(
+            f"frequency table {ft.name!r} has no locus {', '.join(missing)}, which the profiles "
+            f"are typed at. Fix: use a frequency table that covers "
+            f"{'it' if len(missing) == 1 else 'them'} (inputs.frequencies), or leave "
+            f"{'it' if len(missing) == 1 else 'them'} out with [inputs] loci = "
+            f"[{', '.join(repr(l) for l in have)}]"
+        )
+    pairs = sorted(((ft.resolve_locus(l), l) for l in wanted), key=lambda p: p[0].lower())
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _sha256(path: Path) -> str:

@@ -256,9 +256,8 @@ def power_html(pj: dict | None) -> str:
 def _from_job(job):
     """Case units, model, threshold and database size of a job (the engine's own
     readers: the cases are those the search compares)."""
-    from .api import _resolve_loci
     from .inputs import UnitReader, build_cases, open_input, scan_references
-    from .model import ModelSpec, Recoder, get_model, load_frequencies
+    from .model import ModelSpec, Recoder, get_model, load_frequencies, resolve_loci
 
     v = job.values
     ft, _ = load_frequencies(job)
@@ -267,8 +266,8 @@ def _from_job(job):
                               f"the reference cases")
     rds = open_input(job, "references")
     qds = open_input(job, "queries") if v["inputs"]["queries"] else None
-    loci, ds_names = _resolve_loci(job, ft, qds if qds is not None else rds,
-                                   rds if qds is not None else None)
+    loci, ds_names = resolve_loci(job, ft, qds if qds is not None else rds,
+                                  rds if qds is not None else None)
     extra = {}
     for l, d in zip(loci, ds_names):
         labs = set(rds.alleles.get(d, ()))

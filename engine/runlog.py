@@ -85,7 +85,7 @@ class RunLog:
 
     def start(self, run_id: str, kind: str, job, software: dict, inputs: list, frequencies: dict):
         """``inputs``: ``[(name, dataset path, shards)]`` with ``shards`` as
-        :func:`engine.api._shards` gives them (file, sha256, n_profiles)."""
+        :func:`engine.provenance.shards` gives them (file, sha256, n_profiles)."""
         cmd = _COMMAND if _COMMAND is not None else ["python"] + sys.argv
         lines = [f"== run {run_id[:12]} started ({kind})",
                  f"user: {_user()} on {socket.gethostname()}, pid {os.getpid()}",

@@ -80,28 +80,13 @@ from kinship.cases import RELATIONS, normalize_relation
 
 from .errors import InputError
 from .inputs import open_input
+from .job import Y_MODE
+from .taskbase import TASK_SCHEMA, TaskResult, count_keys, topk_mask
 
-__all__ = ["Y_FIELDS", "COMBINED_FIELDS", "YContext", "YInputs", "load_y_inputs", "y_blocks",
+__all__ = ["YContext", "YInputs", "load_y_inputs", "y_blocks",
            "run_y_task", "combine", "relation_clashes", "RELATION_MEIOSES", "MODE_MEIOSES"]
 
-MODE = "y-lineage"
-
-#: Y columns of every task output (null for autosomal rows)
-Y_FIELDS = [
-    pa.field("y_mismatches", pa.int32(), nullable=True),
-    pa.field("y_steps", pa.int32(), nullable=True),
-    pa.field("y_estimator", pa.string(), nullable=True),
-    pa.field("y_match_probability", pa.float64(), nullable=True),
-    pa.field("y_match_count", pa.int64(), nullable=True),
-    pa.field("y_population_size", pa.int64(), nullable=True),
-    pa.field("y_lr_per_m", pa.string(), nullable=True),
-    pa.field("y_differences", pa.string(), nullable=True),
-]
-#: filled in after the merge (:func:`combine`)
-COMBINED_FIELDS = [
-    pa.field("combined_log10_lr", pa.float64(), nullable=True),
-    pa.field("combined_with", pa.string(), nullable=True),
-]
+MODE = Y_MODE
 
 #: relation of a Y reference to the case's missing person -> paternal meioses
 #: (the vocabulary's :attr:`kinship.cases.Relation.y_meioses`)
@@ -413,8 +398,6 @@ def run_y_task(ctx, task):
     from kinship.ystr.lineage import pair_numerators
     from kinship.ystr.screen import screen
 
-    from .merge import TASK_SCHEMA
-    from .task import TaskResult, _count, topk_mask
 
     y = ctx.y
     block = task.block
@@ -456,8 +439,8 @@ def run_y_task(ctx, task):
     r_local = _ranks(block.unit_ids)[ri[idx0]]
     qid = np.asarray(y.queries.profile_id, dtype=object)[qi[idx0]]
     rkey = np.asarray(block.unit_ids, dtype=object)[ri[idx0]] if len(idx0) else np.zeros(0, object)
-    query_counts = _count(qid)
-    ref_counts = _count(rkey)
+    query_counts = count_keys(qid)
+    ref_counts = count_keys(rkey)
     sel = topk_mask(qi[idx0], s, r_local, ctx.top_k) | topk_mask(r_local, s, q_rank, ctx.case_top_k)
     slots = y.panel.compare_slots
     out = {k: [] for k in TASK_SCHEMA.names}

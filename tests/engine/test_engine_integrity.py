@@ -195,11 +195,12 @@ def test_security_warning_for_plain_tcp_off_loopback():
 
 def test_membership_helpers_match_brute_force():
     """The hash-based membership tests that find queries which are also references
-    (engine.api._isin_ids, _isin_fp) agree with plain Python on random data,
+    (engine.selfpairs.isin_ids, isin_fp) agree with plain Python on random data,
     trailing zero bytes and shared first halves included."""
     import numpy as np
 
-    from engine.api import _isin_fp, _isin_ids
+    from engine.selfpairs import isin_fp as _isin_fp
+    from engine.selfpairs import isin_ids as _isin_ids
 
     rng = np.random.default_rng(3)
     raw = rng.integers(0, 4, size=(300, 16), dtype=np.uint8)

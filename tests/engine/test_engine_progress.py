@@ -9,7 +9,7 @@ import re
 import engine.api as api
 from engine.demo import run_demo
 from engine.job import MODES
-from engine.task import COMPILE_WORK, CHANCE_WORK, work_of
+from engine.taskbase import COMPILE_WORK, CHANCE_WORK, work_of
 
 
 class Recorder(api.Progress):

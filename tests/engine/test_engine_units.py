@@ -16,7 +16,7 @@ from engine.compile import SINGLE_RELATIONS, compile_block
 from engine.inputs import RefBlock
 from engine.merge import merge_hits, posterior
 from engine.model import Recoder, genotype_indices
-from engine.task import HIT_SCHEMA, topk_mask
+from engine.taskbase import HIT_SCHEMA, topk_mask
 from kinship.search import ScoringModel
 
 from enginelib import make_job, simulate

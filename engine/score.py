@@ -1,0 +1,214 @@
+"""The score task kind of the autosomal modes: one block of reference units x one
+chunk of queries.
+
+The same function runs in a thread of the in-process executor and on a Dask
+worker.  It compiles the block's tables (cached per process, so the chunks of a
+block share them), screens and scores every pair with the kernel of
+:mod:`engine.kernels`, and keeps, of the pairs at or above the threshold, the
+``top_k`` best of each query and the ``case_top_k`` best of each reference unit
+(a case, a reference person, or a query in ``duplicates`` mode).
+
+Why keeping only these is exact: the final top-k of a query over all
+references is contained in the union of its top-k within each block, and the
+same holds for a case over query chunks, provided every stage ranks with one
+total order -- by log10 LR descending, then by the id of the other side
+(``ref_key`` for a query's list, ``query_id`` for a case's list).  The merge
+(:mod:`engine.merge`) uses the same order.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .compile import cached_block
+from .taskbase import HIT_SCHEMA, TaskResult, compile_work, count_keys, topk_mask
+
+__all__ = ["run_score_task", "describe_case"]
+
+
+def _ranks(strings) -> np.ndarray:
+    a = np.asarray(strings, dtype=object)
+    order = np.argsort(a, kind="stable")
+    r = np.empty(len(a), dtype=np.int64)
+    r[order] = np.arange(len(a))
+    return r
+
+
+def run_score_task(ctx, task, queries, progress=None) -> TaskResult:
+    """Screen and score the pairs of one autosomal task (:mod:`engine.taskbase`);
+    ``progress(work)`` as its work is done."""
+    from .kernels import score_tile
+
+    mode = task.mode
+    block = task.block
+    rows_all = np.asarray(task.query_rows, dtype=np.int64)
+    # queries of different dropout are scored against tables folded with their own
+    # dropout (engine.dropout): one set of tables per distinct value in the chunk
+    qd = np.asarray(queries.dropout, dtype=np.float64)[rows_all]
+    groups = []
+    for d in sorted(set(qd.tolist())):
+        bt_d = cached_block(ctx, mode, block, queries, d)
+        sel = rows_all[qd == d]
+        groups.extend((grp, sel) for grp in bt_d.groups)
+    bt = _Groups([g for g, _ in groups])
+    if progress is not None and task.compiles:
+        progress(compile_work(mode) * len(block))
+    log_t = math.log10(ctx.threshold)
+    max_skip = ctx.max_inconsistent if mode in ("identity", "duplicates") else 0
+    canonical = mode == "duplicates"
+    stats = np.zeros(1, dtype=np.int64)
+    if canonical:
+        unit_rank = queries.rank[block.query_rows]
+    else:
+        unit_rank = _ranks(block.unit_ids)
+    parts = []
+    not_compared = 0
+    pairs = 0
+    for gi, (grp, rows_d) in enumerate(groups):
+        rows = rows_d
+        if grp.sex is not None:
+            sx = queries.sex[rows_d]
+            rows = rows_d[sx == grp.sex]
+            if grp.sex == "M":  # each such case is in the M and the F group: count once
+                not_compared += int(np.count_nonzero(sx == "")) * len(grp)
+        c_rank = unit_rank[grp.units]
+        qcol = queries.columns(grp.offsets)[rows]
+        q_rank = queries.rank[rows]
+        for a in range(0, len(rows), ctx.tile):
+            b = a + ctx.tile
+            q, c, s, nc, ni = score_tile(grp, qcol[a:b], rows[a:b], q_rank[a:b], c_rank, canonical,
+                                         log_t, max_skip, stats, device=ctx.device)
+            if len(q):
+                parts.append((gi, q, c, s, nc, ni))
+            n_tile = len(rows[a:b]) * len(grp)
+            pairs += n_tile
+            if progress is not None:
+                progress(n_tile)
+    return _collect(ctx, task, bt, parts, queries, unit_rank,
+                    {"pairs": int(task.n_pairs), "pairs_scored": int(pairs),
+                     "locus_lookups": int(stats[0]), "pairs_not_compared_sex": int(not_compared)})
+
+
+@dataclass
+class _Groups:
+    """The table groups a task scored (those of every query dropout), as ``bt.groups``."""
+
+    groups: list
+
+
+def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
+    mode = task.mode
+    block = task.block
+    if parts:
+        gi = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
+        q = np.concatenate([p[1] for p in parts])
+        c = np.concatenate([p[2] for p in parts])
+        s = np.concatenate([p[3] for p in parts])
+        nc = np.concatenate([p[4] for p in parts])
+        ni = np.concatenate([p[5] for p in parts])
+    else:
+        gi = q = c = np.zeros(0, dtype=np.int64)
+        s = np.zeros(0)
+        nc = ni = np.zeros(0, dtype=np.int32)
+    unit = np.array([bt.groups[g].units[cc] for g, cc in zip(gi, c)], dtype=np.int64)
+    src = np.arange(len(q))
+    if mode == "duplicates":
+        # the other query of each pair; emit both directions with the same values
+        other = block.query_rows[unit] if len(unit) else np.zeros(0, dtype=np.int64)
+        qq = np.concatenate([q, other])
+        rr = np.concatenate([other, q])
+        ref_rank = queries.rank[rr]
+        ref_key = queries.ids[rr]
+        src = np.concatenate([src, src])
+        s2 = np.concatenate([s, s])
+    else:
+        qq = q
+        ref_rank = unit_rank[unit]
+        ref_key = np.asarray(block.unit_ids, dtype=object)[unit] if len(unit) else np.zeros(0, dtype=object)
+        s2 = s
+    qid = queries.ids[qq] if len(qq) else np.zeros(0, dtype=object)
+    if ctx.min_loci > 1 and len(qq):
+        # pairs compared on too few loci mean nothing: out before the top-k
+        ok = nc[src] >= ctx.min_loci
+        if not ok.all():
+            qq, src, s2, qid, ref_rank, ref_key = (x[ok] for x in (qq, src, s2, qid, ref_rank,
+                                                                   np.asarray(ref_key, dtype=object)))
+    ex = (ctx.exclude or {}).get(mode)
+    if ex and len(qq):
+        # a query that is also a reference is not its own relative: out before the top-k
+        other = ([block.cases[int(u)]["case_id"] for u in unit] if mode == "case" else
+                 [str(k) for k in ref_key])
+        ok = np.array([f"{a}\x1f{b}" not in ex for a, b in zip(qid, other)], dtype=bool)
+        if not ok.all():
+            qq, src, s2, qid, ref_rank, ref_key = (x[ok] for x in (qq, src, s2, qid, ref_rank,
+                                                                   np.asarray(ref_key, dtype=object)))
+    # pairs at or above the threshold, per query and per reference unit
+    query_counts = count_keys(qid)
+    ref_counts = count_keys(ref_key)
+    keep = topk_mask(qq, s2, ref_rank, ctx.top_k) | topk_mask(ref_rank, s2, queries.rank[qq], ctx.case_top_k)
+    idx = np.nonzero(keep)[0]
+    per_locus = {}
+    rows = {k: [] for k in HIT_SCHEMA.names}
+    for i in idx:
+        j = int(src[i])
+        if j not in per_locus:
+            per_locus[j] = _per_locus_json(bt.groups[int(gi[j])], int(c[j]), queries.gidx[int(q[j])])
+        u = int(unit[j])
+        rows["mode"].append(mode)
+        rows["query_id"].append(str(qid[i]))
+        if mode == "case":
+            cu = block.cases[u]
+            rows["case_id"].append(cu["case_id"])
+            rows["reference_id"].append(cu["missing_label"])
+            rows["relatives"].append(describe_case(cu))
+        elif mode == "duplicates":
+            rows["case_id"].append("")
+            rows["reference_id"].append(str(ref_key[i]))
+            rows["relatives"].append("")
+        else:
+            rows["case_id"].append(block.case_ids[u])
+            rows["reference_id"].append(block.unit_ids[u])
+            rel = block.relations[u] if block.relations is not None else ""
+            rows["relatives"].append(f"{block.unit_ids[u]} ({rel})" if rel else "")
+        rows["log10_lr"].append(float(s[j]))
+        rows["loci_compared"].append(int(nc[j]))
+        rows["loci_inconsistent"].append(int(ni[j]))
+        rows["per_locus_lr"].append(per_locus[j])
+    table = pa.Table.from_pydict(rows, schema=HIT_SCHEMA)
+    stats["hits"] = int(len(qq))
+    return TaskResult(task.key, mode, table, query_counts, ref_counts, stats)
+
+
+def describe_case(cu: dict) -> str:
+    """The ``relatives`` column of a case hit: ``"S1 (father), S2 (maternal-grandfather)"``;
+    for a family pedigree the typed persons, and the missing person compared as
+    where the family has several."""
+    fam = cu.get("case")
+    if fam is None:
+        return ", ".join(f"{r[0]} ({r[1]})" for r in cu["relatives"])
+    present = {r[0] for r in cu["relatives"]}
+    parts = []
+    for p in fam.typed:
+        s = fam.samples[p]
+        if s in present:
+            parts.append(s if p == s else f"{s} (person {p})")
+    out = ", ".join(parts)
+    if cu.get("missing_label"):
+        out += f"; compared as {cu['missing_label']}"
+    return out
+
+
+def _per_locus_json(grp, c: int, qg_row: np.ndarray) -> str:
+    """``{locus: LR}`` over the loci both sides typed (JSON; an identity locus left
+    out of the LR shows its LR 0)."""
+    out = {}
+    for l, locus in enumerate(grp.loci):
+        g = int(qg_row[l])
+        if g < 0 or not grp.typed[c, l]:
+            continue
+        out[locus] = float(grp.lr[c, grp.offsets[l] + g])
+    return json.dumps(out, allow_nan=True)
