@@ -33,6 +33,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import InputError, JobError
 
@@ -262,15 +264,18 @@ def run_note(drop, queries, refs) -> str:
 def samples_csv(queries, refs) -> bytes:
     """``dropout.csv``: ``sample_id,role,dropout,source`` for every query and reference
     (sorted by role and id): the dropout probability each LR of the run used."""
-    lines = ["sample_id,role,dropout,source"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")   # quotes an id holding , " CR or LF
+    w.writerow(["sample_id", "role", "dropout", "source"])
     for role, s in (("query", queries), ("reference", refs)):
         if s is None or len(s) == 0:
             continue
         src = s.dropout_src if s.dropout_src is not None else np.full(len(s), "job", dtype=object)
-        ids = np.asarray(s.ids, dtype=object).astype(str)
-        for i in np.argsort(ids, kind="stable"):
-            sid = ids[i]
-            if any(c in sid for c in ',"\n\r'):
-                sid = '"' + sid.replace('"', '""') + '"'
-            lines.append(f"{sid},{role},{float(s.dropout[i])!r},{src[i]}")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        ids = pa.array([str(x) for x in s.ids], pa.string())
+        # sorted by code point, stably (UTF-8 byte order is code point order): Arrow's
+        # sort of the strings, not NumPy's of a fixed-width unicode array (~1 s at 2e5)
+        order = pc.sort_indices(ids).to_numpy()
+        w.writerows(zip(ids.take(order).to_pylist(), [role] * len(order),
+                        map(repr, np.asarray(s.dropout, dtype=np.float64)[order].tolist()),
+                        np.asarray(src, dtype=object)[order].tolist()))
+    return buf.getvalue().encode("utf-8")

@@ -406,9 +406,29 @@ def _cmd_lr(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def add_model_options(p) -> None:
+    """The model options of the one-case commands (``kinship lr``, ``kinship power``):
+    frequency table, θ, mutation, rare and silent alleles, loci, JSON output."""
     from formats.freqio import FREQUENCY_FORMATS
 
+    p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "
+                                         "file's database) or a frequency file")
+    p.add_argument("--frequencies-format", choices=("auto",) + FREQUENCY_FORMATS,
+                   help="format of a --frequencies file (default: detected)")
+    p.add_argument("--population", help="the population of a stacked --frequencies table (a "
+                                        "STRidER XML origin, a strvalidator Database)")
+    p.add_argument("--theta", type=float, help="θ (default 0; .fam: the file's)")
+    p.add_argument("--mutation", help="none, MODEL:RATE, MODEL:rate=R,rate2=R2,range=X (models: equal, "
+                                      "proportional, stepwise, extended-stepwise) or familias:FILE.fam "
+                                      "(default none; .fam: the file's)")
+    p.add_argument("--mutation-male", help="the male model (then --mutation is the female one)")
+    p.add_argument("--min-allele-freq", type=float, help="frequency of alleles absent from the table")
+    p.add_argument("--silent", type=float, help="silent allele frequency at every locus")
+    p.add_argument("--loci", help="only these loci (comma-separated)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
+
+def register(sub) -> None:
     p = sub.add_parser(
         "lr", help="the LR of one case, per locus (a .fam file, a ped file + genotypes, or a relation)",
         description="The likelihood ratio of one case, per locus and in total, with the model used. "
@@ -428,19 +448,5 @@ def register(sub) -> None:
     p.add_argument("--relation", help="the reference's relation to the query (kinship.cases.RELATIONS: "
                                       "father, mother, full-sibling, ...)")
     p.add_argument("--ref", help="--relation: the reference's genotypes, \"D3S1358=15/16,vWA=14/17\"")
-    p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "
-                                         "file's database) or a frequency file")
-    p.add_argument("--frequencies-format", choices=("auto",) + FREQUENCY_FORMATS,
-                   help="format of a --frequencies file (default: detected)")
-    p.add_argument("--population", help="the population of a stacked --frequencies table (a "
-                                        "STRidER XML origin, a strvalidator Database)")
-    p.add_argument("--theta", type=float, help="θ (default 0; .fam: the file's)")
-    p.add_argument("--mutation", help="none, MODEL:RATE, MODEL:rate=R,rate2=R2,range=X (models: equal, "
-                                      "proportional, stepwise, extended-stepwise) or familias:FILE.fam "
-                                      "(default none; .fam: the file's)")
-    p.add_argument("--mutation-male", help="the male model (then --mutation is the female one)")
-    p.add_argument("--min-allele-freq", type=float, help="frequency of alleles absent from the table")
-    p.add_argument("--silent", type=float, help="silent allele frequency at every locus")
-    p.add_argument("--loci", help="only these loci (comma-separated)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_model_options(p)
     p.set_defaults(func=_cmd_lr)

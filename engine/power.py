@@ -537,20 +537,7 @@ def register(sub) -> None:
                                        "father, mother, full-sibling, grandparents, ...)")
     p.add_argument("--suggest-below", type=float, default=0.99,
                    help="rank the next relative for cases whose power is below this (default 0.99)")
-    p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "
-                                         "file's database) or a frequency file")
-    from formats.freqio import FREQUENCY_FORMATS
+    from .lr import add_model_options
 
-    p.add_argument("--frequencies-format", choices=("auto",) + FREQUENCY_FORMATS,
-                   help="format of a --frequencies file (default: detected)")
-    p.add_argument("--population", help="the population of a stacked --frequencies table (a "
-                                        "STRidER XML origin, a strvalidator Database)")
-    p.add_argument("--theta", type=float, help="θ (default 0; .fam: the file's)")
-    p.add_argument("--mutation", help="none, MODEL:RATE or MODEL:rate=R,rate2=R2,range=X "
-                                      "(default none; .fam: the file's)")
-    p.add_argument("--mutation-male", help="the male model (then --mutation is the female one)")
-    p.add_argument("--min-allele-freq", type=float, help="frequency of alleles absent from the table")
-    p.add_argument("--silent", type=float, help="silent allele frequency at every locus")
-    p.add_argument("--loci", help="only these loci (comma-separated)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_model_options(p)
     p.set_defaults(func=_cmd_power)
