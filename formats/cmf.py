@@ -45,7 +45,7 @@ import os
 from xml.sax.saxutils import escape, quoteattr
 
 from .errors import InputFormatError, Reject
-from .importing import Call, Parsed
+from .parsed import Call, Parsed
 from .xmlsafe import parse_xml
 
 __all__ = ["parse_cmf", "write_cmf", "CATEGORY_TO_KIND", "relation_to_category"]

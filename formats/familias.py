@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputFormatError, Reject
-from .importing import Call, Parsed
+from .parsed import Call, Parsed
 from .profile import allele_sort_key
 from .textio import read_text
 

@@ -68,6 +68,7 @@ from kinship.markers import AlleleError, LocusError, canonical_locus, is_ameloge
 
 from .errors import InputFormatError, InvalidRowError, Reject, excerpt
 from .manifest import Manifest, read_manifest
+from .parsed import Call, Parsed
 from .profile import (
     RELATIONS,
     Profile,
@@ -92,47 +93,6 @@ OFF_LADDER_POLICY = {
     "three or more alleles": "CMF: locus left untyped for that sample, with a note; other "
                              "formats: rejected (multi_allele='untyped' to leave it untyped)",
 }
-
-
-@dataclass
-class Call:
-    """One input row: the alleles of one sample at one locus, as written."""
-
-    line: int
-    sample: str
-    locus: str
-    alleles: list
-    key: object = None      # unique row id (default: the line); wide tables use (line, column)
-    single: str | None = None  # per-row reading of a lone allele (overrides the format's)
-
-    def __post_init__(self):
-        if self.key is None:
-            self.key = self.line
-
-
-@dataclass
-class Parsed:
-    """What a format parser hands to :func:`assemble`."""
-
-    file: str
-    format: str
-    sha256: str
-    encoding: str = "utf-8"
-    calls: list = field(default_factory=list)
-    rejects: list = field(default_factory=list)       # structural row rejects
-    hints: dict = field(default_factory=dict)         # sample -> {kind, case_id, relation, sex, kit}
-    single_allele: str = "homozygote"                  # format default for one allele
-    no_call: str = "untyped"                           # "untyped" or "error"
-    notes: list = field(default_factory=list)
-    cases: list = field(default_factory=list)         # kinship.cases.Case (pedigree formats)
-    pedigrees: list = field(default_factory=list)     # formats.familias.FamPedigree (.fam)
-    settings: object = None                            # formats.familias.FamSettings (.fam)
-    extra_loci: tuple = ()                             # loci the file itself defines (.fam database)
-    multi_allele: str = "error"                        # three or more alleles: "error" or "untyped"
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.calls) + len(self.rejects)
 
 
 @dataclass

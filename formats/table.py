@@ -33,7 +33,7 @@ import re
 from kinship.markers import LocusError, canonical_locus
 
 from .errors import HeaderError, Reject
-from .importing import Call, Parsed
+from .parsed import Call, Parsed
 from .textio import first_line, header_excerpt, header_key, iter_rows, read_text, sniff_delimiter
 
 __all__ = ["parse_genemapper", "parse_long_csv", "parse_wide"]

@@ -102,7 +102,8 @@ from .errors import (
     ProfileValidationError,
     Reject,
 )
-from .importing import Call, Parsed, _not_in_manifest, _reject_row, allele_fix, write_rejects
+from .importing import _not_in_manifest, _reject_row, allele_fix, write_rejects
+from .parsed import Call, Parsed
 from .manifest import Manifest, read_manifest
 from .profile import RELATIONS, normalize_kind, normalize_relation, normalize_sex
 
