@@ -9,20 +9,31 @@ dropout), and per locus the allele system (labels and frequencies as bytes), the
 mutation matrices (as bytes) and θ.  Anything that could change a value changes
 the key; an entry is never updated in place, so a stale entry cannot be read.
 
-Files are NumPy ``.npz`` archives read with ``allow_pickle=False`` (no code in a
-data file), written to a temporary name and renamed (a killed run leaves no half
-file), private (``0600`` in a ``0700`` directory: the tables hold no genotypes,
-but the directory is the user's own).  Each archive holds a SHA-256 of its
-arrays; an entry whose checksum, count or shapes do not match is removed,
-logged and rebuilt, never used.  Tables contain no genotypes or sample data.
+An entry is two files: ``KEY.tab``, the arrays' raw bytes one after the other
+(each starting at a multiple of 64 bytes), and ``KEY.json``, what they are
+(count, shapes, dtypes, offsets, the file's size and a CRC-32 per array).  No
+pickle and no code in either.  Both are written to a temporary name and renamed,
+the description last (a killed run leaves no entry that looks whole), private
+(``0600`` in a ``0700`` directory: the tables hold no genotypes, but the
+directory is the user's own).  Loading maps the data file into memory (only the
+pages a run reads are read from disk; a 23-locus pair table is 24 MB, of which a
+small job reads a few rows) and checks each array's CRC-32 against the
+description; an entry whose checksum, count, size or shapes do not match is
+removed, logged and rebuilt, never used.  (Format 1 was one ``.npz`` archive with
+a SHA-256: reading it, unzipping with its CRC and hashing cost about 0.1 CPU-s per
+table, most of a small run's time; such files are no longer read.)  Tables
+contain no genotypes or sample data.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import mmap
 import os
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -30,8 +41,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: bump when the archive layout changes
-FORMAT = 1
+#: bump when the entry layout changes
+FORMAT = 2
 
 #: the modules whose code computes the tables (their source is part of every key)
 _SOURCES = ("likelihood.py", "tables.py", "mutation.py", "frequencies.py", "pedigree.py",
@@ -100,13 +111,11 @@ def _remove(p: Path) -> None:
         pass
 
 
-def _digest(arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(str(a.dtype).encode())
-        h.update(repr(a.shape).encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+_ALIGN = 64
+
+
+def _crc(buf) -> int:
+    return zlib.crc32(buf) & 0xFFFFFFFF
 
 
 class TableStore:
@@ -115,66 +124,122 @@ class TableStore:
     def __init__(self, directory):
         self.directory = Path(directory)
 
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.npz"
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        d = self.directory / key[:2]
+        return d / f"{key}.tab", d / f"{key}.json"
 
     def load(self, key: str, shapes: Sequence[tuple]) -> list | None:
-        """The stored list of ``(W, I)`` per locus, or None when absent or not
-        valid (a bad entry is logged and ignored).  ``shapes``: the expected
-        ``W`` shape per locus."""
-        p = self._path(key)
+        """The stored list of ``(W, I)`` per locus (read-only arrays over the
+        mapped file), or None when absent or not valid (a bad entry is logged and
+        removed).  ``shapes``: the expected ``W`` shape per locus."""
+        data, meta = self._paths(key)
         try:
-            with np.load(p, allow_pickle=False) as z:
-                n = int(z["n"])
-                arrays = [z[f"a{i}"] for i in range(2 * n)]
-                stored = str(z["sha256"])
+            desc = json.loads(meta.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except Exception as e:  # a damaged or foreign file: rebuild, never use
-            log.warning("table cache: removing unreadable entry %s (%s)", p, type(e).__name__)
-            _remove(p)
+            log.warning("table cache: removing unreadable entry %s (%s)", meta, type(e).__name__)
+            self._remove(key)
             return None
-        ok = (n == len(shapes) and stored == _digest(arrays)
-              and all(arrays[2 * i].shape == tuple(shapes[i]) and arrays[2 * i].dtype == np.float64
-                      and arrays[2 * i + 1].shape == tuple(shapes[i])
-                      for i in range(n)))
-        if not ok:
-            log.warning("table cache: removing entry %s (checksum or shapes do not match)", p)
-            _remove(p)
+        try:
+            arrays = self._map(data, desc, shapes)
+        except Exception as e:  # noqa: BLE001 - any mismatch: rebuild, never use
+            log.warning("table cache: removing entry %s (%s)", data,
+                        e.args[0] if isinstance(e, _Bad) else type(e).__name__)
+            self._remove(key)
             return None
+        return [(arrays[2 * i], arrays[2 * i + 1]) for i in range(len(shapes))]
+
+    @staticmethod
+    def _map(data: Path, desc: dict, shapes: Sequence[tuple]) -> list:
+        n = len(shapes)
+        arrs = desc["arrays"]
+        if desc.get("format") != FORMAT or len(arrs) != 2 * n:
+            raise _Bad("count or format does not match")
+        with open(data, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size != desc["size"]:
+                raise _Bad("size does not match")
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         out = []
-        for i in range(n):
-            W, I = arrays[2 * i], arrays[2 * i + 1].astype(np.uint8, copy=False)
-            W.setflags(write=False)
-            I.setflags(write=False)
-            out.append((W, I))
+        for j, a in enumerate(arrs):
+            want = (tuple(shapes[j // 2]), "<f8" if j % 2 == 0 else "|u1")
+            if (tuple(a["shape"]), a["dtype"]) != want:
+                raise _Bad("shapes do not match")
+            dt = np.dtype(a["dtype"])
+            nbytes = int(np.prod(a["shape"], dtype=np.int64)) * dt.itemsize
+            off = int(a["offset"])
+            if off % _ALIGN or off + nbytes > size:
+                raise _Bad("offsets do not match")
+            view = memoryview(mm)[off:off + nbytes]
+            if _crc(view) != a["crc32"]:
+                raise _Bad("checksum does not match")
+            x = np.frombuffer(view, dtype=dt).reshape(a["shape"])   # read-only
+            out.append(x)
         return out
+
+    def _remove(self, key: str) -> None:
+        data, meta = self._paths(key)
+        _remove(meta)
+        _remove(data)
 
     def save(self, key: str, tables: Sequence[tuple]) -> None:
         """Store ``tables`` (``[(W, I), ...]``) under ``key``; an error is logged
         and the run goes on without the cache."""
-        p = self._path(key)
-        if p.exists():
+        data, meta = self._paths(key)
+        if meta.exists():
             return
         arrays = []
         for W, I in tables:
-            arrays.append(np.ascontiguousarray(W, dtype=np.float64))
+            arrays.append(np.ascontiguousarray(W, dtype="<f8"))
             arrays.append(np.ascontiguousarray(I, dtype=np.uint8))
+        desc, off = [], 0
+        for a in arrays:
+            desc.append({"shape": list(a.shape), "dtype": a.dtype.str, "offset": off,
+                         "crc32": _crc(memoryview(a).cast("B"))})
+            off += -(-a.nbytes // _ALIGN) * _ALIGN
         try:
-            for d in (self.directory, p.parent):
+            for d in (self.directory, data.parent):
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npz")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, n=np.int64(len(tables)), sha256=np.str_(_digest(arrays)),
-                             **{f"a{i}": a for i, a in enumerate(arrays)})
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, p)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            with _private_tmp(data.parent, ".tab") as (f, tmp):
+                for a, dd in zip(arrays, desc):
+                    f.seek(dd["offset"])
+                    f.write(memoryview(a).cast("B"))
+                f.truncate(off)
+                f.flush()
+                os.replace(tmp, data)
+            text = json.dumps({"format": FORMAT, "size": off, "arrays": desc})
+            with _private_tmp(data.parent, ".json") as (f, tmp):
+                f.write(text.encode("utf-8"))
+                f.flush()
+                os.replace(tmp, meta)
         except OSError as e:
-            log.warning("table cache: could not write %s (%s); going on without it", p, e.strerror or e)
+            log.warning("table cache: could not write %s (%s); going on without it", data,
+                        e.strerror or e)
+
+
+class _Bad(Exception):
+    pass
+
+
+class _private_tmp:
+    """A new private (0600) temporary file in ``directory``, removed on error
+    unless it was renamed."""
+
+    def __init__(self, directory: Path, suffix: str):
+        self.directory, self.suffix = directory, suffix
+
+    def __enter__(self):
+        fd, self.tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=self.suffix)
+        os.fchmod(fd, 0o600)
+        self.f = os.fdopen(fd, "wb")
+        return self.f, self.tmp
+
+    def __exit__(self, et, ev, tb):
+        self.f.close()
+        if et is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+        return False

@@ -50,8 +50,8 @@ def test_second_model_reads_the_tables(tmp_path, monkeypatch):
     pc = first.pair_tables("parent-child", "female")
     fs = first.pair_tables("full-sibling", "male", ref_dropout=0.1)
     sr = first.single_relative_tables("paternal-uncle", "male")
-    files = sorted((tmp_path / "tc").rglob("*.npz"))
-    assert len(files) == 3
+    files = sorted((tmp_path / "tc").rglob("*.tab")) + sorted((tmp_path / "tc").rglob("*.json"))
+    assert len(files) == 6
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     assert stat.S_IMODE((tmp_path / "tc").stat().st_mode) == 0o700
     _no_compute(monkeypatch)
@@ -85,17 +85,43 @@ def test_a_change_of_model_is_a_new_key(tmp_path, change):
     assert m._load_stored("pair", key) is None
 
 
-def test_damaged_entry_is_rebuilt_not_used(tmp_path):
+@pytest.mark.parametrize("damage", ["flip", "truncate", "no-data", "description", "shape"])
+def test_damaged_entry_is_rebuilt_not_used(tmp_path, damage):
+    import json
+
     store = TableStore(tmp_path / "tc")
     good = _model(store).pair_tables("parent-child", "male")
-    (f,) = list((tmp_path / "tc").rglob("*.npz"))
+    (f,) = list((tmp_path / "tc").rglob("*.tab"))
+    (meta,) = list((tmp_path / "tc").rglob("*.json"))
+    desc = json.loads(meta.read_text())
     data = bytearray(f.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    f.write_bytes(bytes(data))
+    if damage == "flip":          # one byte inside the second locus's W
+        data[desc["arrays"][2]["offset"] + 17] ^= 0x01
+        f.write_bytes(bytes(data))
+    elif damage == "truncate":
+        f.write_bytes(bytes(data[:-100]))
+    elif damage == "no-data":
+        f.unlink()
+    elif damage == "description":
+        meta.write_text("{not json")
+    else:
+        desc["arrays"][0]["shape"] = [3, 3]
+        meta.write_text(json.dumps(desc))
     again = _model(store).pair_tables("parent-child", "male")
     _same(again, good)
     # the damaged file was replaced by a good one: the next model reads it
     assert _model(store)._load_stored("pair", ("parent-child", "male", "paternal")) is not None
+
+
+def test_stored_tables_are_read_only_and_equal(tmp_path):
+    store = TableStore(tmp_path / "tc")
+    built = _model(store).pair_tables("full-sibling", "male")
+    read = _model(store).pair_tables("full-sibling", "male")
+    _same(read, built)
+    for W, I in read:
+        assert W.dtype == np.float64 and I.dtype == np.uint8
+        assert not W.flags.writeable and not I.flags.writeable
+        assert type(W) is np.ndarray
 
 
 def test_engine_results_same_with_and_without_store(tmp_path):
@@ -111,4 +137,4 @@ def test_engine_results_same_with_and_without_store(tmp_path):
                             execution__table_cache=tc))
         out[name] = (tmp_path / name / "hits.parquet").read_bytes()
     assert out["off"] == out["cold"] == out["warm"]
-    assert list((tmp_path / "tc").rglob("*.npz"))
+    assert list((tmp_path / "tc").rglob("*.tab"))
