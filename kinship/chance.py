@@ -101,6 +101,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ._numba import jit
+
 __all__ = [
     "Exceedance",
     "ChanceHits",
@@ -451,8 +453,8 @@ def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> n
         span = top - base
         n = dist.shape[1]
         new = np.zeros((K, n + span))
-        for kv, mv in zip((uk - base).tolist(), m.tolist()):
-            new[:, kv:kv + n] += mv * dist
+        _shift_add(new, dist, np.ascontiguousarray(uk - base, dtype=np.int64),
+                   np.ascontiguousarray(m, dtype=np.float64))
         if max_skip and z > 0:
             new[1:, -base:-base + n] += z * dist[:-1]
         lo += base
@@ -473,6 +475,20 @@ def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> n
         idx = kap - lo
         out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < len(tail) else 0.0)
     return out
+
+
+@jit()
+def _shift_add(new, dist, ks, ms):
+    """``new[:, k:k + n] += m * dist`` for each ``(k, m)`` of ``(ks, ms)`` in turn: the
+    same operations in the same order as that NumPy loop (each product rounded, then
+    added), so the same bits, without a Python step and two temporaries per value."""
+    K, n = dist.shape
+    for i in range(len(ks)):
+        kv = ks[i]
+        mv = ms[i]
+        for r in range(K):
+            for j in range(n):
+                new[r, kv + j] += mv * dist[r, j]
 
 
 def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_skip: int = 0):
