@@ -49,27 +49,41 @@ from .errors import (
     SchemaVersionError,
     XMLSecurityError,
 )
-from .export import PROFILE_FORMATS, export_profiles, write_results_csv
-from .familias import (FamPedigree, FamSettings, case_hypotheses, fam_mutation_model, read_fam,
-                       write_fam_case)
-from .freqio import FREQUENCY_FORMATS, detect_frequency_format, read_frequencies
-from .families import check_families
-from .importing import FORMATS, ImportResult, import_file, write_rejects
-from .manifest import read_manifest
-from .pedfile import read_ped, write_ped
 from .profile import KINDS, RELATIONS, SEXES, Profile
-from .ystr import (
-    Y_FORMAT_NAME,
-    Y_FORMATS,
-    Y_SCHEMA_VERSION,
-    YDataset,
-    YImportResult,
-    YSampleMeta,
-    import_y_file,
-    open_y_dataset,
-    rebuild_y_manifest,
-    write_y_haplotypes,
-)
+
+# The importers, exporters and the Y-STR datasets are loaded on first use (PEP 562):
+# a search that reads Parquet datasets does not pay for them at start-up (about
+# 0.1 s: formats.ystr with kinship.ystr, formats.familias with formats.importing).
+_LAZY = {
+    "export": ("PROFILE_FORMATS", "export_profiles", "write_results_csv"),
+    "familias": ("FamPedigree", "FamSettings", "case_hypotheses", "fam_mutation_model", "read_fam",
+                 "write_fam_case"),
+    "freqio": ("FREQUENCY_FORMATS", "detect_frequency_format", "read_frequencies"),
+    "families": ("check_families",),
+    "importing": ("FORMATS", "ImportResult", "import_file", "write_rejects"),
+    "manifest": ("read_manifest",),
+    "pedfile": ("read_ped", "write_ped"),
+    "ystr": ("Y_FORMAT_NAME", "Y_FORMATS", "Y_SCHEMA_VERSION", "YDataset", "YImportResult",
+             "YSampleMeta", "import_y_file", "open_y_dataset", "rebuild_y_manifest",
+             "write_y_haplotypes"),
+}
+_WHERE = {name: mod for mod, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'formats' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",
