@@ -110,14 +110,19 @@ class RunLog:
         lines.append("parameters: " + json.dumps(job.to_dict(), sort_keys=True, default=str))
         self.write(*lines)
 
+    @staticmethod
+    def _phase_lines(timings: dict) -> list:
+        return [f"phase {k[:-2] if k.endswith('_s') else k}: {v:.2f} s"
+                for k, v in timings.items() if k != "total_s"]
+
     def phases(self, timings: dict) -> None:
-        self.write(*(f"phase {k[:-2] if k.endswith('_s') else k}: {v:.2f} s"
-                     for k, v in timings.items() if k != "total_s"))
+        self.write(*self._phase_lines(timings))
 
     def completed(self, timings: dict, hits: int, run: dict) -> None:
-        self.phases(timings)
+        # the phases and the outcome in one write (one fsync)
         self.ended = True
-        self.write(f"outcome: completed: {hits} hits; {run.get('pairs_total', 0)} pairs in "
+        self.write(*self._phase_lines(timings),
+                   f"outcome: completed: {hits} hits; {run.get('pairs_total', 0)} pairs in "
                    f"{run.get('tasks', 0)} tasks ({run.get('tasks_resumed', 0)} resumed); "
                    f"{timings.get('total_s', 0):.1f} s")
 
@@ -134,10 +139,9 @@ class RunLog:
         if self.ended:
             return
         self.ended = True
-        self.phases(timings)
         if isinstance(error, KeyboardInterrupt):
             what = "interrupted (run again with --resume to finish)"
         else:
             msg = str(error).splitlines()[0] if str(error) else ""
             what = f"failed: {type(error).__name__}: {msg[:500]}"
-        self.write(f"outcome: {what}")
+        self.write(*self._phase_lines(timings), f"outcome: {what}")

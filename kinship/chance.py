@@ -487,8 +487,10 @@ def _shift_add(new, dist, ks, ms):
         kv = ks[i]
         mv = ms[i]
         for r in range(K):
+            out = new[r, kv:kv + n]     # a view: indices from range(n) need no sign check,
+            src = dist[r]               # so the loop is vectorised
             for j in range(n):
-                new[r, kv + j] += mv * dist[r, j]
+                out[j] += mv * src[j]
 
 
 def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_skip: int = 0):
