@@ -235,12 +235,18 @@ class ConsistencyChecker:
         hit = self._claimed.get(recs)
         if hit is not None:
             return hit
+        m = self.model
+        if getattr(m, "table_store", None) is not None:     # kept on disk between runs
+            stored = m._load_stored("claimed", (recs,))
+            if stored is not None:
+                out = [(W, I.view(bool)) for W, I in stored]
+                self._remember(recs, out)
+                return out
         sub = Pedigree([Person(r[0], r[1], r[2], r[3]) for r in recs])
         h2 = Pedigree([Person("A", None, None, sub.persons["A"].sex),
                        Person("B", None, None, sub.persons["B"].sex)])
         from .likelihood import locus_likelihood
 
-        m = self.model
         out = []
         for l, la in enumerate(m.systems):
             fM, mM = m._mats[l]
@@ -256,10 +262,15 @@ class ConsistencyChecker:
             N0 = N if fM is None and mM is None else fold(locus_likelihood(sub, {}, **args))
             with np.errstate(divide="ignore", invalid="ignore"):
                 out.append((N / D, N0 == 0.0))
+        if getattr(m, "table_store", None) is not None:
+            m._save_stored("claimed", (recs,), out)
+        self._remember(recs, out)
+        return out
+
+    def _remember(self, recs, out) -> None:
         if len(self._claimed) > 512:
             self._claimed.clear()
         self._claimed[recs] = out
-        return out
 
     def alternatives(self, ga: np.ndarray, gb: np.ndarray, sex_a: str, sex_b: str) -> dict:
         """``{relationship: log10 LR}`` of each alternative for the pair (genotype

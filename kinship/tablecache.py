@@ -5,7 +5,8 @@ already built (at θ = 0 about half a second for 23 loci; at θ > 0 minutes).
 What a stored table depends on is all in its key (:func:`table_key`): the format
 version, the software version, a digest of the source files of the code that
 computes tables, the kind of table and its parameters (relationship, sex, line,
-dropout), and per locus the allele system (labels and frequencies as bytes), the
+dropout; for the reference-consistency check's claimed-relationship tables of
+:mod:`kinship.consistency`, the shape of the pair's connecting pedigree), and per locus the allele system (labels and frequencies as bytes), the
 mutation matrices (as bytes) and θ.  Anything that could change a value changes
 the key; an entry is never updated in place, so a stale entry cannot be read.
 
@@ -46,7 +47,7 @@ FORMAT = 2
 
 #: the modules whose code computes the tables (their source is part of every key)
 _SOURCES = ("likelihood.py", "tables.py", "mutation.py", "frequencies.py", "pedigree.py",
-            "search.py", "cases.py", "tablecache.py")
+            "search.py", "cases.py", "consistency.py", "tablecache.py")
 _DIGEST: list = []
 _DIGEST_LOCK = threading.Lock()
 

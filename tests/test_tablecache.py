@@ -138,3 +138,22 @@ def test_engine_results_same_with_and_without_store(tmp_path):
         out[name] = (tmp_path / name / "hits.parquet").read_bytes()
     assert out["off"] == out["cold"] == out["warm"]
     assert list((tmp_path / "tc").rglob("*.tab"))
+
+
+def test_consistency_claimed_tables_from_the_store(tmp_path, monkeypatch):
+    """The reference-consistency check's claimed-relationship tables (per shape of the
+    pair's connecting pedigree) are kept in the store too: a second checker of the
+    same model reads them without computing, bit for bit, and excluded flags as bool."""
+    from kinship.consistency import ConsistencyChecker
+    from kinship.pedigree import Pedigree, Person
+
+    ped = Pedigree([Person("F", None, None, "male"), Person("M", None, None, "female"),
+                    Person("K1", "F", "M", "female"), Person("K2", "F", "M", "male")])
+    store = TableStore(tmp_path / "tc")
+    first = ConsistencyChecker(_model(store)).claimed_tables(ped, "K1", "K2")
+    plain = ConsistencyChecker(_model(None)).claimed_tables(ped, "K1", "K2")
+    _no_compute(monkeypatch)
+    second = ConsistencyChecker(_model(store)).claimed_tables(ped, "K1", "K2")
+    for (W1, E1), (W2, E2), (W3, E3) in zip(first, second, plain):
+        assert W1.tobytes() == W2.tobytes() == W3.tobytes()
+        assert E2.dtype == bool and (E1 == E2).all() and (E2 == E3).all()
