@@ -409,7 +409,7 @@ def _cmd_lr(args) -> int:
 def add_model_options(p) -> None:
     """The model options of the one-case commands (``kinship lr``, ``kinship power``):
     frequency table, θ, mutation, rare and silent alleles, loci, JSON output."""
-    from formats.freqio import FREQUENCY_FORMATS
+    from formats.names import FREQUENCY_FORMATS
 
     p.add_argument("--frequencies", help="a bundled population (default nist1036_all; .fam: the "
                                          "file's database) or a frequency file")

@@ -258,9 +258,9 @@ def _cmd_verify(args) -> int:
 def register(subparsers) -> None:
     """Add the ``import``, ``import-y`` and ``export`` sub-commands to an argparse
     subparsers object."""
-    from .freqio import FREQUENCY_FORMATS
+    from .names import FREQUENCY_FORMATS
 
-    from .importing import FORMATS
+    from .names import FORMATS
 
     p = subparsers.add_parser(
         "import", help="import genotype files into a profile dataset (Parquet shards)",
@@ -307,7 +307,7 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="check the input, write nothing")
     p.set_defaults(func=_cmd_import)
 
-    from .ystr import Y_FORMATS
+    from .names import Y_FORMATS
 
     y = subparsers.add_parser(
         "import-y", help="import Y-STR genotype files into a Y haplotype dataset (Parquet shards)",
@@ -359,7 +359,7 @@ def register(subparsers) -> None:
     v.add_argument("datasets", nargs="+", metavar="DIR", help="dataset directory")
     v.set_defaults(func=_cmd_verify)
 
-    from .export import PROFILE_FORMATS
+    from .names import PROFILE_FORMATS
 
     e = subparsers.add_parser(
         "export", help="export profiles or results to CSV/GeneMapper/CMF/Familias",

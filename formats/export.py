@@ -39,7 +39,7 @@ from .profile import Profile
 __all__ = ["export_profiles", "write_long_csv", "write_wide", "write_genemapper",
            "write_manifest", "write_results_csv", "PROFILE_FORMATS"]
 
-PROFILE_FORMATS = ("csv", "wide", "genemapper", "cmf", "familias", "manifest")
+from .names import PROFILE_FORMATS  # noqa: E402  (defined there for the command line)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -68,15 +68,8 @@ from .textio import first_line, header_excerpt, header_key, iter_rows, read_text
 __all__ = ["read_frequencies", "detect_frequency_format", "FREQUENCY_FORMATS"]
 
 #: the formats of a frequency file, each with the words a message uses for it
-FORMAT_WORDS = {
-    "csv": "csv (the project format: '# key=value' lines, then the header "
-           "'marker,allele,frequency')",
-    "familias": "familias (a marker name on its own line, then 'allele<TAB>frequency' lines)",
-    "strider": "strider (a wide table: first column 'Allele', one column per marker)",
-    "strider-xml": "strider-xml (the STRidER XML export: <frequencies><marker>...)",
-    "fam": "fam (a Familias .fam file's frequency database)",
-}
-FREQUENCY_FORMATS = tuple(FORMAT_WORDS)
+#: (defined in :mod:`formats.names`)
+from .names import FORMAT_WORDS, FREQUENCY_FORMATS  # noqa: E402
 
 
 def _num(s: str, fname, line, what) -> float:

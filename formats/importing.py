@@ -82,7 +82,7 @@ __all__ = ["Call", "Parsed", "ImportResult", "import_file", "FORMATS", "write_re
            "OFF_LADDER_POLICY"]
 
 #: Genotype formats understood by :func:`import_file`.
-FORMATS = ("genemapper", "csv", "wide", "familias", "cmf")
+from .names import FORMATS  # noqa: E402  (defined there for the command line)
 
 #: What an import does with calls that are not a pair of allele labels (module doc).
 OFF_LADDER_POLICY = {

@@ -128,7 +128,7 @@ Y_SCHEMA_VERSION = 1
 #: Oldest Y schema version this code still reads.
 Y_MIN_SCHEMA_VERSION = 1
 #: Genotype formats understood by :func:`import_y_file`.
-Y_FORMATS = ("genemapper", "csv", "cmf")
+from .names import Y_FORMATS  # noqa: E402  (defined there for the command line)
 
 _KEY_FORMAT = b"strkin.format"
 _KEY_VERSION = b"strkin.schema_version"
