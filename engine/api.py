@@ -756,8 +756,11 @@ class Run:
                 stats[m]["chance_units_reused"] = int(self.sampled[m].sum()) - n_chance_new[m]
         hits = annotate(hits, chance)
         reader = UnitReader(self.rds, self.recoder, self.refs, self.cases)
+        ex = v["execution"]
         hits = partial_chance(hits, chance, self.spec, queries, reader, len(self.loci), notes,
-                              v["report"]["chance_partial_max"], search["line"])
+                              v["report"]["chance_partial_max"], search["line"],
+                              threads=(ex["threads"] or os.cpu_count() or 1)
+                              if not ex["scheduler"] else 1)
         hits = add_alternatives(hits, self.spec, queries, reader, search["line"], notes,
                                 which=v["report"]["relationships"],
                                 max_hits=v["report"]["relationships_max"])

@@ -28,9 +28,12 @@ __all__ = ["partial_chance"]
 
 
 def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: int, notes: list,
-                   max_hits: int = 200, line: str = "paternal") -> pa.Table:
+                   max_hits: int = 200, line: str = "paternal", threads: int = 1) -> pa.Table:
     """``hits`` with ``expected_chance_hits`` recomputed on the loci compared for
-    the hits compared on fewer than ``n_loci`` loci (see the module doc)."""
+    the hits compared on fewer than ``n_loci`` loci (see the module doc).  The hits'
+    tables are compiled in turn; their exact convolutions (independent, mostly in
+    numba without the GIL) run on ``threads`` threads, each value written to its
+    own hit, so the result does not depend on the thread count."""
     from kinship.chance import exceedance
 
     from .inputs import SEX_WORD
@@ -70,7 +73,7 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
     r_drop = ({str(x): float(d) for x, d in zip(refs.ids, refs.dropout) if d}
               if refs is not None and refs.dropout is not None and np.any(refs.dropout) else {})
     dc = float(getattr(spec, "dropin", 0.0))
-    done = 0
+    jobs = []
     for i in keep:
         m = mode[i]
         jq = q_row.get(str(qid[i]))
@@ -114,11 +117,25 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
             if name not in compared:
                 tables.typed[0, l] = False
         skip = chance[m].max_inconsistent if m in ("identity", "duplicates") else 0
+        jobs.append((i, m, tables, skip, qd))
+
+    def one(job):
+        i, m, tables, skip, qd = job
         ex = exceedance(tables, 0, [10.0 ** float(score[i])], model=model, method="exact",
                         bracket=False, max_inconsistent=skip,
                         **({"dropout": qd, "dropin": dc} if (qd or dc) else {}))
-        vals[i] = float(chance[m].n_comparisons) * float(ex.estimate[0])
-        done += 1
+        return i, float(chance[m].n_comparisons) * float(ex.estimate[0])
+
+    if threads > 1 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(int(threads), len(jobs)),
+                                thread_name_prefix="strkin-partial") as pool:
+            results = list(pool.map(one, jobs))
+    else:
+        results = [one(j) for j in jobs]
+    for i, v in results:
+        vals[i] = v
     if left:
         notes.append(f"chance hits on the loci compared: {left} partial hits beyond the {max_hits} "
                      f"highest per mode keep the mode-wide value (report.chance_partial_max)")

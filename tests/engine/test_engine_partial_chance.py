@@ -37,3 +37,23 @@ def test_partial_identity_hit_gets_the_chance_of_its_own_loci(tmp_path):
     f = hits["FULL-Q"]
     assert f["loci_compared"] == 10
     assert f["expected_chance_hits"] < h["expected_chance_hits"]
+
+
+def test_partial_chance_same_values_on_one_or_more_threads(tmp_path):
+    """The partial hits' convolutions run on the run's threads: the values written
+    do not depend on the thread count (each value goes to its own hit)."""
+    profs, _ = simulate(n_cases=0, n_unrelated=12, n_unrelated_references=6, seed=5)
+    refs = [p for p in profs if p.kind == "reference"]
+    for k, r in enumerate(refs[:5]):                 # five partial identity hits
+        part = {l: r.genotypes[l] for l in LOCI[:8 + (k % 2)]}
+        profs.append(formats.Profile(f"PART-{k}", part, "query", sex=r.sex))
+    ds = tmp_path / "ds"
+    formats.write_profiles(ds, profs)
+    out = {}
+    for t in (1, 2, 3):
+        res = engine.run(make_job(ds, tmp_path / f"out{t}", ["identity"], search__min_loci=8,
+                                  execution__threads=t))
+        part = [h for h in res.hits.to_pylist() if h["query_id"].startswith("PART-")]
+        assert len(part) == 5 and all(h["loci_compared"] < 10 for h in part)
+        out[t] = (tmp_path / f"out{t}" / "hits.parquet").read_bytes()
+    assert out[1] == out[2] == out[3]
