@@ -85,20 +85,20 @@ def test_resume_flag(workdir, capsys):
     assert "1 resumed" in capsys.readouterr().out
 
 
-def test_demo(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--cases", "8"]) == 0
-    out = capsys.readouterr().out
+def test_demo(demo_run, tmp_path, capsys):
+    out = demo_run.stdout                   # kinship demo --cases 8 (the session's run)
     assert "mode case:" in out and "mode duplicates:" in out and "mode identity:" in out
     # 8 simulated families, 4 mother's-side families, the two missing children of the
     # family drawn as a pedigree and the degraded child's remains (the dropout model)
-    assert "case: 15 of 15 planted relationships ranked first" in out
+    assert demo_run.CASES == 8 and "case: 15 of 15 planted relationships ranked first" in out
     assert "identity: 2 of 2" in out and "duplicates: 3 of 3" in out
     assert "mode y-lineage:" in out and "planted paternal relatives ranked first" in out
-    # run again into the same demo directory: regenerated, the same hits (the new shards
-    # have new names and checksums, so only the provenance differs)
-    first = pq.read_table(tmp_path / "demo" / "results" / "hits.parquet")
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--cases", "8"]) == 0
-    again = pq.read_table(tmp_path / "demo" / "results" / "hits.parquet")
+    # run again into the same demo directory (a copy of it): regenerated, the same hits
+    # (the new shards have new names and checksums, so only the provenance differs)
+    first = pq.read_table(demo_run.results / "hits.parquet")
+    demo = demo_run.copy(tmp_path / "demo")
+    assert main(["demo", "--out", str(demo), "--cases", "8"]) == 0
+    again = pq.read_table(demo / "results" / "hits.parquet")
     assert again.replace_schema_metadata(None).equals(first.replace_schema_metadata(None))
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("x")

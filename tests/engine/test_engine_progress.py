@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import engine.api as api
-from engine.demo import run_demo
 from engine.job import MODES
 from engine.taskbase import COMPILE_WORK, CHANCE_WORK, work_of
 
@@ -27,10 +26,12 @@ class Recorder(api.Progress):
         super().__call__(n)
 
 
-def test_demo_bar_reaches_its_total_in_every_mode(tmp_path, monkeypatch, capsys):
+def test_demo_bar_reaches_its_total_in_every_mode(demo_run, tmp_path, monkeypatch, capsys):
+    # the demo's job on its data (a copy of the session's demo, without its results)
+    job = demo_run.copy(tmp_path / "demo", results=False) / "job.toml"
     Recorder.bars = []
     monkeypatch.setattr(api, "Progress", Recorder)
-    res, _ = run_demo(tmp_path / "demo", n_cases=8, progress=True)
+    res = api.run(job, progress=True)
     modes = set(res.manifest["run"]["modes"])
     assert modes == {"case", "parent-child", "full-sibling", "identity", "duplicates", "y-lineage"}
     (bar,) = Recorder.bars
@@ -55,20 +56,16 @@ def test_work_of_counts_compile_and_chance_once():
         assert work_of(m, "score", 1, 1, False) >= 1
 
 
-def test_resumed_tasks_count_their_work(tmp_path, monkeypatch):
+def test_resumed_tasks_count_their_work(demo_run, tmp_path, monkeypatch):
     """A rerun after an interruption starts the bar at the resumed tasks' work and
     still ends at its total."""
     import os
-    import shutil
     import subprocess
     import sys
     from pathlib import Path
 
-    out = tmp_path / "demo"
-    run_demo(out, n_cases=4, progress=False)
+    out = demo_run.copy(tmp_path / "demo", results=False)    # the demo's job, no results yet
     job = out / "job.toml"
-    res_dir = out / "results"
-    shutil.rmtree(res_dir)
     env = dict(os.environ, STRKIN_ENGINE_KILL_AT="task-3")
     root = Path(__file__).resolve().parents[2]
     p = subprocess.run([sys.executable, "-m", "engine.cli", "search", str(job), "--progress",

@@ -20,19 +20,12 @@ from engine.report_svg import layout, pedigree_svg
 
 
 # ---------------------------------------------------------------------------
-# the demo's report (one demo run for the module)
+# the demo's report (the session's demo run, tests/engine/conftest.py)
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    import contextlib
-    import io
-
-    d = tmp_path_factory.mktemp("report") / "demo"
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["demo", "--out", str(d), "--cases", "8", "--progress", "off"]) == 0
-    return d / "results", buf.getvalue()
+@pytest.fixture()
+def demo(demo_run):
+    return demo_run.results, demo_run.stdout
 
 
 def _key(h):

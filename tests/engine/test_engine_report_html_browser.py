@@ -19,7 +19,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from engine.cli import main
 from engine.report_recheck import hit_key, read_recheck
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -60,15 +59,10 @@ def _png_size(path: Path):
     return struct.unpack(">II", data[16:24])
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    import contextlib
-    import io
-
-    d = tmp_path_factory.mktemp("browser") / "demo"
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["demo", "--out", str(d), "--cases", "8", "--progress", "off"]) == 0
-    return d / "results"
+@pytest.fixture()
+def demo(demo_run):
+    """The session's demo run (tests/engine/conftest.py): its results directory."""
+    return demo_run.results
 
 
 def _key(h):

@@ -30,18 +30,11 @@ def _genotype_strings(capsys, dataset) -> set:
     return out
 
 
-@pytest.fixture(scope="module")
-def demo_vv(tmp_path_factory):
-    d = tmp_path_factory.mktemp("runlog")
-    log = d / "kinship.log"
-    import contextlib
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        rc = main(["-vv", "demo", "--out", str(d / "demo"), "--cases", "6", "--progress", "off",
-                   "--log-file", str(log)])
-    assert rc == 0
-    return d, log, err.getvalue()
+@pytest.fixture()
+def demo_vv(demo_run):
+    """The session's demo run (tests/engine/conftest.py: ``kinship -vv demo ...
+    --log-file``): its directory, log file and stderr."""
+    return demo_run.root, demo_run.log, demo_run.stderr
 
 
 def test_vv_log_has_no_genotypes(demo_vv, capsys):
@@ -76,18 +69,14 @@ def test_run_log_records_who_when_what_and_outcome(demo_vv):
     assert params["search"]["modes"][0] == "case"
 
 
-def test_run_log_is_appended_and_records_failures(tmp_path, monkeypatch):
+def test_run_log_is_appended_and_records_failures(demo_run, tmp_path, monkeypatch):
     """A failed run's outcome is recorded; the next run (--resume) appends its block."""
     import engine.api as api
-    from engine.demo import run_demo
     from engine.errors import TaskError
 
-    res, _ = run_demo(tmp_path / "demo", n_cases=3, progress=False)
-    job = tmp_path / "demo" / "job.toml"
-    out = res.path
-    import shutil
-
-    shutil.rmtree(out)
+    # the demo's job on its data (a copy of the session's demo, without its results)
+    job = demo_run.copy(tmp_path / "demo", results=False) / "job.toml"
+    out = tmp_path / "demo" / "results"
 
     # a task that fails (fault injection: the executor raises as it does when a task fails)
     def boom(*a, **k):
