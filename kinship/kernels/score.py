@@ -124,7 +124,7 @@ __all__ = ["LANES", "LANES8", "PackedTables", "pack_tables", "query_columns", "s
 
 #: cases per packed row: 8 words x 4 fields
 LANES = 32
-#: cases per row of the 8-bit first pass: 8 words x 8 fields
+#: cases per row of the 8-bit first pass: 64 bytes, one a case
 LANES8 = 64
 _WORDS = 8
 _FIELD_MAX = 32767          # a field's sum over all loci stays below 2^15
