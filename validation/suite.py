@@ -624,6 +624,13 @@ def run_suite(cfg: SuiteConfig | None = None, out=None, plots: bool = True, prog
         from .plots import require_matplotlib
 
         require_matplotlib()
+    if out is not None:
+        # bad input before any work: the frequency table, then an output directory
+        # that cannot be made (the suite takes minutes)
+        import formats
+
+        formats.read_frequencies(cfg.frequencies)
+        Path(out).mkdir(parents=True, exist_ok=True)
     own = cfg.work_dir is None
     work = Path(tempfile.mkdtemp(prefix="strkin-validation-")) if own else Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
