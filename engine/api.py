@@ -64,8 +64,8 @@ from .joint import add_joint, same_person
 from .kernels import warm_up
 from .merge import merge_hits, search_posteriors
 from .model import ModelSpec, Recoder, get_model, load_frequencies, resolve_loci
-from .output import STATE, CheckpointSync, RunLock, atomic_write_bytes, atomic_write_json, \
-    atomic_write_parquet, checkpoint_ok, clean_results
+from .output import STATE, CheckpointSync, RunLock, SyncBatch, atomic_write_bytes, \
+    atomic_write_json, atomic_write_parquet, checkpoint_ok, clean_results
 from .partial_chance import partial_chance
 from .plan import plan_mode
 from .power import run_phase as run_power
@@ -827,16 +827,18 @@ class Run:
             for k, d in yin.datasets.items():
                 prov["inputs"][k] = shards(d)
             prov["y_lineage"] = yin.info
+        batch = SyncBatch()   # the result files forced to disk in one pass (engine.output)
         drop_info = None
         if drop.active:
             # the dropout used for each sample: dropout.csv, and its counts per value
-            atomic_write_bytes(out / DROPOUT_FILE, samples_csv(queries, refs))
+            atomic_write_bytes(out / DROPOUT_FILE, samples_csv(queries, refs), sync=batch)
             drop_info = dict(drop.describe(), file=DROPOUT_FILE,
                              queries=dropout_counts(queries.dropout),
                              references=dropout_counts(refs.dropout) if refs is not None else {})
             prov["dropout"] = drop_info
         atomic_write_parquet(out / "hits.parquet", hits,
-                             {"strkin.search": json.dumps(prov, sort_keys=True, default=str)})
+                             {"strkin.search": json.dumps(prov, sort_keys=True, default=str)},
+                             sync=batch)
         _fault("hits")
         extra_out = {}
         for name, tab in (("consistency", checks.table if checks is not None else None),
@@ -847,7 +849,7 @@ class Run:
                     path.unlink()
                 continue
             atomic_write_parquet(path, tab, {"strkin.search": json.dumps(prov, sort_keys=True,
-                                                                         default=str)})
+                                                                         default=str)}, sync=batch)
             extra_out[name] = path
         n_refs = len(refs) if refs is not None else 0
         n_cases = len(cases) if cases is not None else \
@@ -867,10 +869,12 @@ class Run:
             "joint": self.joint,
         }
         summary = summary_text(hits, sinfo)
-        atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"))
+        atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"), sync=batch)
         _fault("summary")
-        write_state(self.state_dir, queries, refs, cases, modes, self.counts, self.chance_state, yin)
+        write_state(self.state_dir, queries, refs, cases, modes, self.counts, self.chance_state, yin,
+                    sync=batch)
         _fault("state")
+        batch.sync()          # every result file on disk before the manifest names it
         self.timings["write_s"] = time.perf_counter() - t0
         log.info("phase write: %.2f s", self.timings["write_s"])
         self.timings["total_s"] = time.perf_counter() - self.t_start

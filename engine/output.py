@@ -19,7 +19,10 @@ Layout::
 Every file is written under a temporary name in the same directory, flushed,
 ``fsync``-ed and moved into place with ``os.replace``, so a reader (or a run
 killed at any moment) never sees a half-written file.  Task checkpoints skip the
-per-file ``fsync`` and are forced in batches (:class:`CheckpointSync`).
+per-file ``fsync`` and are forced in batches (:class:`CheckpointSync`); the
+result files of a run's write phase (hits, summary, run state ...) are forced
+together by one :class:`SyncBatch` pass just before the manifest, the run's commit
+point, is written (one journal commit instead of one per file).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from formats.perms import file_mode, make_dir
 from .errors import OutputError
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "CheckpointSync",
+           "SyncBatch",
            "checkpoint_ok", "RunLock",
            "OUR_FILES", "STATE", "clean_results"]
 
@@ -53,19 +57,39 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def atomic_write_bytes(path, data: bytes):
-    _atomic_write_bytes(Path(path), data)
+def atomic_write_bytes(path, data: bytes, sync: "SyncBatch | None" = None):
+    """``data`` to ``path`` atomically, forced to disk before returning; with ``sync``
+    the forcing is left to ``sync.sync()`` (the file is complete and in place)."""
+    if sync is None:
+        _atomic_write_bytes(Path(path), data)
+        return
+    path = Path(path)
+    tmp = _tmp(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
+        with open(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode())
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    sync.add(path)
 
 
 def atomic_write_json(path, obj):
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
 
 
-def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None, fsync: bool = True):
+def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None, fsync: bool = True,
+                         sync: "SyncBatch | None" = None):
     """``table`` to ``path`` atomically (temporary name, ``os.replace``).  ``fsync``:
     also force the file and its directory to disk before returning; a run's task
-    checkpoints pass False and are forced in batches by :class:`CheckpointSync`."""
+    checkpoints pass False and are forced in batches by :class:`CheckpointSync`;
+    with ``sync`` the forcing is left to ``sync.sync()``."""
     path = Path(path)
+    if sync is not None:
+        fsync = False
     if metadata:
         md = dict(table.schema.metadata or {})
         md.update({k.encode(): v.encode() for k, v in metadata.items()})
@@ -83,6 +107,39 @@ def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None, fs
             tmp.unlink()
     if fsync:
         _fsync_dir(path.parent)
+    if sync is not None:
+        sync.add(path)
+
+
+class SyncBatch:
+    """Files written complete and in place but not yet forced to disk
+    (:func:`atomic_write_bytes` / :func:`atomic_write_parquet` with ``sync=``):
+    :meth:`sync` forces each file, then each of their directories once.  A run
+    calls it before writing its manifest, so the manifest never names a result
+    that a power failure could lose."""
+
+    def __init__(self):
+        self.pending: list = []
+
+    def add(self, path) -> None:
+        self.pending.append(Path(path))
+
+    def sync(self) -> None:
+        dirs = []
+        for p in self.pending:
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if p.parent not in dirs:
+                dirs.append(p.parent)
+        for d in dirs:
+            _fsync_dir(d)
+        self.pending.clear()
 
 
 class CheckpointSync:

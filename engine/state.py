@@ -170,7 +170,8 @@ def os_message(e: OSError, out: Path) -> str:
     return f"cannot write the results to {out}{where}: {what}; {state}. Fix: {fix}"
 
 
-def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None, yin=None):
+def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None, yin=None,
+                sync=None):
     parts = []
 
     def add(kind, i, f):
@@ -193,7 +194,7 @@ def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_sta
         add("ypopulation", [""], [yin.ctx.key.encode()])
     units = pa.concat_tables(parts).replace_schema_metadata(
         {"strkin.fingerprint_version": str(FINGERPRINT_VERSION)})
-    atomic_write_parquet(state_dir / "units.parquet", units)
+    atomic_write_parquet(state_dir / "units.parquet", units, sync=sync)
     rows = {"mode": [], "side": [], "id": [], "n": []}
     for (m, side), d in sorted(counts.items()):
         for k in sorted(d):
@@ -204,8 +205,8 @@ def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_sta
                 rows["n"].append(int(d[k]))
     atomic_write_parquet(state_dir / "counts.parquet", pa.table({
         "mode": pa.array(rows["mode"], pa.string()), "side": pa.array(rows["side"], pa.string()),
-        "id": pa.array(rows["id"], pa.string()), "n": pa.array(rows["n"], pa.int64())}))
+        "id": pa.array(rows["id"], pa.string()), "n": pa.array(rows["n"], pa.int64())}), sync=sync)
     if chance_state is not None and chance_state.num_rows:
-        atomic_write_parquet(state_dir / "chance.parquet", chance_state)
+        atomic_write_parquet(state_dir / "chance.parquet", chance_state, sync=sync)
     elif (state_dir / "chance.parquet").exists():
         (state_dir / "chance.parquet").unlink()
