@@ -680,7 +680,8 @@ class Run:
                     "stats": res.stats, "mode": res.mode, "kind": task.kind}
             path = tasks_dir / f"{task.key}.parquet"
             text = json.dumps(meta, sort_keys=True)
-            atomic_write_parquet(path, res.table, {"strkin.task": text}, fsync=False)
+            atomic_write_parquet(path, res.table, {"strkin.task": text}, fsync=False,
+                                 compression="none")
             syncer.written(path)
             # what the merge would read back from the checkpoint (JSON keys are strings)
             done_here[task.key] = (res.table.replace_schema_metadata(None), json.loads(text))
