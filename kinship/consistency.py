@@ -437,18 +437,26 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
             continue
         _, inv, cnt = np.unique(cols[rows], axis=0, return_inverse=True, return_counts=True)
         inv = inv.reshape(-1)
+        # the rows of each group with more than one row, from one stable sort (a scan of
+        # every row per group was quadratic in the references)
+        order = np.argsort(inv, kind="stable")
+        ends = np.cumsum(cnt)
         for k in np.nonzero(cnt > 1)[0]:
-            r = rows[inv == k]
+            r = rows[order[ends[k] - cnt[k]:ends[k]]].tolist()
             for i in range(len(r)):
                 for j in range(i + 1, len(r)):
-                    cand.add((int(r[i]), int(r[j])))
+                    cand.add((r[i], r[j]))
     tabs = model.pair_tables("identity", "male", "paternal")
     out = []
     lt = math.log10(threshold)
-    for i, j in sorted(cand):
+    pairs = np.array(sorted(cand), dtype=np.int64).reshape(-1, 2)
+    keep = []
+    for s in range(0, len(pairs), 65536):      # identical on every locus both typed, vectorised
+        gi, gj = g[pairs[s:s + 65536, 0]], g[pairs[s:s + 65536, 1]]
+        both = (gi >= 0) & (gj >= 0)
+        keep.append((both.sum(axis=1) >= min_loci) & ~((gi != gj) & both).any(axis=1))
+    for i, j in (pairs[np.concatenate(keep)] if keep else pairs).tolist():
         both = (g[i] >= 0) & (g[j] >= 0)
-        if both.sum() < min_loci or (g[i][both] != g[j][both]).any():
-            continue
         v = float(sum(math.log10(tabs[l][0][g[i, l], g[i, l]]) for l in np.nonzero(both)[0]))
         if v >= lt:
             out.append(IdentityPair(str(ids[i]), str(case_ids[i]), str(ids[j]), str(case_ids[j]),

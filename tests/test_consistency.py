@@ -185,3 +185,35 @@ def test_identity_across_cases_and_ids(setup):
             if both.sum() >= 8 and (G[i][both] == G[j][both]).all():
                 slow.add((ids[i], ids[j]))
     assert slow == got
+
+
+def test_identities_equal_an_all_pairs_scan():
+    """identities() (block hashing, vectorised check) finds exactly the pairs an
+    all-pairs scan finds, with the same LR: many candidate pairs (genotypes drawn
+    from a few values), planted duplicates, one of them partly untyped."""
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    model = ScoringModel(ft, ft.loci[:12])
+    rng = np.random.default_rng(11)
+    n = 300
+    G = [int(x) for x in model.n_alleles * (model.n_alleles + 1) // 2]
+    g = np.stack([rng.integers(0, min(x, 3), n) for x in G], axis=1)
+    g[rng.random(g.shape) < 0.1] = -1
+    for a, b in [(1, 50), (7, 200), (7, 201), (9, 299)]:
+        g[b] = g[a]
+    g[201, :5] = -1
+    ids = [f"R{i}" for i in range(n)]
+    cases = [f"C{i // 2}" for i in range(n)]
+    tabs = model.pair_tables("identity", "male", "paternal")
+    for thr, min_loci in ((1.0, 6), (1e6, 6), (1.0, 10)):
+        want = []
+        for i in range(n):
+            for j in range(i + 1, n):
+                both = (g[i] >= 0) & (g[j] >= 0)
+                if both.sum() < min_loci or (g[i][both] != g[j][both]).any():
+                    continue
+                v = sum(math.log10(tabs[l][0][g[i, l], g[i, l]]) for l in np.nonzero(both)[0])
+                if v >= math.log10(thr):
+                    want.append((ids[i], ids[j], float(v)))
+        got = [(p.sample_a, p.sample_b, p.log10_lr) for p in
+               identities(ids, cases, g, model, threshold=thr, min_loci=min_loci)]
+        assert sorted(got) == sorted(want) and len(want) >= 3
