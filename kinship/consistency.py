@@ -428,7 +428,12 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
     n, L = g.shape if g.ndim == 2 else (0, 0)
     if n < 2:
         return []
-    cand = set()
+    typed = g >= 0
+    # the identical pairs (few) are kept; the candidates themselves (pairs sharing a
+    # block's genotypes: about 10^-3 of all pairs at 23 loci, 10^7 for 10^5
+    # references: held as a set they took a case run at 10^5 references to 9 GB) are
+    # checked group by group in bounded arrays (_identical_pairs), never held
+    found = set()
     for s in range(0, L, block):
         cols = g[:, s:s + block]
         full = (cols >= 0).all(axis=1)
@@ -442,26 +447,35 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
         order = np.argsort(inv, kind="stable")
         ends = np.cumsum(cnt)
         for k in np.nonzero(cnt > 1)[0]:
-            r = rows[order[ends[k] - cnt[k]:ends[k]]].tolist()
-            for i in range(len(r)):
-                for j in range(i + 1, len(r)):
-                    cand.add((r[i], r[j]))
+            r = rows[order[ends[k] - cnt[k]:ends[k]]]
+            _identical_pairs(g[r], typed[r], r, min_loci, found)
     tabs = model.pair_tables("identity", "male", "paternal")
     out = []
     lt = math.log10(threshold)
-    pairs = np.array(sorted(cand), dtype=np.int64).reshape(-1, 2)
-    keep = []
-    for s in range(0, len(pairs), 65536):      # identical on every locus both typed, vectorised
-        gi, gj = g[pairs[s:s + 65536, 0]], g[pairs[s:s + 65536, 1]]
-        both = (gi >= 0) & (gj >= 0)
-        keep.append((both.sum(axis=1) >= min_loci) & ~((gi != gj) & both).any(axis=1))
-    for i, j in (pairs[np.concatenate(keep)] if keep else pairs).tolist():
-        both = (g[i] >= 0) & (g[j] >= 0)
+    for i, j in sorted(found):
+        both = typed[i] & typed[j]
         v = float(sum(math.log10(tabs[l][0][g[i, l], g[i, l]]) for l in np.nonzero(both)[0]))
         if v >= lt:
             out.append(IdentityPair(str(ids[i]), str(case_ids[i]), str(ids[j]), str(case_ids[j]),
                                     v, int(both.sum())))
     return out
+
+
+def _identical_pairs(gr, tr, r, min_loci: int, found: set, cells: int = 1 << 24) -> None:
+    """Add to ``found`` the pairs ``(r[a], r[b])``, ``a < b``, of one group's rows
+    (genotypes ``gr``, typed ``tr``; ``r`` ascending) that are identical on every
+    locus both typed, with at least ``min_loci`` such loci: all pairs of the group in
+    slices of at most ``cells`` booleans (vectorised; Python only for the pairs
+    found)."""
+    m, L = gr.shape
+    step = max(1, cells // max(1, m * L))
+    for a in range(0, m - 1, step):
+        x, tx = gr[a:a + step], tr[a:a + step]
+        both = tx[:, None, :] & tr[None, :, :]
+        same = ((x[:, None, :] == gr[None, :, :]) | ~both).all(axis=2)
+        ii, jj = np.nonzero(same & (both.sum(axis=2) >= min_loci))
+        sel = a + ii < jj
+        found.update(zip(r[a + ii[sel]].tolist(), r[jj[sel]].tolist()))
 
 
 # ---------------------------------------------------------------------------
