@@ -57,6 +57,8 @@ from .dropout import DROPOUT_FILE, Dropout, run_note, samples_csv
 from .dropout import counts as dropout_counts
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
+from .memory import describe as describe_memory
+from .memory import plan_run as plan_memory
 from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, load_queries,
                      open_input, query_blocks, scan_references, set_fingerprint, stream_blocks)
 from .job import Y_MODE, Job, load_job, stable_hash
@@ -164,7 +166,8 @@ class Run:
     ``yin`` (the y-lineage inputs or None), ``job_key``, ``queries``, ``refs``,
     ``cases``, ``checks`` (reference consistency), ``self_keys`` (pairs of a
     sample with itself, :mod:`engine.selfpairs`), ``notes`` (for the summary and
-    manifest), ``executor``.
+    manifest), ``memory`` (the memory plan, :mod:`engine.memory`: the manifest's
+    ``run.memory``), ``executor``.
 
     Set by :meth:`open_output` (the results directory, under its lock):
     ``state_kind`` ("fresh", "incremental", "resume"), ``run_kind`` (as the
@@ -285,6 +288,10 @@ class Run:
         self.refs = refs
         if "case" in modes:
             cases = build_cases(refs, search["invalid_cases"], rds.cases())
+        # the memory budget: settings that fit it, or a refusal before the queries are read
+        mem = plan_memory(job, qds, refs, cases, model, drop.active) if auto_modes else None
+        self.memory = describe_memory(mem) if mem is not None else None
+        if "case" in modes:
             checks, cases = self._consistency(cases)
             self._check_theta_cost(cases, v["execution"]["max_compile_hours"])
         self.cases, self.checks = cases, checks
@@ -339,7 +346,7 @@ class Run:
                              f"the female and male mutation models differ)")
         ex = v["execution"]
         self.executor = DaskExecutor(ex["scheduler"]) if ex["scheduler"] else \
-            InProcessExecutor(ex["threads"])
+            InProcessExecutor(ex["threads"], mem["chosen"]["in_flight"] if mem is not None else None)
         self.executor.start()
         self.timings["prepare_s"] = time.perf_counter() - t0
         log.info("phase prepare: %.2f s", self.timings["prepare_s"])
@@ -800,6 +807,8 @@ class Run:
             "pairs_total": int(sum(s["pairs"] for s in stats.values())),
             "loci": len(self.loci),
         }
+        if self.memory is not None:
+            info["memory"] = self.memory
         st = self.timings.get("search_s", 0) or 1e-9
         info["pairs_per_s"] = round(info["pairs_total"] / st, 1)
         self.hits, self.counts, self.info = hits, counts, info
@@ -810,6 +819,7 @@ class Run:
         v, out, modes, spec = self.values, self.out, self.modes, self.spec
         queries, refs, cases, checks, yin = self.queries, self.refs, self.cases, self.checks, self.yin
         qds, rds, hits, drop = self.qds, self.rds, self.hits, self.drop
+        queries.release_genotypes()    # what follows needs ids and fingerprints (engine.memory)
         search = v["search"]
         job, job_key = self.job, self.job_key
         chance_json = {m: clean_json(ch.to_dict()) for m, ch in self.chance.items()}

@@ -3,8 +3,9 @@
 Both take the same stream of :class:`~engine.taskbase.Task` objects, call
 :func:`engine.task.run_task` for each, and hand every result to ``on_result``
 in the calling thread, which writes the task's checkpoint.  At most
-``2 x workers`` tasks are in flight, so the reference blocks that the task
-stream reads from disk stay bounded in memory.
+``2 x workers`` tasks are in flight (in-process: ``in_flight``, which the memory
+plan may lower to one per thread, :mod:`engine.memory`), so the reference blocks
+that the task stream reads from disk stay bounded in memory.
 
 * In-process (default): a thread pool of ``execution.threads`` threads (default:
   every CPU).  The kernels release the GIL, so scoring runs in parallel; table
@@ -71,8 +72,10 @@ class Progress:
 
 
 class InProcessExecutor:
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, in_flight: int | None = None):
         self.threads = int(threads or os.cpu_count() or 1)
+        #: tasks submitted and not yet handed to ``on_result`` (at least one per thread)
+        self.in_flight = max(self.threads, int(in_flight or 2 * self.threads))
 
     def describe(self) -> dict:
         return {"executor": "in-process", "threads": self.threads}
@@ -88,7 +91,7 @@ class InProcessExecutor:
         inflight = {}
         try:
             for task in tasks:
-                while len(inflight) >= 2 * self.threads:
+                while len(inflight) >= self.in_flight:
                     self._drain(inflight, on_result, FIRST_COMPLETED)
                 inflight[pool.submit(run_task, ctx, task, queries, progress)] = task
             while inflight:

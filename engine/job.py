@@ -163,6 +163,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                           "exact scores on the host, the same results)"),
         "max_compile_hours": (2.0, "theta > 0: refuse up front a job whose case tables are "
                                    "estimated to take longer to compile (one core)"),
+        "memory": ("auto", "memory budget of the run: auto (three quarters of this machine's "
+                           "memory) or a size such as \"8GiB\"; block and chunk sizes are chosen "
+                           "to fit it, and a run that cannot fit is refused up front "
+                           "(engine.memory)"),
         "table_cache": ("auto", "keep the model's pair and single-relative tables on disk between "
                                 "runs: auto ($STRKIN_TABLE_CACHE, else ~/.cache/strkin/tables), "
                                 "off, or a directory (kinship.tablecache)"),
@@ -483,6 +487,15 @@ class Job:
                 raise JobError(
                     f"{src}: execution.device = \"gpu\": no CUDA device is usable here (it needs a "
                     f"GPU, its driver and numba-cuda: pip install \"strkin[gpu]\"); use \"cpu\"")
+        mem = v["execution"]["memory"]
+        if mem != "auto":
+            from .memory import parse_size
+
+            try:
+                parse_size(mem)
+            except ValueError:
+                raise JobError(f"{src}: execution.memory must be \"auto\" or a size such as "
+                               f"\"8GiB\", \"512MiB\" or \"16GB\", got {mem!r}") from None
         tc = v["execution"]["table_cache"]
         if not isinstance(tc, str) or not tc:
             raise JobError(f"{src}: execution.table_cache must be \"auto\", \"off\" or a directory, "

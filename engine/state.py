@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -15,7 +14,7 @@ from formats.perms import make_dir
 
 from .chance import rows_from_table
 from .errors import OutputError
-from .inputs import FINGERPRINT_VERSION, _strs
+from .inputs import FINGERPRINT_VERSION, units_table
 from .job import PAIRWISE_MODES
 from .output import OUR_FILES, STATE, atomic_write_bytes, atomic_write_parquet, read_json
 from .plan import PrevState
@@ -175,13 +174,7 @@ def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_sta
     parts = []
 
     def add(kind, i, f):
-        i = np.asarray(i, dtype=object)
-        parts.append(pa.table({
-            "kind": pa.array(np.full(len(i), kind, dtype=object), pa.string()),
-            "id": pa.array(_strs(i), pa.string()),
-            # tolist() of an S16 array gives bytes(x) of each element (no trailing NUL
-            # bytes): the value the plan compares against
-            "fp": pa.array(f.tolist() if isinstance(f, np.ndarray) else list(f), pa.binary())}))
+        parts.append(units_table(kind, i, f))     # no Python object per row (engine.inputs)
 
     add("query", queries.ids, queries.fp)
     if any(m in PAIRWISE_MODES for m in modes):
