@@ -147,7 +147,7 @@ def query_dropout_tag(queries) -> str:
     """The distinct dropout probabilities of the queries, as text ("" when all are 0)."""
     d = np.asarray(getattr(queries, "dropout", None) if queries is not None else None,
                    dtype=np.float64) if getattr(queries, "dropout", None) is not None else np.zeros(0)
-    vals = sorted(set(d.tolist()))
+    vals = np.unique(d).tolist()
     return "" if not any(vals) else ",".join(repr(v) for v in vals)
 
 
@@ -175,7 +175,7 @@ def run_chance_task(ctx, task, queries, progress=None):
     block = task.block
     # the block's tables for each dropout of the queries (one set without dropout)
     qd = getattr(queries, "dropout", None)
-    dvals = sorted(set(np.asarray(qd, dtype=np.float64).tolist())) if qd is not None and len(qd) else [0.0]
+    dvals = np.unique(np.asarray(qd, dtype=np.float64)).tolist() if qd is not None and len(qd) else [0.0]
     dc = float(getattr(ctx.model, "dropin", 0.0))
     groups = [(d, grp) for d in dvals for grp in cached_block(ctx, mode, block, queries, d).groups]
     if progress is not None and task.compiles:
@@ -396,7 +396,7 @@ def mode_chances(cspec, plans, units, sampled, chance_rows, queries, cases, spec
     own exceedance (:func:`engine.chance.group_label`), weighted by its queries."""
     nq = len(queries)
     qd = np.asarray(queries.dropout, dtype=np.float64)
-    dvals = sorted(set(qd.tolist())) or [0.0]
+    dvals = np.unique(qd).tolist() or [0.0]
     sex = np.asarray(queries.sex, dtype=object)
     out, keep, fps = {}, {}, {}
     for p in plans:

@@ -38,6 +38,26 @@ def _ranks(strings) -> np.ndarray:
     return r
 
 
+def _dropout_groups(qd: np.ndarray, rows: np.ndarray) -> list:
+    """``[(d, rows with dropout d)]`` for each distinct dropout ``d`` of a chunk's
+    queries (ascending; ``qd[i]`` the dropout of ``rows[i]``).  One value (the usual
+    case: no dropout, or one for every sample) is found without sorting the chunk."""
+    if len(qd) == 0:
+        return []
+    if qd.min() == qd.max():
+        return [(float(qd[0]), rows)]
+    return [(float(d), rows[qd == d]) for d in np.unique(qd)]
+
+
+def _take(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]`` for increasing ``rows``: a view when they are consecutive (a query
+    chunk), instead of a copy of the chunk's rows for every block."""
+    n = len(rows)
+    if n and int(rows[-1]) - int(rows[0]) == n - 1 and (n < 2 or bool(np.all(np.diff(rows) == 1))):
+        return a[int(rows[0]):int(rows[0]) + n]
+    return a[rows]
+
+
 def run_score_task(ctx, task, queries, progress=None) -> TaskResult:
     """Screen and score the pairs of one autosomal task (:mod:`engine.taskbase`);
     ``progress(work)`` as its work is done."""
@@ -50,9 +70,8 @@ def run_score_task(ctx, task, queries, progress=None) -> TaskResult:
     # dropout (engine.dropout): one set of tables per distinct value in the chunk
     qd = np.asarray(queries.dropout, dtype=np.float64)[rows_all]
     groups = []
-    for d in sorted(set(qd.tolist())):
+    for d, sel in _dropout_groups(qd, rows_all):
         bt_d = cached_block(ctx, mode, block, queries, d)
-        sel = rows_all[qd == d]
         groups.extend((grp, sel) for grp in bt_d.groups)
     bt = _Groups([g for g, _ in groups])
     if progress is not None and task.compiles:
@@ -76,8 +95,8 @@ def run_score_task(ctx, task, queries, progress=None) -> TaskResult:
             if grp.sex == "M":  # each such case is in the M and the F group: count once
                 not_compared += int(np.count_nonzero(sx == "")) * len(grp)
         c_rank = unit_rank[grp.units]
-        qcol = queries.columns(grp.offsets)[rows]
-        q_rank = queries.rank[rows]
+        qcol = _take(queries.columns(grp.offsets), rows)
+        q_rank = _take(queries.rank, rows)
         for a in range(0, len(rows), ctx.tile):
             b = a + ctx.tile
             q, c, s, nc, ni = score_tile(grp, qcol[a:b], rows[a:b], q_rank[a:b], c_rank, canonical,

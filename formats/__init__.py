@@ -71,11 +71,15 @@ _WHERE = {name: mod for mod, names in _LAZY.items() for name in names}
 
 
 def __getattr__(name):
+    import importlib
+    import importlib.util
+
     mod = _WHERE.get(name)
     if mod is None:
+        # a submodule not imported yet (``formats.familias.read_fam`` after ``import formats``)
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'formats' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f".{mod}", __name__), name)
     globals()[name] = value
     return value
