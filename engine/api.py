@@ -59,7 +59,8 @@ from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .memory import describe as describe_memory
 from .memory import plan_run as plan_memory
-from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, load_queries,
+from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, count_kind,
+                     load_queries,
                      open_input, query_blocks, scan_references, set_fingerprint, stream_blocks)
 from .job import Y_MODE, Job, load_job, stable_hash
 from .joint import add_joint, same_person
@@ -289,7 +290,10 @@ class Run:
         if "case" in modes:
             cases = build_cases(refs, search["invalid_cases"], rds.cases())
         # the memory budget: settings that fit it, or a refusal before the queries are read
-        mem = plan_memory(job, qds, refs, cases, model, drop.active) if auto_modes else None
+        mem = None
+        if auto_modes:
+            q_count = count_kind(qds, "query") if qds is not None else (0, 0)
+            mem = plan_memory(job, q_count, refs, cases, model, drop.active)
         self.memory = describe_memory(mem) if mem is not None else None
         if "case" in modes:
             checks, cases = self._consistency(cases)

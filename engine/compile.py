@@ -40,6 +40,7 @@ import numpy as np
 
 from kinship.search import SINGLE_RELATIONS
 
+from .memory import CACHE_BLOCKS   # blocks kept per process (the memory estimate counts them)
 from .inputs import SEX_WORD
 
 __all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "prefetch_tables",
@@ -213,7 +214,6 @@ def _compile_generic(model, items, query_dropout=0.0, dropin=0.0):
 _CACHE: "OrderedDict[tuple, BlockTables]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _KEY_LOCKS: dict = {}
-CACHE_BLOCKS = 8
 
 
 def cached_block(ctx, mode, block, queries=None, query_dropout: float = 0.0) -> BlockTables:

@@ -35,7 +35,7 @@ threads; the coefficients were measured with ``benchmarks/scale_table.py``,
 * ``tables``: compiled reference tables, ``17 G`` bytes per unit (the log10
   table, the 16- and 8-bit packed screens), for the blocks in flight (up to
   ``in_flight`` tasks) and the per-process block cache
-  (:data:`engine.compile.CACHE_BLOCKS`);
+  (:data:`CACHE_BLOCKS`);
 * ``chunks``: per task in flight, its query chunk's columns and ranks;
 * ``hits``: hit rows before the merge (:data:`HIT_ROW_BYTES` each), at most
   ``top_k`` per query and ``case_top_k`` per unit, estimated at
@@ -101,6 +101,10 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000 ** 2, 
           "tib": 1 << 40}
 
 
+#: blocks of compiled tables each process keeps (:func:`engine.compile.cached_block`)
+CACHE_BLOCKS = 8
+
+
 def parse_size(value) -> int:
     """Bytes of ``"8GiB"``, ``"512 MiB"``, ``"8GB"``, ``"8G"`` (decimal: G = 10^9) or a
     number of bytes; ``ValueError`` otherwise."""
@@ -157,8 +161,6 @@ def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genoty
              query_shard_rows: int, ref_shard_rows: int, top_k: int, case_top_k: int,
              threshold: float, dropout: bool = False) -> dict:
     """The estimated peak (bytes) and its parts; see the module docstring."""
-    from .compile import CACHE_BLOCKS
-
     L = n_loci
     auto = [m for m in modes if m != "y-lineage"]
     pairwise = [m for m in auto if m not in ("case",)]
@@ -261,19 +263,18 @@ def plan(budget_setting, sizes: dict, execution: dict) -> MemoryPlan:
                       sizes=dict(sizes, modes=list(sizes.get("modes", ())), threads=threads))
 
 
-def plan_run(job, queries_dataset, refs, cases, model, dropout: bool = False) -> MemoryPlan:
+def plan_run(job, query_count, refs, cases, model, dropout: bool = False) -> MemoryPlan:
     """:func:`plan` for a run, before its queries are read: the sizes from the
-    query dataset's ``kind`` column (:func:`engine.inputs.count_kind`), the
-    references scanned and the cases built.  Applies the chosen ``block_size`` and
+    query dataset's ``kind`` column (``query_count``: ``(queries, rows of the
+    largest shard)``, :func:`engine.inputs.count_kind`), the references scanned
+    and the cases built.  Applies the chosen ``block_size`` and
     ``query_chunk`` to the job's execution settings (they never change results)
     and returns the plan (``chosen["in_flight"]``: tasks in flight, for the
     executor)."""
-    from .inputs import count_kind
-
     v = job.values
     ex, search = v["execution"], v["search"]
     modes = [m for m in job.modes]
-    nq, q_rows = count_kind(queries_dataset, "query") if queries_dataset is not None else (0, 0)
+    nq, q_rows = query_count
     n_refs = len(refs) if refs is not None else 0
     ref_rows = 0
     if n_refs:
