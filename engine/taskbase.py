@@ -112,7 +112,10 @@ class TaskContext:
     case_top_k: int
     max_inconsistent: int
     line: str = "paternal"
-    tile: int = 2048
+    #: queries per kernel call: each call costs ~0.1 ms of Python and NumPy around the
+    #: kernel (argument checks, thresholds, output arrays, the hits' sort), 2,048 a call
+    #: spent about a third of a parent-child search there (1e6 x 1e4, 23 loci)
+    tile: int = 16384
     chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
     y: object = None            # engine.ylineage.YContext (mode y-lineage), or None
     device: str = "cpu"         # "gpu": screen on a CUDA device (engine.kernels.score_tile)
