@@ -296,8 +296,15 @@ class Run:
             mem = plan_memory(job, q_count, refs, cases, model, drop.active)
         self.memory = describe_memory(mem) if mem is not None else None
         if "case" in modes:
-            checks, cases = self._consistency(cases)
-            self._check_theta_cost(cases, v["execution"]["max_compile_hours"])
+            max_hours = v["execution"]["max_compile_hours"]
+            if search["inconsistent_cases"] == "exclude":
+                # the cases left after the consistency check are the ones compiled
+                checks, cases = self._consistency(cases)
+                self._check_theta_cost(cases, max_hours)
+            else:
+                # refused before the consistency check, which builds θ tables of its own
+                self._check_theta_cost(cases, max_hours)
+                checks, cases = self._consistency(cases)
         self.cases, self.checks = cases, checks
         if in_process and auto_modes:
             # the model's tables for these references, built while the queries load
