@@ -147,6 +147,15 @@ def _no_queries() -> QuerySet:
                     np.zeros(0, dtype="S16"))
 
 
+def _interleave(lists: list):
+    """The items of ``lists`` round robin: the first of each, then the second, ..."""
+    n = max((len(x) for x in lists), default=0)
+    for i in range(n):
+        for x in lists:
+            if i < len(x):
+                yield x[i]
+
+
 def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None) -> list:
     """``(rows, fingerprint of the chunk)`` of each chunk of ``size`` queries."""
     out = []
@@ -647,6 +656,41 @@ class Run:
             compiled.add(k)
             return new
 
+        def block_tasks(p, si, block, chance_si) -> list:
+            """The tasks of one block, in query-chunk order (those done by an earlier,
+            interrupted run counted on the bar and left out)."""
+            out = []
+            if si == chance_si:
+                key = stable_hash([self.job_key, self.spec.key, p.mode, "chance", block.key]
+                                  + ([self.qd_tag] if self.qd_tag else []))[:40]
+                keys.append((p.mode, key, "chance"))
+                t = Task(key, p.mode, block, no_rows, kind="chance", compiles=first_of(p.mode, block))
+                if checkpoint_ok(tasks_dir / f"{key}.parquet"):
+                    resumed[0] += 1
+                    bar(t.work)
+                else:
+                    out.append(t)
+                return out
+            for ci, (rows, cfp) in enumerate(self.chunks[p.mode][si]):
+                parts = [self.job_key, self.spec.key, p.mode, block.key, cfp]
+                if p.mode == Y_MODE:
+                    parts.append(yin.ctx.key)
+                key = stable_hash(parts)[:40]
+                keys.append((p.mode, key, "score"))
+                t = Task(key, p.mode, block, rows, compiles=ci == 0 and first_of(p.mode, block))
+                if checkpoint_ok(tasks_dir / f"{key}.parquet"):
+                    resumed[0] += 1
+                    bar(t.work)
+                else:
+                    out.append(t)
+            return out
+
+        # in-process, the tasks of `window` blocks are interleaved (chunk 0 of each block,
+        # then chunk 1, ...): each thread starts on a block of its own and compiles its
+        # tables while the others score, instead of waiting for the one block's tables.
+        # The order of tasks does not change the output (engine.merge sorts everything).
+        window = 1 if ex["scheduler"] else max(1, int(ex["threads"] or os.cpu_count() or 1))
+
         def task_stream():
             for p in self.plans:
                 sels, chance_si = self._selections(p)
@@ -660,33 +704,13 @@ class Run:
                 else:
                     blocks = stream_blocks(self.rds, recoder, self.refs, "persons", sels,
                                            ex["block_size"])
+                pending = []
                 for si, block in blocks:
-                    if si == chance_si:
-                        key = stable_hash([self.job_key, self.spec.key, p.mode, "chance", block.key]
-                                          + ([self.qd_tag] if self.qd_tag else []))[:40]
-                        keys.append((p.mode, key, "chance"))
-                        t = Task(key, p.mode, block, no_rows, kind="chance",
-                                 compiles=first_of(p.mode, block))
-                        if checkpoint_ok(tasks_dir / f"{key}.parquet"):
-                            resumed[0] += 1
-                            bar(t.work)
-                            continue
-                        yield t
-                        continue
-                    for ci, (rows, cfp) in enumerate(self.chunks[p.mode][si]):
-                        parts = [self.job_key, self.spec.key, p.mode, block.key, cfp]
-                        if p.mode == Y_MODE:
-                            parts.append(yin.ctx.key)
-                        key = stable_hash(parts)[:40]
-                        keys.append((p.mode, key, "score"))
-                        path = tasks_dir / f"{key}.parquet"
-                        t = Task(key, p.mode, block, rows,
-                                 compiles=ci == 0 and first_of(p.mode, block))
-                        if checkpoint_ok(path):
-                            resumed[0] += 1
-                            bar(t.work)
-                            continue
-                        yield t
+                    pending.append(block_tasks(p, si, block, chance_si))
+                    if len(pending) == window:
+                        yield from _interleave(pending)
+                        pending = []
+                yield from _interleave(pending)
 
         # this run's task results are merged from memory; their checkpoints are for
         # --resume only, forced to disk in batches (engine.output.CheckpointSync)
