@@ -58,7 +58,7 @@ from .dropout import counts as dropout_counts
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .memory import describe as describe_memory
-from .memory import plan_run as plan_memory
+from .memory import CACHE_BLOCKS, plan_run as plan_memory
 from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, count_kind,
                      load_queries,
                      open_input, query_blocks, scan_references, set_fingerprint, stream_blocks)
@@ -689,7 +689,11 @@ class Run:
         # then chunk 1, ...): each thread starts on a block of its own and compiles its
         # tables while the others score, instead of waiting for the one block's tables.
         # The order of tasks does not change the output (engine.merge sorts everything).
-        window = 1 if ex["scheduler"] else max(1, int(ex["threads"] or os.cpu_count() or 1))
+        # At most half the per-process block cache (engine.memory.CACHE_BLOCKS): the next
+        # window's blocks are compiled while the last chunks of this one still run, and a
+        # block evicted before its last chunk would be compiled again for each chunk.
+        window = 1 if ex["scheduler"] else max(1, min(int(ex["threads"] or os.cpu_count() or 1),
+                                                      CACHE_BLOCKS // 2))
 
         def task_stream():
             for p in self.plans:
