@@ -689,11 +689,14 @@ class Run:
         # then chunk 1, ...): each thread starts on a block of its own and compiles its
         # tables while the others score, instead of waiting for the one block's tables.
         # The order of tasks does not change the output (engine.merge sorts everything).
-        # At most half the per-process block cache (engine.memory.CACHE_BLOCKS): the next
-        # window's blocks are compiled while the last chunks of this one still run, and a
-        # block evicted before its last chunk would be compiled again for each chunk.
+        # At most half the per-process block cache (engine.memory.CACHE_BLOCKS), a block
+        # taking one entry per distinct query dropout (engine.score): the next window's
+        # blocks are compiled while the last chunks of this one still run, and a block
+        # evicted before its last chunk would be compiled again for each chunk.
+        qd = getattr(queries, "dropout", None)
+        n_drop = len(np.unique(np.asarray(qd, dtype=np.float64))) if qd is not None and len(qd) else 1
         window = 1 if ex["scheduler"] else max(1, min(int(ex["threads"] or os.cpu_count() or 1),
-                                                      CACHE_BLOCKS // 2))
+                                                      CACHE_BLOCKS // (2 * max(1, n_drop))))
 
         def task_stream():
             for p in self.plans:

@@ -40,3 +40,37 @@ def test_each_block_compiled_once_with_many_threads(tmp_path, monkeypatch):
     assert res.manifest["run"]["tasks"] > 4 * len(calls) > 0
     again = {k: n for k, n in calls.items() if n > 1}
     assert not again, f"{len(again)} of {len(calls)} blocks compiled more than once"
+
+
+def test_each_block_compiled_once_with_four_query_dropouts(tmp_path, monkeypatch):
+    """A chunk whose queries have four dropout values needs four sets of a block's
+    tables (one per value, engine.dropout): four cache entries a block."""
+    profs, _ = simulate(n_cases=10, n_unrelated=40, n_unrelated_references=60, seed=3)
+    formats.write_profiles(tmp_path / "ds", profs)
+    q = [p.sample_id for p in profs if p.kind == "query"]
+    (tmp_path / "d.csv").write_text("sample_id,dropout\n" + "".join(
+        f"{s},{(0.0, 0.1, 0.2, 0.3)[i % 4]}\n" for i, s in enumerate(q)))
+    calls = _count_compiles(monkeypatch)
+    job = make_job(tmp_path / "ds", tmp_path / "out", ["parent-child"], execution__threads=16,
+                   execution__block_size=2, execution__query_chunk=8,
+                   report__chance_method="none", model__dropout_samples=str(tmp_path / "d.csv"))
+    engine.run(job)
+    assert len(calls) == 4 * len({k for k, _ in calls})
+    again = {k: n for k, n in calls.items() if n > 1}
+    assert calls and not again, f"{len(again)} of {len(calls)} block tables compiled more than once"
+
+
+def _count_compiles(monkeypatch) -> dict:
+    calls: dict = {}
+    lock = threading.Lock()
+    real = ec.compile_block
+
+    def counted(model, sex_dependent, mode, block, line, queries, d, *a):
+        with lock:
+            calls[(block.key, d)] = calls.get((block.key, d), 0) + 1
+        time.sleep(0.002 * (zlib.crc32(str(block.key).encode()) % 25))
+        return real(model, sex_dependent, mode, block, line, queries, d, *a)
+
+    monkeypatch.setattr(ec, "compile_block", counted)
+    ec._CACHE.clear()
+    return calls
