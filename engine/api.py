@@ -304,6 +304,9 @@ class Run:
             q_count = count_kind(qds, "query") if qds is not None else (0, 0)
             mem = plan_memory(job, q_count, refs, cases, model, drop.active)
         self.memory = describe_memory(mem) if mem is not None else None
+        if mem is not None and mem.get("note"):
+            notes.append(mem["note"])
+            log.warning("%s", mem["note"])
         if "case" in modes:
             max_hours = v["execution"]["max_compile_hours"]
             if search["inconsistent_cases"] == "exclude":

@@ -214,7 +214,9 @@ class MemoryPlan(dict):
 
 
 def plan(budget_setting, sizes: dict, execution: dict) -> MemoryPlan:
-    """Settings that fit the budget, or :class:`InputError` (one line).
+    """Settings that fit the budget, or :class:`InputError` (one line) when a stated
+    budget cannot be met; under ``"auto"`` the run keeps the smallest settings
+    instead, with ``over_budget`` set and a ``note`` for the summary.
 
     ``budget_setting``: ``[execution] memory`` (``"auto"`` or a size);
     ``sizes``: the arguments of :func:`estimate` other than the execution
@@ -242,6 +244,11 @@ def plan(budget_setting, sizes: dict, execution: dict) -> MemoryPlan:
             chunk = max(MIN_QUERY_CHUNK, chunk // 2)
         elif block > MIN_BLOCK_SIZE:
             block = max(MIN_BLOCK_SIZE, block // 2)
+        elif auto:
+            # no budget was stated: the run goes ahead with the smallest settings and
+            # says so (the machine may have more than the estimate's fixed part
+            # assumes; a stated budget is refused instead, below)
+            break
         else:
             need = est["total"]
             parts = dict(est["held"], **est[est["peak_phase"]])
@@ -258,8 +265,16 @@ def plan(budget_setting, sizes: dict, execution: dict) -> MemoryPlan:
                 f"or split the queries into several datasets and search them in separate runs"
             )
     chosen = {"query_chunk": chunk, "block_size": block, "in_flight": in_flight}
+    over = est["total"] > budget
+    note = ""
+    if over:
+        note = (f"[execution] memory: this run is estimated at {format_size(est['total'])}, more "
+                f"than {format_size(budget)} (auto: three quarters of this machine's memory); it "
+                f"ran with the smallest blocks and query chunks. Set [execution] memory to a size "
+                f"to have such a run refused up front instead")
     return MemoryPlan(budget=budget, setting="auto" if auto else str(budget_setting),
                       estimate=est, chosen=chosen, given=given, changed=chosen != given,
+                      over_budget=over, note=note,
                       sizes=dict(sizes, modes=list(sizes.get("modes", ())), threads=threads))
 
 
@@ -304,4 +319,5 @@ def describe(p: MemoryPlan) -> dict:
                                for k, v in e[part].items()},
             "expected_hit_rows": e["expected_hit_rows"],
             "chosen": dict(p["chosen"]), "given": dict(p["given"]), "changed": bool(p["changed"]),
+            "over_budget": bool(p.get("over_budget", False)),
             "sizes": dict(p["sizes"])}

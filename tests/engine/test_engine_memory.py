@@ -163,3 +163,25 @@ def test_cli_refuses_in_one_line(dataset, tmp_path):
     assert len(lines) == 1, r.stderr
     assert "needs about" in lines[0] and "100 MiB is given" in lines[0] and "Fix:" in lines[0]
     assert "Traceback" not in r.stderr
+
+
+def test_auto_budget_too_small_runs_with_a_note(dataset, tmp_path, monkeypatch):
+    """Under ``memory = "auto"`` (no budget stated) a run whose estimate exceeds three
+    quarters of the machine is not refused (a small container, where the estimate's
+    fixed part alone can exceed it, still runs its small jobs): it keeps the smallest
+    settings, says so in the summary and the manifest, and its hits are those of a run
+    with room to spare. A stated budget is still refused (test above)."""
+    import engine.memory as M
+
+    kw = dict(search__top_k=3, search__threshold=10.0, search__max_inconsistent=1)
+    free = engine.run(make_job(dataset, tmp_path / "free", MODES, **kw))
+    monkeypatch.setattr(M, "default_budget", lambda: 64 * 2**20)
+    small = engine.run(make_job(dataset, tmp_path / "small", MODES, **kw))
+    mem = small.manifest["run"]["memory"]
+    assert mem["setting"] == "auto" and mem["over_budget"] and mem["budget_bytes"] == 64 * 2**20
+    assert mem["chosen"]["block_size"] == MIN_BLOCK_SIZE
+    assert mem["chosen"]["query_chunk"] == MIN_QUERY_CHUNK
+    assert "more than 64 MiB (auto: three quarters" in small.summary
+    assert not free.manifest["run"]["memory"]["over_budget"]
+    assert (tmp_path / "small" / "hits.parquet").read_bytes() == \
+        (tmp_path / "free" / "hits.parquet").read_bytes()
