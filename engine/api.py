@@ -725,7 +725,7 @@ class Run:
         # this run's task results are merged from memory; their checkpoints are for
         # --resume only, forced to disk in batches (engine.output.CheckpointSync)
         self.done_here = done_here = {}
-        syncer = CheckpointSync(tasks_dir)
+        syncer = CheckpointSync()
 
         def on_result(task, res):
             meta = {"query_counts": res.query_counts, "ref_counts": res.ref_counts,

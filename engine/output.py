@@ -149,37 +149,25 @@ class CheckpointSync:
     per task: :meth:`written` records a checkpoint (already complete and in place:
     a killed process loses nothing, the kernel holds the data), and at most every
     ``every`` seconds, and at :meth:`sync`, one pass forces the files written since
-    and their directory.  Only a power failure can lose the checkpoints of the
-    last few seconds; :func:`checkpoint_ok` then finds them damaged or missing on
+    and their directory (a :class:`SyncBatch`).  Only a power failure can lose
+    the checkpoints of the last few seconds; :func:`checkpoint_ok` then finds them damaged or missing on
     ``--resume`` and those tasks are done again."""
 
-    def __init__(self, directory, every: float = 10.0):
+    def __init__(self, every: float = 10.0):
         import time
 
         self._clock = time.monotonic
-        self.directory = Path(directory)
         self.every = float(every)
-        self.pending: list = []
+        self._batch = SyncBatch()
         self.last = self._clock()
 
     def written(self, path) -> None:
-        self.pending.append(Path(path))
+        self._batch.add(path)
         if self._clock() - self.last >= self.every:
             self.sync()
 
     def sync(self) -> None:
-        for p in self.pending:
-            try:
-                fd = os.open(p, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        if self.pending:
-            _fsync_dir(self.directory)
-        self.pending.clear()
+        self._batch.sync()
         self.last = self._clock()
 
 
