@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from kinship.search import per_locus_lrs
+
 from .compile import cached_block
 from .taskbase import HIT_SCHEMA, TaskResult, compile_work, count_keys, topk_mask
 
@@ -224,10 +226,4 @@ def describe_case(cu: dict) -> str:
 def _per_locus_json(grp, c: int, qg_row: np.ndarray) -> str:
     """``{locus: LR}`` over the loci both sides typed (JSON; an identity locus left
     out of the LR shows its LR 0)."""
-    out = {}
-    for l, locus in enumerate(grp.loci):
-        g = int(qg_row[l])
-        if g < 0 or not grp.typed[c, l]:
-            continue
-        out[locus] = float(grp.lr[c, grp.offsets[l] + g])
-    return json.dumps(out, allow_nan=True)
+    return json.dumps(per_locus_lrs(grp, c, qg_row), allow_nan=True)

@@ -39,7 +39,8 @@ from .mutation import MutationModel
 from .tables import (case_table, genotype_index, genotype_indices, genotype_pairs, n_genotypes,
                      pair_table)
 
-__all__ = ["ScoringModel", "CaseTables", "Hits", "SINGLE_RELATIONS", "score", "score_exhaustive"]
+__all__ = ["ScoringModel", "CaseTables", "Hits", "SINGLE_RELATIONS", "score", "score_exhaustive",
+           "per_locus_lrs"]
 
 
 @dataclass
@@ -68,15 +69,23 @@ class CaseTables:
             return np.log10(self.lr)
 
     def per_locus(self, c: int, qg_row: np.ndarray) -> dict:
-        """Exact per-locus LRs of case ``c`` for a query's genotype indices;
-        loci the query or case did not type are left out."""
-        out = {}
-        for l, locus in enumerate(self.loci):
-            g = int(qg_row[l])
-            if g < 0 or not self.typed[c, l]:
-                continue
-            out[locus] = float(self.lr[c, self.offsets[l] + g])
-        return out
+        """Exact per-locus LRs of case ``c`` for a query's genotype indices
+        (:func:`per_locus_lrs`)."""
+        return per_locus_lrs(self, c, qg_row)
+
+
+def per_locus_lrs(tables, c: int, qg_row: np.ndarray) -> dict:
+    """``{locus: LR}`` of case ``c`` of compiled ``tables`` (anything with ``loci``,
+    ``typed [C, L]``, ``lr [C, S]`` and ``offsets``, as :class:`CaseTables`) for a
+    query's genotype indices ``qg_row``; loci the query or case did not type are
+    left out."""
+    out = {}
+    for l, locus in enumerate(tables.loci):
+        g = int(qg_row[l])
+        if g < 0 or not tables.typed[c, l]:
+            continue
+        out[locus] = float(tables.lr[c, tables.offsets[l] + g])
+    return out
 
     def counts(self, c: int, qg_row: np.ndarray) -> tuple[int, int]:
         """(loci compared, loci inconsistent without mutation) for one pair."""
