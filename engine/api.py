@@ -663,29 +663,28 @@ class Run:
             """The tasks of one block, in query-chunk order (those done by an earlier,
             interrupted run counted on the bar and left out)."""
             out = []
+
+            def add(key, kind, task):
+                keys.append((p.mode, key, kind))
+                if checkpoint_ok(tasks_dir / f"{key}.parquet"):
+                    resumed[0] += 1
+                    bar(task.work)
+                else:
+                    out.append(task)
+
             if si == chance_si:
                 key = stable_hash([self.job_key, self.spec.key, p.mode, "chance", block.key]
                                   + ([self.qd_tag] if self.qd_tag else []))[:40]
-                keys.append((p.mode, key, "chance"))
-                t = Task(key, p.mode, block, no_rows, kind="chance", compiles=first_of(p.mode, block))
-                if checkpoint_ok(tasks_dir / f"{key}.parquet"):
-                    resumed[0] += 1
-                    bar(t.work)
-                else:
-                    out.append(t)
+                add(key, "chance", Task(key, p.mode, block, no_rows, kind="chance",
+                                        compiles=first_of(p.mode, block)))
                 return out
             for ci, (rows, cfp) in enumerate(self.chunks[p.mode][si]):
                 parts = [self.job_key, self.spec.key, p.mode, block.key, cfp]
                 if p.mode == Y_MODE:
                     parts.append(yin.ctx.key)
                 key = stable_hash(parts)[:40]
-                keys.append((p.mode, key, "score"))
-                t = Task(key, p.mode, block, rows, compiles=ci == 0 and first_of(p.mode, block))
-                if checkpoint_ok(tasks_dir / f"{key}.parquet"):
-                    resumed[0] += 1
-                    bar(t.work)
-                else:
-                    out.append(t)
+                add(key, "score", Task(key, p.mode, block, rows,
+                                       compiles=ci == 0 and first_of(p.mode, block)))
             return out
 
         # in-process, the tasks of `window` blocks are interleaved (chunk 0 of each block,
