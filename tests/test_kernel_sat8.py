@@ -164,17 +164,20 @@ def test_packing_by_hand():
     assert pk.thresholds8(13.0).tolist() == [255]              # the largest test 8 bits can count
     assert pk.thresholds8(13.0 + 1 / 16).tolist() == [-1]      # 256: the first pass is off
     assert pk.thresholds8(-3.0).tolist() == [-1]               # <= 0: every lane passes anyway
-    # a query whose exact score is x passes the first pass at threshold x
-    qg = np.array([[2, 3, 1]], dtype=np.int32)
-    qcol = query_columns(qg, offsets)
-    for c in (0, 5, 63):
-        x = float(v[c, offsets + qg[0]].sum())
-        masks = np.zeros((1, 1), dtype=np.uint64)
-        lane_masks8(pk.rows8, pk.thresholds8(x), qcol, L * n, masks)
-        assert (int(masks[0, 0]) >> c) & 1
-        masks[:] = 0
-        lane_masks8(pk.rows8, pk.thresholds8(x + 2 / 16), qcol, L * n, masks)
-        assert not (int(masks[0, 0]) >> c) & 1
+    # a query whose exact score is x passes the first pass at threshold x, not at
+    # x + 2/16; an untyped query locus (-1) counts as the value 0 at its own floor
+    # (row S + l: 32 units at locus 0, 8 at locus 2), the other loci as typed
+    for g in ([2, 3, 1], [2, 3, -1], [-1, 3, 1], [-1, -1, 1]):
+        qg = np.array([g], dtype=np.int32)
+        qcol = query_columns(qg, offsets)
+        for c in (0, 5, 63):
+            x = float(sum(v[c, offsets[l] + g[l]] for l in range(L) if g[l] >= 0))
+            masks = np.zeros((1, 1), dtype=np.uint64)
+            lane_masks8(pk.rows8, pk.thresholds8(x), qcol, L * n, masks)
+            assert (int(masks[0, 0]) >> c) & 1
+            masks[:] = 0
+            lane_masks8(pk.rows8, pk.thresholds8(x + 2 / 16), qcol, L * n, masks)
+            assert not (int(masks[0, 0]) >> c) & 1
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -11,14 +11,16 @@ Three passes
    genotype: byte ``k`` is case ``64 t + k`` (:attr:`PackedTables.rows8`).  One
    query against 64 cases is one row load and one *saturating* byte addition
    (``vpaddusb``: each sum stops at 255) per locus, with no branch: a locus the
-   query did not type reads an extra row ``S + l`` that holds the value 0 at
-   locus ``l`` for every case; four tiles share each read of the query's
-   columns.  A (query, 64-case tile) with no lane left is done; otherwise
+   query did not type (column -1) reads an extra row ``S + l`` that holds the
+   value 0 at locus ``l`` for every case (a select on the column as it is
+   read: no per-call copy of the query's columns); four tiles share each read
+   of the query's columns.  A (query, 64-case tile) with no lane left is done; otherwise
 1. **Second pass, 16 bits** (an exact upper bound on a finer grid).  The same
    for 32 cases a row, four 16-bit fields per word (:attr:`PackedTables.rows`),
    run for each 32-case half that kept a lane; a lane must pass both.  No
    branch per locus here either: an untyped locus reads a row of zeros ``S``
-   and the test is offset by the loci the query typed, counted once per call.  A
+   and the test is offset by the loci the query typed, counted as they are
+   read.  A
    tile of 23 loci (CODIS 20, Penta D, Penta E and SE33 with NIST 1036
    alleles: 4,279 genotype rows) is 275 kB in either form, so it stays in L2
    cache while a block of queries streams past it.
@@ -378,13 +380,13 @@ _HIGH = np.uint64(0x8000800080008000)
 
 
 @jit(inline="always")  # inlined into each kernel, so it is compiled (and vectorised) with it
-def _lanes(T, qs, q, nq, thr, lo, max_skip, exact_tile, skip_typed):
+def _lanes(T, qcol, q, S, thr, lo, max_skip, exact_tile, skip_typed):
     """Bit mask (bit j = lane j = case 32 t + j) of the lanes of the 16-bit tile
     ``T = rows[t]`` whose screening bound for query ``q`` reaches the threshold,
-    and the number of rows read.  ``qs`` (:func:`_screen_columns`): the query's
-    table columns, an untyped locus sent to the row of zeros ``S`` (no branch per
-    locus); ``nq`` (:func:`_typed_counts`): the loci each query typed."""
-    L = qs.shape[1]
+    and the number of rows read.  ``qcol`` (:func:`query_columns`): the query's
+    table columns; an untyped locus (-1) reads the row of zeros ``S`` (a select,
+    not a branch) and is left out of the count of loci the query typed."""
+    L = qcol.shape[1]
     if exact_tile:
         return _ALL32, 0
     a0 = np.uint64(0)
@@ -395,8 +397,12 @@ def _lanes(T, qs, q, nq, thr, lo, max_skip, exact_tile, skip_typed):
     a5 = np.uint64(0)
     a6 = np.uint64(0)
     a7 = np.uint64(0)
+    nq = 0
     for l in range(L):
-        r = np.uint64(qs[q, l]) << np.uint64(3)
+        j = np.int64(qcol[q, l])
+        typed_l = j >= 0
+        nq += typed_l
+        r = np.uint64(j if typed_l else S) << np.uint64(3)
         a0 += T[r]
         a1 += T[r + np.uint64(1)]
         a2 += T[r + np.uint64(2)]
@@ -406,7 +412,7 @@ def _lanes(T, qs, q, nq, thr, lo, max_skip, exact_tile, skip_typed):
         a6 += T[r + np.uint64(6)]
         a7 += T[r + np.uint64(7)]
     # a lane passes iff its field sum >= tp (grid units, floor offsets included)
-    tp = thr - nq[q] * lo
+    tp = thr - nq * lo
     if skip_typed:
         tp += max_skip * lo
     if tp <= 0:
@@ -436,11 +442,13 @@ def _lanes(T, qs, q, nq, thr, lo, max_skip, exact_tile, skip_typed):
 
 
 def _sat_masks8(K):
-    """An intrinsic ``masks(rows8, t, qrow, tp8)``: for each of the ``K`` 64-case
+    """An intrinsic ``masks(rows8, t, qrow, S, tp8)``: for each of the ``K`` 64-case
     tiles ``t .. t + K - 1``, the bit mask (bit k = lane k) of the lanes whose
-    saturated sum of the rows ``rows8[t + i, 64 j : 64 j + 64]`` over ``j`` in
-    ``qrow`` (8-bit unsigned fields, each addition clamped at 255) is ``>=
-    tp8[t + i]`` (which must be in ``1 .. 255``); a tuple of ``K`` uint64.
+    saturated sum of the rows ``rows8[t + i, 64 j : 64 j + 64]`` over the loci
+    ``l`` (``j = qrow[l]``, the query's table column, or ``S + l`` where it is
+    -1: the locus is untyped) (8-bit unsigned fields, each addition clamped at
+    255) is ``>= tp8[t + i]`` (which must be in ``1 .. 255``); a tuple of ``K``
+    uint64.
 
     Emitted as LLVM IR: each accumulator is one ``<64 x i8>`` vector, each row
     one unaligned 64-byte load and ``llvm.uadd.sat`` (``vpaddusb``: one AVX-512
@@ -451,26 +459,33 @@ def _sat_masks8(K):
     of ``K`` tiles are read in one pass over the loci)."""
 
     @intrinsic
-    def masks(typingctx, rows8, t, qrow, tp8):
-        sig = types.UniTuple(types.uint64, K)(rows8, t, qrow, tp8)
+    def masks(typingctx, rows8, t, qrow, S, tp8):
+        sig = types.UniTuple(types.uint64, K)(rows8, t, qrow, S, tp8)
 
         def codegen(context, builder, signature, args):
             ra = context.make_array(signature.args[0])(context, builder, args[0])
             qa = context.make_array(signature.args[2])(context, builder, args[2])
-            ta = context.make_array(signature.args[3])(context, builder, args[3])
+            ta = context.make_array(signature.args[4])(context, builder, args[4])
             n = builder.extract_value(qa.shape, 0)
             i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
             vec = ir.VectorType(i8, 64)
             add = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec]),
                                                  "llvm.uadd.sat.v64i8")
-            t0 = builder.sext(args[1], i64)
+
+            def wide(v):     # an integer as i64 (sign-extended where narrower)
+                return v if v.type.width == 64 else builder.sext(v, i64)
+
+            t0 = wide(args[1])
+            s0 = wide(args[3])
             stride = builder.extract_value(ra.strides, 0)
             data = builder.bitcast(ra.data, i8.as_pointer())
             bases = [builder.gep(data, [builder.mul(builder.add(t0, ir.Constant(i64, k)), stride)])
                      for k in range(K)]
             accs = [cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(K)]
             with cgutils.for_range(builder, n) as loop:
-                j = builder.sext(builder.load(builder.gep(qa.data, [loop.index])), i64)
+                j = wide(builder.load(builder.gep(qa.data, [loop.index])))
+                j = builder.select(builder.icmp_signed("<", j, ir.Constant(i64, 0)),
+                                   builder.add(s0, loop.index), j)     # untyped: row S + l
                 off = builder.mul(j, ir.Constant(i64, 64))
                 for k in range(K):
                     x = builder.load(builder.bitcast(builder.gep(bases[k], [off]), vec.as_pointer()), align=1)
@@ -497,48 +512,15 @@ _masks8_k = _sat_masks8(_K8)
 
 
 @jit(inline="always")
-def _lanes8(rows8, t, qs8, q, tp8):
+def _lanes8(rows8, t, qcol, S, q, tp8):
     """Bit mask (bit j = lane j = case 64 t + j) of the lanes of the 8-bit tile
     ``rows8[t]`` whose first-pass bound for query ``q`` reaches ``tp8[t]``
-    (:meth:`PackedTables.thresholds8`; ``<= 0``: every lane).  ``qs8[q, l]``:
-    the query's table column, ``S + l`` (the row of the value 0 at locus ``l``)
-    where untyped: no branch per locus."""
+    (:meth:`PackedTables.thresholds8`; ``<= 0``: every lane).  ``qcol[q, l]``:
+    the query's table column; an untyped locus (-1) reads row ``S + l`` (the
+    value 0 at locus ``l``): a select, no branch per locus."""
     if tp8[t] <= 0:
         return _ALL64
-    return _masks8_1(rows8, t, qs8[q], tp8)[0]
-
-
-@jit()
-def _screen_columns(qcol, S):
-    """``qcol`` with untyped loci (-1) pointing at the packed tables' row ``S``."""
-    out = np.empty(qcol.shape, dtype=np.int32)
-    for q in range(qcol.shape[0]):
-        for l in range(qcol.shape[1]):
-            j = qcol[q, l]
-            out[q, l] = S if j < 0 else j
-    return out
-
-
-@jit()
-def _screen_columns8(qcol, S):
-    """``qcol`` with untyped locus ``l`` pointing at the 8-bit tables' row ``S + l``."""
-    out = np.empty(qcol.shape, dtype=np.int32)
-    for q in range(qcol.shape[0]):
-        for l in range(qcol.shape[1]):
-            j = qcol[q, l]
-            out[q, l] = S + l if j < 0 else j
-    return out
-
-
-@jit()
-def _typed_counts(qcol):
-    """Loci each query typed."""
-    out = np.zeros(qcol.shape[0], dtype=np.int64)
-    for q in range(qcol.shape[0]):
-        for l in range(qcol.shape[1]):
-            if qcol[q, l] >= 0:
-                out[q] += 1
-    return out
+    return _masks8_1(rows8, t, qcol[q], S, tp8)[0]
 
 
 @jit()
@@ -632,7 +614,7 @@ def _columns(qg, offsets, out):
 
 
 @jit()
-def _first_pass_group(rows8, t8, qs8, tp8, use8, cand_q, cand_k, cand_m):
+def _first_pass_group(rows8, t8, qcol, S, tp8, use8, cand_q, cand_k, cand_m):
     """The first pass of every query against the ``_K8`` tiles ``t8 ..``
     (screened together): the (query, tile offset, lane mask) of each tile with
     a lane left, in query order, written to ``cand_*``; returns (their number,
@@ -641,14 +623,14 @@ def _first_pass_group(rows8, t8, qs8, tp8, use8, cand_q, cand_k, cand_m):
     tile, which switches the group's first pass off).  A function of its own
     (not inlined): its loop is compiled apart from the callers' larger bodies
     (measured about 5 % faster, within the noise of this machine)."""
-    Q = qs8.shape[0]
+    Q = qcol.shape[0]
     n = 0
     for q in range(Q):
         if q == _ADAPT and 4 * n > _K8 * _ADAPT:
             for k in range(_K8):
                 use8[t8 + k] = 0
             return n, q
-        ms = _masks8_k(rows8, t8, qs8[q], tp8)
+        ms = _masks8_k(rows8, t8, qcol[q], S, tp8)
         if (ms[0] | ms[1] | ms[2] | ms[3]) == 0:     # nearly always: no lane left
             continue
         for k in range(_K8):
@@ -661,7 +643,7 @@ def _first_pass_group(rows8, t8, qs8, tp8, use8, cand_q, cand_k, cand_m):
 
 
 @jit(inline="always")
-def _second_pass(m8, t8, q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank,
+def _second_pass(m8, t8, q, rows, S, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank,
                  c_rank, log_tab, incons, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
     """The 16-bit pass and the exact score for query ``q`` over the lanes ``m8``
     of 64-case tile ``t8`` that passed the first pass (each 32-case half with a
@@ -674,7 +656,7 @@ def _second_pass(m8, t8, q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_pa
         mh = (m8 >> np.uint64(32 * h)) & _ALL32
         if t >= T or mh == 0:
             continue
-        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+        m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
         reads += nr
         m &= mh
         if m != 0:
@@ -686,7 +668,7 @@ def _second_pass(m8, t8, q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_pa
 
 
 @jit(inline="always")
-def _pass16(t, q0, q1, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank, c_rank,
+def _pass16(t, q0, q1, rows, S, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank, c_rank,
             log_tab, incons, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
     """The 16-bit pass alone (then the exact score) for queries ``q0 .. q1 - 1``
     against 32-case tile ``t``.  Returns as :func:`_second_pass`."""
@@ -697,7 +679,7 @@ def _pass16(t, q0, q1, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
     reads = 0
     exact_pairs = 0
     for q in range(q0, q1):
-        m, nr = _lanes(Tt, qs, q, nq, tt, lt, max_skip, et, skip_packed)
+        m, nr = _lanes(Tt, qcol, q, S, tt, lt, max_skip, et, skip_packed)
         reads += nr
         if m != 0:
             n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol,
@@ -731,9 +713,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
     T8 = rows8.shape[0]
     Q = qcol.shape[0]
     L = qcol.shape[1]
-    qs = _screen_columns(qcol, log_tab.shape[1])
-    qs8 = _screen_columns8(qcol, log_tab.shape[1])
-    nq = _typed_counts(qcol)
+    S = log_tab.shape[1]
     cand_q = np.empty(_K8 * Q, dtype=np.int64)       # first-pass survivors of a group of tiles
     cand_k = np.empty(_K8 * Q, dtype=np.int64)
     cand_m = np.empty(_K8 * Q, dtype=np.uint64)
@@ -748,16 +728,16 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
             if tp8[t8 + k] <= 0 or use8[t8 + k] == 0:
                 group = False
         if group:
-            nc, rest = _first_pass_group(rows8, t8, qs8, tp8, use8, cand_q, cand_k, cand_m)
+            nc, rest = _first_pass_group(rows8, t8, qcol, S, tp8, use8, cand_q, cand_k, cand_m)
             for i in range(nc):
-                n, nr, ne = _second_pass(cand_m[i], t8 + cand_k[i], cand_q[i], rows, qs, nq, thr, lo, exact_tile,
+                n, nr, ne = _second_pass(cand_m[i], t8 + cand_k[i], cand_q[i], rows, S, thr, lo, exact_tile,
                                          max_skip, skip_packed, canonical, q_rank, c_rank, log_tab, incons,
                                          typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
                 reads += nr
                 exact_pairs += ne
             reads += _K8 * L * rest
             for t in range(2 * t8, min(T, 2 * (t8 + g))):
-                n, nr, ne = _pass16(t, rest, Q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
+                n, nr, ne = _pass16(t, rest, Q, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
                                     canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
                                     out_c, out_s, out_nc, out_ni, n)
                 reads += nr
@@ -773,18 +753,18 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
                             rest = q
                             use8[t1] = 0
                             break
-                        m8 = _lanes8(rows8, t1, qs8, q, tp8)
+                        m8 = _lanes8(rows8, t1, qcol, S, q, tp8)
                         reads += L
                         if m8 != 0:
                             passed += 1
-                            n, nr, ne = _second_pass(m8, t1, q, rows, qs, nq, thr, lo, exact_tile, max_skip,
+                            n, nr, ne = _second_pass(m8, t1, q, rows, S, thr, lo, exact_tile, max_skip,
                                                      skip_packed, canonical, q_rank, c_rank, log_tab, incons,
                                                      typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni,
                                                      n)
                             reads += nr
                             exact_pairs += ne
                 for t in range(2 * t1, min(T, 2 * t1 + 2)):
-                    n, nr, ne = _pass16(t, rest, Q, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
+                    n, nr, ne = _pass16(t, rest, Q, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
                                         canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
                                         out_c, out_s, out_nc, out_ni, n)
                     reads += nr
@@ -805,9 +785,7 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
     C = log_tab.shape[0]
     T = rows.shape[0]
     T8 = rows8.shape[0]
-    qs = _screen_columns(qcol, log_tab.shape[1])
-    qs8 = _screen_columns8(qcol, log_tab.shape[1])
-    nq = _typed_counts(qcol)
+    S = log_tab.shape[1]
     B = 2048
     nb = (Q + B - 1) // B
     for bi in prange(nb):
@@ -826,15 +804,15 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
                 if tp8[t8 + k] <= 0 or use8[t8 + k] == 0:
                     group = False
             if group:                # as in score_rows: 4 tiles screened together
-                nc, r = _first_pass_group(rows8, t8, qs8[q0:q1], tp8, use8, cand_q, cand_k, cand_m)
+                nc, r = _first_pass_group(rows8, t8, qcol[q0:q1], S, tp8, use8, cand_q, cand_k, cand_m)
                 for i in range(nc):
-                    _second_pass_hits(cand_m[i], t8 + cand_k[i], q0 + cand_q[i], C, rows, qs, nq, thr, lo,
+                    _second_pass_hits(cand_m[i], t8 + cand_k[i], q0 + cand_q[i], C, rows, S, thr, lo,
                                       exact_tile, max_skip, skip_packed, log_tab, incons, typed, qcol, log_t,
                                       cap, out_case, out_score, out_nc, out_ni, out_n)
                 rest = q0 + r
                 for t in range(2 * t8, min(T, 2 * (t8 + g))):
                     for q in range(rest, q1):
-                        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                        m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                        skip_packed)
                         _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
                                     cap, out_case, out_score, out_nc, out_ni, out_n)
@@ -850,16 +828,16 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
                             rest = q
                             use8[t1] = 0
                             break
-                        m8 = _lanes8(rows8, t1, qs8, q, tp8)
+                        m8 = _lanes8(rows8, t1, qcol, S, q, tp8)
                         if m8 == 0:
                             continue
                         passed += 1
-                        _second_pass_hits(m8, t1, q, C, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed,
+                        _second_pass_hits(m8, t1, q, C, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
                                           log_tab, incons, typed, qcol, log_t, cap, out_case, out_score, out_nc,
                                           out_ni, out_n)
                 for t in range(2 * t1, min(T, 2 * t1 + 2)):
                     for q in range(rest, q1):
-                        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0,
+                        m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                        skip_packed)
                         _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
                                     cap, out_case, out_score, out_nc, out_ni, out_n)
@@ -867,7 +845,7 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
 
 
 @jit(inline="always")
-def _second_pass_hits(m8, t8, q, C, rows, qs, nq, thr, lo, exact_tile, max_skip, skip_packed, log_tab, incons,
+def _second_pass_hits(m8, t8, q, C, rows, S, thr, lo, exact_tile, max_skip, skip_packed, log_tab, incons,
                       typed, qcol, log_t, cap, out_case, out_score, out_nc, out_ni, out_n):
     """:func:`_second_pass` for :func:`score_queries` (hits per query)."""
     T = rows.shape[0]
@@ -876,7 +854,7 @@ def _second_pass_hits(m8, t8, q, C, rows, qs, nq, thr, lo, exact_tile, max_skip,
         mh = (m8 >> np.uint64(32 * h)) & _ALL32
         if t >= T or mh == 0:
             continue
-        m, nr = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+        m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
         _query_hits(m & mh, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap, out_case,
                     out_score, out_nc, out_ni, out_n)
 
@@ -905,11 +883,10 @@ def _query_hits(m, c0, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap,
 def lane_masks(rows, lo, exact_tile, thr, qcol, max_skip, skip_packed, out):
     """``out[q, t]``: the screen's lane mask of query ``q`` and tile ``t`` (the
     reference the GPU screen is tested against)."""
-    qs = _screen_columns(qcol, rows.shape[1] // 8 - 1)
-    nq = _typed_counts(qcol)
+    S = rows.shape[1] // 8 - 1
     for t in range(rows.shape[0]):
         for q in range(qcol.shape[0]):
-            m, _ = _lanes(rows[t], qs, q, nq, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
+            m, _ = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
             out[q, t] = m
 
 
@@ -918,10 +895,9 @@ def lane_masks8(rows8, tp8, qcol, S, out):
     """``out[q, t8]``: the 8-bit first pass's lane mask of query ``q`` and 64-case
     tile ``t8`` (bit j = case 64 t8 + j; tested on its own against exhaustive
     scores)."""
-    qs8 = _screen_columns8(qcol, S)
     for t in range(rows8.shape[0]):
         for q in range(qcol.shape[0]):
-            out[q, t] = _lanes8(rows8, t, qs8, q, tp8)
+            out[q, t] = _lanes8(rows8, t, qcol, S, q, tp8)
 
 
 @jit()
