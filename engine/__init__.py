@@ -7,12 +7,19 @@
 
 Modes, the job-file schema, the output layout and the guarantees (screening is
 exact, resume and Dask give identical output, incremental equals full) are
-documented in ``docs/engine.md``.  Importing this package compiles nothing: the
-numba kernels are compiled on first use.
+documented in ``docs/engine.md``.  Importing this package compiles nothing and
+imports no numpy, pyarrow or numba: :mod:`engine.api` (the run) is imported when
+one of its names is first used (PEP 562, :mod:`kinship._lazy`), and the numba
+kernels are compiled on first use.
 """
-from .api import RESULTS_FORMAT, RESULTS_VERSION, RunResult, run
+from kinship._lazy import lazy_attributes
+
 from .errors import EngineError, InputError, JobError, OutputError, TaskError
 from .job import MODES, PAIRWISE_MODES, Job, load_job
+
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "api": ("RESULTS_FORMAT", "RESULTS_VERSION", "RunResult", "run"),
+}, globals())
 
 __all__ = [
     "run", "RunResult", "Job", "load_job", "MODES", "PAIRWISE_MODES",

@@ -18,43 +18,23 @@
 
 See ``docs/formats.md`` for the schema and the formats.
 """
-from .dataset import (
-    FORMAT_NAME,
-    MIN_SCHEMA_VERSION,
-    SCHEMA_VERSION,
-    Dataset,
-    ProfileArrays,
-    open_dataset,
-    rebuild_manifest,
-    write_cases,
-    write_sample_dropout,
-    write_profiles,
-)
-from .errors import (
-    CorruptShardError,
-    DatasetError,
-    FamilyError,
-    DelimiterError,
-    DuplicateSampleError,
-    EncodingError,
-    FormatError,
-    HeaderError,
-    InputFormatError,
-    InvalidRowError,
-    MissingLocusError,
-    ProfileValidationError,
-    Reject,
-    SchemaTooNewError,
-    SchemaTooOldError,
-    SchemaVersionError,
-    XMLSecurityError,
-)
-from .profile import KINDS, RELATIONS, SEXES, Profile
+from kinship._lazy import lazy_attributes
 
-# The importers, exporters and the Y-STR datasets are loaded on first use (PEP 562):
-# a search that reads Parquet datasets does not pay for them at start-up (about
-# 0.1 s: formats.ystr with kinship.ystr, formats.familias with formats.importing).
-_LAZY = {
+# Every name is loaded on first use (PEP 562, kinship._lazy): ``import formats``
+# (and the ``kinship`` command's parser, through formats.cli) imports no pyarrow
+# or numpy, and a search that reads Parquet datasets does not pay for the
+# importers, exporters and Y-STR datasets (about 0.1 s: formats.ystr with
+# kinship.ystr, formats.familias with formats.importing).
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "dataset": ("FORMAT_NAME", "MIN_SCHEMA_VERSION", "SCHEMA_VERSION", "Dataset", "ProfileArrays",
+                "open_dataset", "rebuild_manifest", "write_cases", "write_sample_dropout",
+                "write_profiles"),
+    "errors": ("CorruptShardError", "DatasetError", "FamilyError", "DelimiterError",
+               "DuplicateSampleError", "EncodingError", "FormatError", "HeaderError",
+               "InputFormatError", "InvalidRowError", "MissingLocusError",
+               "ProfileValidationError", "Reject", "SchemaTooNewError", "SchemaTooOldError",
+               "SchemaVersionError", "XMLSecurityError"),
+    "profile": ("KINDS", "RELATIONS", "SEXES", "Profile"),
     "export": ("PROFILE_FORMATS", "export_profiles", "write_results_csv"),
     "familias": ("FamPedigree", "FamSettings", "case_hypotheses", "fam_mutation_model", "read_fam",
                  "write_fam_case"),
@@ -66,28 +46,7 @@ _LAZY = {
     "ystr": ("Y_FORMAT_NAME", "Y_FORMATS", "Y_SCHEMA_VERSION", "YDataset", "YImportResult",
              "YSampleMeta", "import_y_file", "open_y_dataset", "rebuild_y_manifest",
              "write_y_haplotypes"),
-}
-_WHERE = {name: mod for mod, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name):
-    import importlib
-    import importlib.util
-
-    mod = _WHERE.get(name)
-    if mod is None:
-        # a submodule not imported yet (``formats.familias.read_fam`` after ``import formats``)
-        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            return importlib.import_module(f".{name}", __name__)
-        raise AttributeError(f"module 'formats' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_WHERE))
-
+}, globals())
 
 __all__ = [
     "SCHEMA_VERSION", "MIN_SCHEMA_VERSION", "FORMAT_NAME",

@@ -10,15 +10,23 @@ Public API (stable):
     r.total, r.per_locus, r.inconsistent
 
 Numba kernels live in ``kinship.kernels`` and are imported lazily: ``import
-kinship`` compiles nothing.
+kinship`` compiles nothing, and imports none of its modules until one of their
+names is used (PEP 562, :mod:`kinship._lazy`).
 """
-from .frequencies import FrequencyError, FrequencyTable, MissingAlleleError, populations
-from .likelihood import GenotypeError, LRResult, likelihood_ratio, posterior
-from .markers import AlleleError, LocusError, canonical_locus, get_kit, kits, normalize_allele
-from .mutation import Custom, Equal, ExtendedStepwise, MutationModel, Proportional, Stepwise
-from .pedigree import Pedigree, PedigreeError
+from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
+
+# loaded on first use (kinship._lazy): ``import kinship`` imports no numpy
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "frequencies": ("FrequencyError", "FrequencyTable", "MissingAlleleError", "populations"),
+    "likelihood": ("GenotypeError", "LRResult", "likelihood_ratio", "posterior"),
+    "markers": ("AlleleError", "LocusError", "canonical_locus", "get_kit", "kits",
+                "normalize_allele"),
+    "mutation": ("Custom", "Equal", "ExtendedStepwise", "MutationModel", "Proportional",
+                 "Stepwise"),
+    "pedigree": ("Pedigree", "PedigreeError"),
+}, globals())
 
 __all__ = [
     "AlleleError", "Custom", "Equal", "ExtendedStepwise", "FrequencyError", "FrequencyTable",

@@ -12,7 +12,14 @@
 The chance-hit estimates themselves are science and live in :mod:`kinship.chance`.
 See ``docs/validation.md``.
 """
-from .simulate import STRUCTURES, PopulationSimulator, SimulationResult, parse_proportions, read_truth, simulate_dataset
+from kinship._lazy import lazy_attributes
+
+# loaded on first use (PEP 562, kinship._lazy): the ``kinship`` command's parser
+# imports validation.cli without numpy
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "simulate": ("STRUCTURES", "PopulationSimulator", "SimulationResult", "parse_proportions",
+                 "read_truth", "simulate_dataset"),
+}, globals())
 
 __all__ = [
     "STRUCTURES", "PopulationSimulator", "SimulationResult", "parse_proportions", "read_truth",

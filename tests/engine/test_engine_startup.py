@@ -1,0 +1,114 @@
+"""A run's fixed cost, the parts that can be tested (issue 18 item 2).
+
+* ``import engine`` / ``kinship`` / ``formats`` / ``validation`` and the
+  ``kinship`` command's parser (``kinship --help``) import neither numba nor
+  (``import ...``) numpy, pyarrow or scipy: the packages' names are loaded on
+  first use (PEP 562, :mod:`kinship._lazy`), and still work.
+* The command freezes the garbage collector's heap before the process exits
+  (:func:`engine.cli._before_exit`), and only then: a caller passing ``argv``
+  keeps its collector.
+
+Each check runs in a fresh interpreter (this test process has imported
+everything already)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("numba", "numpy", "pyarrow", "scipy", "llvmlite")
+
+
+def _fresh(code: str) -> dict:
+    """Run ``code`` in a new interpreter on this tree; it prints one JSON object."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+_LOADED = f"""
+import json, sys
+print(json.dumps({{"heavy": sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})}}))
+"""
+
+
+@pytest.mark.parametrize("package", ["engine", "kinship", "formats", "validation"])
+def test_import_package_loads_nothing_heavy(package):
+    out = _fresh(f"import {package}\n" + _LOADED)
+    assert out["heavy"] == []
+
+
+def test_help_does_not_import_numba():
+    out = _fresh("""
+import io, contextlib, sys
+sys.argv = ["kinship", "--help"]
+from engine.cli import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    try:
+        main()
+    except SystemExit as e:
+        assert e.code == 0, e.code
+assert "search" in buf.getvalue() and "simulate" in buf.getvalue()
+""" + _LOADED)
+    # validation.cli lists the simulation's family structures, defined beside numpy
+    # code (kinship.simulate): numpy is imported, numba, pyarrow and scipy are not
+    assert not set(out["heavy"]) & {"numba", "llvmlite", "pyarrow", "scipy"}, out["heavy"]
+
+
+def test_lazy_names_resolve_to_their_modules():
+    import engine
+    import engine.api
+    import formats
+    import formats.dataset
+    import kinship
+    import kinship.frequencies
+    import validation
+    import validation.simulate
+
+    assert engine.run is engine.api.run and engine.RunResult is engine.api.RunResult
+    assert kinship.FrequencyTable is kinship.frequencies.FrequencyTable
+    assert formats.open_dataset is formats.dataset.open_dataset
+    assert validation.simulate_dataset is validation.simulate.simulate_dataset
+    assert kinship.__version__ and "FrequencyTable" in dir(kinship) and "run" in dir(engine)
+    for pkg in (engine, kinship, formats, validation):
+        for name in pkg.__all__:
+            assert getattr(pkg, name) is not None, (pkg.__name__, name)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        kinship.no_such_name  # noqa: B018
+    from formats import FormatError, write_profiles  # noqa: F401  (the from-import form)
+
+
+def test_lazy_submodule_attribute_in_fresh_interpreter():
+    out = _fresh("""
+import json, kinship
+print(json.dumps({"ok": callable(kinship.tables.pair_table), "rel": "parent-child" in kinship.tables.RELATIONSHIPS}))
+""")
+    assert out == {"ok": True, "rel": True}
+
+
+def test_command_freezes_the_heap_before_exit_and_only_then(tmp_path):
+    # the command as the kinship script runs it (main() without argv): frozen
+    out = _fresh(f"""
+import gc, json, sys
+sys.argv = ["kinship", "verify", {str(tmp_path / "missing")!r}]
+from engine.cli import main
+rc = main()
+print(json.dumps({{"rc": rc, "frozen": gc.get_freeze_count()}}))
+""")
+    assert out["rc"] == 1 and out["frozen"] > 0
+    # a caller passing argv keeps its collector
+    out = _fresh(f"""
+import gc, json
+from engine.cli import main
+rc = main(["verify", {str(tmp_path / "missing")!r}])
+print(json.dumps({{"rc": rc, "frozen": gc.get_freeze_count()}}))
+""")
+    assert out == {"rc": 1, "frozen": 0}
