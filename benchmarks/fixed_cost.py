@@ -74,10 +74,12 @@ _api.run = _timed
 import engine
 engine.run = _timed
 from engine.cli import main
-rc = main(sys.argv[2:])
+marks_path = sys.argv[1]
+sys.argv = ["kinship"] + sys.argv[2:]      # main() reads them, as the kinship command does
+rc = main()
 marks["main_end"] = time.perf_counter()
 marks["start"] = t_start
-with open(sys.argv[1], "w") as f:
+with open(marks_path, "w") as f:
     json.dump(marks, f)
 sys.exit(rc)
 """
