@@ -318,3 +318,34 @@ def test_get_kit_unknown_lists_panels():
     msg = str(ei.value)
     assert "unknown kit 'NoSuchKit'" in msg
     assert "GlobalFiler_Panel_v1" in msg
+
+
+def test_known_loci_against_a_plain_reading_of_the_tables():
+    """known_loci() (whole-file reads) names exactly the loci a plain csv.DictReader
+    of every bundled frequency table and of the kit list finds, one spelling per
+    locus (the spelling without an underscore where two differ)."""
+    import csv
+    from importlib import resources
+
+    from kinship.markers import _key
+
+    names = set()
+    root = resources.files("kinship").joinpath("data")
+    todo = [root.joinpath("frequencies")]
+    while todo:
+        for e in todo.pop().iterdir():
+            if e.is_dir():
+                todo.append(e)
+            elif e.name.endswith(".csv") and e.name != "INDEX.csv":
+                text = [ln for ln in e.read_text(encoding="utf-8").splitlines(True)
+                        if not ln.startswith("#")]
+                field = next(csv.reader(text[:1]))[0]
+                names |= {row[field] for row in csv.DictReader(text)}
+    text = [ln for ln in root.joinpath("loci", "kit_markers.csv").read_text(encoding="utf-8")
+            .splitlines(True) if not ln.startswith("#")]
+    names |= {row["marker"] for row in csv.DictReader(text)}
+    by_key = {}
+    for n in sorted(names, key=lambda x: ("_" in x, x)):
+        by_key.setdefault(_key(n), n)
+    assert known_loci() == tuple(sorted(by_key.values()))
+    assert {"vWA", "TH01", "Penta E", "D22S1045", "SE33"} <= set(known_loci())
