@@ -82,9 +82,18 @@ CODIS_CORE_20 = (
 )
 
 
-def _key(name: str) -> str:
-    k = re.sub(r"[\s_\-.]", "", str(name)).upper()
-    return k.replace("O", "0")
+_SEPARATORS = re.compile(r"[\s_\-.]")
+
+
+def _key(name) -> str:
+    return _key_of(str(name))
+
+
+@lru_cache(maxsize=4096)
+def _key_of(name: str) -> str:
+    # cached: a run compares each of its loci with every locus of its frequency
+    # table (canonical_locus with ``extra``), a few thousand calls
+    return _SEPARATORS.sub("", name).upper().replace("O", "0")
 
 
 def _data_path(*parts: str):
