@@ -101,9 +101,21 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
         node = np.array([same.get(x, x) for x in q], dtype=object)
         info["queries_merged"] = int(len(set(q)) - len(set(node)))
         part = parts(node, unit)
-        # parts in a stable order: by their best hit's query, then unit
-        for p in range(int(part.max()) + 1):
-            e = np.nonzero(part == p)[0]
+        n_e = len(idx)
+        p_vs = np.empty(n_e)
+        p_asg = np.zeros(n_e, dtype=bool)
+        p_und = np.zeros(n_e, dtype=bool)
+        p_step = np.zeros(n_e, dtype=np.int32)
+        p_exact = np.zeros(n_e, dtype=bool)
+        p_nq = np.zeros(n_e, dtype=np.int32)
+        p_nm = np.zeros(n_e, dtype=np.int32)
+        p_best = np.empty(n_e)
+        p_next = np.empty(n_e)
+        # the edges of each part (ascending), from one stable sort
+        order = np.argsort(part, kind="stable")
+        bounds = np.r_[0, np.nonzero(np.diff(part[order]))[0] + 1, n_e]
+        for p in range(len(bounds) - 1):
+            e = order[bounds[p]:bounds[p + 1]]
             qs = sorted(set(node[e]))
             us = sorted(set(unit[e]))
             qi = {x: i for i, x in enumerate(qs)}
@@ -115,23 +127,23 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
             info["bounded_parts"] += int(not res.exact)
             info["greedy_parts"] += int(len(qs) * len(us) > DENSE_MAX)
             info["largest_part"] = max(info["largest_part"], len(qs) + len(us))
-            for k, h in enumerate(e):
-                row = idx[h]
-                part_col[row] = p
-                asg[row] = res.assigned[k]
-                und[row] = res.undisputed[k]
-                for name, val in (("part", p), ("query_id", q[h]), ("case_id", c[h]),
-                                  ("reference_id", r[h]), ("log10_lr", float(w[h])),
-                                  ("assigned", bool(res.assigned[k])),
-                                  ("undisputed", bool(res.undisputed[k])),
-                                  ("undisputed_step", int(res.step[k])),
-                                  ("log10_lr_vs_alternative", float(res.vs_alternative[k])),
-                                  ("alternative_exact", bool(res.exact)),
-                                  ("person", node[h]), ("part_queries", len(qs)), ("part_missing", len(us)),
-                                  ("part_log10_lr", float(res.best)),
-                                  ("part_log10_lr_vs_next",
-                                   float(res.vs_next) if math.isfinite(res.vs_next) else None)):
-                    cols[name].append(val)
+            p_asg[e] = res.assigned
+            p_und[e] = res.undisputed
+            p_step[e] = res.step
+            p_vs[e] = res.vs_alternative
+            p_exact[e] = res.exact
+            p_nq[e] = len(qs)
+            p_nm[e] = len(us)
+            p_best[e] = res.best
+            p_next[e] = res.vs_next
+        part_col[idx] = part
+        asg[idx] = p_asg
+        und[idx] = p_und
+        cols = {"part": part, "query_id": q, "case_id": c, "reference_id": r, "log10_lr": w,
+                "assigned": p_asg, "undisputed": p_und, "undisputed_step": p_step,
+                "log10_lr_vs_alternative": p_vs, "alternative_exact": p_exact, "person": node,
+                "part_queries": p_nq, "part_missing": p_nm, "part_log10_lr": p_best,
+                "part_log10_lr_vs_next": pa.array(p_next, pa.float64(), mask=~np.isfinite(p_next))}
         info["assigned"] = int(asg[idx].sum())
         info["not_assigned"] = int(len(idx) - asg[idx].sum())
         info["undisputed"] = int(und[idx].sum())

@@ -213,35 +213,61 @@ def search_posteriors(hits: pa.Table, n_candidates: dict, prior: float, threshol
         lr = np.power(10.0, score)
     post = hits.column("posterior").to_numpy().copy()
     pmin = post.copy()
-    groups: dict = {}
-    for i, key in enumerate(zip(mode, qid)):
-        groups.setdefault(key, []).append(i)
     t = float(threshold)
-    for (m, q), rows in groups.items():
-        N = int(n_candidates.get(m, 0) or 0)
-        if N <= 0:
-            continue
-        rows = np.asarray(rows)
-        if m not in EXCLUSIVE_MODES:
-            qq = prior / N
-            with np.errstate(invalid="ignore", over="ignore"):
-                val = qq * lr[rows] / (qq * lr[rows] + (1.0 - qq))
-            val = np.where(np.isinf(lr[rows]), 1.0, val)
-            post[rows] = val
-            pmin[rows] = val
-            continue
-        kept = math.fsum(lr[rows])
-        r_ranked = rows[ranked[rows]]
-        full = len(r_ranked) >= top_k
-        bound = max(t, float(lr[r_ranked].min())) if full else t
-        others = max(N - len(rows), 0)
-        w = prior / N
-        for col, per in ((post, min(1.0, bound)), (pmin, bound)):
-            den = (1.0 - prior) + w * (kept + others * per)
+    # the rows of each (mode, query), from one sort: every value below is the
+    # formula of the docstring, computed for all rows at once
+    n = len(mode)
+    modes, m_code = np.unique(mode, return_inverse=True)
+    _, q_code = np.unique(qid, return_inverse=True)
+    group = m_code.astype(np.int64) * (int(q_code.max()) + 1) + q_code
+    order = np.argsort(group, kind="stable")
+    g_sorted = group[order]
+    starts = np.r_[0, np.nonzero(np.diff(g_sorted))[0] + 1]
+    size = np.diff(np.r_[starts, n])
+    gid = np.empty(n, dtype=np.int64)
+    gid[order] = np.repeat(np.arange(len(starts)), size)      # each row's group
+    N_mode = np.array([int(n_candidates.get(m, 0) or 0) for m in modes], dtype=np.int64)
+    N = N_mode[m_code]
+    excl_mode = np.isin(modes, EXCLUSIVE_MODES)[m_code]
+    # the pairwise modes: each candidate on its own
+    pw = (N > 0) & ~excl_mode
+    if pw.any():
+        qq = prior / N[pw]
+        x = lr[pw]
+        with np.errstate(invalid="ignore", over="ignore"):
+            val = qq * x / (qq * x + (1.0 - qq))
+        val = np.where(np.isinf(x), 1.0, val)
+        post[pw] = val
+        pmin[pw] = val
+    ex = (N > 0) & excl_mode
+    if ex.any():
+        # per group: the exact sum of the kept LRs (math.fsum; one row: the LR itself),
+        # the smallest ranked LR, the number of ranked and of infinite LRs
+        lr_s = lr[order]
+        kept = lr_s[starts].copy()
+        for k in np.nonzero(size > 1)[0]:
+            kept[k] = math.fsum(lr_s[starts[k]:starts[k] + size[k]])
+        rk = ranked[order]
+        n_ranked = np.add.reduceat(rk.astype(np.int64), starts)
+        low = np.minimum.reduceat(np.where(rk, lr_s, np.inf), starts)
+        n_inf = np.add.reduceat(np.isinf(lr_s).astype(np.int64), starts)
+        full = n_ranked >= top_k
+        if (full & (n_ranked == 0)).any():
+            raise ValueError("search_posteriors: top_k must be at least 1")
+        # max(t, lowest ranked LR) as Python's max: t unless the LR is larger
+        bound = np.where(full & (low > t), low, t)
+        g = gid[ex]
+        x = lr[ex]
+        Ne = N[ex]
+        others = np.maximum(Ne - size[g], 0)
+        w = prior / Ne
+        inf_share = 1.0 / np.maximum(n_inf[g], 1)
+        for col, per in ((post, np.where(bound < 1.0, bound, 1.0)), (pmin, bound)):
+            den = (1.0 - prior) + w * (kept[g] + others * per[g])
             with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-                val = w * lr[rows] / den
-            val = np.where(np.isinf(lr[rows]), 1.0 / max(int(np.isinf(lr[rows]).sum()), 1), val)
-            col[rows] = np.where(np.isinf(den) & ~np.isinf(lr[rows]), 0.0, val)
+                val = w * x / den
+            val = np.where(np.isinf(x), inf_share, val)
+            col[ex] = np.where(np.isinf(den) & ~np.isinf(x), 0.0, val)
     i_post = hits.schema.get_field_index("posterior")
     i_min = hits.schema.get_field_index("posterior_min")
     hits = hits.set_column(i_post, hits.schema.field(i_post), pa.array(post, pa.float64()))

@@ -160,6 +160,62 @@ def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX,
     n, m = int(rows.max()) + 1, int(cols.max()) + 1
     if n * m > dense_max:
         return _greedy_part(rows, cols, w, threshold)
+    if m == 1:
+        res = _column_part(rows, w, threshold, exact_max)
+        if res is not None:
+            return res
+    return _dense_part(rows, cols, w, threshold, exact_max, n, m)
+
+
+def _column_part(rows, w, threshold: float, exact_max: int) -> Part | None:
+    """:func:`solve_part` of a part with one missing person hit by distinct queries
+    (a case hit by one or several queries: most parts of a run), in closed form:
+    the same numbers, bit for bit, as the assignment problems of
+    :func:`_dense_part` give (``tests/test_joint.py`` compares them), without
+    solving them.  None (the general path) unless every query ``0 .. n-1`` has one
+    hit, every LR is finite, the largest is positive and unique (no tie for the
+    assignment) and the part is small enough for exact alternatives.
+
+    With one column the best assignment is the largest LR ``w_a`` alone (an
+    assignment holds at most one match); the best without it the second largest
+    positive one ``s`` (0: nobody assigned); the best containing query ``i``'s
+    match is that match alone.  So ``vs_alternative`` is ``w_a - s`` for the
+    assigned query and ``w_i - w_a`` for the others, ``vs_next`` is ``w_a - s``;
+    the undisputed rule (one column: one step) holds for query ``i`` when
+    ``w_i >= log10 T`` and ``w_i >= max_{k != i} w_k + log10 T``."""
+    n = len(rows)
+    if n + 1 > exact_max or n == 0:
+        return None
+    order = np.argsort(rows, kind="stable")
+    if not np.array_equal(rows[order], np.arange(n)):
+        return None                       # a query twice, or a query index without a hit
+    x = w[order]                          # the LR of query i, i = 0 .. n-1
+    if not np.isfinite(x).all():
+        return None
+    a = int(np.argmax(x))
+    best = float(x[a])
+    if not best > 0 or int(np.count_nonzero(x == best)) != 1:
+        return None
+    rest = np.delete(x, a)
+    pos = rest[rest > 0]
+    second = float(pos.max()) if len(pos) else 0.0
+    # the exact path's cache_with (w_i + the empty assignment's 0.0) less cache_without
+    vs = (x + 0.0) - best
+    vs[a] = (best + 0.0) - second
+    log_t = math.log10(threshold)
+    # the largest other LR of each query: the best for all but the best, else the
+    # largest of the rest (v + log T is monotone in v: max then add is exact)
+    other = np.full(n, best)
+    other[a] = float(rest.max()) if len(rest) else -math.inf     # alone: no other LR
+    und = (x >= log_t) & (x >= other + log_t)
+    assigned = np.zeros(n, dtype=bool)
+    assigned[a] = True
+    return Part(assigned[rows], vs[rows], True, und[rows], und[rows].astype(np.int32), best,
+                best - second)
+
+
+def _dense_part(rows, cols, w, threshold: float, exact_max: int, n: int, m: int) -> Part:
+    """:func:`solve_part` on the part's dense LR matrix (assignment problems)."""
     W = np.full((n, m), -np.inf)
     for i, j, x in zip(rows, cols, w):
         W[i, j] = max(W[i, j], x)

@@ -151,3 +151,55 @@ def test_greedy_part_bounds(part):
     assert (big.vs_alternative <= exact.vs_alternative + 1e-9).all()
     mates = [(i, j) for k, (i, j) in enumerate(zip(rows, cols)) if big.assigned[k]]
     assert len({i for i, _ in mates}) == len(mates) == len({j for _, j in mates})
+
+
+def _same_part(a, b):
+    """Two Part results equal to the bit (NaN-free floats compared by their bytes)."""
+    assert a.exact == b.exact
+    assert np.array_equal(a.assigned, b.assigned) and a.assigned.dtype == b.assigned.dtype
+    assert np.array_equal(a.undisputed, b.undisputed)
+    assert np.array_equal(np.asarray(a.step, np.int32), np.asarray(b.step, np.int32))
+    assert np.asarray(a.vs_alternative, np.float64).tobytes() == \
+        np.asarray(b.vs_alternative, np.float64).tobytes()
+    assert np.float64(a.best).tobytes() == np.float64(b.best).tobytes()
+    assert np.float64(a.vs_next).tobytes() == np.float64(b.vs_next).tobytes()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 9), st.data(), st.sampled_from([1e4, 10.0, 1.0, 0.5]))
+def test_one_missing_person_closed_form_is_the_assignment_problem(n, data, threshold):
+    """A part with one missing person (one column) takes a closed form
+    (kinship.joint._column_part); it gives the numbers of the assignment problems
+    (kinship.joint._dense_part) to the bit, or declines (ties, no positive LR)."""
+    from kinship.joint import _column_part, _dense_part
+
+    w = data.draw(st.lists(st.one_of(st.floats(-3, 40, allow_nan=False, allow_infinity=False),
+                                     st.sampled_from([0.0, 4.0, 4.5, 12.25])),
+                           min_size=n, max_size=n))
+    rows = np.asarray(data.draw(st.permutations(range(n))), dtype=np.int64)
+    cols = np.zeros(n, dtype=np.int64)
+    w = np.asarray(w, dtype=np.float64)
+    fast = _column_part(rows, w, threshold, 200)
+    slow = _dense_part(rows, cols, w, threshold, 200, n, 1)
+    if fast is None:
+        x = np.sort(w)
+        assert not x[-1] > 0 or (n > 1 and x[-1] == x[-2])
+    else:
+        _same_part(fast, slow)
+    _same_part(solve_part(rows, cols, w, threshold), slow)
+
+
+def test_one_missing_person_declines_what_it_does_not_cover():
+    from kinship.joint import _column_part
+
+    assert _column_part(np.array([0, 0]), np.array([5.0, 6.0]), 1e4, 200) is None    # a query twice
+    assert _column_part(np.array([0, 2]), np.array([5.0, 6.0]), 1e4, 200) is None    # a gap
+    assert _column_part(np.array([0, 1]), np.array([6.0, 6.0]), 1e4, 200) is None    # a tie
+    assert _column_part(np.array([0]), np.array([np.inf]), 1e4, 200) is None
+    assert _column_part(np.array([0, 1]), np.array([5.0, 6.0]), 1e4, 2) is None      # not exact
+    res = _column_part(np.array([1, 0]), np.array([5.0, 9.0]), 1e4, 200)
+    # by hand: the assignment keeps query 0 (log10 LR 9) alone; without it query 1 (5):
+    # 9 - 5 = 4 for the kept hit, 5 - 9 = -4 for the other; 9 >= 4 and 9 >= 5 + 4:
+    # undisputed (dvir's rule at T = 10^4)
+    assert list(res.assigned) == [False, True] and list(res.vs_alternative) == [-4.0, 4.0]
+    assert list(res.undisputed) == [False, True] and res.best == 9.0 and res.vs_next == 4.0
