@@ -75,29 +75,16 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
     from kinship.consistency import ConsistencyChecker, explain, identities
     from kinship.tables import genotype_indices
 
-    from .inputs import stream_blocks
+    from .inputs import SEX_WORD, stream_blocks
 
     chk = ConsistencyChecker(model, ratio=ratio)
     checks: dict = {}
-    if cases is not None and len(cases):
-        sel = np.ones(len(cases), dtype=bool)
-        for _, block in stream_blocks(rds, recoder, refs, "cases", [sel], block_size, cases):
-            for cu in block.cases:
-                cid = cu["case_id"]
-                if cid in checks:        # a family with several missing persons: one check
-                    continue
-                fam = cu.get("case")
-                if fam is None:
-                    rels = [(r[0], r[1], r[2]) for r in cu["relatives"]]
-                    fam = case_from_relations(cid, rels, missing_sex="male" if cu["needs_sex"]
-                                              else "unknown")
-                geno = {r[0]: genotype_indices(np.asarray(r[3])[None])[0].astype(np.int64)
-                        for r in cu["relatives"]}
-                sexes = {r[0]: r[2] for r in cu["relatives"]}
-                checks[cid] = chk.check_case(fam, geno, sexes)
-    # the same person in two cases or under two ids: every reference person
-    same = []
-    if refs is not None and len(refs) > 1:
+    with_cases = cases is not None and len(cases) > 0
+    with_ids = refs is not None and len(refs) > 1
+    # every reference person's genotype indices, read once: the cases' relatives and
+    # the identity of all references
+    gidx = None
+    if with_cases or with_ids:
         ids, case_of, rows = [], [], []
         sel = np.ones(len(refs), dtype=bool)
         for _, b in stream_blocks(rds, recoder, refs, "persons", [sel], max(block_size, 4096)):
@@ -105,7 +92,32 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
             case_of.extend(b.case_ids)
             rows.append(genotype_indices(np.asarray(b.codes)))
         if rows:
-            same = identities(ids, case_of, np.concatenate(rows), model, threshold=identity_lr)
+            gidx = np.concatenate(rows).astype(np.int64)
+    if with_cases and gidx is not None:
+        row_of = {x: k for k, x in enumerate(ids)}
+        r_ids = np.asarray(refs.ids, dtype=object)
+        items = []
+        for u in range(len(cases)):
+            cid = cases.case_ids[u] if cases.case_ids else str(cases.ids[u])
+            if cid in checks:        # a family with several missing persons: one check
+                continue
+            members = cases.members[u]
+            sid = [str(r_ids[i]) for i in members]
+            sexes = {s: SEX_WORD.get(str(refs.sex[i]), "unknown") for s, i in zip(sid, members)}
+            fam = cases.pedigrees[u] if cases.pedigrees else None
+            if fam is None:
+                fam = case_from_relations(cid, [(s, str(refs.relation[i]), sexes[s])
+                                                for s, i in zip(sid, members)],
+                                          missing_sex="male" if cases.needs_sex[u] else "unknown")
+            checks[cid] = None
+            items.append((cid, fam, {s: gidx[row_of[s]] for s in sid}, sexes))
+        for (cid, *_), c in zip(items, chk.check_cases([it[1:] for it in items])):
+            checks[cid] = c
+    # the same person in two cases or under two ids: every reference person
+    same = []
+    if with_ids:
+        if gidx is not None:
+            same = identities(ids, case_of, gidx, model, threshold=identity_lr)
         for ip in same:
             for c in {ip.case_a, ip.case_b}:
                 if c in checks:

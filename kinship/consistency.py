@@ -312,48 +312,101 @@ class ConsistencyChecker:
         self._flats[key] = out = (logs, offs, sizes, exc)
         return out
 
-    # -- one case ------------------------------------------------------------------------
+    # -- cases ---------------------------------------------------------------------------
     def check_case(self, case: Case, genotypes: Mapping[str, np.ndarray],
                    sexes: Mapping[str, str] | None = None) -> CaseCheck:
         """Check ``case``: ``genotypes`` ``{sample id: genotype indices [L]}`` of its
         typed persons (a sample without genotypes is skipped), ``sexes`` ``{sample
         id: recorded sex}`` (``M``/``F``/``male``...; unknown is not checked)."""
-        sexes = sexes or {}
-        ped = case.pedigree
+        return self.check_cases([(case, genotypes, sexes)])[0]
+
+    def check_cases(self, items: Sequence) -> list:
+        """:meth:`check_case` of each ``(case, genotypes, sexes)`` of ``items``, in
+        order.  The table lookups of every pair of every case are done together:
+        pairs with the same typed loci, recorded sexes and claimed relationship
+        form one array per table (a run checks thousands of cases; one lookup per
+        pair and table was most of its time).  Each pair's sums are those of the
+        per-pair lookup to the bit (the same loci summed in the same order,
+        ``tests/test_consistency.py`` compares them with the per-pair check)."""
         loci = self.model.loci
-        chk = CaseCheck(case.id, relations={
-            s: case.relations.get(s) or f"person {p}" for p, s in case.samples.items()})
-        for p, s in case.samples.items():
-            rec = _sex(sexes.get(s, ""))
-            placed = ped.persons[p].sex
-            if rec != "unknown" and placed != "unknown" and rec != placed:
-                chk.sex.append((s, rec, chk.relations[s], placed))
-        typed = [p for p in case.typed if case.samples[p] in genotypes]
-        for i in range(len(typed)):
-            for j in range(i + 1, len(typed)):
-                a, b = typed[i], typed[j]
-                sa, sb = case.samples[a], case.samples[b]
-                ga = np.asarray(genotypes[sa], dtype=np.int64)
-                gb = np.asarray(genotypes[sb], dtype=np.int64)
-                both = np.nonzero((ga >= 0) & (gb >= 0))[0]
-                claimed = pair_relationship(ped, a, b)
-                flat = self._flat(("claimed", self._claimed_key(ped, a, b)), ped, a, b)
-                lr = _lookup(flat, ga, gb, both)
-                excl = [loci[l] for l in both if flat[3][flat[1][l] + ga[l] * flat[2][l] + gb[l]]]
-                alts = self.alternatives(ga, gb, sexes.get(sa, ""), sexes.get(sb, ""))
-                pc = PairCheck(sa, sb, claimed, int(len(both)), lr, alts, excl)
-                others = {k: v for k, v in alts.items() if k != claimed}
-                top = max(others.values())
-                pc.best = _best(others, top)
-                pc.log10_best_vs_claimed = _diff(top, lr)
-                if len(excl) >= self.min_excluded:
-                    pc.finding = "excluded"
-                elif pc.log10_best_vs_claimed >= self.log_ratio:
-                    pc.finding = "better-explained"
-                elif excl:
-                    pc.finding = "note"
-                chk.pairs.append(pc)
-        return chk
+        out = []
+        pairs = []          # (check, sample a, sample b, claimed name)
+        ga_rows, gb_rows = [], []
+        by_claim: dict = {}     # claimed key -> pair indices
+        by_sex: dict = {}       # the pair's table sexes -> pair indices
+        reps: dict = {}         # claimed key -> (pedigree, a, b) that builds its table
+        for case, genotypes, sexes in items:
+            sexes = sexes or {}
+            ped = case.pedigree
+            chk = CaseCheck(case.id, relations={
+                s: case.relations.get(s) or f"person {p}" for p, s in case.samples.items()})
+            for p, s in case.samples.items():
+                rec = _sex(sexes.get(s, ""))
+                placed = ped.persons[p].sex
+                if rec != "unknown" and placed != "unknown" and rec != placed:
+                    chk.sex.append((s, rec, chk.relations[s], placed))
+            typed = [p for p in case.typed if case.samples[p] in genotypes]
+            for i in range(len(typed)):
+                for j in range(i + 1, len(typed)):
+                    a, b = typed[i], typed[j]
+                    sa, sb = case.samples[a], case.samples[b]
+                    ga = np.asarray(genotypes[sa], dtype=np.int64)
+                    gb = np.asarray(genotypes[sb], dtype=np.int64)
+                    ckey = self._claimed_key(ped, a, b)
+                    reps.setdefault(ckey, (ped, a, b))
+                    by_claim.setdefault(ckey, []).append(len(pairs))
+                    by_sex.setdefault((_table_sex(sexes.get(sa, "")), _table_sex(sexes.get(sb, ""))),
+                                      []).append(len(pairs))
+                    pairs.append((chk, sa, sb, pair_relationship(ped, a, b)))
+                    ga_rows.append(ga)
+                    gb_rows.append(gb)
+            out.append(chk)
+        if not pairs:
+            return out
+        GA, GB = np.stack(ga_rows), np.stack(gb_rows)
+        rows = _Rows(GA, GB)
+        n = len(pairs)
+        lr = np.zeros(n)
+        excluded = [None] * n
+        for ckey, idx in by_claim.items():
+            idx = np.asarray(idx, dtype=np.int64)
+            tabs = self.claimed_tables(*reps[ckey])
+            lr[idx] = rows.sums(tabs, idx)
+            hit = rows.cells(tabs, idx, 1) & rows.both[idx]
+            for k, row in zip(idx, hit):
+                excluded[k] = [loci[l] for l in np.nonzero(row)[0]]
+        # the alternatives: the largest over orientations and lines (Python's max: a
+        # later value replaces the best only when larger)
+        alts = {rel: np.full(n, -math.inf) for rel in RELATIONSHIPS}
+        for (sx_a, sx_b), idx in by_sex.items():
+            idx = np.asarray(idx, dtype=np.int64)
+            sx = {"A": sx_a, "B": sx_b}
+            for rel in RELATIONSHIPS:
+                best = alts[rel][idx]
+                for who in (("A", "B") if rel in _ASYMMETRIC else ("A",)):
+                    for line in (("paternal", "maternal") if rel in _LINED else ("paternal",)):
+                        v = rows.sums(self.model.pair_tables(rel, sx[who], line), idx,
+                                      swap=who == "B")
+                        best = np.where(v > best, v, best)
+                alts[rel][idx] = best
+        for k, (chk, sa, sb, claimed) in enumerate(pairs):
+            excl = excluded[k]
+            alt = {rel: float(alts[rel][k]) for rel in RELATIONSHIPS}
+            alt["unrelated"] = 0.0
+            both = int(np.count_nonzero((GA[k] >= 0) & (GB[k] >= 0)))
+            pc = PairCheck(sa, sb, claimed, both, float(lr[k]), alt, excl)
+            others = {r: v for r, v in alt.items() if r != claimed}
+            top = max(others.values())
+            pc.best = _best(others, top)
+            pc.log10_best_vs_claimed = _diff(top, pc.log10_lr_claimed)
+            if len(excl) >= self.min_excluded:
+                pc.finding = "excluded"
+            elif pc.log10_best_vs_claimed >= self.log_ratio:
+                pc.finding = "better-explained"
+            elif excl:
+                pc.finding = "note"
+            chk.pairs.append(pc)
+        return out
 
 
 def _half_sibling(chk: CaseCheck, flagged: list) -> str:
@@ -399,6 +452,50 @@ def _lookup(flat, gr, gq, loci) -> float:
     return float(logs[offs[loci] + gr[loci] * sizes[loci] + gq[loci]].sum())
 
 
+class _Rows:
+    """The genotype indices ``ga``, ``gb`` ``[pairs, L]`` of many pairs, for
+    :func:`_lookup` of all of them at once (:meth:`ConsistencyChecker.check_cases`)."""
+
+    def __init__(self, ga: np.ndarray, gb: np.ndarray):
+        self.both = (ga >= 0) & (gb >= 0)
+        # untyped: any cell (its value is never used)
+        self.ga, self.gb = np.where(self.both, ga, 0), np.where(self.both, gb, 0)
+        self.k = self.both.sum(axis=1)
+        # each row's loci typed in both first, in locus order
+        self.perm = np.argsort(~self.both, axis=1, kind="stable")
+
+    def cells(self, tabs, idx, part: int = 0, swap: bool = False) -> np.ndarray:
+        """``tabs[l][part][g_r, g_q]`` for the pairs ``idx`` at every locus ``l``
+        (``swap``: ``g_r`` is the pair's second person)."""
+        gr, gq = (self.gb, self.ga) if swap else (self.ga, self.gb)
+        gr, gq = gr[idx], gq[idx]
+        out = np.empty(gr.shape, dtype=tabs[0][part].dtype if tabs else np.float64)
+        for l in range(gr.shape[1]):
+            out[:, l] = tabs[l][part][gr[:, l], gq[:, l]]
+        return out
+
+    def sums(self, tabs, idx, swap: bool = False) -> np.ndarray:
+        """:func:`_lookup` of the pairs ``idx`` on the tables ``tabs`` (``[(W, ...)]``
+        per locus): the sum of log10 W over the loci typed in both, to the bit.
+        Only the cells looked up are taken to log10 (elementwise, the values
+        :meth:`ConsistencyChecker._flat` holds); the pairs with ``k`` such loci are
+        summed together over their ``k`` values in locus order, as :func:`_lookup`
+        sums its vector (NumPy's pairwise sum along a contiguous row)."""
+        out = np.zeros(len(idx))
+        if not len(idx):
+            return out
+        w = np.take_along_axis(self.cells(tabs, idx, 0, swap), self.perm[idx], axis=1)
+        k = self.k[idx]
+        for kk in np.unique(k):
+            if kk == 0:
+                continue
+            sel = np.nonzero(k == kk)[0]
+            with np.errstate(divide="ignore"):
+                v = np.ascontiguousarray(np.log10(w[sel, :kk]))
+            out[sel] = v.sum(axis=1)
+        return out
+
+
 def _diff(x: float, y: float) -> float:
     if math.isinf(y) and y < 0:
         return math.inf if x > -math.inf else 0.0
@@ -429,6 +526,8 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
     if n < 2:
         return []
     typed = g >= 0
+    # compared in the narrowest integer type that holds them (less memory traffic)
+    gc = g.astype(np.int16) if n and g.max() <= np.iinfo(np.int16).max else g
     # the identical pairs (few) are kept; the candidates themselves (pairs sharing a
     # block's genotypes: about 10^-3 of all pairs at 23 loci, 10^7 for 10^5
     # references: held as a set they took a case run at 10^5 references to 9 GB) are
@@ -443,12 +542,11 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
         _, inv, cnt = np.unique(cols[rows], axis=0, return_inverse=True, return_counts=True)
         inv = inv.reshape(-1)
         # the rows of each group with more than one row, from one stable sort (a scan of
-        # every row per group was quadratic in the references)
+        # every row per group was quadratic in the references): every pair of them
+        # checked in bounded arrays (_identical_pairs), never all held at once
         order = np.argsort(inv, kind="stable")
-        ends = np.cumsum(cnt)
-        for k in np.nonzero(cnt > 1)[0]:
-            r = rows[order[ends[k] - cnt[k]:ends[k]]]
-            _identical_pairs(g[r], typed[r], r, min_loci, found)
+        multi = cnt[inv[order]] > 1
+        _identical_pairs(gc, typed, rows[order[multi]], inv[order[multi]], min_loci, found)
     tabs = model.pair_tables("identity", "male", "paternal")
     out = []
     lt = math.log10(threshold)
@@ -461,21 +559,38 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
     return out
 
 
-def _identical_pairs(gr, tr, r, min_loci: int, found: set, cells: int = 1 << 24) -> None:
-    """Add to ``found`` the pairs ``(r[a], r[b])``, ``a < b``, of one group's rows
-    (genotypes ``gr``, typed ``tr``; ``r`` ascending) that are identical on every
-    locus both typed, with at least ``min_loci`` such loci: all pairs of the group in
-    slices of at most ``cells`` booleans (vectorised; Python only for the pairs
-    found)."""
-    m, L = gr.shape
-    step = max(1, cells // max(1, m * L))
-    for a in range(0, m - 1, step):
-        x, tx = gr[a:a + step], tr[a:a + step]
-        both = tx[:, None, :] & tr[None, :, :]
-        same = ((x[:, None, :] == gr[None, :, :]) | ~both).all(axis=2)
-        ii, jj = np.nonzero(same & (both.sum(axis=2) >= min_loci))
-        sel = a + ii < jj
-        found.update(zip(r[a + ii[sel]].tolist(), r[jj[sel]].tolist()))
+def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int = 1 << 24) -> None:
+    """Add to ``found`` the pairs ``(r[a], r[b])``, ``a < b`` in one group, of the
+    rows ``r`` of ``g`` (genotypes; ``typed`` their typed loci), laid out group
+    after group (``group``: each row's group, consecutive; ascending rows within a
+    group), that are identical on every locus both typed, with at least
+    ``min_loci`` such loci.  Every pair of every group is checked, vectorised, in
+    slices of about ``cells`` bytes per array (Python only for the pairs found)."""
+    n = len(r)
+    if n < 2:
+        return
+    L = g.shape[1]
+    start = np.r_[0, np.nonzero(group[1:] != group[:-1])[0] + 1]
+    length = np.diff(np.r_[start, n])
+    pos = np.arange(n) - np.repeat(start, length)         # index of each row in its group
+    after = np.repeat(length, length) - pos - 1            # its partners: the next `after` rows
+    per = max(1, cells // max(1, 8 * L))       # pairs per slice: each gathered array <= `cells` bytes
+    ends = np.cumsum(after)
+    a = 0
+    while a < n:
+        # rows a .. b-1 as the first of their pairs: at most `per` pairs (one row at least)
+        done = int(ends[a - 1]) if a else 0
+        b = min(n, max(a + 1, int(np.searchsorted(ends, done + per, side="right"))))
+        cnt = after[a:b]
+        tot = int(cnt.sum())
+        if tot:
+            left = np.repeat(np.arange(a, b), cnt)
+            right = left + 1 + (np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+            i, j = r[left], r[right]
+            both = typed[i] & typed[j]
+            same = ((g[i] == g[j]) | ~both).all(axis=1) & (both.sum(axis=1) >= min_loci)
+            found.update(zip(i[same].tolist(), j[same].tolist()))
+        a = b
 
 
 # ---------------------------------------------------------------------------
