@@ -407,6 +407,13 @@ _PLACE = {
 }
 
 
+#: the case of each shape of relation words (``(relation, sex)`` of each reference,
+#: the missing person's sex and id), built once with placeholder sample ids
+#: (:func:`case_from_relations`); False: the shape is refused (built again to say why)
+_SHAPES: dict = {}
+_SHAPES_MAX = 4096
+
+
 def case_from_relations(case_id: str, relatives: Iterable, missing_sex: str = "unknown",
                         missing_id: str = MISSING) -> Case:
     """The case pedigree of references given by relation words:
@@ -415,8 +422,41 @@ def case_from_relations(case_id: str, relatives: Iterable, missing_sex: str = "u
     contradicts a wrong one).  Typed persons keep their sample ids as person ids;
     the missing person is ``missing_id``; connecting persons get ids starting
     with ``_`` (renamed if a sample id takes them).  See the module doc for the
-    placements; :class:`CaseError` names the case and references at fault."""
+    placements; :class:`CaseError` names the case and references at fault.
+
+    A run places thousands of cases of a few shapes: the case of each shape
+    (relation words and sexes in order, the missing person's sex and id) is built
+    once with placeholder sample ids and renamed for each case with those sample
+    ids (the same persons, order and dicts as building it, ``tests/test_case_pedigrees.py``);
+    sample ids that could meet a connecting person's id (starting with ``_``) or
+    the missing person's, a sample twice, or a refused shape are built in full."""
     relatives = [(str(s), r, x) for s, r, x in relatives]
+    ids = [r[0] for r in relatives]
+    shape = tuple((r, x) for _, r, x in relatives)
+    if all(isinstance(v, str) or v is None for rx in shape for v in rx) and \
+            isinstance(missing_sex, str) and len(set(ids)) == len(ids) and \
+            missing_id not in ids and not any(i.startswith("_") for i in ids):
+        key = (shape, missing_sex, missing_id)
+        t = _SHAPES.get(key)
+        if t is None:
+            try:
+                t = _build_case("", [(f"\x00{k}", r, x) for k, (r, x) in enumerate(shape)],
+                                missing_sex, missing_id)
+            except CaseError:
+                t = False
+            if len(_SHAPES) >= _SHAPES_MAX:
+                _SHAPES.clear()
+            _SHAPES[key] = t
+        if t:
+            names = {f"\x00{k}": i for k, i in enumerate(ids)}
+            return Case(str(case_id), t.pedigree.renamed(names), t.missing,
+                        {names[p]: names[s] for p, s in t.samples.items()},
+                        {names[p]: w for p, w in t.relations.items()}, t.source)
+    return _build_case(case_id, relatives, missing_sex, missing_id)
+
+
+def _build_case(case_id: str, relatives: list, missing_sex: str, missing_id: str) -> Case:
+    """:func:`case_from_relations` built in full."""
     ids = [r[0] for r in relatives]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:

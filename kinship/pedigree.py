@@ -160,6 +160,21 @@ class Pedigree:
                         stack.append(q)
         return out
 
+    def renamed(self, names: Mapping[str, str]) -> "Pedigree":
+        """This pedigree with the persons of ``names`` (``{old id: new id}``; the
+        others keep theirs) renamed: the same persons, parents, sexes and order,
+        without validating again.  The new ids must be distinct from each other and
+        from the ids kept (a renaming of a valid pedigree is then valid)."""
+        def f(x):
+            return None if x is None else names.get(x, x)
+
+        new = Pedigree.__new__(Pedigree)
+        new.persons = {f(i): Person(f(i), f(p.father), f(p.mother), p.sex)
+                       for i, p in self.persons.items()}
+        new.order = [f(i) for i in self.order]
+        new.children = {f(i): [f(c) for c in cs] for i, cs in self.children.items()}
+        return new
+
     def with_person(self, person: Person) -> "Pedigree":
         return Pedigree(list(self.persons.values()) + [person])
 

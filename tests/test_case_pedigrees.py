@@ -411,3 +411,42 @@ def test_random_family_pedigrees_through_the_compiler(fam, data, gq, mut):
             assert math.isnan(got)
         else:
             assert got == pytest.approx(want, rel=1e-9, abs=0)
+
+
+def _case_parts(c):
+    p = c.pedigree
+    return (c.id, c.missing, list(c.samples.items()), list(c.relations.items()), c.source,
+            list(p.persons.items()), p.order, list(p.children.items()))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["R1", "R2", "R3", "_F", "M", "x y", "R1"]),
+                          st.sampled_from(list(RELATIONS) + ["Father", "sister", "grandpa", ""]),
+                          st.sampled_from(["M", "F", "", "male", "female", None])),
+                min_size=1, max_size=4),
+       st.sampled_from(["unknown", "male", "female", "M"]), st.sampled_from(["M", "_M", "X"]))
+def test_case_shapes_built_once_equal_the_full_construction(rels, ms, mid):
+    """case_from_relations builds each shape of relation words once and renames it
+    for each case; every case (and every refusal) is the one the full
+    construction gives: the same persons in the same order, the same dicts."""
+    from kinship.cases import _build_case
+
+    def run(f):
+        try:
+            return _case_parts(f("C1", rels, ms, mid))
+        except CaseError as e:
+            return str(e)
+
+    want = run(lambda *a: _build_case(a[0], [(str(s), r, x) for s, r, x in a[1]], a[2], a[3]))
+    assert run(case_from_relations) == want
+    assert run(case_from_relations) == want          # the shape now cached
+    other = [(s.replace("R", "Q"), r, x) for s, r, x in rels]
+    try:
+        got = _case_parts(case_from_relations("C2", other, ms, mid))
+    except CaseError as e:
+        got = str(e)
+    try:
+        ref = _case_parts(_build_case("C2", [(str(s), r, x) for s, r, x in other], ms, mid))
+    except CaseError as e:
+        ref = str(e)
+    assert got == ref
