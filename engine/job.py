@@ -156,7 +156,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "scheduler": (None, "address of a Dask scheduler (tcp://host:port); absent = in-process"),
         "threads": (None, "worker threads in-process (default: every CPU)"),
         "block_size": (256, "cases or references compiled per task"),
-        "query_chunk": (65536, "queries per task"),
+        "query_chunk": (262144, "queries per task"),
         "y_block_size": (65536, "y-lineage: reference men per task"),
         "progress": ("auto", "progress bar: auto (on a terminal), true, false"),
         "device": ("cpu", "where pairs are screened: cpu, or gpu (a CUDA device with numba-cuda; "
