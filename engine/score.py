@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from kinship.search import per_locus_lrs
+from kinship.search import per_locus_lrs_many
 
 from .compile import cached_block
 from .taskbase import HIT_SCHEMA, TaskResult, compile_work, count_keys, topk_mask
@@ -172,12 +172,10 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
     ref_counts = count_keys(ref_key)
     keep = topk_mask(qq, s2, ref_rank, ctx.top_k) | topk_mask(ref_rank, s2, queries.rank[qq], ctx.case_top_k)
     idx = np.nonzero(keep)[0]
-    per_locus = {}
+    per_locus = _per_locus_json(bt, gi, c, q, np.unique(src[idx]), queries)
     rows = {k: [] for k in HIT_SCHEMA.names}
     for i in idx:
         j = int(src[i])
-        if j not in per_locus:
-            per_locus[j] = _per_locus_json(bt.groups[int(gi[j])], int(c[j]), queries.gidx[int(q[j])])
         u = int(unit[j])
         rows["mode"].append(mode)
         rows["query_id"].append(str(qid[i]))
@@ -223,7 +221,14 @@ def describe_case(cu: dict) -> str:
     return out
 
 
-def _per_locus_json(grp, c: int, qg_row: np.ndarray) -> str:
-    """``{locus: LR}`` over the loci both sides typed (JSON; an identity locus left
-    out of the LR shows its LR 0)."""
-    return json.dumps(per_locus_lrs(grp, c, qg_row), allow_nan=True)
+def _per_locus_json(bt, gi, c, q, js, queries) -> dict:
+    """``{j: '{locus: LR}'}`` for the scored pairs ``js`` (pair ``j``: table group
+    ``gi[j]``, case ``c[j]``, query ``q[j]``) over the loci both sides typed (JSON;
+    an identity locus left out of the LR shows its LR 0), each group's values
+    gathered at once (:func:`kinship.search.per_locus_lrs_many`)."""
+    out = {}
+    for g in np.unique(gi[js]):
+        sel = js[gi[js] == g]
+        for j, d in zip(sel.tolist(), per_locus_lrs_many(bt.groups[int(g)], c[sel], queries.gidx[q[sel]])):
+            out[j] = json.dumps(d, allow_nan=True)
+    return out

@@ -40,7 +40,7 @@ from .tables import (case_table, genotype_index, genotype_indices, genotype_pair
                      pair_table)
 
 __all__ = ["ScoringModel", "CaseTables", "Hits", "SINGLE_RELATIONS", "score", "score_exhaustive",
-           "per_locus_lrs"]
+           "per_locus_lrs", "per_locus_lrs_many"]
 
 
 @dataclass
@@ -78,14 +78,23 @@ def per_locus_lrs(tables, c: int, qg_row: np.ndarray) -> dict:
     """``{locus: LR}`` of case ``c`` of compiled ``tables`` (anything with ``loci``,
     ``typed [C, L]``, ``lr [C, S]`` and ``offsets``, as :class:`CaseTables`) for a
     query's genotype indices ``qg_row``; loci the query or case did not type are
-    left out."""
-    out = {}
-    for l, locus in enumerate(tables.loci):
-        g = int(qg_row[l])
-        if g < 0 or not tables.typed[c, l]:
-            continue
-        out[locus] = float(tables.lr[c, tables.offsets[l] + g])
-    return out
+    left out (:func:`per_locus_lrs_many` for one pair)."""
+    return per_locus_lrs_many(tables, [c], np.asarray(qg_row)[None, :])[0]
+
+
+def per_locus_lrs_many(tables, cs, qg_rows: np.ndarray) -> list:
+    """:func:`per_locus_lrs` of the pairs (case ``cs[i]``, query genotype indices
+    ``qg_rows[i]``), the values gathered for every pair at once."""
+    cs = np.asarray(cs, dtype=np.int64)
+    if len(cs) == 0:
+        return []
+    qg = np.asarray(qg_rows, dtype=np.int64)
+    offsets = np.asarray(tables.offsets, dtype=np.int64)
+    use = (qg >= 0) & (np.asarray(tables.typed)[cs] != 0)
+    vals = np.asarray(tables.lr)[cs[:, None], offsets[None, :] + np.maximum(qg, 0)]
+    loci = tables.loci
+    return [{locus: x for locus, x, u in zip(loci, v, m) if u}
+            for v, m in zip(vals.tolist(), use.tolist())]
 
     def counts(self, c: int, qg_row: np.ndarray) -> tuple[int, int]:
         """(loci compared, loci inconsistent without mutation) for one pair."""
