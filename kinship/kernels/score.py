@@ -211,37 +211,33 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     offsets = np.asarray(offsets, dtype=np.int64)
     L = len(offsets)
     span = _FIELD_MAX // max(1, L)              # grid units one locus may use
-    col_locus = np.repeat(np.arange(L, dtype=np.int64), np.diff(np.append(offsets, S)))
+    ends = np.append(offsets[1:], S).astype(np.int64)       # locus l: columns offsets[l] .. ends[l] - 1
     T = (C + LANES - 1) // LANES
     rows = np.zeros((T, (S + 1) * _WORDS), dtype=np.uint64)   # row S: zeros (a locus the query lacks)
     lo = np.zeros(T, dtype=np.int64)
     scale = np.ones(T, dtype=np.float64)
     exact = np.zeros(T, dtype=np.uint8)
-    args = (log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
-            np.ascontiguousarray(typed, dtype=np.uint8), col_locus, bool(skip), span, _MAX_SCALE,
-            _FLOOR_SPAN)
-    outs = (rows, lo, scale, exact)
     T8 = (C + LANES8 - 1) // LANES8
     rows8 = _aligned_zeros((T8, (S + L) * LANES8))
     lo8 = np.zeros((T8, L), dtype=np.int64)
     scale8 = np.ones(T8, dtype=np.float64)
-    args8 = args[:5] + (L, _SCALES8, _DEPTH8, _RESERVE8)
-    outs8 = (rows8, lo8, scale8)
+    args = (log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
+            np.ascontiguousarray(typed, dtype=np.uint8), offsets, ends, bool(skip), span, _MAX_SCALE,
+            _FLOOR_SPAN, _SCALES8, _DEPTH8, _RESERVE8)
+    outs = (rows, lo, scale, exact, rows8, lo8, scale8)
 
-    def run(t0, t1):    # 32-case tiles t0 .. t1 - 1 (t0 even) and their 64-case tiles
+    def run(t0, t1):    # 64-case tiles t0 .. t1 - 1 and their 32-case halves
         _pack(*args, t0, t1, *outs)
-        _pack8(*args8, t0 // 2, min(T8, (t1 + 1) // 2), *outs8)
 
-    n_threads = min(thread_count(), T // 64)
+    n_threads = min(thread_count(), T8 // 32)
     if n_threads > 1:   # large sets (the core's whole-database tables): tile ranges in threads
         from concurrent.futures import ThreadPoolExecutor
 
-        cuts = 2 * (np.linspace(0, T // 2, n_threads + 1).astype(np.int64))
-        cuts[-1] = T
+        cuts = np.linspace(0, T8, n_threads + 1).astype(np.int64)
         with ThreadPoolExecutor(n_threads) as pool:
             list(pool.map(lambda i: run(int(cuts[i]), int(cuts[i + 1])), range(n_threads)))
-    elif T:
-        run(0, T)
+    elif T8:
+        run(0, T8)
     return PackedTables(rows, lo, scale, exact, bool(skip), rows8, lo8, scale8, L)
 
 
@@ -254,27 +250,80 @@ def _aligned_zeros(shape):
 
 
 @jit()
-def _pack8(log_tab, incons, typed, col_locus, skip, L, scales, depth, reserve, t0, t1, rows8, lo8, scale8):
-    """64-case tiles ``t0 .. t1 - 1`` of the 8-bit first pass (see the module
-    docstring).  The grid ``s`` is the finest of ``scales`` for which
-    ``ceil(s reserve) + sum_l d_l <= 255`` with ``d_l = min(ceil(s depth),
-    ceil(-s m_l))`` (``m_l <= 0`` the tile's lowest value at locus ``l``): every
-    locus keeps ``depth`` log10 units below 0, or all it has; if none fits, the
-    coarsest with the floors that fit.  The floor of locus ``l`` is ``lo_l =
-    -d_l``; a value ``v`` is packed as ``min(max(ceil(s v), lo_l) - lo_l, 255)``
-    (``-inf``, NaN and skipped entries: 0; ``+inf``: 255)."""
+def _pack(log_tab, incons, typed, offsets, ends, skip, span, max_scale, floor_span, scales, depth, reserve,
+          t0, t1, rows, lo, scale, exact, rows8, lo8, scale8):
+    """64-case tiles ``t0 .. t1 - 1`` of the 8-bit first pass and their two 32-case
+    tiles of the 16-bit pass (serial and without the GIL: a block's tables pack in
+    milliseconds, and a serial kernel loads from numba's cache in a fraction of
+    the time of a parallel one), in two passes over the tables: one for each
+    tile's extremes, one writing both forms.
+
+    The value packed for case ``c`` and column ``j`` (locus ``l``): 0 where the
+    case did not type ``l``; ``-inf`` for NaN and (``skip``) an inconsistent
+    entry; else ``log_tab[c, j]``.
+
+    16 bits (per 32-case tile, :func:`pack_tables`): ``s = min(floor(span / (vmax +
+    floor_span)), max_scale)`` with ``vmax`` the tile's largest value (at least
+    0); a tile with ``+inf`` or ``s < 1`` is marked exact (not packed); else
+    ``hi = ceil(s vmax)``, the floor ``lo = hi - span``, and a value ``v``
+    packs as ``ceil(s v) - lo`` where that is above 0 (else 0).
+
+    8 bits (per 64-case tile; see the module docstring): the grid ``s`` is the
+    finest of ``scales`` for which ``ceil(s reserve) + sum_l d_l <= 255`` with
+    ``d_l = min(ceil(s depth), ceil(-s m_l))`` (``m_l <= 0`` the tile's lowest
+    value at locus ``l``): every locus keeps ``depth`` log10 units below 0, or
+    all it has; if none fits, the coarsest with the floors that fit.  The
+    floor of locus ``l`` is ``lo_l = -d_l``; a value ``v`` is packed as
+    ``min(max(ceil(s v), lo_l) - lo_l, 255)`` (``-inf``, NaN and skipped
+    entries: 0; ``+inf``: 255)."""
     C, S = log_tab.shape
+    L = offsets.shape[0]
+    T = rows.shape[0]
     vmin = np.zeros(L)
     low = np.zeros(L, dtype=np.int64)
-    for t in range(t0, t1):
-        c0 = t * 64
+    vmax = np.zeros(2)
+    bad = np.zeros(2, dtype=np.bool_)
+    s16 = np.zeros(2)
+    low16 = np.zeros(2, dtype=np.int64)
+    for t8 in range(t0, t1):
+        c0 = t8 * 64
         c1 = min(C, c0 + 64)
         vmin[:] = 0.0
-        for c in range(c0, c1):
-            for j in range(S):
-                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
-                if v < vmin[col_locus[j]]:
-                    vmin[col_locus[j]] = v
+        vmax[:] = 0.0
+        bad[:] = False
+        for c in range(c0, c1):     # the extremes (an untyped locus, the value 0, changes neither)
+            h = (c - c0) >> 5
+            for l in range(L):
+                if typed[c, l] == 0:
+                    continue
+                for j in range(offsets[l], ends[l]):
+                    v = log_tab[c, j]
+                    if np.isnan(v) or (skip and incons[c, j] != 0):
+                        v = -np.inf
+                    if v < vmin[l]:
+                        vmin[l] = v
+                    if v == np.inf:
+                        bad[h] = True
+                    elif v > vmax[h]:
+                        vmax[h] = v
+        # 16 bits: each 32-case half
+        for h in range(2):
+            t = 2 * t8 + h
+            s16[h] = 0.0
+            if t >= T:
+                continue
+            sh16 = math.floor(span / (vmax[h] + floor_span))
+            if sh16 > max_scale:
+                sh16 = max_scale
+            if bad[h] or sh16 < 1:
+                exact[t] = 1
+                continue
+            hi = math.ceil(vmax[h] * sh16)    # >= 0; the largest ceil(s v) of the tile
+            low16[h] = hi - span              # <= -12 s < 0
+            lo[t] = low16[h]
+            scale[t] = sh16
+            s16[h] = sh16
+        # 8 bits: the grid and the floors
         s = scales[scales.shape[0] - 1]
         d = -1
         for k in range(scales.shape[0]):
@@ -290,25 +339,45 @@ def _pack8(log_tab, incons, typed, col_locus, skip, L, scales, depth, reserve, t
             d = max(0, (_SAT8 - math.ceil(s * reserve)) // max(1, L))
         for l in range(L):
             low[l] = -_floor_units(s, vmin[l], d)
-            lo8[t, l] = low[l]
-        scale8[t] = s
+            lo8[t8, l] = low[l]
+        scale8[t8] = s
         for l in range(L):          # rows S + l: the value 0 at locus l, every lane
             base = (S + l) * 64
             for lane in range(64):
-                rows8[t, base + lane] = np.uint8(-low[l])
+                rows8[t8, base + lane] = np.uint8(-low[l])
+        # both forms, one value at a time
         for c in range(c0, c1):
             lane = c - c0
-            for j in range(S):
-                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
-                lw = low[col_locus[j]]
-                x = 0
-                if v > -np.inf:
-                    y = v * s
-                    if y >= _SAT8:
-                        x = _SAT8
-                    elif y > lw:
-                        x = min(math.ceil(y) - lw, _SAT8)
-                rows8[t, j * 64 + lane] = np.uint8(x)
+            h = lane >> 5
+            t = 2 * t8 + h
+            pack16 = s16[h] > 0.0
+            w = (lane & 31) >> 2
+            sh = np.uint64(16 * (lane & 3))
+            for l in range(L):
+                lw = low[l]
+                untyped = typed[c, l] == 0
+                for j in range(offsets[l], ends[l]):
+                    if untyped:
+                        v = 0.0
+                    else:
+                        v = log_tab[c, j]
+                        if np.isnan(v) or (skip and incons[c, j] != 0):
+                            v = -np.inf
+                    x = 0
+                    if v > -np.inf:
+                        y = v * s
+                        if y >= _SAT8:
+                            x = _SAT8
+                        elif y > lw:
+                            x = min(math.ceil(y) - lw, _SAT8)
+                    rows8[t8, j * 64 + lane] = np.uint8(x)
+                    if pack16:
+                        x = 0
+                        if v > -np.inf:
+                            u = math.ceil(v * s16[h])
+                            if u > low16[h]:
+                                x = u - low16[h]
+                        rows[t, j * 8 + w] |= np.uint64(x) << sh
 
 
 @jit(inline="always")
@@ -321,59 +390,6 @@ def _floor_units(s, vmin, d):
     if y >= d:
         return d
     return min(d, math.ceil(y))
-
-
-@jit()
-def _packed_value(log_tab, incons, typed, col_locus, skip, c, j):
-    v = log_tab[c, j]
-    if typed[c, col_locus[j]] == 0:
-        return 0.0
-    if np.isnan(v) or (skip and incons[c, j] != 0):
-        return -np.inf
-    return v
-
-
-@jit()
-def _pack(log_tab, incons, typed, col_locus, skip, span, max_scale, floor_span, t0, t1, rows, lo, scale,
-          exact):
-    """Tiles ``t0 .. t1 - 1`` (serial and without the GIL: a block's tables pack in
-    milliseconds, and a serial kernel loads from numba's cache in a fraction of
-    the time of a parallel one)."""
-    C, S = log_tab.shape
-    for t in range(t0, t1):
-        c0 = t * 32
-        c1 = min(C, c0 + 32)
-        vmax = 0.0
-        bad = False
-        for c in range(c0, c1):
-            for j in range(S):
-                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
-                if v == np.inf:
-                    bad = True
-                elif v > vmax:
-                    vmax = v
-        s = math.floor(span / (vmax + floor_span))
-        if s > max_scale:
-            s = max_scale
-        if bad or s < 1:
-            exact[t] = 1
-            continue
-        hi = math.ceil(vmax * s)        # >= 0; the largest ceil(s v) of the tile
-        low = hi - span                 # <= -12 s < 0
-        lo[t] = low
-        scale[t] = s
-        for c in range(c0, c1):
-            lane = c - c0
-            w = lane >> 2
-            sh = np.uint64(16 * (lane & 3))
-            for j in range(S):
-                v = _packed_value(log_tab, incons, typed, col_locus, skip, c, j)
-                x = 0
-                if v > -np.inf:
-                    u = math.ceil(v * s)
-                    if u > low:
-                        x = u - low
-                rows[t, j * 8 + w] |= np.uint64(x) << sh
 
 
 _HIGH = np.uint64(0x8000800080008000)
