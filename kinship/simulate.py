@@ -30,15 +30,8 @@ from .mutation import MutationModel
 
 __all__ = ["load_nist_genotypes", "FamilySimulator", "STRUCTURES", "SimulatedSample"]
 
-STRUCTURES = {
-    "both-parents": [("father", "father"), ("mother", "mother")],
-    "father": [("father", "father")],
-    "mother": [("mother", "mother")],
-    "parent-sibling": [("father", "father"), ("sib", "full-sibling")],
-    "grandparents": [("pgf", "grandfather"), ("pgm", "grandmother")],
-    "siblings": [("sib", "full-sibling"), ("sib2", "full-sibling")],
-    "half-sibling": [("hsib", "half-sibling")],
-}
+# the family structures live in a module without numpy (the command line lists them)
+from .structures import STRUCTURES  # noqa: E402
 
 
 def load_nist_genotypes() -> dict[str, dict[str, tuple[str, str]]]:

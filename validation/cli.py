@@ -50,8 +50,7 @@ def _csv_list(text):
 
 def register(subparsers) -> None:
     """Add ``simulate`` and ``validate`` to ``subparsers``."""
-    from .panels import MODES, PANELS
-    from .simulate import STRUCTURES
+    from .names import MODES, PANELS, STRUCTURES
 
     s = subparsers.add_parser(
         "simulate", help="simulate families and unrelated persons as a profile dataset with a truth table",

@@ -66,7 +66,6 @@ import numpy as np
 
 from kinship.frequencies import SILENT, FrequencyTable
 from kinship.mutation import MutationModel
-from kinship.simulate import STRUCTURES as _FAMILY_STRUCTURES
 from kinship.simulate import load_nist_genotypes
 
 __all__ = [
@@ -79,12 +78,7 @@ __all__ = [
     "read_truth",
 ]
 
-#: Family structures: the references of the case as ``(role, relation)``; the
-#: structures of :mod:`kinship.simulate` plus ``sibling`` (one full sibling).
-STRUCTURES: dict[str, list[tuple[str, str]]] = {
-    **_FAMILY_STRUCTURES,
-    "sibling": [("sib", "full-sibling")],
-}
+from .names import STRUCTURES  # noqa: E402  (the family structures, by name)
 
 #: founders each family uses (father, mother, and for grandparents the
 #: paternal grandparents instead of the father, for a half sibling his mother)

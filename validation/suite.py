@@ -62,7 +62,7 @@ __all__ = [
 
 # the panels and modes (their own light module: the command line lists them
 # without importing this one)
-from .panels import CODIS20, MODES, PANELS  # noqa: E402
+from .names import CODIS20, MODES, PANELS  # noqa: E402
 
 DEFAULT_THRESHOLDS = tuple(float(10 ** k) for k in range(0, 13))
 

@@ -1,11 +1,22 @@
-"""The validation suite's locus panels and search modes, by name.
+"""The names the validation commands offer: the suite's locus panels and search
+modes, and the simulated family structures.
 
 A module of its own, without numpy, so that the ``kinship simulate`` /
 ``kinship validate`` parser (:mod:`validation.cli`) can list them without
-importing :mod:`validation.suite`; the suite re-exports them."""
+importing :mod:`validation.suite` or :mod:`validation.simulate`, which
+re-export them."""
 from __future__ import annotations
 
-__all__ = ["CODIS20", "PANELS", "MODES"]
+from kinship.structures import STRUCTURES as _FAMILY_STRUCTURES
+
+__all__ = ["CODIS20", "PANELS", "MODES", "STRUCTURES"]
+
+#: Family structures: the references of the case as ``(role, relation)``; the
+#: structures of :mod:`kinship.simulate` plus ``sibling`` (one full sibling).
+STRUCTURES: dict[str, list[tuple[str, str]]] = {
+    **_FAMILY_STRUCTURES,
+    "sibling": [("sib", "full-sibling")],
+}
 
 #: The 20 CODIS core loci (FBI, since 2017).
 CODIS20 = ("CSF1PO", "D1S1656", "D2S441", "D2S1338", "D3S1358", "D5S818", "D7S820", "D8S1179",
