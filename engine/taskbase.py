@@ -114,8 +114,11 @@ class TaskContext:
     line: str = "paternal"
     #: queries per kernel call: each call costs ~0.1 ms of Python and NumPy around the
     #: kernel (argument checks, thresholds, output arrays, the hits' sort), 2,048 a call
-    #: spent about a third of a parent-child search there (1e6 x 1e4, 23 loci)
-    tile: int = 16384
+    #: spent about a third of a parent-child search there (1e6 x 1e4, 23 loci); 65,536
+    #: a call (a whole chunk of the default 262,144 in four calls) is 4-8 % faster than
+    #: 16,384 against a block of 256 parent-child references (the kernel keeps no per-call
+    #: arrays of the queries)
+    tile: int = 65536
     chance: object = None       # engine.chance.ChanceSpec, or None (no chance hits)
     y: object = None            # engine.ylineage.YContext (mode y-lineage), or None
     device: str = "cpu"         # "gpu": screen on a CUDA device (engine.kernels.score_tile)
