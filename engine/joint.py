@@ -79,7 +79,7 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
     rule; ``exact_max``: parts up to this many persons get exact alternatives;
     ``same``: ``{query id: representative}`` of queries that are one person
     (:func:`same_person`): one node, its hits the edges of that node."""
-    from kinship.joint import DENSE_MAX, parts, solve_part
+    from kinship.joint import DENSE_MAX, parts, single_hits, solve_part
 
     n = hits.num_rows
     part_col = np.full(n, -1, dtype=np.int64)
@@ -114,8 +114,28 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
         # the edges of each part (ascending), from one stable sort
         order = np.argsort(part, kind="stable")
         bounds = np.r_[0, np.nonzero(np.diff(part[order]))[0] + 1, n_e]
+        # the parts of one hit (one query, one missing person), all at once
+        one = order[bounds[:-1][np.diff(bounds) == 1]]
+        ok, vs1, und1, next1 = single_hits(w[one], threshold, exact_max)
+        e1 = one[ok]
+        p_asg[e1] = True
+        p_und[e1] = und1[ok]
+        p_step[e1] = und1[ok]
+        p_vs[e1] = vs1[ok]
+        p_exact[e1] = True
+        p_nq[e1] = 1
+        p_nm[e1] = 1
+        p_best[e1] = w[e1]
+        p_next[e1] = next1[ok]
+        if len(e1):
+            info["parts"] += len(e1)
+            info["largest_part"] = 2
+        done = np.zeros(n_e, dtype=bool)
+        done[e1] = True
         for p in range(len(bounds) - 1):
             e = order[bounds[p]:bounds[p + 1]]
+            if done[e[0]]:
+                continue
             qs = sorted(set(node[e]))
             us = sorted(set(unit[e]))
             qi = {x: i for i, x in enumerate(qs)}

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EXACT_MAX", "Part", "parts", "best_assignment", "solve_part", "brute_force"]
+__all__ = ["EXACT_MAX", "Part", "parts", "best_assignment", "solve_part", "single_hits", "brute_force"]
 
 #: parts with at most this many persons (queries + missing persons) get exact alternatives
 EXACT_MAX = 200
@@ -165,6 +165,21 @@ def solve_part(rows, cols, w, threshold: float, exact_max: int = EXACT_MAX,
         if res is not None:
             return res
     return _dense_part(rows, cols, w, threshold, exact_max, n, m)
+
+
+def single_hits(w, threshold: float, exact_max: int = EXACT_MAX):
+    """:func:`solve_part` of many parts of one hit each (one query, one missing
+    person: most parts of a run), all at once: ``(ok, vs_alternative, undisputed,
+    vs_next)`` per part of log10 LR ``w``; where ``ok``, the part's hit is assigned,
+    exact, ``step`` 1 if undisputed (else 0), ``best`` its LR -- the numbers of
+    :func:`_column_part` for one query (``tests/test_joint.py``); elsewhere (an LR
+    not finite or not positive, ``exact_max`` < 2) :func:`solve_part` is to be
+    called."""
+    w = np.asarray(w, dtype=np.float64)
+    ok = np.isfinite(w) & (w > 0) & (exact_max >= 2)
+    vs = (w + 0.0) - 0.0
+    und = (w >= math.log10(threshold)) & ok
+    return ok, vs, und, w - 0.0
 
 
 def _column_part(rows, w, threshold: float, exact_max: int) -> Part | None:

@@ -203,3 +203,23 @@ def test_one_missing_person_declines_what_it_does_not_cover():
     # undisputed (dvir's rule at T = 10^4)
     assert list(res.assigned) == [False, True] and list(res.vs_alternative) == [-4.0, 4.0]
     assert list(res.undisputed) == [False, True] and res.best == 9.0 and res.vs_next == 4.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False), st.sampled_from([0.0, -0.0, 4.0, math.inf,
+                                                                         -math.inf])),
+                min_size=1, max_size=30),
+       st.sampled_from([1e4, 10.0, 1.0, 0.5]), st.sampled_from([200, 2, 1, 0]))
+def test_single_hit_parts_at_once_equal_solve_part(w, threshold, exact_max):
+    """Parts of one hit solved together (kinship.joint.single_hits) give what
+    solve_part gives each, to the bit, where they say they apply."""
+    from kinship.joint import single_hits
+
+    ok, vs, und, nxt = single_hits(w, threshold, exact_max)
+    for k, x in enumerate(w):
+        if not ok[k]:
+            assert not (math.isfinite(x) and x > 0 and exact_max >= 2)
+            continue
+        res = solve_part([0], [0], [x], threshold, exact_max)
+        _same_part(res, type(res)(np.array([True]), np.array([vs[k]]), True, np.array([und[k]]),
+                                  np.array([int(und[k])], np.int32), float(x), float(nxt[k])))
