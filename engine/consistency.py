@@ -132,24 +132,17 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
     rel_of = {}
     if refs is not None:
         rel_of = {str(i): str(r) for i, r in zip(refs.ids, refs.relation)}
-    cols = {f.name: [] for f in CONSISTENCY_SCHEMA}
+    rows = []      # one tuple per row, in CONSISTENCY_SCHEMA order
 
     def add(c, finding, sa, ra, sb, rb, claimed="", n=0, lr=None, alts=None, best=None, gap=None,
             excl=()):
-        for k, v in (("case_id", c.case_id if c is not None else ""),
-                     ("status", c.status if c is not None else "duplicate"), ("finding", finding),
-                     ("sample_a", sa), ("relation_a", ra), ("sample_b", sb), ("relation_b", rb),
-                     ("claimed", claimed), ("loci_compared", int(n)),
-                     ("log10_lr_claimed", None if lr is None else float(lr)),
-                     ("relationship_lrs", None if alts is None else
-                      json.dumps({k: float(x) for k, x in alts.items()}, allow_nan=True)),
-                     ("best_alternative", best),
-                     ("log10_best_vs_claimed", None if gap is None else float(gap)),
-                     ("loci_excluded", ",".join(excl)),
-                     ("suspect", c.suspect if c is not None else ""),
-                     ("explanation", c.explanation if c is not None else ""),
-                     ("fix", c.fix if c is not None else "")):
-            cols[k].append(v)
+        rows.append((c.case_id if c is not None else "", c.status if c is not None else "duplicate",
+                     finding, sa, ra, sb, rb, claimed, int(n), None if lr is None else float(lr),
+                     None if alts is None else
+                     json.dumps({k: float(x) for k, x in alts.items()}, allow_nan=True),
+                     best, None if gap is None else float(gap), ",".join(excl),
+                     c.suspect if c is not None else "", c.explanation if c is not None else "",
+                     c.fix if c is not None else ""))
 
     for cid in sorted(checks):
         c = checks[cid]
@@ -167,7 +160,9 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
         if ip.case_a not in checks and ip.case_b not in checks:
             add(None, "same-person", ip.sample_a, rel_of.get(ip.sample_a, ""), ip.sample_b,
                 rel_of.get(ip.sample_b, ""), "identity", ip.loci_compared, ip.log10_lr)
-    return pa.table(cols, schema=CONSISTENCY_SCHEMA)
+    cols = list(zip(*rows)) if rows else [()] * len(CONSISTENCY_SCHEMA)
+    return pa.table({f.name: list(col) for f, col in zip(CONSISTENCY_SCHEMA, cols)},
+                    schema=CONSISTENCY_SCHEMA)
 
 
 def exclude_cases(cases, excluded: set):

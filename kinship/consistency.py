@@ -527,7 +527,8 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
         return []
     typed = g >= 0
     # compared in the narrowest integer type that holds them (less memory traffic)
-    gc = g.astype(np.int16) if n and g.max() <= np.iinfo(np.int16).max else g
+    M = int(g.max()) + 1 if g.size else 1
+    gc = g.astype(np.int16) if M - 1 <= np.iinfo(np.int16).max else g
     # the identical pairs (few) are kept; the candidates themselves (pairs sharing a
     # block's genotypes: about 10^-3 of all pairs at 23 loci, 10^7 for 10^5
     # references: held as a set they took a case run at 10^5 references to 9 GB) are
@@ -539,7 +540,16 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
         rows = np.nonzero(full)[0]
         if len(rows) < 2:
             continue
-        _, inv, cnt = np.unique(cols[rows], axis=0, return_inverse=True, return_counts=True)
+        c = cols[rows]
+        if M ** c.shape[1] < 2 ** 62:
+            # one integer per row (the genotypes as digits base M): the same groups as
+            # np.unique of the rows, in the same order, from a one-dimensional sort
+            key = np.zeros(len(c), dtype=np.int64)
+            for x in c.T:
+                key = key * M + x
+            _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        else:
+            _, inv, cnt = np.unique(c, axis=0, return_inverse=True, return_counts=True)
         inv = inv.reshape(-1)
         # the rows of each group with more than one row, from one stable sort (a scan of
         # every row per group was quadratic in the references): every pair of them
