@@ -77,7 +77,7 @@ from .report import summary_text
 from .runlog import RunLog
 from .selfpairs import drop_self, self_keys, self_pairs
 from .state import RESULTS_FORMAT, RESULTS_VERSION, check_output, os_message, read_prev, \
-    remove_stale_temps, snapshot, write_state
+    UnitsAhead, remove_stale_temps, snapshot, write_state
 from .taskbase import Task, TaskContext, work_of
 from .ylineage import combine as combine_y
 from .ylineage import load_y_inputs, relation_clashes, y_blocks
@@ -758,6 +758,9 @@ class Run:
         search = v["search"]
         notes = self.run_notes     # notes of the phases after the search: the manifest's
         t0 = time.perf_counter()
+        # the run state's units file depends on the inputs only: encoded on another
+        # thread while this one merges (engine.state.UnitsAhead)
+        self.units_ahead = UnitsAhead(queries, self.refs, self.cases, modes, self.yin)
         sk = self.self_keys or {}
         tables = [drop_self(p.kept, p.mode, sk) for p in plans
                   if p.kept is not None and p.kept.num_rows]
@@ -927,7 +930,7 @@ class Run:
         atomic_write_bytes(out / "summary.txt", summary.encode("utf-8"), sync=batch)
         _fault("summary")
         write_state(self.state_dir, queries, refs, cases, modes, self.counts, self.chance_state, yin,
-                    sync=batch)
+                    sync=batch, units=self.units_ahead)
         _fault("state")
         batch.sync()          # every result file on disk before the manifest names it
         self.timings["write_s"] = time.perf_counter() - t0

@@ -41,8 +41,8 @@ from formats.perms import file_mode, make_dir
 
 from .errors import OutputError
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "CheckpointSync",
-           "SyncBatch",
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "PARQUET_COMPRESSION",
+           "CheckpointSync", "SyncBatch",
            "checkpoint_ok", "RunLock",
            "OUR_FILES", "STATE", "clean_results"]
 
@@ -81,8 +81,12 @@ def atomic_write_json(path, obj):
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
 
 
+#: the Parquet codec of the result and state files
+PARQUET_COMPRESSION = "zstd"
+
+
 def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None, fsync: bool = True,
-                         sync: "SyncBatch | None" = None, compression: str = "zstd"):
+                         sync: "SyncBatch | None" = None, compression: str = PARQUET_COMPRESSION):
     """``table`` to ``path`` atomically (temporary name, ``os.replace``).  ``fsync``:
     also force the file and its directory to disk before returning; a run's task
     checkpoints pass False and are forced in batches by :class:`CheckpointSync`;

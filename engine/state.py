@@ -16,12 +16,13 @@ from .chance import rows_from_table
 from .errors import OutputError
 from .inputs import FINGERPRINT_VERSION, units_table
 from .job import PAIRWISE_MODES
-from .output import OUR_FILES, STATE, atomic_write_bytes, atomic_write_parquet, read_json
+from .output import (OUR_FILES, PARQUET_COMPRESSION, STATE, atomic_write_bytes, atomic_write_parquet,
+                     read_json)
 from .plan import PrevState
 from .runlog import RUN_LOG
 
 __all__ = ["RESULTS_FORMAT", "RESULTS_VERSION", "check_output", "read_prev", "snapshot",
-           "write_state", "remove_stale_temps", "os_message"]
+           "write_state", "units_parquet", "UnitsAhead", "remove_stale_temps", "os_message"]
 
 RESULTS_FORMAT = "strkin-search-results"
 RESULTS_VERSION = 1
@@ -169,8 +170,11 @@ def os_message(e: OSError, out: Path) -> str:
     return f"cannot write the results to {out}{where}: {what}; {state}. Fix: {fix}"
 
 
-def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None, yin=None,
-                sync=None):
+def units_parquet(queries, refs, cases, modes, yin=None) -> bytes:
+    """The bytes of the run state's ``units.parquet``: every unit's kind, id and
+    fingerprint (what the next run compares against, :mod:`engine.plan`), encoded
+    as :func:`engine.output.atomic_write_parquet` encodes a file.  It depends only
+    on the run's inputs: :class:`UnitsAhead` encodes it beside the merge."""
     parts = []
 
     def add(kind, i, f):
@@ -187,7 +191,46 @@ def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_sta
         add("ypopulation", [""], [yin.ctx.key.encode()])
     units = pa.concat_tables(parts).replace_schema_metadata(
         {"strkin.fingerprint_version": str(FINGERPRINT_VERSION)})
-    atomic_write_parquet(state_dir / "units.parquet", units, sync=sync)
+    buf = pa.BufferOutputStream()
+    pq.write_table(units, buf, compression=PARQUET_COMPRESSION, write_page_checksum=True)
+    return buf.getvalue().to_pybytes()
+
+
+class UnitsAhead:
+    """:func:`units_parquet` encoded on a thread of its own, started once the
+    inputs are known (the run starts it with the merge, whose work is on the main
+    thread: Parquet encoding releases the GIL and runs on the other core);
+    :meth:`result` waits for it and raises what it raised."""
+
+    def __init__(self, *args):
+        import threading
+
+        self._out = self._err = None
+        self._thread = threading.Thread(target=self._run, args=args, daemon=True,
+                                        name="strkin-units-state")
+        self._thread.start()
+
+    def _run(self, *args):
+        try:
+            self._out = units_parquet(*args)
+        except BaseException as e:    # noqa: BLE001 - raised again by result()
+            self._err = e
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        return self._out
+
+
+def write_state(state_dir: Path, queries, refs, cases, modes, counts, chance_state=None, yin=None,
+                sync=None, units: UnitsAhead | None = None):
+    """The state a finished run leaves for the next (``units.parquet``,
+    ``counts.parquet``, ``chance.parquet``); ``units``: its units file encoded
+    ahead (:class:`UnitsAhead`), else encoded now."""
+    data = units.result() if units is not None else \
+        units_parquet(queries, refs, cases, modes, yin)
+    atomic_write_bytes(state_dir / "units.parquet", data, sync=sync)
     rows = {"mode": [], "side": [], "id": [], "n": []}
     for (m, side), d in sorted(counts.items()):
         for k in sorted(d):

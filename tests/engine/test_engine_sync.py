@@ -34,3 +34,51 @@ def test_results_forced_to_disk_before_the_manifest(tmp_path, monkeypatch):
         at = [i for i, n in enumerate(synced) if n == name]
         assert len(at) == 1 and at[0] < man[0], (name, synced)
     assert (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_units_state_encoded_ahead_is_the_file_written_in_place(tmp_path, monkeypatch):
+    """The run state's units.parquet is encoded on a thread beside the merge
+    (engine.state.UnitsAhead): the same bytes as encoding it in the write phase
+    (write_state without it), the same rows, the file private."""
+    import stat
+
+    import pyarrow.parquet as pq
+
+    import engine.api
+
+    profs, _ = simulate(n_cases=4, n_unrelated=5, n_unrelated_references=2, seed=8)
+    formats.write_profiles(tmp_path / "ds", profs)
+    engine.run(make_job(tmp_path / "ds", tmp_path / "a", ["case", "parent-child"]))
+    ahead = (tmp_path / "a" / "_state" / "units.parquet").read_bytes()
+    made = []
+    real = engine.api.UnitsAhead
+
+    def count(*args):
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(engine.api, "UnitsAhead", count)
+    engine.run(make_job(tmp_path / "ds", tmp_path / "b", ["case", "parent-child"]))
+    assert made == [1]
+    monkeypatch.setattr(engine.api, "UnitsAhead", lambda *a: None)   # encoded in write_state
+    engine.run(make_job(tmp_path / "ds", tmp_path / "c", ["case", "parent-child"]))
+    for d in ("b", "c"):
+        assert (tmp_path / d / "_state" / "units.parquet").read_bytes() == ahead
+    t = pq.read_table(tmp_path / "a" / "_state" / "units.parquet")
+    kinds = t.column("kind").to_pylist()
+    assert kinds.count("query") == sum(p.kind == "query" for p in profs)
+    assert set(kinds) == {"query", "person", "case"}
+    mode = stat.S_IMODE(os.stat(tmp_path / "a" / "_state" / "units.parquet").st_mode)
+    assert mode == 0o600
+
+
+def test_units_ahead_raises_what_its_thread_raised():
+    from engine.state import UnitsAhead
+
+    u = UnitsAhead(None, None, None, ["case"], None)
+    try:
+        u.result()
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("the thread's error was not raised")
