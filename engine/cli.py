@@ -144,7 +144,8 @@ def main(argv=None) -> int:
         return 2
     from .runlog import set_command
 
-    set_command(["kinship"] + list(sys.argv[1:] if argv is None else argv))
+    args.cli_argv = list(sys.argv[1:] if argv is None else argv)   # kinship search --worker sends it
+    set_command(["kinship"] + args.cli_argv)
     try:
         handlers = setup_logging(args.verbose, args.log_file)
     except OSError as e:

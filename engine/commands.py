@@ -4,6 +4,7 @@ Examples::
 
     kinship search job.toml            # run (or update, when results exist) a search
     kinship search job.toml --resume   # finish a run that was interrupted
+    kinship search job.toml --worker   # run it in the warm local worker (kinship worker start)
     kinship demo                       # multi-mode search on demo data, prints the ranked hits
     kinship report results/            # the hit-review report (HTML) of a run
     kinship report results/ --recheck recheck.csv   # read a lab's re-check decisions back
@@ -31,6 +32,11 @@ def _progress(args):
 
 
 def _cmd_search(args) -> int:
+    from .worker import route, run_client
+
+    sock = route(args)
+    if sock is not None:           # run it in the local worker (imports nothing heavy here)
+        return run_client(sock, args.cli_argv)
     import formats
     import kinship
 
@@ -152,6 +158,10 @@ def register(sub) -> None:
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar on stderr (auto: only on a terminal)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--worker", nargs="?", const="", default=None, metavar="SOCKET",
+                   help="run the job in the local worker (kinship worker start) at SOCKET "
+                        "(default: $STRKIN_WORKER, else the worker's default socket); "
+                        "$STRKIN_WORKER alone does the same")
     p.set_defaults(func=_cmd_search)
 
     d = sub.add_parser(
@@ -187,3 +197,6 @@ def register(sub) -> None:
     from .power import register as _register_power
 
     _register_power(sub)
+    from .worker import register as _register_worker
+
+    _register_worker(sub)

@@ -13,10 +13,14 @@ and how to fix it, and never quotes a genotype.
     ├── OutputError         the output directory holds another run's results, or an
     │                       interrupted run that needs ``--resume``
     └── TaskError           a task failed while the search ran (names the task)
+
+    Cancelled (KeyboardInterrupt)  a run stopped at a task boundary on request
+                            (:func:`engine.execute.cancel_on`): treated as Ctrl-C,
+                            the run is finished with ``--resume``
 """
 from __future__ import annotations
 
-__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError", "SecurityWarning"]
+__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError", "SecurityWarning", "Cancelled"]
 
 
 class EngineError(ValueError):
@@ -42,3 +46,11 @@ class TaskError(EngineError):
 class SecurityWarning(UserWarning):
     """A set-up that exposes profiles (a Dask scheduler reached without TLS on a
     non-loopback address)."""
+
+
+class Cancelled(KeyboardInterrupt):
+    """A run stopped at a task boundary because its cancel event was set
+    (:func:`engine.execute.cancel_on`; the worker sets it when its client leaves).
+    A ``KeyboardInterrupt``: the run log says "interrupted", ``kinship search``
+    exits 130, and the tasks finished before it have their checkpoints, so
+    ``--resume`` finishes the run."""

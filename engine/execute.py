@@ -15,6 +15,13 @@ that the task stream reads from disk stay bounded in memory.
   workers once, and each task ships only its block of references.  Workers need
   strkin installed (the same version) but no access to the input files.  No
   network connection is opened unless a scheduler address is given.
+
+Cancellation: inside :func:`cancel_on` (``with cancel_on(event): engine.run(...)``)
+both executors check ``event`` at each task boundary; once it is set they submit
+no further task, wait for the tasks in flight and hand their results to
+``on_result`` (their checkpoints are written), then raise
+:class:`engine.errors.Cancelled`.  The long-lived worker (:mod:`engine.worker`)
+cancels a job this way when its client leaves.
 """
 from __future__ import annotations
 
@@ -22,11 +29,37 @@ import os
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-from .errors import TaskError
+from .errors import Cancelled, TaskError
 from .task import run_task
 
-__all__ = ["InProcessExecutor", "DaskExecutor", "Progress", "security_warning"]
+__all__ = ["InProcessExecutor", "DaskExecutor", "Progress", "security_warning", "cancel_on"]
+
+#: the cancel event of the runs started in this context (thread), if any
+_CANCEL: ContextVar = ContextVar("strkin_cancel", default=None)
+
+
+@contextmanager
+def cancel_on(event: threading.Event):
+    """Runs started in this thread inside the ``with`` stop at the next task
+    boundary once ``event`` is set (the tasks in flight finish and are
+    checkpointed; then :class:`engine.errors.Cancelled` is raised)."""
+    token = _CANCEL.set(event)
+    try:
+        yield event
+    finally:
+        _CANCEL.reset(token)
+
+
+def _cancelled(event) -> bool:
+    return event is not None and event.is_set()
+
+
+def _raise_cancelled():
+    raise Cancelled("the run was cancelled at a task boundary; the tasks done are kept: run it "
+                    "again with --resume to finish it")
 
 
 def _describe(task) -> str:
@@ -89,10 +122,15 @@ class InProcessExecutor:
     def run(self, tasks, ctx, queries, on_result, progress=None):
         pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="strkin")
         inflight = {}
+        cancel = _CANCEL.get()
+        stopped = False
         try:
             for task in tasks:
                 while len(inflight) >= self.in_flight:
                     self._drain(inflight, on_result, FIRST_COMPLETED)
+                if _cancelled(cancel):
+                    stopped = True     # this task and the rest are left for --resume
+                    break
                 inflight[pool.submit(run_task, ctx, task, queries, progress)] = task
             while inflight:
                 self._drain(inflight, on_result, FIRST_COMPLETED)
@@ -102,6 +140,8 @@ class InProcessExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+        if stopped:
+            _raise_cancelled()
 
     @staticmethod
     def _drain(inflight, on_result, how):
@@ -275,12 +315,16 @@ class DaskExecutor:
             ac = None
             inflight = {}
             it = iter(tasks)
-            exhausted = False
+            exhausted = stopped = False
+            cancel = _CANCEL.get()
 
             def submit_more():
-                nonlocal exhausted, ac
+                nonlocal exhausted, stopped, ac
                 new = []
                 while not exhausted and len(inflight) < 2 * n_workers:
+                    if _cancelled(cancel):
+                        exhausted = stopped = True     # the rest are left for --resume
+                        break
                     try:
                         t = next(it)
                     except StopIteration:
@@ -309,6 +353,8 @@ class DaskExecutor:
                     progress(task.work)
                 on_result(task, res)
                 submit_more()
+            if stopped:
+                _raise_cancelled()
         except BaseException:
             self.close()
             raise

@@ -1,0 +1,454 @@
+"""The long-lived local worker (``kinship worker``, :mod:`engine.worker`).
+
+A real worker process is started on a socket in the test's directory; jobs reach it
+through the real client (``python -m engine.cli search JOB --worker SOCKET``) or,
+where the test needs to act in the middle of a job, through the socket directly
+with the protocol's own helpers."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import engine
+import formats
+from engine import worker as W
+from engine.demo import _write_job_toml
+from engine.execute import cancel_on
+from engine.errors import Cancelled
+
+from enginelib import make_job, simulate
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = ("hits.parquet", "summary.txt")
+#: the manifest's sections that depend on when, where and how long a run ran
+MANIFEST_VARIES = ("run", "job_source")
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    for k in W.NOT_FORWARDED:
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
+def _cli(*argv, cwd, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "engine.cli", *argv], cwd=cwd, env=env or _env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class Worker:
+    """``kinship worker start --socket PATH`` in a subprocess."""
+
+    def __init__(self, path: Path, log: Path, env=None):
+        self.path, self.log = Path(path), Path(log)
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "start",
+                                      "--socket", str(path)], env=env or _env(),
+                                     stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+    def wait_ready(self, timeout=180):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if "listening at" in self.log.read_text():
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the worker ended: {self.log.read_text()}")
+            time.sleep(0.1)
+        raise AssertionError("the worker did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("worker-data")
+    profs, _ = simulate(n_cases=24, n_unrelated=24, n_unrelated_references=6, seed=77)
+    formats.write_profiles(d / "ds", profs)
+    return d
+
+
+def _job(data, out, name, modes=("case", "parent-child", "identity"), **kw):
+    kw.setdefault("execution__block_size", 4)
+    kw.setdefault("execution__query_chunk", 8)
+    job = make_job("ds", out, modes, search__top_k=3,
+                   search__threshold=10.0, model__theta=0.01,
+                   model__mutation={"model": "stepwise", "rate": 0.002, "rate2": 1e-6, "range": 0.1},
+                   **kw)
+    path = data / name
+    _write_job_toml(path, job)
+    return path
+
+
+@pytest.fixture(scope="module")
+def in_process(data):
+    """The results of the standard job run by ``kinship search`` in a fresh process."""
+    _job(data, "out-p", "p.toml")
+    p = _cli("search", "p.toml", cwd=data)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="module")
+def wk(tmp_path_factory):
+    d = tmp_path_factory.mktemp("worker")
+    w = Worker(d / "sock" / "w.sock", d / "worker.log").wait_ready()
+    yield w
+    w.stop()
+
+
+def _raw(path, req):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(path))
+    W._send(s, req)
+    return s, W._Lines(s, limit=1 << 30)
+
+
+def _run_request(argv, cwd, **kw):
+    req = W._request("run", argv=argv, cwd=str(cwd), umask=0o022,
+                     env={k: os.environ.get(k) for k in W.JOB_ENV}, fixed_env=W._fixed_env(),
+                     tty={"out": False, "err": False})
+    req.update(kw)
+    return req
+
+
+def _same_results(a: Path, b: Path):
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ma, mb = (json.loads((x / "manifest.json").read_text()) for x in (a, b))
+    for m in (ma, mb):
+        for k in MANIFEST_VARIES:
+            m.pop(k)
+        m["job"]["output"].pop("path")
+    assert ma == mb
+
+
+def _stdout_shape(text: str) -> str:
+    return re.sub(r"in \d+\.\d+ s", "in X s", text)
+
+
+# -- the round trip and its bytes --------------------------------------------------------
+def test_round_trip_same_bytes_and_output_as_in_process(wk, data, in_process):
+    p = in_process
+    job_w = _job(data, "out-w", "w.toml")
+    w = _cli("search", "w.toml", "--worker", str(wk.path), cwd=data)
+    assert w.returncode == 0, w.stderr
+    assert w.stderr == p.stderr == ""
+    assert _stdout_shape(w.stdout) == _stdout_shape(p.stdout).replace("out-p", "out-w")
+    _same_results(data / "out-p", data / "out-w")
+    # again (the model tables now come from the table store; caches were emptied)
+    _job(data, "out-w2", "w2.toml")
+    env = _env(STRKIN_WORKER=str(wk.path))           # the variable instead of the option
+    w2 = _cli("search", "w2.toml", cwd=data, env=env)
+    assert w2.returncode == 0, w2.stderr
+    _same_results(data / "out-p", data / "out-w2")
+    log = wk.log.read_text()
+    assert f"start: {job_w}" in log and "exit 0" in log
+
+
+def test_errors_and_usage_come_back_as_in_process(wk, data):
+    w = _cli("search", "no-such-job.toml", "--worker", str(wk.path), cwd=data)
+    p = _cli("search", "no-such-job.toml", cwd=data)
+    assert (w.returncode, w.stdout, w.stderr) == (p.returncode, p.stdout, p.stderr)
+    assert w.returncode == 1 and w.stderr.count("\n") == 1
+    w = _cli("search", "--worker", str(wk.path), cwd=data)        # no JOB: a usage error
+    p = _cli("search", cwd=data)
+    assert w.returncode == p.returncode == 2
+    assert "required: job" in w.stderr
+
+
+def test_status_and_permissions(wk):
+    r = _cli("worker", "status", "--socket", str(wk.path), cwd=wk.path.parent)
+    assert r.returncode == 0, r.stderr
+    assert f"pid {wk.proc.pid}" in r.stdout and "OTHER" not in r.stdout
+    assert stat.S_IMODE(os.stat(wk.path).st_mode) == 0o600
+    assert stat.S_ISSOCK(os.stat(wk.path).st_mode)
+    assert stat.S_IMODE(os.stat(wk.path.parent).st_mode) == 0o700      # created by the worker
+
+
+def test_default_socket_is_in_a_private_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert W.default_socket() == tmp_path / "run" / "strkin" / "worker.sock"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert W.default_socket() == tmp_path / "cache" / "strkin" / "worker.sock"
+    monkeypatch.setenv("STRKIN_WORKER", str(tmp_path / "x.sock"))
+    assert W.socket_path(None) == tmp_path / "x.sock"
+    assert W.socket_path(str(tmp_path / "y.sock")) == tmp_path / "y.sock"
+
+
+def test_a_directory_others_can_write_is_refused(tmp_path):
+    d = tmp_path / "open"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    r = _cli("worker", "start", "--socket", str(d / "w.sock"), cwd=tmp_path, timeout=120)
+    assert r.returncode == 1 and "is not private" in r.stderr and r.stderr.count("\n") == 1
+    assert not (d / "w.sock").exists()
+
+
+# -- refusals ------------------------------------------------------------------------------
+def test_other_software_is_refused(wk, data):
+    ident = W.software_identity()
+    for bad in ({**ident, "source": "0" * 64}, {**ident, "strkin": "0.0.0"}):
+        s, lines = _raw(wk.path, {**_run_request(["search", "w.toml"], data), "software": bad})
+        msg = lines.next()
+        s.close()
+        assert msg["t"] == "refused"
+        assert "other software" in msg["msg"] and "kinship worker stop" in msg["msg"]
+        assert "nothing was run" in msg["msg"]
+    s, lines = _raw(wk.path, {**_run_request(["search", "w.toml"], data), "protocol": 99})
+    assert lines.next()["t"] == "refused"
+    s.close()
+
+
+def test_other_import_time_environment_is_refused(wk, data):
+    r = _cli("search", "w.toml", "--worker", str(wk.path), cwd=data,
+             env=_env(KINSHIP_SLP="0"))
+    assert r.returncode == 1
+    assert "KINSHIP_SLP" in r.stderr and "restart the worker" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_not_json_and_other_commands_are_refused(wk, data):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(wk.path))
+    s.sendall(b"\x80\x04 not json\n")
+    assert W._Lines(s).next()["t"] == "refused"
+    s.close()
+    s, lines = _raw(wk.path, _run_request(["report", "out-p"], data))
+    msgs = []
+    while (m := lines.next()) is not None and m["t"] != "exit":
+        msgs.append(m)
+    s.close()
+    assert msgs[-1] == {"t": "refused", "msg": "the worker runs kinship search only; nothing was run"}
+
+
+def test_no_worker_is_one_line_and_no_fallback(tmp_path, data):
+    r = _cli("search", str(data / "w.toml"), "--worker", str(tmp_path / "none.sock"), cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert "no worker answers" in r.stderr and r.stderr.count("\n") == 1
+    # a socket file nobody listens on (a worker killed with -9)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(tmp_path / "dead.sock"))
+    dead.close()
+    r = _cli("search", str(data / "w.toml"), "--worker", str(tmp_path / "dead.sock"), cwd=tmp_path)
+    assert r.returncode == 1 and "connection refused" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_stale_socket_is_replaced_and_a_live_one_refused(tmp_path):
+    path = tmp_path / "w.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))           # left behind, as by a worker killed with -9
+    dead.close()
+    w = Worker(path, tmp_path / "w.log").wait_ready()
+    try:
+        assert "replaced the socket file of a worker that had ended" in w.log.read_text()
+        r = _cli("worker", "start", "--socket", str(path), cwd=tmp_path, timeout=120)
+        assert r.returncode == 1
+        assert f"already running at {path} (pid {w.proc.pid})" in r.stderr
+        assert r.stderr.count("\n") == 1
+        assert _cli("worker", "status", "--socket", str(path), cwd=tmp_path).returncode == 0
+        r = _cli("worker", "stop", "--socket", str(path), cwd=tmp_path)
+        assert r.returncode == 0 and "is stopping" in r.stdout
+        assert w.proc.wait(60) == 0
+        assert not path.exists()
+    finally:
+        w.stop()
+    (tmp_path / "file").write_text("x")
+    r = _cli("worker", "start", "--socket", str(tmp_path / "file"), cwd=tmp_path, timeout=120)
+    assert r.returncode == 1 and "is not a socket" in r.stderr
+    assert (tmp_path / "file").read_text() == "x"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another uid")
+def test_another_uid_is_refused(tmp_path):
+    import shutil
+    import tempfile
+
+    # open the way to the socket for the test (the worker makes it 0600; pytest's
+    # directories are 0700)
+    d = Path(tempfile.mkdtemp(prefix="strkin-worker-test-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    w = Worker(d / "w.sock", tmp_path / "w.log").wait_ready()
+    try:
+        os.chmod(d / "w.sock", 0o666)
+        code = ("import os, socket, sys; os.setgid(65534); os.setuid(65534); "
+                "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+                "s.sendall(b'{\"op\": \"status\"}\\n'); print(s.recv(1000).decode())")
+        r = subprocess.run([sys.executable, "-c", code, str(d / "w.sock")], capture_output=True,
+                           text=True, timeout=60)
+        assert json.loads(r.stdout or r.stderr) == {"t": "refused",
+                                                   "msg": "this worker serves its own user only"}
+        assert "refused a connection from uid 65534" in w.log.read_text()
+    finally:
+        w.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# -- queue and cancellation ------------------------------------------------------------
+def _big_job(data, out, name):
+    # many small tasks: the run lasts long enough to act in its middle
+    return _job(data, out, name, modes=["parent-child"], execution__block_size=2,
+                execution__query_chunk=8, execution__threads=1)
+
+
+def _task_done(m) -> bool:
+    """A job's -vv log line saying that one of its tasks is done (checkpointed)."""
+    return m["t"] == "err" and re.search(r"DEBUG: task \w+ done", m.get("s", "")) is not None
+
+
+def _read_until(lines, pred):
+    seen = []
+    while True:
+        m = lines.next()
+        assert m is not None, seen[-5:]
+        seen.append(m)
+        if pred(m):
+            return seen
+
+
+def test_second_job_waits_for_the_first(wk, data, in_process):
+    _big_job(data, "out-a", "a.toml")
+    _job(data, "out-b", "b.toml")
+    sa, la = _raw(wk.path, _run_request(["search", "a.toml", "-vv"], data))
+    _read_until(la, _task_done)   # A runs
+    sb, lb = _raw(wk.path, _run_request(["search", "b.toml"], data))
+    assert lb.next() == {"t": "queued", "ahead": 1}
+    order = []
+
+    def finish(name, lines):
+        m = _read_until(lines, lambda m: m["t"] == "exit")[-1]
+        order.append((name, m["code"]))
+
+    tb = threading.Thread(target=finish, args=("b", lb))
+    tb.start()
+    finish("a", la)
+    tb.join(300)
+    sa.close()
+    sb.close()
+    assert order == [("a", 0), ("b", 0)]
+    _same_results(data / "out-p", data / "out-b")
+    assert (data / "out-a" / "hits.parquet").exists()
+
+
+def test_client_leaving_cancels_and_resume_finishes(wk, data):
+    _big_job(data, "out-c", "c.toml")
+    s, lines = _raw(wk.path, _run_request(["search", "c.toml", "-vv"], data))
+    _read_until(lines, _task_done)
+    s.shutdown(socket.SHUT_WR)       # what the client does on Ctrl-C (and a killed client)
+    seen = _read_until(lines, lambda m: m["t"] == "exit")
+    s.close()
+    assert seen[-1] == {"t": "exit", "code": 130}
+    assert any("interrupted" in m.get("s", "") for m in seen)
+    tasks = list((data / "out-c" / "_state" / "tasks").glob("*.parquet"))
+    assert tasks                                         # the tasks done are kept
+    assert "cancelled (its client left)" in wk.log.read_text()
+    # the run stays resumable: in-process --resume gives the uninterrupted run's bytes
+    r = _cli("search", "c.toml", "--resume", cwd=data)
+    assert r.returncode == 0, r.stderr
+    _big_job(data, "out-c-full", "cf.toml")
+    r = _cli("search", "cf.toml", "--worker", str(wk.path), cwd=data)
+    assert r.returncode == 0, r.stderr
+    _same_results(data / "out-c-full", data / "out-c")
+
+
+def test_queued_job_of_a_client_that_left_is_dropped(wk, data):
+    _big_job(data, "out-d", "d.toml")
+    _job(data, "out-e", "e.toml")
+    sa, la = _raw(wk.path, _run_request(["search", "d.toml", "-vv"], data))
+    _read_until(la, _task_done)
+    sb, lb = _raw(wk.path, _run_request(["search", "e.toml"], data))
+    assert lb.next()["t"] == "queued"
+    sb.close()                       # leaves while it waits
+    _read_until(la, lambda m: m["t"] == "exit")
+    sa.close()
+    time.sleep(0.5)
+    assert not (data / "out-e").exists()
+    assert re.search(r"job \d+ dropped before it started", wk.log.read_text())
+
+
+# -- the engine's side: the cancel hook, the memory, the environment ---------------------
+def test_cancel_at_a_task_boundary_in_process(tmp_path, data):
+    import logging
+
+    kw = dict(execution__threads=2, execution__block_size=2, execution__query_chunk=4)
+    job = make_job(data / "ds", tmp_path / "out", ["parent-child"], **kw)
+    ev = threading.Event()
+
+    class OnFirstTask(logging.Handler):
+        def emit(self, record):
+            if re.match(r"task \w+ done", record.getMessage()):
+                ev.set()
+
+    lg = logging.getLogger("engine")
+    h = OnFirstTask(logging.DEBUG)
+    old = lg.level
+    lg.setLevel(logging.DEBUG)
+    lg.addHandler(h)
+    try:
+        with cancel_on(ev), pytest.raises(Cancelled):
+            engine.run(job)
+    finally:
+        lg.removeHandler(h)
+        lg.setLevel(old)
+    done = len(list((tmp_path / "out" / "_state" / "tasks").glob("*.parquet")))
+    full = engine.run(make_job(data / "ds", tmp_path / "full", ["parent-child"], **kw))
+    assert 1 <= done < full.manifest["run"]["tasks"]
+    assert "interrupted" in (tmp_path / "out" / "run.log").read_text()
+    res = engine.run(job, resume=True)
+    assert res.manifest["run"]["tasks_resumed"] == done
+    _same_results(tmp_path / "full", tmp_path / "out")
+    # an event set after the last task changes nothing; none set: no effect either
+    with cancel_on(threading.Event()):
+        engine.run(make_job(data / "ds", tmp_path / "again", ["parent-child"], **kw))
+    _same_results(tmp_path / "full", tmp_path / "again")
+
+
+def test_release_job_memory_empties_every_job_cache(tmp_path, data):
+    import importlib
+
+    engine.run(make_job(data / "ds", tmp_path / "out", ["case", "parent-child"],
+                        model__theta=0.01))
+    filled = []
+    for mod, attr in W.JOB_CACHES:
+        obj = getattr(importlib.import_module(mod), attr)
+        if len(obj):
+            filled.append((mod, attr))
+    assert ("engine.model", "_CACHE") in filled and ("engine.compile", "_CACHE") in filled
+    W.release_job_memory()
+    for mod, attr in W.JOB_CACHES:
+        assert len(getattr(importlib.import_module(mod), attr)) == 0, (mod, attr)
+
+
+def test_every_environment_variable_the_code_reads_is_classified():
+    """A variable the engine reads is either applied per job, compared (read at
+    import), or deliberately not forwarded: a new one must be added to a list."""
+    from formats.perms import ENV
+
+    names = set()
+    pat = re.compile(r"""(?:environ\.get|environ\[|getenv)\(?\s*["']([A-Z][A-Z0-9_]+)["']""")
+    for pkg in ("engine", "kinship", "formats"):
+        for f in (ROOT / pkg).rglob("*.py"):
+            names |= set(pat.findall(f.read_text()))
+    names.add(ENV)
+    classified = set(W.JOB_ENV) | set(W.FIXED_ENV) | set(W.NOT_FORWARDED)
+    assert names - classified == set()
+    assert ENV in W.JOB_ENV
