@@ -64,6 +64,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NotThis(Exception):
+    pass
+
+
+class _TryParser(Parser):
+    def error(self, message):
+        raise _NotThis(message)
+
+
+def _worker_client_args(argv):
+    """The parsed arguments of ``kinship search ... --worker [SOCKET]`` (or with
+    ``$STRKIN_WORKER`` set), parsed by the search command's own parser alone, so
+    that the worker's client imports nothing heavy (:mod:`engine.worker`);
+    ``None`` for any other command line (the full parser then reads it)."""
+    import os
+
+    if "search" not in argv or not (
+            any(a == "--worker" or a.startswith("--worker=") for a in argv)
+            or os.environ.get("STRKIN_WORKER", "").strip()):
+        return None
+    from .commands import add_search_parser
+
+    parser = _TryParser(prog="kinship")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sp = add_search_parser(sub)
+    _add_log_options(parser, None)
+    _add_log_options(sp, argparse.SUPPRESS)
+    try:
+        args = parser.parse_args(argv)
+    except _NotThis:
+        return None
+    return args if args.command == "search" else None
+
+
 def _add_log_options(p, default) -> None:
     g = p.add_argument_group("log")
     g.add_argument("-v", "--verbose", action="count",
@@ -137,15 +171,18 @@ def teardown_logging(handlers) -> None:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _worker_client_args(argv)
+    if args is None:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
     from .runlog import set_command
 
-    args.cli_argv = list(sys.argv[1:] if argv is None else argv)   # kinship search --worker sends it
-    set_command(["kinship"] + args.cli_argv)
+    args.cli_argv = argv            # what kinship search --worker sends to the worker
+    set_command(["kinship"] + argv)
     try:
         handlers = setup_logging(args.verbose, args.log_file)
     except OSError as e:

@@ -146,7 +146,9 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def add_search_parser(sub):
+    """The ``search`` command's parser (on its own it is also the worker client's
+    parser, :func:`engine.cli.main`)."""
     p = sub.add_parser(
         "search", help="run a kinship search job (JOB.toml)",
         description="Compare query profiles with reference profiles in every mode of the job and "
@@ -163,6 +165,11 @@ def register(sub) -> None:
                         "(default: $STRKIN_WORKER, else the worker's default socket); "
                         "$STRKIN_WORKER alone does the same")
     p.set_defaults(func=_cmd_search)
+    return p
+
+
+def register(sub) -> None:
+    add_search_parser(sub)
 
     d = sub.add_parser(
         "demo", help="multi-mode search on demo data (NIST 1036 founders, simulated families)",

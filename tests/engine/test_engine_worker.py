@@ -452,3 +452,24 @@ def test_every_environment_variable_the_code_reads_is_classified():
     classified = set(W.JOB_ENV) | set(W.FIXED_ENV) | set(W.NOT_FORWARDED)
     assert names - classified == set()
     assert ENV in W.JOB_ENV
+
+
+def test_the_client_imports_nothing_heavy(tmp_path):
+    """``kinship search JOB --worker`` (and with $STRKIN_WORKER) reaches the worker
+    without importing NumPy, numba or pyarrow (here: no worker answers)."""
+    code = ("import sys; from engine.cli import main; "
+            "rc = main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('numpy', 'numba', 'pyarrow', 'scipy') if m in sys.modules); "
+            "print(rc, heavy)")
+    for argv, env in (([str(tmp_path / "job.toml"), "--worker", str(tmp_path / "none.sock")], {}),
+                      ([str(tmp_path / "job.toml")], {"STRKIN_WORKER": str(tmp_path / "none.sock")}),
+                      (["-v", "--log-file", str(tmp_path / "log"), str(tmp_path / "job.toml"),
+                        "--worker=" + str(tmp_path / "none.sock")], {})):
+        if argv[0] == "-v":
+            argv = argv[:3] + ["search"] + argv[3:]
+        else:
+            argv = ["search"] + argv
+        r = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, env=_env(**env),
+                           capture_output=True, text=True, timeout=120)
+        assert r.stdout.strip() == "1 []", (r.stdout, r.stderr)
+        assert "no worker answers" in r.stderr and r.stderr.count("\n") == 1
