@@ -73,16 +73,13 @@ class _TryParser(Parser):
         raise _NotThis(message)
 
 
-def _worker_client_args(argv):
-    """The parsed arguments of ``kinship search ... --worker [SOCKET]`` (or with
-    ``$STRKIN_WORKER`` set), parsed by the search command's own parser alone, so
-    that the worker's client imports nothing heavy (:mod:`engine.worker`);
-    ``None`` for any other command line (the full parser then reads it)."""
-    import os
-
-    if "search" not in argv or not (
-            any(a == "--worker" or a.startswith("--worker=") for a in argv)
-            or os.environ.get("STRKIN_WORKER", "").strip()):
+def search_args(argv):
+    """``argv`` parsed by the ``search`` command's own parser alone (no other
+    command's module imported), or ``None`` when it is not a valid ``kinship
+    search`` command line (the full parser then reads it and says why).  Used for
+    the worker's client, which must import nothing heavy, and in the worker
+    (:mod:`engine.worker`)."""
+    if "search" not in argv or "-h" in argv or "--help" in argv:
         return None
     from .commands import add_search_parser
 
@@ -171,8 +168,10 @@ def teardown_logging(handlers) -> None:
 
 
 def main(argv=None) -> int:
+    from .worker import uses_worker
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _worker_client_args(argv)
+    args = search_args(argv) if uses_worker(argv) else None
     if args is None:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -65,7 +65,8 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["register", "default_socket", "software_identity", "route", "run_client", "serve",
+__all__ = ["register", "default_socket", "software_identity", "route", "uses_worker", "run_client",
+           "serve",
            "release_job_memory", "JOB_ENV", "FIXED_ENV", "NOT_FORWARDED", "JOB_CACHES"]
 
 #: the protocol's version (the first field a client sends)
@@ -257,6 +258,14 @@ def route(args):
     if given is None and not os.environ.get(SOCKET_ENV, "").strip():
         return None
     return socket_path(given or None)
+
+
+def uses_worker(argv) -> bool:
+    """Whether the command line may be a ``kinship search`` for the worker (or this
+    is the worker): :func:`engine.cli.main` then parses it with the search
+    command's parser alone."""
+    return _SERVING or bool(os.environ.get(SOCKET_ENV, "").strip()) or any(
+        a == "--worker" or a.startswith("--worker=") for a in argv)
 
 
 def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
@@ -632,7 +641,9 @@ class _Worker:
             # a fresh warnings registry per job: a warning shown to one job is shown to the next
             with warnings.catch_warnings(), cancel_on(client.cancel):
                 try:
-                    args = cli.build_parser().parse_args(req["argv"])   # usage errors: SystemExit
+                    args = cli.search_args(req["argv"])
+                    if args is None:      # the full parser: a usage error (SystemExit), or
+                        args = cli.build_parser().parse_args(req["argv"])   # another command
                     if args.command != "search":
                         client.send({"t": "refused", "msg": "the worker runs kinship search only; "
                                                             "nothing was run"})
