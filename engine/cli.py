@@ -181,6 +181,7 @@ def main(argv=None) -> int:
     from .runlog import set_command
 
     args.cli_argv = argv            # what kinship search --worker sends to the worker
+    args.cli = sys.modules[__name__]   # kinship worker start runs each job's main() in it
     set_command(["kinship"] + argv)
     try:
         handlers = setup_logging(args.verbose, args.log_file)

@@ -358,7 +358,7 @@ def _cmd_worker(args) -> int:
     prog = f"kinship worker {args.action}"
     path = socket_path(args.socket)
     if args.action == "start":
-        return serve(path, verbose=args.verbose)
+        return serve(path, args.cli)
     try:
         msg = _simple(path, args.action)
     except WorkerUnavailable as e:
@@ -463,10 +463,10 @@ class _Stream:
 
 
 class _Worker:
-    def __init__(self, path: Path, log):
+    def __init__(self, path: Path, log, cli):
         import queue
 
-        self.path, self.log = path, log
+        self.path, self.log, self.cli = path, log, cli
         self.queue: "queue.Queue[_Client]" = queue.Queue()
         self.stopping = threading.Event()
         self.current: _Client | None = None
@@ -611,9 +611,9 @@ class _Worker:
         import traceback
         import warnings
 
-        from . import cli
         from .execute import cancel_on
 
+        cli = self.cli
         req = client.req
         client.job = "?"
         self.current = client
@@ -721,9 +721,7 @@ def _warm() -> None:
     """Import what a search imports and load the scoring kernels (numba's first use)."""
     import gc
 
-    import engine.api  # noqa: F401
-    import engine.commands  # noqa: F401
-    from . import kernels
+    from . import api, kernels  # noqa: F401
 
     kernels._warm()
     gc.collect()
@@ -782,14 +780,16 @@ def _bind(path: Path, log):
     return server, fd
 
 
-def serve(path: Path, verbose: int = 0) -> int:
+def serve(path: Path, cli) -> int:
     """``kinship worker start``: warm up, listen at ``path`` and run jobs until
-    stopped (``kinship worker stop``, SIGTERM, SIGINT)."""
+    stopped (``kinship worker stop``, SIGTERM, SIGINT).  ``cli`` is the command
+    line module that started it (:mod:`engine.cli`, handed over by its ``main``):
+    each job runs its ``main``."""
     global _SERVING
     import logging
     import signal
 
-    from .cli import LOGGERS
+    LOGGERS = cli.LOGGERS
 
     log = logging.getLogger("strkin.worker")
     log.setLevel(logging.INFO)
@@ -824,7 +824,7 @@ def serve(path: Path, verbose: int = 0) -> int:
     try:
         _warm()
         _SERVING = True
-        worker = _Worker(path, log)
+        worker = _Worker(path, log, cli)
 
         def on_signal(signum, frame):
             log.info("signal %d: stopping (a running job stops at its next task boundary)", signum)

@@ -292,10 +292,11 @@ def test_another_uid_is_refused(tmp_path):
         os.chmod(d / "w.sock", 0o666)
         code = ("import os, socket, sys; os.setgid(65534); os.setuid(65534); "
                 "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-                "s.sendall(b'{\"op\": \"status\"}\\n'); print(s.recv(1000).decode())")
+                "print(s.recv(1000).decode())")      # refused at once, before any request
         r = subprocess.run([sys.executable, "-c", code, str(d / "w.sock")], capture_output=True,
                            text=True, timeout=60)
-        assert json.loads(r.stdout or r.stderr) == {"t": "refused",
+        assert r.stdout.strip(), r
+        assert json.loads(r.stdout) == {"t": "refused",
                                                    "msg": "this worker serves its own user only"}
         assert "refused a connection from uid 65534" in w.log.read_text()
     finally:
