@@ -170,19 +170,19 @@ def teardown_logging(handlers) -> None:
 def main(argv=None) -> int:
     from .worker import uses_worker
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = search_args(argv) if uses_worker(argv) else None
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = search_args(words) if uses_worker(words) else None
     if args is None:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
     from .runlog import set_command
 
-    args.cli_argv = argv            # what kinship search --worker sends to the worker
+    args.cli_argv = words              # what kinship search --worker sends to the worker
     args.cli = sys.modules[__name__]   # kinship worker start runs each job's main() in it
-    set_command(["kinship"] + argv)
+    set_command(["kinship"] + words)
     try:
         handlers = setup_logging(args.verbose, args.log_file)
     except OSError as e:
