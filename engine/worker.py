@@ -407,6 +407,7 @@ class _Client:
         self.lock = threading.Lock()
         self.cancel = threading.Event()
         self.gone = False
+        self.started = self.dropped = False     # under the worker's lock
 
     def send(self, obj) -> None:
         with self.lock:
@@ -534,6 +535,16 @@ class _Worker:
             client.send({"t": "queued", "ahead": ahead})
             keep = True
             client.watch()
+            with self.lock:
+                if not client.started:        # it left while its job waited: drop the job
+                    client.dropped = True
+                    self.waiting -= 1
+            if client.dropped:
+                self.log.info("job %d dropped before it started: its client left", client.number)
+                client.send({"t": "err", "s": "kinship search: interrupted before the job "
+                                             "started; nothing was run\n"})
+                client.send({"t": "exit", "code": 130})
+                conn.close()
         except (OSError, ValueError):
             pass
         finally:
@@ -593,6 +604,9 @@ class _Worker:
                     return
                 continue
             with self.lock:
+                if client.dropped:            # answered and closed by its connection's thread
+                    continue
+                client.started = True
                 self.waiting -= 1
             if self.stopping.is_set():
                 client.send({"t": "refused", "msg": "the worker was stopped before the job "

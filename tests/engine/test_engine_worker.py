@@ -378,12 +378,21 @@ def test_queued_job_of_a_client_that_left_is_dropped(wk, data):
     _read_until(la, _task_done)
     sb, lb = _raw(wk.path, _run_request(["search", "e.toml"], data))
     assert lb.next()["t"] == "queued"
-    sb.close()                       # leaves while it waits
-    _read_until(la, lambda m: m["t"] == "exit")
+    sb.shutdown(socket.SHUT_WR)      # Ctrl-C while it waits: answered at once, A still runs
+    seen = _read_until(lb, lambda m: m["t"] == "exit")
+    sb.close()
+    assert seen[-1] == {"t": "exit", "code": 130} and "nothing was run" in seen[0]["s"]
+    assert re.search(r"job \d+ dropped before it started", wk.log.read_text())
+    # a client that is simply gone (closed) while it waits: dropped too
+    sc, lc = _raw(wk.path, _run_request(["search", "e.toml"], data))
+    assert lc.next()["t"] == "queued"
+    sc.close()
+    assert _read_until(la, lambda m: m["t"] == "exit")[-1] == {"t": "exit", "code": 0}
     sa.close()
     time.sleep(0.5)
     assert not (data / "out-e").exists()
-    assert re.search(r"job \d+ dropped before it started", wk.log.read_text())
+    assert len(re.findall(r"job \d+ dropped before it started", wk.log.read_text())) == 2
+    assert "none running, 0 queued" in _cli("worker", "status", "--socket", str(wk.path), cwd=data).stdout
 
 
 # -- the engine's side: the cancel hook, the memory, the environment ---------------------
