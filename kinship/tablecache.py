@@ -16,12 +16,12 @@ An entry is two files: ``KEY.tab``, the arrays' raw bytes one after the other
 pickle and no code in either.  Both are written to a temporary name and renamed,
 the description last (a killed run leaves no entry that looks whole), private
 (``0600`` in a ``0700`` directory: the tables hold no genotypes, but the
-directory is the user's own).  Loading maps the data file into memory (only the
-pages a run reads are read from disk; a 23-locus pair table is 24 MB, of which a
-small job reads a few rows) and checks each array's CRC-32 against the
-description; an entry whose checksum, count, size or shapes do not match is
+directory is the user's own).  Loading maps the data file into memory (no copy
+of a 23-locus pair table's 24 MB) and checks each array's CRC-32 against the
+description, which reads every byte once; an entry whose checksum, count, size or shapes do not match is
 removed, logged and rebuilt, never used.  The CRC-32 is zlib's (the same values
-as :func:`zlib.crc32`), computed by ISA-L (``isal``), about six times faster
+as :func:`zlib.crc32`), computed by ISA-L (``isal``, a dependency; zlib's own
+where an older environment lacks it, the same values), about six times faster
 than zlib's on this machine (1 ms instead of 6 for a 24 MB table; a small run
 checks several such tables).  (Format 1 was one ``.npz`` archive with
 a SHA-256: reading it, unzipping with its CRC and hashing cost about 0.1 CPU-s per
@@ -41,7 +41,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from isal.isal_zlib import crc32 as _crc32
+
+try:   # ISA-L's CRC-32: zlib's function (the same values), several times faster
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:   # an environment installed before isal was a dependency: the same values
+    from zlib import crc32 as _crc32
 
 log = logging.getLogger(__name__)
 

@@ -152,6 +152,13 @@ def test_checksums_are_zlibs_crc32(tmp_path):
     for a in json.loads(meta.read_text())["arrays"]:
         n = int(np.prod(a["shape"])) * np.dtype(a["dtype"]).itemsize
         assert a["crc32"] == zlib.crc32(data[a["offset"]:a["offset"] + n])
+    # and the fast implementation is the one used where it is installed
+    import importlib.util
+
+    import kinship.tablecache as tc
+
+    if importlib.util.find_spec("isal") is not None:
+        assert tc._crc32.__module__.startswith("isal")
 
 
 def test_stored_tables_are_read_only_and_equal(tmp_path):
