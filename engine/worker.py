@@ -25,7 +25,8 @@ Opt-in and local only:
   its command line, working directory, umask, the environment variables the
   engine reads (:data:`JOB_ENV`, :data:`FIXED_ENV`) and its software identity
   (:func:`software_identity`: strkin's version, a hash of its source files, the
-  Python and the versions of the compiled dependencies).  The worker refuses
+  Python, and where the compiled dependencies are installed with the size and
+  time of each one's ``__init__.py``).  The worker refuses
   another identity, and other values of the variables read at import time, with
   one line that tells the operator to restart it.  It answers
   ``{"t": "queued", "ahead": N}``, ``{"t": "started"}``, the job's output as
@@ -153,11 +154,15 @@ def _source_files():
 def software_identity() -> dict:
     """What a client and a worker must share: strkin's version, the sha256 of its
     source files (name and bytes of each ``.py`` of :data:`PACKAGES`, about 3 ms),
-    the Python version and the versions of :data:`DEPENDENCIES` (from their
-    installed metadata; nothing is imported)."""
+    the Python (version and ``sys.prefix``) and, for each of :data:`DEPENDENCIES`,
+    where it is installed and the size and modification time of its
+    ``__init__.py`` (found without importing it: an upgrade replaces that file;
+    reading the installed versions' metadata would cost 30 ms of every command)."""
     import hashlib
     import platform
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    from kinship import __version__     # kinship's names are loaded lazily: nothing heavy
 
     h = hashlib.sha256()
     for name, path in _source_files():
@@ -166,13 +171,15 @@ def software_identity() -> dict:
         h.update(name.encode() + b"\0" + len(data).to_bytes(8, "little"))
         h.update(data)
     deps = {}
-    for name in ("strkin",) + DEPENDENCIES:
-        try:
-            deps[name] = version(name)
-        except PackageNotFoundError:
+    for name in DEPENDENCIES:
+        spec = find_spec(name)
+        if spec is None or not spec.origin:
             deps[name] = None
-    return {"strkin": deps.pop("strkin"), "source": h.hexdigest(),
-            "python": platform.python_version(), "dependencies": deps}
+            continue
+        st = os.stat(spec.origin)
+        deps[name] = [spec.origin, st.st_size, st.st_mtime_ns]
+    return {"strkin": __version__, "source": h.hexdigest(),
+            "python": [platform.python_version(), sys.prefix], **deps}
 
 
 def _fixed_env() -> dict:
@@ -561,11 +568,13 @@ class _Worker:
             return (f"the worker speaks protocol {PROTOCOL}, this command "
                     f"{req.get('protocol')!r}; nothing was run. Fix: {restart}")
         if req.get("software") != self.identity:
-            theirs = req.get("software") or {}
-            return (f"the worker at {self.path} runs other software (strkin "
-                    f"{self.identity['strkin']}, source {self.identity['source'][:12]}) than this "
-                    f"command (strkin {theirs.get('strkin')}, source "
-                    f"{str(theirs.get('source'))[:12]}); nothing was run. Fix: {restart}")
+            theirs = req.get("software") if isinstance(req.get("software"), dict) else {}
+            diff = [k for k in self.identity if theirs.get(k) != self.identity[k]]
+            return (f"the worker at {self.path} runs other software than this command (it differs "
+                    f"in: {', '.join(diff) or 'the request'}; the worker has strkin "
+                    f"{self.identity['strkin']}, source {self.identity['source'][:12]}, this command "
+                    f"strkin {theirs.get('strkin')}, source {str(theirs.get('source'))[:12]}); "
+                    f"nothing was run. Fix: {restart}")
         theirs = req.get("fixed_env")
         if theirs != self.fixed:
             theirs = theirs if isinstance(theirs, dict) else {}

@@ -206,12 +206,15 @@ def test_a_directory_others_can_write_is_refused(tmp_path):
 # -- refusals ------------------------------------------------------------------------------
 def test_other_software_is_refused(wk, data):
     ident = W.software_identity()
-    for bad in ({**ident, "source": "0" * 64}, {**ident, "strkin": "0.0.0"}):
+    numpy = ident["numpy"][:2] + [ident["numpy"][2] + 1]          # numpy upgraded in place
+    for what, bad in (("source", {**ident, "source": "0" * 64}), ("strkin", {**ident, "strkin": "0.0.0"}),
+                      ("numpy", {**ident, "numpy": numpy})):
         s, lines = _raw(wk.path, {**_run_request(["search", "w.toml"], data), "software": bad})
         msg = lines.next()
         s.close()
         assert msg["t"] == "refused"
         assert "other software" in msg["msg"] and "kinship worker stop" in msg["msg"]
+        assert f"differs in: {what};" in msg["msg"]
         assert "nothing was run" in msg["msg"]
     s, lines = _raw(wk.path, {**_run_request(["search", "w.toml"], data), "protocol": 99})
     assert lines.next()["t"] == "refused"
