@@ -338,6 +338,7 @@ def extrapolate(rows, cells=PAPER, threads: int = 2) -> list:
     """
     from scipy.optimize import nnls
 
+    from engine.job import SCHEMA
     from engine.memory import estimate
 
     ok = [r for r in rows if not r.get("rc")]
@@ -366,8 +367,10 @@ def extrapolate(rows, cells=PAPER, threads: int = 2) -> list:
             sz = dict(sizes, n_queries=nq, n_refs=nr, n_cases=int(units) if mode == "case" else 0,
                       query_shard_rows=min(nq, 1_000_000), ref_shard_rows=min(nr, 1_000_000))
             sz.pop("threads", None)
-            est = estimate(threads=threads, block_size=256, query_chunk=65536,
-                           in_flight=2 * threads, **sz)["total"] / 2**20
+            ex = SCHEMA["execution"]          # the job's default block and chunk sizes
+            est = estimate(threads=threads, block_size=ex["block_size"][0],
+                           query_chunk=ex["query_chunk"][0], in_flight=2 * threads,
+                           **sz)["total"] / 2**20
         out.append({"mode": mode, "queries": nq, "references": nr, "pairs": nq * units,
                     "cpu_s": t, "wall_s": t / threads, "peak_rss_mib": m, "estimate_mib": est,
                     "coef_cpu": coef_t.tolist(), "coef_peak": coef_m.tolist()})
