@@ -675,6 +675,9 @@ class _Worker:
                     self.log.info("job %d start: %s", client.number, client.job)
                     client.send({"t": "started"})
                     code = cli.main(list(req["argv"]))
+                    if code == 130 and self.stopping.is_set():
+                        print("kinship search: the worker was stopped (kinship worker stop); "
+                              "finish the run with kinship search JOB --resume", file=sys.stderr)
                 except SystemExit as e:        # usage errors, --help
                     code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
                     if e.code is not None and not isinstance(e.code, int):

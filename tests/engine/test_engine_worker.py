@@ -374,6 +374,25 @@ def test_client_leaving_cancels_and_resume_finishes(wk, data):
     _same_results(data / "out-c-full", data / "out-c")
 
 
+def test_ctrl_c_in_the_client_cancels_the_job(wk, data):
+    import signal
+
+    _big_job(data, "out-i", "i.toml")
+    p = subprocess.Popen([sys.executable, "-m", "engine.cli", "search", "i.toml", "-vv",
+                          "--worker", str(wk.path)], cwd=data, env=_env(), text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in p.stderr:
+        if _task_done({"t": "err", "s": line}):
+            break
+    p.send_signal(signal.SIGINT)
+    err = p.stderr.read()
+    assert p.wait(120) == 130
+    assert "interrupting: the worker stops the run at its next task boundary" in err
+    assert "kinship: interrupted" in err and "Traceback" not in err
+    assert not (data / "out-i" / "hits.parquet").exists()
+    assert list((data / "out-i" / "_state" / "tasks").glob("*.parquet"))
+
+
 def test_queued_job_of_a_client_that_left_is_dropped(wk, data):
     _big_job(data, "out-d", "d.toml")
     _job(data, "out-e", "e.toml")
