@@ -224,19 +224,26 @@ class WorkerUnavailable(OSError):
 
 
 def _connect(path: Path) -> socket.socket:
+    import stat
+
+    start = f"Fix: start one with: kinship worker start --socket {path}"
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(str(path))
     except FileNotFoundError:
         s.close()
-        raise WorkerUnavailable(f"no worker answers at {path} (no such socket). Fix: start one "
-                                f"with: kinship worker start --socket {path} (or run without "
-                                f"--worker)") from None
+        raise WorkerUnavailable(f"no worker answers at {path} (no such socket). {start}") from None
     except ConnectionRefusedError:
         s.close()
+        try:
+            is_sock = stat.S_ISSOCK(os.stat(path).st_mode)
+        except OSError:
+            is_sock = False
+        if not is_sock:
+            raise WorkerUnavailable(f"{path} is not a worker's socket. Fix: give the socket of "
+                                    f"kinship worker start") from None
         raise WorkerUnavailable(f"no worker answers at {path} (connection refused: the worker "
-                                f"that made it has ended). Fix: start one with: kinship worker "
-                                f"start --socket {path} (or run without --worker)") from None
+                                f"that made it has ended). {start}") from None
     except OSError as e:
         s.close()
         raise WorkerUnavailable(f"cannot reach a worker at {path}: {e.strerror or e}. Fix: check "
@@ -283,7 +290,7 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
     try:
         s = _connect(path)
     except WorkerUnavailable as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e} (or run the job without --worker)", file=sys.stderr)
         return 1
     mask = os.umask(0o077)
     os.umask(mask)
@@ -398,7 +405,7 @@ def register(sub) -> None:
         description="start: run a worker in the foreground (under systemd, nohup or a "
                     "terminal) on a UNIX-domain socket, private to your user; status / stop: ask "
                     "the running one. Jobs reach it with kinship search JOB --worker [SOCKET] or "
-                    "STRKIN_WORKER=SOCKET. See docs/engine.md, The worker.")
+                    "STRKIN_WORKER=SOCKET. See docs/engine.md, The local worker.")
     p.add_argument("action", choices=("start", "status", "stop"))
     p.add_argument("--socket", metavar="PATH", default=None,
                    help=f"the socket (default: ${SOCKET_ENV}, else {default_socket()})")
