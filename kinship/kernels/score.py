@@ -221,9 +221,10 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     rows8 = _aligned_zeros((T8, (S + L) * LANES8))
     lo8 = np.zeros((T8, L), dtype=np.int64)
     scale8 = np.ones(T8, dtype=np.float64)
+    col_locus = np.repeat(np.arange(L, dtype=np.int64), ends - offsets)
     args = (log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
-            np.ascontiguousarray(typed, dtype=np.uint8), offsets, ends, bool(skip), span, _MAX_SCALE,
-            _FLOOR_SPAN, _SCALES8, _DEPTH8, _RESERVE8)
+            np.ascontiguousarray(typed, dtype=np.uint8), offsets, ends, col_locus, bool(skip), span,
+            _MAX_SCALE, _FLOOR_SPAN, _SCALES8, _DEPTH8, _RESERVE8)
     outs = (rows, lo, scale, exact, rows8, lo8, scale8)
 
     def run(t0, t1):    # 64-case tiles t0 .. t1 - 1 and their 32-case halves
@@ -250,13 +251,14 @@ def _aligned_zeros(shape):
 
 
 @jit()
-def _pack(log_tab, incons, typed, offsets, ends, skip, span, max_scale, floor_span, scales, depth, reserve,
-          t0, t1, rows, lo, scale, exact, rows8, lo8, scale8):
+def _pack(log_tab, incons, typed, offsets, ends, col_locus, skip, span, max_scale, floor_span, scales, depth,
+          reserve, t0, t1, rows, lo, scale, exact, rows8, lo8, scale8):
     """64-case tiles ``t0 .. t1 - 1`` of the 8-bit first pass and their two 32-case
     tiles of the 16-bit pass (serial and without the GIL: a block's tables pack in
     milliseconds, and a serial kernel loads from numba's cache in a fraction of
     the time of a parallel one), in two passes over the tables: one for each
-    tile's extremes, one writing both forms.
+    tile's extremes, one writing both forms (64 columns at a time through a
+    column-major buffer, so that each packed row is written whole).
 
     The value packed for case ``c`` and column ``j`` (locus ``l``): 0 where the
     case did not type ``l``; ``-inf`` for NaN and (``skip``) an inconsistent
@@ -285,6 +287,7 @@ def _pack(log_tab, incons, typed, offsets, ends, skip, span, max_scale, floor_sp
     bad = np.zeros(2, dtype=np.bool_)
     s16 = np.zeros(2)
     low16 = np.zeros(2, dtype=np.int64)
+    buf = np.empty((64, 64))
     for t8 in range(t0, t1):
         c0 = t8 * 64
         c1 = min(C, c0 + 64)
@@ -345,39 +348,47 @@ def _pack(log_tab, incons, typed, offsets, ends, skip, span, max_scale, floor_sp
             base = (S + l) * 64
             for lane in range(64):
                 rows8[t8, base + lane] = np.uint8(-low[l])
-        # both forms, one value at a time
-        for c in range(c0, c1):
-            lane = c - c0
-            h = lane >> 5
-            t = 2 * t8 + h
-            pack16 = s16[h] > 0.0
-            w = (lane & 31) >> 2
-            sh = np.uint64(16 * (lane & 3))
-            for l in range(L):
-                lw = low[l]
-                untyped = typed[c, l] == 0
-                for j in range(offsets[l], ends[l]):
-                    if untyped:
-                        v = 0.0
-                    else:
+        # both forms, a band of 64 columns at a time: the band's values, cleaned, are
+        # first copied column-major into ``buf`` (in cache), then each column's 64
+        # lanes are packed from it with contiguous reads and writes
+        nl = c1 - c0
+        for j0 in range(0, S, 64):
+            j1 = min(S, j0 + 64)
+            for c in range(c0, c1):
+                lane = c - c0
+                for j in range(j0, j1):
+                    v = 0.0
+                    if typed[c, col_locus[j]] != 0:
                         v = log_tab[c, j]
                         if np.isnan(v) or (skip and incons[c, j] != 0):
                             v = -np.inf
+                    buf[j - j0, lane] = v
+            for j in range(j0, j1):
+                lw = low[col_locus[j]]
+                col = buf[j - j0]
+                for lane in range(nl):
+                    y = col[lane] * s          # -inf: 0 (not above the floor); +inf: 255
                     x = 0
-                    if v > -np.inf:
-                        y = v * s
-                        if y >= _SAT8:
-                            x = _SAT8
-                        elif y > lw:
-                            x = min(math.ceil(y) - lw, _SAT8)
+                    if y >= _SAT8:
+                        x = _SAT8
+                    elif y > lw:
+                        x = min(math.ceil(y) - lw, _SAT8)
                     rows8[t8, j * 64 + lane] = np.uint8(x)
-                    if pack16:
-                        x = 0
-                        if v > -np.inf:
-                            u = math.ceil(v * s16[h])
-                            if u > low16[h]:
-                                x = u - low16[h]
-                        rows[t, j * 8 + w] |= np.uint64(x) << sh
+                for h in range(2):
+                    if s16[h] <= 0.0:          # no such tile, or scored exactly
+                        continue
+                    t = 2 * t8 + h
+                    for w in range(8):
+                        word = np.uint64(0)
+                        for k in range(4):
+                            lane = 32 * h + 4 * w + k
+                            if lane < nl:
+                                v = col[lane]
+                                if v > -np.inf:
+                                    u = math.ceil(v * s16[h])
+                                    if u > low16[h]:
+                                        word |= np.uint64(u - low16[h]) << np.uint64(16 * k)
+                        rows[t, j * 8 + w] = word
 
 
 @jit(inline="always")
