@@ -299,16 +299,20 @@ def _pack(log_tab, incons, typed, offsets, ends, col_locus, skip, span, max_scal
             for l in range(L):
                 if typed[c, l] == 0:
                     continue
+                lo_v = vmin[l]              # local accumulators: a loop without branches
+                hi_v = vmax[h]
+                n_inf = 0
                 for j in range(offsets[l], ends[l]):
                     v = log_tab[c, j]
                     if np.isnan(v) or (skip and incons[c, j] != 0):
                         v = -np.inf
-                    if v < vmin[l]:
-                        vmin[l] = v
-                    if v == np.inf:
-                        bad[h] = True
-                    elif v > vmax[h]:
-                        vmax[h] = v
+                    lo_v = min(lo_v, v)
+                    n_inf += v == np.inf
+                    hi_v = max(hi_v, v if v != np.inf else 0.0)
+                vmin[l] = lo_v
+                vmax[h] = hi_v
+                if n_inf:
+                    bad[h] = True
         # 16 bits: each 32-case half
         for h in range(2):
             t = 2 * t8 + h
