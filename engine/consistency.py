@@ -48,6 +48,11 @@ CONSISTENCY_SCHEMA = pa.schema([
 ])
 
 
+#: cases checked together (kinship.consistency.ConsistencyChecker.check_cases): their
+#: pairs' genotype arrays, about 1 KB a pair at 23 loci, bounded
+CHECK_SLICE = 20_000
+
+
 @dataclass
 class ConsistencyResult:
     table: pa.Table
@@ -111,8 +116,10 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
                                           missing_sex="male" if cases.needs_sex[u] else "unknown")
             checks[cid] = None
             items.append((cid, fam, {s: gidx[row_of[s]] for s in sid}, sexes))
-        for (cid, *_), c in zip(items, chk.check_cases([it[1:] for it in items])):
-            checks[cid] = c
+        for a in range(0, len(items), CHECK_SLICE):
+            part = items[a:a + CHECK_SLICE]
+            for (cid, *_), c in zip(part, chk.check_cases([it[1:] for it in part])):
+                checks[cid] = c
     # the same person in two cases or under two ids: every reference person
     same = []
     if with_ids:

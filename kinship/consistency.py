@@ -323,11 +323,13 @@ class ConsistencyChecker:
     def check_cases(self, items: Sequence) -> list:
         """:meth:`check_case` of each ``(case, genotypes, sexes)`` of ``items``, in
         order.  The table lookups of every pair of every case are done together:
-        pairs with the same typed loci, recorded sexes and claimed relationship
-        form one array per table (a run checks thousands of cases; one lookup per
-        pair and table was most of its time).  Each pair's sums are those of the
-        per-pair lookup to the bit (the same loci summed in the same order,
-        ``tests/test_consistency.py`` compares them with the per-pair check)."""
+        one array per claimed relationship (its table) and per recorded sexes (the
+        alternatives' tables), each pair summed with the pairs typed at as many loci
+        (a run checks thousands of cases; one lookup per pair and table was most of
+        its time).  Each pair's sums are those of the per-pair lookup to the bit (the
+        same values summed in the same order; ``tests/test_consistency.py`` compares
+        them with the per-pair check).  Memory: two ``[pairs, loci]`` arrays of
+        each kind; the engine passes the cases in slices (``engine.consistency``)."""
         loci = self.model.loci
         out = []
         pairs = []          # (check, sample a, sample b, claimed name)

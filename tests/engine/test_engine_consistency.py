@@ -155,3 +155,18 @@ def test_job_keys():
     j = engine.Job.from_dict(base)
     assert j.values["search"]["inconsistent_cases"] == "report"
     assert j.values["report"]["consistency_ratio"] == 100.0
+
+
+def test_cases_checked_in_slices_give_the_same_table(runs, tmp_path, monkeypatch):
+    """The engine checks the cases in slices (engine.consistency.CHECK_SLICE, bounding
+    the pairs' arrays): one case per slice gives the same consistency.parquet."""
+    import engine.consistency
+
+    monkeypatch.setattr(engine.consistency, "CHECK_SLICE", 1)
+    res = runs["report"]
+    job = make_job(res.path.parent / "profiles", tmp_path / "out", ["case"],
+                   search__inconsistent_cases="report", search__threshold=10.0, search__top_k=3)
+    again = engine.run(job)
+    a = pq.read_table(res.path / "consistency.parquet")
+    b = pq.read_table(again.path / "consistency.parquet")
+    assert a.num_rows > 7 and a.equals(b)
