@@ -168,10 +168,14 @@ def teardown_logging(handlers) -> None:
 
 
 def main(argv=None) -> int:
-    from .worker import uses_worker
+    from .worker import route, run_client, uses_worker
 
     words = list(sys.argv[1:] if argv is None else argv)
     args = search_args(words) if uses_worker(words) else None
+    if args is not None and route(args) is not None:
+        # kinship search --worker: the job, its log and its --log-file are the worker's;
+        # this process only sends the command line and prints what comes back
+        return run_client(route(args), words)
     if args is None:
         parser = build_parser()
         args = parser.parse_args(words)

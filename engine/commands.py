@@ -32,11 +32,6 @@ def _progress(args):
 
 
 def _cmd_search(args) -> int:
-    from .worker import route, run_client
-
-    sock = route(args)
-    if sock is not None:           # run it in the local worker (imports nothing heavy here)
-        return run_client(sock, args.cli_argv)
     import formats
     import kinship
 

@@ -265,7 +265,7 @@ def _request(op: str, **kw) -> dict:
 def route(args):
     """The worker's socket when ``kinship search`` is to run in a worker
     (``--worker [SOCKET]`` or ``$STRKIN_WORKER``), else ``None`` (and always
-    ``None`` inside the worker)."""
+    ``None`` inside the worker, which runs the job itself)."""
     if _SERVING:
         return None
     given = getattr(args, "worker", None)
@@ -347,6 +347,15 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
                 print(f"{prog}: error: {msg.get('msg', 'the worker refused the job')}",
                       file=sys.stderr)
                 return 1
+    except BrokenPipeError:
+        # this command's reader went away (kinship search ... | head): stop quietly, as
+        # engine.cli does; the worker sees the connection close and cancels what is left
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
     except (OSError, ValueError) as e:
         print(f"{prog}: error: lost the worker at {path}: {getattr(e, 'strerror', None) or e}",
               file=sys.stderr)
@@ -591,7 +600,8 @@ class _Worker:
         argv, cwd, env = req.get("argv"), req.get("cwd"), req.get("env")
         if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)
                 and isinstance(cwd, str) and os.path.isabs(cwd)
-                and isinstance(req.get("umask"), int) and isinstance(env, dict)
+                and isinstance(req.get("umask"), int) and 0 <= req["umask"] <= 0o777
+                and isinstance(env, dict)
                 and all(k in JOB_ENV and (v is None or isinstance(v, str)) for k, v in env.items())):
             return "a malformed run request; nothing was run"
         return None

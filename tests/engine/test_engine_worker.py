@@ -168,6 +168,12 @@ def test_errors_and_usage_come_back_as_in_process(wk, data):
     p = _cli("search", "no-such-job.toml", cwd=data)
     assert (w.returncode, w.stdout, w.stderr) == (p.returncode, p.stdout, p.stderr)
     assert w.returncode == 1 and w.stderr.count("\n") == 1
+    # --log-file: written by the job in the worker, once (the client writes no log)
+    w = _cli("search", "no-such-job.toml", "--worker", str(wk.path), "--log-file", "w.log", cwd=data)
+    p = _cli("search", "no-such-job.toml", "--log-file", "p.log", cwd=data)
+    lw, lp = ((data / f).read_text().splitlines() for f in ("w.log", "p.log"))
+    assert len(lw) == len(lp) == 1 and lw[0].split(" ", 1)[1] == lp[0].split(" ", 1)[1]
+    assert stat.S_IMODE(os.stat(data / "w.log").st_mode) == 0o600
     w = _cli("search", "--worker", str(wk.path), cwd=data)        # no JOB: a usage error
     p = _cli("search", cwd=data)
     assert w.returncode == p.returncode == 2
