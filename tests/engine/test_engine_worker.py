@@ -424,11 +424,11 @@ def test_queued_job_of_a_client_that_left_is_dropped(wk, data):
 
 
 # -- the engine's side: the cancel hook, the memory, the environment ---------------------
-def test_cancel_at_a_task_boundary_in_process(tmp_path, data):
+def _cancelled_after_first_task(job):
+    """``engine.run(job)`` inside :func:`cancel_on`, the event set when the first
+    task's checkpoint is written (its -vv log line): it must raise Cancelled."""
     import logging
 
-    kw = dict(execution__threads=2, execution__block_size=2, execution__query_chunk=4)
-    job = make_job(data / "ds", tmp_path / "out", ["parent-child"], **kw)
     ev = threading.Event()
 
     class OnFirstTask(logging.Handler):
@@ -447,6 +447,12 @@ def test_cancel_at_a_task_boundary_in_process(tmp_path, data):
     finally:
         lg.removeHandler(h)
         lg.setLevel(old)
+
+
+def test_cancel_at_a_task_boundary_in_process(tmp_path, data):
+    kw = dict(execution__threads=2, execution__block_size=2, execution__query_chunk=4)
+    job = make_job(data / "ds", tmp_path / "out", ["parent-child"], **kw)
+    _cancelled_after_first_task(job)
     done = len(list((tmp_path / "out" / "_state" / "tasks").glob("*.parquet")))
     full = engine.run(make_job(data / "ds", tmp_path / "full", ["parent-child"], **kw))
     assert 1 <= done < full.manifest["run"]["tasks"]
@@ -458,6 +464,22 @@ def test_cancel_at_a_task_boundary_in_process(tmp_path, data):
     with cancel_on(threading.Event()):
         engine.run(make_job(data / "ds", tmp_path / "again", ["parent-child"], **kw))
     _same_results(tmp_path / "full", tmp_path / "again")
+
+
+def test_cancel_at_a_task_boundary_on_dask(tmp_path, data):
+    distributed = pytest.importorskip("distributed")
+    kw = dict(execution__block_size=2, execution__query_chunk=4)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        job = make_job(data / "ds", tmp_path / "out", ["parent-child"],
+                       execution__scheduler=cluster.scheduler_address, **kw)
+        _cancelled_after_first_task(job)
+    done = len(list((tmp_path / "out" / "_state" / "tasks").glob("*.parquet")))
+    full = engine.run(make_job(data / "ds", tmp_path / "full", ["parent-child"], **kw))
+    assert 1 <= done < full.manifest["run"]["tasks"]
+    res = engine.run(make_job(data / "ds", tmp_path / "out", ["parent-child"], **kw), resume=True)
+    assert res.manifest["run"]["tasks_resumed"] == done
+    _same_results(tmp_path / "full", tmp_path / "out")
 
 
 def test_release_job_memory_empties_every_job_cache(tmp_path, data):
