@@ -306,25 +306,37 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
                    fixed_env=_fixed_env(),
                    tty={"out": sys.stdout.isatty(), "err": sys.stderr.isatty()})
     reader = _Lines(s, limit=1 << 30)
-    interrupted = False
+    presses = [0]
+
+    def on_interrupt(signum, frame):
+        # Ctrl-C: the first closes the sending side (the worker reads end of file and
+        # cancels at its next task boundary) and keeps printing what comes back; the
+        # second leaves at once.  Nothing is raised by the first, so no output is lost
+        # half-way; the note is written unbuffered (a buffered write here could
+        # interrupt one in progress)
+        presses[0] += 1
+        if presses[0] > 1:
+            raise KeyboardInterrupt
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        try:
+            os.write(2, f"{prog}: interrupting: the worker stops the run at its next task "
+                        f"boundary (Ctrl-C again to leave now)\n".encode())
+        except OSError:
+            pass
+
+    import signal
+
+    try:
+        old_handler = signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:          # not the main thread (a program calling this): no handler
+        old_handler = None
     try:
         _send(s, req)
         while True:
-            try:
-                msg = reader.next()
-            except KeyboardInterrupt:
-                if interrupted:
-                    print(f"{prog}: left the worker; the run stops at its next task boundary "
-                          f"(finish it with --resume)", file=sys.stderr)
-                    return 130
-                interrupted = True
-                try:
-                    s.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-                print(f"{prog}: interrupting: the worker stops the run at its next task "
-                      f"boundary (Ctrl-C again to leave now)", file=sys.stderr)
-                continue
+            msg = reader.next()
             if msg is None:
                 print(f"{prog}: error: the worker at {path} closed the connection before the job "
                       f"ended (was it stopped?). Fix: check its log; kinship search JOB --resume "
@@ -347,6 +359,10 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
                 print(f"{prog}: error: {msg.get('msg', 'the worker refused the job')}",
                       file=sys.stderr)
                 return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: left the worker; the run stops at its next task boundary (finish it "
+              f"with --resume)", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # this command's reader went away (kinship search ... | head): stop quietly, as
         # engine.cli does; the worker sees the connection close and cancels what is left
@@ -361,6 +377,8 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
               file=sys.stderr)
         return 1
     finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
         s.close()
 
 
