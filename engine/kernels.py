@@ -102,6 +102,10 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         return _score_tile_gpu(tab, pk, qcol, q_ids, q_rank, c_rank, canonical, log_t, max_skip,
                                stats, cap)
     st = np.zeros(2, dtype=np.int64)
+    # this call's own copy of the first pass's switches: a tile switched off here is
+    # switched off for this call only, so what a call reads (the manifest's
+    # locus_lookups) does not depend on which calls of other threads ran first
+    use8 = pk.use8.copy()
     while True:
         out_q = np.empty(cap, dtype=np.int64)
         out_c = np.empty(cap, dtype=np.int64)
@@ -109,7 +113,8 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
-        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, pk.use8, tab.log_tab,
+        use8[:] = pk.use8
+        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, use8, tab.log_tab,
                      tab.incons, tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t),
                      int(max_skip), pk.skip,
                      out_q, out_c, out_s, out_nc, out_ni, st)

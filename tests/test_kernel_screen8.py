@@ -135,13 +135,32 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     assert [(b // 32, a, b) for a, b in zip(q.tolist(), c.tolist())] == want
     assert stats[0] < 400 * math.ceil(C / 32) * L                    # fewer rows than the 16-bit pass alone
     # a threshold that most pairs reach: the first pass is switched off tile by tile
-    # after 64 queries (and stays off for the next call); the hits are unchanged
+    # after 64 queries, for that call only (each call switches on its own copy, so
+    # what a call reads does not depend on the calls before it, on any thread); the
+    # hits are unchanged
+    reads = []
     for _ in range(2):
+        before = int(stats[0])
         q, c, s, _, _ = score_tile(t, query_columns(qg, offsets), np.arange(400), np.arange(400),
                                    np.arange(C), False, -12.0, 0, stats)
+        reads.append(int(stats[0]) - before)
         want = sorted(((j // 32, i, j, full[i, j]) for i, j in zip(*np.nonzero(full >= -12.0))))
         assert [(b // 32, a, b, x) for a, b, x in zip(q.tolist(), c.tolist(), s.tolist())] == want
-    assert not t.packed[False].use8.any()
+    assert reads[0] == reads[1]
+    assert t.packed[False].use8.all()
+    # the kernel itself switches the tiles off in the array it is given
+    from kinship._numba import call_slp
+    from kinship.kernels.score import score_rows
+
+    pk2 = t.packed[False]
+    use8 = np.ones_like(pk2.use8)
+    out = [np.empty(400 * C, np.int64), np.empty(400 * C, np.int64), np.empty(400 * C),
+           np.empty(400 * C, np.int32), np.empty(400 * C, np.int32)]
+    call_slp(score_rows, pk2.rows, pk2.lo, pk2.exact, pk2.thresholds(-12.0), pk2.rows8,
+             pk2.thresholds8(-12.0, 0), use8, t.log_tab, t.incons, t.typed,
+             query_columns(qg, offsets), np.arange(400), np.arange(C), False, -12.0, 0, pk2.skip,
+             *out, np.zeros(2, np.int64))
+    assert not use8.any()
 
 
 def test_saturation_many_loci_inf_and_tests_out_of_range():

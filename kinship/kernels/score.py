@@ -162,8 +162,10 @@ class PackedTables:
         self.lo8 = lo8          # int64 [T8, L]: each locus's floor, in 8-bit grid units (<= 0)
         self.scale8 = scale8    # float64 [T8]: 8-bit grid units per log10 unit
         self.loci = loci        # L
-        # uint8 [T8]: 0 once a call found the first pass letting too many queries through
-        # (later calls skip it; speed only, the hits do not depend on it)
+        # uint8 [T8]: the first pass's switch per tile, set to 0 by a call that finds it
+        # letting too many queries through (speed only, the hits do not depend on it);
+        # the engine hands each call a copy (engine.kernels.score_tile), so what a call
+        # reads does not depend on other threads' calls
         self.use8 = np.ones(len(scale8), dtype=np.uint8)
 
     def thresholds(self, log_t: float) -> np.ndarray:
