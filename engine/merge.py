@@ -263,8 +263,10 @@ def search_posteriors(hits: pa.Table, n_candidates: dict, prior: float, threshol
         w = prior / Ne
         inf_share = 1.0 / np.maximum(n_inf[g], 1)
         for col, per in ((post, np.where(bound < 1.0, bound, 1.0)), (pmin, bound)):
-            den = (1.0 - prior) + w * (kept[g] + others * per[g])
             with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                # 0 others x an infinite bound is NaN, as the Python floats of the
+                # per-group loop gave, without a RuntimeWarning on the run's stderr
+                den = (1.0 - prior) + w * (kept[g] + others * per[g])
                 val = w * x / den
             val = np.where(np.isinf(x), inf_share, val)
             col[ex] = np.where(np.isinf(den) & ~np.isinf(x), 0.0, val)

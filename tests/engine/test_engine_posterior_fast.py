@@ -84,3 +84,27 @@ def test_vectorised_posteriors_equal_the_loop(seed):
     # "full-sibling" has no candidate count: its posteriors are left as they were
     fs = hits.column("mode").to_numpy(zero_copy_only=False) == "full-sibling"
     assert (out.column("posterior").to_numpy()[fs] == hits.column("posterior").to_numpy()[fs]).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_posteriors_nan_zero_and_infinite_bounds(seed):
+    """LRs of 0 (log10 -inf) and 0/0 (NaN), an infinite threshold and queries whose
+    every candidate is a hit with an infinite top-k bound (0 others x an infinite
+    bound): the same bits as the loop, and no RuntimeWarning on the run's stderr
+    (the loop's Python floats gave none)."""
+    import warnings
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(20, 200))
+    hits = _hits(rng, n)
+    score = rng.choice(np.r_[rng.normal(5, 4, 20), [np.nan, -np.inf, np.inf, np.inf, 0.0]], n)
+    hits = hits.set_column(hits.schema.get_field_index("log10_lr"), "log10_lr", pa.array(score))
+    n_q = len(set(hits.column("query_id").to_pylist()))
+    n_cand = {"case": 1, "identity": n_q, "parent-child": 3}
+    for thr in (np.inf, 1.0, np.nan):
+        post, pmin = _reference(hits, n_cand, 0.5, thr, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = search_posteriors(hits, n_cand, 0.5, thr, 1)
+        assert out.column("posterior").to_numpy().tobytes() == post.tobytes()
+        assert out.column("posterior_min").to_numpy().tobytes() == pmin.tobytes()
