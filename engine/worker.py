@@ -191,6 +191,18 @@ def _peer_uid(sock) -> int:
     return struct.unpack("3i", creds)[1]
 
 
+def _os_str(s) -> bool:
+    """Whether ``s`` is a string the OS takes as a path, argument or environment
+    value (JSON can carry a NUL or a lone surrogate, which ``os.chdir`` and
+    ``os.environ`` refuse with ValueError)."""
+    if not isinstance(s, str):
+        return False
+    try:
+        return b"\0" not in os.fsencode(s)
+    except UnicodeError:
+        return False
+
+
 def _send(sock, obj) -> None:
     sock.sendall((json.dumps(obj, separators=(",", ":")) + "\n").encode())
 
@@ -616,18 +628,18 @@ class _Worker:
             return (f"the worker was started with other values of {', '.join(names)} (read once "
                     f"at start); nothing was run. Fix: {restart}, with this command's environment")
         argv, cwd, env = req.get("argv"), req.get("cwd"), req.get("env")
-        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)
-                and isinstance(cwd, str) and os.path.isabs(cwd)
+        if not (isinstance(argv, list) and all(_os_str(a) for a in argv)
+                and _os_str(cwd) and os.path.isabs(cwd)
                 and isinstance(req.get("umask"), int) and 0 <= req["umask"] <= 0o777
                 and isinstance(env, dict)
-                and all(k in JOB_ENV and (v is None or isinstance(v, str)) for k, v in env.items())):
+                and all(k in JOB_ENV and (v is None or _os_str(v)) for k, v in env.items())):
             return "a malformed run request; nothing was run"
         return None
 
     def status(self) -> dict:
         return {"t": "status", "pid": os.getpid(), "uptime_s": time.time() - self.started,
                 "software": self.identity, "jobs_done": self.done,
-                "running": self.current.job if self.current is not None else None,
+                "running": getattr(self.current, "job", None),   # read once: a job may end
                 "queued": self.waiting, "rss_mib": _rss_mib()}
 
     def stop(self) -> None:
@@ -658,7 +670,11 @@ class _Worker:
             elif client.cancel.is_set():
                 self.log.info("job %d dropped before it started: its client left", client.number)
             else:
-                self.run(client)
+                try:
+                    self.run(client)
+                except Exception as e:      # noqa: BLE001 - the worker outlives a job's failure
+                    self.log.error("job %d failed in the worker: %s", client.number,
+                                   type(e).__name__)
             try:
                 client.sock.shutdown(socket.SHUT_RDWR)   # wakes the connection's thread
             except OSError:
@@ -684,9 +700,9 @@ class _Worker:
         try:
             try:
                 os.chdir(req["cwd"])
-            except OSError as e:
+            except (OSError, ValueError) as e:
                 client.send({"t": "err", "s": f"kinship search: error: the worker cannot enter "
-                                             f"{req['cwd']}: {e.strerror or e}\n"})
+                                             f"{req['cwd']}: {getattr(e, 'strerror', None) or e}\n"})
                 return
             for k, v in req["env"].items():
                 if v is None:

@@ -533,3 +533,47 @@ def test_the_client_imports_nothing_heavy(tmp_path):
                            capture_output=True, text=True, timeout=120)
         assert r.stdout.strip() == "1 []", (r.stdout, r.stderr)
         assert "no worker answers" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("bad", [{"cwd": "/tmp/a\x00b"}, {"cwd": "/tmp/\ud800"},
+                                 {"env": {"HOME": "/tmp/a\x00b"}}, {"env": {"HOME": "\ud800"}}])
+def test_a_request_the_os_cannot_take_is_refused_and_the_worker_lives(wk, data, bad):
+    """A directory or variable with a NUL or a lone surrogate (valid JSON, not a
+    path or an environment value the OS takes) is a malformed request: refused in
+    one line, nothing run, and the worker goes on serving (it raised ValueError out
+    of its job loop and ended)."""
+    req = _run_request(["search", "p.toml"], data)
+    if "cwd" in bad:
+        req["cwd"] = bad["cwd"]
+    else:
+        req["env"] = {**req["env"], **bad["env"]}
+    s, lines = _raw(wk.path, req)
+    msgs = []
+    while (m := lines.next()) is not None and m["t"] not in ("exit", "refused"):
+        msgs.append(m)
+    s.close()
+    assert m == {"t": "refused", "msg": "a malformed run request; nothing was run"}
+    assert wk.proc.poll() is None
+    assert W._simple(wk.path, "status")["t"] == "status"
+
+
+def test_status_while_the_job_ends(tmp_path):
+    """status() reads the running job once: a job that ends between two reads of
+    ``current`` (the job loop sets it to None on its thread) gave AttributeError in
+    the connection's thread and no answer."""
+    import logging
+
+    class Ending(W._Worker):
+        reads = 0
+
+        @property
+        def current(self):
+            Ending.reads += 1
+            return None if Ending.reads > 1 else type("C", (), {"job": "/x/job.toml"})()
+
+        @current.setter
+        def current(self, value):
+            pass
+
+    w = Ending(tmp_path / "w.sock", logging.getLogger("test"), None)
+    assert w.status()["running"] == "/x/job.toml"
