@@ -428,7 +428,7 @@ class Run:
             return
         parts = []
         if len(queries):
-            n = (queries.codes[:, :, 0] >= 0).sum(axis=1)
+            n = queries.n_typed
             low = np.nonzero(n < min_loci)[0]
             if len(low):
                 ex = ", ".join(str(queries.ids[i]) for i in low[:5])

@@ -91,6 +91,40 @@ def fingerprints(codes: np.ndarray, sex: np.ndarray) -> np.ndarray:
     return out.view("S16").reshape(n)
 
 
+def typed_counts(codes: np.ndarray) -> np.ndarray:
+    """The loci each profile typed (``codes[i, l, 0] >= 0``, model codes
+    ``[n, L, 2]``), int32: the one count behind ``search.min_loci``, the self-pair
+    rule and the notes on partial profiles."""
+    codes = np.ascontiguousarray(codes)
+    out = np.zeros(codes.shape[0], dtype=np.int32)
+    if codes.size:
+        _typed_counts(codes, out)
+    return out
+
+
+@jit()
+def _typed_counts(codes, out):
+    for i in range(codes.shape[0]):
+        n = 0
+        for l in range(codes.shape[1]):
+            if codes[i, l, 0] >= 0:
+                n += 1
+        out[i] = n
+
+
+@jit()
+def _typed_by_group(codes, group, out):
+    """``out[g, l]`` = 1 when a profile of group ``g`` typed locus ``l`` (rows with
+    ``group < 0`` are left out)."""
+    for i in range(codes.shape[0]):
+        g = group[i]
+        if g < 0:
+            continue
+        for l in range(codes.shape[1]):
+            if codes[i, l, 0] >= 0:
+                out[g, l] = 1
+
+
 def _as_words(b: np.ndarray) -> np.ndarray:
     """Rows of bytes as rows of little-endian uint64 words (zero-padded), plus the
     byte length as the last word."""
@@ -214,10 +248,14 @@ class QuerySet:
     dropout_src: np.ndarray = None
     #: fingerprint of genotypes and sex only (identical profiles); ``fp`` adds the dropout
     gfp: np.ndarray = None
+    #: loci typed per query (:func:`typed_counts`)
+    n_typed: np.ndarray = None
 
     def __post_init__(self):
         if self.dropout is None:
             self.dropout = np.zeros(len(self.ids))
+        if self.n_typed is None:
+            self.n_typed = typed_counts(self.codes)
         if self.gfp is None:
             self.gfp = self.fp
         if self.rank is None:
@@ -323,6 +361,7 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
         put("sex", sex)
         put("kit", arr.kit.astype(object))
         put("gidx", genotype_indices(codes))
+        put("n_typed", typed_counts(codes))
         put("codes", codes)
         put("gfp", gfp)
         if fp is not gfp and "fp" not in cols:    # the first fingerprint the dropout changed
@@ -341,7 +380,8 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
     if "fp" not in cols:     # no dropout changed a fingerprint: one array for both
         cols["fp"] = cols["gfp"]
     return QuerySet(cols["ids"], cols["sex"], cols["kit"], cols["codes"], cols["gidx"], cols["fp"],
-                    dropout=cols.get("d"), dropout_src=cols.get("src"), gfp=cols["gfp"])
+                    dropout=cols.get("d"), dropout_src=cols.get("src"), gfp=cols["gfp"],
+                    n_typed=cols["n_typed"])
 
 
 @dataclass
@@ -421,7 +461,7 @@ def scan_references(dataset, recoder: Recoder, job_kits: dict | None = None,
             dsrc.append(src)
             g = fingerprints(codes, fingerprint_sex(sx, d)) if np.any(d) else g
         fps.append(g)
-        ntyped.append((codes[:, :, 0] >= 0).sum(axis=1).astype(np.int32))
+        ntyped.append(typed_counts(codes))
         shard.append(np.full(len(arr), s, dtype=np.int32))
         row.append(np.arange(len(arr), dtype=np.int32))
         _add_kit_loci(kit_loci, arr.kit, codes)
@@ -454,14 +494,19 @@ def _add_kit_loci(kit_loci: dict, kits: np.ndarray, codes: np.ndarray):
     names = {str(k) for k in raw} - {""}
     if not names:
         return
-    typed = codes[:, :, 0] >= 0
+    order = sorted(names)
     if len(raw) == 1:
-        groups = {names.pop(): None}          # one kit for every profile: no row selection
+        group = np.zeros(len(kits), dtype=np.int32)     # one kit for every profile
     else:
         text = kits.astype(str)
-        groups = {k: text == k for k in sorted(names)}
-    for k, rows in groups.items():
-        m = (typed if rows is None else typed[rows]).any(axis=0)
+        group = np.full(len(kits), -1, dtype=np.int32)  # kits without a name: left out
+        for g, k in enumerate(order):
+            group[text == k] = g
+    typed = np.zeros((len(order), codes.shape[1]), dtype=np.uint8)
+    if codes.size:
+        _typed_by_group(np.ascontiguousarray(codes), group, typed)
+    for g, k in enumerate(order):
+        m = typed[g].astype(bool)
         kit_loci[k] = kit_loci.get(k, np.zeros_like(m)) | m
 
 

@@ -64,8 +64,8 @@ GiB = 1 << 30
 #: 10^4-query run: 588 MiB)
 BASE = 640 * MiB
 #: per query beyond the ``10 L`` bytes of codes, indices and one table layout:
-#: fingerprint 16, rank 8, dropout 8, sex and kit pointers 16, the sample id
-#: (pointer 8 + a Python str of ~10 characters, 59), array slack
+#: fingerprint 16, rank 8, dropout 8, loci typed 4, sex and kit pointers 16, the
+#: sample id (pointer 8 + a Python str of ~10 characters, 59), array slack
 QUERY_FIXED = 128
 #: per query at 23 loci, one autosomal mode (see :func:`query_bytes`)
 QUERY_BYTES = 10 * 23 + QUERY_FIXED

@@ -58,8 +58,7 @@ def self_pairs(queries, refs) -> tuple[dict, list]:
         qi = {str(q_ids[i]): int(i) for i in np.nonzero(in_r)[0]}
         for j in np.nonzero(isin_ids(r_ids, q_ids[in_r]))[0]:
             out["id"].append((qi[str(r_ids[j])], int(j)))
-    typed = (queries.codes[:, :, 0] >= 0).sum(axis=1) if queries.codes.size else \
-        np.zeros(len(queries), dtype=int)
+    typed = queries.n_typed
     qfp = np.asarray(queries.gfp, dtype="S16")     # genotypes and sex (not the dropout)
     rfp = np.asarray(refs.gfp, dtype="S16")
     qm = (typed >= SELF_MIN_LOCI) & isin_fp(qfp, rfp)
