@@ -102,6 +102,11 @@ JOB_CACHES = (
     ("kinship.tables", "_EVIDENCE_STACKS"),
     ("kinship.tables", "_JOINTS"),
     ("kinship.likelihood", "_T_CACHE"),
+    ("kinship.likelihood", "_EV_CACHE"),   # keyed by a person's allele calls (dropout models)
+    ("kinship.likelihood", "_STRUCT_PATHS"),
+    ("kinship.likelihood", "_EXPRESSIONS"),
+    ("kinship.likelihood", "_PATH_CACHE"),
+    ("kinship.cases", "_SHAPES"),
     ("kinship.search", "_WORDS"),
 )
 

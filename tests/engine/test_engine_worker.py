@@ -577,3 +577,19 @@ def test_status_while_the_job_ends(tmp_path):
 
     w = Ending(tmp_path / "w.sock", logging.getLogger("test"), None)
     assert w.status()["running"] == "/x/job.toml"
+
+
+def test_release_job_memory_drops_the_evidence_of_a_jobs_calls():
+    """The evidence matrices of dropout models are keyed by a person's allele calls
+    (up to 20,000 of them, 12.8 kB each at 40 alleles): a job's profiles must not
+    stay in the worker after it (they did: kinship.likelihood._EV_CACHE was not a
+    job cache), nor the pedigree expressions it built."""
+    import numpy as np
+
+    from kinship import likelihood as L
+
+    L._evidence_cached((1, 2), 4, False, np.full(4, 0.25), 0.1, 0.0)
+    assert len(L._EV_CACHE)
+    W.release_job_memory()
+    for name in ("_EV_CACHE", "_STRUCT_PATHS", "_EXPRESSIONS", "_PATH_CACHE", "_T_CACHE"):
+        assert len(getattr(L, name)) == 0, name
