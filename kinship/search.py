@@ -73,6 +73,17 @@ class CaseTables:
         (:func:`per_locus_lrs`)."""
         return per_locus_lrs(self, c, qg_row)
 
+    def counts(self, c: int, qg_row: np.ndarray) -> tuple[int, int]:
+        """(loci compared, loci inconsistent without mutation) for one pair."""
+        comp = inc = 0
+        for l in range(len(self.loci)):
+            g = int(qg_row[l])
+            if g < 0 or not self.typed[c, l]:
+                continue
+            comp += 1
+            inc += int(self.inconsistent[c, self.offsets[l] + g])
+        return comp, inc
+
 
 def per_locus_lrs(tables, c: int, qg_row: np.ndarray) -> dict:
     """``{locus: LR}`` of case ``c`` of compiled ``tables`` (anything with ``loci``,
@@ -95,17 +106,6 @@ def per_locus_lrs_many(tables, cs, qg_rows: np.ndarray) -> list:
     loci = tables.loci
     return [{locus: x for locus, x, u in zip(loci, v, m) if u}
             for v, m in zip(vals.tolist(), use.tolist())]
-
-    def counts(self, c: int, qg_row: np.ndarray) -> tuple[int, int]:
-        """(loci compared, loci inconsistent without mutation) for one pair."""
-        comp = inc = 0
-        for l in range(len(self.loci)):
-            g = int(qg_row[l])
-            if g < 0 or not self.typed[c, l]:
-                continue
-            comp += 1
-            inc += int(self.inconsistent[c, self.offsets[l] + g])
-        return comp, inc
 
 
 class ScoringModel:
