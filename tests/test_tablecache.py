@@ -205,3 +205,31 @@ def test_consistency_claimed_tables_from_the_store(tmp_path, monkeypatch):
     for (W1, E1), (W2, E2), (W3, E3) in zip(first, second, plain):
         assert W1.tobytes() == W2.tobytes() == W3.tobytes()
         assert E2.dtype == bool and (E1 == E2).all() and (E2 == E3).all()
+
+
+def test_without_isal_zlibs_crc32_reads_the_same_store(tmp_path):
+    """Where isal is not installed (an environment older than the dependency) the
+    store falls back to zlib's CRC-32 and reads, unchanged, the entries written
+    with ISA-L's (a fresh interpreter in which ``import isal`` fails)."""
+    import subprocess
+
+    store = TableStore(tmp_path / "tc")
+    want = _model(store).pair_tables("parent-child", "male")
+    code = f"""
+import sys, zlib
+sys.modules["isal"] = None               # import isal... raises ImportError
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import kinship.tablecache as tc
+assert tc._crc32 is zlib.crc32, tc._crc32
+import kinship.search as ks
+from test_tablecache import _model
+def boom(*a, **k):
+    raise AssertionError("recomputed: the stored entry was refused")
+ks.pair_table = boom
+m = _model(tc.TableStore({str(tmp_path / "tc")!r}))
+out = m.pair_tables("parent-child", "male")
+sys.stdout.buffer.write(b"".join(W.tobytes() + I.tobytes() for W, I in out))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert r.stdout == b"".join(W.tobytes() + I.tobytes() for W, I in want)
