@@ -383,11 +383,9 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
     except BrokenPipeError:
         # this command's reader went away (kinship search ... | head): stop quietly, as
         # engine.cli does; the worker sees the connection close and cancels what is left
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        from .cli import stdout_to_devnull   # imported already: the client runs from it
+
+        stdout_to_devnull()
         return 1
     except (OSError, ValueError) as e:
         print(f"{prog}: error: lost the worker at {path}: {getattr(e, 'strerror', None) or e}",

@@ -593,3 +593,19 @@ def test_release_job_memory_drops_the_evidence_of_a_jobs_calls():
     W.release_job_memory()
     for name in ("_EV_CACHE", "_STRUCT_PATHS", "_EXPRESSIONS", "_PATH_CACHE", "_T_CACHE"):
         assert len(getattr(L, name)) == 0, name
+
+
+def test_a_closed_stdout_ends_the_client_quietly(wk, data):
+    """The client's reader gone (``kinship search ... --worker | head``): the
+    client stops with exit 1 and no traceback, as a fresh process does
+    (engine.cli.stdout_to_devnull)."""
+    _job(data, "out-pipe", "pipe.toml")
+    r, w = os.pipe()
+    os.close(r)                                  # every write to stdout: EPIPE
+    try:
+        p = subprocess.run([sys.executable, "-m", "engine.cli", "search", "pipe.toml", "--worker",
+                            str(wk.path)], cwd=data, env=_env(), stdout=w,
+                           stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(w)
+    assert p.returncode == 1 and "Traceback" not in p.stderr and "Broken" not in p.stderr, p.stderr
