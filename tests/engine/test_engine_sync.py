@@ -65,6 +65,12 @@ def test_units_state_encoded_ahead_is_the_file_written_in_place(tmp_path, monkey
     for d in ("b", "c"):
         assert (tmp_path / d / "_state" / "units.parquet").read_bytes() == ahead
     t = pq.read_table(tmp_path / "a" / "_state" / "units.parquet")
+    # and the bytes the write phase wrote before it was encoded ahead
+    # (engine.output.atomic_write_parquet of the same table)
+    from engine.output import atomic_write_parquet
+
+    atomic_write_parquet(tmp_path / "old-units.parquet", t)
+    assert (tmp_path / "old-units.parquet").read_bytes() == ahead
     kinds = t.column("kind").to_pylist()
     assert kinds.count("query") == sum(p.kind == "query" for p in profs)
     assert set(kinds) == {"query", "person", "case"}
