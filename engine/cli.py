@@ -268,24 +268,13 @@ class _MessageTee:
         return getattr(self.stream, name)
 
 
-def stdout_to_devnull() -> None:
-    """After a ``BrokenPipeError`` (the reader of stdout went away): Python flushes
-    stdout at exit and would fail again, so point it at devnull
-    (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
 def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
         # the reader went away (``kinship export ... | head -1``): stop quietly
+        from .errors import stdout_to_devnull
+
         stdout_to_devnull()
         return 1
     except KeyboardInterrupt:

@@ -20,7 +20,8 @@ and how to fix it, and never quotes a genotype.
 """
 from __future__ import annotations
 
-__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError", "SecurityWarning", "Cancelled"]
+__all__ = ["EngineError", "JobError", "InputError", "OutputError", "TaskError", "SecurityWarning", "Cancelled",
+           "stdout_to_devnull"]
 
 
 class EngineError(ValueError):
@@ -54,3 +55,17 @@ class Cancelled(KeyboardInterrupt):
     A ``KeyboardInterrupt``: the run log says "interrupted", ``kinship search``
     exits 130, and the tasks finished before it have their checkpoints, so
     ``--resume`` finishes the run."""
+
+
+def stdout_to_devnull() -> None:
+    """After a ``BrokenPipeError`` (the reader of stdout went away): Python flushes
+    stdout at exit and would fail again, so point it at devnull
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

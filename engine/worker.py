@@ -383,7 +383,7 @@ def run_client(path: Path, argv: list, prog: str = "kinship search") -> int:
     except BrokenPipeError:
         # this command's reader went away (kinship search ... | head): stop quietly, as
         # engine.cli does; the worker sees the connection close and cancels what is left
-        from .cli import stdout_to_devnull   # imported already: the client runs from it
+        from .errors import stdout_to_devnull     # the standard library only
 
         stdout_to_devnull()
         return 1

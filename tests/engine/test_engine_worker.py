@@ -598,7 +598,7 @@ def test_release_job_memory_drops_the_evidence_of_a_jobs_calls():
 def test_a_closed_stdout_ends_the_client_quietly(wk, data):
     """The client's reader gone (``kinship search ... --worker | head``): the
     client stops with exit 1 and no traceback, as a fresh process does
-    (engine.cli.stdout_to_devnull)."""
+    (engine.errors.stdout_to_devnull)."""
     _job(data, "out-pipe", "pipe.toml")
     r, w = os.pipe()
     os.close(r)                                  # every write to stdout: EPIPE
