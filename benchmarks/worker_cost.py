@@ -49,10 +49,11 @@ def _out_dir(job: Path) -> Path:
     return job.parent / tomllib.loads(job.read_text())["output"]["path"]
 
 
-def start_worker(sock: Path, env, log: Path):
+def start_worker(sock: Path, env, log: Path, keep_tables=None):
     t0 = time.perf_counter()
+    extra = ["--keep-tables", keep_tables] if keep_tables else []
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "start", "--socket",
-                             str(sock)], env=env, stdout=subprocess.DEVNULL,
+                             str(sock), *extra], env=env, stdout=subprocess.DEVNULL,
                             stderr=open(log, "w"))
     while "listening at" not in log.read_text():
         if proc.poll() is not None:
@@ -69,6 +70,9 @@ def main(argv=None):
     ap.add_argument("--big", help="a larger job file, run both ways (pairs/s)")
     ap.add_argument("--big-runs", type=int, default=1)
     ap.add_argument("--keep", help="keep the data in this directory")
+    ap.add_argument("--keep-tables", metavar="SIZE",
+                    help="start the worker with --keep-tables SIZE (the big job's block tables "
+                         "stay in the worker between its runs)")
     args = ap.parse_args(argv)
     work = Path(args.keep or tempfile.mkdtemp(prefix="strkin-worker-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -82,7 +86,7 @@ def main(argv=None):
     py = [sys.executable, "-m", "engine.cli", "search"]
     _wall(py + [str(job)], work, env)                  # numba's cache, the table store
     sock = Path(tempfile.mkdtemp(prefix="strkin-w-")) / "w.sock"
-    proc, ready = start_worker(sock, env, work / "worker.log")
+    proc, ready = start_worker(sock, env, work / "worker.log", args.keep_tables)
     try:
         shutil.rmtree(out, ignore_errors=True)
         first = _wall(py + [str(job), "--worker", str(sock)], work, env)

@@ -214,6 +214,35 @@ def _compile_generic(model, items, query_dropout=0.0, dropin=0.0):
 _CACHE: "OrderedDict[tuple, BlockTables]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _KEY_LOCKS: dict = {}
+#: bytes of block tables the cache may keep beyond its :data:`CACHE_BLOCKS` blocks
+#: (``kinship worker start --keep-tables``: a warm worker's later jobs against the same
+#: references and model reuse them; 0, the default: none)
+_KEEP = {"bytes": 0}
+
+
+def keep_tables(nbytes: int) -> None:
+    """Let the block cache keep up to ``nbytes`` of tables beyond :data:`CACHE_BLOCKS`
+    blocks (least recently used dropped first); 0: only the blocks."""
+    with _CACHE_LOCK:
+        _KEEP["bytes"] = max(0, int(nbytes))
+        _trim()
+
+
+def kept_tables() -> tuple[int, int]:
+    """``(blocks, bytes)`` in the block cache."""
+    with _CACHE_LOCK:
+        return len(_CACHE), sum(bt.nbytes for bt in _CACHE.values())
+
+
+def _trim() -> None:
+    """Drop least recently used blocks while there are more than :data:`CACHE_BLOCKS`
+    and more than the bytes kept (under ``_CACHE_LOCK``)."""
+    if len(_CACHE) <= CACHE_BLOCKS:
+        return
+    total = sum(bt.nbytes for bt in _CACHE.values())
+    while len(_CACHE) > CACHE_BLOCKS and total > _KEEP["bytes"]:
+        _, bt = _CACHE.popitem(last=False)
+        total -= bt.nbytes
 
 
 def cached_block(ctx, mode, block, queries=None, query_dropout: float = 0.0) -> BlockTables:
@@ -237,7 +266,6 @@ def cached_block(ctx, mode, block, queries=None, query_dropout: float = 0.0) -> 
                            queries, float(query_dropout), float(ctx.model.dropin))
         with _CACHE_LOCK:
             _CACHE[key] = bt
-            while len(_CACHE) > CACHE_BLOCKS:
-                _CACHE.popitem(last=False)
+            _trim()
             _KEY_LOCKS.pop(key, None)
         return bt

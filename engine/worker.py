@@ -45,7 +45,9 @@ Opt-in and local only:
 * After each job the worker drops what the job built (models, block tables,
   memoised tables: :data:`JOB_CACHES`) and returns the freed memory to the
   system; it keeps numba's compiled kernels, the imported modules and the table
-  store's mapped files.
+  store's mapped files, and, only when started with ``--keep-tables SIZE``, up to
+  that much of the references' compiled block tables for later jobs against the
+  same references and model (:func:`engine.compile.keep_tables`).
 * Its log (stderr, ``--log-file``) has one line per job start and end with the
   job file, the exit code and the duration, and the connections it refused;
   never a profile.  The job's own log (``-v``) goes to the client, as in a fresh
@@ -414,7 +416,15 @@ def _cmd_worker(args) -> int:
     prog = f"kinship worker {args.action}"
     path = socket_path(args.socket)
     if args.action == "start":
-        return serve(path, args.cli)
+        from .errors import InputError
+        from .memory import parse_size
+
+        try:
+            keep = 0 if str(args.keep_tables).strip() == "0" else parse_size(args.keep_tables)
+        except (InputError, ValueError) as e:
+            print(f"{prog}: error: --keep-tables {args.keep_tables!r}: {e}", file=sys.stderr)
+            return 2
+        return serve(path, args.cli, keep_tables=keep)
     try:
         msg = _simple(path, args.action)
     except WorkerUnavailable as e:
@@ -438,6 +448,9 @@ def _cmd_worker(args) -> int:
     print(f"jobs: {msg.get('jobs_done', 0)} done, "
           + (f"running {msg['running']}" if msg.get("running") else "none running")
           + f", {msg.get('queued', 0)} queued; memory {msg.get('rss_mib', 0):.0f} MiB")
+    if "kept_blocks" in msg:
+        print(f"reference tables kept between jobs: {msg['kept_blocks']} blocks, "
+              f"{msg['kept_mib']:.0f} of {msg['keep_mib']:.0f} MiB (--keep-tables)")
     return 0
 
 
@@ -451,6 +464,11 @@ def register(sub) -> None:
     p.add_argument("action", choices=("start", "status", "stop"))
     p.add_argument("--socket", metavar="PATH", default=None,
                    help=f"the socket (default: ${SOCKET_ENV}, else {default_socket()})")
+    p.add_argument("--keep-tables", metavar="SIZE", default="0",
+                   help="start: keep up to SIZE (e.g. 2GiB) of compiled reference tables between "
+                        "jobs, so later jobs against the same references and model skip compiling "
+                        "them; they are derived from the references' genotypes and stay in the "
+                        "worker's memory (default 0: nothing of a job is kept)")
     p.set_defaults(func=_cmd_worker)
 
 
@@ -524,6 +542,7 @@ class _Worker:
         import queue
 
         self.path, self.log, self.cli = path, log, cli
+        self.keep_tables = 0          # bytes of block tables kept between jobs (--keep-tables)
         self.queue: "queue.Queue[_Client]" = queue.Queue()
         self.stopping = threading.Event()
         self.current: _Client | None = None
@@ -643,7 +662,16 @@ class _Worker:
         return {"t": "status", "pid": os.getpid(), "uptime_s": time.time() - self.started,
                 "software": self.identity, "jobs_done": self.done,
                 "running": getattr(self.current, "job", None),   # read once: a job may end
-                "queued": self.waiting, "rss_mib": _rss_mib()}
+                "queued": self.waiting, "rss_mib": _rss_mib(), **self._kept()}
+
+    def _kept(self) -> dict:
+        if not self.keep_tables:
+            return {}
+        from .compile import kept_tables
+
+        blocks, nbytes = kept_tables()
+        return {"kept_blocks": blocks, "kept_mib": nbytes / 2**20,
+                "keep_mib": self.keep_tables / 2**20}
 
     def stop(self) -> None:
         self.stopping.set()
@@ -752,7 +780,7 @@ class _Worker:
             except OSError:
                 os.chdir("/")
             self.current = None
-            release_job_memory()
+            release_job_memory(self.keep_tables)
             if client.job != "?":
                 self.done += 1
                 how = "cancelled (its client left)" if client.cancel.is_set() and code == 130 \
@@ -762,14 +790,21 @@ class _Worker:
             client.send({"t": "exit", "code": int(code or 0)})
 
 
-def release_job_memory() -> None:
+def release_job_memory(keep_tables: int = 0) -> None:
     """Empty the per-process caches a job fills (:data:`JOB_CACHES`), reset numba's
     thread count, collect the garbage and give the freed heap back to the system
     (glibc ``malloc_trim``).  numba's compiled kernels and the table store's maps
-    of other runs' files are all that stays."""
+    of other runs' files are all that stays; with ``keep_tables`` (bytes,
+    ``--keep-tables``) also up to that much of the block tables, the least recently
+    used dropped first (:func:`engine.compile.keep_tables`)."""
     import gc
 
     for mod, attr in JOB_CACHES:
+        if keep_tables and (mod, attr) == ("engine.compile", "_CACHE"):
+            from . import compile as _compile
+
+            _compile.keep_tables(keep_tables)
+            continue
         m = sys.modules.get(mod)
         obj = getattr(m, attr, None) if m is not None else None
         if obj is not None:
@@ -860,7 +895,7 @@ def _bind(path: Path, log):
     return server, fd
 
 
-def serve(path: Path, cli) -> int:
+def serve(path: Path, cli, keep_tables: int = 0) -> int:
     """``kinship worker start``: warm up, listen at ``path`` and run jobs until
     stopped (``kinship worker stop``, SIGTERM, SIGINT).  ``cli`` is the command
     line module that started it (:mod:`engine.cli`, handed over by its ``main``):
@@ -905,6 +940,13 @@ def serve(path: Path, cli) -> int:
         _warm()
         _SERVING = True
         worker = _Worker(path, log, cli)
+        worker.keep_tables = int(keep_tables)
+        if keep_tables:
+            from . import compile as _compile
+
+            _compile.keep_tables(keep_tables)
+            log.info("keeping up to %d MiB of compiled reference tables between jobs",
+                     keep_tables >> 20)
 
         def on_signal(signum, frame):
             log.info("signal %d: stopping (a running job stops at its next task boundary)", signum)

@@ -51,10 +51,10 @@ def _cli(*argv, cwd, env=None, timeout=300):
 class Worker:
     """``kinship worker start --socket PATH`` in a subprocess."""
 
-    def __init__(self, path: Path, log: Path, env=None):
+    def __init__(self, path: Path, log: Path, env=None, extra=()):
         self.path, self.log = Path(path), Path(log)
         self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "start",
-                                      "--socket", str(path)], env=env or _env(),
+                                      "--socket", str(path), *extra], env=env or _env(),
                                      stdout=subprocess.DEVNULL, stderr=open(log, "w"))
 
     def wait_ready(self, timeout=180):
@@ -161,6 +161,64 @@ def test_round_trip_same_bytes_and_output_as_in_process(wk, data, in_process):
     _same_results(data / "out-p", data / "out-w2")
     log = wk.log.read_text()
     assert f"start: {job_w}" in log and "exit 0" in log
+
+
+def test_kept_tables_are_reused_and_give_the_same_bytes(tmp_path, data, in_process):
+    """``--keep-tables``: the block tables stay in the worker between jobs; the next job
+    against the same references and model reuses them and writes the same bytes."""
+    w = Worker(tmp_path / "k.sock", tmp_path / "k.log", extra=("--keep-tables", "64MiB")).wait_ready()
+    try:
+        def kept():
+            r = _cli("worker", "status", "--socket", str(w.path), cwd=data)
+            assert r.returncode == 0, r.stderr
+            m = re.search(r"reference tables kept between jobs: (\d+) blocks, (\d+) of 64 MiB", r.stdout)
+            assert m, r.stdout
+            return int(m.group(1))
+
+        assert kept() == 0
+        for i in (1, 2):
+            _job(data, f"out-k{i}", f"k{i}.toml")
+            r = _cli("search", f"k{i}.toml", "--worker", str(w.path), cwd=data)
+            assert r.returncode == 0, r.stderr
+            _same_results(data / "out-p", data / f"out-k{i}")
+            if i == 1:
+                blocks = kept()
+                assert blocks > 8          # more than the cache's own CACHE_BLOCKS
+            else:
+                assert kept() == blocks    # the second job found every block it needed
+        assert "keeping up to 64 MiB" in w.log.read_text()
+    finally:
+        w.stop()
+    bad = _cli("worker", "start", "--socket", str(tmp_path / "b.sock"), "--keep-tables", "lots",
+               cwd=data)
+    assert bad.returncode == 2 and "--keep-tables" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_block_cache_keeps_blocks_up_to_the_bytes_given():
+    from engine import compile as C
+
+    saved = dict(C._CACHE), dict(C._KEEP)
+    try:
+        C._CACHE.clear()
+        C.keep_tables(0)
+        for i in range(C.CACHE_BLOCKS + 5):
+            with C._CACHE_LOCK:
+                C._CACHE[("t", i)] = C.BlockTables([], [], nbytes=1000)
+                C._trim()
+        assert list(C._CACHE) == [("t", i) for i in range(5, C.CACHE_BLOCKS + 5)]
+        C.keep_tables(20_000)               # 20 blocks of 1000 bytes beyond nothing
+        for i in range(100, 130):
+            with C._CACHE_LOCK:
+                C._CACHE[("t", i)] = C.BlockTables([], [], nbytes=1000)
+                C._trim()
+        assert C.kept_tables() == (20, 20_000)
+        assert list(C._CACHE)[-1] == ("t", 129) and ("t", 110) in C._CACHE
+        C.keep_tables(0)                    # back to the cache's own blocks
+        assert C.kept_tables()[0] == C.CACHE_BLOCKS
+    finally:
+        C._CACHE.clear()
+        C._CACHE.update(saved[0])
+        C._KEEP.update(saved[1])
 
 
 def test_errors_and_usage_come_back_as_in_process(wk, data):
