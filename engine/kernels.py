@@ -102,10 +102,6 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         return _score_tile_gpu(tab, pk, qcol, q_ids, q_rank, c_rank, canonical, log_t, max_skip,
                                stats, cap)
     st = np.zeros(2, dtype=np.int64)
-    # this call's own copy of the first pass's switches: a tile switched off here is
-    # switched off for this call only, so what a call reads (the manifest's
-    # locus_lookups) does not depend on which calls of other threads ran first
-    use8 = pk.use8.copy()
     while True:
         out_q = np.empty(cap, dtype=np.int64)
         out_c = np.empty(cap, dtype=np.int64)
@@ -113,7 +109,10 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         out_nc = np.empty(cap, dtype=np.int32)
         out_ni = np.empty(cap, dtype=np.int32)
         st[:] = 0
-        use8[:] = pk.use8
+        # this call's own copy of the first pass's switches: a tile switched off here is
+        # switched off for this call only, so what a call reads (the manifest's
+        # locus_lookups) does not depend on which calls of other threads ran first
+        use8 = pk.use8.copy()
         n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, use8, tab.log_tab,
                      tab.incons, tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t),
                      int(max_skip), pk.skip,
