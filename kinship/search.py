@@ -876,7 +876,7 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
         out_n = np.zeros(Q, dtype=np.int32)
         if Q and len(tables):
             call_slp(score_queries, pk.rows, pk.lo, exact_tile, thr, pk.rows8,
-                     pk.thresholds8(log_t, int(max_skip), screen), pk.use8, log_tab, inc, typed, qcol, log_t,
+                     pk.thresholds8(log_t, int(max_skip), screen), pk.use8.copy(), log_tab, inc, typed, qcol, log_t,
                      int(max_skip), pk.skip, cap, out_case, out_score, out_nc, out_ni, out_n)
         if out_n.size == 0 or out_n.max() <= cap:
             break

@@ -164,8 +164,9 @@ class PackedTables:
         self.loci = loci        # L
         # uint8 [T8]: the first pass's switch per tile, set to 0 by a call that finds it
         # letting too many queries through (speed only, the hits do not depend on it);
-        # the engine hands each call a copy (engine.kernels.score_tile), so what a call
-        # reads does not depend on other threads' calls
+        # every caller hands each call a copy (engine.kernels.score_tile,
+        # kinship.search.score), so what a call reads never depends on earlier or
+        # concurrent calls on this cached object
         self.use8 = np.ones(len(scale8), dtype=np.uint8)
 
     def thresholds(self, log_t: float) -> np.ndarray:
