@@ -858,13 +858,21 @@ def _bind(path: Path, log):
         os.makedirs(d, mode=0o700, exist_ok=True)
         os.chmod(d, 0o700)
     st = os.stat(d)
-    if st.st_uid != os.getuid() or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+    # others must not be able to create files there, sticky bit or not: in a
+    # world-writable sticky directory another user could create the lock file or the
+    # socket's name first and hold them, so that no worker could start
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
         raise WorkerUnavailable(f"the socket's directory {d} is not private (owned by uid "
                                 f"{st.st_uid}, mode {stat.S_IMODE(st.st_mode):o}): another user "
                                 f"could replace the socket. Fix: use a directory of your own "
                                 f"(mode 0700), e.g. the default {default_socket().parent}")
     lock_path = Path(str(path) + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    if os.fstat(fd).st_uid != os.getuid():
+        os.close(fd)
+        raise WorkerUnavailable(f"the lock file {lock_path} belongs to another user; nothing was "
+                                f"started. Fix: remove it, or use a directory of your own (mode "
+                                f"0700), e.g. the default {default_socket().parent}")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -258,13 +258,26 @@ def test_default_socket_is_in_a_private_directory(monkeypatch, tmp_path):
     assert W.socket_path(str(tmp_path / "y.sock")) == tmp_path / "y.sock"
 
 
-def test_a_directory_others_can_write_is_refused(tmp_path):
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o775])
+def test_a_directory_others_can_write_is_refused(tmp_path, mode):
+    # sticky (0o1777, as /tmp) included: another user could create the lock file or
+    # the socket's name there first and keep every worker from starting
     d = tmp_path / "open"
     d.mkdir()
-    os.chmod(d, 0o777)
+    os.chmod(d, mode)
     r = _cli("worker", "start", "--socket", str(d / "w.sock"), cwd=tmp_path, timeout=120)
     assert r.returncode == 1 and "is not private" in r.stderr and r.stderr.count("\n") == 1
-    assert not (d / "w.sock").exists()
+    assert not (d / "w.sock").exists() and not (d / "w.sock.lock").exists()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a file of another uid")
+def test_a_lock_file_of_another_user_is_refused(tmp_path):
+    lock = tmp_path / "w.sock.lock"
+    lock.write_text("")
+    os.chown(lock, 65534, 65534)
+    r = _cli("worker", "start", "--socket", str(tmp_path / "w.sock"), cwd=tmp_path, timeout=120)
+    assert r.returncode == 1 and "belongs to another user" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "w.sock").exists()
 
 
 # -- refusals ------------------------------------------------------------------------------
