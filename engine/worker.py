@@ -85,8 +85,12 @@ JOB_ENV = ("STRKIN_TABLE_CACHE", "XDG_CACHE_HOME", "HOME", "STRKIN_SHARE_GROUP",
            "KINSHIP_NUM_THREADS", "COLUMNS", "LINES")
 #: variables read once, when a module is imported: they hold for every job of a
 #: worker, so a client with other values is refused (restart the worker with them);
-#: every ``NUMBA_*`` variable is compared as well
+#: every variable of :data:`FIXED_PREFIXES` is compared as well
 FIXED_ENV = ("KINSHIP_NUMBA_CACHE", "KINSHIP_SLP", "KINSHIP_TABLE_MEMO_MB")
+#: prefixes of variables compared the same way: numba's, and Dask's (``DASK_*`` set
+#: ``dask.config`` once, when Dask is imported: a job with ``[execution] cluster``
+#: would otherwise run with the worker's Dask settings, its security ones included)
+FIXED_PREFIXES = ("NUMBA_", "DASK_")
 #: variables the code reads that a client never passes to the worker:
 #: ``STRKIN_ENGINE_KILL_AT`` is the tests' fault injection (it SIGKILLs the process
 #: that runs the job, here the worker); ``STRKIN_WORKER`` and ``XDG_RUNTIME_DIR``
@@ -190,7 +194,7 @@ def software_identity() -> dict:
 
 
 def _fixed_env() -> dict:
-    return {k: v for k, v in os.environ.items() if k in FIXED_ENV or k.startswith("NUMBA_")}
+    return {k: v for k, v in os.environ.items() if k in FIXED_ENV or k.startswith(FIXED_PREFIXES)}
 
 
 def _peer_uid(sock) -> int:

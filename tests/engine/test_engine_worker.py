@@ -298,11 +298,15 @@ def test_other_software_is_refused(wk, data):
     s.close()
 
 
-def test_other_import_time_environment_is_refused(wk, data):
+@pytest.mark.parametrize("name", ["KINSHIP_SLP", "NUMBA_OPT",
+                                  "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"])
+def test_other_import_time_environment_is_refused(wk, data, name):
+    # Dask's variables are read once, when Dask is imported: a client's must not be
+    # silently replaced by the worker's (its TLS settings among them)
     r = _cli("search", "w.toml", "--worker", str(wk.path), cwd=data,
-             env=_env(KINSHIP_SLP="0"))
+             env=_env(**{name: "0"}))
     assert r.returncode == 1
-    assert "KINSHIP_SLP" in r.stderr and "restart the worker" in r.stderr
+    assert name in r.stderr and "restart the worker" in r.stderr
     assert r.stderr.count("\n") == 1
 
 
