@@ -76,11 +76,11 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
                      block_size: int = 256) -> ConsistencyResult:
     """Check every case of ``cases`` (:class:`engine.inputs.Cases`) and the identity
     of all reference persons ``refs`` (genotypes streamed from ``rds``)."""
-    from kinship.cases import case_from_relations
+    from kinship.cases import relation_case
     from kinship.consistency import ConsistencyChecker, explain, identities
     from kinship.tables import genotype_indices
 
-    from .inputs import SEX_WORD, stream_blocks
+    from .inputs import SEX_WORD, _strs, stream_blocks
 
     chk = ConsistencyChecker(model, ratio=ratio)
     checks: dict = {}
@@ -100,20 +100,23 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
             gidx = np.concatenate(rows).astype(np.int64)
     if with_cases and gidx is not None:
         row_of = {x: k for k, x in enumerate(ids)}
-        r_ids = np.asarray(refs.ids, dtype=object)
+        # each reference's id, relation and sex word, once
+        r_ids = _strs(refs.ids)
+        r_rel = _strs(refs.relation)
+        r_sex = [SEX_WORD.get(x, "unknown") for x in _strs(refs.sex)]
         items = []
         for u in range(len(cases)):
             cid = cases.case_ids[u] if cases.case_ids else str(cases.ids[u])
             if cid in checks:        # a family with several missing persons: one check
                 continue
-            members = cases.members[u]
-            sid = [str(r_ids[i]) for i in members]
-            sexes = {s: SEX_WORD.get(str(refs.sex[i]), "unknown") for s, i in zip(sid, members)}
+            members = np.asarray(cases.members[u]).tolist()
+            sid = [r_ids[i] for i in members]
+            sexes = {r_ids[i]: r_sex[i] for i in members}
             fam = cases.pedigrees[u] if cases.pedigrees else None
             if fam is None:
-                fam = case_from_relations(cid, [(s, str(refs.relation[i]), sexes[s])
-                                                for s, i in zip(sid, members)],
-                                          missing_sex="male" if cases.needs_sex[u] else "unknown")
+                # the case unrenamed: checked on its shape's case (kinship.consistency)
+                fam = relation_case(cid, [(r_ids[i], r_rel[i], r_sex[i]) for i in members],
+                                    missing_sex="male" if cases.needs_sex[u] else "unknown")
             checks[cid] = None
             items.append((cid, fam, {s: gidx[row_of[s]] for s in sid}, sexes))
         for a in range(0, len(items), CHECK_SLICE):

@@ -67,7 +67,8 @@ from .pedigree import Pedigree, PedigreeError, Person
 
 __all__ = [
     "RELATIONS", "ALIASES", "Relation", "CASE_RELATIONS", "Case", "CaseError", "MISSING",
-    "case_pedigree", "case_from_relations", "normalize_relation", "relation_info",
+    "case_pedigree", "case_from_relations", "RelationCase", "relation_case", "normalize_relation",
+    "relation_info",
     "inconsistencies", "consistency_error", "consistency_note",
 ]
 
@@ -429,18 +430,55 @@ def case_from_relations(case_id: str, relatives: Iterable, missing_sex: str = "u
     once with placeholder sample ids and renamed for each case with those sample
     ids (the same persons, order and dicts as building it, ``tests/test_case_pedigrees.py``);
     sample ids that could meet a connecting person's id (starting with ``_``) or
-    the missing person's, a sample twice, or a refused shape are built in full."""
+    the missing person's, a sample twice, or a refused shape are built in full.
+    :func:`relation_case` gives the shape's case and the renaming without
+    renaming."""
+    x = relation_case(case_id, relatives, missing_sex, missing_id)
+    return x.case() if isinstance(x, RelationCase) else x
+
+
+@dataclass(frozen=True)
+class RelationCase:
+    """A case written with relation words, unrenamed: ``shape``, the case of its
+    shape built once with placeholder sample ids (id ``""``), and ``names``
+    (``{placeholder: sample id}``, in the order of the relatives).  :meth:`case`
+    is the case :func:`case_from_relations` returns; code that handles many cases
+    of a few shapes (:meth:`kinship.consistency.ConsistencyChecker.check_cases`)
+    works on ``shape`` once and renames only what it reports."""
+
+    id: str
+    shape: Case
+    names: Mapping[str, str]
+
+    def case(self) -> Case:
+        t, names = self.shape, self.names
+        return Case(self.id, t.pedigree.renamed(names), t.missing,
+                    {names[p]: names[s] for p, s in t.samples.items()},
+                    {names[p]: w for p, w in t.relations.items()}, t.source)
+
+
+def relation_case(case_id: str, relatives: Iterable, missing_sex: str = "unknown",
+                  missing_id: str = MISSING) -> "RelationCase | Case":
+    """:func:`case_from_relations` without renaming: a :class:`RelationCase` where
+    the shape's case serves (checked and placed once per shape: a refused shape
+    or a case that cannot be placed is built in full, raising its
+    :class:`CaseError`), else the case built in full."""
     relatives = [(str(s), r, x) for s, r, x in relatives]
     ids = [r[0] for r in relatives]
-    shape = tuple((r, x) for _, r, x in relatives)
-    if all(isinstance(v, str) or v is None for rx in shape for v in rx) and \
-            isinstance(missing_sex, str) and len(set(ids)) == len(ids) and \
-            missing_id not in ids and not any(i.startswith("_") for i in ids):
-        key = (shape, missing_sex, missing_id)
-        t = _SHAPES.get(key)
+    shape = tuple([(r, x) for _, r, x in relatives])
+    key = (shape, missing_sex, missing_id)
+    try:
+        t = _SHAPES.get(key)        # a shape seen before: its words and sexes are strings
+    except TypeError:               # unhashable: built in full
+        t = False
+    if t is None and not (all(isinstance(v, str) or v is None for rx in shape for v in rx) and
+                          isinstance(missing_sex, str)):
+        t = False
+    if t is not False and len(set(ids)) == len(ids) and missing_id not in ids and \
+            not any(i.startswith("_") for i in ids):
         if t is None:
             try:
-                t = _build_case("", [(f"\x00{k}", r, x) for k, (r, x) in enumerate(shape)],
+                t = _build_case("", [(k, r, x) for k, (r, x) in zip(_placeholders(len(shape)), shape)],
                                 missing_sex, missing_id)
             except CaseError:
                 t = False
@@ -448,11 +486,19 @@ def case_from_relations(case_id: str, relatives: Iterable, missing_sex: str = "u
                 _SHAPES.clear()
             _SHAPES[key] = t
         if t:
-            names = {f"\x00{k}": i for k, i in enumerate(ids)}
-            return Case(str(case_id), t.pedigree.renamed(names), t.missing,
-                        {names[p]: names[s] for p, s in t.samples.items()},
-                        {names[p]: w for p, w in t.relations.items()}, t.source)
+            return RelationCase(str(case_id), t, dict(zip(_placeholders(len(ids)), ids)))
     return _build_case(case_id, relatives, missing_sex, missing_id)
+
+
+def _placeholders(n: int) -> tuple:
+    """The placeholder sample ids of a shape's case (``"\\x00k"``, k = 0 .. n-1)."""
+    ph = _PLACEHOLDERS.get(n)
+    if ph is None:
+        ph = _PLACEHOLDERS[n] = tuple(f"\x00{k}" for k in range(n))
+    return ph
+
+
+_PLACEHOLDERS: dict = {}
 
 
 def _build_case(case_id: str, relatives: list, missing_sex: str, missing_id: str) -> Case:

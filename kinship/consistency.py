@@ -59,7 +59,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .cases import Case, _sex
+from .cases import Case, RelationCase, _sex
 from .frequencies import SILENT
 from .pedigree import Pedigree, Person
 from .tables import RELATIONSHIPS, fold_calls
@@ -212,6 +212,7 @@ class ConsistencyChecker:
         self.min_excluded = int(min_excluded_loci)
         self._claimed: dict = {}
         self._flats: dict = {}
+        self._shapes: dict = {}
 
     # -- tables ------------------------------------------------------------------------
     @staticmethod
@@ -313,6 +314,17 @@ class ConsistencyChecker:
         return out
 
     # -- cases ---------------------------------------------------------------------------
+    def _shape(self, case: Case) -> "_Shape":
+        """The pairs' names and claimed keys of ``case`` (a case, or a relation case's
+        shape case), found once per case object (:class:`_Shape`)."""
+        hit = self._shapes.get(id(case))
+        if hit is not None and hit.case is case:
+            return hit
+        if len(self._shapes) > 4096:
+            self._shapes.clear()
+        self._shapes[id(case)] = sh = _Shape(case, self)
+        return sh
+
     def check_case(self, case: Case, genotypes: Mapping[str, np.ndarray],
                    sexes: Mapping[str, str] | None = None) -> CaseCheck:
         """Check ``case``: ``genotypes`` ``{sample id: genotype indices [L]}`` of its
@@ -337,35 +349,49 @@ class ConsistencyChecker:
         by_claim: dict = {}     # claimed key -> pair indices
         by_sex: dict = {}       # the pair's table sexes -> pair indices
         reps: dict = {}         # claimed key -> (pedigree, a, b) that builds its table
+        sex_of: dict = {}       # recorded sex as given -> (_sex, _table_sex)
         for case, genotypes, sexes in items:
             sexes = sexes or {}
-            ped = case.pedigree
+            # a case written with relation words is checked on its shape's case (its
+            # pairs' names and tables found once per shape), with its sample ids
+            if isinstance(case, RelationCase):
+                t, ren = case.shape, case.names
+            else:
+                t, ren = case, None
+            shape = self._shape(t)
+            if ren is None:
+                people = shape.people
+            else:
+                people = [(ren.get(p, p), ren[s], w, placed) for p, s, w, placed in shape.people]
             chk = CaseCheck(case.id, relations={
-                s: case.relations.get(s) or f"person {p}" for p, s in case.samples.items()})
-            for p, s in case.samples.items():
-                rec = _sex(sexes.get(s, ""))
-                placed = ped.persons[p].sex
-                if rec != "unknown" and placed != "unknown" and rec != placed:
-                    chk.sex.append((s, rec, chk.relations[s], placed))
-            typed = [p for p in case.typed if case.samples[p] in genotypes]
+                s: w or f"person {p}" for p, s, w, _ in people})
+            here = {}           # typed person of the shape -> its sample id, if genotyped
+            for (p, s, w, placed), tp in zip(people, shape.people):
+                x = sexes.get(s, "")
+                sx = sex_of.get(x)
+                if sx is None:
+                    sx = sex_of[x] = (_sex(x), _table_sex(x))
+                if sx[0] != "unknown" and placed != "unknown" and sx[0] != placed:
+                    chk.sex.append((s, sx[0], chk.relations[s], placed))
+                if s in genotypes:
+                    here[tp[0]] = (s, sx[1])
+            typed = [p for p in shape.typed if p in here]
             for i in range(len(typed)):
                 for j in range(i + 1, len(typed)):
                     a, b = typed[i], typed[j]
-                    sa, sb = case.samples[a], case.samples[b]
-                    ga = np.asarray(genotypes[sa], dtype=np.int64)
-                    gb = np.asarray(genotypes[sb], dtype=np.int64)
-                    ckey = self._claimed_key(ped, a, b)
-                    reps.setdefault(ckey, (ped, a, b))
+                    (sa, xa), (sb, xb) = here[a], here[b]
+                    ckey, claimed = shape.pair(a, b)
+                    reps.setdefault(ckey, (t.pedigree, a, b))
                     by_claim.setdefault(ckey, []).append(len(pairs))
-                    by_sex.setdefault((_table_sex(sexes.get(sa, "")), _table_sex(sexes.get(sb, ""))),
-                                      []).append(len(pairs))
-                    pairs.append((chk, sa, sb, pair_relationship(ped, a, b)))
-                    ga_rows.append(ga)
-                    gb_rows.append(gb)
+                    by_sex.setdefault((xa, xb), []).append(len(pairs))
+                    pairs.append((chk, sa, sb, claimed))
+                    ga_rows.append(genotypes[sa])
+                    gb_rows.append(genotypes[sb])
             out.append(chk)
         if not pairs:
             return out
-        GA, GB = np.stack(ga_rows), np.stack(gb_rows)
+        GA = np.stack(ga_rows).astype(np.int64, copy=False)
+        GB = np.stack(gb_rows).astype(np.int64, copy=False)
         rows = _Rows(GA, GB)
         n = len(pairs)
         lr = np.zeros(n)
@@ -375,8 +401,10 @@ class ConsistencyChecker:
             tabs = self.claimed_tables(*reps[ckey])
             lr[idx] = rows.sums(tabs, idx)
             hit = rows.cells(tabs, idx, 1) & rows.both[idx]
-            for k, row in zip(idx, hit):
-                excluded[k] = [loci[l] for l in np.nonzero(row)[0]]
+            for k in idx.tolist():
+                excluded[k] = []
+            for r in np.nonzero(hit.any(axis=1))[0]:
+                excluded[int(idx[r])] = [loci[l] for l in np.nonzero(hit[r])[0]]
         # the alternatives: the largest over orientations and lines (Python's max: a
         # later value replaces the best only when larger)
         alts = {rel: np.full(n, -math.inf) for rel in RELATIONSHIPS}
@@ -391,12 +419,14 @@ class ConsistencyChecker:
                                       swap=who == "B")
                         best = np.where(v > best, v, best)
                 alts[rel][idx] = best
-        for k, (chk, sa, sb, claimed) in enumerate(pairs):
+        alts = [alts[rel].tolist() for rel in RELATIONSHIPS]
+        names = list(RELATIONSHIPS)
+        for k, (chk, sa, sb, claimed), lr_k, both in zip(range(n), pairs, lr.tolist(),
+                                                          rows.k.tolist()):
             excl = excluded[k]
-            alt = {rel: float(alts[rel][k]) for rel in RELATIONSHIPS}
+            alt = dict(zip(names, [a[k] for a in alts]))
             alt["unrelated"] = 0.0
-            both = int(np.count_nonzero((GA[k] >= 0) & (GB[k] >= 0)))
-            pc = PairCheck(sa, sb, claimed, both, float(lr[k]), alt, excl)
+            pc = PairCheck(sa, sb, claimed, both, lr_k, alt, excl)
             others = {r: v for r, v in alt.items() if r != claimed}
             top = max(others.values())
             pc.best = _best(others, top)
@@ -409,6 +439,31 @@ class ConsistencyChecker:
                 pc.finding = "note"
             chk.pairs.append(pc)
         return out
+
+
+class _Shape:
+    """What :meth:`ConsistencyChecker.check_cases` needs of a case that does not
+    depend on its genotypes or sample ids: ``people`` (``(person, sample, relation
+    word or "", placed sex)`` of each typed person, in ``case.samples`` order),
+    ``typed`` (typed persons in pedigree order), and each pair's claimed key and
+    name (:meth:`pair`, found on first use)."""
+
+    def __init__(self, case: Case, chk: ConsistencyChecker):
+        self.case = case
+        ped = case.pedigree
+        self.people = [(p, s, case.relations.get(s) or "", ped.persons[p].sex)
+                       for p, s in case.samples.items()]
+        self.typed = case.typed
+        self._pairs: dict = {}
+        self._chk = chk
+
+    def pair(self, a: str, b: str) -> tuple:
+        hit = self._pairs.get((a, b))
+        if hit is None:
+            ped = self.case.pedigree
+            hit = self._pairs[(a, b)] = (self._chk._claimed_key(ped, a, b),
+                                         pair_relationship(ped, a, b))
+        return hit
 
 
 def _half_sibling(chk: CaseCheck, flagged: list) -> str:

@@ -330,3 +330,79 @@ def test_identical_pairs_in_slices():
             and ((g[i] >= 0) & (g[j] >= 0)).sum() >= 5
             and (g[i][(g[i] >= 0) & (g[j] >= 0)] == g[j][(g[i] >= 0) & (g[j] >= 0)]).all()}
     assert slow and all(f == slow for f in found)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.02])
+def test_relation_cases_checked_on_their_shape_equal_the_per_pair_check(setup, theta):
+    """Cases written with relation words are checked on their shape's case
+    (kinship.cases.relation_case: the pairs' names and claimed tables found once
+    per shape, the sample ids only renamed): every case gets the numbers of the
+    per-pair check of the case built in full, to the bit.  Every relation word of
+    the vocabulary (kinship.cases.CASE_RELATIONS) beside a father and a mother and
+    in random combinations, several cases per shape, planted unrelated relatives,
+    loci untyped at random, a relative without genotypes, recorded sexes right,
+    wrong and missing; θ = 0 and θ > 0 (pairs whose exact θ sum is refused left
+    out), stepwise mutation."""
+    from kinship.cases import CASE_RELATIONS, CaseError, RelationCase, relation_case
+
+    ft, sim, model, chk = setup
+    # few loci (the tables of every shape's pairs are built): at θ > 0 those with few alleles
+    keep = ("CSF1PO", "D13S317", "D16S539", "TH01", "TPOX", "D5S818", "vWA", "D8S1179")
+    loci = [l for l in sim.loci if l in keep[:4 if theta else 8]]
+    model = ScoringModel(ft, loci, MUT, theta, {l: list(sim.systems[l].alleles) for l in loci})
+    chk = ConsistencyChecker(model)
+    L = len(model.loci)
+    rng = np.random.default_rng(17)
+    shapes = [[("R1", w, "")] for w in CASE_RELATIONS] + \
+             [[("F", "father", "M"), ("MO", "mother", "F"), ("R", w, "")] for w in CASE_RELATIONS]
+    if theta:
+        shapes = shapes[:len(CASE_RELATIONS)] + [[("F", "father", "M"), ("R", w, "")]
+                                                 for w in CASE_RELATIONS]
+    while not theta and len(shapes) < len(CASE_RELATIONS) * 2 + 25:
+        k = int(rng.integers(2, 5))
+        words = [(f"R{i}", str(w), "") for i, w in enumerate(rng.choice(CASE_RELATIONS, k))]
+        try:
+            case_from_relations("X", words, missing_sex="male")
+        except CaseError:
+            continue
+        shapes.append(words)
+    items, full = [], []
+    for k in range(len(shapes) * 2):
+        words = shapes[k % len(shapes)]
+        words = [(f"K{k}-{s}", w, x) for s, w, x in words]
+        ms = "male" if any(w == "child" for _, w, _ in words) or rng.random() < 0.3 else "unknown"
+        try:
+            case = case_from_relations(f"K{k}", words, missing_sex=ms)
+        except CaseError:
+            continue
+        if theta and len(words) > 1:
+            try:        # a pair whose exact θ sum is too large is refused, as at θ = 0 it is not
+                chk.check_cases([(case, {s: np.zeros(L, np.int64) for s in case.samples.values()},
+                                  {})])
+            except NotImplementedError:
+                continue
+        rc = relation_case(f"K{k}", words, missing_sex=ms)
+        assert isinstance(rc, RelationCase)
+        assert _bits(rc.case().pedigree.records()) == _bits(case.pedigree.records())
+        sg = sim.pedigree_genotypes(case.pedigree)
+        geno = {}
+        for p, s in case.samples.items():
+            g = sim.founder() if rng.random() < 0.15 else sg[p]
+            x = _gidx(model, {l: g[l] for l in model.loci}).astype(np.int64)
+            assert len(x) == L
+            x[rng.random(len(x)) < rng.choice([0.0, 0.2, 0.5])] = -1
+            if rng.random() < 0.93:
+                geno[s] = x
+        sexes = {s: str(rng.choice(["M", "F", "", "male"])) for s in case.samples.values()
+                 if rng.random() < 0.7}
+        items.append((rc, geno, sexes))
+        full.append((case, geno, sexes))
+    got = chk.check_cases(items)
+    n_pairs = n_bad = 0
+    for (case, geno, sexes), g in zip(full, got):
+        want = _check_case_reference(chk, case, geno, sexes)
+        assert _bits(g) == _bits(want), case.id
+        n_pairs += len(want.pairs)
+        n_bad += any(p.finding for p in want.pairs) or bool(want.sex)
+    assert _bits(chk.check_cases(full)) == _bits(got)
+    assert n_pairs > 30 and n_bad > 10
