@@ -163,11 +163,12 @@ def _hash_rows(words, first, out):
 
 
 def _digest(parts) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
+    """BLAKE2b-128 of the parts (a str UTF-8 encoded), each followed by ``\\x1f``."""
+    buf = []
     for p in parts:
-        h.update(p if isinstance(p, bytes) else str(p).encode())
-        h.update(b"\x1f")
-    return h.digest()
+        buf.append(p if isinstance(p, bytes) else str(p).encode())
+        buf.append(b"\x1f")
+    return hashlib.blake2b(b"".join(buf), digest_size=16).digest()
 
 
 def _hash_units(ids, fps) -> str:
@@ -546,7 +547,7 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
     references are left out (they are compared in the pairwise modes).  Every
     case is placed on its pedigree now, so that an invalid case is reported before
     any work starts."""
-    from kinship.cases import CaseError, case_from_relations
+    from kinship.cases import CaseError, relation_case
 
     pedigrees = dict(pedigrees or {})
     notes = []
@@ -573,7 +574,12 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
     starts = np.r_[0, np.nonzero(cid[1:] != cid[:-1])[0] + 1, len(idx)]
     ids, members, fps, last, needs, fams, missing, case_of = [], [], [], [], [], [], [], []
     outside = 0
-    for a, b in zip(starts[:-1], starts[1:]):
+    # each reference's strings and its part of the unit fingerprint, once
+    r_ids, r_rel, r_sex = _strs(refs.ids), _strs(refs.relation), _strs(refs.sex)
+    r_word = [SEX_WORD.get(x, "unknown") for x in r_sex]
+    r_fp = [bytes(x) for x in refs.fp]
+    shard_max = np.maximum.reduceat(np.asarray(refs.shard)[idx], starts[:-1]).tolist()
+    for a, b, top in zip(starts[:-1].tolist(), starts[1:].tolist(), shard_max):
         m = idx[a:b]
         c = str(cid[a])
         fam = pedigrees.get(c)
@@ -589,10 +595,11 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
                                     f"typed person of its pedigree")
                 has_child = False
             else:
-                rels = [(str(refs.ids[i]), str(refs.relation[i]),
-                         SEX_WORD.get(str(refs.sex[i]), "unknown")) for i in m]
+                ml = m.tolist()
+                rels = [(r_ids[i], r_rel[i], r_word[i]) for i in ml]
                 has_child = any(r[1] == "child" for r in rels)
-                case_from_relations(c, rels, missing_sex="male" if has_child else "unknown")
+                # placed on its shape's case (raises as case_from_relations would)
+                relation_case(c, rels, missing_sex="male" if has_child else "unknown")
         except CaseError as e:
             if invalid == "skip":
                 skipped[c] = str(e)
@@ -603,14 +610,15 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
                 f"or set [search] invalid_cases = \"skip\" to leave such cases out (they are "
                 f"listed in the manifest)"
             ) from None
-        base = [c] + [p for i in m for p in (refs.ids[i], refs.relation[i], refs.sex[i],
-                                             bytes(refs.fp[i]))]
+        base = [c] + [p for i in m.tolist() for p in (r_ids[i], r_rel[i], r_sex[i], r_fp[i])]
+        if fam is not None:
+            top = int(refs.shard[m].max())
         for x in (fam.missing if fam is not None else ("",)):
             unit = c if fam is None or len(fam.missing) == 1 else f"{c}/{x}"
             ids.append(unit)
             members.append(m)
             fps.append(_digest(base + ([fam.fingerprint(), x] if fam is not None else [])))
-            last.append(int(refs.shard[m].max()))
+            last.append(top)
             needs.append(has_child)
             fams.append(fam)
             missing.append(x if fam is not None and len(fam.missing) > 1 else "")
