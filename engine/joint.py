@@ -79,7 +79,7 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
     rule; ``exact_max``: parts up to this many persons get exact alternatives;
     ``same``: ``{query id: representative}`` of queries that are one person
     (:func:`same_person`): one node, its hits the edges of that node."""
-    from kinship.joint import DENSE_MAX, parts, single_hits, solve_part
+    from kinship.joint import DENSE_MAX, column_parts, parts, single_hits, solve_part
 
     n = hits.num_rows
     part_col = np.full(n, -1, dtype=np.int64)
@@ -132,6 +132,42 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
             info["largest_part"] = 2
         done = np.zeros(n_e, dtype=bool)
         done[e1] = True
+        # the parts of one missing person hit by distinct queries, all at once
+        # (kinship.joint.column_parts: the closed form of solve_part)
+        _, u_code = np.unique(unit.astype(str), return_inverse=True)
+        _, q_code = np.unique(node.astype(str), return_inverse=True)
+        u_code, q_code = u_code.reshape(-1), q_code.reshape(-1)
+        sizes = np.diff(bounds)
+        rest = np.nonzero(~done[order[bounds[:-1]]] & (sizes > 1))[0]     # parts left, by number
+        if len(rest):
+            pe = np.repeat(rest, sizes[rest])                  # each of their edges' part
+            ee = order[np.concatenate([np.arange(bounds[p], bounds[p + 1]) for p in rest])]
+            st = np.r_[0, np.cumsum(sizes[rest])]
+            one_unit = np.logical_and.reduceat(u_code[ee] == np.repeat(u_code[ee[st[:-1]]],
+                                                                       sizes[rest]), st[:-1])
+            # distinct queries: no two edges of a part with the same node
+            k = np.lexsort((q_code[ee], pe))
+            twice = np.zeros(len(rest), dtype=bool)
+            dup = (q_code[ee][k][1:] == q_code[ee][k][:-1]) & (pe[k][1:] == pe[k][:-1])
+            twice[np.searchsorted(rest, pe[k][1:][dup])] = True
+            ok, top, vs_c, und_c, best_c, next_c = column_parts(w[ee], st, ~twice & one_unit,
+                                                                threshold, exact_max)
+            good = ok[np.searchsorted(rest, pe)]
+            ec = ee[good]
+            p_asg[ec] = top[good]
+            p_und[ec] = und_c[good]
+            p_step[ec] = und_c[good]
+            p_vs[ec] = vs_c[good]
+            p_exact[ec] = True
+            p_nq[ec] = sizes[pe[good]]
+            p_nm[ec] = 1
+            p_best[ec] = best_c[good]
+            p_next[ec] = next_c[good]
+            done[ec] = True
+            if ok.any():
+                info["parts"] += int(ok.sum())
+                info["contested_parts"] += int(ok.sum())
+                info["largest_part"] = max(info["largest_part"], int(sizes[rest[ok]].max()) + 1)
         for p in range(len(bounds) - 1):
             e = order[bounds[p]:bounds[p + 1]]
             if done[e[0]]:

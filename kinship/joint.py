@@ -52,7 +52,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EXACT_MAX", "Part", "parts", "best_assignment", "solve_part", "single_hits", "brute_force"]
+__all__ = ["EXACT_MAX", "Part", "parts", "best_assignment", "solve_part", "single_hits", "column_parts",
+           "brute_force"]
 
 #: parts with at most this many persons (queries + missing persons) get exact alternatives
 EXACT_MAX = 200
@@ -180,6 +181,49 @@ def single_hits(w, threshold: float, exact_max: int = EXACT_MAX):
     vs = (w + 0.0) - 0.0
     und = (w >= math.log10(threshold)) & ok
     return ok, vs, und, w - 0.0
+
+
+def column_parts(w, starts, distinct, threshold: float, exact_max: int = EXACT_MAX,
+                 dense_max: int = DENSE_MAX):
+    """:func:`_column_part` of many parts at once: the parts with one missing person
+    (most contested parts of a run), their edges laid out part after part (``w``:
+    log10 LRs; part ``p`` is ``w[starts[p]:starts[p + 1]]``, ``starts`` ending with
+    ``len(w)``); ``distinct[p]``: the part's queries are distinct (one hit each).
+    Returns ``(ok, assigned, vs_alternative, undisputed, best, vs_next)``: ``ok``
+    per part (where :func:`_column_part` gives its closed form: distinct queries,
+    small enough for exact alternatives, every LR finite, the largest positive and
+    unique), the rest per edge (``best``, ``vs_next``: the part's, per edge); the
+    same numbers, bit for bit, as :func:`solve_part` of each (``tests/test_joint.py``):
+    the same maxima, sums and comparisons, elementwise."""
+    w = np.asarray(w, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    n = np.diff(starts)
+    P, E = len(n), len(w)
+    if P == 0 or E == 0:
+        z = np.zeros(E)
+        return np.zeros(P, dtype=bool), np.zeros(E, dtype=bool), z, np.zeros(E, dtype=bool), z, z
+    part = np.repeat(np.arange(P), n)
+    first = starts[:-1]
+    fin = np.isfinite(w)
+    safe = np.where(fin, w, -np.inf)
+    best = np.maximum.reduceat(safe, first)                       # the largest LR of each part
+    n_best = np.add.reduceat((w == best[part]).astype(np.int64), first)
+    ok = (np.asarray(distinct, dtype=bool) & (n + 1 <= exact_max) & (n > 0) & (n <= dense_max) &
+          (np.add.reduceat(fin.astype(np.int64), first) == n) & (best > 0) & (n_best == 1))
+    top = (w == best[part]) & ok[part]                            # the assigned hit of each part
+    rest = np.where(top, -np.inf, safe)
+    rest_max = np.maximum.reduceat(rest, first)                   # -inf: the part has one hit
+    pos = np.where(rest > 0, rest, -np.inf)
+    second = np.maximum.reduceat(pos, first)
+    second = np.where(second > 0, second, 0.0)                    # no other positive LR: 0
+    b_e, s_e = best[part], second[part]
+    log_t = math.log10(threshold)
+    other = np.where(top, rest_max[part], b_e)
+    with np.errstate(invalid="ignore"):        # inf - inf in parts that are not ok
+        vs = np.where(top, (b_e + 0.0) - s_e, (w + 0.0) - b_e)
+        und = (w >= log_t) & (w >= other + log_t) & ok[part]
+        nxt = b_e - s_e
+    return ok, top, vs, und, b_e, nxt
 
 
 def _column_part(rows, w, threshold: float, exact_max: int) -> Part | None:

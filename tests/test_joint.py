@@ -223,3 +223,110 @@ def test_single_hit_parts_at_once_equal_solve_part(w, threshold, exact_max):
         res = solve_part([0], [0], [x], threshold, exact_max)
         _same_part(res, type(res)(np.array([True]), np.array([vs[k]]), True, np.array([und[k]]),
                                   np.array([int(und[k])], np.int32), float(x), float(nxt[k])))
+
+
+_LRS = st.one_of(st.floats(-3, 40, allow_nan=False, allow_infinity=False),
+                 st.sampled_from([0.0, -0.0, 4.0, 4.5, 12.25, math.inf, -math.inf, math.nan]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 7), st.booleans()), min_size=1, max_size=12), st.data(),
+       st.sampled_from([1e4, 10.0, 1.0, 0.5]), st.sampled_from([200, 5, 2, 1]))
+def test_column_parts_at_once_equal_solve_part(shapes, data, threshold, exact_max):
+    """Parts of one missing person solved together (kinship.joint.column_parts)
+    give what solve_part gives each (the assignment problems of _dense_part where
+    _column_part declines), to the bit, where they say they apply; where they do
+    not, the part has a query twice, a tie for the largest LR, no positive LR, an
+    LR not finite, or too many queries for exact alternatives."""
+    from kinship.joint import column_parts
+
+    ws, rows, distinct = [], [], []
+    for n, dup in shapes:
+        w = data.draw(st.lists(_LRS, min_size=n, max_size=n))
+        r = list(data.draw(st.permutations(range(n))))
+        if dup and n > 1:
+            r[0] = r[1]             # a query with two hits
+        ws.append(np.asarray(w, dtype=np.float64))
+        rows.append(np.asarray(r, dtype=np.int64))
+        distinct.append(len(set(r)) == n)
+    starts = np.r_[0, np.cumsum([len(w) for w in ws])]
+    ok, top, vs, und, best, nxt = column_parts(np.concatenate(ws), starts, distinct, threshold,
+                                               exact_max)
+    for p, (w, r) in enumerate(zip(ws, rows)):
+        a, b = starts[p], starts[p + 1]
+        if not ok[p]:
+            x = np.sort(w)
+            assert (not distinct[p] or len(w) + 1 > exact_max or not np.isfinite(w).all()
+                    or not x[-1] > 0 or (len(w) > 1 and x[-1] == x[-2]))
+            continue
+        want = solve_part(r, np.zeros(len(w), np.int64), w, threshold, exact_max)
+        got = type(want)(top[a:b], vs[a:b], True, und[a:b], und[a:b].astype(np.int32),
+                         float(best[a]), float(nxt[a]))
+        _same_part(got, want)
+        assert len(set(best[a:b].tolist())) == 1 and len(set(nxt[a:b].tolist())) == 1
+
+
+def _add_joint_reference(hits, threshold, exact_max):
+    """engine.joint.add_joint's per-edge numbers as solve_part gives each part, one
+    part at a time (the reference of the parts solved together)."""
+    q = np.asarray(hits.column("query_id").to_pylist(), dtype=object)
+    c = np.asarray(hits.column("case_id").to_pylist(), dtype=object)
+    r = np.asarray(hits.column("reference_id").to_pylist(), dtype=object)
+    w = hits.column("log10_lr").to_numpy()
+    unit = np.array([f"{a}/{b}" if b else a for a, b in zip(c, r)], dtype=object)
+    part = parts(q, unit)
+    out = {}
+    for p in np.unique(part):
+        e = np.nonzero(part == p)[0]
+        qs, us = sorted(set(q[e])), sorted(set(unit[e]))
+        res = solve_part([qs.index(x) for x in q[e]], [us.index(x) for x in unit[e]], w[e],
+                         threshold, exact_max)
+        for k, i in enumerate(e):
+            out[i] = (int(p), bool(res.assigned[k]), bool(res.undisputed[k]), int(res.step[k]),
+                      np.float64(res.vs_alternative[k]).tobytes(), bool(res.exact), len(qs),
+                      len(us), np.float64(res.best).tobytes(),
+                      None if not np.isfinite(res.vs_next) else np.float64(res.vs_next).tobytes())
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 6), st.sampled_from(["", "", "m2"]),
+                          _LRS), min_size=1, max_size=40),
+       st.sampled_from([1e4, 10.0]), st.sampled_from([200, 3]))
+def test_add_joint_equals_each_part_solved_alone(edges, threshold, exact_max):
+    """engine.joint.add_joint (single-hit parts and parts of one missing person
+    solved together, the rest one by one) gives every case-mode hit the numbers
+    solve_part gives its part alone, to the bit; hits of other modes are left out."""
+    import pyarrow as pa
+
+    from engine.joint import add_joint
+
+    seen, rows = set(), []
+    for qi, ci, ref, x in edges:
+        if (qi, ci, ref) not in seen:
+            seen.add((qi, ci, ref))
+            rows.append((f"Q{qi}", f"C{ci}", ref, x))
+    rows.append(("Q99", "C99", "", 8.0))
+    hits = pa.table({"mode": ["case"] * (len(rows) - 1) + ["full-sibling"],
+                     "query_id": [r[0] for r in rows], "case_id": [r[1] for r in rows],
+                     "reference_id": [r[2] for r in rows],
+                     "log10_lr": pa.array([r[3] for r in rows], pa.float64())})
+    _, table, info = add_joint(hits, threshold, exact_max)
+    case = hits.slice(0, len(rows) - 1)
+    want = _add_joint_reference(case, threshold, exact_max)
+    got = {}
+    key = {(a, b, c): i for i, (a, b, c, _) in enumerate(rows[:-1])}
+    for t in table.to_pylist():
+        i = key[(t["query_id"], t["case_id"], t["reference_id"])]
+        nx = t["part_log10_lr_vs_next"]
+        got[i] = (t["part"], t["assigned"], t["undisputed"], t["undisputed_step"],
+                  np.float64(t["log10_lr_vs_alternative"]).tobytes(), t["alternative_exact"],
+                  t["part_queries"], t["part_missing"], np.float64(t["part_log10_lr"]).tobytes(),
+                  None if nx is None else np.float64(nx).tobytes())
+    assert got == want
+    assert info["parts"] == len({v[0] for v in want.values()})
+    assert info["largest_part"] == max(v[6] + v[7] for v in want.values())
+    per_part = {v[0]: v for v in want.values()}.values()
+    assert info["contested_parts"] == sum(v[6] > 1 or v[7] > 1 for v in per_part)
+    assert info["bounded_parts"] == sum(not v[5] for v in per_part)
+    assert info["hits"] == len(rows) - 1
