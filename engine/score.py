@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-
-from kinship.search import per_locus_lrs_many
+import pyarrow.compute as pc
 
 from .compile import cached_block
 from .taskbase import HIT_SCHEMA, TaskResult, compile_work, count_keys, topk_mask
@@ -135,7 +134,10 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
         gi = q = c = np.zeros(0, dtype=np.int64)
         s = np.zeros(0)
         nc = ni = np.zeros(0, dtype=np.int32)
-    unit = np.array([bt.groups[g].units[cc] for g, cc in zip(gi, c)], dtype=np.int64)
+    unit = np.zeros(len(c), dtype=np.int64)      # each pair's reference unit in the block
+    for g in np.unique(gi).tolist():
+        at = gi == g
+        unit[at] = bt.groups[g].units[c[at]]
     src = np.arange(len(q))
     if mode == "duplicates":
         # the other query of each pair; emit both directions with the same values
@@ -172,32 +174,46 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
     ref_counts = count_keys(ref_key)
     keep = topk_mask(qq, s2, ref_rank, ctx.top_k) | topk_mask(ref_rank, s2, queries.rank[qq], ctx.case_top_k)
     idx = np.nonzero(keep)[0]
-    per_locus = _per_locus_json(bt, gi, c, q, np.unique(src[idx]), queries)
-    rows = {k: [] for k in HIT_SCHEMA.names}
-    for i in idx:
-        j = int(src[i])
-        u = int(unit[j])
-        rows["mode"].append(mode)
-        rows["query_id"].append(str(qid[i]))
-        if mode == "case":
+    js = src[idx]                      # the scored pair of each kept row
+    uu = unit[js]                      # its reference unit in the block
+    n = len(idx)
+    if mode == "case":
+        # the columns of each case of the block that has a kept row, taken per row
+        cols = {}
+        for u in np.unique(uu).tolist():
             cu = block.cases[u]
-            rows["case_id"].append(cu["case_id"])
-            rows["reference_id"].append(cu["missing_label"])
-            rows["relatives"].append(describe_case(cu))
-        elif mode == "duplicates":
-            rows["case_id"].append("")
-            rows["reference_id"].append(str(ref_key[i]))
-            rows["relatives"].append("")
+            cols[u] = (cu["case_id"], cu["missing_label"], describe_case(cu))
+        per_unit = [cols[u] for u in uu.tolist()]
+        case_id = [t[0] for t in per_unit]
+        reference_id = [t[1] for t in per_unit]
+        relatives = [t[2] for t in per_unit]
+    elif mode == "duplicates":
+        case_id = relatives = pa.nulls(n, pa.string()).fill_null("")
+        reference_id = [str(k) for k in np.asarray(ref_key, dtype=object)[idx]]
+    else:
+        ids = np.asarray(block.unit_ids, dtype=object)
+        case_id = np.asarray(block.case_ids, dtype=object)[uu]
+        reference_id = ids[uu]
+        if block.relations is None:
+            relatives = pa.nulls(n, pa.string()).fill_null("")
         else:
-            rows["case_id"].append(block.case_ids[u])
-            rows["reference_id"].append(block.unit_ids[u])
-            rel = block.relations[u] if block.relations is not None else ""
-            rows["relatives"].append(f"{block.unit_ids[u]} ({rel})" if rel else "")
-        rows["log10_lr"].append(float(s[j]))
-        rows["loci_compared"].append(int(nc[j]))
-        rows["loci_inconsistent"].append(int(ni[j]))
-        rows["per_locus_lr"].append(per_locus[j])
-    table = pa.Table.from_pydict(rows, schema=HIT_SCHEMA)
+            rel = [f"{a} ({r})" if r else "" for a, r in zip(ids.tolist(), block.relations)]
+            relatives = np.asarray(rel, dtype=object)[uu]
+    # the per-locus LRs of each kept pair, made once per pair (duplicates: a pair
+    # gives two rows)
+    pj, first = np.unique(js, return_inverse=True)
+    per_locus = _per_locus_json(bt, gi, c, q, pj, queries).take(pa.array(first))
+    table = pa.Table.from_arrays([
+        pa.array(np.full(n, mode, dtype=object), pa.string()),
+        pa.array([str(x) for x in qid[idx]], pa.string()),
+        pa.array(case_id, pa.string()),
+        pa.array(reference_id, pa.string()),
+        pa.array(relatives, pa.string()),
+        pa.array(s[js], pa.float64()),
+        pa.array(nc[js], pa.int32()),
+        pa.array(ni[js], pa.int32()),
+        per_locus,
+    ], schema=HIT_SCHEMA)
     stats["hits"] = int(len(qq))
     return TaskResult(task.key, mode, table, query_counts, ref_counts, stats)
 
@@ -221,48 +237,57 @@ def describe_case(cu: dict) -> str:
     return out
 
 
-def _per_locus_json(bt, gi, c, q, js, queries) -> dict:
-    """``{j: '{locus: LR}'}`` for the scored pairs ``js`` (pair ``j``: table group
-    ``gi[j]``, case ``c[j]``, query ``q[j]``) over the loci both sides typed (JSON;
-    an identity locus left out of the LR shows its LR 0), each group's values
-    gathered at once (:func:`kinship.search.per_locus_lrs_many`)."""
-    out = {}
-    for g in np.unique(gi[js]):
-        sel = js[gi[js] == g]
-        for j, d in zip(sel.tolist(), per_locus_lrs_many(bt.groups[int(g)], c[sel], queries.gidx[q[sel]])):
-            out[j] = lr_json(d)
-    return out
+def _per_locus_json(bt, gi, c, q, js, queries) -> pa.Array:
+    """The per-locus column of the scored pairs ``js`` (pair ``j``: table group
+    ``gi[j]``, case ``c[j]``, query ``q[j]``): ``{locus: LR}`` over the loci both
+    sides typed, as JSON (:func:`per_locus_json`; an identity locus left out of
+    the LR shows its LR 0).  Each group's values are gathered at once, as
+    :func:`kinship.search.per_locus_lrs_many` gathers them."""
+    L = len(bt.groups[0].loci) if bt.groups else 0
+    vals = np.zeros((len(js), L))
+    use = np.zeros((len(js), L), dtype=bool)
+    g_of = gi[js]
+    for g in np.unique(g_of).tolist():
+        at = np.nonzero(g_of == g)[0]
+        grp = bt.groups[g]
+        cs, qg = c[js[at]], queries.gidx[q[js[at]]].astype(np.int64)
+        use[at] = (qg >= 0) & (grp.typed[cs] != 0)
+        vals[at] = grp.lr[cs[:, None], grp.offsets[None, :] + np.maximum(qg, 0)]
+    return per_locus_json(bt.groups[0].loci if bt.groups else (), vals, use)
 
 
-#: a locus name's JSON key with its separator
-_KEYS: dict = {}
-#: the JSON text of LR values seen (a locus's LRs take few distinct values: the
-#: 275,133 per-locus values of 12,525 parent-child hits had 26,616); emptied when full
-_FLOATS: dict = {}
-_FLOATS_MAX = 1 << 20
 _SPECIAL = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
-def lr_json(d: dict) -> str:
-    """``json.dumps(d, allow_nan=True)`` of ``{locus: LR}``, the same text
-    (keys as JSON strings, ``", "`` and ``": "`` separators, floats by
-    ``float.__repr__``, ``NaN``, ``Infinity``, ``-Infinity``), with each value's
-    text remembered: the per-locus column of every hit is written through it."""
-    parts = []
-    for k, x in d.items():
-        key = _KEYS.get(k)
-        if key is None:
-            key = _KEYS[k] = json.dumps(k) + ": "
-        if x != x:
-            t = "NaN"
-        elif x == 0.0 or x in _SPECIAL:
-            # 0.0 and -0.0 are equal keys of a dict but not the same text
-            t = _SPECIAL.get(x) or float.__repr__(float(x))
-        else:
-            t = _FLOATS.get(x)
-            if t is None:
-                if len(_FLOATS) >= _FLOATS_MAX:
-                    _FLOATS.clear()
-                t = _FLOATS[x] = float.__repr__(float(x))
-        parts.append(key + t)
-    return "{" + ", ".join(parts) + "}"
+def _float_text(x: float) -> str:
+    """A float as ``json.dumps`` writes it (``allow_nan``): ``float.__repr__``,
+    ``NaN``, ``Infinity``, ``-Infinity``."""
+    if x != x:
+        return "NaN"
+    return _SPECIAL.get(x) or float.__repr__(x)
+
+
+def per_locus_json(loci, vals: np.ndarray, use: np.ndarray) -> pa.Array:
+    """Row ``i``: ``json.dumps({loci[l]: vals[i, l] for l where use[i, l]},
+    allow_nan=True)``, the same text (keys as JSON strings, ``", "`` and ``": "``
+    separators, floats by ``float.__repr__``, ``NaN``, ``Infinity``,
+    ``-Infinity``), made column by column in Arrow: each distinct value (by its
+    bits: ``-0.0`` is not ``0.0``) is written once; a locus's entry is its key, the
+    value's text and ``", "``, null where not used; the row's entries are joined
+    and the last ``", "`` cut (no value's text ends in a comma or space)."""
+    n = vals.shape[0]
+    if n == 0:
+        return pa.array([], pa.string())
+    bits = np.ascontiguousarray(vals, dtype=np.float64).view(np.int64)
+    use = np.asarray(use, dtype=bool)
+    u, inv = np.unique(bits[use], return_inverse=True)
+    texts = pa.array([_float_text(x) for x in u.view(np.float64).tolist()], pa.string())
+    idx = np.zeros(vals.shape, dtype=np.int64)
+    idx[use] = inv.ravel()
+    entries = [pc.binary_join_element_wise(json.dumps(locus) + ": ",
+                                           texts.take(pa.array(idx[:, l], mask=~use[:, l])), ", ", "")
+               for l, locus in enumerate(loci)]
+    if not entries:
+        return pa.array(["{}"] * n, pa.string())
+    body = pc.binary_join_element_wise(*entries, "", null_handling="replace", null_replacement="")
+    return pc.binary_join_element_wise("{", pc.utf8_rtrim(body, ", "), "}", "")

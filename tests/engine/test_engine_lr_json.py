@@ -1,14 +1,16 @@
-"""The hits' per-locus column is written by ``engine.score.lr_json``: the same
-text as ``json.dumps(d, allow_nan=True)`` for every value a table can hold."""
+"""The hits' per-locus column is written by ``engine.score.per_locus_json``: row by
+row the same text as ``json.dumps(d, allow_nan=True)`` of ``{locus: LR}`` over the
+loci used, for every value a table can hold."""
 from __future__ import annotations
 
 import json
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.score import lr_json
+from engine.score import per_locus_json
 
 _names = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=12)
 _values = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
@@ -16,17 +18,38 @@ _values = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                                      0.1, 1 / 3, 2.5e-17, 1e16, 123456789.0]))
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.dictionaries(_names, _values, max_size=30))
-def test_lr_json_is_json_dumps(d):
-    assert lr_json(d) == json.dumps(d, allow_nan=True)
-    assert lr_json(d) == json.dumps(d, allow_nan=True)       # again, from the remembered texts
+def _reference(loci, vals, use) -> list:
+    return [json.dumps({loc: float(v) for loc, v, u in zip(loci, row, m) if u}, allow_nan=True)
+            for row, m in zip(vals, use)]
 
 
-def test_zero_signs_and_specials_after_their_equals_were_seen():
-    # 0.0 and -0.0 are one dict key; NaN is never equal to itself
-    assert lr_json({"A": 0.0}) == '{"A": 0.0}'
-    assert lr_json({"A": -0.0}) == '{"A": -0.0}'
-    assert lr_json({"A": math.nan, "B": math.inf, "C": -math.inf}) == '{"A": NaN, "B": Infinity, "C": -Infinity}'
-    assert lr_json({}) == "{}"
-    assert lr_json({'D"1\\': 2.0}) == json.dumps({'D"1\\': 2.0})
+@st.composite
+def _tables(draw):
+    loci = draw(st.lists(_names, min_size=1, max_size=8, unique=True))
+    n = draw(st.integers(0, 12))
+    vals = np.array([[draw(_values) for _ in loci] for _ in range(n)], dtype=np.float64).reshape(n, len(loci))
+    use = np.array([[draw(st.booleans()) for _ in loci] for _ in range(n)], dtype=bool).reshape(n, len(loci))
+    return loci, vals, use
+
+
+@settings(max_examples=300, deadline=None)
+@given(_tables())
+def test_per_locus_json_is_json_dumps(t):
+    loci, vals, use = t
+    assert per_locus_json(loci, vals, use).to_pylist() == _reference(loci, vals, use)
+
+
+def test_zero_signs_specials_and_empty_rows():
+    loci = ["A", "B", "C", 'D"1\\', "E, "]
+    vals = np.array([[0.0, -0.0, math.nan, 2.0, 1.5],
+                     [-0.0, 0.0, math.inf, -math.inf, 3.0],
+                     [1.0, 1.0, 1.0, 1.0, 1.0]])
+    use = np.array([[True, True, True, True, True],
+                    [True, False, True, True, False],
+                    [False, False, False, False, False]])
+    got = per_locus_json(loci, vals, use).to_pylist()
+    assert got[0] == '{"A": 0.0, "B": -0.0, "C": NaN, "D\\"1\\\\": 2.0, "E, ": 1.5}'
+    assert got[1] == '{"A": -0.0, "C": Infinity, "D\\"1\\\\": -Infinity}'
+    assert got[2] == "{}"
+    assert got == _reference(loci, vals, use)
+    assert per_locus_json(loci, np.zeros((0, 5)), np.zeros((0, 5), bool)).to_pylist() == []
