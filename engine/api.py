@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from formats.perms import make_dir
 
@@ -67,8 +66,8 @@ from .joint import add_joint, same_person
 from .kernels import warm_up
 from .merge import merge_hits, search_posteriors
 from .model import ModelSpec, Recoder, get_model, load_frequencies, resolve_loci
-from .output import STATE, CheckpointSync, RunLock, SyncBatch, atomic_write_bytes, \
-    atomic_write_json, atomic_write_parquet, checkpoint_ok, clean_results
+from .output import STATE, Checkpoints, RunLock, SyncBatch, atomic_write_bytes, \
+    atomic_write_json, atomic_write_parquet, clean_results
 from .partial_chance import partial_chance
 from .plan import plan_mode
 from .power import run_phase as run_power
@@ -132,11 +131,14 @@ def _as_job(job, base_dir=None) -> Job:
     raise JobError(f"a job is a path to a TOML file, a dict or an engine.Job, got {type(job).__name__}")
 
 
-def _fault(point: str):
+def _fault(point: str, before=None):
     """Fault injection for the tests: ``STRKIN_ENGINE_KILL_AT=<point>`` kills this
-    process with SIGKILL at that point (``task-N``: after the N-th checkpoint;
-    ``hits``, ``summary``, ``state``, ``manifest``: after writing that output)."""
+    process with SIGKILL at that point (``task-N``: after the N-th task's result,
+    once ``before()`` has written the checkpoints kept; ``hits``, ``summary``,
+    ``state``, ``manifest``: after writing that output)."""
     if os.environ.get("STRKIN_ENGINE_KILL_AT") == point:  # pragma: no cover - dies
+        if before is not None:
+            before()
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -652,6 +654,10 @@ class Run:
         compiled = set()
         bar = Progress(self.total_work, ex["progress"] if self.progress is None else self.progress)
         no_rows = np.zeros(0, dtype=np.int64)
+        # the tasks an interrupted run finished (engine.output.Checkpoints); this run's
+        # are kept in memory and written in batches
+        self.checkpoints = ckpt = Checkpoints(tasks_dir, ex["checkpoint_every"])
+        done_before = ckpt.done() if self.state_kind == "resume" else {}
 
         def first_of(mode, block) -> bool:
             k = (mode, tuple(map(str, block.unit_ids)))
@@ -666,7 +672,7 @@ class Run:
 
             def add(key, kind, task):
                 keys.append((p.mode, key, kind))
-                if checkpoint_ok(tasks_dir / f"{key}.parquet"):
+                if key in done_before:
                     resumed[0] += 1
                     bar(task.work)
                 else:
@@ -722,32 +728,33 @@ class Run:
                 yield from _interleave(pending)
 
         # this run's task results are merged from memory; their checkpoints are for
-        # --resume only, forced to disk in batches (engine.output.CheckpointSync)
+        # --resume only, written in batches (engine.output.Checkpoints)
         self.done_here = done_here = {}
-        syncer = CheckpointSync()
 
         def on_result(task, res):
             meta = {"query_counts": res.query_counts, "ref_counts": res.ref_counts,
                     "stats": res.stats, "mode": res.mode, "kind": task.kind}
-            path = tasks_dir / f"{task.key}.parquet"
             text = json.dumps(meta, sort_keys=True)
-            atomic_write_parquet(path, res.table, {"strkin.task": text}, fsync=False,
-                                 compression="none")
-            syncer.written(path)
+            table = res.table.replace_schema_metadata(None)
+            ckpt.add(task.key, table, text)
             # what the merge would read back from the checkpoint (JSON keys are strings)
-            done_here[task.key] = (res.table.replace_schema_metadata(None), json.loads(text))
+            done_here[task.key] = (table, json.loads(text))
             written[0] += 1
             log.debug("task %s done: %s %s, %d units x %d queries, %d rows", task.key[:12],
                       task.mode, task.kind, len(task.block), len(task.query_rows),
                       res.table.num_rows)
-            _fault(f"task-{written[0]}")
+            _fault(f"task-{written[0]}", ckpt.write)
 
         t0 = time.perf_counter()
         try:
             self.executor.run(task_stream(), self.ctx, queries, on_result, bar)
+        except BaseException:
+            # stopped early (cancelled, a task failed, interrupted): the tasks done are
+            # written, for --resume
+            ckpt.write()
+            raise
         finally:
             bar.close()
-            syncer.sync()
         self.resumed = resumed[0]
         self.timings["search_s"] = time.perf_counter() - t0
         log.info("phase search: %.2f s", self.timings["search_s"])
@@ -775,9 +782,7 @@ class Run:
         for mode, key, kind in self.keys:
             got = self.done_here.pop(key, None)
             if got is None:       # done by an earlier, interrupted run (--resume)
-                t = pq.ParquetFile(self.tasks_dir / f"{key}.parquet").read()
-                meta = json.loads(t.schema.metadata[b"strkin.task"])
-                t = t.replace_schema_metadata(None)
+                t, meta = self.checkpoints.load(key)
             else:
                 t, meta = got
             if kind == "chance":

@@ -161,6 +161,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "progress": ("auto", "progress bar: auto (on a terminal), true, false"),
         "device": ("cpu", "where pairs are screened: cpu, or gpu (a CUDA device with numba-cuda; "
                           "exact scores on the host, the same results)"),
+        "checkpoint_every": (15.0, "seconds of search between two checkpoint files (the tasks "
+                                   "finished since, one file and one fsync; a killed run does "
+                                   "at most these seconds again on --resume); 0: a file per task"),
         "max_compile_hours": (2.0, "theta > 0: refuse up front a job whose case tables are "
                                    "estimated to take longer to compile (one core)"),
         "memory": ("auto", "memory budget of the run: auto (three quarters of this machine's "
@@ -468,6 +471,10 @@ class Job:
         rm = v["report"]["relationships_max"]
         if not isinstance(rm, int) or isinstance(rm, bool) or rm < 0:
             raise JobError(f"{src}: report.relationships_max must be an integer >= 0, got {rm!r}")
+        ce = v["execution"]["checkpoint_every"]
+        if not _is_number(ce) or float(ce) < 0:
+            raise JobError(f"{src}: execution.checkpoint_every must be a number of seconds >= 0, "
+                           f"got {ce!r}")
         mch = v["execution"]["max_compile_hours"]
         if not _is_number(mch) or float(mch) <= 0:
             raise JobError(f"{src}: execution.max_compile_hours must be a number > 0, got {mch!r}")

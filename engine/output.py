@@ -12,14 +12,16 @@ Layout::
         run.lock            held (flock) while a run writes here
         units.parquet       fingerprints of every unit the results cover
         counts.parquet      pairs at or above the threshold per query / reference unit
-        tasks/*.parquet     one checkpoint per finished task (removed after the run;
-                            forced to disk in batches, CheckpointSync)
+        tasks/*.parquet     checkpoints of finished tasks, several tasks a file, written
+                            every ``execution.checkpoint_every`` seconds (Checkpoints;
+                            removed after the run)
         prev/               earlier results, kept while an incremental run merges them
 
 Every file is written under a temporary name in the same directory, flushed,
 ``fsync``-ed and moved into place with ``os.replace``, so a reader (or a run
-killed at any moment) never sees a half-written file.  Task checkpoints skip the
-per-file ``fsync`` and are forced in batches (:class:`CheckpointSync`); the
+killed at any moment) never sees a half-written file.  Task checkpoints are
+written in batches, one file and one ``fsync`` for the tasks finished in the
+last ``execution.checkpoint_every`` seconds (:class:`Checkpoints`); the
 result files of a run's write phase (hits, summary, run state ...) are forced
 together by one :class:`SyncBatch` pass just before the manifest, the run's commit
 point, is written (one journal commit instead of one per file).
@@ -42,7 +44,7 @@ from formats.perms import file_mode, make_dir
 from .errors import OutputError
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_parquet", "PARQUET_COMPRESSION",
-           "CheckpointSync", "SyncBatch",
+           "Checkpoints", "SyncBatch",
            "checkpoint_ok", "RunLock",
            "OUR_FILES", "STATE", "clean_results"]
 
@@ -88,11 +90,10 @@ PARQUET_COMPRESSION = "zstd"
 def atomic_write_parquet(path, table: pa.Table, metadata: dict | None = None, fsync: bool = True,
                          sync: "SyncBatch | None" = None, compression: str = PARQUET_COMPRESSION):
     """``table`` to ``path`` atomically (temporary name, ``os.replace``).  ``fsync``:
-    also force the file and its directory to disk before returning; a run's task
-    checkpoints pass False and are forced in batches by :class:`CheckpointSync`;
-    with ``sync`` the forcing is left to ``sync.sync()``.  ``compression``: the
-    Parquet codec (task checkpoints, removed after the run, are written
-    uncompressed: zstd took about two thirds of their writing time)."""
+    also force the file and its directory to disk before returning; with ``sync``
+    the forcing is left to ``sync.sync()``.  ``compression``: the Parquet codec
+    (task checkpoints, removed after the run, are written uncompressed: zstd took
+    about two thirds of their writing time)."""
     path = Path(path)
     if sync is not None:
         fsync = False
@@ -148,34 +149,92 @@ class SyncBatch:
         self.pending.clear()
 
 
-class CheckpointSync:
-    """Forces a run's task checkpoints to disk in batches instead of one ``fsync``
-    per task: :meth:`written` records a checkpoint (already complete and in place:
-    a killed process loses nothing, the kernel holds the data), and at most every
-    ``every`` seconds, and at :meth:`sync`, one pass forces the files written since
-    and their directory (a :class:`SyncBatch`).  Only a power failure can lose
-    the checkpoints of the last few seconds; :func:`checkpoint_ok` then finds them damaged or missing on
-    ``--resume`` and those tasks are done again."""
+#: the key of a checkpoint file's metadata (its tasks' keys, in row order)
+CHECKPOINT_KEY = "strkin.tasks"
+#: the columns of a checkpoint file: one row per task, its result table in Arrow's
+#: IPC stream format (no pickle: only Arrow data is ever read back)
+_CHECKPOINT_SCHEMA = pa.schema([pa.field("key", pa.string(), nullable=False),
+                                pa.field("meta", pa.string(), nullable=False),
+                                pa.field("table", pa.large_binary(), nullable=False)])
 
-    def __init__(self, every: float = 10.0):
+
+class Checkpoints:
+    """A run's task checkpoints (``_state/tasks``), written in batches.
+
+    :meth:`add` keeps a finished task's result; once ``every`` seconds have passed
+    since the last batch (0: at every task), the results kept are written as one
+    file (one row per task: its key, its metadata and its table in Arrow's IPC
+    format; the keys also in the file's metadata), atomically and forced to disk
+    with one ``fsync``.  :meth:`write` writes what is kept now: the run calls it
+    when the search stops early (cancelled, a task failed, interrupted), so that
+    ``--resume`` finds every task done; a run that completes does not (its
+    results are merged from memory, and the checkpoints are removed with the
+    run).  A process killed outright loses at most the tasks of the last
+    ``every`` seconds, which ``--resume`` does again.  :meth:`done` lists the
+    tasks of the files an interrupted run left (a damaged file, cut short by a
+    power failure, is removed: its tasks are done again), :meth:`load` reads one
+    back."""
+
+    def __init__(self, tasks_dir, every: float = 15.0):
         import time
 
-        self._clock = time.monotonic
+        self.dir = Path(tasks_dir)
         self.every = float(every)
-        self._batch = SyncBatch()
+        self._clock = time.monotonic
         self.last = self._clock()
+        self.pending: list = []
+        self.files = 0
+        self._where: dict = {}
+        self._read: dict = {}
 
-    def written(self, path) -> None:
-        self._batch.add(path)
+    def add(self, key: str, table: pa.Table, meta: str) -> None:
+        self.pending.append((key, table, meta))
         if self._clock() - self.last >= self.every:
-            self.sync()
+            self.write()
 
-    def sync(self) -> None:
-        self._batch.sync()
+    def write(self) -> None:
         self.last = self._clock()
+        if not self.pending:
+            return
+        blobs = []
+        for _, t, _ in self.pending:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, t.schema) as w:
+                w.write_table(t)
+            blobs.append(sink.getvalue().to_pybytes())
+        keys = [k for k, _, _ in self.pending]
+        table = pa.table([pa.array(keys, pa.string()), pa.array([m for _, _, m in self.pending], pa.string()),
+                          pa.array(blobs, pa.large_binary())], schema=_CHECKPOINT_SCHEMA)
+        self.files += 1
+        atomic_write_parquet(self.dir / f"{keys[0][:24]}-{len(keys)}.parquet", table,
+                             {CHECKPOINT_KEY: json.dumps(keys)}, compression="none")
+        self.pending = []
+
+    def done(self) -> dict:
+        """``{task key: file}`` of the whole checkpoint files in the directory."""
+        out = {}
+        if self.dir.is_dir():
+            for p in sorted(self.dir.glob("*.parquet")):
+                if checkpoint_ok(p, CHECKPOINT_KEY):
+                    for k in json.loads(pq.read_metadata(p).metadata[CHECKPOINT_KEY.encode()]):
+                        out[k] = p
+        self._where = out
+        return out
+
+    def load(self, key: str) -> tuple:
+        """``(table, metadata dict)`` of a task of :meth:`done`."""
+        p = self._where[key]
+        rows = self._read.get(p)
+        if rows is None:
+            t = pq.read_table(p)
+            blobs = t.column("table").combine_chunks()
+            rows = self._read[p] = {k: (m, blobs[i]) for i, (k, m) in
+                                    enumerate(zip(t.column("key").to_pylist(), t.column("meta").to_pylist()))}
+        meta, blob = rows[key]
+        return pa.ipc.open_stream(blob.as_buffer()).read_all(), json.loads(meta)
 
 
-def checkpoint_ok(path, key: str = "strkin.task") -> bool:
+def checkpoint_ok(path, key: str = CHECKPOINT_KEY) -> bool:
     """Whether the task checkpoint ``path`` exists and is whole (its Parquet footer
     reads and holds the task's metadata ``key``).  A damaged one (a power failure
     before its batch was forced to disk) is removed, so that the task runs again."""

@@ -33,9 +33,15 @@ def data(tmp_path_factory):
     return d
 
 
-def _job(data, name):
+def _job(data, name, **kw):
     return make_job(data / "ds", data / name, MODES, execution__block_size=4,
-                    execution__query_chunk=8, execution__threads=1, search__top_k=3)
+                    execution__query_chunk=8, execution__threads=1, search__top_k=3, **kw)
+
+
+def _tasks_kept(out: Path) -> dict:
+    from engine.output import Checkpoints
+
+    return Checkpoints(out / "_state" / "tasks").done()
 
 
 def _spawn(job: dict, tmp: Path, env_extra=None) -> subprocess.Popen:
@@ -68,19 +74,24 @@ def test_kill_and_resume_gives_identical_output(data, point):
     assert p.returncode == -signal.SIGKILL, err.decode()[-2000:]
     out = data / name
     if point.startswith("task"):
+        # the tasks kept were written as one batch before the kill (a run this short
+        # reaches no checkpoint_every)
+        n = int(point.split("-")[1])
+        assert len(list((out / "_state" / "tasks").glob("*.parquet"))) == 1
+        assert len(_tasks_kept(out)) == n
         # no outputs yet; a plain rerun refuses and says how to continue
         assert not (out / "hits.parquet").exists()
         with pytest.raises(engine.OutputError, match="--resume"):
             engine.run(job)
     res = engine.run(job, resume=True)
     if point.startswith("task"):
-        assert res.manifest["run"]["tasks_resumed"] >= int(point.split("-")[1])
+        assert res.manifest["run"]["tasks_resumed"] == int(point.split("-")[1])
     _same_as_baseline(data, name)
 
 
 def test_kill_at_a_random_moment(data):
     name = "killed-random"
-    job = _job(data, name)
+    job = _job(data, name, execution__checkpoint_every=0)     # a checkpoint file per task
     p = _spawn(job, data)
     tasks = data / name / "_state" / "tasks"
     t0 = time.time()
@@ -119,7 +130,7 @@ def test_damaged_checkpoint_is_done_again(data):
     ones may be empty or cut short. ``--resume`` finds them damaged
     (engine.output.checkpoint_ok), removes them and does those tasks again."""
     name = "damaged"
-    job = _job(data, name)
+    job = _job(data, name, execution__checkpoint_every=0)     # a checkpoint file per task
     p = _spawn(job, data, {"STRKIN_ENGINE_KILL_AT": "task-5"})
     p.communicate(timeout=240)
     assert p.returncode == -signal.SIGKILL
@@ -135,10 +146,11 @@ def test_damaged_checkpoint_is_done_again(data):
 def test_checkpoint_ok(tmp_path):
     import pyarrow as pa
 
-    from engine.output import atomic_write_parquet, checkpoint_ok
+    from engine.output import Checkpoints, atomic_write_parquet, checkpoint_ok
 
-    good = tmp_path / "good.parquet"
-    atomic_write_parquet(good, pa.table({"x": [1, 2]}), {"strkin.task": "{}"}, fsync=False)
+    ck = Checkpoints(tmp_path, every=0)
+    ck.add("k1", pa.table({"x": [1, 2]}), "{}")
+    good = next(tmp_path.glob("*.parquet"))
     assert checkpoint_ok(good)
     other = tmp_path / "other.parquet"
     atomic_write_parquet(other, pa.table({"x": [1]}))          # not a task checkpoint
@@ -147,3 +159,36 @@ def test_checkpoint_ok(tmp_path):
     cut.write_bytes(good.read_bytes()[:-10])
     assert not checkpoint_ok(cut) and not cut.exists()
     assert not checkpoint_ok(tmp_path / "missing.parquet")
+
+
+def test_checkpoints_are_written_in_batches_and_read_back(tmp_path):
+    import json
+
+    import pyarrow as pa
+
+    from engine.output import Checkpoints
+
+    d = tmp_path / "tasks"
+    d.mkdir()
+    ck = Checkpoints(d, every=3600)
+    tables = {f"key{i}": pa.table({"a": pa.array([i, i + 1], pa.int64()), "s": ["x", f"y{i}"]})
+              for i in range(5)}
+    tables["empty"] = pa.table({"a": pa.array([], pa.int64()), "s": pa.array([], pa.string())})
+    for i, (k, t) in enumerate(tables.items()):
+        ck.add(k, t, json.dumps({"n": i}))
+    assert not list(d.glob("*.parquet"))            # none before the interval or write()
+    ck.write()
+    ck.write()                                      # nothing kept: no second file
+    assert len(list(d.glob("*.parquet"))) == 1
+    ck.add("late", tables["key1"], "{}")
+    Checkpoints(d, every=0).add("alone", tables["key2"], json.dumps({"n": 9}))   # its own file
+    again = Checkpoints(d)
+    assert sorted(again.done()) == sorted(list(tables) + ["alone"])   # "late" never written
+    for i, (k, t) in enumerate(tables.items()):
+        got, meta = again.load(k)
+        assert got.equals(t) and got.schema == t.schema and meta == {"n": i}
+    assert again.load("alone")[1] == {"n": 9}
+    # a file cut short (a power failure before its fsync) is removed: its tasks are done again
+    batch = max(d.glob("*.parquet"), key=lambda p: p.stat().st_size)
+    batch.write_bytes(batch.read_bytes()[:200])
+    assert sorted(Checkpoints(d).done()) == ["alone"] and not batch.exists()

@@ -25,6 +25,7 @@ from engine import worker as W
 from engine.demo import _write_job_toml
 from engine.execute import cancel_on
 from engine.errors import Cancelled
+from engine.output import Checkpoints
 
 from enginelib import make_job, simulate
 
@@ -528,7 +529,7 @@ def test_cancel_at_a_task_boundary_in_process(tmp_path, data):
     kw = dict(execution__threads=2, execution__block_size=2, execution__query_chunk=4)
     job = make_job(data / "ds", tmp_path / "out", ["parent-child"], **kw)
     _cancelled_after_first_task(job)
-    done = len(list((tmp_path / "out" / "_state" / "tasks").glob("*.parquet")))
+    done = len(Checkpoints(tmp_path / "out" / "_state" / "tasks").done())
     full = engine.run(make_job(data / "ds", tmp_path / "full", ["parent-child"], **kw))
     assert 1 <= done < full.manifest["run"]["tasks"]
     assert "interrupted" in (tmp_path / "out" / "run.log").read_text()
@@ -549,7 +550,7 @@ def test_cancel_at_a_task_boundary_on_dask(tmp_path, data):
         job = make_job(data / "ds", tmp_path / "out", ["parent-child"],
                        execution__scheduler=cluster.scheduler_address, **kw)
         _cancelled_after_first_task(job)
-    done = len(list((tmp_path / "out" / "_state" / "tasks").glob("*.parquet")))
+    done = len(Checkpoints(tmp_path / "out" / "_state" / "tasks").done())
     full = engine.run(make_job(data / "ds", tmp_path / "full", ["parent-child"], **kw))
     assert 1 <= done < full.manifest["run"]["tasks"]
     res = engine.run(make_job(data / "ds", tmp_path / "out", ["parent-child"], **kw), resume=True)
