@@ -732,13 +732,13 @@ class Run:
         self.done_here = done_here = {}
 
         def on_result(task, res):
+            # what the merge reads back from a checkpoint: JSON values (the counts' keys
+            # are strings, engine.taskbase.count_keys)
             meta = {"query_counts": res.query_counts, "ref_counts": res.ref_counts,
                     "stats": res.stats, "mode": res.mode, "kind": task.kind}
-            text = json.dumps(meta, sort_keys=True)
             table = res.table.replace_schema_metadata(None)
-            ckpt.add(task.key, table, text)
-            # what the merge would read back from the checkpoint (JSON keys are strings)
-            done_here[task.key] = (table, json.loads(text))
+            ckpt.add(task.key, table, meta)
+            done_here[task.key] = (table, meta)
             written[0] += 1
             log.debug("task %s done: %s %s, %d units x %d queries, %d rows", task.key[:12],
                       task.mode, task.kind, len(task.block), len(task.query_rows),

@@ -161,7 +161,8 @@ _CHECKPOINT_SCHEMA = pa.schema([pa.field("key", pa.string(), nullable=False),
 class Checkpoints:
     """A run's task checkpoints (``_state/tasks``), written in batches.
 
-    :meth:`add` keeps a finished task's result; once ``every`` seconds have passed
+    :meth:`add` keeps a finished task's result (its table, and its metadata: a
+    dict of JSON values, read back equal); once ``every`` seconds have passed
     since the last batch (0: at every task), the results kept are written as one
     file (one row per task: its key, its metadata and its table in Arrow's IPC
     format; the keys also in the file's metadata), atomically and forced to disk
@@ -187,7 +188,7 @@ class Checkpoints:
         self._where: dict = {}
         self._read: dict = {}
 
-    def add(self, key: str, table: pa.Table, meta: str) -> None:
+    def add(self, key: str, table: pa.Table, meta: dict) -> None:
         self.pending.append((key, table, meta))
         if self._clock() - self.last >= self.every:
             self.write()
@@ -203,7 +204,8 @@ class Checkpoints:
                 w.write_table(t)
             blobs.append(sink.getvalue().to_pybytes())
         keys = [k for k, _, _ in self.pending]
-        table = pa.table([pa.array(keys, pa.string()), pa.array([m for _, _, m in self.pending], pa.string()),
+        metas = [json.dumps(m, sort_keys=True) for _, _, m in self.pending]
+        table = pa.table([pa.array(keys, pa.string()), pa.array(metas, pa.string()),
                           pa.array(blobs, pa.large_binary())], schema=_CHECKPOINT_SCHEMA)
         self.files += 1
         atomic_write_parquet(self.dir / f"{keys[0][:24]}-{len(keys)}.parquet", table,

@@ -149,7 +149,7 @@ def test_checkpoint_ok(tmp_path):
     from engine.output import Checkpoints, atomic_write_parquet, checkpoint_ok
 
     ck = Checkpoints(tmp_path, every=0)
-    ck.add("k1", pa.table({"x": [1, 2]}), "{}")
+    ck.add("k1", pa.table({"x": [1, 2]}), {})
     good = next(tmp_path.glob("*.parquet"))
     assert checkpoint_ok(good)
     other = tmp_path / "other.parquet"
@@ -162,8 +162,6 @@ def test_checkpoint_ok(tmp_path):
 
 
 def test_checkpoints_are_written_in_batches_and_read_back(tmp_path):
-    import json
-
     import pyarrow as pa
 
     from engine.output import Checkpoints
@@ -175,13 +173,13 @@ def test_checkpoints_are_written_in_batches_and_read_back(tmp_path):
               for i in range(5)}
     tables["empty"] = pa.table({"a": pa.array([], pa.int64()), "s": pa.array([], pa.string())})
     for i, (k, t) in enumerate(tables.items()):
-        ck.add(k, t, json.dumps({"n": i}))
+        ck.add(k, t, {"n": i})
     assert not list(d.glob("*.parquet"))            # none before the interval or write()
     ck.write()
     ck.write()                                      # nothing kept: no second file
     assert len(list(d.glob("*.parquet"))) == 1
-    ck.add("late", tables["key1"], "{}")
-    Checkpoints(d, every=0).add("alone", tables["key2"], json.dumps({"n": 9}))   # its own file
+    ck.add("late", tables["key1"], {})
+    Checkpoints(d, every=0).add("alone", tables["key2"], {"n": 9})   # its own file
     again = Checkpoints(d)
     assert sorted(again.done()) == sorted(list(tables) + ["alone"])   # "late" never written
     for i, (k, t) in enumerate(tables.items()):
