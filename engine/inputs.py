@@ -162,6 +162,81 @@ def _hash_rows(words, first, out):
         out[i, 1] = h2
 
 
+def sex_words(values) -> np.ndarray:
+    """The first word of :func:`fingerprints` for each sex value (uint64)."""
+    return np.array([int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(),
+                                    "little") for v in values] or [0], dtype=np.uint64)
+
+
+@jit()
+def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
+                 out_codes, out_gidx, out_typed, out_fp, at):
+    """One pass over a shard's dataset codes, a block of rows at a time, for the
+    load of the queries (:func:`load_queries`).  ``codes2``: the shard's codes as
+    ``int16 [rows, 2 * loci]``; ``rows``: the rows to take (all when not
+    ``use_rows``); ``col``, ``off``, ``mul``, ``big``: :meth:`engine.model.Recoder.plan`.
+    Writes at row ``at + i``: the model codes (``out_codes`` as ``[n, 2 L]``, as
+    :meth:`engine.model.Recoder.codes` gives them), the genotype indices
+    (:func:`kinship.tables.genotype_indices`), the loci typed (:func:`typed_counts`)
+    and the fingerprint (:func:`fingerprints`: the same words and mixing, computed
+    for a block of rows side by side).  Returns the largest genotype index (-1:
+    none)."""
+    n = rows.shape[0] if use_rows else codes2.shape[0]
+    J = col.shape[0]
+    L = J // 2
+    nw = (2 * J + 7) // 8                  # words of a row's 4 L bytes
+    k1 = np.uint64(0x9E3779B97F4A7C15)
+    k2 = np.uint64(0xD6E8FEB86659FD93)
+    s1 = np.uint64(0x243F6A8885A308D3)
+    s2 = np.uint64(0x13198A2E03707344)
+    B = 256
+    h1 = np.empty(B, np.uint64)
+    h2 = np.empty(B, np.uint64)
+    wd = np.empty(B, np.uint64)
+    top = -1
+    for b0 in range(0, n, B):
+        m = min(B, n - b0)
+        for i in range(m):
+            r = rows[b0 + i] if use_rows else b0 + i
+            o = at + b0 + i
+            for j in range(J):       # big[off[j]] is -1: untyped, or a locus the shard lacks
+                out_codes[o, j] = big[off[j] + (np.int64(codes2[r, col[j]]) + 1) * mul[j]]
+            typed = 0
+            for l in range(L):
+                a = np.int32(out_codes[o, 2 * l])
+                b = np.int32(out_codes[o, 2 * l + 1])
+                lo = min(a, b)
+                hi = max(a, b)
+                v = (hi * (hi + 1)) >> 1
+                v = v + lo if lo >= 0 else -1
+                out_gidx[o, l] = v
+                typed += a >= 0
+                top = max(top, v)
+            out_typed[o] = typed
+            f = sexw[sex_idx[r]]
+            h1[i] = _mix(f ^ s1)
+            h2[i] = _mix(f ^ s2)
+        for w in range(nw + 1):
+            if w < nw:
+                for i in range(m):
+                    x = np.uint64(0)
+                    for q in range(4):
+                        p = 4 * w + q
+                        if p < J:
+                            x |= np.uint64(np.int64(out_codes[at + b0 + i, p]) & 0xFFFF) << np.uint64(16 * q)
+                    wd[i] = x
+            else:                            # the byte length, the last word
+                for i in range(m):
+                    wd[i] = np.uint64(2 * J)
+            for i in range(m):
+                h1[i] = _mix((h1[i] ^ wd[i]) + k1)
+                h2[i] = _mix((h2[i] + wd[i]) ^ k2)
+        for i in range(m):
+            out_fp[at + b0 + i, 0] = h1[i]
+            out_fp[at + b0 + i, 1] = h2[i]
+    return top
+
+
 def _digest(parts) -> bytes:
     """BLAKE2b-128 of the parts (a str UTF-8 encoded), each followed by ``\\x1f``."""
     buf = []
@@ -207,12 +282,16 @@ def units_table(kind: str, ids, fps):
     against (:func:`engine.plan._status`)."""
     import pyarrow as pa
 
-    ids = np.asarray(ids, dtype=object)
-    n = len(ids)
-    try:
-        id_col = pa.array(ids, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        id_col = pa.array(_strs(ids), pa.string())
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):     # QuerySet.id_array
+        id_col = ids.cast(pa.string())
+        n = len(ids)
+    else:
+        ids = np.asarray(ids, dtype=object)
+        n = len(ids)
+        try:
+            id_col = pa.array(ids, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            id_col = pa.array(_strs(ids), pa.string())
     kind_col = pa.repeat(pa.scalar(kind, pa.string()), n)
     if not (isinstance(fps, np.ndarray) and fps.dtype == np.dtype("S16")):
         # other fingerprints (a list of bytes, other widths): one bytes object per row
@@ -253,19 +332,43 @@ class QuerySet:
     n_typed: np.ndarray = None
 
     def __post_init__(self):
+        n = len(self)
         if self.dropout is None:
-            self.dropout = np.zeros(len(self.ids))
+            self.dropout = np.zeros(n)
         if self.n_typed is None:
             self.n_typed = typed_counts(self.codes)
         if self.gfp is None:
             self.gfp = self.fp
         if self.rank is None:
             order = np.argsort(self.ids, kind="stable")
-            self.rank = np.empty(len(self.ids), dtype=np.int64)
-            self.rank[order] = np.arange(len(self.ids))
+            self.rank = np.empty(n, dtype=np.int64)
+            self.rank[order] = np.arange(n)
 
     def __len__(self):
-        return len(self.ids)
+        a = self.__dict__.get("_id_arrow")
+        return len(a) if a is not None else len(self.__dict__["_ids"])
+
+    @property
+    def id_array(self):
+        """The sample ids as an Arrow string array (no Python object per id)."""
+        import pyarrow as pa
+
+        a = self.__dict__.get("_id_arrow")
+        if a is None:
+            a = self.__dict__["_id_arrow"] = pa.array(_strs(self.__dict__["_ids"]), pa.string())
+        return a
+
+    def ids_at(self, rows) -> np.ndarray:
+        """The ids of ``rows`` (integer positions) as an object array of str: what
+        hits and messages name, without turning every id into a Python string."""
+        obj = self.__dict__.get("_ids")
+        if obj is not None:
+            return obj[rows]
+        import pyarrow as pa
+
+        rows = np.asarray(rows, dtype=np.int64)
+        return np.asarray(self.__dict__["_id_arrow"].take(pa.array(rows.reshape(-1)))
+                          .to_numpy(zero_copy_only=False), dtype=object).reshape(rows.shape)
 
     def columns(self, offsets: np.ndarray) -> np.ndarray:
         """The scoring kernel's query input for tables with these locus ``offsets``
@@ -288,8 +391,37 @@ class QuerySet:
         self.codes = self.gidx = None
         self.__dict__.pop("_columns", None)
 
-    def __getstate__(self):   # Dask ships the queries; the cache is rebuilt where used
-        return {k: v for k, v in self.__dict__.items() if k != "_columns"}
+    def __getstate__(self):   # Dask ships the queries; the caches are rebuilt where used
+        st = {k: v for k, v in self.__dict__.items() if k != "_columns"}
+        if st.get("_id_arrow") is not None:
+            st["_ids"] = None
+        return st
+
+
+def _get_ids(self) -> np.ndarray:
+    """The sample ids as an object array of str, made from the Arrow ids on first
+    use (a million Python strings: about 0.1 s; the search itself uses
+    :attr:`QuerySet.id_array` and :meth:`QuerySet.ids_at`)."""
+    obj = self.__dict__.get("_ids")
+    if obj is None:
+        obj = self.__dict__["_ids"] = np.asarray(
+            self.__dict__["_id_arrow"].to_numpy(zero_copy_only=False), dtype=object)
+    return obj
+
+
+def _set_ids(self, value) -> None:
+    import pyarrow as pa
+
+    if isinstance(value, pa.ChunkedArray):
+        value = value.combine_chunks()
+    if isinstance(value, pa.Array):
+        self.__dict__["_id_arrow"], self.__dict__["_ids"] = value, None
+    else:
+        self.__dict__["_id_arrow"], self.__dict__["_ids"] = None, value
+
+
+#: ``QuerySet.ids``: given as an object array or as Arrow strings (:func:`load_queries`)
+QuerySet.ids = property(_get_ids, _set_ids)
 
 
 def count_kind(dataset, kind: str) -> tuple[int, int]:
@@ -319,70 +451,104 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
     """The queries of ``dataset``; ``dropout``: ``f(ids, codes) -> (d, source)`` (the
     run's :class:`engine.dropout.Dropout`), or None (no dropout).
 
-    Read one shard at a time into arrays allocated once for every query (their
-    number from the ``kind`` column, :func:`count_kind`): each shard's profiles are
-    recoded, indexed and fingerprinted, and only the compact per-query arrays are
-    kept (about :data:`engine.memory.QUERY_BYTES` bytes per query at 23 loci), so
-    the load holds one shard's Parquet table and :class:`formats.ProfileArrays`
-    at a time, never the whole dataset's, and never two copies of a column
-    (``docs/engine.md``, Memory)."""
-    total, _ = count_kind(dataset, "query")
-    cols: dict = {}
+    The shards are read as columns (:meth:`formats.Dataset.scan_columns`: from each
+    shard's sidecar, memory-mapped, when it has a valid one; else decoded from the
+    Parquet, and the sidecar written), one shard at a time into arrays allocated
+    once: one pass per query (:func:`_encode_rows`) recodes, indexes, counts the
+    typed loci and fingerprints, and only the compact per-query arrays are kept
+    (about :data:`engine.memory.QUERY_BYTES` bytes per query at 23 loci), so the
+    load never holds two copies of the dataset's genotypes (``docs/engine.md``,
+    Memory).  The sample ids stay Arrow strings (:attr:`QuerySet.id_array`); their
+    ranks come from each shard's id order, merged."""
+    import pyarrow as pa
+
+    scan = dataset.scan_columns(kind="query")
+    L = len(recoder.loci)
+    cap = max(int(getattr(dataset, "n_profiles", 0)), 0)
+    gdt = recoder.gidx_dtype()
+    cols = {"codes": np.empty((cap, L, 2), np.int16), "gidx": np.empty((cap, L), gdt),
+            "n_typed": np.empty(cap, np.int32), "gfp": np.empty((cap, 2), np.uint64)}
+    ids, sexes, kits, drops, srcs = [], [], [], [], []
+    fp = None
     at = 0
-
-    def put(name, x):
-        if name not in cols:
-            cols[name] = np.empty((total,) + x.shape[1:], dtype=x.dtype)
-        cols[name][at:at + len(x)] = x
-
-    for arr in dataset.iter_shards(kind="query", loci=recoder.load_loci):
-        n = len(arr)
+    top = -1
+    for sc, rows in scan:
+        n = len(sc) if rows is None else len(rows)
         if n == 0:
             continue
-        if at + n > total:
-            total = at + n
+        if at + n > cols["codes"].shape[0]:       # more rows than the manifest said
             for k in list(cols):
-                grown = np.empty((total,) + cols[k].shape[1:], dtype=cols[k].dtype)
+                grown = np.empty((at + n,) + cols[k].shape[1:], dtype=cols[k].dtype)
                 grown[:at] = cols[k][:at]
                 cols[k] = grown
-        codes = recoder.codes(arr)
-        sex = arr.sex.astype(object)
-        ids = arr.sample_id.astype(object)
-        gfp = fingerprints(codes, sex)
-        fp = gfp
+            if fp is not None:
+                fp = np.concatenate([fp[:at], np.empty((n, 2), np.uint64)])
+        col, off, mul, big = recoder.plan(sc.loci, sc.max_code)
+        use = rows is not None
+        c2 = cols["codes"]
+        t = _encode_rows(sc.codes.reshape(len(sc), 2 * len(sc.loci)),
+                         rows if use else np.zeros(0, np.int64), use, col, off, mul, big,
+                         sex_words(sc.values["sex"]), sc.index["sex"],
+                         c2.reshape(c2.shape[0], 2 * L), cols["gidx"], cols["n_typed"],
+                         cols["gfp"], at)
+        top = max(top, int(t))
+        sid = sc.sample_id if rows is None else sc.sample_id.take(pa.array(rows))
+        sex = sc.text("sex", rows)
+        ids.append(sid)
+        sexes.append(sex)
+        kits.append(sc.text("kit", rows))
+        part_fp = None
         if dropout is not None:
             from .dropout import fingerprint_sex
 
-            d, src = dropout(ids, codes)
-            put("d", np.asarray(d, dtype=np.float64))
-            put("src", np.asarray(src, dtype=object))
+            codes = cols["codes"][at:at + n]
+            d, src_ = dropout(sid.to_numpy(zero_copy_only=False), codes)
+            drops.append(np.asarray(d, dtype=np.float64))
+            srcs.append(np.asarray(src_, dtype=object))
             if np.any(d):
-                fp = fingerprints(codes, fingerprint_sex(sex, d))
-        put("ids", ids)
-        put("sex", sex)
-        put("kit", arr.kit.astype(object))
-        put("gidx", genotype_indices(codes))
-        put("n_typed", typed_counts(codes))
-        put("codes", codes)
-        put("gfp", gfp)
-        if fp is not gfp and "fp" not in cols:    # the first fingerprint the dropout changed
-            cols["fp"] = cols["gfp"].copy()
-        if "fp" in cols:
-            put("fp", fp)
+                part_fp = fingerprints(codes, fingerprint_sex(sex, d)).view(np.uint64).reshape(n, 2)
+        if part_fp is not None and fp is None:   # the first fingerprint the dropout changed
+            fp = cols["gfp"].copy()
+        if fp is not None:
+            fp[at:at + n] = cols["gfp"][at:at + n] if part_fp is None else part_fp
         at += n
-        del arr, codes, ids, sex, gfp, fp
+        del sc, sid, sex
     if at == 0:
         raise InputError(
             f"inputs.{which}: dataset {dataset.path} has no query profiles (kind=query). Fix: "
             f"import the profiles to search with kind 'query' (samples manifest column kind), "
-            f"or point inputs.queries at the dataset that holds them"
+            f"or point inputs.{which} at the dataset that holds them"
         )
-    cols = {k: (v if len(v) == at else v[:at]) for k, v in cols.items()}
-    if "fp" not in cols:     # no dropout changed a fingerprint: one array for both
-        cols["fp"] = cols["gfp"]
-    return QuerySet(cols["ids"], cols["sex"], cols["kit"], cols["codes"], cols["gidx"], cols["fp"],
-                    dropout=cols.get("d"), dropout_src=cols.get("src"), gfp=cols["gfp"],
-                    n_typed=cols["n_typed"])
+
+    def cut(x):   # the rows loaded (a copy when most of the allocation is unused)
+        return x if len(x) == at else (x[:at].copy() if at < len(x) // 2 else x[:at])
+
+    cols = {k: cut(v) for k, v in cols.items()}
+    gidx = cols["gidx"]
+    if gidx.dtype != np.int16 and top <= np.iinfo(np.int16).max:
+        gidx = gidx.astype(np.int16)           # as kinship.tables.genotype_indices gives
+    gfp = cols["gfp"].view("S16").reshape(at)
+    fp = gfp if fp is None else cut(fp).view("S16").reshape(at)
+    id_array = ids[0] if len(ids) == 1 else _concat_strings(ids)
+    return QuerySet(id_array, _cat(sexes), _cat(kits), cols["codes"], gidx, fp,
+                    rank=scan.rank(),
+                    dropout=np.concatenate(drops) if dropout is not None else None,
+                    dropout_src=_cat(srcs) if dropout is not None else None,
+                    gfp=gfp, n_typed=cols["n_typed"])
+
+
+def _concat_strings(parts):
+    """One string array of ``parts`` (large_string only past 2 GiB of text)."""
+    import pyarrow as pa
+
+    try:
+        return pa.concat_arrays([x.cast(pa.string()) for x in parts])
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):
+        return pa.concat_arrays([x.cast(pa.large_string()) for x in parts])
+
+
+def _cat(parts) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @dataclass

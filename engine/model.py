@@ -300,6 +300,7 @@ class Recoder:
 
     def __init__(self, dataset, model_loci: Sequence[str], systems, ds_names: Sequence[str] | None = None):
         self.loci = tuple(model_loci)
+        self.systems = systems
         names = tuple(ds_names) if ds_names is not None else self.loci
         have = set(dataset.loci)
         sel = [j for j, d in enumerate(names) if d in have]
@@ -316,6 +317,41 @@ class Recoder:
                 raise InputError(f"allele {e.args[0]!r} of locus {names[j]} is not in the model's "
                                  f"allele system") from None
             self.luts.append(lut)
+
+    def plan(self, shard_loci: Sequence[str], max_code: Mapping):
+        """For the fused load (:func:`engine.inputs.load_queries`), per model code
+        column ``j`` (``2 * locus + allele``): the column of a shard's codes that
+        holds it (``shard_loci``: the shard's loci, dataset names), and where its LUT
+        starts in one concatenated table whose entry 0 of each LUT is -1 (code -1,
+        untyped), so that the model code is ``big[off[j] + (code + 1) * mul[j]]``
+        (``mul`` 0 and ``off`` at a -1 where the shard lacks the locus).  Returns
+        ``(col, off, mul, big)``.  ``max_code``: the shard's largest code per locus
+        (checked by the dataset against its allele dictionary, which the LUTs cover:
+        raises if not)."""
+        J = 2 * len(self.loci)
+        col = np.zeros(J, dtype=np.int64)
+        off = np.zeros(J, dtype=np.int64)
+        mul = np.zeros(J, dtype=np.int64)
+        where = {l: c for c, l in enumerate(shard_loci)}
+        big, at = [np.full(1, -1, dtype=np.int16)], 1        # entry 0: every absent locus
+        for name, pos, lut in zip(self.load_loci, self.positions, self.luts):
+            c = where.get(name)
+            if c is None:
+                continue
+            if int(max_code.get(name, -1)) >= len(lut) - 1:
+                raise ValueError("allele code outside the dataset's allele list")
+            big.append(np.concatenate([lut[-1:], lut[:-1]]))   # -1 first, then codes 0..
+            for k in range(2):
+                col[2 * pos + k], off[2 * pos + k], mul[2 * pos + k] = 2 * c + k, at, 1
+            at += len(lut)
+        return col, off, mul, np.concatenate(big)
+
+    def gidx_dtype(self) -> np.dtype:
+        """int16 when every genotype index of the model's systems fits (then also every one
+        the data holds: :func:`~kinship.tables.genotype_indices` gives int16), else
+        int32 (narrowed after the load when the data's fit)."""
+        n = max((len(s.alleles) for s in self.systems), default=0)
+        return np.dtype(np.int16) if n * (n + 1) // 2 - 1 <= np.iinfo(np.int16).max else np.dtype(np.int32)
 
     def codes(self, arrays) -> np.ndarray:
         """Model codes ``int16 [n, L, 2]`` from a ProfileArrays loaded with ``load_loci``."""

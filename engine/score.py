@@ -145,7 +145,7 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
         qq = np.concatenate([q, other])
         rr = np.concatenate([other, q])
         ref_rank = queries.rank[rr]
-        ref_key = queries.ids[rr]
+        ref_key = queries.ids_at(rr)
         src = np.concatenate([src, src])
         s2 = np.concatenate([s, s])
     else:
@@ -153,7 +153,7 @@ def _collect(ctx, task, bt, parts, queries, unit_rank, stats) -> TaskResult:
         ref_rank = unit_rank[unit]
         ref_key = np.asarray(block.unit_ids, dtype=object)[unit] if len(unit) else np.zeros(0, dtype=object)
         s2 = s
-    qid = queries.ids[qq] if len(qq) else np.zeros(0, dtype=object)
+    qid = queries.ids_at(qq) if len(qq) else np.zeros(0, dtype=object)
     if ctx.min_loci > 1 and len(qq):
         # pairs compared on too few loci mean nothing: out before the top-k
         ok = nc[src] >= ctx.min_loci

@@ -24,8 +24,14 @@ def isin_ids(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     if not len(a) or not len(b):
         return np.zeros(len(a), dtype=bool)
-    return pc.is_in(pa.array(a, pa.string()),
-                    value_set=pa.array(b, pa.string())).to_numpy(zero_copy_only=False)
+    return pc.is_in(_arrow(a), value_set=_arrow(b)).to_numpy(zero_copy_only=False)
+
+
+def _arrow(ids):
+    """Sample ids as Arrow strings (as they are, when they already are)."""
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        return ids
+    return pa.array(np.asarray(ids, dtype=object), pa.string())
 
 
 def isin_fp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -51,12 +57,16 @@ def self_pairs(queries, refs) -> tuple[dict, list]:
     out = {"id": [], "profile": []}
     if refs is None or len(queries) == 0 or len(refs) == 0:
         return out, []
-    q_ids = np.asarray(queries.ids, dtype=object)
+    q_arrow = queries.id_array if hasattr(queries, "id_array") else queries.ids
     r_ids = np.asarray(refs.ids, dtype=object)
-    in_r = isin_ids(q_ids, r_ids)
+    in_r = isin_ids(q_arrow, r_ids)
+    named: dict = {}             # query index -> id, only for the queries a pair names
     if in_r.any():
-        qi = {str(q_ids[i]): int(i) for i in np.nonzero(in_r)[0]}
-        for j in np.nonzero(isin_ids(r_ids, q_ids[in_r]))[0]:
+        rows = np.nonzero(in_r)[0]
+        named.update(zip(rows.tolist(), _ids_at(queries, rows).tolist()))
+        qi = {str(named[i]): int(i) for i in rows.tolist()}
+        for j in np.nonzero(isin_ids(r_ids, np.array([named[i] for i in rows.tolist()],
+                                                      dtype=object)))[0]:
             out["id"].append((qi[str(r_ids[j])], int(j)))
     typed = queries.n_typed
     qfp = np.asarray(queries.gfp, dtype="S16")     # genotypes and sex (not the dropout)
@@ -66,19 +76,21 @@ def self_pairs(queries, refs) -> tuple[dict, list]:
         by_fp: dict = {}
         for i in np.nonzero(qm)[0]:
             by_fp.setdefault(bytes(qfp[i]), []).append(int(i))
+        cand = np.nonzero(qm)[0]
+        named.update(zip(cand.tolist(), _ids_at(queries, cand).tolist()))
         for j in np.nonzero(isin_fp(rfp, qfp[qm]))[0]:
             for i in by_fp.get(bytes(rfp[j]), []):
-                if str(q_ids[i]) != str(r_ids[j]):
+                if str(named[i]) != str(r_ids[j]):
                     out["profile"].append((i, int(j)))
     notes = []
     if out["id"]:
-        ex = ", ".join(sorted({q_ids[i] for i, _ in out["id"]})[:5])
+        ex = ", ".join(sorted({named[i] for i, _ in out["id"]})[:5])
         notes.append(f"{len(out['id'])} queries are also references under the same sample id "
                      f"({ex}{', ...' if len(out['id']) > 5 else ''}): a sample is never compared "
                      f"with itself; these pairs were not scored in any mode. Fix: give the query "
                      f"and the reference sample different ids if they are different samples")
     if out["profile"]:
-        ex = ", ".join(f"{q_ids[i]} = {r_ids[j]}" for i, j in out["profile"][:5])
+        ex = ", ".join(f"{named[i]} = {r_ids[j]}" for i, j in out["profile"][:5])
         notes.append(f"{len(out['profile'])} queries have a profile identical to a reference "
                      f"under another id ({ex}{', ...' if len(out['profile']) > 5 else ''}; "
                      f"at least {SELF_MIN_LOCI} loci): the same person, so these pairs were not "
@@ -90,10 +102,11 @@ def self_keys(selfp, queries, refs) -> dict:
     """Per mode, the keys ``query_id \x1f other side`` of the hits to drop."""
     if not selfp or not (selfp["id"] or selfp["profile"]):
         return {}
-    q = np.asarray(queries.ids, dtype=object)
+    both = selfp["id"] + selfp["profile"]
+    rows = np.array(sorted({i for i, _ in both}), dtype=np.int64)
+    q = dict(zip(rows.tolist(), _ids_at(queries, rows).tolist()))
     r = np.asarray(refs.ids, dtype=object)
     rc = np.asarray(refs.case_id, dtype=object)
-    both = selfp["id"] + selfp["profile"]
     person_all = {f"{q[i]}\x1f{r[j]}" for i, j in both}
     person_id = {f"{q[i]}\x1f{r[j]}" for i, j in selfp["id"]}
     case = {f"{q[i]}\x1f{rc[j]}" for i, j in both if str(rc[j])}
@@ -101,6 +114,13 @@ def self_keys(selfp, queries, refs) -> dict:
     keys["identity"] = person_id
     keys["case"] = case
     return keys
+
+
+def _ids_at(queries, rows) -> np.ndarray:
+    """The ids of query ``rows`` (:meth:`engine.inputs.QuerySet.ids_at`)."""
+    if hasattr(queries, "ids_at"):
+        return queries.ids_at(rows)
+    return np.asarray(queries.ids, dtype=object)[rows]
 
 
 def drop_self(table: pa.Table, mode: str, keys: dict) -> pa.Table:

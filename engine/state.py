@@ -180,7 +180,7 @@ def units_parquet(queries, refs, cases, modes, yin=None) -> bytes:
     def add(kind, i, f):
         parts.append(units_table(kind, i, f))     # no Python object per row (engine.inputs)
 
-    add("query", queries.ids, queries.fp)
+    add("query", queries.id_array, queries.fp)
     if any(m in PAIRWISE_MODES for m in modes):
         add("person", refs.ids, refs.fp)
     if "case" in modes:

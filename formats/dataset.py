@@ -483,6 +483,20 @@ def _check_prefix(shard_alleles: Mapping, ds_alleles: Mapping, shard_name: str):
             )
 
 
+def _duplicate_error(dup: str, ids_by_shard, where_dir) -> DuplicateSampleError:
+    """The error for sample id ``dup`` held twice in a dataset (``ids_by_shard``:
+    ``(shard name, its ids)``, to name the shards that hold it)."""
+    holders = [n for n, ids in ids_by_shard if pc.any(pc.equal(ids, dup)).as_py()]
+    where = (f"twice in shard {holders[0]}" if len(holders) == 1 else
+             f"in shards {', '.join(holders)}")
+    return DuplicateSampleError(
+        f"sample {_cut_id(dup)!r} appears {where} of {where_dir}: a sample ID must "
+        f"be unique in a dataset (a sample compared with itself would be reported as "
+        f"its own relative); nothing was read. Fix: remove the duplicate shard's entry "
+        f"from {MANIFEST_NAME} (keep a backup) or restore the dataset from a backup, "
+        f"or re-import the source files with unique IDs")
+
+
 # --------------------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------------------
@@ -549,14 +563,14 @@ class _ShardedDataset:
         self.__dict__.setdefault("_pending", {})[path.name] = (pf, sha)
         return pf
 
-    def _finish_verified(self, path: Path) -> None:
+    def _finish_verified(self, path: Path, check_ids: bool = True) -> str | None:
         """After a shard was parsed (its footer, schema version and codes checked, so
         that a damaged shard gets the more specific message): the checksum, the row
-        count and the uniqueness of its sample IDs; raises before anything of the
-        shard is returned."""
+        count and (``check_ids``) the uniqueness of its sample IDs; raises before
+        anything of the shard is returned.  Returns the sha256 of its bytes."""
         pending = self.__dict__.get("_pending", {}).pop(path.name, None)
         if pending is None:
-            return
+            return None
         pf, sha = pending
         rec = self._recorded(path.name) if not self._single else {}
         want = rec.get("sha256")
@@ -578,8 +592,10 @@ class _ShardedDataset:
                 f"records {n_rec}: the manifest was edited or belongs to other shards. Fix: "
                 f"restore {MANIFEST_NAME} from a backup, or rebuild it from the shard footers "
                 f"(formats.rebuild_manifest)")
-        self._check_ids(pf, path)
+        if check_ids:
+            self._check_ids(pf, path)
         self.__dict__.setdefault("_read_sums", {})[path.name] = sha
+        return sha
 
     def _check_ids(self, pf: pq.ParquetFile, path: Path) -> None:
         """A sample ID is unique in a dataset, checked at load (whatever kind is
@@ -605,16 +621,8 @@ class _ShardedDataset:
                 i = pc.indices_nonzero(same.combine_chunks() if isinstance(same, pa.ChunkedArray)
                                        else same)[0].as_py()
                 dup = srt[i].as_py()
-                holders = [n for n in names if pc.any(pc.equal(seen[n], dup)).as_py()]
-                where = (f"twice in shard {holders[0]}" if len(holders) == 1 else
-                         f"in shards {', '.join(holders)}")
                 self.__dict__["_ids_by_shard"] = {}
-                raise DuplicateSampleError(
-                    f"sample {_cut_id(dup)!r} appears {where} of {path.parent}: a sample ID must "
-                    f"be unique in a dataset (a sample compared with itself would be reported as "
-                    f"its own relative); nothing was read. Fix: remove the duplicate shard's entry "
-                    f"from {MANIFEST_NAME} (keep a backup) or restore the dataset from a backup, "
-                    f"or re-import the source files with unique IDs")
+                raise _duplicate_error(dup, [(n, seen[n]) for n in names], path.parent)
         self.__dict__["_ids_checked"] = True
         self.__dict__["_ids_by_shard"] = {}
 
@@ -770,6 +778,116 @@ class Dataset(_ShardedDataset):
             cat("kit"), loci, {l: self._alleles[l] for l in loci}, cat("genotypes"),
         )
 
+    # -- loading the engine's columns (shard sidecars) --------------------------------
+    def scan_columns(self, kind: str | Sequence[str] | None = None) -> "ColumnScan":
+        """Every shard as :class:`formats.sidecar.ShardColumns` (from its sidecar when
+        it has a valid one, else decoded from the Parquet and the sidecar written),
+        with the rows of ``kind``: see :class:`ColumnScan`.  Every check of
+        :meth:`iter_shards` is made, with the same messages."""
+        return ColumnScan(self, _kind_filter(kind))
+
+    def _shard_columns(self, path: Path):
+        from . import sidecar
+
+        rec = self._recorded(path.name) if not self._single else {}
+        want = rec.get("sha256")
+        if want:
+            try:
+                sha = sha256_file(path)
+            except OSError:
+                sha = None             # the decode below gives the message
+            sc = sidecar.read_sidecar(path, sha) if sha == want else None
+            if sc is not None:
+                k = self._check_columns(sc, path, rec)
+                if k == -1:
+                    self.__dict__.setdefault("_read_sums", {})[path.name] = sha
+                    return sc
+        sc = self._columns_from_parquet(path)
+        if want and sc.sha256 == want:
+            sidecar.write_sidecar(path, sc)
+        return sc
+
+    def _check_columns(self, sc, path: Path, rec: Mapping) -> int:
+        """What a shard load checks against the manifest, for a sidecar's columns:
+        the row count, the allele dictionary, the codes; then its id order (-1: in
+        order; -2: not an order of its rows, the sidecar is not used)."""
+        from .sidecar import check_order
+
+        n_rec = rec.get("n_profiles")
+        if n_rec is not None and int(n_rec) != len(sc):
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} holds {len(sc)} rows but {MANIFEST_NAME} "
+                f"records {n_rec}: the manifest was edited or belongs to other shards. Fix: "
+                f"restore {MANIFEST_NAME} from a backup, or rebuild it from the shard footers "
+                f"(formats.rebuild_manifest)")
+        _check_prefix(sc.alleles, self._alleles, path.name)
+        for l in sc.loci:
+            if l not in self._alleles or sc.max_code.get(l, -1) >= len(self._alleles[l]):
+                hi = sc.max_code.get(l, -1)
+                raise CorruptShardError(
+                    f"shard {path.name}, locus {l}: allele code {hi} is outside the allele "
+                    f"dictionary (0..{len(self._alleles.get(l, ())) - 1}, -1 = untyped); the "
+                    f"shard is damaged. Restore it from a backup.")
+        k = check_order(sc.sample_id, sc.order)
+        if k >= 0:
+            raise _duplicate_error(sc.sample_id[int(sc.order[k])].as_py(),
+                                   [(path.name, sc.sample_id)], path.parent)
+        return k
+
+    def _columns_from_parquet(self, path: Path):
+        """A shard's :class:`~formats.sidecar.ShardColumns` decoded from the Parquet,
+        with the checks (and messages) of :meth:`_load_shard_unchecked`."""
+        from .sidecar import ShardColumns, check_order
+
+        try:
+            pf = self._open_verified(path, read_dictionary=_DICT_COLUMNS,
+                                     page_checksum_verification=True)
+            info = _info_from_parquet(pf, path)
+            _check_prefix(info.alleles, self._alleles, path.name)
+            names = set(pf.schema_arrow.names)
+            _require_columns(names, META_COLUMNS, path)
+            present = [l for l in self._loci if genotype_column_names(l)[0] in names]
+            cols = list(META_COLUMNS) + [c for l in present for c in genotype_column_names(l)]
+            table = _read_shard_columns(pf, path, cols)
+            n = table.num_rows
+            g = np.empty((n, len(present), 2), dtype=np.int16)
+            srcs, top = [], {}
+            for j, l in enumerate(present):
+                c1, c2 = genotype_column_names(l)
+                a = _int16(table.column(c1), path, c1)
+                b = _int16(table.column(c2), path, c2)
+                _check_codes(a, b, len(self._alleles[l]), path.name, l)
+                top[l] = int(max(a.max(), b.max())) if n else -1
+                srcs.append((2 * j, a))
+                srcs.append((2 * j + 1, b))
+            _fill_blocked(g.reshape(n, 2 * len(present)), srcs)
+            try:
+                ids = _string_array(table.column("sample_id"))
+                values, index = {}, {}
+                for k in ("kind", "sex", "kit"):
+                    values[k], index[k] = _text_index(table.column(k))
+            except (pa.ArrowException, ValueError, IndexError, TypeError) as e:
+                raise CorruptShardError(
+                    f"shard {path.name}: damaged text columns ({str(e)[:120]}); restore it from "
+                    f"a backup"
+                ) from None
+            sha = self._finish_verified(path, check_ids=False)
+        except FormatError:
+            self.__dict__.get("_pending", {}).pop(path.name, None)
+            raise
+        except (pa.ArrowException, ValueError, IndexError, TypeError, KeyError) as e:
+            self.__dict__.get("_pending", {}).pop(path.name, None)
+            raise CorruptShardError(
+                f"shard {path.name} in {path.parent} is damaged ({type(e).__name__}: "
+                f"{str(e)[:150]}); restore it from a backup"
+            ) from None
+        order = pc.sort_indices(ids).to_numpy().astype(np.int32)
+        k = check_order(ids, order)
+        if k >= 0:
+            raise _duplicate_error(ids[int(order[k])].as_py(), [(path.name, ids)], path.parent)
+        return ShardColumns(path.name, sha or "", tuple(present), g, ids, order, values, index,
+                            dict(info.alleles), top)
+
 
     def _load_shard_unchecked(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
         pf = self._open_verified(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
@@ -899,6 +1017,98 @@ def _strings(col: pa.ChunkedArray) -> np.ndarray:
         return out
     return col.fill_null("").to_numpy(zero_copy_only=False).astype(object, copy=False)
 
+
+def _string_array(col: pa.ChunkedArray) -> pa.Array:
+    """One string array (nulls -> ""), as :func:`_strings` reads them, without a
+    Python object per row."""
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string())
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        raise TypeError(f"a text column of type {col.type}")
+    col = col.fill_null("") if col.null_count else col
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_large_string(arr.type) and len(arr) and arr.buffers()[1] is not None:
+        try:
+            arr = arr.cast(pa.string())
+        except pa.ArrowInvalid:      # over 2 GiB of text: stays large
+            pass
+    return arr
+
+
+def _text_index(col: pa.ChunkedArray) -> tuple[tuple, np.ndarray]:
+    """``(values, int32 index per row)`` of a text column (nulls -> "")."""
+    arr = _string_array(col)
+    enc = pc.dictionary_encode(arr)
+    return tuple(enc.dictionary.to_pylist()), enc.indices.to_numpy().astype(np.int32, copy=False)
+
+
+class ColumnScan:
+    """The shards of a dataset as :class:`formats.sidecar.ShardColumns`, with the
+    rows of some kinds: iterate for ``(columns, rows)`` per shard (``rows``: int64
+    positions of the rows of the kinds, or None for all).  The sample ids of every
+    shard are checked unique in the dataset before the last shard is given (from
+    each shard's id order, merged); then :meth:`rank` gives the rank of every
+    selected row's id in id order (as ``np.argsort`` of the ids as str)."""
+
+    def __init__(self, ds: "Dataset", kinds):
+        self.ds, self.kinds = ds, kinds
+        self._parts: list = []     # (ids, order) per shard
+        self._sel: list = []       # bool mask of the selected rows per shard, or None (all)
+        self._merged = None
+
+    def __iter__(self):
+        from .sidecar import merged_order
+
+        shards = self.ds.shards
+        self._parts, self._sel = [], []
+        for k, p in enumerate(shards):
+            sc = self.ds._shard_columns(p)
+            rows = None
+            mask = None
+            if self.kinds is not None:
+                keep = np.isin(np.array(list(sc.values["kind"]), dtype=object),
+                               list(self.kinds))
+                mask = keep[sc.index["kind"]] if len(sc) else np.zeros(0, bool)
+                if mask.all():
+                    mask = None
+                else:
+                    rows = np.nonzero(mask)[0]
+            self._parts.append((sc.sample_id, sc.order))
+            self._sel.append(mask)
+            if k == len(shards) - 1:
+                self._merged = merged_order(self._parts)
+                run, tag, dup = self._merged
+                if dup is not None:
+                    t, row, _ = dup
+                    raise _duplicate_error(
+                        self._parts[t][0][row].as_py(),
+                        [(q.name, ids) for q, (ids, _o) in zip(shards, self._parts)],
+                        self.ds.path if not self.ds._single else self.ds.path.parent)
+                self.ds.__dict__["_ids_checked"] = True
+            yield sc, rows
+            del sc
+
+    def rank(self) -> np.ndarray:
+        """int64 rank of each selected row's id among the selected rows' ids, in the
+        order the shards gave them (call after iterating)."""
+        if self._merged is None:
+            return np.zeros(0, dtype=np.int64)
+        sizes = [len(ids) for ids, _ in self._parts]
+        if len(sizes) == 1 and self._sel[0] is None:
+            order = self._parts[0][1]
+            rank = np.empty(sizes[0], dtype=np.int64)
+            rank[order] = np.arange(sizes[0])
+            return rank
+        run, tag, _ = self._merged
+        base = np.cumsum([0] + sizes)
+        sel = np.concatenate([np.ones(n, bool) if m is None else m
+                              for n, m in zip(sizes, self._sel)])
+        glob = run + base[tag]                  # rows in id order, global numbers
+        picked = glob[sel[glob]]
+        pos = np.cumsum(sel) - 1                # global row -> position among the selected
+        rank = np.empty(len(picked), dtype=np.int64)
+        rank[pos[picked]] = np.arange(len(picked))
+        return rank
 
 # --------------------------------------------------------------------------------------
 # Opening
