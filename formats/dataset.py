@@ -24,6 +24,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -68,6 +69,8 @@ __all__ = [
     "write_cases",
     "genotype_column_names",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Version of the shard and manifest layout written by this code.
 SCHEMA_VERSION = 1
@@ -1622,8 +1625,26 @@ def _write_profiles(path, profiles, provenance, kit, *, shard_size, extra_loci, 
             _KEY_ALLELES: json.dumps(shard_alleles, ensure_ascii=False).encode(),
             _KEY_PROVENANCE: json.dumps(prov, ensure_ascii=False, default=str).encode(),
         }
-        return _write_shards(path, mpath, manifest, cols, names, n, step, columns, footer, prov,
-                             compression, manifest_updates={"loci": loci, "alleles": alleles})
+        written = _write_shards(path, mpath, manifest, cols, names, n, step, columns, footer,
+                                prov, compression,
+                                manifest_updates={"loci": loci, "alleles": alleles})
+        _write_sidecars(path, written)
+        return written
+
+
+def _write_sidecars(path: Path, shards) -> None:
+    """The sidecars of new shards (:mod:`formats.sidecar`), read back from the files
+    written; a sidecar that cannot be written is left to the first load."""
+    from . import sidecar
+
+    if not sidecar.writing_enabled():
+        return
+    ds = open_dataset(path)
+    for p in shards:
+        try:
+            sidecar.write_sidecar(p, ds._columns_from_parquet(p))
+        except FormatError as e:        # pragma: no cover - the shard was just written
+            log.warning("no sidecar for the new shard %s: %s", p.name, str(e)[:200])
 
 
 def write_sample_dropout(path, values: dict) -> Dataset:
