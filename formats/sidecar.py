@@ -49,6 +49,8 @@ try:   # ISA-L's CRC-32: zlib's function (the same values), several times faster
 except ImportError:   # pragma: no cover - isal is a dependency; zlib gives the same values
     from zlib import crc32 as _crc32
 
+from kinship._numba import jit
+
 from .perms import file_mode
 
 log = logging.getLogger(__name__)
@@ -230,92 +232,75 @@ def _id_buffers(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
                   else np.zeros(0, dtype=np.uint8))
 
 
-def _jit():
-    from kinship._numba import jit
+@jit()
+def _cmp(offs_a, data_a, i, offs_b, data_b, j):
+    """-1, 0, 1: string ``i`` of a against string ``j`` of b, unsigned bytes."""
+    pa_, ea = offs_a[i], offs_a[i + 1]
+    pb, eb = offs_b[j], offs_b[j + 1]
+    while pa_ < ea and pb < eb:
+        x, y = data_a[pa_], data_b[pb]
+        if x != y:
+            return -1 if x < y else 1
+        pa_ += 1
+        pb += 1
+    if pa_ < ea:
+        return 1
+    if pb < eb:
+        return -1
+    return 0
 
-    return jit()
+@jit()
+def _check_order(offs, data, order):
+    """-1 if ``order`` is a permutation listing strictly increasing strings; else
+    ``k`` with order[k] == order[k + 1] as strings (a duplicate id), or -2 if it
+    is not such a permutation (a wrong order: never a duplicate)."""
+    n = order.shape[0]
+    seen = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        r = order[k]
+        if r < 0 or r >= n or seen[r]:
+            return -2
+        seen[r] = True
+    dup = -1
+    for k in range(n - 1):
+        c = _cmp(offs, data, order[k], offs, data, order[k + 1])
+        if c > 0:
+            return -2
+        if c == 0 and dup < 0:
+            dup = k
+    return dup
 
-
-_KERNELS: dict = {}
-
-
-def _kernels():
-    if _KERNELS:
-        return _KERNELS
-    jit = _jit()
-
-    @jit
-    def cmp(offs_a, data_a, i, offs_b, data_b, j):
-        """-1, 0, 1: string ``i`` of a against string ``j`` of b, unsigned bytes."""
-        pa_, ea = offs_a[i], offs_a[i + 1]
-        pb, eb = offs_b[j], offs_b[j + 1]
-        while pa_ < ea and pb < eb:
-            x, y = data_a[pa_], data_b[pb]
-            if x != y:
-                return -1 if x < y else 1
-            pa_ += 1
-            pb += 1
-        if pa_ < ea:
-            return 1
-        if pb < eb:
-            return -1
-        return 0
-
-    @jit
-    def check_order(offs, data, order):
-        """-1 if ``order`` is a permutation listing strictly increasing strings; else
-        ``k`` with order[k] == order[k + 1] as strings (a duplicate id), or -2 if it
-        is not such a permutation (a wrong order: never a duplicate)."""
-        n = order.shape[0]
-        seen = np.zeros(n, dtype=np.bool_)
-        for k in range(n):
-            r = order[k]
-            if r < 0 or r >= n or seen[r]:
-                return -2
-            seen[r] = True
-        dup = -1
-        for k in range(n - 1):
-            c = cmp(offs, data, order[k], offs, data, order[k + 1])
-            if c > 0:
-                return -2
-            if c == 0 and dup < 0:
-                dup = k
-        return dup
-
-    @jit
-    def merge(offs_a, data_a, run_a, offs_b, data_b, run_b, tag_a, tag_b, out_run, out_tag):
-        """Merge two runs of rows in id order (``run_a`` rows of a, ``run_b`` rows of
-        b; ``tag_*`` carry through).  Returns -1, or the position in ``run_a`` of an
-        id that b holds too (a duplicate)."""
-        i = j = k = 0
-        na, nb = run_a.shape[0], run_b.shape[0]
-        while i < na and j < nb:
-            c = cmp(offs_a, data_a, run_a[i], offs_b, data_b, run_b[j])
-            if c == 0:
-                return i
-            if c < 0:
-                out_run[k] = run_a[i]
-                out_tag[k] = tag_a[i]
-                i += 1
-            else:
-                out_run[k] = run_b[j]
-                out_tag[k] = tag_b[j]
-                j += 1
-            k += 1
-        while i < na:
+@jit()
+def _merge(offs_a, data_a, run_a, offs_b, data_b, run_b, tag_a, tag_b, out_run, out_tag):
+    """Merge two runs of rows in id order (``run_a`` rows of a, ``run_b`` rows of
+    b; ``tag_*`` carry through).  Returns -1, or the position in ``run_a`` of an
+    id that b holds too (a duplicate)."""
+    i = j = k = 0
+    na, nb = run_a.shape[0], run_b.shape[0]
+    while i < na and j < nb:
+        c = _cmp(offs_a, data_a, run_a[i], offs_b, data_b, run_b[j])
+        if c == 0:
+            return i
+        if c < 0:
             out_run[k] = run_a[i]
             out_tag[k] = tag_a[i]
             i += 1
-            k += 1
-        while j < nb:
+        else:
             out_run[k] = run_b[j]
             out_tag[k] = tag_b[j]
             j += 1
-            k += 1
-        return -1
-
-    _KERNELS.update(cmp=cmp, check_order=check_order, merge=merge)
-    return _KERNELS
+        k += 1
+    while i < na:
+        out_run[k] = run_a[i]
+        out_tag[k] = tag_a[i]
+        i += 1
+        k += 1
+    while j < nb:
+        out_run[k] = run_b[j]
+        out_tag[k] = tag_b[j]
+        j += 1
+        k += 1
+    return -1
 
 
 def check_order(ids: pa.Array, order: np.ndarray) -> int:
@@ -325,7 +310,7 @@ def check_order(ids: pa.Array, order: np.ndarray) -> int:
     offs, data = _id_buffers(ids)
     if len(order) != len(ids):
         return -2
-    return int(_kernels()["check_order"](offs, data, np.ascontiguousarray(order)))
+    return int(_check_order(offs, data, np.ascontiguousarray(order)))
 
 
 def merged_order(parts: list) -> tuple[np.ndarray, np.ndarray, tuple | None]:
@@ -335,7 +320,6 @@ def merged_order(parts: list) -> tuple[np.ndarray, np.ndarray, tuple | None]:
     other part)`` for an id that two parts hold (then the order is incomplete)."""
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), None
-    merge = _kernels()["merge"]
     # the merged run lives in one concatenated id array (global row numbers)
     ids_all = (parts[0][0] if len(parts) == 1 else
                pa.concat_arrays([p[0].cast(pa.large_string()) for p in parts]))
@@ -348,7 +332,7 @@ def merged_order(parts: list) -> tuple[np.ndarray, np.ndarray, tuple | None]:
         run_b = np.asarray(parts[s][1], dtype=np.int64)
         out_run = np.empty(len(run) + len(run_b), dtype=np.int64)
         out_tag = np.empty(len(out_run), dtype=np.int32)
-        at = merge(offs_all, data_all, run, offs_b, data_b, run_b, tag,
+        at = _merge(offs_all, data_all, run, offs_b, data_b, run_b, tag,
                    np.full(len(run_b), s, dtype=np.int32), out_run, out_tag)
         if at >= 0:
             t = int(tag[at])
