@@ -185,6 +185,10 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
     J = col.shape[0]
     L = J // 2
     nw = (2 * J + 7) // 8                  # words of a row's 4 L bytes
+    same = codes2.shape[1] == J
+    for j in range(J):
+        if col[j] != j or mul[j] != 1:
+            same = False
     k1 = np.uint64(0x9E3779B97F4A7C15)
     k2 = np.uint64(0xD6E8FEB86659FD93)
     s1 = np.uint64(0x243F6A8885A308D3)
@@ -199,8 +203,12 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
         for i in range(m):
             r = rows[b0 + i] if use_rows else b0 + i
             o = at + b0 + i
-            for j in range(J):       # big[off[j]] is -1: untyped, or a locus the shard lacks
-                out_codes[o, j] = big[off[j] + (np.int64(codes2[r, col[j]]) + 1) * mul[j]]
+            if same:                 # the shard's columns are the model's (the usual case)
+                for j in range(J):
+                    out_codes[o, j] = big[off[j] + codes2[r, j] + 1]
+            else:                    # big[off[j]] is -1: untyped, or a locus the shard lacks
+                for j in range(J):
+                    out_codes[o, j] = big[off[j] + (np.int64(codes2[r, col[j]]) + 1) * mul[j]]
             typed = 0
             for l in range(L):
                 a = np.int32(out_codes[o, 2 * l])

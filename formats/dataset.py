@@ -1094,24 +1094,12 @@ class ColumnScan:
     def rank(self) -> np.ndarray:
         """int64 rank of each selected row's id among the selected rows' ids, in the
         order the shards gave them (call after iterating)."""
+        from .sidecar import selected_ranks
+
         if self._merged is None:
             return np.zeros(0, dtype=np.int64)
-        sizes = [len(ids) for ids, _ in self._parts]
-        if len(sizes) == 1 and self._sel[0] is None:
-            order = self._parts[0][1]
-            rank = np.empty(sizes[0], dtype=np.int64)
-            rank[order] = np.arange(sizes[0])
-            return rank
-        run, tag, _ = self._merged
-        base = np.cumsum([0] + sizes)
-        sel = np.concatenate([np.ones(n, bool) if m is None else m
-                              for n, m in zip(sizes, self._sel)])
-        glob = run + base[tag]                  # rows in id order, global numbers
-        picked = glob[sel[glob]]
-        pos = np.cumsum(sel) - 1                # global row -> position among the selected
-        rank = np.empty(len(picked), dtype=np.int64)
-        rank[pos[picked]] = np.arange(len(picked))
-        return rank
+        return selected_ranks(self._merged[0], [len(ids) for ids, _ in self._parts], self._sel)
+
 
 # --------------------------------------------------------------------------------------
 # Opening

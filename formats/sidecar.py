@@ -316,28 +316,67 @@ def check_order(ids: pa.Array, order: np.ndarray) -> int:
 def merged_order(parts: list) -> tuple[np.ndarray, np.ndarray, tuple | None]:
     """``parts``: ``(ids, order)`` per shard, each order checked by
     :func:`check_order`.  Returns ``(rows, shard, dup)``: every row of every part in
-    id order (``rows[k]`` a row of part ``shard[k]``), and ``dup = (part, row,
-    other part)`` for an id that two parts hold (then the order is incomplete)."""
+    id order, numbered part after part (``rows[k]``: row ``rows[k] - (rows of the
+    parts before)`` of part ``shard[k]``), and ``dup = (part, row, other part)`` for
+    an id that two parts hold (then the order is incomplete)."""
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), None
-    # the merged run lives in one concatenated id array (global row numbers)
-    ids_all = (parts[0][0] if len(parts) == 1 else
-               pa.concat_arrays([p[0].cast(pa.large_string()) for p in parts]))
+    bufs = [_id_buffers(p[0]) for p in parts]
+    # the merged run refers to one concatenated id buffer (global row numbers)
     base = np.cumsum([0] + [len(p[0]) for p in parts])
-    offs_all, data_all = _id_buffers(ids_all)
-    run = np.asarray(parts[0][1], dtype=np.int64) + base[0]
+    if len(parts) == 1:
+        offs_all, data_all = bufs[0]
+    else:
+        used = [int(o[-1] - o[0]) for o, _ in bufs]
+        cum = np.cumsum([0] + used)
+        offs_all = np.concatenate([o[:-1] - o[0] + cum[k] for k, (o, _) in enumerate(bufs)]
+                                  + [np.array([cum[-1]], dtype=np.int64)])
+        data_all = np.concatenate([d[int(o[0]): int(o[-1])] for o, d in bufs])
+    run = np.asarray(parts[0][1], dtype=np.int64)
     tag = np.zeros(len(run), dtype=np.int32)
     for s in range(1, len(parts)):
-        offs_b, data_b = _id_buffers(parts[s][0])
-        run_b = np.asarray(parts[s][1], dtype=np.int64)
+        run_b = np.asarray(parts[s][1], dtype=np.int64) + base[s]
         out_run = np.empty(len(run) + len(run_b), dtype=np.int64)
         out_tag = np.empty(len(out_run), dtype=np.int32)
-        at = _merge(offs_all, data_all, run, offs_b, data_b, run_b, tag,
-                   np.full(len(run_b), s, dtype=np.int32), out_run, out_tag)
+        at = _merge(offs_all, data_all, run, offs_all, data_all, run_b, tag,
+                    np.full(len(run_b), s, dtype=np.int32), out_run, out_tag)
         if at >= 0:
             t = int(tag[at])
             return run, tag, (t, int(run[at] - base[t]), s)
-        # rows of part s are global rows base[s] + row
-        out_run[out_tag == s] += base[s]
         run, tag = out_run, out_tag
-    return run - base[tag], tag, None
+    return run, tag, None
+
+
+@jit()
+def _rank_selected(run, sel, all_selected, out):
+    """``out[p]``: the rank, among the selected rows, of the id of selected row ``p``
+    (rows numbered part after part; ``run``: every row in id order)."""
+    n = sel.shape[0]
+    pos = np.empty(n, dtype=np.int64)
+    c = 0
+    for g in range(n):
+        pos[g] = c
+        if all_selected or sel[g]:
+            c += 1
+    c = 0
+    for k in range(run.shape[0]):
+        g = run[k]
+        if all_selected or sel[g]:
+            out[pos[g]] = c
+            c += 1
+
+
+def selected_ranks(run, sizes, masks) -> np.ndarray:
+    """The ranks in id order of the selected rows (``masks``: per part a bool mask
+    of its selected rows, or None for all), from :func:`merged_order`'s ``run``;
+    int64, in part order."""
+    base = np.cumsum([0] + list(sizes)).astype(np.int64)
+    every = all(m is None for m in masks)
+    sel = (np.zeros(0, dtype=np.bool_) if every else
+           np.concatenate([np.ones(n, np.bool_) if m is None else m for n, m in zip(sizes, masks)]))
+    out = np.empty(int(base[-1]) if every else int(np.count_nonzero(sel)), dtype=np.int64)
+    if not every:
+        _rank_selected(run, sel, False, out)
+    else:
+        _rank_selected(run, np.zeros(int(base[-1]), np.bool_), True, out)
+    return out

@@ -306,7 +306,8 @@ def test_id_order_and_merge_match_python_sorting():
         start += size
     rows, tag, dup = sidecar.merged_order(parts)
     assert dup is None
-    got = [parts[t][0][int(r)].as_py() for r, t in zip(rows, tag)]
+    base = np.cumsum([0] + [len(p[0]) for p in parts])
+    got = [parts[t][0][int(r - base[t])].as_py() for r, t in zip(rows, tag)]
     assert got == sorted(ids)
     # a duplicate across parts is found, one within a part too
     dup_parts = parts + [(pa.array([ids[5]]), np.zeros(1, np.int32))]
