@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .alternatives import ALT_FIELDS
 from .joint import JOINT_FIELDS
@@ -68,27 +69,40 @@ def posterior(log10_lr: np.ndarray, prior: float) -> np.ndarray:
 def ref_keys(table: pa.Table) -> np.ndarray:
     """The reference unit of each hit: the case (``"<case>/<missing person>"`` for a
     family with several missing persons) in case mode, the reference otherwise."""
-    mode = table.column("mode").to_numpy(zero_copy_only=False).astype(str)
-    case = table.column("case_id").to_numpy(zero_copy_only=False).astype(str)
-    ref = table.column("reference_id").to_numpy(zero_copy_only=False).astype(str)
-    return _unit_keys(mode, case, ref).astype(object)
+    mode, case, ref = (table.column(n).combine_chunks() for n in ("mode", "case_id", "reference_id"))
+    return _unit_keys(mode, case, ref).to_numpy(zero_copy_only=False).astype(object)
 
 
-def _unit_keys(mode, case, ref) -> np.ndarray:
-    unit = np.where(ref == "", case, np.char.add(np.char.add(case.astype(str), "/"), ref.astype(str)))
-    return np.where(mode == "case", unit, ref)
+def _unit_keys(mode: pa.Array, case: pa.Array, ref: pa.Array) -> pa.Array:
+    """:func:`ref_keys` of the columns ``mode``, ``case_id`` and ``reference_id``."""
+    unit = pc.if_else(pc.equal(ref, ""), case, pc.binary_join_element_wise(case, ref, "/"))
+    return pc.if_else(pc.equal(mode, "case"), unit, ref)
+
+
+def _rank(col) -> np.ndarray:
+    """Integer codes of strings in sorted (code point) order: Arrow's dense rank
+    (UTF-8 byte order, which is code point order), from 0."""
+    if not isinstance(col, (pa.Array, pa.ChunkedArray)):
+        col = pa.array(np.asarray(col, dtype=object), pa.string())
+    if len(col) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return pc.rank(col, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64) - 1
+
+
+def _combine(*codes) -> np.ndarray:
+    """Integer codes of tuples of codes, in the tuples' order."""
+    code = codes[0]
+    for c in codes[1:]:
+        if len(c) == 0:
+            return np.zeros(0, dtype=np.int64)
+        _, code = np.unique(code * (int(c.max()) + 1) + c, return_inverse=True)
+        code = code.reshape(-1).astype(np.int64)
+    return code
 
 
 def _codes(*cols) -> np.ndarray:
     """Integer codes of string tuples, in sorted (code point) order."""
-    if len(cols) == 1:
-        key = np.asarray(cols[0], dtype=object)
-    else:
-        key = np.array(["\x00".join(t) for t in zip(*cols)], dtype=object)
-    if len(key) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, inv = np.unique(key.astype(str), return_inverse=True)
-    return inv.astype(np.int64)
+    return _combine(*(_rank(c) for c in cols))
 
 
 def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
@@ -97,22 +111,22 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     if not tables:
         return RESULT_SCHEMA.empty_table()
     t = pa.concat_tables(tables)
-    mode = t.column("mode").to_numpy(zero_copy_only=False).astype(str)
-    qid = t.column("query_id").to_numpy(zero_copy_only=False).astype(str)
-    case = t.column("case_id").to_numpy(zero_copy_only=False).astype(str)
-    ref = t.column("reference_id").to_numpy(zero_copy_only=False).astype(str)
+    mode, qid, case, ref = (t.column(n).combine_chunks()
+                            for n in ("mode", "query_id", "case_id", "reference_id"))
     # the same pair from two tasks (incremental overlap, resumed duplicates): keep one
     pair = _codes(mode, qid, case, ref)
     _, first = np.unique(pair, return_index=True)
     first.sort()
-    t = t.take(pa.array(first))
-    mode, qid, case, ref = mode[first], qid[first], case[first], ref[first]
+    take = pa.array(first)
+    t = t.take(take)
+    mode, qid, case, ref = (a.take(take) for a in (mode, qid, case, ref))
     rkey = _unit_keys(mode, case, ref)
     score = t.column("log10_lr").to_numpy()
-    qgroup = _codes(mode, qid)
-    rgroup = _codes(mode, rkey)
-    rrank = _codes(rkey)
-    qrank = _codes(qid)
+    # each column's codes keep the ids' order, in every subset of the rows too
+    m_code, q_code, c_code, f_code, rrank = (_rank(a) for a in (mode, qid, case, ref, rkey))
+    qrank = q_code
+    qgroup = _combine(m_code, q_code)
+    rgroup = _combine(m_code, rrank)
     qkeep = topk_mask(qgroup, score, rrank, top_k)
     ckeep = topk_mask(rgroup, score, qrank, case_top_k)
     rank = _positions(qgroup, score, rrank, qkeep)
@@ -139,8 +153,7 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     }, schema=RESULT_SCHEMA)
     r = rank[keep].astype(np.int64)
     r[r == 0] = np.iinfo(np.int64).max  # rank null: after the ranked rows
-    idx = np.lexsort((_codes(ref[keep]), _codes(case[keep]), -score[keep], r, _codes(qid[keep]),
-                      _codes(mode[keep])))
+    idx = np.lexsort((f_code[keep], c_code[keep], -score[keep], r, q_code[keep], m_code[keep]))
     out = out.take(pa.array(idx))
     return out.combine_chunks()
 
