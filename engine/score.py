@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,11 +258,14 @@ def _per_locus_json(bt, gi, c, q, js, queries) -> pa.Array:
 
 
 _SPECIAL = {math.inf: "Infinity", -math.inf: "-Infinity"}
-#: the JSON text of LR values seen, by their bits (a locus's LRs take few distinct
+#: the JSON text of the LR values seen, as ``(bits, texts)``: the float64 values'
+#: bits, sorted, and their texts in that order (a locus's LRs take few distinct
 #: values: the 275,133 per-locus values of 12,525 parent-child hits had 26,616, and
-#: the tasks of a run share most of them); emptied when full
-_TEXTS: dict = {}
-_TEXTS_MAX = 1 << 20
+#: the tasks of a run share most of them); replaced whole (threads read it without a
+#: lock), started again when full
+_KNOWN = (np.zeros(0, dtype=np.int64), pa.array([], pa.string()))
+_KNOWN_LOCK = threading.Lock()
+_KNOWN_MAX = 1 << 20
 
 
 def _float_text(x: float) -> str:
@@ -272,17 +276,32 @@ def _float_text(x: float) -> str:
     return _SPECIAL.get(x) or float.__repr__(x)
 
 
-def _texts(bits: np.ndarray) -> list:
-    """:func:`_float_text` of the float64 values whose bits are ``bits``, remembered."""
-    out = []
-    for b, x in zip(bits.tolist(), bits.view(np.float64).tolist()):
-        t = _TEXTS.get(b)
-        if t is None:
-            if len(_TEXTS) >= _TEXTS_MAX:
-                _TEXTS.clear()
-            t = _TEXTS[b] = _float_text(x)
-        out.append(t)
-    return out
+def _find(known, u):
+    """Positions of the sorted values ``u`` in ``known[0]``, and which are there."""
+    kb = known[0]
+    pos = np.searchsorted(kb, u)
+    there = pos < len(kb)
+    there[there] = kb[pos[there]] == u[there]
+    return pos, there
+
+
+def _texts(u: np.ndarray) -> pa.Array:
+    """:func:`_float_text` of the float64 values whose bits are ``u`` (sorted,
+    distinct), those seen before taken from :data:`_KNOWN`."""
+    global _KNOWN
+    known = _KNOWN
+    pos, there = _find(known, u)
+    if not there.all():
+        new = u[~there]
+        with _KNOWN_LOCK:
+            kb, kt = _KNOWN
+            if len(kb) + len(new) > _KNOWN_MAX:      # full: start again from these values
+                kb, kt, new = kb[:0], kt.slice(0, 0), u
+            texts = pa.array([_float_text(x) for x in new.view(np.float64).tolist()], pa.string())
+            bits, first = np.unique(np.concatenate([kb, new]), return_index=True)
+            known = _KNOWN = (bits, pa.concat_arrays([kt, texts]).take(pa.array(first)))
+        pos, _ = _find(known, u)
+    return known[1].take(pa.array(pos))
 
 
 def per_locus_json(loci, vals: np.ndarray, use: np.ndarray) -> pa.Array:
@@ -299,7 +318,7 @@ def per_locus_json(loci, vals: np.ndarray, use: np.ndarray) -> pa.Array:
     keys = pa.array([json.dumps(locus) + ": " for locus in loci], pa.string())
     locus = np.broadcast_to(np.arange(len(loci), dtype=np.int64), use.shape)[use]
     entries = pc.binary_join_element_wise(keys.take(pa.array(locus)),
-                                          pa.array(_texts(u), pa.string()).take(pa.array(inv.ravel())), "")
+                                          _texts(u).take(pa.array(inv.ravel())), "")
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(use.sum(axis=1), out=offsets[1:])
     rows = pa.ListArray.from_arrays(pa.array(offsets), entries)

@@ -53,3 +53,18 @@ def test_zero_signs_specials_and_empty_rows():
     assert got[2] == "{}"
     assert got == _reference(loci, vals, use)
     assert per_locus_json(loci, np.zeros((0, 5)), np.zeros((0, 5), bool)).to_pylist() == []
+
+
+def test_remembered_texts_when_the_memory_is_full(monkeypatch):
+    import engine.score as es
+
+    monkeypatch.setattr(es, "_KNOWN", (np.zeros(0, dtype=np.int64), es.pa.array([], es.pa.string())))
+    monkeypatch.setattr(es, "_KNOWN_MAX", 6)
+    loci = ["A", "B", "C"]
+    rng = np.random.default_rng(3)
+    pool = np.array([0.5, 2.0, -0.0, 0.0, math.inf, math.nan, 1 / 3, 1e-300, 7.25, 1e16])
+    for _ in range(30):      # values seen before, new ones, and more than it keeps
+        vals = rng.choice(pool, (5, 3))
+        use = rng.random((5, 3)) < 0.8
+        assert per_locus_json(loci, vals, use).to_pylist() == _reference(loci, vals, use)
+        assert len(es._KNOWN[0]) <= 6 + 15
