@@ -50,7 +50,7 @@ from formats.perms import make_dir
 from .alternatives import add_alternatives
 from .chance import annotate, chance_fp, make_spec, mode_chances, query_dropout_tag, rows_from_table, \
     sample_mask
-from .compile import prefetch_in_background
+from .compile import kept_block, prefetch_in_background
 from .consistency import check_references, exclude_cases
 from .dropout import DROPOUT_FILE, Dropout, run_note, samples_csv
 from .dropout import counts as dropout_counts
@@ -706,6 +706,17 @@ class Run:
         window = 1 if ex["scheduler"] else max(1, min(int(ex["threads"] or os.cpu_count() or 1),
                                                       CACHE_BLOCKS // (2 * max(1, n_drop))))
 
+        # in-process, blocks whose tables this process keeps (a warm worker's
+        # --keep-tables) are taken from it: when all of a mode's are, the references'
+        # genotypes are not read again (engine.inputs.stream_blocks)
+        drops = np.unique(np.asarray(qd, dtype=np.float64)).tolist() \
+            if qd is not None and len(qd) else [0.0]
+
+        def kept_of(mode, chance_si):
+            if ex["scheduler"] or chance_si is not None:
+                return None                 # chance tasks read the genotypes
+            return lambda key: kept_block(self.ctx, mode, key, drops)
+
         def task_stream():
             for p in self.plans:
                 sels, chance_si = self._selections(p)
@@ -715,10 +726,10 @@ class Run:
                     blocks = y_blocks(yin, sels, ex["y_block_size"])
                 elif p.mode == "case":
                     blocks = stream_blocks(self.rds, recoder, self.refs, "cases", sels,
-                                           ex["block_size"], self.cases)
+                                           ex["block_size"], self.cases, kept_of(p.mode, chance_si))
                 else:
                     blocks = stream_blocks(self.rds, recoder, self.refs, "persons", sels,
-                                           ex["block_size"])
+                                           ex["block_size"], kept=kept_of(p.mode, chance_si))
                 pending = []
                 for si, block in blocks:
                     pending.append(block_tasks(p, si, block, chance_si))

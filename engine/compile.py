@@ -43,7 +43,8 @@ from kinship.search import SINGLE_RELATIONS
 from .memory import CACHE_BLOCKS   # blocks kept per process (the memory estimate counts them)
 from .inputs import SEX_WORD
 
-__all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "prefetch_tables",
+__all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "kept_block",
+           "prefetch_tables",
            "prefetch_in_background",
            "SINGLE_RELATIONS"]
 
@@ -245,12 +246,34 @@ def _trim() -> None:
         total -= bt.nbytes
 
 
+def _key(ctx, mode, block_key, query_dropout) -> tuple:
+    return (ctx.model.key, mode, ctx.line, block_key) + ((float(query_dropout),) if query_dropout else ())
+
+
+def kept_block(ctx, mode, block_key: str, dropouts) -> dict | None:
+    """The tables this process keeps of the block ``block_key`` for queries of each
+    dropout in ``dropouts`` (``{cache key: BlockTables}``, the block's entries made
+    most recently used), or None unless it keeps all of them: a warm worker's job
+    whose blocks are all kept (``--keep-tables``) need not read the references'
+    genotypes (:func:`engine.inputs.stream_blocks`)."""
+    keys = [_key(ctx, mode, block_key, d) for d in dropouts]
+    with _CACHE_LOCK:
+        if not all(k in _CACHE for k in keys):
+            return None
+        for k in keys:
+            _CACHE.move_to_end(k)
+        return {k: _CACHE[k] for k in keys}
+
+
 def cached_block(ctx, mode, block, queries=None, query_dropout: float = 0.0) -> BlockTables:
-    """The block's tables for queries of dropout ``query_dropout`` (compiled once per
-    process and kept for the other query chunks of the block)."""
+    """The block's tables for queries of dropout ``query_dropout`` (those the block
+    carries, :func:`kept_block`; else compiled once per process and kept for the
+    other query chunks of the block)."""
     from .model import get_model
 
-    key = (ctx.model.key, mode, ctx.line, block.key) + ((float(query_dropout),) if query_dropout else ())
+    key = _key(ctx, mode, block.key, query_dropout)
+    if block.tables is not None and key in block.tables:
+        return block.tables[key]
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:

@@ -903,6 +903,9 @@ class RefBlock:
     query_rows: np.ndarray = None
     haplotypes: object = None
     dropouts: np.ndarray = None   # persons: each reference's dropout probability
+    #: the block's compiled tables found kept in this process (engine.compile.kept_block);
+    #: then ``codes`` and the cases' genotypes are not read (None)
+    tables: dict = None
 
     def __len__(self):
         return len(self.unit_ids)
@@ -915,13 +918,15 @@ def _block_key(kind, ids, fps) -> str:
 
 
 def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, selections,
-                  block_size: int, cases: Cases | None = None) -> Iterator[tuple]:
+                  block_size: int, cases: Cases | None = None, kept=None) -> Iterator[tuple]:
     """Pass 2: yield ``(selection index, RefBlock)`` for every selected unit.
 
     ``selections``: list of boolean masks over the units (persons, or ``cases``
     in their order); each selection is cut into its own blocks of ``block_size``
     units.  Shards are read one at a time; a block is yielded once all its rows
-    have been read.
+    have been read.  ``kept(block key)``: the block's compiled tables this process
+    keeps, or None (:func:`engine.compile.kept_block`); when every block's are
+    kept, no shard is read and the blocks carry their tables instead of genotypes.
     """
     if kind == "persons":
         n_units = len(refs)
@@ -941,6 +946,18 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
     plans.sort(key=lambda p: (p[0], p[1], int(p[2][0])))
     if not plans:
         return
+    if kept is not None:
+        ids_of = refs.ids if kind == "persons" else cases.ids
+        fps_of = refs.fp if kind == "persons" else cases.fp
+        tables = []
+        for _, _, units in plans:
+            tables.append(kept(_block_key(kind, [str(ids_of[i]) for i in units], fps_of[units])))
+            if tables[-1] is None:
+                break
+        if all(t is not None for t in tables):
+            for (_, si, units), t in zip(plans, tables):
+                yield si, _make_block(kind, units, refs, cases, None, t)
+            return
     # rows needed: person index -> codes, filled while streaming
     needed = np.zeros(len(refs), dtype=bool)
     for _, _, units in plans:
@@ -981,19 +998,21 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
                 held.pop(int(i), None)
 
 
-def _make_block(kind, units, refs, cases, held) -> RefBlock:
+def _make_block(kind, units, refs, cases, held, tables=None) -> RefBlock:
+    """A block of ``units``; ``held``: the genotypes read (None: the block carries
+    its ``tables`` instead)."""
     if kind == "persons":
         ids = [str(refs.ids[i]) for i in units]
-        codes = np.stack([held[int(i)] for i in units])
+        codes = np.stack([held[int(i)] for i in units]) if held is not None else None
         return RefBlock("persons", ids, _block_key("persons", ids, refs.fp[units]),
                         case_ids=[str(refs.case_id[i]) for i in units],
                         relations=[str(refs.relation[i]) for i in units],
                         sexes=[str(refs.sex[i]) for i in units], codes=codes,
-                        dropouts=np.asarray(refs.dropout, dtype=np.float64)[units])
+                        dropouts=np.asarray(refs.dropout, dtype=np.float64)[units], tables=tables)
     out = []
     for u in units:
         rel = [(str(refs.ids[i]), str(refs.relation[i]), SEX_WORD.get(str(refs.sex[i]), "unknown"),
-                held[int(i)]) for i in cases.members[u]]
+                held[int(i)] if held is not None else None) for i in cases.members[u]]
         fam = cases.pedigrees[u] if cases.pedigrees else None
         x = cases.missing[u] if cases.missing else ""
         out.append({"id": str(cases.ids[u]), "relatives": rel, "needs_sex": bool(cases.needs_sex[u]),
@@ -1003,7 +1022,7 @@ def _make_block(kind, units, refs, cases, held) -> RefBlock:
                     "dropout": {str(refs.ids[i]): float(refs.dropout[i]) for i in cases.members[u]
                                 if refs.dropout[i]}})
     ids = [str(cases.ids[u]) for u in units]
-    return RefBlock("cases", ids, _block_key("cases", ids, cases.fp[units]), cases=out)
+    return RefBlock("cases", ids, _block_key("cases", ids, cases.fp[units]), cases=out, tables=tables)
 
 
 class UnitReader:

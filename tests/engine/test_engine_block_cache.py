@@ -74,3 +74,51 @@ def _count_compiles(monkeypatch) -> dict:
     monkeypatch.setattr(ec, "compile_block", counted)
     ec._CACHE.clear()
     return calls
+
+
+def test_kept_blocks_are_not_read_again(tmp_path, monkeypatch):
+    """Blocks whose tables the process keeps (``--keep-tables``,
+    engine.compile.kept_block) are not read from the reference shards again: the
+    second run's blocks carry their tables and no genotypes, and write the bytes
+    of the first run (parent-child, case mode, and four query dropout values)."""
+    import engine.inputs as ei
+
+    profs, _ = simulate(n_cases=10, n_unrelated=40, n_unrelated_references=60, seed=3)
+    formats.write_profiles(tmp_path / "ds", profs)
+    q = [p.sample_id for p in profs if p.kind == "query"]
+    (tmp_path / "d.csv").write_text("sample_id,dropout\n" + "".join(
+        f"{s},{(0.0, 0.1, 0.2, 0.3)[i % 4]}\n" for i, s in enumerate(q)))
+    made = []
+    real = ei._make_block
+
+    def spy(kind, units, refs, cases, held, tables=None):
+        import traceback
+
+        if any(f.name == "task_stream" for f in traceback.extract_stack()):   # the search's blocks
+            made.append((kind, held is None, tables is not None))
+        return real(kind, units, refs, cases, held, tables)
+
+    monkeypatch.setattr(ei, "_make_block", spy)
+    saved = dict(ec._KEEP)
+    ec._CACHE.clear()
+    ec.keep_tables(1 << 30)
+    try:
+        for dropout in (None, str(tmp_path / "d.csv")):
+            kw = dict(execution__threads=2, execution__block_size=3, execution__query_chunk=8,
+                      report__chance_method="none", model__dropout_samples=dropout)
+            runs = []
+            for i in (1, 2):
+                made.clear()
+                runs.append(engine.run(make_job(tmp_path / "ds", tmp_path / f"out{i}-{bool(dropout)}",
+                                                ["parent-child", "case"], **kw)))
+                if i == 1:
+                    assert made and not any(none for _, none, _ in made)
+                else:    # every block from the kept tables, none read from the shards
+                    assert {k for k, _, _ in made} == {"persons", "cases"}
+                    assert all(none and has for _, none, has in made)
+            a, b = (tmp_path / f"out{i}-{bool(dropout)}" / "hits.parquet" for i in (1, 2))
+            assert a.read_bytes() == b.read_bytes() and runs[0].hits.num_rows > 0
+            assert runs[1].manifest["run"]["modes"] == runs[0].manifest["run"]["modes"]
+    finally:
+        ec._CACHE.clear()
+        ec._KEEP.update(saved)
