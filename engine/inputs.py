@@ -316,6 +316,27 @@ def units_table(kind: str, ids, fps):
     return pa.table({"kind": kind_col, "id": id_col, "fp": fp})
 
 
+def _count_from_statistics(md, kind: str) -> int | None:
+    """The rows of ``kind`` from a shard's footer alone, when the ``kind`` column's
+    statistics settle it (every row group's values all ``kind``, or none: min and
+    max, no nulls); else None (the column is read)."""
+    n = 0
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        st = next((rg.column(i).statistics for i in range(rg.num_columns)
+                   if rg.column(i).path_in_schema == "kind"), None)
+        if st is None or not st.has_min_max or st.null_count or st.num_values != rg.num_rows:
+            return None
+        lo, hi = st.min, st.max
+        if lo == hi == kind:
+            n += rg.num_rows
+        elif not (lo <= kind <= hi):
+            continue
+        else:
+            return None
+    return n
+
+
 _COLUMNS_LOCK = threading.Lock()
 
 
@@ -442,6 +463,11 @@ def count_kind(dataset, kind: str) -> tuple[int, int]:
     total = most = 0
     for p in getattr(dataset, "shards", []):
         try:
+            n = _count_from_statistics(pq.ParquetFile(p).metadata, kind)
+            if n is not None:
+                total += n
+                most = max(most, n)
+                continue
             col = pq.read_table(p, columns=["kind"]).column("kind")
             n = int(pc.sum(pc.equal(col.cast("string") if col.type != "string" else col, kind))
                     .as_py() or 0)

@@ -1409,7 +1409,8 @@ def _check_unique_ids(sid: pa.Array, what: str) -> None:
 def _remove_stale_temps(path: Path) -> None:
     """Writers hold the dataset lock, so temporary files found under it were left by a
     writer that was killed: remove them."""
-    for stale in list(path.glob(".part-*.parquet.tmp-*")) + list(path.glob(f".{MANIFEST_NAME}.tmp-*")):
+    for stale in (list(path.glob(".part-*.parquet.tmp-*")) + list(path.glob(f".{MANIFEST_NAME}.tmp-*"))
+                  + list(path.glob(".part-*.sidecar.arrow.tmp-*"))):
         with contextlib.suppress(OSError):
             stale.unlink()
 

@@ -117,10 +117,9 @@ def _crc(header: dict, codes, ids: pa.Array, order, index: dict) -> int:
     """CRC-32 of the header (without its crc) and of every column's bytes."""
     c = _crc32(json.dumps(header, sort_keys=True, ensure_ascii=False).encode())
     c = _crc32(memoryview(np.ascontiguousarray(codes)).cast("B"), c)
-    offs = np.frombuffer(ids.buffers()[1], dtype=np.int32, count=len(ids) + 1, offset=4 * ids.offset)
+    offs, data = _id_buffers(ids)
     c = _crc32(memoryview(np.ascontiguousarray(offs - offs[0])).cast("B"), c)
-    data = ids.buffers()[2]
-    if data is not None and offs[-1] > offs[0]:
+    if offs[-1] > offs[0]:
         c = _crc32(memoryview(data)[int(offs[0]): int(offs[-1])], c)
     c = _crc32(memoryview(np.ascontiguousarray(order)).cast("B"), c)
     for k in _TEXT:

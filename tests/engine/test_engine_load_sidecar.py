@@ -335,3 +335,28 @@ def test_same_output_bytes_with_and_without_sidecars(tmp_path, monkeypatch):
         first = (tmp_path / "a" / name).read_bytes()
         assert (tmp_path / "b" / name).read_bytes() == first, name
         assert (tmp_path / "c" / name).read_bytes() == first, name
+
+
+def test_count_kind_from_the_footer_equals_the_count(tmp_path, two_shards):
+    """count_kind reads a shard's kind column only when its footer's statistics do
+    not settle the count (a row group of mixed kinds)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from engine.inputs import _count_from_statistics, count_kind
+
+    profs, _ = simulate(n_cases=4, n_unrelated=6, n_unrelated_references=2, seed=2)
+    pure = tmp_path / "pure"
+    formats.write_profiles(pure, [p for p in profs if p.kind == "query"])
+    formats.write_profiles(pure, [p for p in profs if p.kind == "reference"])
+    for d in (pure, two_shards):
+        ds = formats.open_dataset(d)
+        for kind in ("query", "reference"):
+            per = [int(pc.sum(pc.equal(pq.read_table(p, columns=["kind"]).column("kind")
+                                       .cast(pa.string()), kind)).as_py() or 0)
+                   for p in ds.shards]
+            assert count_kind(ds, kind) == (sum(per), max(per))
+    settled = [_count_from_statistics(pq.ParquetFile(p).metadata, "query")
+               for p in formats.open_dataset(pure).shards]
+    assert settled == [sum(p.kind == "query" for p in profs), 0]
+    assert all(_count_from_statistics(pq.ParquetFile(p).metadata, "query") is None
+               for p in formats.open_dataset(two_shards).shards)
