@@ -40,9 +40,14 @@ def isin_fp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.zeros(len(a), dtype=bool)
     if not len(a) or not len(b):
         return out
+    import pyarrow.compute as pc
+
     av = np.ascontiguousarray(a, dtype="S16").view(np.uint64).reshape(-1, 2)
     bv = np.ascontiguousarray(b, dtype="S16").view(np.uint64).reshape(-1, 2)
-    idx = np.nonzero(np.isin(av[:, 0], bv[:, 0]))[0]
+    # a hash lookup in Arrow (np.isin sorts the million first words: 4x slower)
+    hit = pc.is_in(pa.array(np.ascontiguousarray(av[:, 0])),
+                   value_set=pa.array(np.ascontiguousarray(bv[:, 0])))
+    idx = np.nonzero(hit.to_numpy(zero_copy_only=False))[0]
     if len(idx):
         whole = set(map(tuple, bv.tolist()))
         out[idx] = [tuple(x) in whole for x in av[idx].tolist()]

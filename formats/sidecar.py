@@ -118,7 +118,8 @@ def _crc(header: dict, codes, ids: pa.Array, order, index: dict) -> int:
     c = _crc32(json.dumps(header, sort_keys=True, ensure_ascii=False).encode())
     c = _crc32(memoryview(np.ascontiguousarray(codes)).cast("B"), c)
     offs, data = _id_buffers(ids)
-    c = _crc32(memoryview(np.ascontiguousarray(offs - offs[0])).cast("B"), c)
+    width = np.int64 if pa.types.is_large_string(ids.type) else np.int32   # as stored
+    c = _crc32(memoryview(np.ascontiguousarray((offs - offs[0]).astype(width))).cast("B"), c)
     if offs[-1] > offs[0]:
         c = _crc32(memoryview(data)[int(offs[0]): int(offs[-1])], c)
     c = _crc32(memoryview(np.ascontiguousarray(order)).cast("B"), c)
