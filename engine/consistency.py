@@ -104,13 +104,14 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
         r_ids = _strs(refs.ids)
         r_rel = _strs(refs.relation)
         r_sex = [SEX_WORD.get(x, "unknown") for x in _strs(refs.sex)]
+        g_rows = list(gidx)             # one view per row, made once
+        g_of = [g_rows[row_of[x]] for x in r_ids]
         items = []
         for u in range(len(cases)):
             cid = cases.case_ids[u] if cases.case_ids else str(cases.ids[u])
             if cid in checks:        # a family with several missing persons: one check
                 continue
             members = np.asarray(cases.members[u]).tolist()
-            sid = [r_ids[i] for i in members]
             sexes = {r_ids[i]: r_sex[i] for i in members}
             fam = cases.pedigrees[u] if cases.pedigrees else None
             if fam is None:
@@ -118,7 +119,7 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
                 fam = relation_case(cid, [(r_ids[i], r_rel[i], r_sex[i]) for i in members],
                                     missing_sex="male" if cases.needs_sex[u] else "unknown")
             checks[cid] = None
-            items.append((cid, fam, {s: gidx[row_of[s]] for s in sid}, sexes))
+            items.append((cid, fam, {r_ids[i]: g_of[i] for i in members}, sexes))
         for a in range(0, len(items), CHECK_SLICE):
             part = items[a:a + CHECK_SLICE]
             for (cid, *_), c in zip(part, chk.check_cases([it[1:] for it in part])):
@@ -148,8 +149,7 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
             excl=()):
         rows.append((c.case_id if c is not None else "", c.status if c is not None else "duplicate",
                      finding, sa, ra, sb, rb, claimed, int(n), None if lr is None else float(lr),
-                     None if alts is None else
-                     json.dumps({k: float(x) for k, x in alts.items()}, allow_nan=True),
+                     None if alts is None else _json_floats(alts),
                      best, None if gap is None else float(gap), ",".join(excl),
                      c.suspect if c is not None else "", c.explanation if c is not None else "",
                      c.fix if c is not None else ""))
@@ -173,6 +173,26 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
     cols = list(zip(*rows)) if rows else [()] * len(CONSISTENCY_SCHEMA)
     return pa.table({f.name: list(col) for f, col in zip(CONSISTENCY_SCHEMA, cols)},
                     schema=CONSISTENCY_SCHEMA)
+
+
+_JSON_KEYS: dict = {}
+
+
+def _json_floats(d: dict) -> str:
+    """``json.dumps({k: float(x) for k, x in d.items()}, allow_nan=True)``, the same
+    text (the default separators, a float as its repr, ``NaN``/``Infinity``/
+    ``-Infinity``; each key encoded by json once): thousands of rows per run."""
+    parts = []
+    for k, x in d.items():
+        key = _JSON_KEYS.get(k)
+        if key is None:
+            if type(k) is not str:
+                return json.dumps({k: float(x) for k, x in d.items()}, allow_nan=True)
+            key = _JSON_KEYS[k] = json.dumps(k)
+        x = float(x)
+        parts.append(f"{key}: " + (float.__repr__(x) if x - x == 0.0 else
+                                  "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"))
+    return "{" + ", ".join(parts) + "}"
 
 
 def exclude_cases(cases, excluded: set):
