@@ -642,6 +642,9 @@ def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int =
     pos = np.arange(n) - np.repeat(start, length)         # index of each row in its group
     after = np.repeat(length, length) - pos - 1            # its partners: the next `after` rows
     per = max(1, cells // max(1, 8 * L))       # pairs per slice: each gathered array <= `cells` bytes
+    probe = np.unique(np.linspace(0, L - 1, min(L, 6)).round().astype(np.int64)) if L else \
+        np.zeros(0, np.int64)
+    gp, tp = np.ascontiguousarray(g[:, probe]), np.ascontiguousarray(typed[:, probe])
     ends = np.cumsum(after)
     a = 0
     while a < n:
@@ -654,6 +657,10 @@ def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int =
             left = np.repeat(np.arange(a, b), cnt)
             right = left + 1 + (np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt))
             i, j = r[left], r[right]
+            # a necessary condition first, on a few loci (narrow gathers): most
+            # candidates differ there; the survivors are checked on every locus
+            keep = ((gp[i] == gp[j]) | ~(tp[i] & tp[j])).all(axis=1)
+            i, j = i[keep], j[keep]
             both = typed[i] & typed[j]
             same = ((g[i] == g[j]) | ~both).all(axis=1) & (both.sum(axis=1) >= min_loci)
             found.update(zip(i[same].tolist(), j[same].tolist()))
