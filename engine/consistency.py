@@ -114,6 +114,8 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
             members = np.asarray(cases.members[u]).tolist()
             sexes = {r_ids[i]: r_sex[i] for i in members}
             fam = cases.pedigrees[u] if cases.pedigrees else None
+            if fam is None and cases.relation_cases:
+                fam = cases.relation_cases[u]       # placed by build_cases
             if fam is None:
                 # the case unrenamed: checked on its shape's case (kinship.consistency)
                 fam = relation_case(cid, [(r_ids[i], r_rel[i], r_sex[i]) for i in members],
@@ -149,7 +151,8 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
             excl=()):
         rows.append((c.case_id if c is not None else "", c.status if c is not None else "duplicate",
                      finding, sa, ra, sb, rb, claimed, int(n), None if lr is None else float(lr),
-                     None if alts is None else _json_floats(alts),
+                     None if alts is None else
+                     json.dumps({k: float(x) for k, x in alts.items()}, allow_nan=True),
                      best, None if gap is None else float(gap), ",".join(excl),
                      c.suspect if c is not None else "", c.explanation if c is not None else "",
                      c.fix if c is not None else ""))
@@ -175,26 +178,6 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
                     schema=CONSISTENCY_SCHEMA)
 
 
-_JSON_KEYS: dict = {}
-
-
-def _json_floats(d: dict) -> str:
-    """``json.dumps({k: float(x) for k, x in d.items()}, allow_nan=True)``, the same
-    text (the default separators, a float as its repr, ``NaN``/``Infinity``/
-    ``-Infinity``; each key encoded by json once): thousands of rows per run."""
-    parts = []
-    for k, x in d.items():
-        key = _JSON_KEYS.get(k)
-        if key is None:
-            if type(k) is not str:
-                return json.dumps({k: float(x) for k, x in d.items()}, allow_nan=True)
-            key = _JSON_KEYS[k] = json.dumps(k)
-        x = float(x)
-        parts.append(f"{key}: " + (float.__repr__(x) if x - x == 0.0 else
-                                  "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"))
-    return "{" + ", ".join(parts) + "}"
-
-
 def exclude_cases(cases, excluded: set):
     """``cases`` (:class:`engine.inputs.Cases`) without the units of the case ids in
     ``excluded``."""
@@ -208,7 +191,8 @@ def exclude_cases(cases, excluded: set):
     return replace(cases, ids=cases.ids[idx], members=[cases.members[i] for i in idx],
                    fp=cases.fp[idx], last_shard=cases.last_shard[idx],
                    needs_sex=cases.needs_sex[idx], pedigrees=pick(cases.pedigrees),
-                   missing=pick(cases.missing), case_ids=pick(cases.case_ids))
+                   missing=pick(cases.missing), case_ids=pick(cases.case_ids),
+                   relation_cases=pick(cases.relation_cases))
 
 
 def consistency_text(res: ConsistencyResult | None, max_rows: int = 20) -> list:

@@ -628,6 +628,9 @@ class Cases:
     pedigrees: list = field(default_factory=list)  # per unit: kinship.cases.Case, or None (relation words)
     missing: list = field(default_factory=list)    # per unit: the missing person ("" if the only one)
     case_ids: list = field(default_factory=list)   # per unit: the case id
+    #: per unit: what kinship.cases.relation_case gave a case of relation words (its
+    #: shape's case and sample ids, or the case built in full), None for a pedigree
+    relation_cases: list = field(default_factory=list)
 
     def __len__(self):
         return len(self.ids)
@@ -773,6 +776,7 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
     cid = cid[order]
     starts = np.r_[0, np.nonzero(cid[1:] != cid[:-1])[0] + 1, len(idx)]
     ids, members, fps, last, needs, fams, missing, case_of = [], [], [], [], [], [], [], []
+    rcs = []
     outside = 0
     # each reference's strings and its part of the unit fingerprint, once
     r_ids, r_rel, r_sex = _strs(refs.ids), _strs(refs.relation), _strs(refs.sex)
@@ -783,6 +787,7 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
         m = idx[a:b]
         c = str(cid[a])
         fam = pedigrees.get(c)
+        rc = None
         try:
             if fam is not None:
                 linked = set(fam.samples.values())
@@ -799,7 +804,7 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
                 rels = [(r_ids[i], r_rel[i], r_word[i]) for i in ml]
                 has_child = any(r[1] == "child" for r in rels)
                 # placed on its shape's case (raises as case_from_relations would)
-                relation_case(c, rels, missing_sex="male" if has_child else "unknown")
+                rc = relation_case(c, rels, missing_sex="male" if has_child else "unknown")
         except CaseError as e:
             if invalid == "skip":
                 skipped[c] = str(e)
@@ -823,6 +828,7 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
             fams.append(fam)
             missing.append(x if fam is not None and len(fam.missing) > 1 else "")
             case_of.append(c)
+            rcs.append(rc)
     if outside:
         notes.append(f"{outside} references of cases with a pedigree are not linked to a person "
                      f"of the pedigree; they are left out of case mode")
@@ -845,7 +851,7 @@ def build_cases(refs: RefPersons, invalid: str = "error", pedigrees: dict | None
     return Cases(ids[o], [members[i] for i in o], np.array(fps, dtype="S16")[o], last[o],
                  np.array(needs, dtype=bool)[o], notes, skipped,
                  pedigrees=[fams[i] for i in o], missing=[missing[i] for i in o],
-                 case_ids=[case_of[i] for i in o])
+                 case_ids=[case_of[i] for i in o], relation_cases=[rcs[i] for i in o])
 
 
 def theta_compile_cost(cases: Cases, refs: RefPersons, model) -> dict:

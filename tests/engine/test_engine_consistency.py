@@ -171,24 +171,3 @@ def test_cases_checked_in_slices_give_the_same_table(runs, tmp_path, monkeypatch
     b = pq.read_table(again.path / "consistency.parquet")
     assert a.num_rows > 7 and a.equals(b)
 
-
-def test_relationship_lrs_text_is_json_dumps():
-    """consistency.parquet's relationship_lrs are written without json.dumps per row
-    (engine.consistency._json_floats): the same text for every float json writes
-    (NaN, infinities, -0.0, subnormals, numpy floats) and keys that need escaping."""
-    import json
-    import math
-    import random
-
-    import numpy as np
-
-    from engine.consistency import _json_floats
-
-    rng = random.Random(1)
-    values = [0.0, -0.0, math.inf, -math.inf, math.nan, 1e300, 5e-324, np.float64(2.5),
-              np.float64(-np.inf), 1, True, -41.23734079001863]
-    keys = ["parent-child", "unrelated", "é", 'q"x', "a\\b", 3]
-    for _ in range(5000):
-        d = {rng.choice(keys): rng.choice(values + [rng.uniform(-1e6, 1e6)])
-             for _ in range(rng.randint(0, 9))}
-        assert _json_floats(d) == json.dumps({k: float(x) for k, x in d.items()}, allow_nan=True)
