@@ -644,7 +644,7 @@ def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int =
     per = max(1, cells // max(1, 8 * L))       # pairs per slice: each gathered array <= `cells` bytes
     probe = np.unique(np.linspace(0, L - 1, min(L, 6)).round().astype(np.int64)) if L else \
         np.zeros(0, np.int64)
-    gp, tp = np.ascontiguousarray(g[:, probe]), np.ascontiguousarray(typed[:, probe])
+    probe_cols = [np.where(typed[:, l], g[:, l], -1) for l in probe.tolist()]
     ends = np.cumsum(after)
     a = 0
     while a < n:
@@ -659,8 +659,10 @@ def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int =
             i, j = r[left], r[right]
             # a necessary condition first, on a few loci (narrow gathers): most
             # candidates differ there; the survivors are checked on every locus
-            keep = ((gp[i] == gp[j]) | ~(tp[i] & tp[j])).all(axis=1)
-            i, j = i[keep], j[keep]
+            for col in probe_cols:      # one locus at a time: each keeps about a tenth
+                x, y = col[i], col[j]
+                keep = (x == y) | (x < 0) | (y < 0)
+                i, j = i[keep], j[keep]
             both = typed[i] & typed[j]
             same = ((g[i] == g[j]) | ~both).all(axis=1) & (both.sum(axis=1) >= min_loci)
             found.update(zip(i[same].tolist(), j[same].tolist()))
