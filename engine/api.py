@@ -403,8 +403,7 @@ class Run:
         t0 = time.perf_counter()
         res = check_references(self.model, self.refs, cases, rds,
                                Recoder(rds, self.loci, self.model.systems, self.ds_names),
-                               v["report"]["consistency_ratio"], v["report"]["identity_lr"],
-                               v["execution"]["block_size"])
+                               v["report"]["consistency_ratio"], v["report"]["identity_lr"])
         res.setting = v["search"]["inconsistent_cases"]
         bad = sorted(c for c, k in res.checks.items() if k.status == "inconsistent")
         if bad and res.setting == "exclude":

@@ -72,15 +72,13 @@ class ConsistencyResult:
                 "identity_lr": self.identity_lr}
 
 
-def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr: float,
-                     block_size: int = 256) -> ConsistencyResult:
+def check_references(model, refs, cases, rds, recoder, ratio: float,
+                     identity_lr: float) -> ConsistencyResult:
     """Check every case of ``cases`` (:class:`engine.inputs.Cases`) and the identity
-    of all reference persons ``refs`` (genotypes streamed from ``rds``)."""
+    of all reference persons ``refs`` (genotypes read from ``rds``)."""
     from kinship.cases import relation_case
     from kinship.consistency import ConsistencyChecker, explain, identities
-    from kinship.tables import genotype_indices
-
-    from .inputs import SEX_WORD, _strs, stream_blocks
+    from .inputs import SEX_WORD, _strs
 
     chk = ConsistencyChecker(model, ratio=ratio)
     checks: dict = {}
@@ -90,14 +88,8 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
     # the identity of all references
     gidx = None
     if with_cases or with_ids:
-        ids, case_of, rows = [], [], []
-        sel = np.ones(len(refs), dtype=bool)
-        for _, b in stream_blocks(rds, recoder, refs, "persons", [sel], max(block_size, 4096)):
-            ids.extend(b.unit_ids)
-            case_of.extend(b.case_ids)
-            rows.append(genotype_indices(np.asarray(b.codes)))
-        if rows:
-            gidx = np.concatenate(rows).astype(np.int64)
+        gidx = _reference_genotypes(rds, recoder, refs)
+        ids, case_of = _strs(refs.ids), _strs(refs.case_id)
     if with_cases and gidx is not None:
         row_of = {x: k for k, x in enumerate(ids)}
         # each reference's id, relation and sex word, once
@@ -139,6 +131,24 @@ def check_references(model, refs, cases, rds, recoder, ratio: float, identity_lr
         explain(c)
     return ConsistencyResult(_table(checks, same, refs), checks, same, ratio=ratio,
                              identity_lr=identity_lr)
+
+
+def _reference_genotypes(rds, recoder, refs) -> np.ndarray | None:
+    """Every reference person's genotype indices ``[persons, loci]`` (``-1`` untyped),
+    in the order of ``refs`` (its persons are in shard order), read shard by shard
+    as :func:`engine.inputs.stream_blocks` reads them, without making blocks."""
+    from kinship.tables import genotype_indices
+
+    out = None
+    shard = np.asarray(refs.shard)
+    for s, arr in enumerate(rds.iter_shards(kind="reference", loci=recoder.load_loci)):
+        here = np.nonzero(shard == s)[0]
+        if len(here):
+            g = genotype_indices(np.asarray(recoder.codes(arr.take(refs.row[here]))))
+            if out is None:
+                out = np.full((len(refs), g.shape[1]), -1, dtype=np.int64)
+            out[here] = g
+    return out
 
 
 def _table(checks: dict, same: list, refs) -> pa.Table:
