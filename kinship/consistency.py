@@ -520,16 +520,33 @@ class _Rows:
         self.k = self.both.sum(axis=1)
         # each row's loci typed in both first, in locus order
         self.perm = np.argsort(~self.both, axis=1, kind="stable")
+        self._flat: dict = {}       # (table sizes, swap) -> flat cell index [L, pairs]
+
+    def _index(self, tabs, part: int, swap: bool) -> np.ndarray:
+        """Each pair's cell in each locus's table, as an index into the table's
+        flattened cells (``g_r * G + g_q``), locus by locus (contiguous rows): made
+        once per orientation and table sizes."""
+        sizes = tuple(t[part].shape[1] for t in tabs)
+        hit = self._flat.get((sizes, swap))
+        if hit is None:
+            gr, gq = (self.gb, self.ga) if swap else (self.ga, self.gb)
+            G = np.asarray(sizes, dtype=np.int64)[:, None]
+            hit = self._flat[(sizes, swap)] = np.ascontiguousarray(gr.T) * G + gq.T
+        return hit
 
     def cells(self, tabs, idx, part: int = 0, swap: bool = False) -> np.ndarray:
         """``tabs[l][part][g_r, g_q]`` for the pairs ``idx`` at every locus ``l``
         (``swap``: ``g_r`` is the pair's second person)."""
-        gr, gq = (self.gb, self.ga) if swap else (self.ga, self.gb)
-        gr, gq = gr[idx], gq[idx]
-        out = np.empty(gr.shape, dtype=tabs[0][part].dtype if tabs else np.float64)
-        for l in range(gr.shape[1]):
-            out[:, l] = tabs[l][part][gr[:, l], gq[:, l]]
-        return out
+        n = len(idx)
+        if not tabs:
+            return np.empty((n, self.ga.shape[1]))
+        flat = self._index(tabs, part, swap)
+        if n != flat.shape[1] or not np.array_equal(idx, np.arange(n)):
+            flat = flat[:, idx]
+        out = np.empty((len(tabs), n), dtype=tabs[0][part].dtype)
+        for l, t in enumerate(tabs):
+            np.take(t[part].ravel(), flat[l], out=out[l])
+        return out.T
 
     def sums(self, tabs, idx, swap: bool = False) -> np.ndarray:
         """:func:`_lookup` of the pairs ``idx`` on the tables ``tabs`` (``[(W, ...)]``
