@@ -181,7 +181,7 @@ def _pairwise(hits, idx, model, spec, queries, reader, line, notes):
     qid = np.asarray(hits.column("query_id").to_pylist(), dtype=object)[idx]
     rid = np.asarray(hits.column("reference_id").to_pylist(), dtype=object)[idx]
     lr_hit = hits.column("log10_lr").to_numpy()[idx]
-    q_row = {str(x): i for i, x in enumerate(queries.ids)}
+    q_row = queries.rows_of(list(qid) + list(rid[mode == "duplicates"]))
     L = queries.gidx.shape[1] if queries.gidx.ndim == 2 else 0
     g_q = np.full((len(idx), L), -1, dtype=np.int64)
     g_r = np.full((len(idx), L), -1, dtype=np.int64)
@@ -440,7 +440,7 @@ def _case_rows(hits, idx, model, spec, queries, reader, notes):
     out_best = [None] * len(idx)
     unit_of = {i: (cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}") for i in idx}
     units = reader.cases(sorted(set(unit_of.values())))
-    q_row = {str(x): i for i, x in enumerate(queries.ids)}
+    q_row = queries.rows_of(qid[i] for i in idx)
     alt = _CaseAlt(model, notes, getattr(spec, "dropin", 0.0))
     systems = model.systems
     qdrop = np.asarray(queries.dropout, dtype=np.float64)

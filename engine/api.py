@@ -163,7 +163,8 @@ def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None) -> list:
     out = []
     for a in range(0, len(rows), size):
         r = rows[a:a + size]
-        out.append((r, set_fingerprint(ids[r], fps[r], None if rank is None else rank[r])))
+        sub = ids.take(pa.array(r)) if isinstance(ids, pa.Array) else ids[r]
+        out.append((r, set_fingerprint(sub, fps[r], None if rank is None else rank[r])))
     return out
 
 
@@ -555,7 +556,9 @@ class Run:
         units = {}        # mode -> (kind, ids, fps) of its reference units
         qsets = {}        # mode -> (ids, fps) of its queries
         for mode in modes:
-            q_ids, q_fp, q_kind, m_prev = queries.ids, queries.fp, "query", prev
+            # a fresh plan needs only the ids' count and fingerprint: the Arrow ids
+            q_ids, q_fp, q_kind, m_prev = (queries.ids if prev is not None else queries.id_array,
+                                           queries.fp, "query", prev)
             if mode == "case":
                 r_ids, r_fp, kind = self.cases.ids, self.cases.fp, "case"
             elif mode == "duplicates":

@@ -67,7 +67,7 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
     person_ids = sorted({str(rid[i]) for i in keep if mode[i] not in ("case", "duplicates")})
     unit_ids = sorted({cid[i] if not rid[i] else f"{cid[i]}/{rid[i]}" for i in keep if mode[i] == "case"})
     persons, units = reader.persons(person_ids), reader.cases(unit_ids)
-    q_row = {str(x): i for i, x in enumerate(queries.ids)}
+    q_row = queries.rows_of([qid[i] for i in keep] + [rid[i] for i in keep if rid[i]])
     qdrop = np.asarray(queries.dropout, dtype=np.float64)
     refs = getattr(reader, "refs", None)
     r_drop = ({str(x): float(d) for x, d in zip(refs.ids, refs.dropout) if d}

@@ -360,3 +360,29 @@ def test_count_kind_from_the_footer_equals_the_count(tmp_path, two_shards):
     assert settled == [sum(p.kind == "query" for p in profs), 0]
     assert all(_count_from_statistics(pq.ParquetFile(p).metadata, "query") is None
                for p in formats.open_dataset(two_shards).shards)
+
+
+def test_set_fingerprint_of_arrow_ids_equals_the_strings():
+    from engine.inputs import set_fingerprint
+
+    rng = np.random.default_rng(4)
+    ids = np.array([f"{'aZéΩ'[k % 4]}{rng.integers(10**5)}-{k}" for k in range(500)], dtype=object)
+    fps = rng.integers(0, 2**63, size=(500, 2), dtype=np.uint64).view("S16").reshape(500)
+    order = np.argsort(ids.astype(str), kind="stable")
+    rank = np.empty(500, np.int64)
+    rank[order] = np.arange(500)
+    want = set_fingerprint(ids, fps)
+    arrow = pa.array(ids.tolist(), pa.string())
+    assert set_fingerprint(arrow, fps) == want
+    assert set_fingerprint(arrow, fps, rank) == want
+    assert set_fingerprint(arrow.slice(10, 100), fps[10:110]) == set_fingerprint(ids[10:110], fps[10:110])
+    assert set_fingerprint(pa.array([], pa.string()), fps[:0]) == set_fingerprint(ids[:0], fps[:0])
+
+
+def test_rows_of_equals_a_dict_of_every_id(two_shards):
+    q, ref = _load(two_shards)
+    every = {str(x): i for i, x in enumerate(ref.ids)}
+    ask = [ref.ids[3], ref.ids[-1], "not-a-query", ref.ids[3]]
+    assert q.rows_of(ask) == {k: every[k] for k in ask if k in every}
+    assert q.rows_of([]) == {}
+    assert q.__dict__["_ids"] is None          # without a Python string per query
