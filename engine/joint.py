@@ -141,8 +141,8 @@ def add_joint(hits: pa.Table, threshold: float, exact_max: int, same: dict | Non
         rest = np.nonzero(~done[order[bounds[:-1]]] & (sizes > 1))[0]     # parts left, by number
         if len(rest):
             pe = np.repeat(rest, sizes[rest])                  # each of their edges' part
-            ee = order[np.concatenate([np.arange(bounds[p], bounds[p + 1]) for p in rest])]
             st = np.r_[0, np.cumsum(sizes[rest])]
+            ee = order[np.arange(st[-1]) - np.repeat(st[:-1] - bounds[rest], sizes[rest])]
             one_unit = np.logical_and.reduceat(u_code[ee] == np.repeat(u_code[ee[st[:-1]]],
                                                                        sizes[rest]), st[:-1])
             # distinct queries: no two edges of a part with the same node

@@ -395,27 +395,28 @@ def _undisputed_sparse(key: dict, rows, cols, log_t: float):
 
 
 def _undisputed(W: np.ndarray, rows, cols, log_t: float):
-    """dvir's findUndisputed on the part's LR matrix (non-strict rule), iterated."""
+    """dvir's findUndisputed on the part's LR matrix (non-strict rule), iterated.
+    Each step looks at every alive cell at once: ``x >= v + log T`` for every
+    other LR ``v`` of its row and column (non-hits 0) is ``x >= max v + log T``
+    (``v + log T`` is monotone in ``v``), the largest other of a row being its
+    largest LR, or its second where the cell holds the largest (a tie counts
+    twice); the per-cell loop it replaces is kept in ``tests/test_joint.py``."""
     n, m = W.shape
+    fin = np.isfinite(W)
+    P = np.where(fin, W, 0.0)
     alive_r = np.ones(n, dtype=bool)
     alive_c = np.ones(m, dtype=bool)
     found = {}
     step = 0
     while True:
         step += 1
-        new = []
-        for i in np.nonzero(alive_r)[0]:
-            for j in np.nonzero(alive_c)[0]:
-                x = W[i, j]
-                if not np.isfinite(x) or x < log_t:
-                    continue
-                # other LRs of the query and of the missing person (non-hits: LR 1)
-                o_r = [W[i, y] if np.isfinite(W[i, y]) else 0.0
-                       for y in np.nonzero(alive_c)[0] if y != j]
-                o_c = [W[y, j] if np.isfinite(W[y, j]) else 0.0
-                       for y in np.nonzero(alive_r)[0] if y != i]
-                if all(x >= v + log_t for v in o_r + o_c):
-                    new.append((int(i), int(j)))
+        live = alive_r[:, None] & alive_c[None, :]
+        A = np.where(live, P, -np.inf)
+        r_other = _others(A)
+        c_other = _others(A.T).T
+        with np.errstate(invalid="ignore"):     # -inf + inf (log T infinite): no match
+            ok = live & fin & (W >= log_t) & (W >= r_other + log_t) & (W >= c_other + log_t)
+        new = list(zip(*(x.tolist() for x in np.nonzero(ok))))
         if not new:
             break
         for i, j in new:
@@ -425,3 +426,15 @@ def _undisputed(W: np.ndarray, rows, cols, log_t: float):
     und = np.array([(int(i), int(j)) in found for i, j in zip(rows, cols)], dtype=bool)
     st = np.array([found.get((int(i), int(j)), 0) for i, j in zip(rows, cols)], dtype=np.int32)
     return und, st
+
+
+def _others(A: np.ndarray) -> np.ndarray:
+    """For each cell, the largest other value of its row (``-inf`` if none)."""
+    if A.shape[1] < 2:
+        return np.full(A.shape, -np.inf)
+    top = np.argmax(A, axis=1)
+    srt = np.sort(A, axis=1)
+    first, second = srt[:, -1], srt[:, -2]
+    out = np.repeat(first[:, None], A.shape[1], axis=1)
+    out[np.arange(A.shape[0]), top] = second
+    return out

@@ -330,3 +330,55 @@ def test_add_joint_equals_each_part_solved_alone(edges, threshold, exact_max):
     assert info["contested_parts"] == sum(v[6] > 1 or v[7] > 1 for v in per_part)
     assert info["bounded_parts"] == sum(not v[5] for v in per_part)
     assert info["hits"] == len(rows) - 1
+
+
+def _undisputed_reference(W, rows, cols, log_t):
+    """kinship.joint._undisputed as it was: every alive cell against every other LR
+    of its row and column, one at a time (the reference of the vectorised step)."""
+    n, m = W.shape
+    alive_r = np.ones(n, dtype=bool)
+    alive_c = np.ones(m, dtype=bool)
+    found = {}
+    step = 0
+    while True:
+        step += 1
+        new = []
+        for i in np.nonzero(alive_r)[0]:
+            for j in np.nonzero(alive_c)[0]:
+                x = W[i, j]
+                if not np.isfinite(x) or x < log_t:
+                    continue
+                o_r = [W[i, y] if np.isfinite(W[i, y]) else 0.0
+                       for y in np.nonzero(alive_c)[0] if y != j]
+                o_c = [W[y, j] if np.isfinite(W[y, j]) else 0.0
+                       for y in np.nonzero(alive_r)[0] if y != i]
+                if all(x >= v + log_t for v in o_r + o_c):
+                    new.append((int(i), int(j)))
+        if not new:
+            break
+        for i, j in new:
+            found[(i, j)] = step
+            alive_r[i] = False
+            alive_c[j] = False
+    und = np.array([(int(i), int(j)) in found for i, j in zip(rows, cols)], dtype=bool)
+    st = np.array([found.get((int(i), int(j)), 0) for i, j in zip(rows, cols)], dtype=np.int32)
+    return und, st
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.data(),
+       st.sampled_from([4.0, 1.0, 0.0, -0.5, math.inf, -math.inf]))
+def test_undisputed_steps_equal_the_cell_by_cell_rule(n, m, data, log_t):
+    """kinship.joint._undisputed (each step on every cell at once) finds the same
+    undisputed matches at the same steps as the cell-by-cell rule: ties, non-hits
+    (-inf), infinite and NaN LRs, LRs below 1."""
+    from kinship.joint import _undisputed
+
+    vals = st.one_of(st.floats(-3, 12, allow_nan=False).map(lambda x: round(x, 1)),
+                     st.sampled_from([4.0, 8.0, 0.0, -np.inf, np.inf, np.nan]))
+    W = np.array(data.draw(st.lists(vals, min_size=n * m, max_size=n * m)),
+                 dtype=np.float64).reshape(n, m)
+    rows, cols = np.nonzero(np.isfinite(W) | np.isnan(W))
+    got = _undisputed(W, rows, cols, log_t)
+    want = _undisputed_reference(W, rows, cols, log_t)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

@@ -170,4 +170,3 @@ def test_cases_checked_in_slices_give_the_same_table(runs, tmp_path, monkeypatch
     a = pq.read_table(res.path / "consistency.parquet")
     b = pq.read_table(again.path / "consistency.parquet")
     assert a.num_rows > 7 and a.equals(b)
-
