@@ -118,10 +118,9 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     _, first = np.unique(pair, return_index=True)
     first.sort()
     take = pa.array(first)
-    t = t.take(take)
     mode, qid, case, ref = (a.take(take) for a in (mode, qid, case, ref))
     rkey = _unit_keys(mode, case, ref)
-    score = t.column("log10_lr").to_numpy()
+    score = t.column("log10_lr").to_numpy()[first]
     # each column's codes keep the ids' order, in every subset of the rows too
     m_code, q_code, c_code, f_code, rrank = (_rank(a) for a in (mode, qid, case, ref, rkey))
     qrank = q_code
@@ -132,7 +131,11 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     rank = _positions(qgroup, score, rrank, qkeep)
     crank = _positions(rgroup, score, qrank, ckeep)
     keep = np.nonzero(qkeep | ckeep)[0]
-    t = t.take(pa.array(keep))
+    r = rank[keep].astype(np.int64)
+    r[r == 0] = np.iinfo(np.int64).max  # rank null: after the ranked rows
+    # the rows kept, in the output's order: taken from the tasks' table once
+    keep = keep[np.lexsort((f_code[keep], c_code[keep], -score[keep], r, q_code[keep], m_code[keep]))]
+    t = t.take(pa.array(first[keep]))
     out = pa.table({
         "mode": t.column("mode"),
         "query_id": t.column("query_id"),
@@ -151,10 +154,6 @@ def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
         **{f.name: t.column(f.name) for f in Y_FIELDS},
         **{f.name: pa.nulls(len(keep), f.type) for f in COMBINED_FIELDS + ALT_FIELDS + JOINT_FIELDS},
     }, schema=RESULT_SCHEMA)
-    r = rank[keep].astype(np.int64)
-    r[r == 0] = np.iinfo(np.int64).max  # rank null: after the ranked rows
-    idx = np.lexsort((f_code[keep], c_code[keep], -score[keep], r, q_code[keep], m_code[keep]))
-    out = out.take(pa.array(idx))
     return out.combine_chunks()
 
 
