@@ -419,6 +419,21 @@ class ConsistencyChecker:
                                       swap=who == "B")
                         best = np.where(v > best, v, best)
                 alts[rel][idx] = best
+        # every pair's best alternative other than its claimed relationship and the gap,
+        # all at once (_best and _diff of each; a pair with a NaN LR takes them one by one)
+        V = np.column_stack([alts[rel] for rel in RELATIONSHIPS] + [np.zeros(n)])
+        col = {r: c for c, r in enumerate(ALTERNATIVES)}
+        ci = np.array([col.get(p[3], -1) for p in pairs], dtype=np.int64)
+        others = np.arange(V.shape[1])[None, :] != ci[:, None]
+        top = np.max(np.where(others, V, -np.inf), axis=1)
+        k = np.argmax(others & (V >= (top - 1e-9)[:, None]), axis=1)
+        grp = np.array([_IBD_GROUP[r] for r in ALTERNATIVES], dtype=np.int64)
+        same = others & (grp[None, :] == grp[k][:, None]) & (V >= (top - 1.0)[:, None])
+        best_i = np.where(grp[k] >= 0, np.argmax(same, axis=1), k)
+        with np.errstate(invalid="ignore"):
+            gap = np.where(np.isneginf(lr), np.where(top > -np.inf, np.inf, 0.0), top - lr)
+        slow = np.isnan(V).any(axis=1).tolist()
+        best_l, gap_l = best_i.tolist(), gap.tolist()
         alts = [alts[rel].tolist() for rel in RELATIONSHIPS]
         names = list(RELATIONSHIPS)
         for k, (chk, sa, sb, claimed), lr_k, both in zip(range(n), pairs, lr.tolist(),
@@ -427,10 +442,14 @@ class ConsistencyChecker:
             alt = dict(zip(names, [a[k] for a in alts]))
             alt["unrelated"] = 0.0
             pc = PairCheck(sa, sb, claimed, both, lr_k, alt, excl)
-            others = {r: v for r, v in alt.items() if r != claimed}
-            top = max(others.values())
-            pc.best = _best(others, top)
-            pc.log10_best_vs_claimed = _diff(top, pc.log10_lr_claimed)
+            if slow[k]:
+                others_k = {r: v for r, v in alt.items() if r != claimed}
+                top_k = max(others_k.values())
+                pc.best = _best(others_k, top_k)
+                pc.log10_best_vs_claimed = _diff(top_k, pc.log10_lr_claimed)
+            else:
+                pc.best = ALTERNATIVES[best_l[k]]
+                pc.log10_best_vs_claimed = gap_l[k]
             if len(excl) >= self.min_excluded:
                 pc.finding = "excluded"
             elif pc.log10_best_vs_claimed >= self.log_ratio:
@@ -484,6 +503,11 @@ def _half_sibling(chk: CaseCheck, flagged: list) -> str:
     if words == {"father"}:
         return "maternal"
     return ""
+
+
+#: each alternative's group of equal IBD coefficients (:func:`_best`), -1: none
+_IBD_GROUP = {r: (list(dict.fromkeys(RELATIONSHIPS.values())).index(RELATIONSHIPS[r])
+                  if r in RELATIONSHIPS else -1) for r in ALTERNATIVES}
 
 
 def _best(others: dict, top: float) -> str:
