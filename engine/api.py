@@ -350,10 +350,11 @@ class Run:
         self._note_partial(search["min_loci"])
         if drop.active and qds is not None:
             notes.append(run_note(drop, queries, refs))
-            known = set(np.asarray(queries.ids, dtype=object).astype(str).tolist())
+            stated = sorted(drop.per_sample)
+            unknown = set(stated) - set(queries.rows_of(stated))   # no str per query
             if refs is not None:
-                known |= set(np.asarray(refs.ids, dtype=object).astype(str).tolist())
-            unknown = sorted(set(drop.per_sample) - known)
+                unknown -= set(np.asarray(refs.ids, dtype=object).astype(str).tolist())
+            unknown = sorted(unknown)
             if unknown:
                 notes.append(f"model.dropout_samples: {len(unknown)} samples of the file are in no "
                              f"dataset of this run ({', '.join(unknown[:5])}"

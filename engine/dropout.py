@@ -271,7 +271,8 @@ def samples_csv(queries, refs) -> bytes:
         if s is None or len(s) == 0:
             continue
         src = s.dropout_src if s.dropout_src is not None else np.full(len(s), "job", dtype=object)
-        ids = pa.array([str(x) for x in s.ids], pa.string())
+        ids = (s.id_array.cast(pa.string()) if hasattr(s, "id_array")   # QuerySet: Arrow already
+               else pa.array([str(x) for x in s.ids], pa.string()))
         # sorted by code point, stably (UTF-8 byte order is code point order): Arrow's
         # sort of the strings, not NumPy's of a fixed-width unicode array (~1 s at 2e5)
         order = pc.sort_indices(ids).to_numpy()
