@@ -59,6 +59,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from .cases import Case, RelationCase, _sex
 from .frequencies import SILENT
 from .pedigree import Pedigree, Person
@@ -248,23 +249,24 @@ class ConsistencyChecker:
                        Person("B", None, None, sub.persons["B"].sex)])
         from .likelihood import locus_likelihood
 
-        out = []
-        for l, la in enumerate(m.systems):
-            fM, mM = m._mats[l]
-            silent = la.alleles.index(SILENT) if la.silent else None
-            args = dict(n_alleles=la.n_alleles, freqs=la.freqs, theta=m.theta, silent=silent,
-                        free=["A", "B"])
+        with one_blas_thread() as one:   # the same bits whoever builds it (kinship._blas)
+            out = []
+            for l, la in enumerate(m.systems):
+                fM, mM = m._mats[l]
+                silent = la.alleles.index(SILENT) if la.silent else None
+                args = dict(n_alleles=la.n_alleles, freqs=la.freqs, theta=m.theta, silent=silent,
+                            free=["A", "B"])
 
-            def fold(J):
-                return fold_calls(fold_calls(J, 0, silent), 1, silent)
+                def fold(J):
+                    return fold_calls(fold_calls(J, 0, silent), 1, silent)
 
-            N = fold(locus_likelihood(sub, {}, female_M=fM, male_M=mM, **args))
-            D = fold(locus_likelihood(h2, {}, **args))
-            N0 = N if fM is None and mM is None else fold(locus_likelihood(sub, {}, **args))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out.append((N / D, N0 == 0.0))
+                N = fold(locus_likelihood(sub, {}, female_M=fM, male_M=mM, **args))
+                D = fold(locus_likelihood(h2, {}, **args))
+                N0 = N if fM is None and mM is None else fold(locus_likelihood(sub, {}, **args))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out.append((N / D, N0 == 0.0))
         if getattr(m, "table_store", None) is not None:
-            m._save_stored("claimed", (recs,), out)
+            m._save_stored("claimed", (recs,), out, one)
         self._remember(recs, out)
         return out
 

@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from ._numba import jit
 from .cases import CASE_RELATIONS, MISSING, case_pedigree, normalize_relation
 from .frequencies import SILENT, FrequencyTable, LocusAlleles
@@ -207,11 +208,12 @@ class ScoringModel:
                     return stored
                 kw = {} if not drop else dict(ref_dropout=drop[0], query_dropout=drop[1],
                                               dropin=drop[2])
-                self._pair_cache[key] = [
-                    pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line, **kw)
-                    for s in self.systems
-                ]
-                self._save_stored("pair", key, self._pair_cache[key])
+                with one_blas_thread() as one:   # the same bits whoever builds it (kinship._blas)
+                    self._pair_cache[key] = [
+                        pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line, **kw)
+                        for s in self.systems
+                    ]
+                self._save_stored("pair", key, self._pair_cache[key], one)
             return self._pair_cache[key]
 
     # -- the on-disk table store (kinship.tablecache; off unless table_store is set) --
@@ -224,8 +226,12 @@ class ScoringModel:
         return self.table_store.load(table_key(kind, params, self.systems, self._mats, self.theta),
                                      shapes)
 
-    def _save_stored(self, kind: str, params: tuple, tables) -> None:
-        if self.table_store is not None:
+    def _save_stored(self, kind: str, params: tuple, tables, one_thread: bool) -> None:
+        """Keep ``tables`` in the store, if they were built with one BLAS thread
+        (``one_thread``, from :func:`kinship._blas.one_blas_thread`): a product over
+        two threads can round otherwise, and what a run reads must not depend on
+        who filled the store."""
+        if self.table_store is not None and one_thread:
             from .tablecache import table_key
 
             self.table_store.save(table_key(kind, params, self.systems, self._mats, self.theta),
@@ -414,49 +420,50 @@ class ScoringModel:
 
             ped = case_pedigree([("r0", relation, "unknown")], missing_sex=missing_sex)
             h2 = ped.with_person(Person("__candidate__", None, None, "unknown"))
-            out = []
-            for l, s in enumerate(self.systems):
-                fM, mM = self._mats[l]
-                silent = s.alleles.index(SILENT) if s.silent else None
-                args = dict(n_alleles=s.n_alleles, freqs=s.freqs, theta=self.theta, silent=silent)
-                if drop:
-                    # the joint over both persons' unordered true genotypes, once per
-                    # relation and locus, folded with each dropout's evidence
-                    jk = (relation, missing_sex, l)
-                    J3 = self._single_joints.get(jk)
-                    if J3 is None:
-                        J3 = self._single_joints[jk] = tuple(_unordered(x) for x in (
-                            locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM,
-                                             male_M=mM, **args),
-                            locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM,
-                                             male_M=mM, **args),
-                            locus_likelihood(ped, {}, free=["r0", MISSING], **args)))
-                    eR = _evidence_unordered(s, _stack_or_none(s, drop[0], drop[2]))
-                    eQ = _evidence_unordered(s, _stack_or_none(s, drop[1], drop[2]))
+            with one_blas_thread() as one:   # the same bits whoever builds it (kinship._blas)
+                out = []
+                for l, s in enumerate(self.systems):
+                    fM, mM = self._mats[l]
+                    silent = s.alleles.index(SILENT) if s.silent else None
+                    args = dict(n_alleles=s.n_alleles, freqs=s.freqs, theta=self.theta, silent=silent)
+                    if drop:
+                        # the joint over both persons' unordered true genotypes, once per
+                        # relation and locus, folded with each dropout's evidence
+                        jk = (relation, missing_sex, l)
+                        J3 = self._single_joints.get(jk)
+                        if J3 is None:
+                            J3 = self._single_joints[jk] = tuple(_unordered(x) for x in (
+                                locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM,
+                                                 male_M=mM, **args),
+                                locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM,
+                                                 male_M=mM, **args),
+                                locus_likelihood(ped, {}, free=["r0", MISSING], **args)))
+                        eR = _evidence_unordered(s, _stack_or_none(s, drop[0], drop[2]))
+                        eQ = _evidence_unordered(s, _stack_or_none(s, drop[1], drop[2]))
 
-                    def fold2(J, eR=eR, eQ=eQ):
-                        return np.asarray(eQ @ np.asarray(eR @ J).T).T
+                        def fold2(J, eR=eR, eQ=eQ):
+                            return np.asarray(eQ @ np.asarray(eR @ J).T).T
 
-                    N, D = fold2(J3[0]), fold2(J3[1])
-                    N0 = N if fM is None and mM is None else fold2(J3[2])
-                else:
-                    def fold(J, silent=silent):
-                        return _fold(_fold(J, 0, silent, None), 1, silent, None)
+                        N, D = fold2(J3[0]), fold2(J3[1])
+                        N0 = N if fM is None and mM is None else fold2(J3[2])
+                    else:
+                        def fold(J, silent=silent):
+                            return _fold(_fold(J, 0, silent, None), 1, silent, None)
 
-                    N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM,
-                                              **args))
-                    D = fold(locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM,
-                                              male_M=mM, **args))
-                    N0 = N if fM is None and mM is None else fold(
-                        locus_likelihood(ped, {}, free=["r0", MISSING], **args))
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    W = N / D
-                W.setflags(write=False)
-                I = (N0 == 0.0).astype(np.uint8)
-                I.setflags(write=False)
-                out.append((W, I))
+                        N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM,
+                                                  **args))
+                        D = fold(locus_likelihood(h2, {}, free=["r0", "__candidate__"], female_M=fM,
+                                                  male_M=mM, **args))
+                        N0 = N if fM is None and mM is None else fold(
+                            locus_likelihood(ped, {}, free=["r0", MISSING], **args))
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        W = N / D
+                    W.setflags(write=False)
+                    I = (N0 == 0.0).astype(np.uint8)
+                    I.setflags(write=False)
+                    out.append((W, I))
             self._single_cache[key] = out
-            self._save_stored("single", key, out)
+            self._save_stored("single", key, out, one)
             return out
 
     def _compile_singles(self, relation, missing_sex, codes, rows, lr, inc, typed, drop=()):

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 
 #: the modules whose code computes the tables (their source is part of every key)
-_SOURCES = ("likelihood.py", "tables.py", "mutation.py", "frequencies.py", "pedigree.py",
+_SOURCES = ("likelihood.py", "tables.py", "mutation.py", "frequencies.py", "pedigree.py", "_blas.py",
             "search.py", "cases.py", "consistency.py", "tablecache.py")
 _DIGEST: list = []
 _DIGEST_LOCK = threading.Lock()
