@@ -108,16 +108,17 @@ def run(job, *, resume: bool = False, progress=None, base_dir=None) -> RunResult
     ``execution.progress`` (True/False/"auto").  ``base_dir``: directory that
     relative paths of a dict job are relative to (default: the current one).
 
-    BLAS runs single-threaded for the run (restored after): a matrix product
+    BLAS runs single-threaded for the run (restored after; set from the main
+    thread, :func:`kinship._blas.one_blas_thread`): a matrix product
     split over several BLAS threads can round differently from one on a single
     thread, and Dask starts its workers with one BLAS thread, so this is what makes
     an in-process run write the same bytes as a Dask run whatever the core count
     (``tests/engine/test_engine_bytes.py``).  The engine's own task threads are
     the parallelism.
     """
-    from threadpoolctl import threadpool_limits
+    from kinship._blas import one_blas_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return Run(_as_job(job, base_dir), resume=resume, progress=progress).run()
 
 

@@ -16,9 +16,12 @@ by a later run would make that run's output depend on who filled the store.  So:
 OpenBLAS takes a thread limit set from the main thread for the whole process and
 ignores one set from any other thread (measured with threadpoolctl 3.8 and the
 OpenBLAS of NumPy's wheels): :func:`one_blas_thread` therefore acts in the main
-thread only.  The engine sets the limit for its whole run from the main thread
+thread only.  The engine holds it for its whole run from the main thread
 (:func:`engine.run`), so its background and task threads build with one BLAS
-thread and their tables are kept.
+thread and their tables are kept.  (Checking the libraries' thread counts from
+another thread is not enough on its own: a BLAS loaded after the limit was set,
+such as SciPy's own OpenBLAS, which numba's first use imports, keeps its threads
+but computes no table.)
 """
 from __future__ import annotations
 
@@ -46,13 +49,15 @@ def one_blas_thread():
     Yields whether BLAS runs one thread in the body (:func:`blas_on_one_thread`):
     what decides whether the tables built there may be kept."""
     if threading.current_thread() is not threading.main_thread():
-        yield blas_on_one_thread()
+        # the main thread holding the limit (an engine run: engine.run) limits the
+        # BLAS that NumPy loaded on import for every thread
+        yield _STATE["depth"] > 0 or blas_on_one_thread()
         return
     if _STATE["depth"] == 0:
         _STATE["limiter"] = _controller().limit(limits=1, user_api="blas")
     _STATE["depth"] += 1
     try:
-        yield blas_on_one_thread()
+        yield True
     finally:
         _STATE["depth"] -= 1
         if _STATE["depth"] == 0:

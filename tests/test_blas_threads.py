@@ -141,3 +141,19 @@ def test_tables_built_with_two_blas_threads_are_not_kept(tmp_path):
     with threadpool_limits(limits=2, user_api="blas"):
         build()                                          # the main thread: one BLAS thread
     assert len(list((tmp_path / "tc").rglob("*.tab"))) == 1
+    # while the main thread holds the limit (as engine.run does for a whole run), a
+    # table built on another thread is built with one BLAS thread and kept
+    store2 = TableStore(tmp_path / "tc2")
+
+    def build2():
+        m = _model()
+        m.table_store = store2
+        got["tables2"] = m.pair_tables("first-cousin", "male")
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with one_blas_thread():
+            t = threading.Thread(target=build2)
+            t.start()
+            t.join(120)
+    assert len(list((tmp_path / "tc2").rglob("*.tab"))) == 1
+
