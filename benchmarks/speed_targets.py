@@ -16,7 +16,12 @@ prints one table per part with the machine and its load average:
    1e6 queries x 1e4 references in parent-child, case, full-sibling and identity
    mode, and parent-child at 1e5 x 1e4, with the NumPy baseline of the same run;
 3. a run's fixed cost (``fixed_cost.py``: a tiny job's ``kinship search`` minus
-   ``python -c pass``, table store warm), median of 5 runs.
+   ``python -c pass``, table store warm), median of 5 runs;
+4. the same through the local worker (``worker_cost.py``: ``kinship search JOB
+   --worker``, the worker started with ``--keep-tables 3GiB``): the tiny job, and
+   case at 1e6 x 1e4 and parent-child at 1e5 x 1e4 on the datasets of part 2,
+   alternated with fresh processes, 5 runs each (the first through the worker
+   compiles the references' tables, the later ones find them kept).
 
 The targets (issue 18): the kernel alone 4e9 pairs/s on two cores; end to end
 2e9 pairs/s for parent-child and case at 1e6 x 1e4, 1e9 for full-sibling and
@@ -48,10 +53,46 @@ def _run(argv: list) -> int:
     return subprocess.call([sys.executable, *argv], cwd=HERE.parent)
 
 
+def _worker_part(quick: bool) -> int:
+    """Part 4: case 1e6 x 1e4 and parent-child 1e5 x 1e4 through a worker that keeps
+    the references' tables (``worker_cost.py --big``), on the datasets of part 2."""
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    from scale_table import MUTATION, query_dataset, reference_dataset
+
+    from engine.demo import _write_job_toml
+
+    cache = Path(os.environ.get("STRKIN_SCALE_CACHE", "/tmp/strkin-scale-cache"))
+    cache.mkdir(parents=True, exist_ok=True)
+    nq_big, nq_small, nr = (20000, 10000, 1000) if quick else (1000000, 100000, 10000)
+    refs = reference_dataset(cache, nr)
+    work = Path(tempfile.mkdtemp(prefix="strkin-targets-"))
+    rc = 0
+    try:
+        for mode, nq in (("case", nq_big), ("parent-child", nq_small)):
+            job = work / f"job-{mode}-{nq}.toml"
+            _write_job_toml(job, {
+                "inputs": {"queries": str(query_dataset(cache, nq, nr)), "references": str(refs)},
+                "model": {"theta": 0.0, "mutation": dict(MUTATION)},
+                "search": {"modes": [mode], "threshold": 1e4, "top_k": 10, "max_inconsistent": 1},
+                "output": {"path": str(work / f"out-{mode}-{nq}")},
+                "execution": {"threads": 2, "progress": False},
+                "report": {"chance_method": "none", "relationships": "none"}})
+            rc |= _run([str(HERE / "worker_cost.py"), "--runs", "3", "--big", str(job),
+                        "--big-runs", "3" if quick else "5", "--keep-tables", "3GiB"])
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return rc
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: checks the script, not the targets")
-    ap.add_argument("--skip", default="", help="parts to leave out: kernel, end-to-end, fixed-cost")
+    ap.add_argument("--skip", default="", help="parts to leave out: kernel, end-to-end, fixed-cost, "
+                                                "worker")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     load = os.getloadavg()
@@ -70,6 +111,8 @@ def main(argv=None) -> int:
     if "fixed-cost" not in skip:
         rc |= _run([str(HERE / "fixed_cost.py"), "--runs", "3" if args.quick else "5",
                     "--modes", "parent-child", "--store", "warm", "--markdown"])
+    if "worker" not in skip:
+        rc |= _worker_part(args.quick)
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return rc
