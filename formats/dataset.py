@@ -843,27 +843,7 @@ class Dataset(_ShardedDataset):
         from .sidecar import ShardColumns, check_order
 
         try:
-            pf = self._open_verified(path, read_dictionary=_DICT_COLUMNS,
-                                     page_checksum_verification=True)
-            info = _info_from_parquet(pf, path)
-            _check_prefix(info.alleles, self._alleles, path.name)
-            names = set(pf.schema_arrow.names)
-            _require_columns(names, META_COLUMNS, path)
-            present = [l for l in self._loci if genotype_column_names(l)[0] in names]
-            cols = list(META_COLUMNS) + [c for l in present for c in genotype_column_names(l)]
-            table = _read_shard_columns(pf, path, cols)
-            n = table.num_rows
-            g = np.empty((n, len(present), 2), dtype=np.int16)
-            srcs, top = [], {}
-            for j, l in enumerate(present):
-                c1, c2 = genotype_column_names(l)
-                a = _int16(table.column(c1), path, c1)
-                b = _int16(table.column(c2), path, c2)
-                _check_codes(a, b, len(self._alleles[l]), path.name, l)
-                top[l] = int(max(a.max(), b.max())) if n else -1
-                srcs.append((2 * j, a))
-                srcs.append((2 * j + 1, b))
-            _fill_blocked(g.reshape(n, 2 * len(present)), srcs)
+            table, present, g, info, top = self._decode_shard(path, None, None, with_top=True)
             try:
                 ids = _string_array(table.column("sample_id"))
                 values, index = {}, {}
@@ -891,13 +871,20 @@ class Dataset(_ShardedDataset):
         return ShardColumns(path.name, sha or "", tuple(present), g, ids, order, values, index,
                             dict(info.alleles), top)
 
-
-    def _load_shard_unchecked(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
+    def _decode_shard(self, path: Path, loci, kinds, with_top: bool = False):
+        """Open and check a shard (checksum, footer, allele dictionary, columns) and
+        read its metadata columns and the codes of ``loci`` (None: the dataset's loci
+        the shard holds) for the rows of ``kinds`` (None: all), each locus's codes
+        checked against its allele dictionary.  Returns ``(table, loci, codes int16
+        [n, len(loci), 2] (-1 where the shard lacks a locus), footer info, {locus:
+        largest code} (only ``with_top``))``."""
         pf = self._open_verified(path, read_dictionary=_DICT_COLUMNS, page_checksum_verification=True)
         info = _info_from_parquet(pf, path)
         _check_prefix(info.alleles, self._alleles, path.name)
         names = set(pf.schema_arrow.names)
         _require_columns(names, META_COLUMNS, path)
+        if loci is None:
+            loci = tuple(l for l in self._loci if genotype_column_names(l)[0] in names)
         present = [l for l in loci if genotype_column_names(l)[0] in names]
         cols = list(META_COLUMNS) + [c for l in present for c in genotype_column_names(l)]
         if kinds is None:
@@ -906,7 +893,7 @@ class Dataset(_ShardedDataset):
             table = _read_kind_rows(pf, path, cols, kinds)
         n = table.num_rows
         g = np.empty((n, len(loci), 2), dtype=np.int16)
-        srcs = []  # (flat column index, int16 array) for the loci present in this shard
+        srcs, top = [], {}  # (flat column index, int16 array) for the loci present in this shard
         for j, l in enumerate(loci):
             if l not in present:
                 g[:, j, :] = -1
@@ -915,9 +902,15 @@ class Dataset(_ShardedDataset):
             a = _int16(table.column(c1), path, c1)
             b = _int16(table.column(c2), path, c2)
             _check_codes(a, b, len(self._alleles[l]), path.name, l)
+            if with_top:
+                top[l] = int(max(a.max(), b.max())) if n else -1
             srcs.append((2 * j, a))
             srcs.append((2 * j + 1, b))
         _fill_blocked(g.reshape(n, 2 * len(loci)), srcs)
+        return table, tuple(loci), g, info, top
+
+    def _load_shard_unchecked(self, path: Path, loci: tuple, kinds) -> ProfileArrays:
+        table, loci, g, _, _ = self._decode_shard(path, loci, kinds)
         try:
             return ProfileArrays(
                 sample_id=_strings(table.column("sample_id")),
