@@ -82,9 +82,9 @@ def fingerprints(codes: np.ndarray, sex: np.ndarray) -> np.ndarray:
     words = _as_words(flat.view(np.uint8).reshape(n, flat.shape[1] * flat.itemsize))
     sex = np.asarray(sex, dtype=object).reshape(-1)
     first = np.zeros(n, dtype=np.uint64)
-    for v in set(sex.tolist()):         # a few distinct values
-        d = hashlib.blake2b(str(v).encode(), digest_size=8).digest()
-        first[sex == v] = np.uint64(int.from_bytes(d, "little"))
+    values = list(set(sex.tolist()))    # a few distinct values
+    for v, w in zip(values, sex_words(values)):
+        first[sex == v] = w
     out = np.empty((n, 2), dtype=np.uint64)
     if n:
         _hash_rows(words, first, out)
@@ -147,17 +147,30 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
+_SEED1 = np.uint64(0x243F6A8885A308D3)
+_SEED2 = np.uint64(0x13198A2E03707344)
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xD6E8FEB86659FD93)
+
+
+@jit()
+def _chains(first):
+    """The two hash chains of :func:`fingerprints` started from a row's first word."""
+    return _mix(first ^ _SEED1), _mix(first ^ _SEED2)
+
+
+@jit()
+def _absorb(h1, h2, w):
+    """The two chains after one more word ``w``."""
+    return _mix((h1 ^ w) + _K1), _mix((h2 + w) ^ _K2)
+
+
 @jit()
 def _hash_rows(words, first, out):
-    k1 = np.uint64(0x9E3779B97F4A7C15)
-    k2 = np.uint64(0xD6E8FEB86659FD93)
     for i in range(words.shape[0]):
-        h1 = _mix(first[i] ^ np.uint64(0x243F6A8885A308D3))
-        h2 = _mix(first[i] ^ np.uint64(0x13198A2E03707344))
+        h1, h2 = _chains(first[i])
         for j in range(words.shape[1]):
-            w = words[i, j]
-            h1 = _mix((h1 ^ w) + k1)
-            h2 = _mix((h2 + w) ^ k2)
+            h1, h2 = _absorb(h1, h2, words[i, j])
         out[i, 0] = h1
         out[i, 1] = h2
 
@@ -189,10 +202,6 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
     for j in range(J):
         if col[j] != j or mul[j] != 1:
             same = False
-    k1 = np.uint64(0x9E3779B97F4A7C15)
-    k2 = np.uint64(0xD6E8FEB86659FD93)
-    s1 = np.uint64(0x243F6A8885A308D3)
-    s2 = np.uint64(0x13198A2E03707344)
     B = 256
     h1 = np.empty(B, np.uint64)
     h2 = np.empty(B, np.uint64)
@@ -221,9 +230,7 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
                 typed += a >= 0
                 top = max(top, v)
             out_typed[o] = typed
-            f = sexw[sex_idx[r]]
-            h1[i] = _mix(f ^ s1)
-            h2[i] = _mix(f ^ s2)
+            h1[i], h2[i] = _chains(sexw[sex_idx[r]])
         for w in range(nw + 1):
             if w < nw:
                 for i in range(m):
@@ -237,8 +244,7 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
                 for i in range(m):
                     wd[i] = np.uint64(2 * J)
             for i in range(m):
-                h1[i] = _mix((h1[i] ^ wd[i]) + k1)
-                h2[i] = _mix((h2[i] + wd[i]) ^ k2)
+                h1[i], h2[i] = _absorb(h1[i], h2[i], wd[i])
         for i in range(m):
             out_fp[at + b0 + i, 0] = h1[i]
             out_fp[at + b0 + i, 1] = h2[i]
