@@ -269,6 +269,11 @@ class _MessageTee:
 
 
 def _run(args) -> int:
+    from kinship._numba import load_blas_alone
+
+    # numba's check for a BLAS, at its first use, without the rest of scipy.linalg
+    # (0.2 s of a small run); the command line's process only, never a library user's
+    load_blas_alone()
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:

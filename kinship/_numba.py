@@ -38,6 +38,63 @@ def jit(*args, parallel: bool = False, **kw):
     return numba.jit(*args, parallel=parallel, **kw)
 
 
+def load_blas_alone() -> bool:
+    """Load SciPy's ``scipy.linalg.cython_blas`` extension by itself, without the rest
+    of ``scipy.linalg``; True if it is loaded (now or before).
+
+    numba checks for a BLAS once, the first time it compiles or loads a kernel
+    from its cache (``numba.np.arraymath``: ``import scipy.linalg.cython_blas``),
+    and that import runs ``scipy.linalg``'s ``__init__`` first, which imports most
+    of SciPy's linear algebra and its array-API layer: 0.2 s on this project's
+    2-core machine, a fifth of a small run's fixed cost, for a module no kernel
+    of this project calls (none uses ``np.dot`` or ``np.linalg``).  The extension
+    itself loads in 2 ms and has all numba needs (its ``__pyx_capi__``), so numba's
+    BLAS-backed functions work as before: the same module object, registered
+    under its own name, found by every later import of it; ``scipy.linalg``
+    itself is imported by whoever needs it, as usual (one difference:
+    ``scipy.linalg`` imported later has no attribute ``cython_blas`` until it is
+    imported by that name again; ``from scipy.linalg import cython_blas`` and
+    Cython's and numba's imports of it find the module).
+
+    Called by the ``kinship`` command (:func:`engine.cli._run`) before it loads
+    any kernel; a library user's process is left alone.  Does nothing (returns
+    False) if the module cannot be found this way: numba then imports it as
+    usual.
+    """
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules or "scipy.linalg" in sys.modules:
+        return name in sys.modules
+    try:
+        spec = importlib.util.find_spec("scipy")
+        if spec is None or not spec.submodule_search_locations:
+            return False
+        for where in spec.submodule_search_locations:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = os.path.join(where, "linalg", "cython_blas" + suffix)
+                if os.path.isfile(path):
+                    break
+            else:
+                continue
+            break
+        else:
+            return False
+        mod_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[name] = module
+        try:
+            mod_spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        return True
+    except Exception:   # any surprise in SciPy's layout: numba imports it its own way
+        return False
+
+
 def thread_count() -> int:
     """Threads for the project's own thread pools: ``KINSHIP_NUM_THREADS`` if set,
     else numba's thread count (every CPU unless ``NUMBA_NUM_THREADS`` says otherwise)."""

@@ -111,3 +111,59 @@ rc = main(["verify", {str(tmp_path / "missing")!r}])
 print(json.dumps({{"rc": rc, "frozen": gc.get_freeze_count()}}))
 """)
     assert out == {"rc": 1, "frozen": 0}
+
+
+def test_command_loads_scipy_blas_alone_and_numba_keeps_blas(tmp_path):
+    """``kinship search`` lets numba find SciPy's BLAS (``scipy.linalg.cython_blas``,
+    loaded alone: :func:`kinship._numba.load_blas_alone`) without importing the rest
+    of ``scipy.linalg`` (0.2 s of a small run), and numba's BLAS-backed functions
+    still work in that process: ``np.dot`` in a jitted function gives NumPy's
+    values, and a later ``import scipy.linalg`` finds the same module."""
+    import formats
+    from tests.engine.enginelib import simulate
+
+    profs, _ = simulate(n_cases=3, n_unrelated=2, n_unrelated_references=1, seed=5)
+    formats.write_profiles(tmp_path / "ds", profs)
+    job = tmp_path / "job.toml"
+    job.write_text(f"""[inputs]
+queries = "ds"
+references = "ds"
+[search]
+modes = ["parent-child"]
+[output]
+path = "out"
+[execution]
+progress = false
+""")
+    out = _fresh(f"""
+import json, sys
+from engine.cli import main
+rc = main(["search", {str(job)!r}, "-q"])
+linalg_before = "scipy.linalg" in sys.modules
+blas = sys.modules.get("scipy.linalg.cython_blas")
+import numpy as np, numba
+import numba.np.arraymath as am
+f = numba.njit(lambda a, b: np.dot(a, b))
+a = np.arange(6.0).reshape(2, 3) / 7
+b = np.arange(6.0).reshape(3, 2) / 3
+same = bool((f(a, b) == a @ b).all())
+import scipy.linalg
+from scipy.linalg import cython_blas
+print(json.dumps({{"rc": rc, "linalg": linalg_before, "blas": blas is not None,
+                   "have_blas": bool(am._HAVE_BLAS), "dot": same, "same_module": cython_blas is blas}}))
+""")
+    assert out == {"rc": 0, "linalg": False, "blas": True, "have_blas": True, "dot": True,
+                   "same_module": True}
+
+
+def test_library_process_is_left_alone():
+    """A library user's process: importing and using the kernels does not preload
+    anything of SciPy (numba imports ``scipy.linalg`` its own way)."""
+    out = _fresh("""
+import json, sys
+import numpy as np
+from kinship.tables import genotype_indices
+genotype_indices(np.array([[0, 1]], dtype=np.int16))
+print(json.dumps({"blas_alone": "scipy.linalg.cython_blas" in sys.modules and "scipy.linalg" not in sys.modules}))
+""")
+    assert out == {"blas_alone": False}
