@@ -515,12 +515,15 @@ def count_kind(dataset, kind: str) -> tuple[int, int]:
     total = most = 0
     for p in getattr(dataset, "shards", []):
         try:
-            n = _count_from_statistics(pq.ParquetFile(p).metadata, kind)
+            pf = pq.ParquetFile(p)
+            n = _count_from_statistics(pf.metadata, kind)
             if n is not None:
                 total += n
                 most = max(most, n)
                 continue
-            col = pq.read_table(p, columns=["kind"]).column("kind")
+            # the one column, from the file already open (pq.read_table would open it
+            # again through pyarrow.dataset, an import a small run need not pay)
+            col = pf.read(columns=["kind"]).column("kind")
             n = int(pc.sum(pc.equal(col.cast("string") if col.type != "string" else col, kind))
                     .as_py() or 0)
         except Exception:            # noqa: BLE001  (the load gives the real error)
