@@ -72,7 +72,6 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
-import opt_einsum as oe
 
 from .frequencies import SILENT, FrequencyTable, LocusAlleles, MissingAlleleError
 from .markers import AlleleError, LocusError, is_amelogenin, normalize_allele
@@ -466,6 +465,8 @@ def _search_order(subs, out, sizes, greedy_repeats: int = 8):
     state is never touched."""
     if len(subs) <= 2:
         return [tuple(range(len(subs)))]
+    import opt_einsum as oe   # here, not at import: a run whose tables come from the store never needs it
+
     inputs = [frozenset(x) for x in subs]
     output = frozenset(out)
     with _PATH_SEARCH_LOCK:
@@ -500,6 +501,8 @@ def _contract_cached(ops, subs, out):
     ekey = (key, shapes)
     expr = _EXPRESSIONS.get(ekey)
     if expr is None:
+        import opt_einsum as oe
+
         eq = ",".join("".join(oe.get_symbol(i) for i in s) for s in nsubs) + "->" + "".join(
             oe.get_symbol(i) for i in nout)
         path = _STRUCT_PATHS.get(key)
@@ -563,6 +566,8 @@ def _contract(operands, sublists, out):
     key = (tuple(sublists), tuple(o.shape for o in operands), tuple(out))
     expr = _PATH_CACHE.get(key)
     if expr is None:
+        import opt_einsum as oe
+
         sizes = {l: n for o, sub in zip(operands, sublists) for l, n in zip(sub, o.shape)}
         path = _search_order(sublists, out, sizes, greedy_repeats=1)
         names: dict = {}
