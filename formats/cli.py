@@ -224,6 +224,34 @@ def _cmd_export(args) -> int:
                     f"give a writable --out")
 
 
+def _report_sidecars(path, st: dict) -> None:
+    """``kinship verify``'s lines on a dataset's shard sidecars
+    (:meth:`formats.Dataset.sidecar_status`): a count on stdout; a warning on stderr
+    for sidecars left without their shard and for sidecars others may read, which
+    hold sample ids and genotypes.  Neither changes the exit status: a sidecar is
+    never used unless it matches its shard (docs/formats.md)."""
+    from .perms import file_mode
+
+    n = sum(len(st[k]) for k in ("valid", "stale", "missing"))
+    if not n and not st["orphans"]:
+        return
+    print(f"{path}: sidecars: {len(st['valid'])} valid, {len(st['stale'])} stale or damaged (not "
+          f"used; the next search rebuilds them), {len(st['missing'])} missing (the next search "
+          f"writes them)")
+    if st["orphans"]:
+        few = ", ".join(st["orphans"][:3]) + (" ..." if len(st["orphans"]) > 3 else "")
+        print(f"kinship verify: warning: {path}: {len(st['orphans'])} sidecar file(s) without their "
+              f"shard in the dataset ({few}): they hold the sample IDs and genotypes of a shard that "
+              f"was removed. Delete them (rm {os.path.join(str(path), '<name>.sidecar.arrow')}).",
+              file=sys.stderr)
+    if st["open"]:
+        few = ", ".join(st["open"][:3]) + (" ..." if len(st["open"]) > 3 else "")
+        who = "the owner and group" if file_mode() & 0o040 else "the owner"
+        print(f"kinship verify: warning: {path}: {len(st['open'])} sidecar file(s) open to others "
+              f"than {who} ({few}): they hold sample IDs and genotypes. Fix: chmod "
+              f"{oct(file_mode())[2:]} {os.path.join(str(path), '*.sidecar.arrow')}", file=sys.stderr)
+
+
 def _cmd_verify(args) -> int:
     import json
 
@@ -246,6 +274,8 @@ def _cmd_verify(args) -> int:
             ds.verify()
             print(f"{path}: ok ({len(ds.shards)} shards, {ds.n_profiles} profiles; every shard's "
                   f"sha256, footer, codes and sample IDs checked)")
+            if hasattr(ds, "sidecar_status"):
+                _report_sidecars(path, ds.sidecar_status())
         except FormatError as e:
             bad += 1
             print(f"kinship: error: {path}: {e}", file=sys.stderr)

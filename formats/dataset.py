@@ -789,6 +789,52 @@ class Dataset(_ShardedDataset):
         :meth:`iter_shards` is made, with the same messages."""
         return ColumnScan(self, _kind_filter(kind))
 
+    def sidecar_status(self) -> dict:
+        """What ``kinship verify`` reports of the shard sidecars (:mod:`formats.sidecar`):
+        lists of file names under ``"valid"`` (a search uses it: it names the shard's
+        current bytes, its CRC-32 matches and it passes the load's checks),
+        ``"stale"`` (present but not used: built from other bytes, damaged, or an
+        older layout; the next search rebuilds it), ``"missing"`` (a shard without
+        one; the next search writes it), ``"orphans"`` (a sidecar whose shard is not
+        in the dataset: the ids and genotypes of a removed shard, left behind) and
+        ``"open"`` (a sidecar whose file mode lets others than the project's private
+        mode, :func:`formats.perms.file_mode`, read it).  Hashes every shard once;
+        reads no shard's Parquet.  A single-file dataset has no sidecars."""
+        from . import sidecar
+        from .perms import file_mode
+
+        out = {k: [] for k in ("valid", "stale", "missing", "orphans", "open")}
+        if self._single:
+            return out
+        names = set()
+        for path in self.shards:
+            names.add(sidecar.sidecar_path(path).name)
+            side = sidecar.sidecar_path(path)
+            if not side.exists():
+                out["missing"].append(path.name)
+                continue
+            rec = self._recorded(path.name)
+            try:
+                sha = sha256_file(path)
+            except OSError:
+                sha = None
+            sc = sidecar.read_sidecar(path, sha) if sha and sha == rec.get("sha256") else None
+            ok = False
+            if sc is not None:
+                try:
+                    ok = self._check_columns(sc, path, rec) == -1
+                except FormatError:
+                    ok = False
+            out["valid" if ok else "stale"].append(side.name)
+        for side in sorted(self.path.glob("*" + sidecar.SUFFIX)):
+            if side.name not in names:
+                out["orphans"].append(side.name)
+        for side in sorted(self.path.glob("*" + sidecar.SUFFIX)):
+            with contextlib.suppress(OSError):
+                if side.stat().st_mode & 0o777 & ~file_mode():
+                    out["open"].append(side.name)
+        return out
+
     def _shard_columns(self, path: Path):
         from . import sidecar
 

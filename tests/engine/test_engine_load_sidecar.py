@@ -386,3 +386,44 @@ def test_rows_of_equals_a_dict_of_every_id(two_shards):
     assert q.rows_of(ask) == {k: every[k] for k in ask if k in every}
     assert q.rows_of([]) == {}
     assert q.__dict__["_ids"] is None          # without a Python string per query
+
+
+def test_verify_reports_sidecars(tmp_path, capsys):
+    """``kinship verify`` counts a dataset's sidecars (valid, stale, missing) and warns,
+    without changing its exit status, of a sidecar left without its shard and of one
+    that others may read; no line names a sample."""
+    from formats.cli import main as cli_main
+
+    profs, _ = simulate(n_cases=4, n_unrelated=4, seed=11)
+    d = tmp_path / "ds"
+    formats.write_profiles(d, profs[:12], shard_size=6)
+    shards = sorted(d.glob("part-*.parquet"))
+    assert len(shards) == 2
+    ds = formats.open_dataset(d)
+    st = ds.sidecar_status()
+    assert sorted(st["valid"]) == sorted(sidecar.sidecar_path(p).name for p in shards)
+    assert st["stale"] == st["missing"] == st["orphans"] == st["open"] == []
+
+    # one damaged (a byte of its codes changed), one missing, one orphan left open to others
+    s0, s1 = (sidecar.sidecar_path(p) for p in shards)
+    orphan = d / "part-00077-0badf00d.sidecar.arrow"
+    shutil.copy(s1, orphan)
+    os.chmod(orphan, 0o644)
+    raw = bytearray(s0.read_bytes())
+    table = pa.ipc.open_file(pa.py_buffer(bytes(raw))).read_all()
+    ids0 = table.column("sample_id").to_pylist()
+    i = raw.index(ids0[0].encode())
+    raw[i] ^= 0x01
+    s0.write_bytes(bytes(raw))
+    s1.unlink()
+    st = formats.open_dataset(d).sidecar_status()
+    assert st == {"valid": [], "stale": [s0.name], "missing": [shards[1].name],
+                  "orphans": [orphan.name], "open": [orphan.name]}
+
+    capsys.readouterr()
+    assert cli_main(["verify", str(d)]) == 0
+    out, err = capsys.readouterr()
+    assert "sidecars: 0 valid, 1 stale or damaged" in out and "1 missing" in out
+    assert orphan.name in err and "without their shard" in err and "chmod 600" in err
+    for p in profs[:12]:
+        assert p.sample_id not in out + err
