@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -258,14 +257,6 @@ def _per_locus_json(bt, gi, c, q, js, queries) -> pa.Array:
 
 
 _SPECIAL = {math.inf: "Infinity", -math.inf: "-Infinity"}
-#: the JSON text of the LR values seen, as ``(bits, texts)``: the float64 values'
-#: bits, sorted, and their texts in that order (a locus's LRs take few distinct
-#: values: the 275,133 per-locus values of 12,525 parent-child hits had 26,616, and
-#: the tasks of a run share most of them); replaced whole (threads read it without a
-#: lock), started again when full
-_KNOWN = (np.zeros(0, dtype=np.int64), pa.array([], pa.string()))
-_KNOWN_LOCK = threading.Lock()
-_KNOWN_MAX = 1 << 20
 
 
 def _float_text(x: float) -> str:
@@ -276,49 +267,71 @@ def _float_text(x: float) -> str:
     return _SPECIAL.get(x) or float.__repr__(x)
 
 
-def _find(known, u):
-    """Positions of the sorted values ``u`` in ``known[0]``, and which are there."""
-    kb = known[0]
-    pos = np.searchsorted(kb, u)
-    there = pos < len(kb)
-    there[there] = kb[pos[there]] == u[there]
-    return pos, there
+#: the float64 values whose Arrow text is ``float.__repr__``'s (see :func:`_texts`): in
+#: the range where ``repr`` writes digits and a point without an exponent
+_POSITIONAL = (1e-4, 1e16)
+#: values (every digit count, both signs, near both ends of the range) on which the
+#: Arrow text is checked against ``repr`` once per process before it is used
+_PROBE = np.array([0.1, 1 / 3, 2 / 3, 15.039901955818197, 15.039901955818198, 0.000123,
+                   1.0001e-4, 9999999999999998.0 / 3, 1.5e15, 123456789.125, 0.30000000000000004,
+                   5e-4, 2.5, 7.0e-3, 1.234567890123e12, 3.14159, 1e-4 * 1.5, 0.1 + 0.2])
+_ARROW_OK: list = []
 
 
-def _texts(u: np.ndarray) -> pa.Array:
-    """:func:`_float_text` of the float64 values whose bits are ``u`` (sorted,
-    distinct), those seen before taken from :data:`_KNOWN`."""
-    global _KNOWN
-    known = _KNOWN
-    pos, there = _find(known, u)
-    if not there.all():
-        new = u[~there]
-        with _KNOWN_LOCK:
-            kb, kt = _KNOWN
-            if len(kb) + len(new) > _KNOWN_MAX:      # full: start again from these values
-                kb, kt, new = kb[:0], kt.slice(0, 0), u
-            texts = pa.array([_float_text(x) for x in new.view(np.float64).tolist()], pa.string())
-            bits, first = np.unique(np.concatenate([kb, new]), return_index=True)
-            known = _KNOWN = (bits, pa.concat_arrays([kt, texts]).take(pa.array(first)))
-        pos, _ = _find(known, u)
-    return known[1].take(pa.array(pos))
+def _arrow_matches_repr() -> bool:
+    """Whether this pyarrow writes, for the probe values in the range, the text that
+    ``repr`` writes (checked once per process; a pyarrow whose float formatting
+    differs gets ``repr`` for every value)."""
+    if not _ARROW_OK:
+        x = np.concatenate([_PROBE, -_PROBE])
+        t = pc.cast(pa.array(x), pa.string()).to_pylist()
+        use = _arrow_usable(x, pa.array(t))
+        _ARROW_OK.append(bool(use.any()) and all(
+            a == float.__repr__(v) for a, v, u in zip(t, x.tolist(), use) if u))
+    return _ARROW_OK[0]
+
+
+def _arrow_usable(x: np.ndarray, t: pa.Array) -> np.ndarray:
+    """Where Arrow's text ``t`` of ``x`` is ``repr``'s: both write the shortest digits
+    that read back as the same float (tested on 8 million values); in the range
+    where ``repr`` writes a point and no exponent, Arrow's text with a point and no
+    exponent is the same text (an integral value, which ``repr`` writes with
+    ``.0``, or one Arrow writes with an exponent, is left to ``repr``)."""
+    with np.errstate(invalid="ignore"):
+        ax = np.abs(x)
+        ok = (ax >= _POSITIONAL[0]) & (ax < _POSITIONAL[1])
+    return (ok & pc.match_substring(t, ".").to_numpy(zero_copy_only=False)
+            & ~pc.match_substring(t, "e").to_numpy(zero_copy_only=False))
+
+
+def _texts(x: np.ndarray) -> pa.Array:
+    """:func:`_float_text` of each float64 value of ``x``: Arrow's cast
+    to text where it writes what ``repr`` writes (:func:`_arrow_usable`), ``repr``
+    for the others (zero, integral, tiny, huge and non-finite values)."""
+    if not len(x):
+        return pa.array([], pa.string())
+    t = pc.cast(pa.array(x), pa.string())
+    use = _arrow_usable(x, t) if _arrow_matches_repr() else np.zeros(len(x), dtype=bool)
+    if use.all():
+        return t
+    rest = np.nonzero(~use)[0]
+    return pc.replace_with_mask(t, pa.array(~use),
+                                pa.array([_float_text(v) for v in x[rest].tolist()], pa.string()))
 
 
 def per_locus_json(loci, vals: np.ndarray, use: np.ndarray) -> pa.Array:
     """Row ``i``: ``json.dumps({loci[l]: vals[i, l] for l where use[i, l]},
     allow_nan=True)``, the same text (keys as JSON strings, ``", "`` and ``": "``
     separators, floats by ``float.__repr__``, ``NaN``, ``Infinity``,
-    ``-Infinity``), made in Arrow: each distinct value (by its bits: ``-0.0`` is
-    not ``0.0``) is written once, each used entry is its key's text and its
-    value's, and a row's entries are joined as a list."""
+    ``-Infinity``), made in Arrow: each used entry is its key's text and its
+    value's, and a row's entries are joined as a list; the values' texts are
+    Arrow's where it writes ``repr``'s text (:func:`_texts`)."""
     n = vals.shape[0]
     use = np.asarray(use, dtype=bool)
-    bits = np.ascontiguousarray(vals, dtype=np.float64).view(np.int64)[use]   # row by row
-    u, inv = np.unique(bits, return_inverse=True)
+    x = np.ascontiguousarray(vals, dtype=np.float64)[use]     # row by row
     keys = pa.array([json.dumps(locus) + ": " for locus in loci], pa.string())
     locus = np.broadcast_to(np.arange(len(loci), dtype=np.int64), use.shape)[use]
-    entries = pc.binary_join_element_wise(keys.take(pa.array(locus)),
-                                          _texts(u).take(pa.array(inv.ravel())), "")
+    entries = pc.binary_join_element_wise(keys.take(pa.array(locus)), _texts(x), "")
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(use.sum(axis=1), out=offsets[1:])
     rows = pa.ListArray.from_arrays(pa.array(offsets), entries)

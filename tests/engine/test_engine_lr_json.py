@@ -55,16 +55,42 @@ def test_zero_signs_specials_and_empty_rows():
     assert per_locus_json(loci, np.zeros((0, 5)), np.zeros((0, 5), bool)).to_pylist() == []
 
 
-def test_remembered_texts_when_the_memory_is_full(monkeypatch):
+def test_arrow_texts_are_repr_on_many_values():
+    """The values' texts come from Arrow's cast where it writes ``repr``'s text
+    (engine.score._texts): random bit patterns, log-uniform values over the range
+    where ``repr`` switches to an exponent on both sides, short decimals, integral
+    values and every special value, against ``json.dumps``."""
     import engine.score as es
 
-    monkeypatch.setattr(es, "_KNOWN", (np.zeros(0, dtype=np.int64), es.pa.array([], es.pa.string())))
-    monkeypatch.setattr(es, "_KNOWN_MAX", 6)
+    rng = np.random.default_rng(18)
+    n = 60_000
+    x = np.concatenate([
+        rng.integers(0, 2 ** 63, n, dtype=np.int64).view(np.float64),
+        10 ** rng.uniform(-7, 18, n),
+        np.floor(10 ** rng.uniform(-5, 17, n) * 1e3) / 1e3,
+        np.floor(10 ** rng.uniform(0, 17, 1000)),
+        [0.0, -0.0, math.inf, -math.inf, math.nan, 1e-4, 1e16, 9999999999999998.0, 5e-324],
+    ])
+    x = np.concatenate([x, -x])
+    loci = ["L1", "L2", "L3", "L4"]
+    x = x[: len(x) // 4 * 4].reshape(-1, 4)
+    use = np.ones(x.shape, dtype=bool)
+    use[::7, 2] = False
+    assert es._arrow_matches_repr()
+    t = es.pc.cast(es.pa.array(x[use]), es.pa.string())
+    assert es._arrow_usable(x[use], t).sum() > 100_000     # the most of the values in range
+    assert per_locus_json(loci, x, use).to_pylist() == _reference(loci, x, use)
+
+
+def test_repr_for_every_value_when_arrow_writes_otherwise(monkeypatch):
+    """A pyarrow whose float text is not ``repr``'s (the check at first use) gets
+    ``repr`` for every value: the same column."""
+    import engine.score as es
+
+    monkeypatch.setattr(es, "_ARROW_OK", [False])
     loci = ["A", "B", "C"]
     rng = np.random.default_rng(3)
-    pool = np.array([0.5, 2.0, -0.0, 0.0, math.inf, math.nan, 1 / 3, 1e-300, 7.25, 1e16])
-    for _ in range(30):      # values seen before, new ones, and more than it keeps
-        vals = rng.choice(pool, (5, 3))
-        use = rng.random((5, 3)) < 0.8
-        assert per_locus_json(loci, vals, use).to_pylist() == _reference(loci, vals, use)
-        assert len(es._KNOWN[0]) <= 6 + 15
+    pool = np.array([0.5, 2.0, -0.0, 0.0, math.inf, math.nan, 1 / 3, 1e-300, 7.25, 1e16, 1.5e-5])
+    vals = rng.choice(pool, (40, 3))
+    use = rng.random((40, 3)) < 0.8
+    assert per_locus_json(loci, vals, use).to_pylist() == _reference(loci, vals, use)
