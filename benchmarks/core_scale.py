@@ -68,8 +68,7 @@ def kernel_worker(n_refs, n_queries, reps, threads, modes=KERNEL_MODES):
     """{mode: [(pairs/s, pairs per CPU-second, hits), ...]} of ``score_tile`` in
     ``threads`` threads, tables packed before the clock starts."""
     from concurrent.futures import ThreadPoolExecutor
-    from types import SimpleNamespace
-
+    from engine.compile import table_group
     from engine.kernels import score_tile
     from kinship.kernels.score import query_columns
     from kinship.markers import CODIS_CORE_20
@@ -88,10 +87,7 @@ def kernel_worker(n_refs, n_queries, reps, threads, modes=KERNEL_MODES):
                                    for i in range(n_refs)])
         else:
             ct = sm.compile_pairwise(mode, list(range(n_refs)), refs[:n_refs])
-        tab = SimpleNamespace(log_tab=np.ascontiguousarray(ct.log10()),
-                              incons=np.ascontiguousarray(ct.inconsistent, dtype=np.uint8),
-                              typed=np.ascontiguousarray(ct.typed, dtype=np.uint8),
-                              offsets=np.asarray(ct.offsets, dtype=np.int64), packed={})
+        tab = table_group(ct.log10(), ct.inconsistent, ct.typed, ct.offsets, ct.loci, ct.lr)
         skip = 1 if mode == "identity" else 0
         qcol = query_columns(qg, tab.offsets)
         chunks = np.array_split(np.arange(n_queries), 8 * threads)

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 import kinship  # noqa: E402
 from kinship.kernels import gpu  # noqa: E402
-from kinship.kernels.score import query_columns, score_candidates  # noqa: E402
+from kinship.kernels.score import flat_tables, query_columns, score_candidates  # noqa: E402
 from kinship.search import ScoringModel, packed  # noqa: E402
 
 LOCI = tuple(sorted(kinship.markers.CODIS_CORE_20 + ("Penta D", "Penta E", "SE33"), key=str.lower))
@@ -92,7 +92,7 @@ def main(argv=None):
                np.empty(4 * len(cq) + 16), np.empty(4 * len(cq) + 16, np.int32),
                np.empty(4 * len(cq) + 16, np.int32)]
         r = np.zeros(max(args.queries, args.cases), np.int64)
-        score_candidates(np.ascontiguousarray(tab.log10()), tab.inconsistent.astype(np.uint8),
+        score_candidates(*flat_tables(tab.log10(), tab.inconsistent, L),
                          tab.typed.astype(np.uint8), qcol, cq, ct, cm, r, r, False, log_t, 0, *out)
         ex = time.perf_counter() - t0
         print(f"| {name} | {pairs:.3g} | {best:.3g} | {pairs / best:.3g} | {pairs * L / best:.3g} | "

@@ -43,7 +43,7 @@ from kinship.search import SINGLE_RELATIONS
 from .memory import CACHE_BLOCKS   # blocks kept per process (the memory estimate counts them)
 from .inputs import SEX_WORD
 
-__all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "kept_block",
+__all__ = ["TableGroup", "BlockTables", "table_group", "compile_block", "cached_block", "kept_block",
            "prefetch_tables",
            "prefetch_in_background",
            "SINGLE_RELATIONS"]
@@ -52,22 +52,90 @@ __all__ = ["TableGroup", "BlockTables", "compile_block", "cached_block", "kept_b
 @dataclass
 class TableGroup:
     """Tables of some units of a block, for the queries of one sex (``sex`` None:
-    every query)."""
+    every query), in the kernels' form (:func:`kinship.kernels.score.flat_tables`):
+    the log10 LR of unit ``c`` at table column ``j`` of locus ``l`` is
+    ``vals[base[c, l] + j]``, its LR ``lrs[...]`` and its inconsistency flag
+    ``inc[...]`` at the same place.
+
+    Reference persons (and duplicates mode's queries) are *gathered*: ``vals``,
+    ``lrs`` and ``inc`` are the model's flat pair tables (``rows``, a
+    :class:`kinship.search.PairRows`, shared by every block) and ``base`` points at
+    each unit's row, so a block holds only its row indices and its packed screen.
+    Cases are materialised: ``[C, S]`` tables of their own, flattened."""
 
     sex: str | None
     units: np.ndarray          # block unit index of each table row
-    lr: np.ndarray             # [C, S] float64
-    log_tab: np.ndarray        # [C, S] float64, log10
-    incons: np.ndarray         # [C, S] uint8
+    vals: np.ndarray           # float64, flat: log10 LR
+    lrs: np.ndarray            # float64, flat: LR
+    inc: np.ndarray            # uint8, flat: inconsistent without mutation
+    base: np.ndarray           # [C, L] int64
     typed: np.ndarray          # [C, L] uint8
     offsets: np.ndarray        # [L] int64
     loci: tuple
+    #: gathered groups: the model's rows and each unit's row ids ``[C, L]``
+    #: (:class:`kinship.search.GatheredTables`), for the screen's tile extremes
+    gathered: object = None
     #: the screening form of the tables, built on first use per identity/other
     #: (:func:`engine.kernels.packed_group`)
     packed: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.units)
+
+    @property
+    def width(self) -> int:
+        """Table columns (genotypes summed over the loci)."""
+        return int(self.gathered.rows.S) if self.gathered is not None else self.vals.size // max(1, len(self))
+
+    def extremes(self, skip: bool) -> tuple:
+        """``(lowest, highest, has +inf)``, each ``[C, L]``, of each unit's row at
+        each locus as the packing sees them (:func:`kinship.kernels.score.row_extremes`):
+        gathered from the model's per-row values, or computed from the table."""
+        from kinship.kernels.score import row_extremes
+
+        C, L = self.base.shape
+        if self.gathered is not None:
+            lo, hi, inf = self.gathered.rows.extremes(skip)
+            r = self.gathered.ridx
+            return lo[r], hi[r], inf[r]
+        sizes = np.diff(np.append(self.offsets, self.width))
+        lo, hi, inf = row_extremes(self.vals, self.inc, self.base + self.offsets[None, :],
+                                   np.broadcast_to(sizes, (C, L)), skip)
+        return lo.reshape(C, L), hi.reshape(C, L), inf.reshape(C, L)
+
+    def lr_at(self, cs: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The LRs of units ``cs [n]`` at table columns ``cols [n, L]`` (``lr[cs[:, None],
+        cols]``; a locus the unit did not type: 1)."""
+        out = self.lrs[self.base[cs] + cols]
+        out[self.typed[cs] == 0] = 1.0
+        return out
+
+    def _full(self, which: str) -> np.ndarray:
+        if self.gathered is not None:
+            return self.gathered.materialise(which)
+        return {"lr": self.lrs, "log": self.vals, "inc": self.inc}[which].reshape(len(self), -1)
+
+    # the [C, S] tables, materialised on demand (chance values, benchmarks' baselines)
+    @property
+    def lr(self) -> np.ndarray:
+        return self._full("lr")
+
+    @property
+    def log_tab(self) -> np.ndarray:
+        return self._full("log")
+
+    @property
+    def incons(self) -> np.ndarray:
+        return self._full("inc")
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this group holds of its own (a gathered group's model rows are the
+        model's; the packed screen counted at 3 bytes per unit and column)."""
+        own = self.base.nbytes + self.typed.nbytes + 3 * len(self) * self.width
+        if self.gathered is not None:
+            return own + self.gathered.ridx.nbytes
+        return own + self.vals.nbytes + self.lrs.nbytes + self.inc.nbytes
 
 
 @dataclass
@@ -78,13 +146,36 @@ class BlockTables:
 
 
 def _group(sex, units, tables) -> TableGroup:
+    """A materialised group (:class:`kinship.search.CaseTables`)."""
     lr = np.ascontiguousarray(tables.lr, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_tab = np.log10(lr)
-    offsets = np.ascontiguousarray(tables.offsets, dtype=np.int64)
-    return TableGroup(sex, np.asarray(units, dtype=np.int64), lr, log_tab,
-                      np.ascontiguousarray(tables.inconsistent, dtype=np.uint8),
-                      np.ascontiguousarray(tables.typed, dtype=np.uint8), offsets, tuple(tables.loci))
+    return table_group(log_tab, tables.inconsistent, tables.typed, tables.offsets, tuple(tables.loci), lr,
+                       sex, units)
+
+
+def table_group(log_tab, incons, typed, offsets, loci=(), lr=None, sex=None, units=None) -> TableGroup:
+    """A materialised group of the tables ``log_tab [C, S]`` (log10 LR), ``incons``,
+    ``typed [C, L]`` (``lr``: the LRs, default ``10 ** log_tab``; ``units``: default
+    ``0 .. C - 1``)."""
+    from kinship.kernels.score import flat_tables
+
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    vals, inc, base = flat_tables(log_tab, incons, len(offsets))
+    if lr is None:
+        lr = 10.0 ** vals
+    C = base.shape[0]
+    return TableGroup(sex, np.arange(C, dtype=np.int64) if units is None else np.asarray(units, dtype=np.int64),
+                      vals, np.ascontiguousarray(lr, dtype=np.float64).reshape(-1), inc, base,
+                      np.ascontiguousarray(typed, dtype=np.uint8), offsets, tuple(loci))
+
+
+def _gathered_group(sex, units, g, model) -> TableGroup:
+    """A gathered group (:meth:`kinship.search.ScoringModel.gather_pairwise`)."""
+    return TableGroup(sex, np.asarray(units, dtype=np.int64), g.rows.log, g.rows.lr, g.rows.inc,
+                      np.ascontiguousarray(g.base(), dtype=np.int64),
+                      np.ascontiguousarray(g.typed, dtype=np.uint8),
+                      np.ascontiguousarray(model.offsets, dtype=np.int64), tuple(model.loci), gathered=g)
 
 
 def _stack(parts, loci, offsets):
@@ -108,21 +199,19 @@ def compile_block(model, sex_dep: bool, mode: str, block, line: str = "paternal"
     if block.kind == "persons":
         n = len(block)
         sexes = [SEX_WORD.get(s, "unknown") for s in block.sexes] if sex_dep else ["male"] * n
-        t = model.compile_pairwise(mode, block.unit_ids, block.codes, sexes, line=line,
-                                   ref_dropout=block.dropouts, **drop)
+        t = model.gather_pairwise(mode, block.codes, sexes, line=line, ref_dropout=block.dropouts, **drop)
         notes.extend(t.notes)
-        groups = [_group(None, np.arange(n), t)]
+        groups = [_gathered_group(None, np.arange(n), t, model)]
     elif block.kind == "queries":
         codes = queries.codes[block.query_rows]
         qd = getattr(queries, "dropout", None)
-        t = model.compile_pairwise("identity", block.unit_ids, codes, None,
-                                   ref_dropout=None if qd is None else qd[block.query_rows], **drop)
-        groups = [_group(None, np.arange(len(block)), t)]
+        t = model.gather_pairwise("identity", codes, None,
+                                  ref_dropout=None if qd is None else qd[block.query_rows], **drop)
+        groups = [_gathered_group(None, np.arange(len(block)), t, model)]
     else:
         groups = _compile_cases(model, sex_dep, block.cases, **drop)
-    # packed screening tables (built on first use): 2 bytes per table entry
-    nbytes = sum(g.lr.nbytes + g.log_tab.nbytes + g.incons.nbytes + g.lr.size * 2 for g in groups)
-    return BlockTables(groups, sorted(set(notes)), nbytes)
+    # the packed screening tables (built on first use) counted at 3 bytes per entry
+    return BlockTables(groups, sorted(set(notes)), sum(g.nbytes for g in groups))
 
 
 def _case_groups(cases, sex_dep) -> dict:

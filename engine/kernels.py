@@ -47,14 +47,15 @@ def warm_up():
 
 
 def _warm():
-    from types import SimpleNamespace
-
     from kinship.kernels.score import query_columns
+    from kinship.search import CaseTables
+
+    from .compile import _group
 
     L, S = 2, 6
     lr = np.ones((1, 2 * S))
-    tab = SimpleNamespace(log_tab=np.log10(lr), incons=np.zeros(lr.shape, np.uint8),
-                          typed=np.ones((1, L), np.uint8), offsets=np.array([0, S]), packed={})
+    tab = _group(None, [0], CaseTables(["w"], lr, np.zeros(lr.shape, np.uint8), np.ones((1, L), np.uint8),
+                                       np.array([0, S]), ("a", "b"), "identity"))
     qcol = query_columns(np.zeros((1, L), np.int16), tab.offsets)
     for skip in (0, 1):
         score_tile(tab, qcol, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
@@ -64,12 +65,13 @@ def _warm():
 def packed_group(tab, max_skip: int):
     """The packed screening tables of a table group (built once per group and
     identity/non-identity use, kept on the group)."""
-    from kinship.kernels.score import pack_tables
+    from kinship.kernels.score import pack_rows
 
     key = max_skip > 0
     cache = tab.packed
     if key not in cache:
-        cache[key] = pack_tables(tab.log_tab, tab.incons, tab.typed, tab.offsets, skip=key)
+        cache[key] = pack_rows(tab.vals, tab.inc, tab.base, tab.typed, tab.offsets, tab.width, key,
+                               *tab.extremes(key))
     return cache[key]
 
 
@@ -78,8 +80,8 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
                device: str = "cpu"):
     """Pairs of (a tile of queries x every case of ``tab``) with exact log10 LR >= ``log_t``.
 
-    ``tab``: a compiled table group (``log_tab``, ``incons``, ``typed``,
-    ``offsets``, ``packed``).  The tile's queries: ``qcol`` their table columns
+    ``tab``: a compiled table group (:class:`engine.compile.TableGroup`: ``vals``,
+    ``inc``, ``base``, ``typed``, ``offsets``, ``packed``).  The tile's queries: ``qcol`` their table columns
     (:func:`kinship.kernels.score.query_columns` with ``tab.offsets``), ``q_ids``
     what to report for each, ``q_rank`` their ranks.  ``canonical``: only pairs
     with ``q_rank[q] > c_rank[c]`` (duplicates mode scores each unordered pair
@@ -113,8 +115,8 @@ def score_tile(tab, qcol: np.ndarray, q_ids: np.ndarray, q_rank: np.ndarray, c_r
         # switched off for this call only, so what a call reads (the manifest's
         # locus_lookups) does not depend on which calls of other threads ran first
         use8 = pk.use8.copy()
-        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, use8, tab.log_tab,
-                     tab.incons, tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t),
+        n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, thr, pk.rows8, thr8, use8, tab.vals,
+                     tab.inc, tab.base, tab.typed, qcol, q_rank, c_rank, bool(canonical), float(log_t),
                      int(max_skip), pk.skip,
                      out_q, out_c, out_s, out_nc, out_ni, st)
         if n <= cap:
@@ -136,7 +138,7 @@ def _score_tile_gpu(tab, pk, qcol, q_ids, q_rank_tile, c_rank, canonical, log_t,
     while True:
         out = [np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.float64),
                np.empty(cap, np.int32), np.empty(cap, np.int32)]
-        n = score_candidates(tab.log_tab, tab.incons, tab.typed, qcol, cq, ct, cm, q_rank_tile, c_rank,
+        n = score_candidates(tab.vals, tab.inc, tab.base, tab.typed, qcol, cq, ct, cm, q_rank_tile, c_rank,
                              bool(canonical), float(log_t), int(max_skip), *out)
         if n <= cap:
             q, c, s, nc, ni = (a[:n] for a in out)

@@ -252,7 +252,7 @@ def _per_locus_json(bt, gi, c, q, js, queries) -> pa.Array:
         grp = bt.groups[g]
         cs, qg = c[js[at]], queries.gidx[q[js[at]]].astype(np.int64)
         use[at] = (qg >= 0) & (grp.typed[cs] != 0)
-        vals[at] = grp.lr[cs[:, None], grp.offsets[None, :] + np.maximum(qg, 0)]
+        vals[at] = grp.lr_at(cs, grp.offsets[None, :] + np.maximum(qg, 0))
     return per_locus_json(bt.groups[0].loci if bt.groups else (), vals, use)
 
 

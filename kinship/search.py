@@ -109,6 +109,98 @@ def per_locus_lrs_many(tables, cs, qg_rows: np.ndarray) -> list:
             for v, m in zip(vals.tolist(), use.tolist())]
 
 
+#: :class:`PairRows` a model keeps (each a few tens of MB at 23 loci)
+_ROWS_KEPT = 4
+
+
+class PairRows:
+    """The pair tables of one relationship for ``V`` variants (reference sex and
+    dropout), flat: locus ``l``'s table ``W [G_l, G_l]`` of variant ``v`` (row: the
+    reference's genotype, column: the candidate's) at ``v N + lbase[l]`` (``N =
+    sum_l G_l^2``), row-major, in three parallel arrays: ``lr`` (the LRs), ``log``
+    (their log10, taken once here) and ``inc`` (inconsistent without mutation).
+
+    Row ``r = v S + offsets[l] + g`` (``S = sum_l G_l``) is the row of genotype
+    ``g`` at locus ``l``; it starts at ``row_start[r]``.  A reference's value at
+    table column ``j`` of locus ``l`` (candidate genotype ``j - offsets[l]``) is
+    ``log[row_start[r] - offsets[l] + j]``: the kernels' ``base[c, l] =
+    row_start[r] - offsets[l]`` (:func:`kinship.kernels.score.flat_tables`)."""
+
+    def __init__(self, variants: list, offsets, size: int):
+        offsets = np.asarray(offsets, dtype=np.int64)
+        sizes = np.diff(np.append(offsets, size))
+        lbase = np.concatenate([[0], np.cumsum(sizes * sizes)[:-1]]).astype(np.int64)
+        N = int((sizes * sizes).sum())
+        V = len(variants)
+        self.S = int(size)
+        self.offsets = offsets
+        self.lr = np.empty(V * N)
+        self.inc = np.empty(V * N, dtype=np.uint8)
+        for v, tabs in enumerate(variants):
+            for l, (W, I) in enumerate(tabs):
+                a = v * N + int(lbase[l])
+                n = int(sizes[l]) ** 2
+                self.lr[a:a + n] = np.asarray(W).reshape(-1)
+                self.inc[a:a + n] = np.asarray(I).reshape(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.log = np.log10(self.lr)
+        per_locus = [int(lbase[l]) + np.arange(sizes[l], dtype=np.int64) * sizes[l] for l in range(len(sizes))]
+        one = np.concatenate(per_locus) if per_locus else np.zeros(0, dtype=np.int64)
+        self.row_start = np.concatenate([v * N + one for v in range(V)]) if V else one
+        self.row_len = np.tile(np.repeat(sizes, sizes), V)
+        self._extremes: dict = {}
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return self.lr.nbytes + self.log.nbytes + self.inc.nbytes + self.row_start.nbytes + self.row_len.nbytes
+
+    def row_ids(self, variant: np.ndarray, gidx: np.ndarray) -> np.ndarray:
+        """``[C, L]`` the row of each reference (variant ``variant[c]``, genotype
+        indices ``gidx [C, L]``) at each locus (an untyped locus: the row of
+        genotype 0, never read)."""
+        return (np.asarray(variant, dtype=np.int64)[:, None] * self.S + self.offsets[None, :]
+                + np.maximum(np.asarray(gidx, dtype=np.int64), 0))
+
+    def extremes(self, skip: bool) -> tuple:
+        """Per row, :func:`kinship.kernels.score.row_extremes` (computed once)."""
+        key = bool(skip)
+        with self._lock:
+            if key not in self._extremes:
+                from .kernels.score import row_extremes
+
+                self._extremes[key] = row_extremes(self.log, self.inc, self.row_start, self.row_len, key)
+            return self._extremes[key]
+
+
+@dataclass
+class GatheredTables:
+    """A block of references' tables as rows of a model's :class:`PairRows`:
+    ``ridx [C, L]`` (:meth:`PairRows.row_ids`), ``typed [C, L]``."""
+
+    rows: PairRows
+    ridx: np.ndarray
+    typed: np.ndarray
+    notes: list = field(default_factory=list)
+
+    def base(self) -> np.ndarray:
+        """The kernels' ``base [C, L]``: ``log[base[c, l] + j]`` is the value at table column ``j``."""
+        return self.rows.row_start[self.ridx] - self.rows.offsets[None, :]
+
+    def materialise(self, which: str = "lr") -> np.ndarray:
+        """The ``[C, S]`` table (``"lr"``, ``"log"`` or ``"inc"``; an untyped locus:
+        LR 1, log10 0, consistent), as :meth:`ScoringModel.compile_pairwise` builds it."""
+        flat = getattr(self.rows, which)
+        S = self.rows.S
+        col_locus = np.repeat(np.arange(len(self.rows.offsets)),
+                              np.diff(np.append(self.rows.offsets, S)))
+        b = self.base()
+        out = flat[b[:, col_locus] + np.arange(S)[None, :]]
+        fill = {"lr": 1.0, "log": 0.0, "inc": 0}[which]
+        out[~np.asarray(self.typed, dtype=bool)[:, col_locus]] = fill
+        return out
+
+
 class ScoringModel:
     """Frequencies, mutation model, θ and locus set for a bulk search.
 
@@ -149,6 +241,7 @@ class ScoringModel:
         self._locus_memo: "OrderedDict[tuple, tuple]" = OrderedDict()
         self._locus_memo_bytes = 0
         self._pedigrees: dict = {}
+        self._rows_cache: dict = {}         # PairRows by (rel, line, variants, dropouts)
         self._lock = threading.RLock()
         #: a :class:`kinship.tablecache.TableStore` to keep the pair and
         #: single-relative tables on disk between runs (None: memory only)
@@ -253,18 +346,7 @@ class ScoringModel:
         inc = np.zeros((R, self.size), dtype=np.uint8)
         gidx = self.genotype_indices(codes)
         typed = gidx >= 0
-        notes = []
-        sexes = list(sexes) if sexes is not None else ["male"] * R
-        norm = []
-        for s in sexes:
-            s = (s or "unknown").lower()
-            s = {"m": "male", "f": "female"}.get(s, s)
-            if s not in ("male", "female"):
-                s = "male"
-                if rel != "identity" and self.mutation is not None:
-                    notes.append("reference sex unknown: male mutation model used")
-            norm.append(s)
-        norm = np.array(norm)
+        norm, notes = self._reference_sexes(rel, sexes, R)
         rd = _per_row(ref_dropout, R)
         for sex in ("male", "female"):
             for d in sorted(set(rd.tolist())):
@@ -280,6 +362,57 @@ class ScoringModel:
                         lr[sel, o:o + G] = W[gidx[sel, l]]
                         inc[sel, o:o + G] = I[gidx[sel, l]]
         return CaseTables(list(ids), lr, inc, typed, self.offsets, self.loci, rel, sorted(set(notes)))
+
+    def _reference_sexes(self, rel: str, sexes, R: int) -> tuple:
+        """(each reference's sex word, ``"male"`` or ``"female"``, as an array; the
+        notes): an unknown sex uses the male model, noted where it matters."""
+        notes = []
+        sexes = list(sexes) if sexes is not None else ["male"] * R
+        norm = []
+        for s in sexes:
+            s = (s or "unknown").lower()
+            s = {"m": "male", "f": "female"}.get(s, s)
+            if s not in ("male", "female"):
+                s = "male"
+                if rel != "identity" and self.mutation is not None:
+                    notes.append("reference sex unknown: male mutation model used")
+            norm.append(s)
+        return np.array(norm, dtype=object), notes
+
+    def gather_pairwise(self, rel: str, codes, sexes=None, line: str = "paternal", ref_dropout=None,
+                        query_dropout: float = 0.0, dropin: float = 0.0) -> "GatheredTables":
+        """The tables of :meth:`compile_pairwise` without materialising them: each
+        reference's row of the pair table of its sex and dropout, as an index into
+        the model's flat tables (:meth:`pair_rows`).  The same values, bit for bit
+        (``GatheredTables.materialise`` is :meth:`compile_pairwise`'s ``lr``; tested)."""
+        codes = np.asarray(codes)
+        R = codes.shape[0]
+        gidx = self.genotype_indices(codes)
+        norm, notes = self._reference_sexes(rel, sexes, R)
+        rd = _per_row(ref_dropout, R)
+        keys = sorted({(str(a), float(b)) for a, b in zip(norm.tolist(), rd.tolist())}) or [("male", 0.0)]
+        variant = np.zeros(R, dtype=np.int64)
+        for v, (sx, d) in enumerate(keys):
+            variant[(norm == sx) & (rd == d)] = v
+        rows = self.pair_rows(rel, tuple(keys), line, query_dropout, dropin)
+        return GatheredTables(rows, rows.row_ids(variant, gidx), gidx >= 0, sorted(set(notes)))
+
+    def pair_rows(self, rel: str, variants: tuple, line: str = "paternal", query_dropout: float = 0.0,
+                  dropin: float = 0.0) -> "PairRows":
+        """The pair tables of ``rel`` for each ``(reference sex, reference dropout)``
+        of ``variants``, laid out flat with their log10 taken once
+        (:class:`PairRows`); built once per model (thread-safe; the few most
+        recently used are kept)."""
+        key = (rel, line, tuple(variants), float(query_dropout), float(dropin))
+        with self._lock:
+            hit = self._rows_cache.pop(key, None)
+            if hit is None:
+                hit = PairRows([self.pair_tables(rel, sx, line, d, query_dropout, dropin)
+                                for sx, d in variants], self.offsets, self.size)
+            self._rows_cache[key] = hit          # most recently used last
+            while len(self._rows_cache) > _ROWS_KEPT:
+                self._rows_cache.pop(next(iter(self._rows_cache)))
+            return hit
 
     def compile_cases(self, cases: Sequence[dict], query_dropout: float = 0.0,
                       dropin: float = 0.0) -> CaseTables:
@@ -860,19 +993,18 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     and values.
     """
     from ._numba import call_slp
-    from .kernels.score import query_columns, score_queries
+    from .kernels.score import flat_tables, query_columns, score_queries
 
     qcol = query_columns(qg, tables.offsets)
-    log_tab = np.ascontiguousarray(tables.log10())
+    vals, inc, base = flat_tables(tables.log10(), tables.inconsistent, len(tables.loci))
     log_t = math.log10(threshold) if threshold > 0 else -math.inf
     Q = qcol.shape[0]
     pk = packed(tables, max_skip)
     exact_tile = pk.exact if screen else np.ones_like(pk.exact)
     thr = pk.thresholds(log_t)
-    inc = np.ascontiguousarray(tables.inconsistent, dtype=np.uint8)
     typed = np.ascontiguousarray(tables.typed, dtype=np.uint8)
     if device == "gpu" and screen:
-        return _score_gpu(tables, pk, qcol, log_tab, inc, typed, log_t, max_skip)
+        return _score_gpu(tables, pk, qcol, (vals, inc, base), typed, log_t, max_skip)
     if device not in ("cpu", "gpu"):
         raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
     while True:
@@ -883,7 +1015,7 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
         out_n = np.zeros(Q, dtype=np.int32)
         if Q and len(tables):
             call_slp(score_queries, pk.rows, pk.lo, exact_tile, thr, pk.rows8,
-                     pk.thresholds8(log_t, int(max_skip), screen), pk.use8.copy(), log_tab, inc, typed, qcol, log_t,
+                     pk.thresholds8(log_t, int(max_skip), screen), pk.use8.copy(), vals, inc, base, typed, qcol, log_t,
                      int(max_skip), pk.skip, cap, out_case, out_score, out_nc, out_ni, out_n)
         if out_n.size == 0 or out_n.max() <= cap:
             break
@@ -894,7 +1026,7 @@ def score(tables: CaseTables, qg: np.ndarray, threshold: float = 1e4, max_skip: 
     return Hits(qi, out_case[mask].astype(np.int64), out_score[mask], skipped, pairs=Q * len(tables))
 
 
-def _score_gpu(tables, pk, qcol, log_tab, inc, typed, log_t, max_skip) -> Hits:
+def _score_gpu(tables, pk, qcol, flat, typed, log_t, max_skip) -> Hits:
     from .kernels.gpu import screen_candidates
     from .kernels.score import score_candidates
 
@@ -904,7 +1036,7 @@ def _score_gpu(tables, pk, qcol, log_tab, inc, typed, log_t, max_skip) -> Hits:
     while True:
         out = [np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap), np.empty(cap, np.int32),
                np.empty(cap, np.int32)]
-        n = score_candidates(log_tab, inc, typed, qcol, cq, ct, cm, ranks, ranks, False, log_t,
+        n = score_candidates(*flat, typed, qcol, cq, ct, cm, ranks, ranks, False, log_t,
                              int(max_skip), *out)
         if n <= cap:
             break

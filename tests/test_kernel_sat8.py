@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kinship
+from engine.compile import table_group
 from engine.kernels import score_tile, scores_numpy
 from kinship.kernels.score import lane_masks8, pack_tables, query_columns
 from kinship.markers import CODIS_CORE_20
@@ -99,7 +100,7 @@ def test_screen_equals_exhaustive_on_kinship_tables(world, mode, max_skip, rank,
     if where != "free" and fin.size:
         x = float(fin[-1 - int(rank * min(400, len(fin) - 1))])     # one of the 400 highest scores
         thr = {"score": x, "below": float(np.nextafter(x, -np.inf)), "above": float(np.nextafter(x, np.inf))}[where]
-    tab = SimpleNamespace(log_tab=t.log_tab, incons=t.incons, typed=t.typed, offsets=t.offsets, packed={})
+    tab = table_group(t.log_tab, t.incons, t.typed, t.offsets)
     stats = np.zeros(1, dtype=np.int64)
     Q, C = full.shape
     q, c, s, _, _ = score_tile(tab, query_columns(qg, t.offsets), np.arange(Q), np.arange(Q), np.arange(C),

@@ -17,12 +17,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.compile import table_group
 from engine.kernels import score_tile, scores_numpy
 from kinship.kernels.score import LANES8, lane_masks8, pack_tables, query_columns
-
-
-class _Tab:
-    pass
 
 
 def _tables(rng, C, L, A, spread, odd):
@@ -48,8 +45,7 @@ def _tables(rng, C, L, A, spread, odd):
         v[rng.random((C, S)) < 0.02] = np.nan
         if rng.random() < 0.5:
             v[rng.integers(C), rng.integers(S)] = np.inf
-    t = _Tab()
-    t.log_tab, t.incons, t.typed, t.offsets, t.packed = v, incons, typed, offsets, {}
+    t = table_group(v, incons, typed, offsets)
     return t, sizes
 
 
@@ -115,9 +111,7 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     S = int(sizes.sum())
     share = rng.random((C, S)) < 0.5
     v = np.where(share, rng.uniform(0.0, 1.0, (C, S)), rng.uniform(-3.0, -2.0, (C, S)))
-    t = _Tab()
-    t.log_tab, t.incons, t.offsets, t.packed = v, (~share).astype(np.uint8), offsets, {}
-    t.typed = np.ones((C, L), np.uint8)
+    t = table_group(v, (~share).astype(np.uint8), np.ones((C, L), np.uint8), offsets)
     qg = rng.integers(0, sizes[0], size=(400, L)).astype(np.int32)
     qg[5] = np.argmax(v[17].reshape(L, -1), axis=1)                  # query 5: a planted match of case 17
     pk = pack_tables(t.log_tab, t.incons, t.typed, t.offsets, skip=False)
@@ -157,7 +151,7 @@ def test_first_pass_prunes_unrelated_pairs_and_keeps_the_order():
     out = [np.empty(400 * C, np.int64), np.empty(400 * C, np.int64), np.empty(400 * C),
            np.empty(400 * C, np.int32), np.empty(400 * C, np.int32)]
     call_slp(score_rows, pk2.rows, pk2.lo, pk2.exact, pk2.thresholds(-12.0), pk2.rows8,
-             pk2.thresholds8(-12.0, 0), use8, t.log_tab, t.incons, t.typed,
+             pk2.thresholds8(-12.0, 0), use8, t.vals, t.inc, t.base, t.typed,
              query_columns(qg, offsets), np.arange(400), np.arange(C), False, -12.0, 0, pk2.skip,
              *out, np.zeros(2, np.int64))
     assert not use8.any()
@@ -188,9 +182,7 @@ def test_saturation_many_loci_inf_and_tests_out_of_range():
     assert (pk.thresholds8(float(top.max()) + 1.0) == -1).all()
     # the whole kernel still equals the exhaustive scan, also at a threshold no 8-bit test can count
     qg = rng.integers(0, 3, size=(40, L)).astype(np.int32)
-    t = _Tab()
-    t.log_tab, t.incons, t.typed, t.offsets, t.packed = v, np.zeros(v.shape, np.uint8), \
-        np.ones((C, L), np.uint8), offsets, {}
+    t = table_group(v, np.zeros(v.shape, np.uint8), np.ones((C, L), np.uint8), offsets)
     full = scores_numpy(t.log_tab, t.incons, t.typed, offsets, qg)
     for thr in (150.0, float(np.sort(full.ravel())[-30]), 1e4):
         stats = np.zeros(1, dtype=np.int64)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kinship._numba import call_slp
-from kinship.kernels.score import pack_tables, query_columns, score_rows
+from kinship.kernels.score import flat_tables, pack_tables, query_columns, score_rows
 
 
 def _reference_columns(qg, offsets):
@@ -58,7 +58,7 @@ def test_call_slp_dispatches_each_argument_type():
         out = [np.empty(2000, np.int64), np.empty(2000, np.int64), np.empty(2000), np.empty(2000, np.int32),
                np.empty(2000, np.int32)]
         n = call_slp(score_rows, pk.rows, pk.lo, pk.exact, pk.thresholds(-1.0), pk.rows8,
-                     pk.thresholds8(-1.0), pk.use8, log_tab, inc, typed,
+                     pk.thresholds8(-1.0), pk.use8, *flat_tables(log_tab, inc, L), typed,
                      qcol, np.arange(25), np.arange(C), False, -1.0, 0, False, *out,
                      np.zeros(2, np.int64))
         results.append(sorted(zip(out[0][:n].tolist(), out[1][:n].tolist(), out[2][:n].tolist())))

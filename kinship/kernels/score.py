@@ -121,8 +121,8 @@ from numba.extending import intrinsic
 
 from .._numba import jit, thread_count
 
-__all__ = ["LANES", "LANES8", "PackedTables", "pack_tables", "query_columns", "score_rows", "score_queries",
-           "score_candidates", "score_all"]
+__all__ = ["LANES", "LANES8", "PackedTables", "pack_tables", "pack_rows", "flat_tables", "row_extremes",
+           "query_columns", "score_rows", "score_queries", "score_candidates", "score_all"]
 
 #: cases per packed row: 8 words x 4 fields
 LANES = 32
@@ -197,20 +197,86 @@ class PackedTables:
         return np.where((tp > 0) & (tp <= _SAT8), tp, every)
 
 
+def flat_tables(log_tab: np.ndarray, incons: np.ndarray, n_loci: int) -> tuple:
+    """``(vals, inc, base)``: a materialised table ``log_tab [C, S]`` of ``n_loci``
+    loci (and its ``incons``) in the form the kernels read, ``vals[base[c, l] + j]`` = the value
+    of case ``c`` at table column ``j`` of locus ``l``.  Here ``vals`` is the table
+    itself, flattened (no copy), and ``base[c, l] = c S``; tables gathered from a
+    model's pair tables (:class:`kinship.search.PairRows`) use the same form with
+    each ``base[c, l]`` pointing at the model's row of the case's genotype, so a
+    block of them is never materialised."""
+    log_tab = np.ascontiguousarray(log_tab, dtype=np.float64)
+    C, S = log_tab.shape
+    base = np.broadcast_to((np.arange(C, dtype=np.int64) * S)[:, None], (C, int(n_loci)))
+    return (log_tab.reshape(-1), np.ascontiguousarray(incons, dtype=np.uint8).reshape(-1),
+            np.ascontiguousarray(base))
+
+
+def row_extremes(vals: np.ndarray, inc: np.ndarray, starts: np.ndarray, lens: np.ndarray,
+                 skip: bool) -> tuple:
+    """Per row ``vals[starts[i] : starts[i] + lens[i]]``: ``(lowest, highest, has
+    +inf)`` of the values the packing sees (:func:`_pack`: NaN and, ``skip``, an
+    inconsistent entry count as ``-inf``; the highest leaves ``+inf`` out, which
+    the third marks).  The screen's tile extremes are reductions of these over
+    the tile's cases and loci (:func:`pack_rows`)."""
+    starts = np.ascontiguousarray(starts, dtype=np.int64).reshape(-1)
+    lens = np.ascontiguousarray(lens, dtype=np.int64).reshape(-1)
+    lo = np.empty(len(starts))
+    hi = np.empty(len(starts))
+    inf = np.empty(len(starts), dtype=np.uint8)
+    _row_extremes(vals, inc, starts, lens, bool(skip), lo, hi, inf)
+    return lo, hi, inf
+
+
+@jit()
+def _row_extremes(vals, inc, starts, lens, skip, lo, hi, inf):
+    for i in range(starts.shape[0]):
+        lo_v = np.inf
+        hi_v = -np.inf
+        n_inf = 0
+        for k in range(starts[i], starts[i] + lens[i]):
+            v = vals[k]
+            if np.isnan(v) or (skip and inc[k] != 0):
+                v = -np.inf
+            lo_v = min(lo_v, v)
+            n_inf += v == np.inf
+            hi_v = max(hi_v, v if v != np.inf else 0.0)
+        lo[i] = lo_v
+        hi[i] = hi_v
+        inf[i] = n_inf > 0
+
+
 def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offsets: np.ndarray,
                 skip: bool) -> PackedTables:
-    """Pack ``log_tab [C, S]`` (log10 LR per case and genotype column) for the screen.
+    """Pack ``log_tab [C, S]`` (log10 LR per case and genotype column) for the screen
+    (:func:`pack_rows` of :func:`flat_tables`)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    vals, inc, base = flat_tables(log_tab, incons, len(offsets))
+    S = np.shape(log_tab)[1]
+    sizes = np.diff(np.append(offsets, S))
+    xmin, xmax, xinf = row_extremes(vals, inc, base + offsets[None, :], np.broadcast_to(sizes, base.shape),
+                                    skip)
+    return pack_rows(vals, inc, base, typed, offsets, S, skip, xmin.reshape(base.shape),
+                     xmax.reshape(base.shape), xinf.reshape(base.shape))
+
+
+def pack_rows(vals: np.ndarray, inc: np.ndarray, base: np.ndarray, typed: np.ndarray, offsets: np.ndarray,
+              S: int, skip: bool, xmin: np.ndarray, xmax: np.ndarray, xinf: np.ndarray) -> PackedTables:
+    """Pack the tables ``vals[base[c, l] + j]`` (log10 LR of case ``c`` at table
+    column ``j`` of locus ``l``, ``S`` columns; :func:`flat_tables`) for the screen.
 
     ``typed [C, L]``: loci a case did not type are packed as 0 (the exact score
     leaves them out).  ``skip``: pack for identity with ``max_skip > 0``
-    (inconsistent entries at the floor).  Per tile of 32 cases the scale ``s``
-    is the largest of ``1, 2, .., 64`` for which ``L`` fields of span
-    ``[lo, hi]`` fit in 15 bits with ``hi = ceil(s max(0, max v))`` and at least
-    ``12 s`` units below 0; a tile with a ``+inf`` entry, or values too large for
-    any such grid, is marked :attr:`PackedTables.exact`.
+    (inconsistent entries at the floor).  ``xmin, xmax, xinf [C, L]``: the
+    :func:`row_extremes` of each case's row at each locus (for the same
+    ``skip``).  Per tile of 32 cases the scale ``s`` is the largest of ``1, 2,
+    .., 64`` for which ``L`` fields of span ``[lo, hi]`` fit in 15 bits with ``hi
+    = ceil(s max(0, max v))`` and at least ``12 s`` units below 0; a tile with a
+    ``+inf`` entry, or values too large for any such grid, is marked
+    :attr:`PackedTables.exact`.
     """
-    log_tab = np.ascontiguousarray(log_tab, dtype=np.float64)
-    C, S = log_tab.shape
+    base = np.ascontiguousarray(base, dtype=np.int64)
+    C = base.shape[0]
     offsets = np.asarray(offsets, dtype=np.int64)
     L = len(offsets)
     span = _FIELD_MAX // max(1, L)              # grid units one locus may use
@@ -225,10 +291,11 @@ def pack_tables(log_tab: np.ndarray, incons: np.ndarray, typed: np.ndarray, offs
     lo8 = np.zeros((T8, L), dtype=np.int64)
     scale8 = np.ones(T8, dtype=np.float64)
     col_locus = np.repeat(np.arange(L, dtype=np.int64), ends - offsets)
-    args = (log_tab, np.ascontiguousarray(incons, dtype=np.uint8),
-            np.ascontiguousarray(typed, dtype=np.uint8), offsets, ends, col_locus, bool(skip), span,
+    args = (vals, inc, base, np.ascontiguousarray(typed, dtype=np.uint8), offsets, ends, col_locus,
+            np.ascontiguousarray(xmin, dtype=np.float64), np.ascontiguousarray(xmax, dtype=np.float64),
+            np.ascontiguousarray(xinf, dtype=np.uint8), bool(skip), span,
             _MAX_SCALE, _FLOOR_SPAN, _SCALES8, _DEPTH8, _RESERVE8)
-    outs = (rows, lo, scale, exact, rows8, lo8, scale8)
+    outs = (rows.view(np.uint16), lo, scale, exact, rows8, lo8, scale8)
 
     def run(t0, t1):    # 64-case tiles t0 .. t1 - 1 and their 32-case halves
         _pack(*args, t0, t1, *outs)
@@ -254,20 +321,23 @@ def _aligned_zeros(shape):
 
 
 @jit()
-def _pack(log_tab, incons, typed, offsets, ends, col_locus, skip, span, max_scale, floor_span, scales, depth,
-          reserve, t0, t1, rows, lo, scale, exact, rows8, lo8, scale8):
+def _pack(vals, inc, base, typed, offsets, ends, col_locus, xmin, xmax, xinf, skip, span, max_scale,
+          floor_span, scales, depth, reserve, t0, t1, rows16, lo, scale, exact, rows8, lo8, scale8):
     """64-case tiles ``t0 .. t1 - 1`` of the 8-bit first pass and their two 32-case
     tiles of the 16-bit pass (serial and without the GIL: a block's tables pack in
     milliseconds, and a serial kernel loads from numba's cache in a fraction of
-    the time of a parallel one), in two passes over the tables: one for each
-    tile's extremes, one writing both forms (64 columns at a time through a
-    column-major buffer, so that each packed row is written whole).
+    the time of a parallel one): each tile's extremes reduced from the rows'
+    (``xmin``, ``xmax``, ``xinf``: :func:`row_extremes`), then both forms written
+    64 columns at a time through a column-major buffer, so that each packed row
+    is written whole, by loops over the lanes without branches (vectorised).
+    ``rows16``: the 16-bit rows as ``uint16`` (field ``k`` of word ``w`` of a row
+    is ``rows16[t, 32 j + 4 w + k]``: little-endian).
 
     The value packed for case ``c`` and column ``j`` (locus ``l``): 0 where the
     case did not type ``l``; ``-inf`` for NaN and (``skip``) an inconsistent
-    entry; else ``log_tab[c, j]``.
+    entry; else ``vals[base[c, l] + j]``.
 
-    16 bits (per 32-case tile, :func:`pack_tables`): ``s = min(floor(span / (vmax +
+    16 bits (per 32-case tile, :func:`pack_rows`): ``s = min(floor(span / (vmax +
     floor_span)), max_scale)`` with ``vmax`` the tile's largest value (at least
     0); a tile with ``+inf`` or ``s < 1`` is marked exact (not packed); else
     ``hi = ceil(s vmax)``, the floor ``lo = hi - span``, and a value ``v``
@@ -281,9 +351,10 @@ def _pack(log_tab, incons, typed, offsets, ends, col_locus, skip, span, max_scal
     floor of locus ``l`` is ``lo_l = -d_l``; a value ``v`` is packed as
     ``min(max(ceil(s v), lo_l) - lo_l, 255)`` (``-inf``, NaN and skipped
     entries: 0; ``+inf``: 255)."""
-    C, S = log_tab.shape
+    C = base.shape[0]
     L = offsets.shape[0]
-    T = rows.shape[0]
+    T = lo.shape[0]
+    S = rows16.shape[1] // 32 - 1
     vmin = np.zeros(L)
     low = np.zeros(L, dtype=np.int64)
     vmax = np.zeros(2)
@@ -302,19 +373,9 @@ def _pack(log_tab, incons, typed, offsets, ends, col_locus, skip, span, max_scal
             for l in range(L):
                 if typed[c, l] == 0:
                     continue
-                lo_v = vmin[l]              # local accumulators: a loop without branches
-                hi_v = vmax[h]
-                n_inf = 0
-                for j in range(offsets[l], ends[l]):
-                    v = log_tab[c, j]
-                    if np.isnan(v) or (skip and incons[c, j] != 0):
-                        v = -np.inf
-                    lo_v = min(lo_v, v)
-                    n_inf += v == np.inf
-                    hi_v = max(hi_v, v if v != np.inf else 0.0)
-                vmin[l] = lo_v
-                vmax[h] = hi_v
-                if n_inf:
+                vmin[l] = min(vmin[l], xmin[c, l])
+                vmax[h] = max(vmax[h], xmax[c, l])
+                if xinf[c, l] != 0:
                     bad[h] = True
         # 16 bits: each 32-case half
         for h in range(2):
@@ -352,50 +413,61 @@ def _pack(log_tab, incons, typed, offsets, ends, col_locus, skip, span, max_scal
             lo8[t8, l] = low[l]
         scale8[t8] = s
         for l in range(L):          # rows S + l: the value 0 at locus l, every lane
-            base = (S + l) * 64
+            base8 = (S + l) * 64
             for lane in range(64):
-                rows8[t8, base + lane] = np.uint8(-low[l])
+                rows8[t8, base8 + lane] = np.uint8(-low[l])
         # both forms, a band of 64 columns at a time: the band's values, cleaned, are
-        # first copied column-major into ``buf`` (in cache), then each column's 64
-        # lanes are packed from it with contiguous reads and writes
+        # first copied column-major into ``buf`` (in cache; lanes past the last case
+        # hold -inf, which packs as 0), then each column's 64 lanes are packed from it
+        # with contiguous reads and writes and no branch
         nl = c1 - c0
         for j0 in range(0, S, 64):
             j1 = min(S, j0 + 64)
-            for c in range(c0, c1):
+            la = col_locus[j0]
+            lb = col_locus[j1 - 1]
+            for c in range(c0, c1):      # locus by locus: a row of the case's table each
                 lane = c - c0
+                for l in range(la, lb + 1):
+                    ja = max(j0, offsets[l])
+                    jb = min(j1, ends[l])
+                    if typed[c, l] == 0:
+                        for j in range(ja, jb):
+                            buf[j - j0, lane] = 0.0
+                        continue
+                    b = base[c, l]
+                    if skip:
+                        for j in range(ja, jb):
+                            v = vals[b + j]
+                            if np.isnan(v) or inc[b + j] != 0:
+                                v = -np.inf
+                            buf[j - j0, lane] = v
+                    else:
+                        for j in range(ja, jb):
+                            v = vals[b + j]
+                            buf[j - j0, lane] = -np.inf if np.isnan(v) else v
+            for lane in range(nl, 64):
                 for j in range(j0, j1):
-                    v = 0.0
-                    if typed[c, col_locus[j]] != 0:
-                        v = log_tab[c, j]
-                        if np.isnan(v) or (skip and incons[c, j] != 0):
-                            v = -np.inf
-                    buf[j - j0, lane] = v
+                    buf[j - j0, lane] = -np.inf
             for j in range(j0, j1):
-                lw = low[col_locus[j]]
+                lw = np.float64(low[col_locus[j]])
+                top = lw + _SAT8
                 col = buf[j - j0]
-                for lane in range(nl):
-                    y = col[lane] * s          # -inf: 0 (not above the floor); +inf: 255
-                    x = 0
-                    if y >= _SAT8:
-                        x = _SAT8
-                    elif y > lw:
-                        x = min(math.ceil(y) - lw, _SAT8)
-                    rows8[t8, j * 64 + lane] = np.uint8(x)
+                o8 = j * 64
+                for lane in range(64):
+                    # min(max(ceil(s v), lo) - lo, 255): -inf gives 0, +inf 255
+                    y = min(max(col[lane] * s, lw), top)
+                    rows8[t8, o8 + lane] = np.uint8(np.int64(np.ceil(y) - lw))
                 for h in range(2):
                     if s16[h] <= 0.0:          # no such tile, or scored exactly
                         continue
                     t = 2 * t8 + h
-                    for w in range(8):
-                        word = np.uint64(0)
-                        for k in range(4):
-                            lane = 32 * h + 4 * w + k
-                            if lane < nl:
-                                v = col[lane]
-                                if v > -np.inf:
-                                    u = math.ceil(v * s16[h])
-                                    if u > low16[h]:
-                                        word |= np.uint64(u - low16[h]) << np.uint64(16 * k)
-                        rows[t, j * 8 + w] = word
+                    sh = s16[h]
+                    l16 = np.float64(low16[h])
+                    o16 = j * 32
+                    for k in range(32):
+                        # ceil(s v) - lo where above 0, else 0 (-inf: 0; no +inf in such a tile)
+                        y = max(col[32 * h + k] * sh, l16)
+                        rows16[t, o16 + k] = np.uint16(np.int64(np.ceil(y) - l16))
 
 
 @jit(inline="always")
@@ -567,9 +639,11 @@ def _lowest(m):
 
 
 @jit()
-def _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t):
+def _exact(vals, inc, base, typed, qcol, q, c, max_skip, log_t):
     """(is a hit, exact log10 LR in locus order, loci compared, loci inconsistent)
-    of one pair; with ``max_skip > 0`` a pair with more inconsistent loci is none."""
+    of one pair; with ``max_skip > 0`` a pair with more inconsistent loci is none.
+    The value of case ``c`` at table column ``j`` (locus ``l``) is
+    ``vals[base[c, l] + j]`` (:func:`flat_tables`)."""
     L = qcol.shape[1]
     s = 0.0
     nc = 0
@@ -579,11 +653,12 @@ def _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t):
         if j < 0 or typed[c, l] == 0:
             continue
         nc += 1
-        if incons[c, j] != 0:
+        k = base[c, l] + j
+        if inc[k] != 0:
             ni += 1
             if max_skip > 0:
                 continue
-        s += log_tab[c, j]
+        s += vals[k]
     hit = s >= log_t and not (max_skip > 0 and ni > max_skip)
     return hit, s, nc, ni
 
@@ -601,12 +676,12 @@ def _emit(out_q, out_c, out_s, out_nc, out_ni, n, q, c, s, nc, ni):
 
 
 @jit(inline="always")
-def _score_lanes(m, c0, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol, max_skip, log_t,
+def _score_lanes(m, c0, q, canonical, q_rank, c_rank, vals, inc, base, typed, qcol, max_skip, log_t,
                  out_q, out_c, out_s, out_nc, out_ni, n):
     """The exact pass over the lanes set in ``m`` (cases ``c0 + lane``) for query
     ``q``: hits written from number ``n`` on.  Returns (the next hit number, pairs
     scored exactly, table values read)."""
-    C = log_tab.shape[0]
+    C = base.shape[0]
     scored = 0
     reads = 0
     while m != 0:
@@ -616,7 +691,7 @@ def _score_lanes(m, c0, q, canonical, q_rank, c_rank, log_tab, incons, typed, qc
             break
         if canonical and q_rank[q] <= c_rank[c]:
             continue
-        hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
+        hit, s, nc, ni = _exact(vals, inc, base, typed, qcol, q, c, max_skip, log_t)
         scored += 1
         reads += nc
         if hit:
@@ -678,7 +753,7 @@ def _first_pass_group(rows8, t8, qcol, S, tp8, use8, cand_q, cand_k, cand_m):
 
 @jit(inline="always")
 def _second_pass(m8, t8, q, rows, S, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank,
-                 c_rank, log_tab, incons, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
+                 c_rank, vals, inc, base, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
     """The 16-bit pass and the exact score for query ``q`` over the lanes ``m8``
     of 64-case tile ``t8`` that passed the first pass (each 32-case half with a
     lane left).  Returns (next hit number, rows and values read, pairs scored)."""
@@ -694,7 +769,7 @@ def _second_pass(m8, t8, q, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
         reads += nr
         m &= mh
         if m != 0:
-            n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol,
+            n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, vals, inc, base, typed, qcol,
                                      max_skip, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
             exact_pairs += ne
             reads += nr
@@ -703,7 +778,7 @@ def _second_pass(m8, t8, q, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
 
 @jit(inline="always")
 def _pass16(t, q0, q1, rows, S, thr, lo, exact_tile, max_skip, skip_packed, canonical, q_rank, c_rank,
-            log_tab, incons, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
+            vals, inc, base, typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n):
     """The 16-bit pass alone (then the exact score) for queries ``q0 .. q1 - 1``
     against 32-case tile ``t``.  Returns as :func:`_second_pass`."""
     Tt = rows[t]
@@ -716,7 +791,7 @@ def _pass16(t, q0, q1, rows, S, thr, lo, exact_tile, max_skip, skip_packed, cano
         m, nr = _lanes(Tt, qcol, q, S, tt, lt, max_skip, et, skip_packed)
         reads += nr
         if m != 0:
-            n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, log_tab, incons, typed, qcol,
+            n, ne, nr = _score_lanes(m, 32 * t, q, canonical, q_rank, c_rank, vals, inc, base, typed, qcol,
                                      max_skip, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
             exact_pairs += ne
             reads += nr
@@ -724,7 +799,7 @@ def _pass16(t, q0, q1, rows, S, thr, lo, exact_tile, max_skip, skip_packed, cano
 
 
 @jit()
-def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typed, qcol, q_rank, c_rank,
+def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, vals, inc, base, typed, qcol, q_rank, c_rank,
                canonical, log_t, max_skip, skip_packed, out_q, out_c, out_s, out_nc, out_ni, stats):
     """Every query of ``qcol`` (:func:`query_columns`) against every case (serial;
     releases the GIL).
@@ -747,7 +822,7 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
     T8 = rows8.shape[0]
     Q = qcol.shape[0]
     L = qcol.shape[1]
-    S = log_tab.shape[1]
+    S = rows.shape[1] // _WORDS - 1
     cand_q = np.empty(_K8 * Q, dtype=np.int64)       # first-pass survivors of a group of tiles
     cand_k = np.empty(_K8 * Q, dtype=np.int64)
     cand_m = np.empty(_K8 * Q, dtype=np.uint64)
@@ -765,14 +840,14 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
             nc, rest = _first_pass_group(rows8, t8, qcol, S, tp8, use8, cand_q, cand_k, cand_m)
             for i in range(nc):
                 n, nr, ne = _second_pass(cand_m[i], t8 + cand_k[i], cand_q[i], rows, S, thr, lo, exact_tile,
-                                         max_skip, skip_packed, canonical, q_rank, c_rank, log_tab, incons,
+                                         max_skip, skip_packed, canonical, q_rank, c_rank, vals, inc, base,
                                          typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni, n)
                 reads += nr
                 exact_pairs += ne
             reads += _K8 * L * rest
             for t in range(2 * t8, min(T, 2 * (t8 + g))):
                 n, nr, ne = _pass16(t, rest, Q, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
-                                    canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
+                                    canonical, q_rank, c_rank, vals, inc, base, typed, qcol, log_t, out_q,
                                     out_c, out_s, out_nc, out_ni, n)
                 reads += nr
                 exact_pairs += ne
@@ -792,14 +867,14 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
                         if m8 != 0:
                             passed += 1
                             n, nr, ne = _second_pass(m8, t1, q, rows, S, thr, lo, exact_tile, max_skip,
-                                                     skip_packed, canonical, q_rank, c_rank, log_tab, incons,
+                                                     skip_packed, canonical, q_rank, c_rank, vals, inc, base,
                                                      typed, qcol, log_t, out_q, out_c, out_s, out_nc, out_ni,
                                                      n)
                             reads += nr
                             exact_pairs += ne
                 for t in range(2 * t1, min(T, 2 * t1 + 2)):
                     n, nr, ne = _pass16(t, rest, Q, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
-                                        canonical, q_rank, c_rank, log_tab, incons, typed, qcol, log_t, out_q,
+                                        canonical, q_rank, c_rank, vals, inc, base, typed, qcol, log_t, out_q,
                                         out_c, out_s, out_nc, out_ni, n)
                     reads += nr
                     exact_pairs += ne
@@ -810,16 +885,16 @@ def score_rows(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typ
 
 
 @jit(parallel=True)
-def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, typed, qcol, log_t, max_skip,
+def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, vals, inc, base, typed, qcol, log_t, max_skip,
                   skip_packed, cap, out_case, out_score, out_nc, out_ni, out_n):
     """Every query against every case, queries in parallel blocks, the passes of
     :func:`score_rows`; hits of query ``q`` in ``out_*[q, :out_n[q]]`` (cases in
     order; ``out_n[q]`` may exceed ``cap``: call again with a larger one)."""
     Q = qcol.shape[0]
-    C = log_tab.shape[0]
+    C = base.shape[0]
     T = rows.shape[0]
     T8 = rows8.shape[0]
-    S = log_tab.shape[1]
+    S = rows.shape[1] // _WORDS - 1
     B = 2048
     nb = (Q + B - 1) // B
     for bi in prange(nb):
@@ -841,14 +916,14 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
                 nc, r = _first_pass_group(rows8, t8, qcol[q0:q1], S, tp8, use8, cand_q, cand_k, cand_m)
                 for i in range(nc):
                     _second_pass_hits(cand_m[i], t8 + cand_k[i], q0 + cand_q[i], C, rows, S, thr, lo,
-                                      exact_tile, max_skip, skip_packed, log_tab, incons, typed, qcol, log_t,
+                                      exact_tile, max_skip, skip_packed, vals, inc, base, typed, qcol, log_t,
                                       cap, out_case, out_score, out_nc, out_ni, out_n)
                 rest = q0 + r
                 for t in range(2 * t8, min(T, 2 * (t8 + g))):
                     for q in range(rest, q1):
                         m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                        skip_packed)
-                        _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
+                        _query_hits(m, 32 * t, q, C, vals, inc, base, typed, qcol, max_skip, log_t,
                                     cap, out_case, out_score, out_nc, out_ni, out_n)
                 t8 += g
                 continue
@@ -867,19 +942,19 @@ def score_queries(rows, lo, exact_tile, thr, rows8, tp8, use8, log_tab, incons, 
                             continue
                         passed += 1
                         _second_pass_hits(m8, t1, q, C, rows, S, thr, lo, exact_tile, max_skip, skip_packed,
-                                          log_tab, incons, typed, qcol, log_t, cap, out_case, out_score, out_nc,
+                                          vals, inc, base, typed, qcol, log_t, cap, out_case, out_score, out_nc,
                                           out_ni, out_n)
                 for t in range(2 * t1, min(T, 2 * t1 + 2)):
                     for q in range(rest, q1):
                         m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0,
                                        skip_packed)
-                        _query_hits(m, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t,
+                        _query_hits(m, 32 * t, q, C, vals, inc, base, typed, qcol, max_skip, log_t,
                                     cap, out_case, out_score, out_nc, out_ni, out_n)
             t8 += g
 
 
 @jit(inline="always")
-def _second_pass_hits(m8, t8, q, C, rows, S, thr, lo, exact_tile, max_skip, skip_packed, log_tab, incons,
+def _second_pass_hits(m8, t8, q, C, rows, S, thr, lo, exact_tile, max_skip, skip_packed, vals, inc, base,
                       typed, qcol, log_t, cap, out_case, out_score, out_nc, out_ni, out_n):
     """:func:`_second_pass` for :func:`score_queries` (hits per query)."""
     T = rows.shape[0]
@@ -889,12 +964,12 @@ def _second_pass_hits(m8, t8, q, C, rows, S, thr, lo, exact_tile, max_skip, skip
         if t >= T or mh == 0:
             continue
         m, nr = _lanes(rows[t], qcol, q, S, thr[t], lo[t], max_skip, exact_tile[t] != 0, skip_packed)
-        _query_hits(m & mh, 32 * t, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap, out_case,
+        _query_hits(m & mh, 32 * t, q, C, vals, inc, base, typed, qcol, max_skip, log_t, cap, out_case,
                     out_score, out_nc, out_ni, out_n)
 
 
 @jit(inline="always")
-def _query_hits(m, c0, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap, out_case, out_score,
+def _query_hits(m, c0, q, C, vals, inc, base, typed, qcol, max_skip, log_t, cap, out_case, out_score,
                 out_nc, out_ni, out_n):
     """The exact pass of :func:`score_queries` over the lanes of ``m``."""
     while m != 0:
@@ -902,7 +977,7 @@ def _query_hits(m, c0, q, C, log_tab, incons, typed, qcol, max_skip, log_t, cap,
         m &= m - np.uint64(1)
         if c >= C:
             break
-        hit, s, nc, ni = _exact(log_tab, incons, typed, qcol, q, c, max_skip, log_t)
+        hit, s, nc, ni = _exact(vals, inc, base, typed, qcol, q, c, max_skip, log_t)
         if hit:
             k = out_n[q]
             if k < cap:
@@ -935,15 +1010,15 @@ def lane_masks8(rows8, tp8, qcol, S, out):
 
 
 @jit()
-def score_candidates(log_tab, incons, typed, qcol, cand_q, cand_t, cand_m, q_rank, c_rank, canonical,
+def score_candidates(vals, inc, base, typed, qcol, cand_q, cand_t, cand_m, q_rank, c_rank, canonical,
                      log_t, max_skip, out_q, out_c, out_s, out_nc, out_ni):
     """The exact pass over screen candidates from elsewhere (the GPU screen):
     ``(cand_q[i], tile cand_t[i], lane mask cand_m[i])``; outputs and return value
     as :func:`score_rows`."""
     n = 0
     for i in range(cand_q.shape[0]):
-        n, _, _ = _score_lanes(cand_m[i], cand_t[i] * 32, cand_q[i], canonical, q_rank, c_rank, log_tab,
-                               incons, typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
+        n, _, _ = _score_lanes(cand_m[i], cand_t[i] * 32, cand_q[i], canonical, q_rank, c_rank, vals,
+                               inc, base, typed, qcol, max_skip, log_t, out_q, out_c, out_s, out_nc,
                                out_ni, n)
     return n
 

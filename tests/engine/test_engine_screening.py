@@ -21,17 +21,13 @@ from hypothesis import strategies as st
 
 import engine
 import formats
-from engine.compile import compile_block
+from engine.compile import compile_block, table_group
 from engine.inputs import RefBlock
 from engine.kernels import scores_numpy, score_tile
 from kinship.kernels.score import query_columns
 from kinship.search import score_exhaustive
 
 from enginelib import make_job, simulate
-
-
-class _Tab:
-    pass
 
 
 def _random_tables(rng, C, L, A, sigma=2.0, odd=False):
@@ -54,11 +50,8 @@ def _random_tables(rng, C, L, A, sigma=2.0, odd=False):
             lr[rng.integers(C), rng.integers(S)] = np.inf
         if rng.random() < 0.5:
             lr[rng.integers(C), rng.integers(S)] = 1e300
-    t = _Tab()
     with np.errstate(divide="ignore", invalid="ignore"):
-        t.log_tab = np.log10(lr)
-    t.incons, t.typed, t.offsets = incons, typed, offsets
-    t.packed = {}
+        t = table_group(np.log10(lr), incons, typed, offsets, lr=lr)
     return t, sizes
 
 
