@@ -23,6 +23,12 @@ any other set of relatives  the exact pedigree likelihood of the case pedigree
                             time, memoised by (case shape, calls at the locus)
 ==========================  ===================================================
 
+A reference person's table is not materialised: its block keeps, per person and
+locus, where the person's row starts in the model's flat pair tables
+(:class:`kinship.search.PairRows`, built and taken to log10 once per model), and
+the packed screen (:class:`TableGroup`, "gathered"); the kernels read the rows in
+place.  Cases' tables are materialised.
+
 A case with a ``child`` reference depends on the missing person's sex (is M the
 child's father or mother?) when the female and male mutation models differ; it
 is then compiled twice, and a query is scored against the version of its own

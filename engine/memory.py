@@ -32,10 +32,16 @@ threads; the coefficients were measured with ``benchmarks/scale_table.py``,
 * ``cases``: per case unit (case mode) the pedigree and the consistency check
   of its relatives (:data:`CASE_BYTES`), and the checker's tables
   (:data:`CASE_FIXED`);
-* ``tables``: compiled reference tables, ``17 G`` bytes per unit (the log10
-  table, the 16- and 8-bit packed screens), for the blocks in flight (up to
-  ``in_flight`` tasks) and the per-process block cache
-  (:data:`CACHE_BLOCKS`);
+* ``model_rows``: the model's flat pair tables that reference persons' blocks
+  are gathered from (:class:`kinship.search.PairRows`: LR, log10 and flag, 17
+  bytes per pair-table entry, ``sum_l G_l^2`` entries per table), one table per
+  reference sex for each pairwise mode but identity and duplicates (one);
+* ``tables``: compiled reference tables, for the blocks in flight (up to
+  ``in_flight`` tasks) and the per-process block cache (:data:`CACHE_BLOCKS`):
+  a case unit's are its own (``20 G`` bytes: LR, log10, flags, the 16- and
+  8-bit packed screens), a reference person's (and a query's in duplicates
+  mode) are rows of the model's tables and the packed screens (``3 G + 17 L``:
+  :data:`GATHERED_BYTES_PER_GENOTYPE`, :data:`GATHERED_BYTES_PER_LOCUS`);
 * ``chunks``: per task in flight, its query chunk's columns and ranks;
 * ``hits``: hit rows before the merge (:data:`HIT_ROW_BYTES` each), at most
   ``top_k`` per query and ``case_top_k`` per unit, estimated at
@@ -90,8 +96,16 @@ HIT_RATE = 1e-6
 #: per query and unit in the run state written at the end (units.parquet, built
 #: from arrays: engine.inputs.units_table; measured +70 bytes per query at 10^7)
 STATE_ROW_BYTES = 100
-#: compiled table bytes per unit and genotype (log10 table, packed screens)
-TABLE_BYTES_PER_GENOTYPE = 17
+#: compiled table bytes per case unit and genotype: LR 8, log10 8, flag 1, the 16- and
+#: 8-bit packed screens 3 (engine.compile.TableGroup, materialised)
+TABLE_BYTES_PER_GENOTYPE = 20
+#: a reference person's (gathered group): the packed screens, per genotype ...
+GATHERED_BYTES_PER_GENOTYPE = 3
+#: ... and per locus its row id and table offset (int64 each) and typed flag
+GATHERED_BYTES_PER_LOCUS = 17
+#: the model's flat pair tables per pair-table entry (kinship.search.PairRows): LR,
+#: log10, flag
+ROWS_BYTES_PER_ENTRY = 17
 
 MIN_QUERY_CHUNK = 4096
 MIN_BLOCK_SIZE = 32
@@ -159,7 +173,7 @@ def query_bytes(n_loci: int, layouts: int = 1, dropout: bool = False) -> int:
 def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genotypes: int,
              modes, threads: int, block_size: int, query_chunk: int, in_flight: int,
              query_shard_rows: int, ref_shard_rows: int, top_k: int, case_top_k: int,
-             threshold: float, dropout: bool = False) -> dict:
+             threshold: float, dropout: bool = False, n_pair_entries: int = 0) -> dict:
     """The estimated peak (bytes) and its parts; see the module docstring."""
     L = n_loci
     auto = [m for m in modes if m != "y-lineage"]
@@ -178,8 +192,15 @@ def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genoty
         "queries": n_queries * query_bytes(L, layouts, dropout) - genotypes,
         "references": (n_refs * REF_BYTES) if (pairwise or "case" in auto) else 0,
         "cases": CASE_FIXED + n_cases * CASE_BYTES if "case" in auto else 0,
+        # one table per reference sex (identity: one), each reference dropout value
+        # more (not known here: counted as one)
+        "model_rows": ROWS_BYTES_PER_ENTRY * n_pair_entries * sum(
+            1 if m in ("identity", "duplicates") else 2 for m in pairwise),
     }
-    unit_table = TABLE_BYTES_PER_GENOTYPE * n_genotypes
+    unit_tables = {m: (TABLE_BYTES_PER_GENOTYPE * n_genotypes if m == "case" else
+                       GATHERED_BYTES_PER_GENOTYPE * n_genotypes + GATHERED_BYTES_PER_LOCUS * L)
+                   for m in auto}
+    unit_table = max(unit_tables.values() or [0])
     biggest_block = max([min(block_size, n_units[m]) for m in auto] or [0])
     # blocks held at once: those of the tasks in flight and the block cache, at most
     # as many as the run has
@@ -297,9 +318,10 @@ def plan_run(job, query_count, refs, cases, model, dropout: bool = False) -> Mem
 
         ref_rows = int(np.bincount(np.asarray(refs.shard, dtype=np.int64)).max())
     systems = getattr(model, "systems", ())
-    n_gen = sum(int(s.n_alleles) * (int(s.n_alleles) + 1) // 2 for s in systems) if systems else 0
+    gens = [int(s.n_alleles) * (int(s.n_alleles) + 1) // 2 for s in systems]
     sizes = dict(n_queries=nq, n_refs=n_refs, n_cases=len(cases) if cases is not None else 0,
-                 n_loci=len(model.loci), n_genotypes=n_gen, modes=modes, query_shard_rows=q_rows,
+                 n_loci=len(model.loci), n_genotypes=sum(gens), n_pair_entries=sum(g * g for g in gens),
+                 modes=modes, query_shard_rows=q_rows,
                  ref_shard_rows=ref_rows, top_k=search["top_k"], case_top_k=search["case_top_k"],
                  threshold=search["threshold"], dropout=dropout)
     threads = int(ex["threads"] or os.cpu_count() or 1)

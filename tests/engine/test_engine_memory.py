@@ -47,7 +47,7 @@ def test_job_validates_memory(tmp_path):
 
 
 SIZES = dict(n_queries=10_000_000, n_refs=100_000, n_cases=0, n_loci=23, n_genotypes=4279,
-             modes=["parent-child"], query_shard_rows=1_000_000, ref_shard_rows=100_000,
+             n_pair_entries=2_676_343, modes=["parent-child"], query_shard_rows=1_000_000, ref_shard_rows=100_000,
              top_k=10, case_top_k=10, threshold=1e4)
 
 
@@ -61,8 +61,15 @@ def test_estimate_parts_by_hand():
     # (10 L) through load and search only
     assert e["held"]["queries"] == 10_000_000 * 128
     assert e["search"]["query_genotypes"] == e["load"]["query_genotypes"] == 10_000_000 * 230
-    # tables: (4 in flight + 8 cached) blocks of 256 units x 17 bytes x 4279 genotypes
-    assert e["search"]["tables"] == 12 * 256 * 17 * 4279
+    # tables: (4 in flight + 8 cached) blocks of 256 reference persons, each its packed
+    # screens (3 bytes x 4279 genotypes) and its rows (17 bytes x 23 loci) ...
+    assert e["search"]["tables"] == 12 * 256 * (3 * 4279 + 17 * 23)
+    # ... of the model's flat pair tables, one per reference sex: 17 bytes an entry
+    assert e["held"]["model_rows"] == 2 * 17 * 2_676_343
+    # case units' tables are their own: 20 bytes x 4279 genotypes
+    ec = estimate(threads=2, block_size=256, query_chunk=65536, in_flight=4,
+                  **dict(SIZES, n_cases=100_000, modes=["case"]))
+    assert ec["search"]["tables"] == 12 * 256 * 20 * 4279 and ec["held"]["model_rows"] == 0
     # hits: 1e12 pairs x 1e-6 at threshold 1e4, 600 bytes each
     assert e["expected_hit_rows"] == 1_000_000
     assert e["search"]["hits"] == 600_000_000
@@ -78,8 +85,10 @@ def test_estimate_parts_by_hand():
 
 def test_plan_halves_settings_then_refuses():
     ex = {"threads": 2, "block_size": 256, "query_chunk": 65536}
-    # 1e5 queries: the search phase (tables, chunks) is the largest transient part
-    sizes = dict(SIZES, n_queries=100_000, query_shard_rows=100_000)
+    # 1e5 queries against 1e5 cases: the search phase (tables, chunks) is the largest
+    # transient part (reference persons' tables are too small for that: rows of the
+    # model's tables and the packed screens)
+    sizes = dict(SIZES, n_queries=100_000, query_shard_rows=100_000, n_cases=100_000, modes=["case"])
     big = plan("1TiB", sizes, ex)
     assert not big["changed"] and big["chosen"]["in_flight"] == 4
     smallest = estimate(threads=2, block_size=MIN_BLOCK_SIZE, query_chunk=MIN_QUERY_CHUNK,
