@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import gc
 import os
 import shutil
 import signal
@@ -220,6 +221,10 @@ class Run:
         """Every phase in order; a failed write to the results directory is one
         :class:`OutputError` line (:func:`engine.state.os_message`)."""
         self.prepare()
+        # the inputs, model and cases live through the run: left out of the cyclic
+        # garbage collector's full passes until the end (about 0.06 s of collections
+        # in a 10^6-query case run)
+        gc.freeze()
         try:
             make_dir(self.out)
             with RunLock(self.out):
@@ -233,6 +238,7 @@ class Run:
         except OSError as e:
             raise OutputError(os_message(e, self.out)) from None
         finally:
+            gc.unfreeze()
             self.executor.close()
 
     # -- 1. model and inputs (errors before any work) ------------------------------------
