@@ -772,8 +772,14 @@ class ScoringModel:
             if not sel.any():
                 continue
             r = rows[sel]
-            ftc, mtc = ft[sel][:, None], mt[sel][:, None]
             f1, f2, m1, m2 = f1[sel], f2[sel], m1[sel], m2[sel]
+            if th == 0:
+                # the model's constants of the locus, once; each case's transmission
+                # rows made in the kernel (the NumPy expressions below, elementwise)
+                _couple_fill_theta0(f1, f2, m1, m2, *self._couple_constants(l), r, o, lr, inc)
+                typed[r, l] = True
+                continue
+            ftc, mtc = ft[sel][:, None], mt[sel][:, None]
             A = s.n_alleles
             p = s.freqs
             fM, mM = self._mats[l]
@@ -798,6 +804,33 @@ class ScoringModel:
                 den = np.where(het, 2 * (p[a] * p[b]), p[a] * p[b])[None, :]
             _couple_fill(tF, tM, tF0, tM0, a, b, np.ascontiguousarray(den), r, o, lr, inc)
             typed[r, l] = True
+
+    def _couple_constants(self, l: int) -> tuple:
+        """What the couple closed form at θ = 0 takes of locus ``l``, the same for
+        every case (built once per model; a race builds the same values twice):
+        ``(Mm, Mf, p Mm, p Mf, p, a, b, den)`` -- the male and female mutation
+        matrices (the identity without mutation), the transmitted allele of an
+        untyped parent (``p M``), the frequencies, the genotypes' alleles and
+        the denominator ``p_a p_b`` (x 2 if a != b), ``[1, G]``."""
+        cache = self.__dict__.setdefault("_couple_consts", {})
+        hit = cache.get(l)
+        if hit is None:
+            s = self.systems[l]
+            p = s.freqs
+            fM, mM = self._mats[l]
+            E = np.eye(s.n_alleles)
+            Mm = E if mM is None else mM
+            Mf = E if fM is None else fM
+            a, b = genotype_pairs(s.n_alleles)
+            het = a != b
+            den = np.where(het, 2 * (p[a] * p[b]), p[a] * p[b])[None, :]
+            hit = cache[l] = (np.ascontiguousarray(Mm, dtype=np.float64),
+                              np.ascontiguousarray(Mf, dtype=np.float64),
+                              np.ascontiguousarray(p @ Mm, dtype=np.float64),
+                              np.ascontiguousarray(p @ Mf, dtype=np.float64),
+                              np.ascontiguousarray(p, dtype=np.float64), a, b,
+                              np.ascontiguousarray(den, dtype=np.float64))
+        return hit
 
 
     def _compile_couples_dropout(self, cases, rows, lr, inc, typed, qd, dc):
@@ -889,6 +922,52 @@ def _couple_fill(tF, tM, tF0, tM0, a, b, den, rows, o, lr, inc):
                 num = num + 0.0
                 num0 = num0 + 0.0
             lr[ri, o + g] = num / den[di, g]
+            inc[ri, o + g] = 1 if num0 == 0.0 else 0
+
+
+@jit(error_model="numpy")
+def _couple_fill_theta0(f1, f2, m1, m2, Mm, Mf, pMm, pMf, p, a, b, den, rows, o, lr, inc):
+    """:func:`_couple_fill` at θ = 0 with each case's transmission rows made here,
+    as :meth:`ScoringModel._compile_couples` makes them in NumPy: ``tF = ½(Mm[f1] +
+    Mm[f2])`` where the father is typed, else ``p Mm`` (``pMm``); ``tF0`` the same
+    without mutation (``½(E[f1] + E[f2])``, else ``p``); the mother's with ``Mf``.
+    The same operations on the same values, so the same bits (tested against the
+    NumPy form)."""
+    A = p.shape[0]
+    tF = np.empty(A)
+    tM = np.empty(A)
+    tF0 = np.empty(A)
+    tM0 = np.empty(A)
+    G = a.shape[0]
+    for i in range(rows.shape[0]):
+        ft = f1[i] >= 0 and f2[i] >= 0
+        mt = m1[i] >= 0 and m2[i] >= 0
+        for x in range(A):
+            if ft:
+                tF[x] = 0.5 * (Mm[f1[i], x] + Mm[f2[i], x])
+                tF0[x] = 0.5 * ((1.0 if f1[i] == x else 0.0) + (1.0 if f2[i] == x else 0.0))
+            else:
+                tF[x] = pMm[x]
+                tF0[x] = p[x]
+            if mt:
+                tM[x] = 0.5 * (Mf[m1[i], x] + Mf[m2[i], x])
+                tM0[x] = 0.5 * ((1.0 if m1[i] == x else 0.0) + (1.0 if m2[i] == x else 0.0))
+            else:
+                tM[x] = pMf[x]
+                tM0[x] = p[x]
+        ri = rows[i]
+        for g in range(G):
+            x = a[g]
+            y = b[g]
+            num = tF[x] * tM[y]
+            num0 = tF0[x] * tM0[y]
+            if x != y:
+                num = num + tF[y] * tM[x]
+                num0 = num0 + tF0[y] * tM0[x]
+            else:
+                num = num + 0.0
+                num0 = num0 + 0.0
+            lr[ri, o + g] = num / den[0, g]
             inc[ri, o + g] = 1 if num0 == 0.0 else 0
 
 

@@ -111,6 +111,52 @@ def test_couple_and_duo_closed_forms_equal_generic(theta):
         np.testing.assert_array_equal(fast.typed, typed)
 
 
+@pytest.mark.parametrize("mut", [MUT, None])
+def test_couple_closed_form_at_theta0_is_the_numpy_form_bit_for_bit(mut):
+    """θ = 0: the kernel that makes each couple's transmission rows
+    (kinship.search._couple_fill_theta0) gives the bits of the NumPy expressions of
+    the closed form, written here: ``tF = ½(Mm[f1] + Mm[f2])`` (``p Mm`` where the
+    father is untyped), the same without mutation for the inconsistency flags, and
+    ``p_a p_b`` (x 2 if a != b) below."""
+    from kinship.tables import genotype_pairs
+
+    sm = ScoringModel(kinship.FrequencyTable.load(), ("D3S1358", "vWA", "TH01", "D21S11", "FGA"), mut, 0.0)
+    rng = np.random.default_rng(7)
+    n = 40
+    F, Mo = _random_codes(sm, n, rng), _random_codes(sm, n, rng)
+    F[::5, 1] = -1          # the father untyped at a locus
+    Mo[::7, 2] = -1         # the mother
+    F[3, 4] = Mo[3, 4] = -1  # both: the locus untyped
+    cases = [{"id": f"c{i}", "relatives": [("F", "father", "male", F[i]), ("Mo", "mother", "female", Mo[i])]}
+             for i in range(n)]
+    got = sm.compile_cases(cases)
+    lr = np.ones_like(got.lr)
+    inc = np.zeros_like(got.inconsistent)
+    for l, s in enumerate(sm.systems):
+        f1, f2, m1, m2 = (x.astype(np.int64) for x in (F[:, l, 0], F[:, l, 1], Mo[:, l, 0], Mo[:, l, 1]))
+        ft, mt = (f1 >= 0) & (f2 >= 0), (m1 >= 0) & (m2 >= 0)
+        sel = ft | mt
+        A, p = s.n_alleles, s.freqs
+        fM, mM = sm._mats[l]
+        E = np.eye(A)
+        Mm, Mf = (E if mM is None else mM), (E if fM is None else fM)
+        ftc, mtc = ft[:, None], mt[:, None]
+        tF = np.where(ftc, 0.5 * (Mm[f1] + Mm[f2]), p @ Mm)
+        tM = np.where(mtc, 0.5 * (Mf[m1] + Mf[m2]), p @ Mf)
+        tF0 = np.where(ftc, 0.5 * (E[f1] + E[f2]), p)
+        tM0 = np.where(mtc, 0.5 * (E[m1] + E[m2]), p)
+        a, b = genotype_pairs(A)
+        het = a != b
+        num = tF[:, a] * tM[:, b] + np.where(het, tF[:, b] * tM[:, a], 0.0)
+        num0 = tF0[:, a] * tM0[:, b] + np.where(het, tF0[:, b] * tM0[:, a], 0.0)
+        den = np.where(het, 2 * (p[a] * p[b]), p[a] * p[b])
+        o = sm.offsets[l]
+        lr[sel, o:o + len(a)] = (num / den)[sel]
+        inc[sel, o:o + len(a)] = (num0 == 0.0)[sel]
+    assert got.lr.tobytes() == lr.tobytes()
+    np.testing.assert_array_equal(got.inconsistent, inc)
+
+
 def _labels(sm, codes):
     return {s.locus: (s.alleles[codes[l, 0]], s.alleles[codes[l, 1]])
             for l, s in enumerate(sm.systems) if codes[l, 0] >= 0}
