@@ -68,8 +68,13 @@ def kernel_worker(n_refs, n_queries, reps, threads, modes=KERNEL_MODES):
     """{mode: [(pairs/s, pairs per CPU-second, hits), ...]} of ``score_tile`` in
     ``threads`` threads, tables packed before the clock starts."""
     from concurrent.futures import ThreadPoolExecutor
-    from engine.compile import table_group
+    from types import SimpleNamespace
+
     from engine.kernels import score_tile
+    try:
+        from engine.compile import table_group
+    except ImportError:     # a --baseline revision before it
+        table_group = None
     from kinship.kernels.score import query_columns
     from kinship.markers import CODIS_CORE_20
 
@@ -87,7 +92,13 @@ def kernel_worker(n_refs, n_queries, reps, threads, modes=KERNEL_MODES):
                                    for i in range(n_refs)])
         else:
             ct = sm.compile_pairwise(mode, list(range(n_refs)), refs[:n_refs])
-        tab = table_group(ct.log10(), ct.inconsistent, ct.typed, ct.offsets, ct.loci, ct.lr)
+        if table_group is not None:
+            tab = table_group(ct.log10(), ct.inconsistent, ct.typed, ct.offsets, ct.loci, ct.lr)
+        else:       # a --baseline revision before engine.compile.table_group
+            tab = SimpleNamespace(log_tab=np.ascontiguousarray(ct.log10()),
+                                  incons=np.ascontiguousarray(ct.inconsistent, dtype=np.uint8),
+                                  typed=np.ascontiguousarray(ct.typed, dtype=np.uint8),
+                                  offsets=np.asarray(ct.offsets, dtype=np.int64), packed={})
         skip = 1 if mode == "identity" else 0
         qcol = query_columns(qg, tab.offsets)
         chunks = np.array_split(np.arange(n_queries), 8 * threads)
