@@ -330,7 +330,8 @@ class Run:
         self.cases, self.checks = cases, checks
         if in_process and auto_modes:
             # the model's tables for these references, built while the queries load
-            prefetch_in_background(model, spec.sex_dependent, modes, search["line"], refs, cases)
+            prefetch_in_background(model, spec.sex_dependent, modes, search["line"], refs, cases,
+                                   not drop.active)
         if qds is not None:
             queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names),
                                    dropout=self._dropout_of("queries"))

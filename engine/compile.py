@@ -176,6 +176,20 @@ def table_group(log_tab, incons, typed, offsets, loci=(), lr=None, sex=None, uni
                       np.ascontiguousarray(typed, dtype=np.uint8), offsets, tuple(loci))
 
 
+def _persons_group(model, rel, ids, codes, sexes, line, ref_dropout, drop, notes) -> TableGroup:
+    """The group of a block of persons: gathered from the model's tables
+    (:meth:`kinship.search.ScoringModel.gather_pairwise`), or, where the persons'
+    dropouts differ, materialised (:meth:`~kinship.search.ScoringModel.compile_pairwise`)."""
+    n = len(ids)
+    g = model.gather_pairwise(rel, codes, sexes, line=line, ref_dropout=ref_dropout, **drop)
+    if g is not None:
+        notes.extend(g.notes)
+        return _gathered_group(None, np.arange(n), g, model)
+    t = model.compile_pairwise(rel, ids, codes, sexes, line=line, ref_dropout=ref_dropout, **drop)
+    notes.extend(t.notes)
+    return _group(None, np.arange(n), t)
+
+
 def _gathered_group(sex, units, g, model) -> TableGroup:
     """A gathered group (:meth:`kinship.search.ScoringModel.gather_pairwise`)."""
     return TableGroup(sex, np.asarray(units, dtype=np.int64), g.rows.log, g.rows.lr, g.rows.inc,
@@ -203,17 +217,15 @@ def compile_block(model, sex_dep: bool, mode: str, block, line: str = "paternal"
     notes = []
     drop = dict(query_dropout=query_dropout, dropin=dropin)
     if block.kind == "persons":
-        n = len(block)
-        sexes = [SEX_WORD.get(s, "unknown") for s in block.sexes] if sex_dep else ["male"] * n
-        t = model.gather_pairwise(mode, block.codes, sexes, line=line, ref_dropout=block.dropouts, **drop)
-        notes.extend(t.notes)
-        groups = [_gathered_group(None, np.arange(n), t, model)]
+        # the references' sexes where the model's mutation depends on the sex (else male)
+        sexes = [SEX_WORD.get(s, "unknown") for s in block.sexes] if sex_dep else None
+        groups = [_persons_group(model, mode, block.unit_ids, block.codes, sexes, line, block.dropouts, drop,
+                                 notes)]
     elif block.kind == "queries":
         codes = queries.codes[block.query_rows]
         qd = getattr(queries, "dropout", None)
-        t = model.gather_pairwise("identity", codes, None,
-                                  ref_dropout=None if qd is None else qd[block.query_rows], **drop)
-        groups = [_gathered_group(None, np.arange(len(block)), t, model)]
+        groups = [_persons_group(model, "identity", block.unit_ids, codes, None, "paternal",
+                                 None if qd is None else qd[block.query_rows], drop, notes)]
     else:
         groups = _compile_cases(model, sex_dep, block.cases, **drop)
     # the packed screening tables (built on first use) counted at 3 bytes per entry
@@ -234,16 +246,27 @@ def _case_groups(cases, sex_dep) -> dict:
     return by_group
 
 
-def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=None, cases=None):
+def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=None, cases=None,
+                    gather: bool = False):
     """Build the per-model tables the run's blocks will need (pair tables of the
     pairwise modes and of duo cases, single-relative case tables), so that the
     tasks only gather rows from them.  Run by :func:`engine.run` in a background
     thread while the queries load; the tables are the model's own caches, built
-    once whoever asks first (thread-safe), so this changes timing, never results."""
+    once whoever asks first (thread-safe), so this changes timing, never results.
+    ``gather`` (a run without dropout): the pairwise modes' flat tables that the
+    reference persons' blocks are gathered from, as the blocks ask for them
+    (:meth:`kinship.search.ScoringModel.gather_pairwise` of no reference), with
+    their rows' extremes for the screen."""
     from .job import PAIRWISE_MODES
 
+    none = np.zeros((0, len(model.loci), 2), dtype=np.int16)
     for mode in modes:
         if mode not in PAIRWISE_MODES:
+            continue
+        if gather:
+            rows = model.gather_pairwise(mode, none, [] if sex_dep else None, line=line).rows
+            if mode != "identity":
+                rows.extremes(False)
             continue
         sexes = {"male"}
         if sex_dep and refs is not None:
@@ -252,7 +275,10 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
         for sx in sorted(sexes):
             model.pair_tables(mode, sx, line)
     if "duplicates" in modes:
-        model.pair_tables("identity", "male", "paternal")
+        if gather:
+            model.gather_pairwise("identity", none)
+        else:
+            model.pair_tables("identity", "male", "paternal")
     if "case" in modes and cases is not None and refs is not None and len(cases):
         light = [{"needs_sex": bool(cases.needs_sex[u]),
                   "relatives": [(None, str(refs.relation[i]), None, None) for i in cases.members[u]],

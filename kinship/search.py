@@ -380,21 +380,29 @@ class ScoringModel:
         return np.array(norm, dtype=object), notes
 
     def gather_pairwise(self, rel: str, codes, sexes=None, line: str = "paternal", ref_dropout=None,
-                        query_dropout: float = 0.0, dropin: float = 0.0) -> "GatheredTables":
+                        query_dropout: float = 0.0, dropin: float = 0.0) -> "GatheredTables | None":
         """The tables of :meth:`compile_pairwise` without materialising them: each
-        reference's row of the pair table of its sex and dropout, as an index into
-        the model's flat tables (:meth:`pair_rows`).  The same values, bit for bit
-        (``GatheredTables.materialise`` is :meth:`compile_pairwise`'s ``lr``; tested)."""
+        reference's row of the pair table of its sex, as an index into the model's
+        flat tables (:meth:`pair_rows`: one per relationship and dropout, holding the
+        table of each sex where the sex can change a value: ``sexes`` given, a
+        mutation model, not identity).  The same values, bit for bit (tested
+        against :meth:`compile_pairwise`).  None where the references' dropouts
+        differ (each value its own tables: :meth:`compile_pairwise` then)."""
         codes = np.asarray(codes)
         R = codes.shape[0]
+        rd = _per_row(ref_dropout, R)
+        if R and rd.min() != rd.max():
+            return None
+        d = float(rd[0]) if R else 0.0
         gidx = self.genotype_indices(codes)
         norm, notes = self._reference_sexes(rel, sexes, R)
-        rd = _per_row(ref_dropout, R)
-        keys = sorted({(str(a), float(b)) for a, b in zip(norm.tolist(), rd.tolist())}) or [("male", 0.0)]
-        variant = np.zeros(R, dtype=np.int64)
-        for v, (sx, d) in enumerate(keys):
-            variant[(norm == sx) & (rd == d)] = v
-        rows = self.pair_rows(rel, tuple(keys), line, query_dropout, dropin)
+        if sexes is not None and rel != "identity" and self.mutation is not None:
+            variants = (("female", d), ("male", d))
+            variant = (norm == "male").astype(np.int64)
+        else:     # the sex changes no value: one table
+            variants = (("male", d),)
+            variant = np.zeros(R, dtype=np.int64)
+        rows = self.pair_rows(rel, variants, line, query_dropout, dropin)
         return GatheredTables(rows, rows.row_ids(variant, gidx), gidx >= 0, sorted(set(notes)))
 
     def pair_rows(self, rel: str, variants: tuple, line: str = "paternal", query_dropout: float = 0.0,

@@ -44,26 +44,41 @@ def _packed_bytes(pk):
                                                        pk.scale8)]
 
 
+@pytest.fixture(scope="module")
+def plain_model():
+    return ScoringModel(kinship.FrequencyTable.load(), LOCI, None, 0.0)
+
+
 @pytest.mark.parametrize("mode", ["parent-child", "full-sibling", "identity"])
-@pytest.mark.parametrize("dropout", [False, True])
-def test_gathered_block_equals_materialised_tables(model, mode, dropout):
-    """A block of 150 references of both sexes (and unknown), some loci untyped, with
-    (``dropout``) two reference dropout values and a query dropout: the gathered
-    group's LR, log10 and inconsistency tables are compile_pairwise's, bit for bit;
-    its packed screen is pack_tables' of those tables, byte for byte, for identity
-    with and without skipping; the kernel finds the same hits with the same values."""
+@pytest.mark.parametrize("dropout", ["none", "one", "mixed", "no mutation"])
+def test_gathered_block_equals_materialised_tables(model, plain_model, mode, dropout):
+    """A block of 150 references of both sexes (and unknown), some loci untyped; with
+    one reference dropout for all and a query dropout and drop-in (``one``), with
+    two reference dropouts (``mixed``: the block is materialised instead), or a model
+    without mutation (one table for both sexes): the group's LR, log10 and
+    inconsistency tables are compile_pairwise's, bit for bit; its packed screen is
+    pack_tables' of those tables, byte for byte, for identity with and without
+    skipping; the kernel finds the same hits with the same values."""
     n = 150
+    if dropout == "no mutation":
+        model = plain_model
     codes = _codes(model, n, 1)
     sexes = np.array(["M", "F", "", "M", "F"] * 30)
     words = {"M": "male", "F": "female", "": "unknown"}
-    drops = np.where(np.arange(n) % 3 == 0, 0.05, 0.0) if dropout else np.zeros(n)
-    kw = dict(query_dropout=0.02, dropin=0.01) if dropout else {}
+    drops = {"one": np.full(n, 0.05), "mixed": np.where(np.arange(n) % 3 == 0, 0.05, 0.0)}.get(
+        dropout, np.zeros(n))
+    kw = dict(query_dropout=0.02, dropin=0.01) if dropout in ("one", "mixed") else {}
     ids = [f"R{i}" for i in range(n)]
     blk = RefBlock("persons", ids, "blk", case_ids=[""] * n, sexes=list(sexes), codes=codes, dropouts=drops)
     bt = compile_block(model, True, mode, blk, query_dropout=kw.get("query_dropout", 0.0),
                        dropin=kw.get("dropin", 0.0))
     (g,) = bt.groups
-    assert g.gathered is not None
+    assert (g.gathered is None) == (dropout == "mixed")
+    if dropout != "mixed":
+        # one flat table per relationship and dropout: the sexes' tables where they differ
+        assert len(g.gathered.rows.lr) == (2 if mode != "identity" and dropout != "no mutation" else 1) * \
+            sum(int(model.offsets[l + 1] - model.offsets[l]) ** 2 if l + 1 < len(LOCI)
+                else int(model.size - model.offsets[l]) ** 2 for l in range(len(LOCI)))
     want = model.compile_pairwise(mode, ids, codes, [words[s] for s in sexes], ref_dropout=drops, **kw)
     assert sorted(bt.notes) == sorted(set(want.notes))
     with np.errstate(divide="ignore", invalid="ignore"):

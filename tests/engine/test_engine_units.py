@@ -215,13 +215,14 @@ def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mu
         seen["model"] = model
         seen["pair"] = set(model._pair_cache)
         seen["single"] = set(model._single_cache)
+        seen["rows"] = set(model._rows_cache)
 
     monkeypatch.setattr(api, "prefetch_in_background", sync)
     alternatives = api.add_alternatives
 
     def at_merge(*args, **kw):              # the tables once the search is done (the
         m = seen["model"]                   # alternatives of the hits build more after it)
-        seen["searched"] = (set(m._pair_cache), set(m._single_cache))
+        seen["searched"] = (set(m._pair_cache), set(m._single_cache), set(m._rows_cache))
         return alternatives(*args, **kw)
 
     monkeypatch.setattr(api, "add_alternatives", at_merge)
@@ -230,5 +231,6 @@ def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mu
     formats.write_profiles(ds, profs)
     modes = ["case", "parent-child", "half-sibling", "duplicates"]
     engine.run(make_job(ds, tmp_path / "out", modes, model__mutation=mutation))
-    assert seen["pair"] and seen["single"]
-    assert seen["searched"] == (seen["pair"], seen["single"])
+    assert seen["pair"] and seen["single"] and seen["rows"]
+    # the flat tables the reference persons' blocks are gathered from too
+    assert seen["searched"] == (seen["pair"], seen["single"], seen["rows"])
