@@ -137,10 +137,14 @@ class TableGroup:
     @property
     def nbytes(self) -> int:
         """Bytes this group holds of its own (a gathered group's model rows are the
-        model's; the packed screen counted at 3 bytes per unit and column)."""
-        own = self.base.nbytes + self.typed.nbytes + 3 * len(self) * self.width
+        model's), its packed screens (built on first use) counted: ``2 (S + 1)`` and
+        ``S + L`` bytes a unit, the 8-bit floors."""
+        C, L = self.base.shape
+        t32, t64 = -(-C // 32), -(-C // 64)
+        packed = t32 * 64 * (self.width + 1) + t64 * (64 * (self.width + L) + 8 * L)
+        own = self.base.nbytes + self.typed.nbytes + packed
         if self.gathered is not None:
-            return own + self.gathered.ridx.nbytes
+            return own + self.gathered.ridx.nbytes + self.gathered.typed.nbytes
         return own + self.vals.nbytes + self.lrs.nbytes + self.inc.nbytes
 
 
