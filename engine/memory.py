@@ -40,7 +40,7 @@ threads; the coefficients were measured with ``benchmarks/scale_table.py``,
   ``in_flight`` tasks) and the per-process block cache (:data:`CACHE_BLOCKS`):
   a case unit's are its own (``20 G`` bytes: LR, log10, flags, the 16- and
   8-bit packed screens), a reference person's (and a query's in duplicates
-  mode) are rows of the model's tables and the packed screens (``3 G + 17 L``:
+  mode) are rows of the model's tables and the packed screens (``3 G + 19 L``:
   :data:`GATHERED_BYTES_PER_GENOTYPE`, :data:`GATHERED_BYTES_PER_LOCUS`);
 * ``chunks``: per task in flight, its query chunk's columns and ranks;
 * ``hits``: hit rows before the merge (:data:`HIT_ROW_BYTES` each), at most
@@ -101,8 +101,9 @@ STATE_ROW_BYTES = 100
 TABLE_BYTES_PER_GENOTYPE = 20
 #: a reference person's (gathered group): the packed screens, per genotype ...
 GATHERED_BYTES_PER_GENOTYPE = 3
-#: ... and per locus its row id and table offset (int64 each) and typed flag
-GATHERED_BYTES_PER_LOCUS = 17
+#: ... and per locus: its row id and table offset (int64 each), two typed flags, the 8-bit
+#: screen's row of an untyped locus
+GATHERED_BYTES_PER_LOCUS = 19
 #: the model's flat pair tables per pair-table entry (kinship.search.PairRows): LR,
 #: log10, flag
 ROWS_BYTES_PER_ENTRY = 17

@@ -62,8 +62,8 @@ def test_estimate_parts_by_hand():
     assert e["held"]["queries"] == 10_000_000 * 128
     assert e["search"]["query_genotypes"] == e["load"]["query_genotypes"] == 10_000_000 * 230
     # tables: (4 in flight + 8 cached) blocks of 256 reference persons, each its packed
-    # screens (3 bytes x 4279 genotypes) and its rows (17 bytes x 23 loci) ...
-    assert e["search"]["tables"] == 12 * 256 * (3 * 4279 + 17 * 23)
+    # screens (3 bytes x 4279 genotypes) and its rows (19 bytes x 23 loci) ...
+    assert e["search"]["tables"] == 12 * 256 * (3 * 4279 + 19 * 23)
     # ... of the model's flat pair tables, one per reference sex: 17 bytes an entry
     assert e["held"]["model_rows"] == 2 * 17 * 2_676_343
     # case units' tables are their own: 20 bytes x 4279 genotypes
