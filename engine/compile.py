@@ -357,18 +357,26 @@ def keep_tables(nbytes: int) -> None:
 def kept_tables() -> tuple[int, int]:
     """``(blocks, bytes)`` in the block cache."""
     with _CACHE_LOCK:
-        return len(_CACHE), sum(bt.nbytes for bt in _CACHE.values())
+        return len(_CACHE), _cached_bytes()
+
+
+def _cached_bytes() -> int:
+    """Bytes the block cache holds: its blocks' own, and once each the model's flat
+    tables that gathered blocks point into (they stay alive with the blocks, also
+    after the model that built them is dropped) (under ``_CACHE_LOCK``)."""
+    shared = {}
+    for bt in _CACHE.values():
+        for g in bt.groups:
+            if g.gathered is not None:
+                shared[id(g.gathered.rows)] = g.gathered.rows.nbytes
+    return sum(bt.nbytes for bt in _CACHE.values()) + sum(shared.values())
 
 
 def _trim() -> None:
     """Drop least recently used blocks while there are more than :data:`CACHE_BLOCKS`
     and more than the bytes kept (under ``_CACHE_LOCK``)."""
-    if len(_CACHE) <= CACHE_BLOCKS:
-        return
-    total = sum(bt.nbytes for bt in _CACHE.values())
-    while len(_CACHE) > CACHE_BLOCKS and total > _KEEP["bytes"]:
-        _, bt = _CACHE.popitem(last=False)
-        total -= bt.nbytes
+    while len(_CACHE) > CACHE_BLOCKS and _cached_bytes() > _KEEP["bytes"]:
+        _CACHE.popitem(last=False)
 
 
 def _key(ctx, mode, block_key, query_dropout) -> tuple:

@@ -156,3 +156,25 @@ def test_gathered_block_holds_a_fraction_of_the_bytes(model):
     packed_group(bt.groups[0], 0)
     pk = bt.groups[0].packed[False]
     assert pk.rows.nbytes + pk.rows8.nbytes <= 3 * n * model.size + 64 * (len(LOCI) + 8)
+
+
+def test_kept_bytes_count_the_shared_model_tables_once(model, monkeypatch):
+    """The block cache's bytes (``--keep-tables``) are its blocks' own and, once, the
+    model's flat tables the gathered blocks point into (they stay alive with them)."""
+    import engine.compile as ec
+    from collections import OrderedDict
+
+    monkeypatch.setattr(ec, "_CACHE", OrderedDict())
+    monkeypatch.setitem(ec._KEEP, "bytes", 1 << 40)
+    n = 40
+    blk = RefBlock("persons", [f"R{i}" for i in range(n)], "b", case_ids=[""] * n, sexes=["M", "F"] * (n // 2),
+                   codes=_codes(model, n, 5), dropouts=np.zeros(n))
+    bts = [compile_block(model, True, "parent-child", blk) for _ in range(ec.CACHE_BLOCKS + 2)]
+    rows = bts[0].groups[0].gathered.rows
+    assert all(bt.groups[0].gathered.rows is rows for bt in bts)
+    for i, bt in enumerate(bts):
+        ec._CACHE[("k", i)] = bt
+    assert ec.kept_tables() == (len(bts), sum(bt.nbytes for bt in bts) + rows.nbytes)
+    ec.keep_tables(0)            # only the per-process blocks are left
+    assert ec.kept_tables() == (ec.CACHE_BLOCKS, ec.CACHE_BLOCKS * bts[0].nbytes + rows.nbytes)
+    assert list(ec._CACHE) == [("k", i) for i in range(2, len(bts))]
