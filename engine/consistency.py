@@ -18,7 +18,6 @@ default ``"report"`` only reports them.  Nothing here names an allele.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,14 +155,15 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
     if refs is not None:
         rel_of = {str(i): str(r) for i, r in zip(refs.ids, refs.relation)}
     rows = []      # one tuple per row, in CONSISTENCY_SCHEMA order
+    alt_rows = []  # the rows with relationship LRs, and those LRs
 
     def add(c, finding, sa, ra, sb, rb, claimed="", n=0, lr=None, alts=None, best=None, gap=None,
             excl=()):
+        if alts is not None:
+            alt_rows.append((len(rows), alts))
         rows.append((c.case_id if c is not None else "", c.status if c is not None else "duplicate",
                      finding, sa, ra, sb, rb, claimed, int(n), None if lr is None else float(lr),
-                     None if alts is None else
-                     json.dumps({k: float(x) for k, x in alts.items()}, allow_nan=True),
-                     best, None if gap is None else float(gap), ",".join(excl),
+                     None, best, None if gap is None else float(gap), ",".join(excl),
                      c.suspect if c is not None else "", c.explanation if c is not None else "",
                      c.fix if c is not None else ""))
 
@@ -183,9 +183,30 @@ def _table(checks: dict, same: list, refs) -> pa.Table:
         if ip.case_a not in checks and ip.case_b not in checks:
             add(None, "same-person", ip.sample_a, rel_of.get(ip.sample_a, ""), ip.sample_b,
                 rel_of.get(ip.sample_b, ""), "identity", ip.loci_compared, ip.log10_lr)
-    cols = list(zip(*rows)) if rows else [()] * len(CONSISTENCY_SCHEMA)
-    return pa.table({f.name: list(col) for f, col in zip(CONSISTENCY_SCHEMA, cols)},
-                    schema=CONSISTENCY_SCHEMA)
+    cols = [list(col) for col in zip(*rows)] if rows else [[] for _ in CONSISTENCY_SCHEMA]
+    arrays = [pa.array(col, f.type) for f, col in zip(CONSISTENCY_SCHEMA, cols)]
+    j = CONSISTENCY_SCHEMA.get_field_index("relationship_lrs")
+    arrays[j] = _relationship_json(len(rows), alt_rows)
+    return pa.Table.from_arrays(arrays, schema=CONSISTENCY_SCHEMA)
+
+
+def _relationship_json(n: int, alt_rows: list) -> pa.Array:
+    """The ``relationship_lrs`` column of ``n`` rows: row ``i`` of ``alt_rows`` (``(i,
+    {relationship: log10 LR})``) is ``json.dumps({k: float(x) ...}, allow_nan=True)``,
+    made for all rows with the same relationships at once
+    (:func:`engine.score.per_locus_json`: the same text); the other rows null."""
+    from .score import per_locus_json
+
+    out = np.full(n, None, dtype=object)
+    by_keys: dict = {}
+    for i, alts in alt_rows:
+        by_keys.setdefault(tuple(alts), []).append((i, alts))
+    for keys, items in by_keys.items():
+        vals = np.array([[float(x) for x in a.values()] for _, a in items],
+                        dtype=np.float64).reshape(len(items), len(keys))
+        text = per_locus_json(keys, vals, np.ones(vals.shape, dtype=bool))
+        out[[i for i, _ in items]] = text.to_numpy(zero_copy_only=False)
+    return pa.array(out, pa.string())
 
 
 def exclude_cases(cases, excluded: set):

@@ -170,3 +170,23 @@ def test_cases_checked_in_slices_give_the_same_table(runs, tmp_path, monkeypatch
     a = pq.read_table(res.path / "consistency.parquet")
     b = pq.read_table(again.path / "consistency.parquet")
     assert a.num_rows > 7 and a.equals(b)
+
+
+def test_relationship_lrs_column_is_json_dumps_of_each_rows_lrs():
+    """consistency.parquet's relationship_lrs, made for all rows with the same
+    relationships at once (engine.consistency._relationship_json): row by row the
+    text of json.dumps, null where a row has none, whatever the key sets."""
+    import math
+
+    from engine.consistency import _relationship_json
+
+    a = {"full-sibling": 1.25, "parent-child": -math.inf, "unrelated": 0.0}
+    b = {"identity": float("nan"), "unrelated": 0.0}
+    c = {"full-sibling": 3.0000000000000004e-05, "parent-child": 12.5, "unrelated": 0.0}
+    rows = [(0, a), (2, b), (3, c), (5, dict(a))]
+    got = _relationship_json(7, rows).to_pylist()
+    want = [None] * 7
+    for i, d in rows:
+        want[i] = json.dumps({k: float(x) for k, x in d.items()}, allow_nan=True)
+    assert got == want
+    assert _relationship_json(0, []).to_pylist() == []
