@@ -1053,7 +1053,7 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
         else:
             for u in units:
                 needed[unit_rows[u]] = True
-    held: dict[int, np.ndarray] = {}
+    held = _Held(refs.shard, len(refs))
     # remaining uses of each person's row, to free memory after its last block
     uses = np.zeros(len(refs), dtype=np.int32)
     for _, _, units in plans:
@@ -1069,9 +1069,7 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
             break
         rows_here = np.nonzero((shard_of == s) & needed)[0]
         if len(rows_here):
-            codes = recoder.codes(arr.take(refs.row[rows_here]))
-            for i, c in zip(rows_here, codes):
-                held[int(i)] = c
+            held.add(s, rows_here, recoder.codes(arr.take(refs.row[rows_here])))
         while p < len(plans) and plans[p][0] <= s:
             _, si, units = plans[p]
             p += 1
@@ -1080,21 +1078,62 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
                 rows = units
             else:
                 rows = np.concatenate([unit_rows[u] for u in units])
-            uses[rows] -= 1
-            for i in rows[uses[rows] == 0]:
-                held.pop(int(i), None)
+            np.subtract.at(uses, rows, 1)      # a person in two cases of the block: twice
+            held.release(np.unique(rows[uses[rows] == 0]))
+
+
+class _Held:
+    """The genotypes read of the reference persons still to be used, shard by shard:
+    each shard's needed rows as one array (kept until the last of them is used),
+    a person's at its position there."""
+
+    def __init__(self, shard_of: np.ndarray, n: int):
+        self.shard_of = np.asarray(shard_of)
+        self.pos = np.full(n, -1, dtype=np.int64)
+        self.codes: dict = {}       # shard -> codes [m, L, 2] of its needed rows
+        self.left: dict = {}        # shard -> persons of it not yet released
+
+    def add(self, s: int, rows: np.ndarray, codes: np.ndarray) -> None:
+        self.codes[s] = codes
+        self.pos[rows] = np.arange(len(rows))
+        self.left[s] = len(rows)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.codes[int(self.shard_of[i])][self.pos[i]]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The codes of persons ``rows``, stacked ``[n, L, 2]``."""
+        sh = self.shard_of[rows]
+        first = self.codes[int(sh[0])]
+        if (sh == sh[0]).all():
+            return first[self.pos[rows]]
+        out = np.empty((len(rows),) + first.shape[1:], dtype=first.dtype)
+        for s in np.unique(sh).tolist():
+            at = sh == s
+            out[at] = self.codes[s][self.pos[rows[at]]]
+        return out
+
+    def release(self, rows: np.ndarray) -> None:
+        """Persons ``rows`` are used for the last time: a shard none of whose persons
+        is left is dropped."""
+        if len(rows) == 0:
+            return
+        shards, counts = np.unique(self.shard_of[rows], return_counts=True)
+        for s, k in zip(shards.tolist(), counts.tolist()):
+            self.left[s] -= k
+            if self.left[s] <= 0:
+                self.codes.pop(s, None)
 
 
 def _make_block(kind, units, refs, cases, held, tables=None) -> RefBlock:
-    """A block of ``units``; ``held``: the genotypes read (None: the block carries
-    its ``tables`` instead)."""
+    """A block of ``units``; ``held``: the genotypes read (:class:`_Held`; None: the
+    block carries its ``tables`` instead)."""
     if kind == "persons":
-        ids = [str(refs.ids[i]) for i in units]
-        codes = np.stack([held[int(i)] for i in units]) if held is not None else None
+        ids = _strs(refs.ids[units])
+        codes = held.take(units) if held is not None else None
         return RefBlock("persons", ids, _block_key("persons", ids, refs.fp[units]),
-                        case_ids=[str(refs.case_id[i]) for i in units],
-                        relations=[str(refs.relation[i]) for i in units],
-                        sexes=[str(refs.sex[i]) for i in units], codes=codes,
+                        case_ids=_strs(refs.case_id[units]), relations=_strs(refs.relation[units]),
+                        sexes=_strs(refs.sex[units]), codes=codes,
                         dropouts=np.asarray(refs.dropout, dtype=np.float64)[units], tables=tables)
     out = []
     for u in units:
