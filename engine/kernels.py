@@ -2,7 +2,10 @@
 
 The LR of a pair is ``prod_l T[c, l, g_q,l]``; the engine works with
 ``log_tab = log10 T`` (``-inf`` for an exclusion) and adds one value per locus
-that both the query and the case typed.
+that both the query and the case typed.  The kernels read a table group in the
+form ``vals[base[c, l] + j]`` (:class:`engine.compile.TableGroup`): a reference
+person's values in place in the model's flat pair tables, a case's in its own
+table.
 
 The work is done by the project's one scoring kernel,
 :func:`kinship.kernels.score.score_rows`: two exact integer upper-bound

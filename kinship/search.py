@@ -109,8 +109,9 @@ def per_locus_lrs_many(tables, cs, qg_rows: np.ndarray) -> list:
             for v, m in zip(vals.tolist(), use.tolist())]
 
 
-#: :class:`PairRows` a model keeps (each a few tens of MB at 23 loci)
-_ROWS_KEPT = 4
+#: :class:`PairRows` a model keeps (each 43 MiB a sex at 23 loci): one per pairwise mode and
+#: dropout value of a run (the pair tables they copy are kept for the whole run anyway)
+_ROWS_KEPT = 16
 
 
 class PairRows:
