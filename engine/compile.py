@@ -263,6 +263,7 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
     their rows' extremes for the screen."""
     from .job import PAIRWISE_MODES
 
+    _adopt_kept_rows(model)
     none = np.zeros((0, len(model.loci), 2), dtype=np.int16)
     for mode in modes:
         if mode not in PAIRWISE_MODES:
@@ -291,6 +292,20 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
         items = [(light[u], ms) for group in _case_groups(light, sex_dep).values() for u, ms in group]
         model.prepare_cases([{"missing_sex": ms, "relatives": c["relatives"], "case": c["case"]}
                              for c, ms in items])
+
+
+def _adopt_kept_rows(model) -> None:
+    """Hand ``model`` the flat tables that this process's kept blocks of the same
+    model key point into (a worker's blocks kept from an earlier job, whose model
+    was dropped since): the new model uses them instead of building a second copy."""
+    mk = getattr(model, "_strkin_key", None)
+    if not mk:
+        return
+    with _CACHE_LOCK:
+        rows = {id(g.gathered.rows): g.gathered.rows for k, bt in _CACHE.items() if k[0] == mk
+                for g in bt.groups if g.gathered is not None}
+    for r in rows.values():
+        model.adopt_pair_rows(r)
 
 
 def in_background(name: str, fn, *args) -> threading.Thread:

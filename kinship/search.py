@@ -151,6 +151,8 @@ class PairRows:
         self.row_len = np.tile(np.repeat(sizes, sizes), V)
         self._extremes: dict = {}
         self._lock = threading.Lock()
+        #: what :meth:`ScoringModel.pair_rows` built these for
+        self.key: tuple = ()
 
     @property
     def nbytes(self) -> int:
@@ -418,10 +420,24 @@ class ScoringModel:
             if hit is None:
                 hit = PairRows([self.pair_tables(rel, sx, line, d, query_dropout, dropin)
                                 for sx, d in variants], self.offsets, self.size)
-            self._rows_cache[key] = hit          # most recently used last
-            while len(self._rows_cache) > _ROWS_KEPT:
-                self._rows_cache.pop(next(iter(self._rows_cache)))
+                hit.key = key
+            self._keep_rows(hit)
             return hit
+
+    def adopt_pair_rows(self, rows: "PairRows") -> None:
+        """Use ``rows`` (built by :meth:`pair_rows` of a model with the same
+        frequencies, loci, mutation model, θ and alleles: the caller's promise) for
+        its key instead of building them again (a worker's next job against the
+        block tables it kept)."""
+        with self._lock:
+            if rows.key not in self._rows_cache:
+                self._keep_rows(rows)
+
+    def _keep_rows(self, rows) -> None:
+        self._rows_cache.pop(rows.key, None)
+        self._rows_cache[rows.key] = rows          # most recently used last
+        while len(self._rows_cache) > _ROWS_KEPT:
+            self._rows_cache.pop(next(iter(self._rows_cache)))
 
     def compile_cases(self, cases: Sequence[dict], query_dropout: float = 0.0,
                       dropin: float = 0.0) -> CaseTables:

@@ -178,3 +178,36 @@ def test_kept_bytes_count_the_shared_model_tables_once(model, monkeypatch):
     ec.keep_tables(0)            # only the per-process blocks are left
     assert ec.kept_tables() == (ec.CACHE_BLOCKS, ec.CACHE_BLOCKS * bts[0].nbytes + rows.nbytes)
     assert list(ec._CACHE) == [("k", i) for i in range(2, len(bts))]
+
+
+def test_a_new_model_adopts_the_kept_blocks_flat_tables(monkeypatch):
+    """A worker drops the job's model after each job but may keep its block tables
+    (``--keep-tables``): the next job's model of the same key takes the flat tables
+    those blocks point into instead of building a second copy (and equal values)."""
+    import engine.compile as ec
+    from collections import OrderedDict
+
+    from engine.job import parse_mutation
+    from engine.model import ModelSpec
+
+    spec = ModelSpec(kinship.FrequencyTable.load("nist1036_all"), tuple(LOCI),
+                     parse_mutation({"female": {"model": "stepwise", "rate": 0.001, "range": 0.1},
+                                     "male": {"model": "stepwise", "rate": 0.003, "range": 0.1}}), 0.0, {})
+    first = spec.build()
+    first._strkin_key = spec.key
+    n = 20
+    blk = RefBlock("persons", [f"R{i}" for i in range(n)], "b", case_ids=[""] * n, sexes=["M", "F"] * 10,
+                   codes=_codes(first, n, 6), dropouts=np.zeros(n))
+    bt = compile_block(first, True, "parent-child", blk)
+    monkeypatch.setattr(ec, "_CACHE", OrderedDict({(spec.key, "parent-child", "paternal", "b"): bt}))
+    second = spec.build()
+    second._strkin_key = spec.key
+    ec.prefetch_tables(second, True, ["parent-child"], "paternal", None, None, True)
+    kept = bt.groups[0].gathered.rows
+    assert second.gather_pairwise("parent-child", blk.codes, ["male", "female"] * 10).rows is kept
+    assert not second._pair_cache                  # nothing built for it
+    other = spec.build()                           # another key: its own
+    other._strkin_key = "another"
+    ec.prefetch_tables(other, True, ["parent-child"], "paternal", None, None, True)
+    mine = other.gather_pairwise("parent-child", blk.codes, ["male", "female"] * 10).rows
+    assert mine is not kept and mine.log.tobytes() == kept.log.tobytes()
