@@ -41,7 +41,9 @@ threads; the coefficients were measured with ``benchmarks/scale_table.py``,
   a case unit's are its own (``20 G`` bytes: LR, log10, flags, the 16- and
   8-bit packed screens), a reference person's (and a query's in duplicates
   mode) are rows of the model's tables and the packed screens (``3 G + 19 L``:
-  :data:`GATHERED_BYTES_PER_GENOTYPE`, :data:`GATHERED_BYTES_PER_LOCUS`);
+  :data:`GATHERED_BYTES_PER_GENOTYPE`, :data:`GATHERED_BYTES_PER_LOCUS`), but
+  with dropout, where a block whose persons' dropouts differ is materialised,
+  ``20 G`` as a case unit's;
 * ``chunks``: per task in flight, its query chunk's columns and ranks;
 * ``hits``: hit rows before the merge (:data:`HIT_ROW_BYTES` each), at most
   ``top_k`` per query and ``case_top_k`` per unit, estimated at
@@ -198,7 +200,9 @@ def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genoty
         "model_rows": ROWS_BYTES_PER_ENTRY * n_pair_entries * sum(
             1 if m in ("identity", "duplicates") else 2 for m in pairwise),
     }
-    unit_tables = {m: (TABLE_BYTES_PER_GENOTYPE * n_genotypes if m == "case" else
+    # a block of persons whose dropouts differ is materialised (engine.compile): with
+    # dropout, counted as a case unit's
+    unit_tables = {m: (TABLE_BYTES_PER_GENOTYPE * n_genotypes if m == "case" or dropout else
                        GATHERED_BYTES_PER_GENOTYPE * n_genotypes + GATHERED_BYTES_PER_LOCUS * L)
                    for m in auto}
     unit_table = max(unit_tables.values() or [0])

@@ -211,3 +211,24 @@ def test_a_new_model_adopts_the_kept_blocks_flat_tables(monkeypatch):
     ec.prefetch_tables(other, True, ["parent-child"], "paternal", None, None, True)
     mine = other.gather_pairwise("parent-child", blk.codes, ["male", "female"] * 10).rows
     assert mine is not kept and mine.log.tobytes() == kept.log.tobytes()
+
+
+@pytest.mark.parametrize("drops", ["none", "one", "mixed"])
+def test_memory_estimate_counts_a_block_of_persons_as_held(model, drops):
+    """The memory estimate's tables of a block of reference persons are at least what
+    the block holds (its own bytes, packed screens counted): gathered rows without
+    dropout or with one dropout for the block, and materialised tables where the
+    persons' dropouts differ (a run with dropout may have such blocks)."""
+    from engine.memory import estimate
+
+    n = 128
+    d = {"none": np.zeros(n), "one": np.full(n, 0.05), "mixed": np.where(np.arange(n) % 2, 0.05, 0.0)}[drops]
+    blk = RefBlock("persons", [f"R{i}" for i in range(n)], "b", case_ids=[""] * n, sexes=["M", "F"] * (n // 2),
+                   codes=_codes(model, n, 9), dropouts=d)
+    bt = compile_block(model, True, "parent-child", blk)
+    assert (bt.groups[0].gathered is None) == (drops == "mixed")
+    e = estimate(n_queries=1000, n_refs=n, n_cases=0, n_loci=len(LOCI), n_genotypes=model.size,
+                 n_pair_entries=0, modes=["parent-child"], threads=1, block_size=n, query_chunk=1000,
+                 in_flight=1, query_shard_rows=1000, ref_shard_rows=n, top_k=10, case_top_k=10,
+                 threshold=1e4, dropout=drops != "none")
+    assert bt.nbytes <= 1.01 * e["search"]["tables"]
