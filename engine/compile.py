@@ -9,7 +9,10 @@ locus.  Which table a unit gets:
 unit                        table
 ==========================  ===================================================
 pairwise mode ``rel``       the row ``W_rel[g_R]`` of the exact pair table of
-                            ``rel`` (:meth:`ScoringModel.compile_pairwise`)
+                            ``rel``, in place in the model's flat tables
+                            (:meth:`ScoringModel.gather_pairwise`; a block whose
+                            persons' dropouts differ: copied,
+                            :meth:`ScoringModel.compile_pairwise`)
 case: father + mother       the couple (trio) closed form, with mutation and θ
 case: one parent            the parent-child row (duo)
 case: any other single      the row ``W[g_R]`` of the *case pedigree's* pair table:

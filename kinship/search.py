@@ -6,7 +6,9 @@ given by :meth:`ScoringModel.allele_systems`, negative = untyped).
 
 * :meth:`ScoringModel.compile_pairwise` — one table per reference person for a
   pairwise relationship (identity, parent-child, full-sibling, ...), as rows of
-  the exact per-locus pair tables :func:`kinship.tables.pair_table`.
+  the exact per-locus pair tables :func:`kinship.tables.pair_table`;
+  :meth:`ScoringModel.gather_pairwise` the same tables without copying them: each
+  person's row index into the model's flat pair tables (:class:`PairRows`).
 * :meth:`ScoringModel.compile_cases` — one table per reference case (relatives
   around a missing person): couples and duos by vectorised closed forms, every
   other case shape by the exact pedigree likelihood (:func:`kinship.tables.case_table`);
