@@ -477,20 +477,41 @@ def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> n
     return out
 
 
+#: columns of ``new`` that :func:`_shift_add` updates at a time (8 KiB of float64:
+#: the block stays in the first-level cache while every ``(k, m)`` is added to it)
+_SHIFT_BLOCK = 1024
+
+
 @jit()
 def _shift_add(new, dist, ks, ms):
     """``new[:, k:k + n] += m * dist`` for each ``(k, m)`` of ``(ks, ms)`` in turn: the
     same operations in the same order as that NumPy loop (each product rounded, then
-    added), so the same bits, without a Python step and two temporaries per value."""
+    added), so the same bits, without a Python step and two temporaries per value.
+
+    The columns of ``new`` are taken :data:`_SHIFT_BLOCK` at a time, and every
+    ``(k, m)`` in turn adds its part to the block: each value still receives its
+    terms in the order of ``(ks, ms)`` (tested against the plain loop,
+    ``tests/test_chance.py``), while the block being added to stays in the
+    first-level cache instead of the whole row (a 23-locus convolution's rows are
+    a few thousand values: about 1.5x faster, measured)."""
     K, n = dist.shape
-    for i in range(len(ks)):
-        kv = ks[i]
-        mv = ms[i]
-        for r in range(K):
-            out = new[r, kv:kv + n]     # a view: indices from range(n) need no sign check,
-            src = dist[r]               # so the loop is vectorised
-            for j in range(n):
-                out[j] += mv * src[j]
+    W = new.shape[1]
+    B = _SHIFT_BLOCK
+    for r in range(K):
+        src = dist[r]
+        for j0 in range(0, W, B):
+            j1 = min(j0 + B, W)
+            for i in range(len(ks)):
+                kv = ks[i]
+                mv = ms[i]
+                a = max(j0, kv)            # columns a .. b - 1 of the block get src[a - kv ..]
+                b = min(j1, kv + n)
+                if a >= b:
+                    continue
+                out = new[r, a:b]          # views: the loop is vectorised
+                s = src[a - kv:b - kv]
+                for j in range(b - a):
+                    out[j] += mv * s[j]
 
 
 def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_skip: int = 0):

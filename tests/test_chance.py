@@ -311,3 +311,27 @@ def test_bad_arguments_are_explained(small_tables):
         exceedance(t, 0, [10], model=np.ones(3))
     with pytest.raises(IndexError):
         exceedance(t, 7, [10], model=model)
+
+
+def test_shift_add_blocked_same_bits_as_the_numpy_loop():
+    """``kinship.chance._shift_add`` (the convolution step of the exact method, its
+    columns taken a block at a time) against the NumPy loop it stands for:
+    ``new[:, k:k + n] += m * dist`` for each ``(k, m)`` in turn, bit for bit, on
+    rows shorter and longer than a block and shifts past a block's edge."""
+    from kinship.chance import _SHIFT_BLOCK, _shift_add
+
+    rng = np.random.default_rng(61)
+    for trial in range(60):
+        K = int(rng.integers(1, 4))
+        n = int(rng.integers(1, 3 * _SHIFT_BLOCK))
+        m = int(rng.integers(1, 80))
+        ks = np.unique(rng.integers(0, int(rng.integers(1, 2 * _SHIFT_BLOCK)), size=m)).astype(np.int64)
+        ms = rng.random(len(ks)) ** 4
+        dist = rng.random((K, n)) ** 3
+        dist[:, rng.random(n) < 0.1] = 0.0
+        want = np.zeros((K, n + int(ks.max())))
+        for k, mv in zip(ks.tolist(), ms.tolist()):
+            want[:, k:k + n] += mv * dist
+        got = np.zeros_like(want)
+        _shift_add(got, dist, ks, ms)
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), trial
