@@ -232,3 +232,35 @@ def test_memory_estimate_counts_a_block_of_persons_as_held(model, drops):
                  in_flight=1, query_shard_rows=1000, ref_shard_rows=n, top_k=10, case_top_k=10,
                  threshold=1e4, dropout=drops != "none")
     assert bt.nbytes <= 1.01 * e["search"]["tables"]
+
+
+@pytest.mark.parametrize("mode,line", [("parent-child", "paternal"), ("half-sibling", "maternal"),
+                                       ("grandparent", "paternal")])
+def test_gathered_block_equals_materialised_tables_at_theta(mode, line):
+    """θ > 0 and a maternal line: a gathered block of references of both sexes (and
+    unknown), some loci untyped, holds compile_pairwise's values bit for bit, and
+    its packed screen is pack_tables' of them."""
+    mut = kinship.MutationModel(female=kinship.Stepwise(rate=0.001, rate2=1e-6, range=0.1),
+                                male=kinship.Stepwise(rate=0.003, rate2=1e-6, range=0.1))
+    sm = ScoringModel(kinship.FrequencyTable.load(), LOCI[:5], mut, 0.02)
+    n = 70
+    rng = np.random.default_rng(11)
+    codes = np.empty((n, 5, 2), np.int16)
+    for l, s in enumerate(sm.systems):
+        codes[:, l, :] = rng.integers(0, s.n_alleles, size=(n, 2))
+    codes[rng.random((n, 5)) < 0.2] = -1
+    sexes = list(rng.choice(["M", "F", ""], n))
+    ids = [f"R{i}" for i in range(n)]
+    blk = RefBlock("persons", ids, "b", case_ids=[""] * n, sexes=sexes, codes=codes, dropouts=np.zeros(n))
+    bt = compile_block(sm, True, mode, blk, line=line)
+    (g,) = bt.groups
+    assert g.gathered is not None
+    want = sm.compile_pairwise(mode, ids, codes, [{"M": "male", "F": "female", "": "unknown"}[s] for s in sexes],
+                               line=line)
+    assert g.lr.tobytes() == want.lr.tobytes()
+    assert g.incons.tobytes() == want.inconsistent.astype(np.uint8).tobytes()
+    assert sorted(bt.notes) == sorted(set(want.notes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want_log = np.log10(want.lr)
+    assert _packed_bytes(packed_group(g, 0)) == _packed_bytes(pack_tables(want_log, want.inconsistent, want.typed,
+                                                                         want.offsets, False))
