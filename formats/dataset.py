@@ -644,6 +644,7 @@ class _ShardedDataset:
             if not p.exists():
                 self._shard_info(p)  # raises "missing"
             got = sha256_file(p)
+            self.__dict__.setdefault("_verified_sums", {})[p.name] = got
             if s.get("sha256") and got != s["sha256"]:
                 raise CorruptShardError(
                     f"shard {p.name}: sha256 {got[:12]}... differs from the {s['sha256'][:12]}... "
@@ -798,8 +799,9 @@ class Dataset(_ShardedDataset):
         one; the next search writes it), ``"orphans"`` (a sidecar whose shard is not
         in the dataset: the ids and genotypes of a removed shard, left behind) and
         ``"open"`` (a sidecar whose file mode lets others than the project's private
-        mode, :func:`formats.perms.file_mode`, read it).  Hashes every shard once;
-        reads no shard's Parquet.  A single-file dataset has no sidecars."""
+        mode, :func:`formats.perms.file_mode`, read it).  Hashes every shard once
+        (not again after :meth:`verify`, which keeps the sums it read); reads no
+        shard's Parquet.  A single-file dataset has no sidecars."""
         from . import sidecar
         from .perms import file_mode
 
@@ -814,8 +816,9 @@ class Dataset(_ShardedDataset):
                 out["missing"].append(path.name)
                 continue
             rec = self._recorded(path.name)
+            sha = self.__dict__.get("_verified_sums", {}).get(path.name)   # verify() just read it
             try:
-                sha = sha256_file(path)
+                sha = sha or sha256_file(path)
             except OSError:
                 sha = None
             sc = sidecar.read_sidecar(path, sha) if sha and sha == rec.get("sha256") else None
