@@ -108,9 +108,32 @@ print(json.dumps({{"rc": rc, "frozen": gc.get_freeze_count()}}))
 import gc, json
 from engine.cli import main
 rc = main(["verify", {str(tmp_path / "missing")!r}])
-print(json.dumps({{"rc": rc, "frozen": gc.get_freeze_count()}}))
+print(json.dumps({{"rc": rc, "frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()[0]}}))
 """)
-    assert out == {"rc": 1, "frozen": 0}
+    assert out == {"rc": 1, "frozen": 0, "threshold": 700}
+
+
+def test_command_collects_garbage_in_larger_batches(tmp_path):
+    """The command's process (main() without argv) runs the collector's youngest
+    pass every engine.cli.GC_THRESHOLD0 allocations; it still collects."""
+    out = _fresh(f"""
+import gc, json, sys
+sys.argv = ["kinship", "verify", {str(tmp_path / "missing")!r}]
+from engine.cli import GC_THRESHOLD0, main
+rc = main()
+gc.unfreeze()
+class Cycle:
+    pass
+for _ in range(3 * GC_THRESHOLD0):
+    a, b = Cycle(), Cycle()
+    a.b, b.a = b, a
+del a, b
+alive = sum(isinstance(o, Cycle) for o in gc.get_objects())
+print(json.dumps({{"rc": rc, "threshold": gc.get_threshold()[0], "want": GC_THRESHOLD0,
+                   "enabled": gc.isenabled(), "bounded": alive <= 2 * GC_THRESHOLD0}}))
+""")
+    assert out == {"rc": 1, "threshold": out["want"], "want": 100_000, "enabled": True,
+                   "bounded": True}
 
 
 def test_command_loads_scipy_blas_alone_and_numba_keeps_blas(tmp_path):
