@@ -57,10 +57,15 @@ SIX = ("case", "parent-child", "full-sibling", "identity", "duplicates", "y-line
 PHASES = ("prepare_s", "plan_s", "search_s", "merge_s", "consistency_s", "joint_s", "write_s")
 
 # Started in the child instead of ``-m engine.cli``: the same command, plus the times at
-# which engine.run began and ended (written to a side file, read by this script).
+# which engine.run began and ended (written to a side file, read by this script).  It
+# sets the collector as the command's main() does before anything is imported, then
+# imports engine.api (to time engine.run) before main() would.
 _CHILD = r"""
 import sys, time, json, os
 t_start = time.perf_counter()
+import engine.cli as _cli
+# what main() does first, before a command imports anything (a tree without it: nothing)
+getattr(_cli, "_collector_for_a_command", lambda: None)()
 import engine.api as _api
 _orig = _api.run
 marks = {}
