@@ -61,38 +61,13 @@ def load_blas_alone() -> bool:
     False) if the module cannot be found this way: numba then imports it as
     usual.
     """
-    import importlib.machinery
-    import importlib.util
     import sys
 
-    name = "scipy.linalg.cython_blas"
-    if name in sys.modules or "scipy.linalg" in sys.modules:
-        return name in sys.modules
-    try:
-        spec = importlib.util.find_spec("scipy")
-        if spec is None or not spec.submodule_search_locations:
-            return False
-        for where in spec.submodule_search_locations:
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = os.path.join(where, "linalg", "cython_blas" + suffix)
-                if os.path.isfile(path):
-                    break
-            else:
-                continue
-            break
-        else:
-            return False
-        mod_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[name] = module
-        try:
-            mod_spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        return True
-    except Exception:   # any surprise in SciPy's layout: numba imports it its own way
-        return False
+    from ._scipy import extension_alone
+
+    if "scipy.linalg" in sys.modules:
+        return "scipy.linalg.cython_blas" in sys.modules
+    return extension_alone("scipy.linalg", "cython_blas") is not None
 
 
 def thread_count() -> int:

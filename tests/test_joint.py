@@ -382,3 +382,38 @@ def test_undisputed_steps_equal_the_cell_by_cell_rule(n, m, data, log_t):
     got = _undisputed(W, rows, cols, log_t)
     want = _undisputed_reference(W, rows, cols, log_t)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_assignment_from_scipy_without_scipy_optimize():
+    """``best_assignment`` takes SciPy's ``linear_sum_assignment`` from its extension
+    module loaded alone (kinship._scipy.extension_alone) in a process that has not
+    imported ``scipy.optimize``: the same function object a later ``import
+    scipy.optimize`` gives, the same answers, and ``scipy.optimize`` not imported
+    by it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = """
+import json, sys
+import numpy as np
+from kinship.joint import best_assignment
+W = np.array([[3.0, 1.0, -np.inf], [2.5, 2.0, 0.5], [-np.inf, 4.0, 1.0]])
+total, pairs = best_assignment(W)
+before = "scipy.optimize" in sys.modules
+from kinship.joint import _linear_sum_assignment
+import scipy.optimize
+print(json.dumps({"total": total, "pairs": pairs, "optimize_before": before,
+                  "same": _linear_sum_assignment() is scipy.optimize.linear_sum_assignment}))
+"""
+    p = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(root)), timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    # by hand: rows 0, 1, 2 to columns 0, 2, 1: 3.0 + 0.5 + 4.0 = 7.5 (row 1 to column 1
+    # instead would leave column 2 to row 2: 3.0 + 2.0 + 1.0 = 6.0)
+    assert out == {"total": 7.5, "pairs": [[0, 0], [1, 2], [2, 1]], "optimize_before": False,
+                   "same": True}
