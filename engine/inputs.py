@@ -20,6 +20,7 @@ exactly the units whose fingerprint is new or changed (see :mod:`engine.plan`).
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -251,6 +252,39 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
     return top
 
 
+#: rows of a shard below which :func:`_encode_parts` encodes in the calling thread alone
+_ENCODE_SPLIT = 65536
+
+
+def _encode_parts(codes2, rows, col, off, mul, big, sexw, sex_idx, cols, L, at, n) -> int:
+    """:func:`_encode_rows` of a shard's ``n`` rows (``rows``: the rows taken, None:
+    all) into ``cols`` at row ``at``, in parts run side by side on the machine's cores
+    (the kernel releases the GIL; each row is encoded on its own, so the parts write
+    what one pass writes).  Returns the largest genotype index (-1: none)."""
+    c2 = cols["codes"].reshape(cols["codes"].shape[0], 2 * L)
+    use = rows is not None
+    no_rows = np.zeros(0, np.int64)
+
+    def part(a, b):
+        if use:
+            return int(_encode_rows(codes2, rows[a:b], True, col, off, mul, big, sexw, sex_idx,
+                                    c2, cols["gidx"], cols["n_typed"], cols["gfp"], at + a))
+        return int(_encode_rows(codes2[a:b], no_rows, False, col, off, mul, big, sexw,
+                                sex_idx[a:b], c2, cols["gidx"], cols["n_typed"], cols["gfp"],
+                                at + a))
+
+    k = min(os.cpu_count() or 1, -(-n // _ENCODE_SPLIT))
+    if k <= 1:
+        return part(0, n)
+    from concurrent.futures import ThreadPoolExecutor
+
+    cut = [n * i // k for i in range(k + 1)]
+    with ThreadPoolExecutor(k - 1, thread_name_prefix="strkin-encode") as pool:
+        futs = [pool.submit(part, cut[i], cut[i + 1]) for i in range(1, k)]
+        top = part(cut[0], cut[1])
+        return max([top] + [f.result() for f in futs])
+
+
 def _digest(parts) -> bytes:
     """BLAKE2b-128 of the parts (a str UTF-8 encoded), each followed by ``\\x1f``."""
     buf = []
@@ -344,11 +378,19 @@ def units_table(kind: str, ids, fps):
         f = fps.tolist() if isinstance(fps, np.ndarray) else list(fps)
         return pa.table({"kind": kind_col, "id": id_col, "fp": pa.array(f, pa.binary())})
     raw = np.ascontiguousarray(fps).view(np.uint8).reshape(n, 16)
-    nz = raw != 0
-    length = np.where(nz.any(axis=1), 16 - np.argmax(nz[:, ::-1], axis=1), 0).astype(np.int32)
+    # the length of each value without its trailing NUL bytes: 16 but where the last
+    # byte is 0 (one fingerprint in 256), found for those rows alone
+    short = np.flatnonzero(raw[:, 15] == 0)
+    length = np.full(n, 16, dtype=np.int32)
+    data = raw.reshape(-1)
+    if len(short):
+        nz = raw[short] != 0
+        length[short] = np.where(nz.any(axis=1), 16 - np.argmax(nz[:, ::-1], axis=1), 0)
+        keep = np.ones((n, 16), dtype=bool)
+        keep[short] = np.arange(16)[None, :] < length[short][:, None]
+        data = data[keep.reshape(-1)]
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(length, out=offsets[1:])
-    data = raw[np.arange(16)[None, :] < length[:, None]]
     fp = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
                                                  pa.py_buffer(np.ascontiguousarray(data))])
     return pa.table({"kind": kind_col, "id": id_col, "fp": fp})
@@ -573,14 +615,9 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
             if fp is not None:
                 fp = np.concatenate([fp[:at], np.empty((n, 2), np.uint64)])
         col, off, mul, big = recoder.plan(sc.loci, sc.max_code)
-        use = rows is not None
-        c2 = cols["codes"]
-        t = _encode_rows(sc.codes.reshape(len(sc), 2 * len(sc.loci)),
-                         rows if use else np.zeros(0, np.int64), use, col, off, mul, big,
-                         sex_words(sc.values["sex"]), sc.index["sex"],
-                         c2.reshape(c2.shape[0], 2 * L), cols["gidx"], cols["n_typed"],
-                         cols["gfp"], at)
-        top = max(top, int(t))
+        t = _encode_parts(sc.codes.reshape(len(sc), 2 * len(sc.loci)), rows, col, off, mul, big,
+                          sex_words(sc.values["sex"]), sc.index["sex"], cols, L, at, n)
+        top = max(top, t)
         sid = sc.sample_id if rows is None else sc.sample_id.take(pa.array(rows))
         sex = sc.text("sex", rows)
         ids.append(sid)

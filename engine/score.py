@@ -51,10 +51,12 @@ def _dropout_groups(qd: np.ndarray, rows: np.ndarray) -> list:
 
 
 def _take(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``a[rows]`` for increasing ``rows``: a view when they are consecutive (a query
-    chunk), instead of a copy of the chunk's rows for every block."""
+    """``a[rows]`` for strictly increasing ``rows`` (a task's query rows: a range or
+    ``np.nonzero`` of a mask, and subsets of them in order): a view when they are
+    consecutive (a query chunk), instead of a copy of the chunk's rows for every
+    block.  Strictly increasing rows spanning ``n - 1`` are consecutive."""
     n = len(rows)
-    if n and int(rows[-1]) - int(rows[0]) == n - 1 and (n < 2 or bool(np.all(np.diff(rows) == 1))):
+    if n and int(rows[-1]) - int(rows[0]) == n - 1:
         return a[int(rows[0]):int(rows[0]) + n]
     return a[rows]
 

@@ -427,3 +427,33 @@ def test_verify_reports_sidecars(tmp_path, capsys):
     assert orphan.name in err and "without their shard" in err and "chmod 600" in err
     for p in profs[:12]:
         assert p.sample_id not in out + err
+
+
+@pytest.mark.parametrize("queries_only", [False, True])
+def test_encode_in_parts_equals_one_pass(tmp_path, two_shards, monkeypatch, queries_only):
+    """The shards' rows encoded in parts side by side (engine.inputs._encode_parts:
+    here 3 parts of a shard) write what one pass writes: the rows a shard's
+    queries are taken from (queries and references mixed) and a shard of queries
+    only (every row)."""
+    import engine.inputs as inputs
+
+    path = two_shards
+    if queries_only:
+        profs, _ = simulate(n_cases=0, n_unrelated=40, n_unrelated_references=0, seed=8)
+        path = tmp_path / "q"
+        formats.write_profiles(path, [p for p in profs if p.kind == "query"])
+    one, ref = _load(path)
+    monkeypatch.setattr(inputs, "_ENCODE_SPLIT", 2)
+    monkeypatch.setattr(inputs.os, "cpu_count", lambda: 3)
+    calls = []
+    real = inputs._encode_rows
+
+    def counted(*a):
+        calls.append(a[-1])
+        return real(*a)
+
+    monkeypatch.setattr(inputs, "_encode_rows", counted)
+    parts, _ = _load(path)
+    assert len(calls) >= 3 and len(set(calls)) == len(calls)     # several parts, each its own rows
+    assert_same(parts, ref)
+    assert_same(parts, one)

@@ -234,3 +234,38 @@ def test_prefetched_tables_are_the_ones_the_blocks_use(tmp_path, monkeypatch, mu
     assert seen["pair"] and seen["single"] and seen["rows"]
     # the flat tables the reference persons' blocks are gathered from too
     assert seen["searched"] == (seen["pair"], seen["single"], seen["rows"])
+
+
+def test_units_table_fingerprints_are_bytes_of_each_value():
+    """``units.parquet`` holds ``bytes(x)`` of each S16 fingerprint (trailing NUL
+    bytes dropped: the value the incremental plan compares with); rows with 0 to 16
+    trailing NULs, and a NUL inside a value, which stays."""
+    from engine.inputs import units_table
+    from engine.state import units_parquet
+
+    rng = np.random.default_rng(5)
+    raw = rng.integers(1, 256, size=(40, 16), dtype=np.uint8)
+    for i in range(17):                 # row i: its last i bytes NUL
+        raw[i, 16 - i:] = 0
+    raw[20, 3] = 0                      # a NUL inside: kept
+    raw[21, 14] = 0                     # ... and before a trailing one
+    raw[21, 15] = 0
+    fps = raw.view("S16").reshape(-1)
+    ids = np.array([f"Q{i}" for i in range(40)], dtype=object)
+    want = [bytes(x) for x in fps]
+    assert [len(w) for w in want[:17]] == list(range(16, -1, -1))
+    t = units_table("query", ids, fps)
+    assert t.column("fp").to_pylist() == want
+    assert t.column("id").to_pylist() == ids.tolist()
+    no_short = raw[22:].view("S16").reshape(-1)          # no value ends in NUL
+    assert units_table("query", ids[22:], no_short).column("fp").to_pylist() == \
+        [bytes(x) for x in no_short]
+
+    class Q:    # what units_parquet reads of a query set
+        id_array = pa.array(ids.tolist(), pa.string())
+        fp = fps
+    import pyarrow.parquet as pq
+
+    back = pq.read_table(pa.BufferReader(units_parquet(Q, None, None, [])))
+    assert back.column("fp").to_pylist() == want
+    assert back.column("kind").to_pylist() == ["query"] * 40
