@@ -107,10 +107,18 @@ def _codes(*cols) -> np.ndarray:
 
 def merge_hits(tables, top_k: int, case_top_k: int, prior: float) -> pa.Table:
     """The ranked hits from task tables (``HIT_SCHEMA`` columns at least)."""
-    tables = [_task_columns(t) for t in tables if t.num_rows]
+    tables = [t for t in tables if t.num_rows]
     if not tables:
         return RESULT_SCHEMA.empty_table()
-    t = pa.concat_tables(tables)
+    # consecutive tables of one schema (the tasks of a mode) concatenated, then brought
+    # to TASK_SCHEMA's columns once per run of them instead of once per task
+    runs: list = []
+    for x in tables:
+        if runs and runs[-1][-1].schema.equals(x.schema, check_metadata=True):
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    t = pa.concat_tables([_task_columns(pa.concat_tables(r)) for r in runs])
     mode, qid, case, ref = (t.column(n).combine_chunks()
                             for n in ("mode", "query_id", "case_id", "reference_id"))
     # the same pair from two tasks (incremental overlap, resumed duplicates): keep one
