@@ -334,7 +334,8 @@ class Run:
                                    not drop.active)
         if qds is not None:
             queries = load_queries(qds, Recoder(qds, loci, model.systems, ds_names),
-                                   dropout=self._dropout_of("queries"))
+                                   dropout=self._dropout_of("queries"),
+                                   threads=v["execution"]["threads"] or None)
         else:
             queries = _no_queries()
         self.queries = queries

@@ -20,7 +20,6 @@ exactly the units whose fingerprint is new or changed (see :mod:`engine.plan`).
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -256,11 +255,12 @@ def _encode_rows(codes2, rows, use_rows, col, off, mul, big, sexw, sex_idx,
 _ENCODE_SPLIT = 65536
 
 
-def _encode_parts(codes2, rows, col, off, mul, big, sexw, sex_idx, cols, L, at, n) -> int:
+def _encode_parts(codes2, rows, col, off, mul, big, sexw, sex_idx, cols, L, at, n,
+                  threads: int) -> int:
     """:func:`_encode_rows` of a shard's ``n`` rows (``rows``: the rows taken, None:
-    all) into ``cols`` at row ``at``, in parts run side by side on the machine's cores
-    (the kernel releases the GIL; each row is encoded on its own, so the parts write
-    what one pass writes).  Returns the largest genotype index (-1: none)."""
+    all) into ``cols`` at row ``at``, in up to ``threads`` parts run side by side (the
+    kernel releases the GIL; each row is encoded on its own, so the parts write what
+    one pass writes).  Returns the largest genotype index (-1: none)."""
     c2 = cols["codes"].reshape(cols["codes"].shape[0], 2 * L)
     use = rows is not None
     no_rows = np.zeros(0, np.int64)
@@ -273,7 +273,7 @@ def _encode_parts(codes2, rows, col, off, mul, big, sexw, sex_idx, cols, L, at, 
                                 sex_idx[a:b], c2, cols["gidx"], cols["n_typed"], cols["gfp"],
                                 at + a))
 
-    k = min(os.cpu_count() or 1, -(-n // _ENCODE_SPLIT))
+    k = min(max(1, int(threads)), -(-n // _ENCODE_SPLIT))
     if k <= 1:
         return part(0, n)
     from concurrent.futures import ThreadPoolExecutor
@@ -578,9 +578,13 @@ def count_kind(dataset, kind: str) -> tuple[int, int]:
     return total, most
 
 
-def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None) -> QuerySet:
+def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None,
+                 threads: int | None = None) -> QuerySet:
     """The queries of ``dataset``; ``dropout``: ``f(ids, codes) -> (d, source)`` (the
-    run's :class:`engine.dropout.Dropout`), or None (no dropout).
+    run's :class:`engine.dropout.Dropout`), or None (no dropout); ``threads``: the
+    threads that encode a shard's rows side by side (default:
+    :func:`kinship._numba.thread_count`, every CPU unless ``KINSHIP_NUM_THREADS``
+    says otherwise; a run passes its ``[execution] threads``).
 
     The shards are read as columns (:meth:`formats.Dataset.scan_columns`: from each
     shard's sidecar, memory-mapped, when it has a valid one; else decoded from the
@@ -595,6 +599,10 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
 
     scan = dataset.scan_columns(kind="query")
     L = len(recoder.loci)
+    if threads is None:
+        from kinship._numba import thread_count
+
+        threads = thread_count()
     cap = max(int(getattr(dataset, "n_profiles", 0)), 0)
     gdt = recoder.gidx_dtype()
     cols = {"codes": np.empty((cap, L, 2), np.int16), "gidx": np.empty((cap, L), gdt),
@@ -616,7 +624,7 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
                 fp = np.concatenate([fp[:at], np.empty((n, 2), np.uint64)])
         col, off, mul, big = recoder.plan(sc.loci, sc.max_code)
         t = _encode_parts(sc.codes.reshape(len(sc), 2 * len(sc.loci)), rows, col, off, mul, big,
-                          sex_words(sc.values["sex"]), sc.index["sex"], cols, L, at, n)
+                          sex_words(sc.values["sex"]), sc.index["sex"], cols, L, at, n, threads)
         top = max(top, t)
         sid = sc.sample_id if rows is None else sc.sample_id.take(pa.array(rows))
         sex = sc.text("sex", rows)

@@ -79,12 +79,12 @@ def _model(ds):
     return loci, get_model(ModelSpec(ft, tuple(loci), None, 0.0, extra))
 
 
-def _load(path, dropout=None):
+def _load(path, dropout=None, threads=None):
     ds = formats.open_dataset(path)
     loci, model = _model(ds)
     rec = Recoder(ds, loci, model.systems)
-    return load_queries(ds, rec, dropout=dropout), reference_load(formats.open_dataset(path), rec,
-                                                                 dropout)
+    return (load_queries(ds, rec, dropout=dropout, threads=threads),
+            reference_load(formats.open_dataset(path), rec, dropout))
 
 
 def sidecars(path) -> list:
@@ -444,7 +444,6 @@ def test_encode_in_parts_equals_one_pass(tmp_path, two_shards, monkeypatch, quer
         formats.write_profiles(path, [p for p in profs if p.kind == "query"])
     one, ref = _load(path)
     monkeypatch.setattr(inputs, "_ENCODE_SPLIT", 2)
-    monkeypatch.setattr(inputs.os, "cpu_count", lambda: 3)
     calls = []
     real = inputs._encode_rows
 
@@ -453,7 +452,11 @@ def test_encode_in_parts_equals_one_pass(tmp_path, two_shards, monkeypatch, quer
         return real(*a)
 
     monkeypatch.setattr(inputs, "_encode_rows", counted)
-    parts, _ = _load(path)
+    parts, _ = _load(path, threads=3)
     assert len(calls) >= 3 and len(set(calls)) == len(calls)     # several parts, each its own rows
     assert_same(parts, ref)
     assert_same(parts, one)
+    calls.clear()
+    single, _ = _load(path, threads=1)              # [execution] threads = 1: one part a shard
+    assert len(calls) == len(formats.open_dataset(path).shards)
+    assert_same(single, ref)
