@@ -51,7 +51,7 @@ from formats.perms import make_dir
 from .alternatives import add_alternatives
 from .chance import annotate, chance_fp, make_spec, mode_chances, query_dropout_tag, rows_from_table, \
     sample_mask
-from .compile import kept_block, prefetch_in_background
+from .compile import kept_block, prefetch_in_background, table_sexes
 from .consistency import check_references, exclude_cases
 from .dropout import DROPOUT_FILE, Dropout, run_note, samples_csv
 from .dropout import counts as dropout_counts
@@ -312,7 +312,8 @@ class Run:
         mem = None
         if auto_modes:
             q_count = count_kind(qds, "query") if qds is not None else (0, 0)
-            mem = plan_memory(job, q_count, refs, cases, model, drop.active)
+            mem = plan_memory(job, q_count, refs, cases, model, drop.active,
+                              drop.values_bound("queries") if drop.active else 1)
         self.memory = describe_memory(mem) if mem is not None else None
         if mem is not None and mem.get("note"):
             notes.append(mem["note"])
@@ -560,7 +561,8 @@ class Run:
         self.ctx = TaskContext(self.spec, search["threshold"], search["top_k"], search["case_top_k"],
                                search["max_inconsistent"], search["line"], chance=cspec,
                                y=yin.ctx if yin is not None else None, device=ex["device"],
-                               exclude=self.self_keys or None, min_loci=search["min_loci"])
+                               exclude=self.self_keys or None, min_loci=search["min_loci"],
+                               ref_sexes=table_sexes(self.refs.sex) if self.refs is not None else None)
         t0 = time.perf_counter()
         plans = []
         units = {}        # mode -> (kind, ids, fps) of its reference units

@@ -53,7 +53,7 @@ from .memory import CACHE_BLOCKS   # blocks kept per process (the memory estimat
 from .inputs import SEX_WORD
 
 __all__ = ["TableGroup", "BlockTables", "table_group", "compile_block", "cached_block", "kept_block",
-           "prefetch_tables",
+           "prefetch_tables", "table_sexes", "keep_tables", "keep_budget", "kept_tables",
            "prefetch_in_background",
            "SINGLE_RELATIONS"]
 
@@ -183,12 +183,15 @@ def table_group(log_tab, incons, typed, offsets, loci=(), lr=None, sex=None, uni
                       np.ascontiguousarray(typed, dtype=np.uint8), offsets, tuple(loci))
 
 
-def _persons_group(model, rel, ids, codes, sexes, line, ref_dropout, drop, notes) -> TableGroup:
+def _persons_group(model, rel, ids, codes, sexes, line, ref_dropout, drop, notes,
+                   sexes_of_tables=None) -> TableGroup:
     """The group of a block of persons: gathered from the model's tables
-    (:meth:`kinship.search.ScoringModel.gather_pairwise`), or, where the persons'
-    dropouts differ, materialised (:meth:`~kinship.search.ScoringModel.compile_pairwise`)."""
+    (:meth:`kinship.search.ScoringModel.gather_pairwise`, with a table for each sex of
+    ``sexes_of_tables``), or, where the persons' dropouts differ, materialised
+    (:meth:`~kinship.search.ScoringModel.compile_pairwise`)."""
     n = len(ids)
-    g = model.gather_pairwise(rel, codes, sexes, line=line, ref_dropout=ref_dropout, **drop)
+    g = model.gather_pairwise(rel, codes, sexes, line=line, ref_dropout=ref_dropout, **drop,
+                              table_sexes=sexes_of_tables)
     if g is not None:
         notes.extend(g.notes)
         return _gathered_group(None, np.arange(n), g, model)
@@ -217,17 +220,19 @@ def _stack(parts, loci, offsets):
 
 
 def compile_block(model, sex_dep: bool, mode: str, block, line: str = "paternal",
-                  queries=None, query_dropout: float = 0.0, dropin: float = 0.0) -> BlockTables:
+                  queries=None, query_dropout: float = 0.0, dropin: float = 0.0,
+                  sexes_of_tables=None) -> BlockTables:
     """Compile the tables of one block for ``mode``, for queries of dropout
     ``query_dropout`` (with the references' own dropout and the run's ``dropin``:
-    ``docs/dropout.md``; all 0: the tables without the dropout model)."""
+    ``docs/dropout.md``; all 0: the tables without the dropout model).
+    ``sexes_of_tables``: the run's :func:`table_sexes` (None: both sexes' tables)."""
     notes = []
     drop = dict(query_dropout=query_dropout, dropin=dropin)
     if block.kind == "persons":
         # the references' sexes where the model's mutation depends on the sex (else male)
         sexes = [SEX_WORD.get(s, "unknown") for s in block.sexes] if sex_dep else None
         groups = [_persons_group(model, mode, block.unit_ids, block.codes, sexes, line, block.dropouts, drop,
-                                 notes)]
+                                 notes, sexes_of_tables)]
     elif block.kind == "queries":
         codes = queries.codes[block.query_rows]
         qd = getattr(queries, "dropout", None)
@@ -253,6 +258,16 @@ def _case_groups(cases, sex_dep) -> dict:
     return by_group
 
 
+def table_sexes(sex_values) -> tuple:
+    """The sexes (``"female"``, ``"male"``) whose pair tables reference persons of
+    these sex values (the datasets' ``M``, ``F``, empty) point into under a
+    sex-dependent mutation model: a person of unknown sex uses the male model
+    (:meth:`kinship.search.ScoringModel.gather_pairwise`).  A run whose references
+    are all men builds no women's tables."""
+    words = {SEX_WORD.get(str(s), "unknown") for s in set(np.asarray(sex_values, dtype=object).tolist())}
+    return tuple(sorted({"female" if w == "female" else "male" for w in words})) or ("male",)
+
+
 def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=None, cases=None,
                     gather: bool = False):
     """Build the per-model tables the run's blocks will need (pair tables of the
@@ -262,31 +277,25 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
     once whoever asks first (thread-safe), so this changes timing, never results.
     ``gather`` (a run without dropout): the pairwise modes' flat tables that the
     reference persons' blocks are gathered from, as the blocks ask for them
-    (:meth:`kinship.search.ScoringModel.gather_pairwise` of no reference), with
-    their rows' extremes for the screen."""
+    (:meth:`kinship.search.ScoringModel.gather_pairwise` of no reference, a table
+    for each sex of the references: :func:`table_sexes`), with their rows'
+    extremes for the screen.  With dropout (not ``gather``) the pairwise tables are
+    those of each sample's dropout, known once the queries are read: the tasks
+    build them (the tables without dropout would be held for nothing)."""
     from .job import PAIRWISE_MODES
 
     _adopt_kept_rows(model)
     none = np.zeros((0, len(model.loci), 2), dtype=np.int16)
+    have = table_sexes(refs.sex) if refs is not None else None
     for mode in modes:
-        if mode not in PAIRWISE_MODES:
+        if mode not in PAIRWISE_MODES or not gather:
             continue
-        if gather:
-            rows = model.gather_pairwise(mode, none, [] if sex_dep else None, line=line).rows
-            if mode != "identity":
-                rows.extremes(False)
-            continue
-        sexes = {"male"}
-        if sex_dep and refs is not None:
-            sexes = {"female" if SEX_WORD.get(str(s), "unknown") == "female" else "male"
-                     for s in refs.sex} or {"male"}
-        for sx in sorted(sexes):
-            model.pair_tables(mode, sx, line)
-    if "duplicates" in modes:
-        if gather:
-            model.gather_pairwise("identity", none)
-        else:
-            model.pair_tables("identity", "male", "paternal")
+        rows = model.gather_pairwise(mode, none, [] if sex_dep else None, line=line,
+                                     table_sexes=have).rows
+        if mode != "identity":
+            rows.extremes(False)
+    if "duplicates" in modes and gather:
+        model.gather_pairwise("identity", none)
     if "case" in modes and cases is not None and refs is not None and len(cases):
         light = [{"needs_sex": bool(cases.needs_sex[u]),
                   "relatives": [(None, str(refs.relation[i]), None, None) for i in cases.members[u]],
@@ -300,11 +309,18 @@ def prefetch_tables(model, sex_dep: bool, modes, line: str = "paternal", refs=No
 def _adopt_kept_rows(model) -> None:
     """Hand ``model`` the flat tables that this process's kept blocks of the same
     model key point into (a worker's blocks kept from an earlier job, whose model
-    was dropped since): the new model uses them instead of building a second copy."""
+    was dropped since): the new model uses them instead of building a second copy.
+    A process that keeps no tables between jobs (:func:`keep_budget` 0) drops the
+    cached blocks of other models (an earlier run's in the same process): this run
+    cannot use them, and they would hold that model's flat tables, which its
+    memory plan does not count."""
     mk = getattr(model, "_strkin_key", None)
     if not mk:
         return
     with _CACHE_LOCK:
+        if not _KEEP["bytes"]:
+            for k in [k for k in _CACHE if k[0] != mk]:
+                del _CACHE[k]
         rows = {id(g.gathered.rows): g.gathered.rows for k, bt in _CACHE.items() if k[0] == mk
                 for g in bt.groups if g.gathered is not None}
     for r in rows.values():
@@ -365,11 +381,22 @@ _KEEP = {"bytes": 0}
 
 
 def keep_tables(nbytes: int) -> None:
-    """Let the block cache keep up to ``nbytes`` of tables beyond :data:`CACHE_BLOCKS`
-    blocks (least recently used dropped first); 0: only the blocks."""
+    """Keep up to ``nbytes`` of block tables between jobs (a worker's
+    ``--keep-tables``; least recently used dropped first, the model tables they
+    point into counted: :func:`_cached_bytes`), and let a job's block cache keep
+    that much beyond its :data:`CACHE_BLOCKS` blocks; 0: nothing kept.  Called
+    between jobs, so no block is in use: what is kept is trimmed to ``nbytes``,
+    however few blocks that leaves (the memory plan of the next job counts
+    ``nbytes``: :func:`keep_budget`)."""
     with _CACHE_LOCK:
         _KEEP["bytes"] = max(0, int(nbytes))
-        _trim()
+        _trim(blocks=0)
+
+
+def keep_budget() -> int:
+    """Bytes of block tables this process keeps between jobs (:func:`keep_tables`;
+    0 but in a worker started with ``--keep-tables``)."""
+    return int(_KEEP["bytes"])
 
 
 def kept_tables() -> tuple[int, int]:
@@ -390,10 +417,10 @@ def _cached_bytes() -> int:
     return sum(bt.nbytes for bt in _CACHE.values()) + sum(shared.values())
 
 
-def _trim() -> None:
-    """Drop least recently used blocks while there are more than :data:`CACHE_BLOCKS`
-    and more than the bytes kept (under ``_CACHE_LOCK``)."""
-    while len(_CACHE) > CACHE_BLOCKS and _cached_bytes() > _KEEP["bytes"]:
+def _trim(blocks: int = CACHE_BLOCKS) -> None:
+    """Drop least recently used blocks while there are more than ``blocks`` and
+    more than the bytes kept (under ``_CACHE_LOCK``)."""
+    while len(_CACHE) > blocks and _cached_bytes() > _KEEP["bytes"]:
         _CACHE.popitem(last=False)
 
 
@@ -437,7 +464,8 @@ def cached_block(ctx, mode, block, queries=None, query_dropout: float = 0.0) -> 
             if hit is not None:
                 return hit
         bt = compile_block(get_model(ctx.model), ctx.model.sex_dependent, mode, block, ctx.line,
-                           queries, float(query_dropout), float(ctx.model.dropin))
+                           queries, float(query_dropout), float(ctx.model.dropin),
+                           getattr(ctx, "ref_sexes", None))
         with _CACHE_LOCK:
             _CACHE[key] = bt
             _trim()

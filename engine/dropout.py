@@ -38,11 +38,13 @@ import pyarrow.compute as pc
 
 from .errors import InputError, JobError
 
-__all__ = ["ESTIMATE_STEP", "check_setting", "Dropout", "estimate_codes", "read_sample_file",
+__all__ = ["ESTIMATE_STEP", "ESTIMATE_MAX", "check_setting", "Dropout", "estimate_codes", "read_sample_file",
            "DROPOUT_FILE", "run_note", "samples_csv"]
 
 #: the grid of estimated dropout probabilities
 ESTIMATE_STEP = 0.05
+#: the highest estimated dropout probability (:func:`estimate_codes`)
+ESTIMATE_MAX = 0.5
 #: the per-sample record in the results directory
 from .output import DROPOUT as DROPOUT_FILE  # noqa: E402
 
@@ -149,7 +151,7 @@ def estimate_codes(codes: np.ndarray, systems) -> np.ndarray:
         u = np.where(het > 0, (H - hs) / het, 0.0)
         d = np.where(u < 1.0, u / (2.0 - u), 1.0)
     d = np.where(u <= 0.0, 0.0, d)
-    return np.clip(d, 0.0, 0.5)
+    return np.clip(d, 0.0, ESTIMATE_MAX)
 
 
 def _round(d: np.ndarray) -> np.ndarray:
@@ -190,6 +192,16 @@ class Dropout:
         vals = [self.value("queries"), self.value("references")]
         return bool(self.dropin or any(v == "estimate" or v for v in vals)
                     or any(self.per_sample.values()) or any(self.stated.values()))
+
+    def values_bound(self, which: str) -> int:
+        """The most distinct dropout values the samples of ``which`` can have, known
+        before they are read (each value its own tables: the memory plan,
+        :func:`engine.memory.plan_run`): the job's value, or the estimate's grid
+        (multiples of :data:`ESTIMATE_STEP` up to :data:`ESTIMATE_MAX`), and the
+        values stated per sample (file, datasets)."""
+        v = self.value(which)
+        n = (int(round(ESTIMATE_MAX / ESTIMATE_STEP)) + 1) if v == "estimate" else 1
+        return n + len(set(self.per_sample.values()) | set(self.stated.values()))
 
     def of(self, which: str, ids, codes, systems) -> tuple[np.ndarray, np.ndarray]:
         """``(d, source)`` per sample of ``which`` (``"queries"`` or ``"references"``):

@@ -34,8 +34,15 @@ threads; the coefficients were measured with ``benchmarks/scale_table.py``,
   (:data:`CASE_FIXED`);
 * ``model_rows``: the model's flat pair tables that reference persons' blocks
   are gathered from (:class:`kinship.search.PairRows`: LR, log10 and flag, 17
-  bytes per pair-table entry, ``sum_l G_l^2`` entries per table), one table per
-  reference sex for each pairwise mode but identity and duplicates (one);
+  bytes per pair-table entry, ``sum_l G_l^2`` entries per table, and
+  :data:`ROWS_BYTES_PER_ROW` per table row; the model's per-locus pair tables are
+  views of them, not a second copy): per pairwise mode one table for each sex
+  the references' tables need (``table_sexes``: 2 under a sex-dependent mutation
+  model with references of both sexes, else 1; identity and duplicates 1), for
+  each reference dropout value and each query dropout value (the dropout model:
+  ``ref_dropouts``, ``query_dropouts``; duplicates: the queries' values twice);
+* ``kept_tables``: a warm worker's reference tables kept between jobs
+  (``kinship worker start --keep-tables SIZE``): up to SIZE, held through the run;
 * ``tables``: compiled reference tables, for the blocks in flight (up to
   ``in_flight`` tasks) and the per-process block cache (:data:`CACHE_BLOCKS`):
   a case unit's are its own (``20 G`` bytes: LR, log10, flags, the 16- and
@@ -109,6 +116,10 @@ GATHERED_BYTES_PER_LOCUS = 19
 #: the model's flat pair tables per pair-table entry (kinship.search.PairRows): LR,
 #: log10, flag
 ROWS_BYTES_PER_ENTRY = 17
+#: ... and per table row (one per genotype of each locus): its start and length
+#: (int64 each) and its extremes for the screen, for up to two packings (lowest and
+#: highest float64, has +inf uint8: 17 bytes each)
+ROWS_BYTES_PER_ROW = 16 + 2 * 17
 
 MIN_QUERY_CHUNK = 4096
 MIN_BLOCK_SIZE = 32
@@ -173,10 +184,30 @@ def query_bytes(n_loci: int, layouts: int = 1, dropout: bool = False) -> int:
     return 8 * n_loci + 2 * n_loci * max(1, layouts) + QUERY_FIXED + (16 if dropout else 0)
 
 
+def pair_table_bytes(n_pair_entries: int, n_genotypes: int) -> int:
+    """Bytes of one table of the model's flat pair tables (:class:`kinship.search.PairRows`)."""
+    return ROWS_BYTES_PER_ENTRY * n_pair_entries + ROWS_BYTES_PER_ROW * n_genotypes
+
+
+def pair_tables(pairwise_modes, table_sexes: int = 2, ref_dropouts: int = 1,
+                query_dropouts: int = 1) -> int:
+    """How many flat pair tables the reference persons' blocks of these pairwise modes
+    point into: per mode, one per sex (identity and duplicates: one), reference
+    dropout value and query dropout value (duplicates: the queries are the references)."""
+    n = 0
+    for m in pairwise_modes:
+        sexes = 1 if m in ("identity", "duplicates") else max(1, int(table_sexes))
+        refs = query_dropouts if m == "duplicates" else ref_dropouts
+        n += sexes * max(1, int(refs)) * max(1, int(query_dropouts))
+    return n
+
+
 def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genotypes: int,
              modes, threads: int, block_size: int, query_chunk: int, in_flight: int,
              query_shard_rows: int, ref_shard_rows: int, top_k: int, case_top_k: int,
-             threshold: float, dropout: bool = False, n_pair_entries: int = 0) -> dict:
+             threshold: float, dropout: bool = False, n_pair_entries: int = 0,
+             table_sexes: int = 2, ref_dropouts: int = 1, query_dropouts: int = 1,
+             kept_tables: int = 0) -> dict:
     """The estimated peak (bytes) and its parts; see the module docstring."""
     L = n_loci
     auto = [m for m in modes if m != "y-lineage"]
@@ -195,10 +226,9 @@ def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genoty
         "queries": n_queries * query_bytes(L, layouts, dropout) - genotypes,
         "references": (n_refs * REF_BYTES) if (pairwise or "case" in auto) else 0,
         "cases": CASE_FIXED + n_cases * CASE_BYTES if "case" in auto else 0,
-        # one table per reference sex (identity: one), each reference dropout value
-        # more (not known here: counted as one)
-        "model_rows": ROWS_BYTES_PER_ENTRY * n_pair_entries * sum(
-            1 if m in ("identity", "duplicates") else 2 for m in pairwise),
+        "model_rows": pair_table_bytes(n_pair_entries, n_genotypes) * pair_tables(
+            pairwise, table_sexes, ref_dropouts, query_dropouts),
+        "kept_tables": int(kept_tables),
     }
     # a block of persons whose dropouts differ is materialised (engine.compile): with
     # dropout, counted as a case unit's
@@ -304,31 +334,46 @@ def plan(budget_setting, sizes: dict, execution: dict) -> MemoryPlan:
                       sizes=dict(sizes, modes=list(sizes.get("modes", ())), threads=threads))
 
 
-def plan_run(job, query_count, refs, cases, model, dropout: bool = False) -> MemoryPlan:
+def plan_run(job, query_count, refs, cases, model, dropout: bool = False,
+             query_dropouts: int = 1) -> MemoryPlan:
     """:func:`plan` for a run, before its queries are read: the sizes from the
     query dataset's ``kind`` column (``query_count``: ``(queries, rows of the
     largest shard)``, :func:`engine.inputs.count_kind`), the references scanned
-    and the cases built.  Applies the chosen ``block_size`` and
+    and the cases built; ``query_dropouts``: with the dropout model, the most
+    distinct dropout values the queries can have
+    (:meth:`engine.dropout.Dropout.values_bound`).  Applies the chosen ``block_size`` and
     ``query_chunk`` to the job's execution settings (they never change results)
     and returns the plan (``chosen["in_flight"]``: tasks in flight, for the
     executor)."""
+    import numpy as np
+
+    from .compile import keep_budget, table_sexes
+    from .model import sex_dependent
+
     v = job.values
     ex, search = v["execution"], v["search"]
     modes = [m for m in job.modes]
     nq, q_rows = query_count
     n_refs = len(refs) if refs is not None else 0
     ref_rows = 0
+    sexes, ref_drops = 2, 1
     if n_refs:
-        import numpy as np
-
         ref_rows = int(np.bincount(np.asarray(refs.shard, dtype=np.int64)).max())
+        sexes = len(table_sexes(refs.sex))
+        if dropout and getattr(refs, "dropout", None) is not None:
+            ref_drops = len(np.unique(np.asarray(refs.dropout, dtype=np.float64)))
+    if not sex_dependent(getattr(model, "mutation", None)):
+        sexes = 1
     systems = getattr(model, "systems", ())
     gens = [int(s.n_alleles) * (int(s.n_alleles) + 1) // 2 for s in systems]
     sizes = dict(n_queries=nq, n_refs=n_refs, n_cases=len(cases) if cases is not None else 0,
                  n_loci=len(model.loci), n_genotypes=sum(gens), n_pair_entries=sum(g * g for g in gens),
                  modes=modes, query_shard_rows=q_rows,
                  ref_shard_rows=ref_rows, top_k=search["top_k"], case_top_k=search["case_top_k"],
-                 threshold=search["threshold"], dropout=dropout)
+                 threshold=search["threshold"], dropout=dropout, table_sexes=sexes,
+                 ref_dropouts=ref_drops,
+                 query_dropouts=min(max(1, int(query_dropouts)), max(1, nq)) if dropout else 1,
+                 kept_tables=keep_budget())
     threads = int(ex["threads"] or os.cpu_count() or 1)
     p = plan(ex["memory"], sizes, {"threads": threads, "block_size": ex["block_size"],
                                    "query_chunk": ex["query_chunk"]})

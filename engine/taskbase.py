@@ -127,6 +127,10 @@ class TaskContext:
     #: per mode, pairs never scored as relatives (a query that is also a reference):
     #: keys ``"query_id\x1f<reference id, or case id in case mode>"``
     exclude: dict = None
+    #: the sexes whose pair tables reference persons' blocks point into under a
+    #: sex-dependent mutation model (:func:`engine.compile.table_sexes` of the run's
+    #: references); None: both
+    ref_sexes: tuple = None
 
 
 @dataclass

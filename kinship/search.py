@@ -136,6 +136,7 @@ class PairRows:
         N = int((sizes * sizes).sum())
         V = len(variants)
         self.S = int(size)
+        self.N = N               # entries of one variant's tables
         self.offsets = offsets
         self.lr = np.empty(V * N)
         self.inc = np.empty(V * N, dtype=np.uint8)
@@ -158,7 +159,29 @@ class PairRows:
 
     @property
     def nbytes(self) -> int:
-        return self.lr.nbytes + self.log.nbytes + self.inc.nbytes + self.row_start.nbytes + self.row_len.nbytes
+        """Bytes held: the three flat arrays, the rows' starts and lengths, and the
+        rows' extremes computed so far (:meth:`extremes`)."""
+        with self._lock:
+            ext = sum(a.nbytes for e in self._extremes.values() for a in e)
+        return (self.lr.nbytes + self.log.nbytes + self.inc.nbytes + self.row_start.nbytes
+                + self.row_len.nbytes + ext)
+
+    def tables(self, v: int, like) -> list:
+        """Variant ``v``'s per-locus tables ``[(W, I), ...]`` as views of ``lr`` and
+        ``inc``, shaped and typed as ``like`` (the tables this variant was copied
+        from), so that the model's cache can hold these instead of a second copy;
+        None where a table's type does not allow a view (not float64, or a flag
+        wider than a byte)."""
+        sizes = np.diff(np.append(self.offsets, self.S))
+        out, a = [], v * self.N
+        for l, (W, I) in enumerate(like):
+            W, I = np.asarray(W), np.asarray(I)
+            n = int(sizes[l]) ** 2
+            if W.dtype != np.float64 or I.dtype.itemsize != 1 or W.size != n or I.size != n:
+                return None
+            out.append((self.lr[a:a + n].reshape(W.shape), self.inc[a:a + n].view(I.dtype).reshape(I.shape)))
+            a += n
+        return out
 
     def row_ids(self, variant: np.ndarray, gidx: np.ndarray) -> np.ndarray:
         """``[C, L]`` the row of each reference (variant ``variant[c]``, genotype
@@ -385,14 +408,18 @@ class ScoringModel:
         return np.array(norm, dtype=object), notes
 
     def gather_pairwise(self, rel: str, codes, sexes=None, line: str = "paternal", ref_dropout=None,
-                        query_dropout: float = 0.0, dropin: float = 0.0) -> "GatheredTables | None":
+                        query_dropout: float = 0.0, dropin: float = 0.0,
+                        table_sexes=None) -> "GatheredTables | None":
         """The tables of :meth:`compile_pairwise` without materialising them: each
         reference's row of the pair table of its sex, as an index into the model's
         flat tables (:meth:`pair_rows`: one per relationship and dropout, holding the
-        table of each sex where the sex can change a value: ``sexes`` given, a
-        mutation model, not identity).  The same values, bit for bit (tested
-        against :meth:`compile_pairwise`).  None where the references' dropouts
-        differ (each value its own tables: :meth:`compile_pairwise` then)."""
+        table of each sex in ``table_sexes`` where the sex can change a value:
+        ``sexes`` given, a mutation model, not identity).  ``table_sexes``: the
+        sexes (``"female"``, ``"male"``) of every reference the caller will gather
+        (a run's, so that all its blocks point into one set of flat tables, with no
+        table for a sex no reference has); None: both.  The same values, bit for bit
+        (tested against :meth:`compile_pairwise`).  None where the references'
+        dropouts differ (each value its own tables: :meth:`compile_pairwise` then)."""
         codes = np.asarray(codes)
         R = codes.shape[0]
         rd = _per_row(ref_dropout, R)
@@ -402,8 +429,13 @@ class ScoringModel:
         gidx = self.genotype_indices(codes)
         norm, notes = self._reference_sexes(rel, sexes, R)
         if sexes is not None and rel != "identity" and self.mutation is not None:
-            variants = (("female", d), ("male", d))
-            variant = (norm == "male").astype(np.int64)
+            have = ("female", "male") if table_sexes is None else tuple(sorted(set(table_sexes)))
+            other = set(norm.tolist()) - set(have)
+            if other or not have or not set(have) <= {"female", "male"}:
+                raise ValueError(f"gather_pairwise: reference sexes {sorted(other)} not among the "
+                                 f"table sexes {list(have)}")
+            variants = tuple((sx, d) for sx in have)
+            variant = (norm == "male").astype(np.int64) if len(have) == 2 else np.zeros(R, dtype=np.int64)
         else:     # the sex changes no value: one table
             variants = (("male", d),)
             variant = np.zeros(R, dtype=np.int64)
@@ -420,9 +452,16 @@ class ScoringModel:
         with self._lock:
             hit = self._rows_cache.pop(key, None)
             if hit is None:
-                hit = PairRows([self.pair_tables(rel, sx, line, d, query_dropout, dropin)
-                                for sx, d in variants], self.offsets, self.size)
+                tabs = [self.pair_tables(rel, sx, line, d, query_dropout, dropin) for sx, d in variants]
+                hit = PairRows(tabs, self.offsets, self.size)
                 hit.key = key
+                # the model's per-locus tables become views of the flat copy: one copy
+                # held, not two (the same values, bit for bit)
+                for v, ((sx, d), like) in enumerate(zip(variants, tabs)):
+                    views = hit.tables(v, like)
+                    if views is not None:
+                        self._pair_cache[(rel, sx, line) + _drop_key(d, query_dropout, dropin)] = views
+                del tabs
             self._keep_rows(hit)
             return hit
 

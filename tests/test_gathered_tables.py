@@ -175,7 +175,17 @@ def test_kept_bytes_count_the_shared_model_tables_once(model, monkeypatch):
     for i, bt in enumerate(bts):
         ec._CACHE[("k", i)] = bt
     assert ec.kept_tables() == (len(bts), sum(bt.nbytes for bt in bts) + rows.nbytes)
-    ec.keep_tables(0)            # only the per-process blocks are left
+    # between jobs (a worker's release_job_memory) what is kept is trimmed to the
+    # bytes, however few blocks that leaves: the least recently used go first
+    ec.keep_tables(3 * bts[0].nbytes + rows.nbytes)
+    assert ec.kept_tables() == (3, 3 * bts[0].nbytes + rows.nbytes)
+    assert list(ec._CACHE) == [("k", i) for i in range(len(bts) - 3, len(bts))]
+    ec.keep_tables(0)
+    assert ec.kept_tables() == (0, 0)
+    # during a job the cache keeps CACHE_BLOCKS blocks whatever their bytes
+    for i, bt in enumerate(bts):
+        ec._CACHE[("k", i)] = bt
+        ec._trim()
     assert ec.kept_tables() == (ec.CACHE_BLOCKS, ec.CACHE_BLOCKS * bts[0].nbytes + rows.nbytes)
     assert list(ec._CACHE) == [("k", i) for i in range(2, len(bts))]
 

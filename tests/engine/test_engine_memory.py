@@ -64,8 +64,21 @@ def test_estimate_parts_by_hand():
     # tables: (4 in flight + 8 cached) blocks of 256 reference persons, each its packed
     # screens (3 bytes x 4279 genotypes) and its rows (19 bytes x 23 loci) ...
     assert e["search"]["tables"] == 12 * 256 * (3 * 4279 + 19 * 23)
-    # ... of the model's flat pair tables, one per reference sex: 17 bytes an entry
-    assert e["held"]["model_rows"] == 2 * 17 * 2_676_343
+    # ... of the model's flat pair tables, one per reference sex (the default: both
+    # sexes, a sex-dependent mutation model): 17 bytes an entry, 50 a row (start,
+    # length, extremes for two packings)
+    assert e["held"]["model_rows"] == 2 * (17 * 2_676_343 + 50 * 4279)
+    # one sex (no sex-dependent mutation, or references all men): one table; each
+    # query dropout value and reference dropout value its own tables
+    assert estimate(threads=2, block_size=256, query_chunk=65536, in_flight=4,
+                    **dict(SIZES, table_sexes=1))["held"]["model_rows"] == 17 * 2_676_343 + 50 * 4279
+    assert estimate(threads=2, block_size=256, query_chunk=65536, in_flight=4,
+                    **dict(SIZES, query_dropouts=3, ref_dropouts=2))["held"]["model_rows"] == \
+        2 * 3 * 2 * (17 * 2_676_343 + 50 * 4279)
+    # a worker's kept tables (--keep-tables) are held through the run
+    assert e["held"]["kept_tables"] == 0
+    assert estimate(threads=2, block_size=256, query_chunk=65536, in_flight=4,
+                    **dict(SIZES, kept_tables=2**30))["total"] == e["total"] + 2**30
     # case units' tables are their own: 20 bytes x 4279 genotypes
     ec = estimate(threads=2, block_size=256, query_chunk=65536, in_flight=4,
                   **dict(SIZES, n_cases=100_000, modes=["case"]))
