@@ -128,13 +128,16 @@ def pair_alternatives(model, g_ref: np.ndarray, g_q: np.ndarray, ref_sex, line: 
                 rows = np.nonzero((ref_sex == sex) & (dr == a) & (dq == b))[0]
                 if not len(rows):
                     continue
-                tabs = model.pair_tables(rel, sex, line, a, b, dropin)
+                # one relationship's table at a time: one not held by the model
+                # (the search's) is dropped once its values are read
+                tabs = model.pair_tables(rel, sex, line, a, b, dropin, keep=False)
                 for l in range(L):
                     r = rows[both[rows, l]]
                     if len(r):
                         W = tabs[l][0]
                         with np.errstate(divide="ignore"):
                             acc[r] += np.log10(W[g_ref[r, l], g_q[r, l]])
+                del tabs
         out[rel] = acc
     out["unrelated"] = np.zeros(n)
     return out

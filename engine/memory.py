@@ -56,7 +56,11 @@ threads; the coefficients were measured with ``benchmarks/scale_table.py``,
   ``top_k`` per query and ``case_top_k`` per unit, estimated at
   :data:`HIT_RATE` per pair at threshold 10^4 (scaled by 10^4 / threshold);
 * ``results``: writing the run state (one row per query and unit:
-  :data:`STATE_ROW_BYTES`).
+  :data:`STATE_ROW_BYTES`);
+* ``relationship_tables``: the report's alternative relationships
+  (``[report] relationships``, :mod:`engine.alternatives`) read the hits' values
+  from each relationship's pair table, one at a time and not kept
+  (:data:`PAIR_TABLE_BYTES_PER_ENTRY` per entry), after the search.
 
 The load, search and write phases do not overlap, so the peak is the held part
 plus the largest of the three phases' parts.
@@ -120,6 +124,9 @@ ROWS_BYTES_PER_ENTRY = 17
 #: (int64 each) and its extremes for the screen, for up to two packings (lowest and
 #: highest float64, has +inf uint8: 17 bytes each)
 ROWS_BYTES_PER_ROW = 16 + 2 * 17
+#: one relationship's per-locus pair tables (kinship.search.ScoringModel.pair_tables):
+#: LR float64 and flag, per entry
+PAIR_TABLE_BYTES_PER_ENTRY = 9
 
 MIN_QUERY_CHUNK = 4096
 MIN_BLOCK_SIZE = 32
@@ -207,7 +214,7 @@ def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genoty
              query_shard_rows: int, ref_shard_rows: int, top_k: int, case_top_k: int,
              threshold: float, dropout: bool = False, n_pair_entries: int = 0,
              table_sexes: int = 2, ref_dropouts: int = 1, query_dropouts: int = 1,
-             kept_tables: int = 0) -> dict:
+             kept_tables: int = 0, relationships: bool = False) -> dict:
     """The estimated peak (bytes) and its parts; see the module docstring."""
     L = n_loci
     auto = [m for m in modes if m != "y-lineage"]
@@ -253,7 +260,9 @@ def estimate(*, n_queries: int, n_refs: int, n_cases: int, n_loci: int, n_genoty
     }
     load = {"query_genotypes": genotypes,
             "query_load": min(query_shard_rows, n_queries) * (16 * L + LOAD_ROW_BYTES)}
-    write = {"results": (n_queries + n_refs + n_cases) * STATE_ROW_BYTES + int(hit_rows * HIT_ROW_BYTES)}
+    write = {"results": (n_queries + n_refs + n_cases) * STATE_ROW_BYTES + int(hit_rows * HIT_ROW_BYTES),
+             "relationship_tables": PAIR_TABLE_BYTES_PER_ENTRY * n_pair_entries
+             if relationships and auto else 0}
     phases = {"load": sum(load.values()), "search": sum(search.values()),
               "write": sum(write.values())}
     total = sum(held.values()) + max(phases.values())
@@ -373,7 +382,8 @@ def plan_run(job, query_count, refs, cases, model, dropout: bool = False,
                  threshold=search["threshold"], dropout=dropout, table_sexes=sexes,
                  ref_dropouts=ref_drops,
                  query_dropouts=min(max(1, int(query_dropouts)), max(1, nq)) if dropout else 1,
-                 kept_tables=keep_budget())
+                 kept_tables=keep_budget(),
+                 relationships=v["report"]["relationships"] != "none")
     threads = int(ex["threads"] or os.cpu_count() or 1)
     p = plan(ex["memory"], sizes, {"threads": threads, "block_size": ex["block_size"],
                                    "query_chunk": ex["query_chunk"]})

@@ -311,11 +311,15 @@ class ScoringModel:
 
     # -- compilation ----------------------------------------------------------------
     def pair_tables(self, rel: str, ref_sex: str = "male", line: str = "paternal",
-                    ref_dropout: float = 0.0, query_dropout: float = 0.0, dropin: float = 0.0):
+                    ref_dropout: float = 0.0, query_dropout: float = 0.0, dropin: float = 0.0,
+                    keep: bool = True):
         """Per locus, the pair table of ``rel`` (:func:`kinship.tables.pair_table`);
         built once per model (thread-safe).  ``ref_dropout`` / ``query_dropout`` /
         ``dropin``: the dropout model of the two samples (``docs/dropout.md``),
-        folded into the table; all 0 (the default) is the table without."""
+        folded into the table; all 0 (the default) is the table without.
+        ``keep=False``: a table the model does not hold yet is built (or read from
+        the table store) and returned without being kept (a one-off use: the
+        report's alternative relationships), the same values."""
         drop = _drop_key(ref_dropout, query_dropout, dropin)
         key = (rel, ref_sex, line) + drop
         hit = self._pair_cache.get(key)
@@ -325,16 +329,18 @@ class ScoringModel:
             if key not in self._pair_cache:
                 stored = self._load_stored("pair", key)
                 if stored is not None:
-                    self._pair_cache[key] = stored
+                    if keep:
+                        self._pair_cache[key] = stored
                     return stored
                 kw = {} if not drop else dict(ref_dropout=drop[0], query_dropout=drop[1],
                                               dropin=drop[2])
                 with one_blas_thread() as one:   # the same bits whoever builds it (kinship._blas)
-                    self._pair_cache[key] = [
-                        pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line, **kw)
-                        for s in self.systems
-                    ]
-                self._save_stored("pair", key, self._pair_cache[key], one)
+                    tabs = [pair_table(rel, s, self.mutation, self.theta, ref_sex=ref_sex, line=line, **kw)
+                            for s in self.systems]
+                self._save_stored("pair", key, tabs, one)
+                if not keep:
+                    return tabs
+                self._pair_cache[key] = tabs
             return self._pair_cache[key]
 
     # -- the on-disk table store (kinship.tablecache; off unless table_store is set) --

@@ -198,3 +198,31 @@ def test_a_run_drops_other_models_blocks_when_nothing_is_kept(mixed, tmp_path, f
     assert len(first) == 1
     _run(ds, tmp_path / "b", model__theta=0.01)
     assert first.isdisjoint(k[0] for k in ec._CACHE) and ec._CACHE
+
+
+def test_alternative_relationships_keep_no_tables(mixed, tmp_path, fresh, monkeypatch):
+    """The report's alternative relationships (``[report] relationships``) read each
+    relationship's pair table once, one at a time, and keep none: after the run
+    the model holds the searched relationship's tables only (what the plan counts),
+    and the write phase counts the one table alive at a time."""
+    ds, _ = mixed
+    r, model = _run(ds, tmp_path / "out", report__relationships="ranked")
+    alt = [x for x in r.hits.column("relationship_lrs").to_pylist() if x]
+    assert alt and all("full-sibling" in x and "first-cousin" in x for x in alt)
+    assert sorted(model._pair_cache) == [("parent-child", "female", "paternal"),
+                                         ("parent-child", "male", "paternal")]
+    parts = r.manifest["run"]["memory"]["estimate_parts"]
+    n_pairs, _ = _sizes(model)
+    assert parts["relationship_tables"] == 9 * n_pairs
+    assert held_bytes(model._pair_cache, model._rows_cache) <= parts["model_rows"]
+    # the same bytes as with every relationship's tables kept by the model
+    from engine.alternatives import PAIR_ALTERNATIVES
+    from kinship.search import ScoringModel
+
+    build = ScoringModel.pair_tables
+    monkeypatch.setattr(ScoringModel, "pair_tables",
+                        lambda self, *a, keep=True, **k: build(self, *a, keep=True, **k))
+    again, kept = _run(ds, tmp_path / "again", report__relationships="ranked")
+    assert len(kept._pair_cache) == 2 * (len(PAIR_ALTERNATIVES) - 1)
+    assert (tmp_path / "out" / "hits.parquet").read_bytes() == \
+        (tmp_path / "again" / "hits.parquet").read_bytes()

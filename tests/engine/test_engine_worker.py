@@ -214,8 +214,10 @@ def test_block_cache_keeps_blocks_up_to_the_bytes_given():
                 C._trim()
         assert C.kept_tables() == (20, 20_000)
         assert list(C._CACHE)[-1] == ("t", 129) and ("t", 110) in C._CACHE
-        C.keep_tables(0)                    # back to the cache's own blocks
-        assert C.kept_tables()[0] == C.CACHE_BLOCKS
+        C.keep_tables(5_000)                # between jobs: trimmed to the bytes kept
+        assert C.kept_tables() == (5, 5_000) and list(C._CACHE)[0] == ("t", 125)
+        C.keep_tables(0)                    # nothing kept between jobs
+        assert C.kept_tables() == (0, 0)
     finally:
         C._CACHE.clear()
         C._CACHE.update(saved[0])
