@@ -51,7 +51,7 @@ from formats.perms import make_dir
 from .alternatives import add_alternatives
 from .chance import annotate, chance_fp, make_spec, mode_chances, query_dropout_tag, rows_from_table, \
     sample_mask
-from .compile import kept_block, prefetch_in_background, table_sexes
+from .compile import keep_budget, kept_block, prefetch_in_background, table_sexes
 from .consistency import check_references, exclude_cases
 from .dropout import DROPOUT_FILE, Dropout, run_note, samples_csv
 from .dropout import counts as dropout_counts
@@ -313,7 +313,9 @@ class Run:
         if auto_modes:
             q_count = count_kind(qds, "query") if qds is not None else (0, 0)
             mem = plan_memory(job, q_count, refs, cases, model, drop.active,
-                              drop.values_bound("queries") if drop.active else 1)
+                              drop.values_bound("queries") if drop.active else 1,
+                              len(table_sexes(refs.sex)) if refs is not None and spec.sex_dependent
+                              else 1, keep_budget())
         self.memory = describe_memory(mem) if mem is not None else None
         if mem is not None and mem.get("note"):
             notes.append(mem["note"])

@@ -344,20 +344,21 @@ def plan(budget_setting, sizes: dict, execution: dict) -> MemoryPlan:
 
 
 def plan_run(job, query_count, refs, cases, model, dropout: bool = False,
-             query_dropouts: int = 1) -> MemoryPlan:
+             query_dropouts: int = 1, table_sexes: int = 2, kept_tables: int = 0) -> MemoryPlan:
     """:func:`plan` for a run, before its queries are read: the sizes from the
     query dataset's ``kind`` column (``query_count``: ``(queries, rows of the
     largest shard)``, :func:`engine.inputs.count_kind`), the references scanned
     and the cases built; ``query_dropouts``: with the dropout model, the most
     distinct dropout values the queries can have
-    (:meth:`engine.dropout.Dropout.values_bound`).  Applies the chosen ``block_size`` and
+    (:meth:`engine.dropout.Dropout.values_bound`); ``table_sexes``: the sexes
+    whose pair tables the references need (1 or 2: :func:`engine.compile.table_sexes`
+    under a sex-dependent mutation model, else 1); ``kept_tables``: the bytes of
+    tables this process keeps between jobs (:func:`engine.compile.keep_budget`).
+    Applies the chosen ``block_size`` and
     ``query_chunk`` to the job's execution settings (they never change results)
     and returns the plan (``chosen["in_flight"]``: tasks in flight, for the
     executor)."""
     import numpy as np
-
-    from .compile import keep_budget, table_sexes
-    from .model import sex_dependent
 
     v = job.values
     ex, search = v["execution"], v["search"]
@@ -365,24 +366,21 @@ def plan_run(job, query_count, refs, cases, model, dropout: bool = False,
     nq, q_rows = query_count
     n_refs = len(refs) if refs is not None else 0
     ref_rows = 0
-    sexes, ref_drops = 2, 1
+    ref_drops = 1
     if n_refs:
         ref_rows = int(np.bincount(np.asarray(refs.shard, dtype=np.int64)).max())
-        sexes = len(table_sexes(refs.sex))
         if dropout and getattr(refs, "dropout", None) is not None:
             ref_drops = len(np.unique(np.asarray(refs.dropout, dtype=np.float64)))
-    if not sex_dependent(getattr(model, "mutation", None)):
-        sexes = 1
     systems = getattr(model, "systems", ())
     gens = [int(s.n_alleles) * (int(s.n_alleles) + 1) // 2 for s in systems]
     sizes = dict(n_queries=nq, n_refs=n_refs, n_cases=len(cases) if cases is not None else 0,
                  n_loci=len(model.loci), n_genotypes=sum(gens), n_pair_entries=sum(g * g for g in gens),
                  modes=modes, query_shard_rows=q_rows,
                  ref_shard_rows=ref_rows, top_k=search["top_k"], case_top_k=search["case_top_k"],
-                 threshold=search["threshold"], dropout=dropout, table_sexes=sexes,
+                 threshold=search["threshold"], dropout=dropout, table_sexes=int(table_sexes),
                  ref_dropouts=ref_drops,
                  query_dropouts=min(max(1, int(query_dropouts)), max(1, nq)) if dropout else 1,
-                 kept_tables=keep_budget(),
+                 kept_tables=int(kept_tables),
                  relationships=v["report"]["relationships"] != "none")
     threads = int(ex["threads"] or os.cpu_count() or 1)
     p = plan(ex["memory"], sizes, {"threads": threads, "block_size": ex["block_size"],
