@@ -111,8 +111,9 @@ def per_locus_lrs_many(tables, cs, qg_rows: np.ndarray) -> list:
             for v, m in zip(vals.tolist(), use.tolist())]
 
 
-#: :class:`PairRows` a model keeps (each 43 MiB a sex at 23 loci): one per pairwise mode and
-#: dropout value of a run (the pair tables they copy are kept for the whole run anyway)
+#: :class:`PairRows` a model keeps (each 43.6 MiB a sex at 23 loci): one per pairwise mode and
+#: dropout value of a run (the model's per-locus pair tables are views of them; one dropped
+#: from here stays alive while blocks or those views point into it)
 _ROWS_KEPT = 16
 
 
@@ -127,7 +128,14 @@ class PairRows:
     ``g`` at locus ``l``; it starts at ``row_start[r]``.  A reference's value at
     table column ``j`` of locus ``l`` (candidate genotype ``j - offsets[l]``) is
     ``log[row_start[r] - offsets[l] + j]``: the kernels' ``base[c, l] =
-    row_start[r] - offsets[l]`` (:func:`kinship.kernels.score.flat_tables`)."""
+    row_start[r] - offsets[l]`` (:func:`kinship.kernels.score.flat_tables`).
+
+    Why three arrays: the kernels read ``log`` (screen and exact score), the hits'
+    per-locus values read ``lr`` (:meth:`engine.compile.TableGroup.lr_at`; ``10 **
+    log`` would not give the same bits) and the inconsistency counts ``inc``.  The
+    model's per-locus tables of these variants become views of ``lr`` and ``inc``
+    (:meth:`tables`, :meth:`ScoringModel.pair_rows`): one copy is held, 17 bytes an
+    entry (:data:`engine.memory.ROWS_BYTES_PER_ENTRY`)."""
 
     def __init__(self, variants: list, offsets, size: int):
         offsets = np.asarray(offsets, dtype=np.int64)
