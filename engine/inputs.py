@@ -439,6 +439,9 @@ class QuerySet:
     gfp: np.ndarray = None
     #: loci typed per query (:func:`typed_counts`)
     n_typed: np.ndarray = None
+    #: per kit name, the loci its queries typed (as :func:`_add_kit_loci` finds them),
+    #: found by :func:`load_queries` from each shard's kit codes; None: from ``kit``
+    kit_loci: dict = None
 
     def __post_init__(self):
         n = len(self)
@@ -608,6 +611,7 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
     cols = {"codes": np.empty((cap, L, 2), np.int16), "gidx": np.empty((cap, L), gdt),
             "n_typed": np.empty(cap, np.int32), "gfp": np.empty((cap, 2), np.uint64)}
     ids, sexes, kits, drops, srcs = [], [], [], [], []
+    q_kits: dict = {}             # kit -> loci typed, shard by shard
     fp = None
     at = 0
     top = -1
@@ -631,6 +635,9 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
         ids.append(sid)
         sexes.append(sex)
         kits.append(sc.text("kit", rows))
+        _kit_loci_coded(q_kits, sc.values["kit"],
+                        sc.index["kit"] if rows is None else sc.index["kit"][rows],
+                        cols["codes"][at:at + n])
         part_fp = None
         if dropout is not None:
             from .dropout import fingerprint_sex
@@ -668,7 +675,7 @@ def load_queries(dataset, recoder: Recoder, which: str = "queries", dropout=None
                     rank=scan.rank(),
                     dropout=np.concatenate(drops) if dropout is not None else None,
                     dropout_src=_cat(srcs) if dropout is not None else None,
-                    gfp=gfp, n_typed=cols["n_typed"])
+                    gfp=gfp, n_typed=cols["n_typed"], kit_loci=q_kits)
 
 
 def _concat_strings(parts):
@@ -788,6 +795,35 @@ def _canonical_relations(values) -> np.ndarray:
         return values
     uniq, inv = np.unique(values.astype(str), return_inverse=True)
     return np.array([normalize_relation(u) for u in uniq], dtype=object)[inv]
+
+
+def _kit_loci_coded(kit_loci: dict, names, index: np.ndarray, codes: np.ndarray):
+    """:func:`_add_kit_loci` of rows whose kit is ``names[index[i]]`` (a shard's kit
+    dictionary and codes): the kits present found from the codes, without a string
+    per row (10^7 queries: 0.55 s)."""
+    names = [str(x) for x in names]
+    index = np.asarray(index)
+    if not len(index) or not names:
+        return
+    present = np.flatnonzero(np.bincount(index, minlength=len(names)))
+    order = sorted({names[i] for i in present.tolist()} - {""})
+    if not order:
+        return
+    g_of = {k: g for g, k in enumerate(order)}
+    lut = np.array([g_of.get(x, -1) for x in names], dtype=np.int32)
+    typed = np.zeros((len(order), codes.shape[1]), dtype=np.uint8)
+    if codes.size:
+        _typed_by_group(np.ascontiguousarray(codes), lut[index], typed)
+    for g, k in enumerate(order):
+        m = typed[g].astype(bool)
+        kit_loci[k] = kit_loci.get(k, np.zeros_like(m)) | m
+
+
+def merge_kit_loci(kit_loci: dict, more: dict):
+    """``kit_loci`` updated with ``more`` (new kits added in name order, as
+    :func:`_add_kit_loci` adds them)."""
+    for k in sorted(more):
+        kit_loci[k] = kit_loci[k] | more[k] if k in kit_loci else more[k]
 
 
 def _add_kit_loci(kit_loci: dict, kits: np.ndarray, codes: np.ndarray):

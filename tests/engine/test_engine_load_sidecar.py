@@ -460,3 +460,36 @@ def test_encode_in_parts_equals_one_pass(tmp_path, two_shards, monkeypatch, quer
     single, _ = _load(path, threads=1)              # [execution] threads = 1: one part a shard
     assert len(calls) == len(formats.open_dataset(path).shards)
     assert_same(single, ref)
+
+
+def test_kit_loci_from_the_shards_equal_those_from_the_kit_column(tmp_path, two_shards):
+    """The kits' typed loci found from each shard's kit codes while it is read
+    (QuerySet.kit_loci) are those _add_kit_loci finds from the kit of every query,
+    merged into the references' in the same order: kits in some shards only, a kit
+    only references carry, profiles without a kit, a locus only one shard types."""
+    from engine.inputs import _add_kit_loci, merge_kit_loci
+
+    profs, _ = simulate(n_cases=6, n_unrelated=12, n_unrelated_references=4, seed=11)
+    kits = ["PowerPlex Fusion", "", "GlobalFiler", "Identifiler"]
+    for k, p in enumerate(profs):
+        p.kit = "RefOnlyKit" if p.kind == "reference" else kits[k % 4]
+    third = len(profs) // 3
+    d = tmp_path / "kits"
+    formats.write_profiles(d, [formats.Profile(p.sample_id, {l: g for l, g in p.genotypes.items()
+                                                             if l not in ("TH01", "vWA")},
+                                               p.kind, p.case_id, p.relation, p.sex, p.kit)
+                               for p in profs[:third]])
+    formats.write_profiles(d, profs[third:2 * third])
+    formats.write_profiles(d, [p for p in profs[2 * third:] if p.kit != "Identifiler"])
+    for path in (two_shards, d):
+        for _ in range(2):                       # decoded, then from the sidecars
+            q, _ = _load(path)
+            assert q.kit_loci is not None
+            want, got = {"Aaa": np.zeros(q.codes.shape[1], bool)}, {"Aaa": np.zeros(q.codes.shape[1], bool)}
+            want["Aaa"][0] = got["Aaa"][0] = True          # a kit the references added before
+            _add_kit_loci(want, q.kit, q.codes)
+            merge_kit_loci(got, q.kit_loci)
+            assert list(got) == list(want)
+            assert all((got[k] == want[k]).all() for k in want)
+    assert "RefOnlyKit" not in q.kit_loci and "" not in q.kit_loci
+    assert {"PowerPlex Fusion", "GlobalFiler", "Identifiler"} <= set(q.kit_loci)

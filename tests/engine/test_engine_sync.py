@@ -65,12 +65,13 @@ def test_units_state_encoded_ahead_is_the_file_written_in_place(tmp_path, monkey
     for d in ("b", "c"):
         assert (tmp_path / d / "_state" / "units.parquet").read_bytes() == ahead
     t = pq.read_table(tmp_path / "a" / "_state" / "units.parquet")
-    # and the bytes the write phase wrote before it was encoded ahead
-    # (engine.output.atomic_write_parquet of the same table)
-    from engine.output import atomic_write_parquet
-
-    atomic_write_parquet(tmp_path / "old-units.parquet", t)
-    assert (tmp_path / "old-units.parquet").read_bytes() == ahead
+    # the fingerprints (random bytes) stored uncompressed, without statistics; the kind
+    # and id columns compressed (engine.state.units_parquet)
+    md = pq.ParquetFile(tmp_path / "a" / "_state" / "units.parquet").metadata.row_group(0)
+    cols = {md.column(i).path_in_schema: md.column(i) for i in range(md.num_columns)}
+    assert cols["fp"].compression == "UNCOMPRESSED" and not cols["fp"].is_stats_set
+    assert cols["id"].compression == "ZSTD" and not cols["id"].is_stats_set
+    assert cols["kind"].compression == "ZSTD" and cols["kind"].is_stats_set
     kinds = t.column("kind").to_pylist()
     assert kinds.count("query") == sum(p.kind == "query" for p in profs)
     assert set(kinds) == {"query", "person", "case"}
