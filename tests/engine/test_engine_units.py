@@ -269,3 +269,24 @@ def test_units_table_fingerprints_are_bytes_of_each_value():
     back = pq.read_table(pa.BufferReader(units_parquet(Q, None, None, [])))
     assert back.column("fp").to_pylist() == want
     assert back.column("kind").to_pylist() == ["query"] * 40
+
+
+def test_query_chunks_fingerprinted_in_threads_equal_one_by_one():
+    """The plan's query chunks fingerprinted side by side (engine.api._query_chunks
+    with threads) are the chunks, in order, that one thread makes; Arrow ids and
+    Python ids give the same fingerprints."""
+    from engine.api import _query_chunks
+
+    rng = np.random.default_rng(4)
+    n = 1000
+    ids = np.array([f"Q{rng.integers(10**9)}-{i}" for i in range(n)], dtype=object)
+    fps = rng.integers(0, 256, size=(n, 16), dtype=np.uint8).view("S16").reshape(-1)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(ids.astype(str), kind="stable")] = np.arange(n)
+    for rows in (np.arange(n), np.sort(rng.choice(n, 377, replace=False))):
+        one = _query_chunks(ids, fps, rows, 64, rank)
+        assert len(one) == -(-len(rows) // 64)
+        for got in (_query_chunks(ids, fps, rows, 64, rank, threads=3),
+                    _query_chunks(pa.array(ids.tolist(), pa.string()), fps, rows, 64, rank, threads=2)):
+            assert [f for _, f in got] == [f for _, f in one]
+            assert all((a == b).all() for (a, _), (b, _) in zip(got, one))
