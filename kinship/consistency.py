@@ -617,10 +617,13 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
     """Pairs of references (rows of ``gidx`` ``[n, L]``, genotype indices of
     ``model``, -1 untyped) that are the same person: identical on every locus both
     typed, at least ``min_loci`` such loci, identity LR ``prod 1 / P(g)`` (the
-    identity pair table, with θ) at least ``threshold``.  Every such pair is found:
-    two identical profiles agree on every block of ``block`` consecutive loci that
-    both typed, so the candidates are the pairs sharing the genotypes of at least
-    one block (hashing, not all pairs), each then checked on every locus."""
+    identity pair table, with θ) at least ``threshold``.  Every such pair that both
+    typed some block of ``block`` consecutive loci whole is found: two identical
+    profiles agree on every block that both typed whole, so the candidates are the
+    pairs sharing the genotypes of a block (hashing, not all pairs), split again by
+    the next two blocks where both typed them whole (the groups of one block hold
+    about n^2 / 10^3 pairs: 10^9 at 10^6 references), each then checked on every
+    locus."""
     g = np.asarray(gidx, dtype=np.int64)
     n, L = g.shape if g.ndim == 2 else (0, 0)
     if n < 2:
@@ -634,29 +637,53 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
     # references: held as a set they took a case run at 10^5 references to 9 GB) are
     # checked group by group in bounded arrays (_identical_pairs), never held
     found = set()
-    for s in range(0, L, block):
+    starts = list(range(0, L, block))
+    for bi, s in enumerate(starts):
         cols = g[:, s:s + block]
         full = (cols >= 0).all(axis=1)
         rows = np.nonzero(full)[0]
         if len(rows) < 2:
             continue
-        c = cols[rows]
-        if M ** c.shape[1] < 2 ** 62:
-            # one integer per row (the genotypes as digits base M): the same groups as
-            # np.unique of the rows, in the same order, from a one-dimensional sort
-            key = np.zeros(len(c), dtype=np.int64)
-            for x in c.T:
-                key = key * M + x
-            _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-        else:
-            _, inv, cnt = np.unique(c, axis=0, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
+        inv, cnt = _groups(cols[rows], M)
         # the rows of each group with more than one row, from one stable sort (a scan of
-        # every row per group was quadratic in the references): every pair of them
-        # checked in bounded arrays (_identical_pairs), never all held at once
+        # every row per group was quadratic in the references), ascending within a group
         order = np.argsort(inv, kind="stable")
         multi = cnt[inv[order]] > 1
-        _identical_pairs(gc, typed, rows[order[multi]], inv[order[multi]], min_loci, found)
+        rm, gm = rows[order[multi]], inv[order[multi]]
+        if len(starts) < 2 or len(rm) < 2:
+            _identical_pairs(gc, typed, rm, gm, min_loci, found)
+            continue
+        # each group split by the genotypes of the next block: two rows that typed all of
+        # it and are identical on every locus both typed agree there too, so only pairs
+        # within a split group are candidates (at 10^6 references the groups of one
+        # block held about 10^9 pairs: 70 s); a row that did not type all of the next
+        # block is checked against every other row of its group (_cross_pairs). The
+        # same pairs are found as by checking every pair of each group.
+        s2 = starts[(bi + 1) % len(starts)]
+        c2 = g[rm, s2:s2 + block]
+        full2 = (c2 >= 0).all(axis=1)
+        if full2.any():
+            f_rows, f_grp = rm[full2], gm[full2]
+            inv2, cnt2 = _groups(c2[full2], M, f_grp)
+            order2 = np.argsort(inv2, kind="stable")
+            multi2 = cnt2[inv2[order2]] > 1
+            _identical_pairs(gc, typed, f_rows[order2[multi2]], inv2[order2[multi2]], min_loci, found)
+        if not full2.all():
+            # the rows P that did not type all of the next block, against their group:
+            # where a row of P and its partner both typed all of the block after it, the
+            # partner must have the same genotypes there (split again); every other
+            # partner is checked
+            part = ~full2
+            s3 = starts[(bi + 2) % len(starts)]
+            c3 = g[rm, s3:s3 + block]
+            full3 = (c3 >= 0).all(axis=1)
+            sub = np.full(len(rm), -1, dtype=np.int64)
+            if full3.any():
+                sub[full3] = _groups(c3[full3], M, gm[full3])[0]
+            p3 = part & full3
+            _cross_pairs(gc, typed, rm[part & ~full3], gm[part & ~full3], rm, gm, min_loci, found)
+            _cross_pairs(gc, typed, rm[p3], gm[p3], rm[~full3], gm[~full3], min_loci, found)
+            _cross_pairs(gc, typed, rm[p3], sub[p3], rm[full3], sub[full3], min_loci, found)
     tabs = model.pair_tables("identity", "male", "paternal")
     out = []
     lt = math.log10(threshold)
@@ -667,6 +694,79 @@ def identities(ids: Sequence[str], case_ids: Sequence[str], gidx: np.ndarray, mo
             out.append(IdentityPair(str(ids[i]), str(case_ids[i]), str(ids[j]), str(case_ids[j]),
                                     v, int(both.sum())))
     return out
+
+
+def _groups(c: np.ndarray, M: int, within: np.ndarray | None = None) -> tuple:
+    """``(group of each row, rows per group)`` of the rows of ``c`` (non-negative
+    integers below ``M``), groups numbered in the rows' sorted order; ``within``:
+    an earlier group of each row (the groups split, never merged)."""
+    top = 1 if within is None else int(within.max()) + 1
+    if top * M ** c.shape[1] < 2 ** 62:
+        # one integer per row (the values as digits base M after the earlier group):
+        # the same groups as np.unique of the rows, in the same order, from a
+        # one-dimensional sort
+        key = np.zeros(len(c), dtype=np.int64) if within is None else within.astype(np.int64)
+        for x in c.T:
+            key = key * M + x
+        _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    else:
+        rows = c if within is None else np.column_stack([within, c])
+        _, inv, cnt = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    return inv.reshape(-1), cnt
+
+
+def _probe_cols(g, typed) -> list:
+    """A few loci's genotypes (-1 untyped), for the candidates' first, narrow check."""
+    L = g.shape[1]
+    probe = np.unique(np.linspace(0, L - 1, min(L, 6)).round().astype(np.int64)) if L else \
+        np.zeros(0, np.int64)
+    return [np.where(typed[:, l], g[:, l], -1) for l in probe.tolist()]
+
+
+def _check_pairs(g, typed, i, j, probe_cols, min_loci: int, found: set) -> None:
+    """Add to ``found`` the candidate pairs ``(i[k], j[k])`` (``i < j``) identical on
+    every locus both typed, with at least ``min_loci`` such loci."""
+    # a necessary condition first, on a few loci (narrow gathers): most candidates
+    # differ there; the survivors are checked on every locus
+    for col in probe_cols:      # one locus at a time: each keeps about a tenth
+        x, y = col[i], col[j]
+        keep = (x == y) | (x < 0) | (y < 0)
+        i, j = i[keep], j[keep]
+    both = typed[i] & typed[j]
+    same = ((g[i] == g[j]) | ~both).all(axis=1) & (both.sum(axis=1) >= min_loci)
+    found.update(zip(i[same].tolist(), j[same].tolist()))
+
+
+def _cross_pairs(g, typed, left, left_grp, right, right_grp, min_loci: int, found: set,
+                 cells: int = 1 << 24) -> None:
+    """Add to ``found`` the pairs of each row of ``left`` with every row of ``right``
+    in the same group (``*_grp``: each row's group; a row is never its own partner)
+    that are identical on every locus both typed (at least ``min_loci``), checked in
+    slices of about ``cells`` bytes per array."""
+    if not len(left) or not len(right):
+        return
+    L = g.shape[1]
+    o = np.argsort(right_grp, kind="stable")
+    right, right_grp = right[o], right_grp[o]
+    lo = np.searchsorted(right_grp, left_grp, side="left")     # each left row's partners:
+    cnt = np.searchsorted(right_grp, left_grp, side="right") - lo   # right[lo : lo + cnt]
+    per = max(1, cells // max(1, 8 * L))
+    probe_cols = _probe_cols(g, typed)
+    ends = np.cumsum(cnt)
+    k = 0
+    while k < len(left):
+        done = int(ends[k - 1]) if k else 0
+        m = min(len(left), max(k + 1, int(np.searchsorted(ends, done + per, side="right"))))
+        c = cnt[k:m]
+        tot = int(c.sum())
+        if tot:
+            at = np.repeat(np.arange(k, m), c)
+            off = np.arange(tot) - np.repeat(np.cumsum(c) - c, c)
+            i, j = left[at], right[lo[at] + off]
+            keep = i != j
+            i, j = i[keep], j[keep]
+            _check_pairs(g, typed, np.minimum(i, j), np.maximum(i, j), probe_cols, min_loci, found)
+        k = m
 
 
 def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int = 1 << 24) -> None:
@@ -685,9 +785,7 @@ def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int =
     pos = np.arange(n) - np.repeat(start, length)         # index of each row in its group
     after = np.repeat(length, length) - pos - 1            # its partners: the next `after` rows
     per = max(1, cells // max(1, 8 * L))       # pairs per slice: each gathered array <= `cells` bytes
-    probe = np.unique(np.linspace(0, L - 1, min(L, 6)).round().astype(np.int64)) if L else \
-        np.zeros(0, np.int64)
-    probe_cols = [np.where(typed[:, l], g[:, l], -1) for l in probe.tolist()]
+    probe_cols = _probe_cols(g, typed)
     ends = np.cumsum(after)
     a = 0
     while a < n:
@@ -699,16 +797,7 @@ def _identical_pairs(g, typed, r, group, min_loci: int, found: set, cells: int =
         if tot:
             left = np.repeat(np.arange(a, b), cnt)
             right = left + 1 + (np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-            i, j = r[left], r[right]
-            # a necessary condition first, on a few loci (narrow gathers): most
-            # candidates differ there; the survivors are checked on every locus
-            for col in probe_cols:      # one locus at a time: each keeps about a tenth
-                x, y = col[i], col[j]
-                keep = (x == y) | (x < 0) | (y < 0)
-                i, j = i[keep], j[keep]
-            both = typed[i] & typed[j]
-            same = ((g[i] == g[j]) | ~both).all(axis=1) & (both.sum(axis=1) >= min_loci)
-            found.update(zip(i[same].tolist(), j[same].tolist()))
+            _check_pairs(g, typed, r[left], r[right], probe_cols, min_loci, found)
         a = b
 
 

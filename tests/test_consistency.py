@@ -406,3 +406,37 @@ def test_relation_cases_checked_on_their_shape_equal_the_per_pair_check(setup, t
         n_bad += any(p.finding for p in want.pairs) or bool(want.sex)
     assert _bits(chk.check_cases(full)) == _bits(got)
     assert n_pairs > 30 and n_bad > 10
+
+
+def test_identities_split_groups_find_what_every_pair_of_a_group_finds():
+    """The block groups split by the next block's genotypes, with the rows that did not
+    type all of it checked against their whole group (kinship.consistency._cross_pairs),
+    find exactly the pairs identical on every locus both typed (at least min_loci) that
+    share a block both typed whole: many rows per group (three genotype values), a
+    quarter of the genotypes untyped, planted duplicates typed on different loci."""
+    ft = kinship.FrequencyTable.load("nist1036_all")
+    model = ScoringModel(ft, ft.loci[:10])                 # blocks 0-2, 3-5, 6-8, 9
+    rng = np.random.default_rng(23)
+    n = 400
+    g = rng.integers(0, 2, size=(n, 10))
+    g[rng.random(g.shape) < 0.25] = -1
+    for a, b in [(3, 30), (4, 41), (4, 42), (5, 399), (6, 7)]:
+        g[b] = g[a]
+    g[41, [2, 5, 8]] = -1                   # a copy without a whole block but the last
+    g[42, 0] = -1
+    g[399, 9] = -1
+    ids = [f"R{i}" for i in range(n)]
+    cases = [f"C{i}" for i in range(n)]
+    blocks = [range(0, 3), range(3, 6), range(6, 9), range(9, 10)]
+    for min_loci in (3, 5):
+        want = set()
+        for i in range(n):
+            for j in range(i + 1, n):
+                both = (g[i] >= 0) & (g[j] >= 0)
+                if both.sum() < min_loci or (g[i][both] != g[j][both]).any():
+                    continue
+                if any(both[list(b)].all() for b in blocks):
+                    want.add((ids[i], ids[j]))
+        got = {(p.sample_a, p.sample_b) for p in
+               identities(ids, cases, g, model, threshold=1.0, min_loci=min_loci)}
+        assert got == want and len(want) > 50
