@@ -58,7 +58,7 @@ from .dropout import counts as dropout_counts
 from .errors import InputError, JobError, OutputError
 from .execute import DaskExecutor, InProcessExecutor, Progress
 from .memory import describe as describe_memory
-from .memory import CACHE_BLOCKS, plan_run as plan_memory
+from .memory import CACHE_BLOCKS, parse_size, plan_run as plan_memory
 from .inputs import (FINGERPRINT_VERSION, QuerySet, UnitReader, _add_kit_loci, build_cases, check_kits, count_kind,
                      merge_kit_loci,
                      load_queries,
@@ -285,7 +285,8 @@ class Run:
         self.drop = drop
         try:
             spec = ModelSpec(ft, tuple(loci), job.mutation, v["model"]["theta"], extra,
-                             dropin=drop.dropin, table_cache=job.table_cache())
+                             dropin=drop.dropin, table_cache=job.table_cache(),
+                             table_cache_size=parse_size(v["execution"]["table_cache_size"]))
         except (KeyError, ValueError) as e:
             raise InputError(f"the model cannot be built from the frequency table and the profiles: "
                              f"{e}. Fix: set [model] min_allele_freq for alleles absent from the "

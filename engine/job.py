@@ -173,6 +173,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
         "table_cache": ("auto", "keep the model's pair and single-relative tables on disk between "
                                 "runs: auto ($STRKIN_TABLE_CACHE, else ~/.cache/strkin/tables), "
                                 "off, or a directory (kinship.tablecache)"),
+        "table_cache_size": ("4GiB", "the table store's size: past it the tables least recently "
+                                     "used are removed (a size such as \"4GiB\")"),
     },
 }
 
@@ -507,6 +509,15 @@ class Job:
         if not isinstance(tc, str) or not tc:
             raise JobError(f"{src}: execution.table_cache must be \"auto\", \"off\" or a directory, "
                            f"got {tc!r}")
+        tcs = v["execution"]["table_cache_size"]
+        from .memory import parse_size
+
+        try:
+            if isinstance(tcs, bool) or parse_size(tcs) <= 0:
+                raise ValueError
+        except ValueError:
+            raise JobError(f"{src}: execution.table_cache_size must be a size such as \"4GiB\" or "
+                           f"\"500MB\", got {tcs!r}") from None
         pr = v["execution"]["progress"]
         if pr not in ("auto", True, False):
             raise JobError(f"{src}: execution.progress must be \"auto\", true or false, got {pr!r}")

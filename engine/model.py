@@ -238,6 +238,8 @@ class ModelSpec:
     #: directory of the on-disk table store (kinship.tablecache), "" for none;
     #: where tables are kept, never what they are: not part of the key
     table_cache: str = ""
+    #: the table store's size in bytes (``execution.table_cache_size``; 0: the default)
+    table_cache_size: int = 0
 
     def __post_init__(self):
         if not self.key:
@@ -262,7 +264,8 @@ class ModelSpec:
         if self.table_cache:
             from kinship.tablecache import TableStore
 
-            m.table_store = TableStore(self.table_cache)
+            m.table_store = TableStore(self.table_cache, self.table_cache_size) \
+                if self.table_cache_size else TableStore(self.table_cache)
         return m
 
     @property

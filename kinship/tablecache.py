@@ -128,11 +128,23 @@ def _crc(buf) -> int:
     return _crc32(buf) & 0xFFFFFFFF
 
 
-class TableStore:
-    """Per-locus table lists on disk under ``directory`` (created ``0700``)."""
+#: the store's default size: entries least recently used are removed past it (a
+#: 23-locus pair table is about 24 MB; a model's tables, with the consistency check's
+#: alternatives for both sexes and lines, some hundreds of MB)
+DEFAULT_MAX_BYTES = 4 << 30
 
-    def __init__(self, directory):
+
+class TableStore:
+    """Per-locus table lists on disk under ``directory`` (created ``0700``), at most
+    ``max_bytes`` of them: after an entry is written, the entries least recently
+    used (written or read: a read sets the data file's time) are removed until the
+    store fits, never one this store object has used (its process's run needs
+    them)."""
+
+    def __init__(self, directory, max_bytes: int = DEFAULT_MAX_BYTES):
         self.directory = Path(directory)
+        self.max_bytes = int(max_bytes)
+        self._used: set = set()
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         d = self.directory / key[:2]
@@ -158,7 +170,56 @@ class TableStore:
                         e.args[0] if isinstance(e, _Bad) else type(e).__name__)
             self._remove(key)
             return None
+        self._used.add(key)
+        try:
+            os.utime(data)          # least recently used is what the budget removes first
+        except OSError:
+            pass
         return [(arrays[2 * i], arrays[2 * i + 1]) for i in range(len(shapes))]
+
+    def entries(self) -> list:
+        """``(last use, bytes, key)`` of every whole entry (its description present)."""
+        out = []
+        try:
+            subdirs = [d for d in os.scandir(self.directory) if d.is_dir()]
+        except OSError:
+            return out
+        for d in subdirs:
+            try:
+                names = {e.name: e for e in os.scandir(d.path)}
+            except OSError:
+                continue
+            for name in names:
+                if not name.endswith(".json") or name.startswith("."):
+                    continue
+                key = name[:-5]
+                tab = names.get(key + ".tab")
+                try:
+                    st = tab.stat() if tab is not None else None
+                    size = names[name].stat().st_size + (st.st_size if st else 0)
+                except OSError:
+                    continue
+                out.append((st.st_mtime if st else 0.0, size, key))
+        return out
+
+    def prune(self) -> int:
+        """Remove the entries least recently used until the store holds at most
+        ``max_bytes`` (those this object used are kept); returns the bytes removed."""
+        entries = self.entries()
+        total = sum(e[1] for e in entries)
+        removed = 0
+        for _, size, key in sorted(entries):
+            if total - removed <= self.max_bytes:
+                break
+            if key in self._used:
+                continue
+            self._remove(key)
+            removed += size
+        if removed:
+            log.info("table cache: removed %.0f MB of tables not used lately (the store's size: "
+                     "%.0f MB of at most %.0f MB)", removed / 1e6, (total - removed) / 1e6,
+                     self.max_bytes / 1e6)
+        return removed
 
     @staticmethod
     def _map(data: Path, desc: dict, shapes: Sequence[tuple]) -> list:
@@ -198,6 +259,7 @@ class TableStore:
         and the run goes on without the cache."""
         data, meta = self._paths(key)
         if meta.exists():
+            self._used.add(key)
             return
         arrays = []
         for W, I in tables:
@@ -226,6 +288,9 @@ class TableStore:
         except OSError as e:
             log.warning("table cache: could not write %s (%s); going on without it", data,
                         e.strerror or e)
+            return
+        self._used.add(key)
+        self.prune()
 
 
 class _Bad(Exception):

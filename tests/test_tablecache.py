@@ -233,3 +233,54 @@ sys.stdout.buffer.write(b"".join(W.tobytes() + I.tobytes() for W, I in out))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert r.stdout == b"".join(W.tobytes() + I.tobytes() for W, I in want)
+
+
+def test_store_keeps_to_its_size_removing_the_least_recently_used(tmp_path):
+    """Past ``max_bytes`` the entries least recently used (written or read) are removed
+    after a write, never one this store object used; a read marks an entry used."""
+    import os
+    import time
+
+    from kinship.tablecache import TableStore
+
+    W = np.full((4, 4), 0.5)
+    I = np.zeros((4, 4), dtype=np.uint8)
+    one = TableStore(tmp_path / "tc")
+    for k in ("a" * 64, "b" * 64, "c" * 64):
+        one.save(k, [(W, I)] * 8)
+    sizes = {k: s for _, s, k in one.entries()}
+    assert len(sizes) == 3
+    entry = next(iter(sizes.values()))
+    # another process later: a store that fits two entries; "a" read (used) an hour
+    # ago, "b" two hours ago, "c" three
+    for k, age in (("a", 1), ("b", 2), ("c", 3)):
+        tab = tmp_path / "tc" / (k * 2) / f"{k * 64}.tab"
+        t = time.time() - 3600 * age
+        os.utime(tab, (t, t))
+    two = TableStore(tmp_path / "tc", max_bytes=2 * entry + 1)
+    assert two.load("c" * 64, [(4, 4)] * 8) is not None      # used by this store: kept
+    two.save("d" * 64, [(W, I)] * 8)                          # 4 entries: two removed
+    left = {k[0] for _, _, k in two.entries()}
+    assert left == {"c", "d"}                 # b and a (least recently used) went first
+    # a store whose own entries exceed its size removes none of them
+    three = TableStore(tmp_path / "tc", max_bytes=1)
+    assert three.load("c" * 64, [(4, 4)] * 8) is not None
+    three.save("e" * 64, [(W, I)] * 8)
+    assert {k[0] for _, _, k in three.entries()} == {"c", "e"}
+    assert three.load("e" * 64, [(4, 4)] * 8) is not None
+
+
+def test_table_cache_size_job_key(tmp_path):
+    from engine.errors import JobError
+    from engine.job import load_job
+
+    job = tmp_path / "job.toml"
+    for value, ok in (('"2GiB"', True), ("1000000", True), ('"0"', False), ('"lots"', False),
+                      ("true", False)):
+        job.write_text(f'[inputs]\nqueries = "q"\n[search]\nmodes = ["duplicates"]\n[output]\npath = "o"\n'
+                       f'[execution]\ntable_cache_size = {value}\n')
+        if ok:
+            load_job(job)
+        else:
+            with pytest.raises(JobError, match="table_cache_size"):
+                load_job(job)
