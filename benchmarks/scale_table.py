@@ -331,8 +331,11 @@ def extrapolate(rows, cells=PAPER, threads: int = 2) -> list:
     """Rows for ``cells`` from the measured ``rows`` of one mode, on paper:
 
     * CPU seconds by least squares on ``a + b Q + c R + d Q R`` (a fixed cost, a
-      cost per query, per reference, per pair; non-negative);
-    * peak memory by least squares on ``p0 + pq Q + pr R`` (measured peaks), and
+      cost per query, per reference, per pair; non-negative), in relative errors
+      (each row weighted by one over its CPU seconds: a grid whose rows span four
+      orders of magnitude is otherwise fitted to its largest row alone);
+    * peak memory by least squares on ``p0 + pq Q + pr R`` (measured peaks, relative
+      errors as well), and
       beside it the run's own estimate (:func:`engine.memory.estimate`, 2 threads,
       default settings), which is what ``[execution] memory`` compares;
     * wall time = CPU seconds / ``threads`` (free cores).
@@ -350,10 +353,12 @@ def extrapolate(rows, cells=PAPER, threads: int = 2) -> list:
     cpu = np.array([r["cpu_s"] for r in ok])
     A = np.stack([np.ones_like(Q), Q, R, Q * R], axis=1)
     sc = A.max(axis=0)
-    coef_t = nnls(A / sc, cpu)[0] / sc
+    w = 1.0 / np.maximum(cpu, 1e-9)
+    coef_t = nnls(A / sc * w[:, None], cpu * w)[0] / sc
     peak = np.array([r["peak_rss_mib"] for r in ok])
     B = A[:, :3]
-    coef_m = nnls(B / B.max(axis=0), peak)[0] / B.max(axis=0)
+    wm = 1.0 / np.maximum(peak, 1e-9)
+    coef_m = nnls(B / B.max(axis=0) * wm[:, None], peak * wm)[0] / B.max(axis=0)
     plan = ok[-1].get("memory_plan") or {}
     sizes = dict(plan.get("sizes") or {})
     out = []
