@@ -25,8 +25,15 @@ where an older environment lacks it, the same values), about six times faster
 than zlib's on this machine (1 ms instead of 6 for a 24 MB table; a small run
 checks several such tables).  (Format 1 was one ``.npz`` archive with
 a SHA-256: reading it, unzipping with its CRC and hashing cost about 0.1 CPU-s per
-table, most of a small run's time; such files are no longer read.)  Tables
-contain no genotypes or sample data.
+table, most of a small run's time; such files are no longer read, and
+:meth:`TableStore.prune` removes them.)  Tables contain no genotypes or sample
+data.
+
+The store keeps to a size (``max_bytes``, the job's ``execution.table_cache_size``):
+each software version and each model has tables of its own, so without a bound it
+only grew.  After an entry is written, the entries least recently used (a read
+sets the data file's time) are removed until the store fits, never one the
+writing store object has used.
 """
 from __future__ import annotations
 
@@ -177,8 +184,10 @@ class TableStore:
             pass
         return [(arrays[2 * i], arrays[2 * i + 1]) for i in range(len(shapes))]
 
-    def entries(self) -> list:
-        """``(last use, bytes, key)`` of every whole entry (its description present)."""
+    def entries(self, old: list | None = None) -> list:
+        """``(last use, bytes, key)`` of every whole entry (its description present);
+        ``old``: a list to receive the paths of first-format entries (``.npz``, never
+        read)."""
         out = []
         try:
             subdirs = [d for d in os.scandir(self.directory) if d.is_dir()]
@@ -190,6 +199,8 @@ class TableStore:
             except OSError:
                 continue
             for name in names:
+                if name.endswith(".npz") and old is not None:
+                    old.append(Path(d.path) / name)
                 if not name.endswith(".json") or name.startswith("."):
                     continue
                 key = name[:-5]
@@ -204,10 +215,20 @@ class TableStore:
 
     def prune(self) -> int:
         """Remove the entries least recently used until the store holds at most
-        ``max_bytes`` (those this object used are kept); returns the bytes removed."""
-        entries = self.entries()
+        ``max_bytes`` (those this object used are kept), and every first-format entry
+        (``.npz``: never read since format 2); returns the bytes removed."""
+        dead: list = []
+        entries = self.entries(dead)
         total = sum(e[1] for e in entries)
         removed = 0
+        for p in dead:
+            try:
+                size = p.stat().st_size
+                p.unlink()
+                removed += size
+                total += size
+            except OSError:
+                pass
         for _, size, key in sorted(entries):
             if total - removed <= self.max_bytes:
                 break

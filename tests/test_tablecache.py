@@ -257,11 +257,15 @@ def test_store_keeps_to_its_size_removing_the_least_recently_used(tmp_path):
         tab = tmp_path / "tc" / (k * 2) / f"{k * 64}.tab"
         t = time.time() - 3600 * age
         os.utime(tab, (t, t))
+    old = tmp_path / "tc" / "ab" / ("ab" + "0" * 62 + ".npz")   # a first-format entry
+    old.parent.mkdir()
+    old.write_bytes(b"x" * 1000)
     two = TableStore(tmp_path / "tc", max_bytes=2 * entry + 1)
     assert two.load("c" * 64, [(4, 4)] * 8) is not None      # used by this store: kept
     two.save("d" * 64, [(W, I)] * 8)                          # 4 entries: two removed
     left = {k[0] for _, _, k in two.entries()}
     assert left == {"c", "d"}                 # b and a (least recently used) went first
+    assert not old.exists()                   # never read since format 2: removed
     # a store whose own entries exceed its size removes none of them
     three = TableStore(tmp_path / "tc", max_bytes=1)
     assert three.load("c" * 64, [(4, 4)] * 8) is not None
