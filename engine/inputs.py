@@ -828,26 +828,14 @@ def merge_kit_loci(kit_loci: dict, more: dict):
 
 def _add_kit_loci(kit_loci: dict, kits: np.ndarray, codes: np.ndarray):
     """Per kit name, the loci that any of its profiles typed (kits without a name
-    are left out)."""
+    are left out): the rows' kit names coded, then :func:`_kit_loci_coded`."""
     kits = np.asarray(kits, dtype=object)
     raw = set(kits.tolist())
-    names = {str(k) for k in raw} - {""}
-    if not names:
-        return
-    order = sorted(names)
-    if len(raw) == 1:
-        group = np.zeros(len(kits), dtype=np.int32)     # one kit for every profile
+    if len(raw) == 1:                       # one kit for every profile
+        names, index = [str(next(iter(raw)))], np.zeros(len(kits), dtype=np.int64)
     else:
-        text = kits.astype(str)
-        group = np.full(len(kits), -1, dtype=np.int32)  # kits without a name: left out
-        for g, k in enumerate(order):
-            group[text == k] = g
-    typed = np.zeros((len(order), codes.shape[1]), dtype=np.uint8)
-    if codes.size:
-        _typed_by_group(np.ascontiguousarray(codes), group, typed)
-    for g, k in enumerate(order):
-        m = typed[g].astype(bool)
-        kit_loci[k] = kit_loci.get(k, np.zeros_like(m)) | m
+        names, index = np.unique(kits.astype(str), return_inverse=True)
+    _kit_loci_coded(kit_loci, names, index.reshape(-1), codes)
 
 
 def check_kits(kit_loci: dict, loci: Sequence[str], mixed_ok: bool):
