@@ -6,6 +6,7 @@ Run::
     python benchmarks/scale_table.py                                  # the default grid
     python benchmarks/scale_table.py --grid 10000x1000,100000x1000 --modes parent-child
     python benchmarks/scale_table.py --grid 1000000x1000 --memory 2GiB   # under a budget
+    python benchmarks/scale_table.py --grid 100000x10000 --report default   # the default report
 
 Each cell is one ``kinship search`` in its own process (``engine.cli`` run as
 ``__main__``), so its peak memory is that process's peak resident set (``VmHWM``
@@ -21,7 +22,10 @@ loci untyped; references are families (half trios, a quarter father-only, a
 quarter sibling-only), 10 % of the queries are planted children of the first
 families, the rest unrelated.  Model: stepwise mutation, θ = 0, threshold 10^4,
 top 10, ``report.chance_method = "none"`` and ``report.relationships = "none"``
-(the search itself; both add a fixed cost per run, see the engine section).
+(the search itself; both add a cost per run that does not grow with the queries: at
+most ``report.chance_units`` units and ``report.chance_partial_max`` and
+``report.relationships_max`` hits per mode).  ``--report default`` runs the cells
+with the job's default report instead, to measure that cost.
 
 The NumPy baseline (:func:`scale_engine.numpy_rate`: gather every pair's table
 values and sum over loci, no screening) is measured in the same invocation, one
@@ -212,10 +216,16 @@ runpy.run_module("engine.cli", run_name="__main__", alter_sys=True)
 """
 
 
+#: the report settings of a cell: ``"none"`` (the default of these benchmarks: the hits
+#: alone) or ``"default"`` (the job's own defaults: the expected chance hits and the
+#: alternative relationships, :mod:`engine.chance` and :mod:`engine.alternatives`)
+REPORTS = {"none": {"chance_method": "none", "relationships": "none"}, "default": {}}
+
+
 def run_cell(qpath: Path, rpath: Path, mode: str, threads: int, memory=None, work=None,
-             extra_execution=None) -> dict:
+             extra_execution=None, report: str = "none") -> dict:
     """One ``kinship search`` in its own process; its wall time, CPU time, peak RSS
-    and the manifest's counts."""
+    and the manifest's counts.  ``report``: a key of :data:`REPORTS`."""
     work = Path(work or tempfile.mkdtemp(prefix="strkin-cell-"))
     out = work / "results"
     shutil.rmtree(out, ignore_errors=True)
@@ -225,8 +235,9 @@ def run_cell(qpath: Path, rpath: Path, mode: str, threads: int, memory=None, wor
     job = {"inputs": {"queries": str(qpath), "references": str(rpath)},
            "model": {"theta": 0.0, "mutation": dict(MUTATION)},
            "search": {"modes": [mode], "threshold": 1e4, "top_k": 10, "max_inconsistent": 1},
-           "output": {"path": str(out)}, "execution": ex,
-           "report": {"chance_method": "none", "relationships": "none"}}
+           "output": {"path": str(out)}, "execution": ex}
+    if REPORTS[report]:
+        job["report"] = dict(REPORTS[report])
     from engine.demo import _write_job_toml
 
     toml = work / "job.toml"
@@ -394,6 +405,10 @@ def main(argv=None):
     ap.add_argument("--clean", action="store_true", help="delete the cached datasets at the end")
     ap.add_argument("--json", help="append every row as a JSON line to this file")
     ap.add_argument("--from-json", help="print the tables of the rows in this file (no runs)")
+    ap.add_argument("--report", choices=sorted(REPORTS), default="none",
+                    help="none: the hits alone (report.chance_method and report.relationships "
+                         "\"none\", the default); default: the job's default report (expected "
+                         "chance hits, alternative relationships)")
     args = ap.parse_args(argv)
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -416,7 +431,8 @@ def main(argv=None):
         for mode in modes:
             if mode not in baseline:
                 baseline[mode] = numpy_baseline(qp, rp, mode)
-            row = dict(run_cell(qp, rp, mode, args.threads, args.memory), queries=nq, references=nr,
+            row = dict(run_cell(qp, rp, mode, args.threads, args.memory, report=args.report),
+                       report=args.report, queries=nq, references=nr,
                        generate_s=round(gen, 1), numpy_pairs_per_s=baseline[mode])
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
@@ -424,7 +440,8 @@ def main(argv=None):
                 with open(args.json, "a") as f:
                     f.write(json.dumps(row) + "\n")
     print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, "
-          f"Python {info['python']}, numpy {info['numpy']}; {args.threads} threads.")
+          f"Python {info['python']}, numpy {info['numpy']}; {args.threads} threads; report: "
+          f"{'the job defaults (expected chance hits, alternative relationships)' if args.report == 'default' else 'none (the hits alone)'}.")
     print()
     print("| mode | queries | references | units | pairs | wall s | CPU s | peak RSS MiB | estimate MiB "
           "| pairs/s (wall) | pairs per CPU-s | search pairs/s | NumPy pairs/s (1 thread) "

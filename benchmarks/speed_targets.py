@@ -21,7 +21,11 @@ prints one table per part with the machine and its load average:
    --worker``, the worker started with ``--keep-tables 3GiB``): the tiny job, and
    case at 1e6 x 1e4 and parent-child at 1e5 x 1e4 on the datasets of part 2,
    alternated with fresh processes, 5 runs each (the first through the worker
-   compiles the references' tables, the later ones find them kept).
+   compiles the references' tables, the later ones find them kept);
+5. the cost of the default report, no target: parent-child and case at 1e6 x 1e4
+   and parent-child at 1e5 x 1e4 as in part 2 but with the job's default report
+   (``scale_table.py --report default``: the expected chance hits and the
+   alternative relationships, which parts 2-4 leave out).
 
 The targets (issue 18): the kernel alone 4e9 pairs/s on two cores; end to end
 2e9 pairs/s for parent-child and case at 1e6 x 1e4, 1e9 for full-sibling and
@@ -92,7 +96,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: checks the script, not the targets")
     ap.add_argument("--skip", default="", help="parts to leave out: kernel, end-to-end, fixed-cost, "
-                                                "worker")
+                                                "worker, default-report")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     load = os.getloadavg()
@@ -113,6 +117,14 @@ def main(argv=None) -> int:
                     "--modes", "parent-child", "--store", "warm", "--markdown"])
     if "worker" not in skip:
         rc |= _worker_part(args.quick)
+    if "default-report" not in skip:
+        big, small = ("20000x1000", "10000x1000") if args.quick else ("1000000x10000", "100000x10000")
+        print("\nThe same runs with the job's default report (no target: the expected chance hits "
+              "and the alternative relationships, left out above)", flush=True)
+        rc |= _run([str(HERE / "scale_table.py"), "--grid", big, "--modes", "parent-child,case",
+                    "--report", "default"])
+        rc |= _run([str(HERE / "scale_table.py"), "--grid", small, "--modes", "parent-child",
+                    "--report", "default"])
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return rc
