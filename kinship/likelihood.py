@@ -67,9 +67,9 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping, Sequence
 
 import numpy as np
 
