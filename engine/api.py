@@ -646,10 +646,11 @@ class Run:
         compiled = set()
         for p in plans:
             sels, chance_si = self._selections(p)
-            size = ex["y_block_size"] if p.mode == Y_MODE else ex["block_size"]
+            sizes = self._block_sizes(p, sels, chance_si)
             ids = units[p.mode][1]
             for si, sel in enumerate(sels):
                 u = np.nonzero(sel)[0]
+                size = sizes[si]
                 for a in range(0, len(u), size):
                     bu = u[a:a + size]
                     n_q = [0] if si == chance_si else [len(r) for r, _ in chunks[p.mode][si]]
@@ -677,6 +678,22 @@ class Run:
             chance_si = len(sels)
             sels.append(self.need[p.mode])
         return sels, chance_si
+
+    def _block_sizes(self, p, sels, chance_si) -> list:
+        """The block size of each selection of :meth:`_selections`: the job's, and
+        for the units whose chance values are computed (a few seconds of exact
+        convolutions per hundred units, in one task per block) blocks that spread
+        them over twice the run's threads, so they do not end the search on one
+        thread while the others wait (at most the job's block size; on a scheduler
+        as for 8 threads)."""
+        ex = self.values["execution"]
+        size = ex["y_block_size"] if p.mode == Y_MODE else ex["block_size"]
+        sizes = [size] * len(sels)
+        if chance_si is not None:
+            n = int(np.count_nonzero(sels[chance_si]))
+            threads = 8 if ex["scheduler"] else int(ex["threads"] or os.cpu_count() or 1)
+            sizes[chance_si] = max(1, min(size, -(-n // (2 * threads))))
+        return sizes
 
     # -- 4. run the tasks ------------------------------------------------------------------
     def execute(self) -> None:
@@ -757,16 +774,17 @@ class Run:
         def task_stream():
             for p in self.plans:
                 sels, chance_si = self._selections(p)
+                sizes = self._block_sizes(p, sels, chance_si)
                 if p.mode == "duplicates":
-                    blocks = query_blocks(queries, sels, ex["block_size"])
+                    blocks = query_blocks(queries, sels, sizes)
                 elif p.mode == Y_MODE:
                     blocks = y_blocks(yin, sels, ex["y_block_size"])
                 elif p.mode == "case":
                     blocks = stream_blocks(self.rds, recoder, self.refs, "cases", sels,
-                                           ex["block_size"], self.cases, kept_of(p.mode, chance_si))
+                                           sizes, self.cases, kept_of(p.mode, chance_si))
                 else:
                     blocks = stream_blocks(self.rds, recoder, self.refs, "persons", sels,
-                                           ex["block_size"], kept=kept_of(p.mode, chance_si))
+                                           sizes, kept=kept_of(p.mode, chance_si))
                 pending = []
                 for si, block in blocks:
                     pending.append(block_tasks(p, si, block, chance_si))

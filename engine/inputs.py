@@ -1079,7 +1079,7 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
 
     ``selections``: list of boolean masks over the units (persons, or ``cases``
     in their order); each selection is cut into its own blocks of ``block_size``
-    units.  Shards are read one at a time; a block is yielded once all its rows
+    units (one size, or one per selection).  Shards are read one at a time; a block is yielded once all its rows
     have been read.  ``kept(block key)``: the block's compiled tables this process
     keeps, or None (:func:`engine.compile.kept_block`); when every block's are
     kept, no shard is read and the blocks carry their tables instead of genotypes.
@@ -1096,8 +1096,9 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
     plans = []
     for si, sel in enumerate(selections):
         u = np.nonzero(sel)[0]
-        for a in range(0, len(u), block_size):
-            units = u[a:a + block_size]
+        size = _size_of(block_size, si)
+        for a in range(0, len(u), size):
+            units = u[a:a + size]
             plans.append((int(unit_last[units].max()), si, units))
     plans.sort(key=lambda p: (p[0], p[1], int(p[2][0])))
     if not plans:
@@ -1259,12 +1260,20 @@ class UnitReader:
                         self._cases[cu["id"]] = cu
 
 
-def query_blocks(queries: QuerySet, selections, block_size: int) -> Iterator[tuple]:
-    """Blocks of queries acting as references (duplicates mode)."""
+def _size_of(block_size, si: int) -> int:
+    """The block size of selection ``si``: ``block_size`` is one size for every
+    selection or a sequence of one per selection."""
+    return int(block_size) if isinstance(block_size, (int, np.integer)) else int(block_size[si])
+
+
+def query_blocks(queries: QuerySet, selections, block_size) -> Iterator[tuple]:
+    """Blocks of queries acting as references (duplicates mode); ``block_size`` as
+    :func:`stream_blocks` takes it."""
     for si, sel in enumerate(selections):
         u = np.nonzero(sel)[0]
-        for a in range(0, len(u), block_size):
-            rows = u[a:a + block_size]
+        size = _size_of(block_size, si)
+        for a in range(0, len(u), size):
+            rows = u[a:a + size]
             ids = [str(queries.ids[i]) for i in rows]
             yield si, RefBlock("queries", ids, _block_key("queries", ids, queries.fp[rows]),
                                query_rows=rows)
