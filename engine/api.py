@@ -179,6 +179,10 @@ def _query_chunks(ids, fps, rows: np.ndarray, size: int, rank=None, threads: int
         return list(pool.map(one, starts))
 
 
+#: the units whose chance values are computed are cut into (at most) this many tasks
+CHANCE_TASKS = 8
+
+
 class Run:
     """One search run, phase by phase (the module docstring gives the order).
 
@@ -682,17 +686,16 @@ class Run:
     def _block_sizes(self, p, sels, chance_si) -> list:
         """The block size of each selection of :meth:`_selections`: the job's, and
         for the units whose chance values are computed (a few seconds of exact
-        convolutions per hundred units, in one task per block) blocks that spread
-        them over twice the run's threads, so they do not end the search on one
-        thread while the others wait (at most the job's block size; on a scheduler
-        as for 8 threads)."""
+        convolutions per hundred units, in one task per block) eighths of them, so
+        they spread over the threads instead of ending the search in one task
+        while the other threads wait.  The sizes do not depend on the threads or
+        the scheduler: the run's tasks are the same whichever way it runs."""
         ex = self.values["execution"]
         size = ex["y_block_size"] if p.mode == Y_MODE else ex["block_size"]
         sizes = [size] * len(sels)
         if chance_si is not None:
             n = int(np.count_nonzero(sels[chance_si]))
-            threads = 8 if ex["scheduler"] else int(ex["threads"] or os.cpu_count() or 1)
-            sizes[chance_si] = max(1, min(size, -(-n // (2 * threads))))
+            sizes[chance_si] = max(1, min(size, -(-n // CHANCE_TASKS)))
         return sizes
 
     # -- 4. run the tasks ------------------------------------------------------------------

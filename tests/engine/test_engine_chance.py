@@ -206,3 +206,40 @@ def test_chance_off_and_bad_report_keys(tmp_path):
             engine.run(make_job(tmp_path / "ds", tmp_path / "o2", ["case"], **kw))
         for w in words:
             assert w in str(e.value)
+
+
+def test_chance_values_do_not_depend_on_the_units_tasks(tmp_path, monkeypatch):
+    """The sampled units' chance values are computed in several tasks (eighths of
+    the units, ``engine.api.CHANCE_TASKS``) so that they spread over the threads:
+    the hits' column and the manifest's expectations are the same as from one
+    task for all of them, and the run reports the tasks it ran."""
+    import engine.api as api
+    import engine.task as task
+
+    profs, _ = simulate(n_cases=12, n_unrelated=10, n_unrelated_references=6, seed=17)
+    formats.write_profiles(tmp_path / "ds", profs)
+    out = {}
+    ran = []
+    real = task.run_chance_task
+
+    def counted(ctx, t, queries, progress=None):
+        ran.append(len(t.block.unit_ids))
+        return real(ctx, t, queries, progress)
+
+    monkeypatch.setattr(task, "run_chance_task", counted)
+    for n in (1, 8):
+        monkeypatch.setattr(api, "CHANCE_TASKS", n)
+        ran.clear()
+        res = engine.run(make_job(tmp_path / "ds", tmp_path / f"out{n}", ["parent-child", "case"],
+                                  execution__threads=2))
+        out[n] = (res.manifest["chance_hits"],
+                  (tmp_path / f"out{n}" / "hits.parquet").read_bytes())
+        computed = sum(res.manifest["run"]["modes"][m]["chance_units_computed"]
+                       for m in ("parent-child", "case"))
+        assert computed > 8 and sum(ran) == computed
+        # per mode: one task, or blocks of an eighth of the units (at most eight)
+        if n == 1:
+            assert len(ran) == 2
+        else:
+            assert 8 < len(ran) <= 16
+    assert out[1] == out[8]
