@@ -63,7 +63,7 @@ from ._blas import one_blas_thread
 from .cases import Case, RelationCase, _sex
 from .frequencies import SILENT
 from .pedigree import Pedigree, Person
-from .tables import RELATIONSHIPS, fold_calls
+from .tables import RELATIONSHIPS, fold_pair
 
 __all__ = [
     "RATIO", "MIN_EXCLUDED_LOCI", "IDENTITY_LR", "IDENTITY_MIN_LOCI", "ALTERNATIVES",
@@ -258,7 +258,7 @@ class ConsistencyChecker:
                             free=["A", "B"])
 
                 def fold(J):
-                    return fold_calls(fold_calls(J, 0, silent), 1, silent)
+                    return fold_pair(J, silent)
 
                 N = fold(locus_likelihood(sub, {}, female_M=fM, male_M=mM, **args))
                 D = fold(locus_likelihood(h2, {}, **args))
