@@ -42,6 +42,7 @@ a stationary model, they agree exactly.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Sequence
@@ -65,6 +66,7 @@ __all__ = [
     "RELATIONSHIPS",
     "relationship_pedigrees",
     "pair_table",
+    "unrelated_table",
     "case_table",
     "LocusTable",
 ]
@@ -461,7 +463,7 @@ def pair_table(
     if ER is not None or EQ is not None:
         return _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ, la,
                                    _joint_key(rel, la, mutation, theta, ref_sex, line))
-    D = fold_pair(locus_likelihood(h2, {}, free=["R", "Q"], **args), silent)
+    D = unrelated_table(la, theta)
     if rel == "identity":
         one = Pedigree([_p("R", ref_sex)])
         v = fold_calls(locus_likelihood(one, {}, free=["R"], **args), 0, silent)
@@ -476,6 +478,41 @@ def pair_table(
             J0 = locus_likelihood(h1, {}, free=["R", "Q"], **args)
             N0 = fold_pair(J0, silent)
     return _ratio_table(N, D), N0 == 0.0
+
+
+def unrelated_table(la: LocusAlleles, theta: float = 0.0) -> np.ndarray:
+    """``D[g1, g2]``: the probability of two unrelated founders' calls at one locus
+    (θ, silent allele), the denominator of every pair table of ``la``.
+
+    It is :func:`fold_pair` of :func:`kinship.likelihood.locus_likelihood` of two
+    founders left free, the computation :func:`pair_table` did for each
+    relationship: it depends on the allele system, the frequencies and θ only
+    (founders have no transmission, so neither the mutation model nor the sexes
+    enter), so it is computed once and kept (read-only) for the relationships
+    and pairs of the same locus model: the same bits."""
+    freqs = np.asarray(la.freqs, dtype=np.float64)
+    key = (la.alleles, freqs.tobytes(), float(theta))
+    hit = _UNRELATED.get(key)
+    if hit is not None:
+        return hit
+    silent = la.alleles.index(SILENT) if la.silent else None
+    h2 = Pedigree([_p("R", "unknown"), _p("Q", "unknown")])
+    D = fold_pair(locus_likelihood(h2, {}, free=["R", "Q"], n_alleles=la.n_alleles, freqs=la.freqs,
+                                   theta=float(theta), silent=silent), silent)
+    D.setflags(write=False)
+    with _UNRELATED_LOCK:
+        size = sum(x.nbytes for x in _UNRELATED.values())
+        while _UNRELATED and size + D.nbytes > _UNRELATED_BYTES:
+            size -= _UNRELATED.pop(next(iter(_UNRELATED))).nbytes     # the oldest first
+        _UNRELATED[key] = D
+    return D
+
+
+#: unrelated_table per (alleles, frequencies, θ), oldest first
+_UNRELATED: dict = {}
+_UNRELATED_LOCK = threading.Lock()
+#: at most this many bytes kept (SE33 with 53 alleles: 16 MB; a 23-locus model about 20 MB)
+_UNRELATED_BYTES = 64 << 20
 
 
 def _unordered(J: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ from kinship.frequencies import SILENT
 from kinship.likelihood import locus_likelihood
 from kinship.pedigree import Pedigree, Person
 from kinship.search import ScoringModel
-from kinship.tables import (fold_calls, fold_pair, genotype_pairs, pair_table, relationship_pedigrees)
+from kinship.tables import (fold_calls, fold_pair, genotype_pairs, pair_table, relationship_pedigrees,
+                            unrelated_table)
 
 
 def _old_fold_calls(J, axis, silent):
@@ -175,6 +176,24 @@ def test_pair_tables_same_bits_as_before_with_theta(rel):
             _same_bits(I, I0)
 
 
+def test_unrelated_table_kept_per_locus_model():
+    """The denominator is built once per (alleles, frequencies, θ) and kept
+    read-only; it is the former fold of two free unrelated founders, whatever the
+    sex given to them."""
+    la = _systems({"TH01": 0.002})["TH01"]
+    silent = la.alleles.index(SILENT)
+    for theta in (0.0, 0.02):
+        D = unrelated_table(la, theta)
+        assert unrelated_table(la, theta) is D
+        assert not D.flags.writeable
+        for sex in ("male", "female"):
+            h2 = Pedigree([Person("R", None, None, sex), Person("Q", None, None, "unknown")])
+            J = locus_likelihood(h2, {}, la.n_alleles, la.freqs, theta=theta, silent=silent,
+                                 free=["R", "Q"])
+            _same_bits(D, _old_fold_pair(J, silent))
+    assert not np.array_equal(unrelated_table(la, 0.0), unrelated_table(la, 0.02))
+
+
 # first cousins through a brother and a sister (the spouses untyped)
 _PED = Pedigree([Person("G", None, None, "male"), Person("W", None, None, "female"),
                  Person("P1", "G", "W", "male"), Person("P2", "G", "W", "female"),
@@ -183,7 +202,7 @@ _PED = Pedigree([Person("G", None, None, "male"), Person("W", None, None, "femal
 
 
 def test_consistency_claimed_tables_same_bits_as_before():
-    """ConsistencyChecker.claimed_tables (fold_pair) against
+    """ConsistencyChecker.claimed_tables (the shared denominator, fold_pair) against
     its former computation."""
     loci = ["TH01", "D21S11", "D3S1358"]
     ft = kinship.FrequencyTable.load(silent={"D3S1358": 0.001})
