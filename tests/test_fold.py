@@ -221,3 +221,59 @@ def test_consistency_claimed_tables_same_bits_as_before():
         with np.errstate(divide="ignore", invalid="ignore"):
             _same_bits(W, N / D)
         _same_bits(I, N0 == 0.0)
+
+
+# ---------------------------------------------------------------------------
+# locus_likelihood's ``into``: the joint written into a given array
+# ---------------------------------------------------------------------------
+
+def _layouts(shape):
+    """Writeable float64 arrays of ``shape`` in several memory layouts, filled with NaN."""
+    c = np.full(shape, np.nan)
+    f = np.asfortranarray(c.copy())
+    t = np.full(shape[::-1], np.nan).T
+    return [c, f, t]
+
+
+@pytest.mark.parametrize("rel,ref_sex,line", [
+    ("parent-child", "male", "paternal"), ("full-sibling", "male", "paternal"),
+    ("half-sibling", "male", "paternal"), ("grandparent", "female", "paternal"),
+    ("avuncular", "male", "maternal"), ("first-cousin", "male", "paternal")])
+def test_locus_likelihood_into_same_bits(rel, ref_sex, line):
+    """The two persons' joint of a pair template (the last step a product: it is
+    written into ``into``, whatever its layout) has the bits of a new array."""
+    la = _systems({"TH01": 0.002})["TH01"]
+    silent = la.alleles.index(SILENT)
+    fM, mM = MUT.matrices(la)
+    h1, _ = relationship_pedigrees(rel, ref_sex, line)
+    for M in ((fM, mM), (None, None)):
+        kw = dict(free=["R", "Q"], female_M=M[0], male_M=M[1], silent=silent)
+        want = locus_likelihood(h1, {}, la.n_alleles, la.freqs, **kw)
+        for into in _layouts(want.shape):
+            got = locus_likelihood(h1, {}, la.n_alleles, la.freqs, into=into, **kw)
+            assert got is into
+            _same_bits(got, want)
+
+
+def test_locus_likelihood_into_not_used_where_it_may_not_be():
+    """A new array where the last step sums an index (its order of additions may
+    follow the output's layout), where θ > 0, and where ``into`` is read-only or
+    of another shape; ``into`` is left as it was."""
+    la = _systems(None)["TH01"]
+    A = la.n_alleles
+    h1, _ = relationship_pedigrees("full-sibling")
+    cases = [
+        # Q free, R typed: the last step is a sum over a parent's allele
+        (dict(free=["Q"]), {"R": (1, 2)}, np.full((A, A), np.nan)),
+        (dict(free=["R", "Q"], theta=0.02), {}, np.full((A,) * 4, np.nan)),
+        (dict(free=["R", "Q"]), {}, np.full((A,) * 4, np.nan)),
+        (dict(free=["R", "Q"]), {}, np.full((A, A, A, A + 1), np.nan)),
+    ]
+    cases[2][2].setflags(write=False)
+    for kw, calls, into in cases:
+        before = into.copy()
+        want = locus_likelihood(h1, calls, A, la.freqs, **kw)
+        got = locus_likelihood(h1, calls, A, la.freqs, into=into, **kw)
+        assert got is not into
+        _same_bits(got, want)
+        assert np.array_equal(into, before, equal_nan=True)
