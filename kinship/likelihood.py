@@ -561,13 +561,11 @@ def _contract(operands, sublists, out, into=None):
     pairwise contractions in the same order, so the result is the same.
 
     ``into`` (:func:`locus_likelihood`): the last step writes its result there
-    when that step sums over no index and ``into`` is a writeable float64 array
-    of the result's shape that shares no memory with an operand.  Such a step's
-    entries are single products, each rounded once, whatever the layout they
-    are written in (NumPy's einsum adds each to a zeroed output, given or new:
-    for the non-negative factors of a likelihood, the product itself; opt_einsum
-    copies a tensordot's result into it); a step that sums may add in another
-    order into another layout, so it gets a new array.
+    when that step sums over no index (its entries are single products, one
+    rounding each, whatever the layout they are written in; a step that sums
+    may add in another order into another layout, so it gets a new array) and
+    ``into`` is a writeable float64 array of the result's shape that shares no
+    memory with an operand.
     """
     pairs = [_dedupe(o, s) for o, s in zip(operands, sublists)]
     operands = [p[0] for p in pairs]
