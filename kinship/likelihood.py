@@ -549,7 +549,7 @@ def _dedupe(op, sub):
     return np.einsum(op, list(sub), list(uniq)), uniq
 
 
-def _contract(operands, sublists, out, into=None):
+def _contract(operands, sublists, out):
     """Tensor contraction (einsum, sublist form) with a cached contraction order
     and a compiled opt_einsum expression cached per (labels, shapes).
 
@@ -559,13 +559,6 @@ def _contract(operands, sublists, out, into=None):
     The compiled expression skips opt_einsum's parsing and path checks on every
     call (half the time of a small pedigree's likelihood); it runs the same
     pairwise contractions in the same order, so the result is the same.
-
-    ``into`` (:func:`locus_likelihood`): the last step writes its result there
-    when that step sums over no index (its entries are single products, one
-    rounding each, whatever the layout they are written in; a step that sums
-    may add in another order into another layout, so it gets a new array) and
-    ``into`` is a writeable float64 array of the result's shape that shares no
-    memory with an operand.
     """
     pairs = [_dedupe(o, s) for o, s in zip(operands, sublists)]
     operands = [p[0] for p in pairs]
@@ -585,21 +578,7 @@ def _contract(operands, sublists, out, into=None):
         if len(_PATH_CACHE) > 8192:
             _PATH_CACHE.clear()
         _PATH_CACHE[key] = expr
-    if into is not None and _product_into(expr, operands, sublists, out, into):
-        return expr(*operands, out=into)
     return expr(*operands)
-
-
-def _product_into(expr, operands, sublists, out, into) -> bool:
-    """Whether the last step of ``expr`` may write into ``into`` (:func:`_contract`)."""
-    steps = expr.contraction_list
-    if not steps or steps[-1][1]:          # no step, or the last one sums an index
-        return False
-    sizes = {l: n for o, sub in zip(operands, sublists) for l, n in zip(sub, o.shape)}
-    return (isinstance(into, np.ndarray) and into.dtype == np.float64 and into.flags.writeable
-            and into.shape == tuple(sizes[l] for l in out)
-            and all(o.dtype == np.float64 for o in operands)
-            and not any(np.may_share_memory(into, o) for o in operands))
 
 
 def _relevant(ped: Pedigree, keep: set[str]) -> list[str]:
@@ -630,7 +609,6 @@ def locus_likelihood(
     free: Sequence[str] = (),
     dropout=None,
     dropin=0.0,
-    into: np.ndarray | None = None,
 ):
     """Likelihood of the calls at one locus.
 
@@ -644,14 +622,6 @@ def locus_likelihood(
     ``{person: c}``.  A typed person's evidence factor is then
     :func:`evidence_matrix` (P(call | true genotype), ``docs/dropout.md``)
     instead of the indicator; with d = c = 0 it is the indicator itself.
-
-    ``into``: a writeable float64 array of the result's shape that the result
-    may be written into instead of a new array (a caller that computes many
-    large joints in turn saves the allocation and the first touch of its pages);
-    used where θ = 0 and the contraction's last step sums over no index, so that
-    every entry is the one product it is in a new array, whatever the layout of
-    ``into`` (:func:`_contract`): the same bits.  The result is ``into`` or a new
-    array.
     """
     A = n_alleles
     p = np.asarray(freqs, dtype=np.float64)
@@ -728,7 +698,7 @@ def locus_likelihood(
             else:
                 ops += [p, p]
                 subs += [(pl,), (ml,)]
-        res = _contract_or_scalar(ops, subs, out_labels, into)
+        res = _contract_or_scalar(ops, subs, out_labels)
         return res if free else float(res)
 
     if not (0.0 <= theta < 1.0):
@@ -918,10 +888,10 @@ def _onehot(i, A):
     return v
 
 
-def _contract_or_scalar(ops, subs, out, into=None):
+def _contract_or_scalar(ops, subs, out):
     if not ops:
         return 1.0
-    return _contract(ops, subs, out, into)
+    return _contract(ops, subs, out)
 
 
 def _contract_free(ops, subs, out_labels, A):

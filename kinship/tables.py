@@ -475,13 +475,9 @@ def pair_table(
         if fM is None and mM is None:
             N0 = N
         else:
-            # J1 is folded: its memory takes J0 (the same products, the same bits;
-            # no second [A, A, A, A] allocation: locus_likelihood's ``into``)
-            J0 = locus_likelihood(h1, {}, free=["R", "Q"], into=J1, **args)
+            J0 = locus_likelihood(h1, {}, free=["R", "Q"], **args)
             N0 = fold_pair(J0, silent)
-    inconsistent = N0 == 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.divide(N, D, out=N), inconsistent     # N is this call's own: W in its place
+    return _ratio_table(N, D), N0 == 0.0
 
 
 def unrelated_table(la: LocusAlleles, theta: float = 0.0) -> np.ndarray:
