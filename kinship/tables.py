@@ -477,7 +477,9 @@ def pair_table(
         else:
             J0 = locus_likelihood(h1, {}, free=["R", "Q"], **args)
             N0 = fold_pair(J0, silent)
-    return _ratio_table(N, D), N0 == 0.0
+    inconsistent = N0 == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(N, D, out=N), inconsistent     # N is this call's own: W in its place
 
 
 def unrelated_table(la: LocusAlleles, theta: float = 0.0) -> np.ndarray:
