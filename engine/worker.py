@@ -107,6 +107,7 @@ JOB_CACHES = (
     ("engine.report_html", "_MUT_MEMO"),
     ("kinship.tables", "_EVIDENCE_STACKS"),
     ("kinship.tables", "_JOINTS"),
+    ("kinship.tables", "_UNRELATED"),
     ("kinship.likelihood", "_T_CACHE"),
     ("kinship.likelihood", "_EV_CACHE"),   # keyed by a person's allele calls (dropout models)
     ("kinship.likelihood", "_STRUCT_PATHS"),

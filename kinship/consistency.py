@@ -63,7 +63,7 @@ from ._blas import one_blas_thread
 from .cases import Case, RelationCase, _sex
 from .frequencies import SILENT
 from .pedigree import Pedigree, Person
-from .tables import RELATIONSHIPS, fold_calls
+from .tables import RELATIONSHIPS, fold_pair, unrelated_table
 
 __all__ = [
     "RATIO", "MIN_EXCLUDED_LOCI", "IDENTITY_LR", "IDENTITY_MIN_LOCI", "ALTERNATIVES",
@@ -245,8 +245,6 @@ class ConsistencyChecker:
                 self._remember(recs, out)
                 return out
         sub = Pedigree([Person(r[0], r[1], r[2], r[3]) for r in recs])
-        h2 = Pedigree([Person("A", None, None, sub.persons["A"].sex),
-                       Person("B", None, None, sub.persons["B"].sex)])
         from .likelihood import locus_likelihood
 
         with one_blas_thread() as one:   # the same bits whoever builds it (kinship._blas)
@@ -258,10 +256,11 @@ class ConsistencyChecker:
                             free=["A", "B"])
 
                 def fold(J):
-                    return fold_calls(fold_calls(J, 0, silent), 1, silent)
+                    return fold_pair(J, silent)
 
                 N = fold(locus_likelihood(sub, {}, female_M=fM, male_M=mM, **args))
-                D = fold(locus_likelihood(h2, {}, **args))
+                # H2, A and B unrelated founders: the same for every claim (kept per locus model)
+                D = unrelated_table(la, m.theta)
                 N0 = N if fM is None and mM is None else fold(locus_likelihood(sub, {}, **args))
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out.append((N / D, N0 == 0.0))

@@ -69,7 +69,7 @@ from .frequencies import SILENT
 from .likelihood import _parse_call, locus_likelihood
 from .pedigree import Pedigree, Person
 from .search import CaseTables, ScoringModel
-from .tables import case_table, fold_calls, genotype_pairs
+from .tables import case_table, fold_calls, fold_pair, genotype_pairs
 
 __all__ = ["CasePower", "Suggestion", "SUGGESTIBLE", "NotAddable", "add_relative",
            "addable_relatives", "case_power", "power_model", "METHODS"]
@@ -403,7 +403,7 @@ def _pair_locus(model, l, ped, m, r, labels, T_base, general=False):
     icalls = {p: (idx[a], idx[b]) for p, (a, b) in labels.items()}
 
     def fold2(J):
-        return fold_calls(fold_calls(J, 0, silent), 1, silent)
+        return fold_pair(J, silent)
 
     qid = "__candidate__"
     while qid in ped:

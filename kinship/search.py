@@ -629,7 +629,7 @@ class ScoringModel:
                 return hit
             from .likelihood import locus_likelihood
             from .pedigree import Person
-            from .tables import _evidence_unordered, _fold, _stack_or_none, _unordered
+            from .tables import _evidence_unordered, _stack_or_none, _unordered, fold_pair
 
             ped = case_pedigree([("r0", relation, "unknown")], missing_sex=missing_sex)
             h2 = ped.with_person(Person("__candidate__", None, None, "unknown"))
@@ -661,7 +661,7 @@ class ScoringModel:
                         N0 = N if fM is None and mM is None else fold2(J3[2])
                     else:
                         def fold(J, silent=silent):
-                            return _fold(_fold(J, 0, silent, None), 1, silent, None)
+                            return fold_pair(J, silent)
 
                         N = fold(locus_likelihood(ped, {}, free=["r0", MISSING], female_M=fM, male_M=mM,
                                                   **args))

@@ -42,6 +42,7 @@ a stationary model, they agree exactly.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Sequence
@@ -59,11 +60,13 @@ __all__ = [
     "genotype_pairs",
     "n_genotypes",
     "fold_calls",
+    "fold_pair",
     "evidence_stack",
     "fold_evidence",
     "RELATIONSHIPS",
     "relationship_pedigrees",
     "pair_table",
+    "unrelated_table",
     "case_table",
     "LocusTable",
 ]
@@ -125,19 +128,151 @@ def genotype_pairs(n_alleles: int) -> tuple[np.ndarray, np.ndarray]:
 def fold_calls(J: np.ndarray, axis: int, silent: int | None) -> np.ndarray:
     """Fold two adjacent axes (axis, axis+1) over ordered alleles into one axis
     over genotype calls: call {a, b} = J[a, b] + J[b, a] (a != b), J[a, a]; with a
-    silent allele s, a homozygous call a/a also collects J[a, s] + J[s, a]."""
+    silent allele s, a homozygous call a/a also collects J[a, s] + J[s, a].
+
+    One pass in numba (:func:`_fold_kernel`), the additions of the former fancy-
+    indexing form in its order, so the same bits: ``J[a, b] + J[b, a]`` (``J[a, a]
+    + 0.0`` on the diagonal), then, with a silent allele, ``+ (J[a, s] + J[s, a])``
+    on homozygous calls and ``+ 0.0`` elsewhere.  The result is C-contiguous."""
+    J = np.asarray(J, dtype=np.float64)
     A = J.shape[axis]
-    X = np.moveaxis(J, (axis, axis + 1), (0, 1))
-    rest = X.shape[2:]
-    X = X.reshape((A * A,) + rest)
-    a, b = genotype_pairs(A)
-    out = X[a * A + b] + np.where((a != b).reshape((-1,) + (1,) * len(rest)), X[b * A + a], 0.0)
-    if silent is not None:
-        hom = (a == b) & (a != silent)
-        extra = np.zeros_like(out)
-        extra[hom] = X[a[hom] * A + silent] + X[silent * A + a[hom]]
-        out = out + extra
-    return np.moveaxis(out, 0, axis)
+    pre = int(np.prod(J.shape[:axis], dtype=np.int64))
+    post = int(np.prod(J.shape[axis + 2:], dtype=np.int64))
+    X = J.reshape(pre, A, A, post)    # a view where the strides allow it, else a copy
+    out = np.empty((pre, n_genotypes(A), post))
+    _fold_kernel(X, -1 if silent is None else int(silent), out)
+    return out.reshape(J.shape[:axis] + (n_genotypes(A),) + J.shape[axis + 2:])
+
+
+@jit()
+def _fold_kernel(X, silent, out):
+    """``out[i, g, k]`` = call g of ``X[i, :, :, k]`` (:func:`fold_calls`)."""
+    A = X.shape[1]
+    for i in range(X.shape[0]):
+        g = 0
+        for b in range(A):
+            for a in range(b + 1):
+                for k in range(X.shape[3]):
+                    out[i, g, k] = _call(X, i, a, b, k, silent)
+                g += 1
+
+
+@jit()
+def _call(X, i, a, b, k, silent):
+    """Call {a, b} (a <= b) of ``X[i, :, :, k]``, in the order of the additions of
+    the former fancy-indexing :func:`fold_calls`: ``X[a, b] + np.where(a != b,
+    X[b, a], 0.0)``, then ``+ extra`` with extra = ``X[a, s] + X[s, a]`` on the
+    homozygous calls of non-silent alleles and 0.0 elsewhere (adding 0.0 is kept:
+    it turns a -0.0 into 0.0)."""
+    v = X[i, a, b, k] + (X[i, b, a, k] if a != b else 0.0)
+    if silent >= 0:
+        v = v + (X[i, a, silent, k] + X[i, silent, a, k] if a == b and a != silent else 0.0)
+    return v
+
+
+def fold_pair(J: np.ndarray, silent: int | None) -> np.ndarray:
+    """``fold_calls(fold_calls(J, 0, silent), 1, silent)`` for the joint
+    ``J[r1, r2, q1, q2]`` of two persons' ordered alleles (``[A, A, A, A]``): the
+    ``[G, G]`` table over their calls (R's call first), the same bits, in one
+    pass without the ``[G, A, A]`` intermediate (:func:`_fold_pair_kernel`).
+
+    Every entry is the sum the two folds compute: R's axes folded first,
+    ``Y[gR, x, y]`` (the additions of :func:`_call` over R's alleles at Q's
+    ordered alleles x, y), then Q's axes folded over ``Y`` (the same additions).
+    Only the order in which the entries are visited follows the memory layout of
+    ``J`` (the joints of :func:`kinship.likelihood.locus_likelihood` are often
+    transposed views): the persons' pair of axes with the longer strides is the
+    outer loop, so each step reads ``A`` runs of ``A`` neighbouring values."""
+    J = np.asarray(J, dtype=np.float64)
+    if J.ndim != 4 or len(set(J.shape)) != 1:
+        raise ValueError(f"fold_pair takes an [A, A, A, A] joint, got shape {J.shape}")
+    A = J.shape[0]
+    G = n_genotypes(A)
+    out = np.empty((G, G))
+    st = [abs(x) for x in J.strides]
+    r_outer = min(st[0], st[1]) >= min(st[2], st[3])
+    # within a step, the faster of the inner pair's two axes runs innermost
+    inner_last = st[3] <= st[2] if r_outer else st[1] <= st[0]
+    _fold_pair_kernel(J, r_outer, inner_last, -1 if silent is None else int(silent), out)
+    return out
+
+
+@jit()
+def _fold_pair_kernel(J, r_outer, inner_last, silent, out):
+    """``out[gR, gQ]`` of :func:`fold_pair`.
+
+    ``r_outer``: for each R call {a, b}, ``Y[x, y]`` over Q's ordered alleles
+    (R's axes folded), then Q's axes of ``Y`` folded into the row ``out[gR]``.
+    Otherwise, for each Q call {c, d}: ``Y[gR, x, y]`` for the few (x, y) that
+    call reads ((c, d), (d, c), and with a silent allele s (c, s), (s, c)), each
+    a fold of R's axes of ``J[:, :, x, y]``, then the column ``out[:, gQ]``."""
+    A = J.shape[0]
+    G = out.shape[0]
+    if r_outer:
+        Y = np.empty((A, A))
+        gR = 0
+        for b in range(A):
+            for a in range(b + 1):
+                if inner_last:
+                    for x in range(A):
+                        for y in range(A):
+                            Y[x, y] = _call_r(J, a, b, x, y, silent)
+                else:
+                    for y in range(A):
+                        for x in range(A):
+                            Y[x, y] = _call_r(J, a, b, x, y, silent)
+                gQ = 0
+                for d in range(A):
+                    for c in range(d + 1):
+                        v = Y[c, d] + (Y[d, c] if c != d else 0.0)
+                        if silent >= 0:
+                            v = v + (Y[c, silent] + Y[silent, c] if c == d and c != silent else 0.0)
+                        out[gR, gQ] = v
+                        gQ += 1
+                gR += 1
+    else:
+        Z = np.empty((4, G))
+        gQ = 0
+        for d in range(A):
+            for c in range(d + 1):
+                _fold_r(J, c, d, silent, inner_last, Z[0])
+                if c != d:
+                    _fold_r(J, d, c, silent, inner_last, Z[1])
+                extra = silent >= 0 and c == d and c != silent
+                if extra:
+                    _fold_r(J, c, silent, silent, inner_last, Z[2])
+                    _fold_r(J, silent, c, silent, inner_last, Z[3])
+                for gR in range(G):
+                    v = Z[0, gR] + (Z[1, gR] if c != d else 0.0)
+                    if silent >= 0:
+                        v = v + (Z[2, gR] + Z[3, gR] if extra else 0.0)
+                    out[gR, gQ] = v
+                gQ += 1
+
+
+@jit()
+def _call_r(J, a, b, x, y, silent):
+    """``Y[{a, b}, x, y]`` (a <= b): R's axes of ``J`` folded into call {a, b} at
+    Q's ordered alleles (x, y), the additions of :func:`_call`."""
+    v = J[a, b, x, y] + (J[b, a, x, y] if a != b else 0.0)
+    if silent >= 0:
+        v = v + (J[a, silent, x, y] + J[silent, a, x, y] if a == b and a != silent else 0.0)
+    return v
+
+
+@jit()
+def _fold_r(J, x, y, silent, inner_last, z):
+    """``z[gR] = Y[gR, x, y]`` for every R call (:func:`_call_r`), visiting the
+    slab ``J[:, :, x, y]`` along its faster axis (``inner_last``: R's second)."""
+    A = J.shape[0]
+    if inner_last:
+        for a in range(A):
+            for b in range(a, A):
+                z[b * (b + 1) // 2 + a] = _call_r(J, a, b, x, y, silent)
+    else:
+        for b in range(A):
+            for a in range(b + 1):
+                z[b * (b + 1) // 2 + a] = _call_r(J, a, b, x, y, silent)
 
 
 def evidence_stack(la: LocusAlleles, dropout: float = 0.0, dropin: float = 0.0) -> np.ndarray:
@@ -328,8 +463,7 @@ def pair_table(
     if ER is not None or EQ is not None:
         return _pair_table_dropout(rel, h1, h2, ref_sex, args, fM, mM, silent, ER, EQ, la,
                                    _joint_key(rel, la, mutation, theta, ref_sex, line))
-    J2 = locus_likelihood(h2, {}, free=["R", "Q"], **args)
-    D = fold_calls(fold_calls(J2, 0, silent), 1, silent)
+    D = unrelated_table(la, theta)
     if rel == "identity":
         one = Pedigree([_p("R", ref_sex)])
         v = fold_calls(locus_likelihood(one, {}, free=["R"], **args), 0, silent)
@@ -337,20 +471,57 @@ def pair_table(
         N0 = N
     else:
         J1 = locus_likelihood(h1, {}, free=["R", "Q"], female_M=fM, male_M=mM, **args)
-        N = fold_calls(fold_calls(J1, 0, silent), 1, silent)
+        N = fold_pair(J1, silent)
         if fM is None and mM is None:
             N0 = N
         else:
             J0 = locus_likelihood(h1, {}, free=["R", "Q"], **args)
-            N0 = fold_calls(fold_calls(J0, 0, silent), 1, silent)
-    return _ratio_table(N, D), N0 == 0.0
+            N0 = fold_pair(J0, silent)
+    inconsistent = N0 == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(N, D, out=N), inconsistent     # N is this call's own: W in its place
+
+
+def unrelated_table(la: LocusAlleles, theta: float = 0.0) -> np.ndarray:
+    """``D[g1, g2]``: the probability of two unrelated founders' calls at one locus
+    (θ, silent allele), the denominator of every pair table of ``la``.
+
+    It is :func:`fold_pair` of :func:`kinship.likelihood.locus_likelihood` of two
+    founders left free, the computation :func:`pair_table` did for each
+    relationship: it depends on the allele system, the frequencies and θ only
+    (founders have no transmission, so neither the mutation model nor the sexes
+    enter), so it is computed once and kept (read-only) for the relationships
+    and pairs of the same locus model: the same bits."""
+    freqs = np.asarray(la.freqs, dtype=np.float64)
+    key = (la.alleles, freqs.tobytes(), float(theta))
+    hit = _UNRELATED.get(key)
+    if hit is not None:
+        return hit
+    silent = la.alleles.index(SILENT) if la.silent else None
+    h2 = Pedigree([_p("R", "unknown"), _p("Q", "unknown")])
+    D = fold_pair(locus_likelihood(h2, {}, free=["R", "Q"], n_alleles=la.n_alleles, freqs=la.freqs,
+                                   theta=float(theta), silent=silent), silent)
+    D.setflags(write=False)
+    with _UNRELATED_LOCK:
+        size = sum(x.nbytes for x in _UNRELATED.values())
+        while _UNRELATED and size + D.nbytes > _UNRELATED_BYTES:
+            size -= _UNRELATED.pop(next(iter(_UNRELATED))).nbytes     # the oldest first
+        _UNRELATED[key] = D
+    return D
+
+
+#: unrelated_table per (alleles, frequencies, θ), oldest first
+_UNRELATED: dict = {}
+_UNRELATED_LOCK = threading.Lock()
+#: at most this many bytes kept (SE33 with 53 alleles: 16 MB; a 23-locus model about 20 MB)
+_UNRELATED_BYTES = 64 << 20
 
 
 def _unordered(J: np.ndarray) -> np.ndarray:
     """``[A, A, A, A]`` over two persons' ordered true genotypes -> ``[Gt, Gt]`` over
     their unordered true genotypes (the orderings summed; no silent-allele rule:
     these are true genotypes, not calls)."""
-    return fold_calls(fold_calls(J, 0, None), 1, None)
+    return fold_pair(J, None)
 
 
 def _evidence_unordered(la: LocusAlleles, E: np.ndarray | None):
