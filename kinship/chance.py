@@ -429,89 +429,180 @@ def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> n
     ``zeros[l]``, ``max_skip``: with ``max_skip > 0``, the mass ``zeros[l]`` of
     locus ``l`` (its LR-0 genotypes) contributes 0 and counts one locus left out;
     paths with more than ``max_skip`` of them are dropped (one distribution per
-    count)."""
+    count).
+
+    The work is done by :func:`_convolve_kernel`, one call for every locus."""
+    starts = np.zeros(len(locs) + 1, dtype=np.int64)
+    np.cumsum([len(uk) for uk, _ in locs], out=starts[1:])
+    if len(locs):
+        uk = np.concatenate([uk for uk, _ in locs]).astype(np.int64, copy=False)
+        ms = np.concatenate([m for _, m in locs]).astype(np.float64, copy=False)
+    else:
+        uk, ms = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return _convolve_arrays(uk, ms, starts, kappas, zeros, max_skip)
+
+
+def _convolve_arrays(uk, ms, starts, kappas, zeros=None, max_skip: int = 0) -> np.ndarray:
+    """:func:`_convolve_tail` for the loci as one array of grid values and one of
+    masses, locus ``l`` at ``starts[l]:starts[l + 1]``."""
     if max_skip <= 0 or zeros is None:
-        zeros = [0.0] * len(locs)
         max_skip = 0
-    if any(len(uk) == 0 and not (max_skip and z > 0) for (uk, _), z in zip(locs, zeros)):
-        return np.zeros(len(kappas))  # a locus where every genotype has LR 0
-    shifts = []
-    for (uk, _), z in zip(locs, zeros):
-        cand = ([int(uk.min()), int(uk.max())] if len(uk) else []) + ([0] if max_skip and z > 0 else [])
-        shifts.append((min(cand), max(cand)))
-    kmax = np.array([hi for _, hi in shifts], dtype=np.int64)
-    rest = np.concatenate([np.cumsum(kmax[::-1])[::-1], [0]])  # rest[i] = sum_{j >= i} kmax[j]
-    kmin_needed = int(kappas.min())
-    if rest[0] < kmin_needed:
-        return np.zeros(len(kappas))
-    K = max_skip + 1
-    lo = 0
-    dist = np.zeros((K, 1))
-    dist[0, 0] = 1.0
-    for i, ((uk, m), z) in enumerate(zip(locs, zeros)):
-        base, top = shifts[i]
-        span = top - base
-        n = dist.shape[1]
-        new = np.zeros((K, n + span))
-        _shift_add(new, dist, np.ascontiguousarray(uk - base, dtype=np.int64),
-                   np.ascontiguousarray(m, dtype=np.float64))
-        if max_skip and z > 0:
-            new[1:, -base:-base + n] += z * dist[:-1]
-        lo += base
-        cut = kmin_needed - int(rest[i + 1]) - lo
-        if cut > 0:
-            new = new[:, cut:]
-            lo += cut
-        nz = np.nonzero(new.any(axis=0))[0]
-        if len(nz) == 0:
-            return np.zeros(len(kappas))
-        new = new[:, nz[0]:nz[-1] + 1]
-        lo += int(nz[0])
-        dist = new
-    flat = dist[0] if K == 1 else dist.sum(axis=0)
-    tail = np.cumsum(flat[::-1])[::-1]  # tail[j] = P(K >= lo + j)
+        z = np.zeros(len(starts) - 1)
+    else:
+        z = np.asarray(zeros, dtype=np.float64)
     out = np.zeros(len(kappas))
-    for j, kap in enumerate(kappas.tolist()):
-        idx = kap - lo
-        out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < len(tail) else 0.0)
+    _convolve_kernel(uk, ms, starts, z, int(max_skip), np.ascontiguousarray(kappas, dtype=np.int64),
+                     out)
     return out
 
 
-#: columns of ``new`` that :func:`_shift_add` updates at a time (8 KiB of float64:
-#: the block stays in the first-level cache while every ``(k, m)`` is added to it)
+#: columns of a distribution that :func:`_convolve_kernel` updates at a time (8 KiB of
+#: float64: the block stays in the first-level cache while every value of the locus
+#: is added to it)
 _SHIFT_BLOCK = 1024
 
 
 @jit()
-def _shift_add(new, dist, ks, ms):
-    """``new[:, k:k + n] += m * dist`` for each ``(k, m)`` of ``(ks, ms)`` in turn: the
-    same operations in the same order as that NumPy loop (each product rounded, then
-    added), so the same bits, without a Python step and two temporaries per value.
-
-    The columns of ``new`` are taken :data:`_SHIFT_BLOCK` at a time, and every
-    ``(k, m)`` in turn adds its part to the block: each value still receives its
-    terms in the order of ``(ks, ms)`` (tested against the plain loop,
-    ``tests/test_chance.py``), while the block being added to stays in the
-    first-level cache instead of the whole row (a 23-locus convolution's rows are
-    a few thousand values: about 1.5x faster, measured)."""
-    K, n = dist.shape
-    W = new.shape[1]
+def _shift_add_row(out, src, ks, ms, shift):
+    """``out[k - shift:k - shift + n] += m * src`` for each ``(k, m)`` of ``(ks, ms)`` in
+    turn, the columns below 0 or past the end of ``out`` left out."""
+    n = len(src)
+    w = len(out)
     B = _SHIFT_BLOCK
-    for r in range(K):
-        src = dist[r]
-        for j0 in range(0, W, B):
-            j1 = min(j0 + B, W)
-            for i in range(len(ks)):
-                kv = ks[i]
-                mv = ms[i]
-                a = max(j0, kv)            # columns a .. b - 1 of the block get src[a - kv ..]
-                b = min(j1, kv + n)
-                if a >= b:
-                    continue
-                out = new[r, a:b]          # views: the loop is vectorised
-                s = src[a - kv:b - kv]
-                for j in range(b - a):
-                    out[j] += mv * s[j]
+    for j0 in range(0, w, B):
+        j1 = min(j0 + B, w)
+        for t in range(len(ks)):
+            kv = ks[t] - shift               # column of out that gets src[0]
+            mv = ms[t]
+            a = max(j0, kv)
+            b = min(j1, kv + n)
+            if a >= b:
+                continue
+            o = out[a:b]                     # views: the loop is vectorised
+            s = src[a - kv:b - kv]
+            for j in range(b - a):
+                o[j] += mv * s[j]
+
+
+@jit()
+def _convolve_kernel(uk, ms, starts, zeros, max_skip, kappas, out):
+    """:func:`_convolve_tail` for loci given as one array of grid values ``uk`` and
+    one of masses ``ms`` (locus ``l``: ``starts[l]:starts[l + 1]``); writes
+    ``P(sum >= kappas[j])`` into ``out[j]`` (left as it is, zeros, when no sum
+    reaches the smallest kappa).
+
+    The distribution of the partial sum over ``K = max_skip + 1`` counts of loci
+    left out is kept as ``K`` rows of a window of consecutive grid points from
+    ``lo`` on.  Each locus ``(k, m)`` adds ``m * dist`` shifted by ``k`` to a new
+    window, then ``z * dist`` (its LR-0 mass) one row down, unshifted, then the
+    window is trimmed: below ``cut``, the sums that cannot reach the smallest kappa
+    even if every remaining locus takes its largest value, and the columns that are
+    zero in every row at either end.  Every value receives its terms in the same
+    order as the former NumPy loop ``new[:, k:k + n] += m * dist`` over the values
+    in turn, then ``new[1:, s] += z * dist[:-1]`` (each product rounded, then added
+    to a sum that starts at 0), so the results are the same bits; they are tested
+    against that implementation (``tests/test_chance.py``).  What is new: the
+    columns below ``cut`` are never computed (in a 23-locus case convolution they
+    were about two thirds of the products), the windows live in two buffers
+    allocated once, and there is no Python step per locus.
+
+    Columns are taken :data:`_SHIFT_BLOCK` at a time and every ``(k, m)`` in turn
+    adds its part to the block, so that the block being added to stays in the
+    first-level cache (the order of the terms of each value is unchanged)."""
+    L = len(starts) - 1
+    K = max_skip + 1
+    base = np.zeros(L, dtype=np.int64)       # smallest and largest shift of each locus
+    top = np.zeros(L, dtype=np.int64)
+    for l in range(L):
+        a = starts[l]
+        b = starts[l + 1]
+        skip = max_skip > 0 and zeros[l] > 0
+        if a == b and not skip:
+            return                           # a locus where every genotype has LR 0
+        lo_l = uk[a] if a < b else 0
+        hi_l = lo_l
+        for t in range(a, b):
+            lo_l = min(lo_l, uk[t])
+            hi_l = max(hi_l, uk[t])
+        if skip:                             # its LR-0 mass: shift 0
+            lo_l = min(lo_l, 0)
+            hi_l = max(hi_l, 0)
+        base[l] = lo_l
+        top[l] = hi_l
+    rest = np.zeros(L + 1, dtype=np.int64)   # rest[i] = sum_{j >= i} top[j]
+    for l in range(L - 1, -1, -1):
+        rest[l] = rest[l + 1] + top[l]
+    kmin = kappas.min()
+    if rest[0] < kmin:
+        return
+    width = 1
+    for l in range(L):
+        width += top[l] - base[l]
+    cur = np.empty((K, width))               # the window: columns off .. off + n - 1
+    nxt = np.empty((K, width))
+    cur[:, 0] = 0.0
+    cur[0, 0] = 1.0
+    off = 0
+    n = 1
+    lo = 0                                   # grid point of the window's first column
+    for l in range(L):
+        bl = base[l]
+        lo += bl
+        # new column c is old-style column c + c0 (grid point lo + c0 + c); the old
+        # columns below cut were computed and dropped, they are now skipped
+        cut = kmin - rest[l + 1] - lo
+        c0 = max(cut, 0)
+        w = n + (top[l] - bl) - c0
+        if w <= 0:    # never: the window's first column reached the previous cut
+            return
+        nxt[:, :w] = 0.0
+        for r in range(K):
+            _shift_add_row(nxt[r, :w], cur[r, off:off + n], uk[starts[l]:starts[l + 1]],
+                           ms[starts[l]:starts[l + 1]], bl + c0)
+        if max_skip > 0 and zeros[l] > 0:
+            z = zeros[l]
+            for r in range(1, K):
+                for s in range(n):
+                    c = s - bl - c0
+                    if c >= 0:
+                        nxt[r, c] += z * cur[r - 1, off + s]
+        first = -1
+        for c in range(w):
+            for r in range(K):
+                if nxt[r, c] != 0.0:
+                    first = c
+                    break
+            if first >= 0:
+                break
+        if first < 0:
+            return
+        last = first
+        for c in range(w - 1, first, -1):
+            hit = False
+            for r in range(K):
+                if nxt[r, c] != 0.0:
+                    hit = True
+                    break
+            if hit:
+                last = c
+                break
+        lo += c0 + first
+        off = first
+        n = last - first + 1
+        cur, nxt = nxt, cur
+    # tail[j] = P(sum >= lo + j): the rows added in order (NumPy's dist.sum(axis=0)),
+    # then summed from the top one value at a time (np.cumsum(flat[::-1])[::-1])
+    tail = nxt[0, :n]
+    for j in range(n):
+        tail[j] = cur[0, off + j]
+    for r in range(1, K):
+        for j in range(n):
+            tail[j] = tail[j] + cur[r, off + j]
+    for j in range(n - 2, -1, -1):
+        tail[j] = tail[j + 1] + tail[j]
+    for j in range(len(kappas)):
+        idx = kappas[j] - lo
+        out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < n else 0.0)
 
 
 def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_skip: int = 0):
