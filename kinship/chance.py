@@ -414,11 +414,93 @@ def grid_index(lv: np.ndarray, delta: float, how: str):
     return k.astype(np.int64), fin
 
 
-def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
-    k, fin = grid_index(lv, delta, how)
-    uk, inv = np.unique(k, return_inverse=True)
-    m = np.bincount(inv.ravel(), weights=P[fin], minlength=len(uk))
-    return uk, m
+#: the rounding of :func:`grid_index` as :func:`_bin_kernel` takes it
+_HOW = {"up": 1, "down": -1, "near": 0}
+
+
+def _bin_loci(lv: np.ndarray, P: np.ndarray, starts: np.ndarray, delta: float, how: str):
+    """The loci ``lv[starts[l]:starts[l + 1]]`` (log10 T, masses ``P``) on the grid of
+    step ``delta``, rounded as :func:`grid_index`: ``(values, masses, starts)``, every
+    locus in one pair of arrays (locus ``l``: ``starts[l]:starts[l + 1]`` of the
+    returned ``starts``; the arrays may be longer), its distinct grid values ascending
+    with the masses of its genotypes with a finite value summed on each."""
+    uk = np.empty(len(lv), dtype=np.int64)
+    ms = np.empty(len(lv))
+    out = np.empty(len(starts), dtype=np.int64)
+    _bin_kernel(lv, P, starts, float(delta), _HOW[how], uk, ms, out)
+    return uk, ms, out
+
+
+@jit()
+def _bin_kernel(lv, P, starts, delta, how, uk, ms, out_starts):
+    """:func:`_bin_loci`, the same bits as ``np.unique`` and ``np.bincount`` (with
+    weights) on :func:`grid_index`, locus by locus: each finite value's grid index by
+    the same operations, one value at a time; each genotype's mass added to its
+    index's sum, which starts at 0, in the order of the genotypes (as ``bincount``
+    adds them); the distinct indices ascending.  A locus whose indices span at most
+    ``4 x genotypes + 4096`` grid points keeps one sum per point of its range (no
+    sort); a wider one sorts its genotypes by index, stably."""
+    kk = np.empty(len(lv), dtype=np.int64)
+    o = 0
+    out_starts[0] = 0
+    for l in range(len(starts) - 1):
+        a = starts[l]
+        b = starts[l + 1]
+        kmin = 0
+        kmax = -1
+        for i in range(a, b):
+            if np.isfinite(lv[i]):
+                x = lv[i] / delta
+                if how > 0:
+                    k = np.ceil(x + _ROUND_EPS * max(1.0, abs(x)))
+                elif how < 0:
+                    k = np.floor(x - _ROUND_EPS * max(1.0, abs(x)))
+                else:
+                    k = np.rint(x)
+                kk[i] = np.int64(k)
+                if kmax < kmin:
+                    kmin = kmax = kk[i]
+                else:
+                    kmin = min(kmin, kk[i])
+                    kmax = max(kmax, kk[i])
+        if kmax < kmin:                      # no finite value
+            out_starts[l + 1] = o
+            continue
+        span = kmax - kmin + 1
+        if span <= 4 * (b - a) + 4096:
+            # one counter per grid point of the locus' range: each mass added to its
+            # point's in the order of the genotypes, the points in order
+            acc = np.zeros(span)
+            seen = np.zeros(span, dtype=np.bool_)
+            for i in range(a, b):
+                if np.isfinite(lv[i]):
+                    acc[kk[i] - kmin] += P[i]
+                    seen[kk[i] - kmin] = True
+            for j in range(span):
+                if seen[j]:
+                    uk[o] = kmin + j
+                    ms[o] = acc[j]
+                    o += 1
+        else:
+            # a range far wider than the locus has genotypes: its indices sorted, stably
+            # (mergesort), so that the masses of each index are still added in the order
+            # of the genotypes
+            fin = np.empty(b - a, dtype=np.int64)
+            nf = 0
+            for i in range(a, b):
+                if np.isfinite(lv[i]):
+                    fin[nf] = i
+                    nf += 1
+            fin = fin[:nf]
+            order = np.argsort(kk[fin], kind="mergesort")
+            for j in range(nf):
+                i = fin[order[j]]
+                if j == 0 or kk[i] != uk[o - 1]:
+                    uk[o] = kk[i]
+                    ms[o] = 0.0
+                    o += 1
+                ms[o - 1] += P[i]
+        out_starts[l + 1] = o
 
 
 def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> np.ndarray:
@@ -444,7 +526,7 @@ def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> n
 
 def _convolve_arrays(uk, ms, starts, kappas, zeros=None, max_skip: int = 0) -> np.ndarray:
     """:func:`_convolve_tail` for the loci as one array of grid values and one of
-    masses, locus ``l`` at ``starts[l]:starts[l + 1]``."""
+    masses, locus ``l`` at ``starts[l]:starts[l + 1]`` (as :func:`_bin_loci` gives them)."""
     if max_skip <= 0 or zeros is None:
         max_skip = 0
         z = np.zeros(len(starts) - 1)
@@ -613,10 +695,17 @@ def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_
     passes = (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
               ("down", np.ceil(t / d + _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
               ("near", np.ceil(t / d)))
+    if len(locs):
+        starts = np.zeros(len(locs) + 1, dtype=np.int64)
+        np.cumsum([len(lv) for lv, _ in locs], out=starts[1:])
+        lv_all = np.concatenate([lv for lv, _ in locs]).astype(np.float64, copy=False)
+        P_all = np.concatenate([P for _, P in locs]).astype(np.float64, copy=False)
     for how, kap in (passes if bracket else passes[2:]):
-        binned = [_bin_locus(lv, P, d, how) for lv, P in locs]
-        res[how] = (_convolve_tail(binned, kap.astype(np.int64), zeros, max_skip) if len(locs)
-                    else (t <= 0).astype(float))
+        if len(locs):
+            uk, ms, st = _bin_loci(lv_all, P_all, starts, d, how)
+            res[how] = _convolve_arrays(uk, ms, st, kap.astype(np.int64), zeros, max_skip)
+        else:
+            res[how] = (t <= 0).astype(float)
     if not bracket:
         nan = np.full(len(taus), np.nan)
         return res["near"], np.zeros(len(taus)), nan, nan

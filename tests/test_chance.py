@@ -516,11 +516,47 @@ def test_convolution_same_bits_as_the_former_implementation():
             assert _same_bits(got, want), trial
 
 
+def test_binning_same_bits_as_unique_and_bincount():
+    """``_bin_loci`` (every locus in one kernel) against ``np.unique`` and ``np.bincount``
+    on :func:`grid_index` (the former ``_bin_locus``), bit for bit: values on grid
+    points, half-way between (ties of rounding to nearest), LR 0 (``-inf``), loci with
+    no finite value or no genotype, and ranges wide enough to be sorted instead of
+    counted on a grid."""
+    from kinship.chance import _bin_loci
+
+    rng = np.random.default_rng(77)
+    for trial in range(300):
+        delta = float(rng.choice([0.1, 5e-3, 1e-3, 1e-6]))
+        L = int(rng.integers(1, 12))
+        lvs, Ps = [], []
+        for _ in range(L):
+            G = int(rng.choice([0, 1, 3, 10, 55, 300]))
+            scale = float(rng.choice([0.5, 4.0, 40.0]))
+            x = (rng.random(G) * 2 - 1.2) * scale
+            kind = rng.random(G)
+            x = np.where(kind < 0.2, np.round(x / delta) * delta, x)            # grid points
+            x = np.where((kind >= 0.2) & (kind < 0.3), (np.floor(x / delta) + 0.5) * delta, x)
+            x = np.where((kind >= 0.3) & (kind < 0.4), -np.inf, x)              # LR 0
+            if G and rng.random() < 0.05:
+                x[:] = -np.inf
+            lvs.append(x)
+            Ps.append(rng.random(G) ** 2)
+        starts = np.zeros(L + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lvs], out=starts[1:])
+        lv_all, P_all = np.concatenate(lvs), np.concatenate(Ps)
+        for how in ("up", "down", "near"):
+            uk, ms, st = _bin_loci(lv_all, P_all, starts, delta, how)
+            for l in range(L):
+                wk, wm = _ref_bin_locus(lvs[l], Ps[l], delta, how)
+                assert np.array_equal(uk[st[l]:st[l + 1]], wk), (trial, how, l)
+                assert _same_bits(ms[st[l]:st[l + 1]], wm), (trial, how, l)
+
+
 @pytest.mark.parametrize("rel", ["parent-child", "half-sibling", "identity"])
 def test_exact_same_bits_as_the_former_implementation_on_20_loci(codis, rel, monkeypatch):
     """The whole exact method on 20 real loci, with the engine's thresholds and
     resolution, with loci left out (``max_inconsistent``), without the bracket and
-    under H1: the same bits as with the former convolution."""
+    under H1: the same bits as with the former binning and convolution."""
     import kinship.chance as chance
 
     model, refs = codis
