@@ -521,7 +521,7 @@ def test_binning_same_bits_as_unique_and_bincount():
     on :func:`grid_index` (the former ``_bin_locus``), bit for bit: values on grid
     points, half-way between (ties of rounding to nearest), LR 0 (``-inf``), loci with
     no finite value or no genotype, and ranges wide enough to be sorted instead of
-    counted on a grid."""
+    counted on a grid, with many genotypes on one grid point."""
     from kinship.chance import _bin_loci
 
     rng = np.random.default_rng(77)
@@ -533,6 +533,8 @@ def test_binning_same_bits_as_unique_and_bincount():
             G = int(rng.choice([0, 1, 3, 10, 55, 300]))
             scale = float(rng.choice([0.5, 4.0, 40.0]))
             x = (rng.random(G) * 2 - 1.2) * scale
+            if rng.random() < 0.3:      # few distinct values, far apart: ties when sorted
+                x = rng.choice(np.append(x[:8], [-scale * 100, scale * 50]), size=G) if G else x
             kind = rng.random(G)
             x = np.where(kind < 0.2, np.round(x / delta) * delta, x)            # grid points
             x = np.where((kind >= 0.2) & (kind < 0.3), (np.floor(x / delta) + 0.5) * delta, x)
