@@ -414,11 +414,140 @@ def grid_index(lv: np.ndarray, delta: float, how: str):
     return k.astype(np.int64), fin
 
 
-def _bin_locus(lv: np.ndarray, P: np.ndarray, delta: float, how: str):
-    k, fin = grid_index(lv, delta, how)
-    uk, inv = np.unique(k, return_inverse=True)
-    m = np.bincount(inv.ravel(), weights=P[fin], minlength=len(uk))
-    return uk, m
+#: the rounding of :func:`grid_index` as :func:`_bin_kernel` takes it
+_HOW = {"up": 1, "down": -1, "near": 0}
+
+
+def _bin_loci(lv: np.ndarray, P: np.ndarray, starts: np.ndarray, delta: float, how: str):
+    """The loci ``lv[starts[l]:starts[l + 1]]`` (log10 T, masses ``P``) on the grid of
+    step ``delta``, rounded as :func:`grid_index`: ``(values, masses, starts)``, every
+    locus in one pair of arrays (locus ``l``: ``starts[l]:starts[l + 1]`` of the
+    returned ``starts``; the arrays may be longer), its distinct grid values ascending
+    with the masses of its genotypes with a finite value summed on each."""
+    uk = np.empty(len(lv), dtype=np.int64)
+    ms = np.empty(len(lv))
+    out = np.empty(len(starts), dtype=np.int64)
+    _bin_kernel(lv, P, starts, float(delta), _HOW[how], uk, ms, out)
+    return uk, ms, out
+
+
+@jit()
+def _bin_kernel(lv, P, starts, delta, how, uk, ms, out_starts):
+    """:func:`_bin_loci`, the same bits as ``np.unique`` and ``np.bincount`` (with
+    weights) on :func:`grid_index`, locus by locus: each finite value's grid index by
+    the same operations, one value at a time; each genotype's mass added to its
+    index's sum, which starts at 0, in the order of the genotypes (as ``bincount``
+    adds them); the distinct indices ascending.  A locus whose indices span at most
+    ``4 x genotypes + 4096`` grid points keeps one sum per point of its range (no
+    sort); a wider one sorts its genotypes by index, stably."""
+    kk = np.empty(len(lv), dtype=np.int64)
+    o = 0
+    out_starts[0] = 0
+    for l in range(len(starts) - 1):
+        a = starts[l]
+        b = starts[l + 1]
+        kmin = 0
+        kmax = -1
+        for i in range(a, b):
+            if np.isfinite(lv[i]):
+                x = lv[i] / delta
+                if how > 0:
+                    k = np.ceil(x + _ROUND_EPS * max(1.0, abs(x)))
+                elif how < 0:
+                    k = np.floor(x - _ROUND_EPS * max(1.0, abs(x)))
+                else:
+                    k = np.rint(x)
+                kk[i] = np.int64(k)
+                if kmax < kmin:
+                    kmin = kmax = kk[i]
+                else:
+                    kmin = min(kmin, kk[i])
+                    kmax = max(kmax, kk[i])
+        if kmax < kmin:                      # no finite value
+            out_starts[l + 1] = o
+            continue
+        span = kmax - kmin + 1
+        if span <= 4 * (b - a) + 4096:
+            # one counter per grid point of the locus' range: each mass added to its
+            # point's in the order of the genotypes, the points in order
+            acc = np.zeros(span)
+            seen = np.zeros(span, dtype=np.bool_)
+            for i in range(a, b):
+                if np.isfinite(lv[i]):
+                    acc[kk[i] - kmin] += P[i]
+                    seen[kk[i] - kmin] = True
+            for j in range(span):
+                if seen[j]:
+                    uk[o] = kmin + j
+                    ms[o] = acc[j]
+                    o += 1
+        else:
+            # a range far wider than the locus has genotypes: its genotypes sorted by
+            # index, stably, so that the masses of each index are still added in the
+            # order of the genotypes
+            fin = np.empty(b - a, dtype=np.int64)
+            nf = 0
+            for i in range(a, b):
+                if np.isfinite(lv[i]):
+                    fin[nf] = i
+                    nf += 1
+            fin = _stable_order(kk, fin[:nf])
+            for j in range(nf):
+                i = fin[j]
+                if j == 0 or kk[i] != uk[o - 1]:
+                    uk[o] = kk[i]
+                    ms[o] = 0.0
+                    o += 1
+                ms[o - 1] += P[i]
+        out_starts[l + 1] = o
+
+
+@jit()
+def _stable_order(keys, idx):
+    """``idx`` ordered by ``keys[idx]``, equal keys in the order of ``idx``: insertion
+    sort of runs of 16, then bottom-up merges, on (key, index) pairs.  Written out
+    because numba's ``np.argsort`` added about 0.7 s to the first compilation of
+    these kernels (measured; this runs as fast)."""
+    n = len(idx)
+    ka = np.empty(n, dtype=np.int64)
+    ia = idx.copy()
+    for t in range(n):
+        ka[t] = keys[idx[t]]
+    R = 16
+    for lo in range(0, n, R):
+        for t in range(lo + 1, min(lo + R, n)):
+            kv = ka[t]
+            iv = ia[t]
+            u = t
+            while u > lo and ka[u - 1] > kv:     # strictly greater: stable
+                ka[u] = ka[u - 1]
+                ia[u] = ia[u - 1]
+                u -= 1
+            ka[u] = kv
+            ia[u] = iv
+    kb = np.empty(n, dtype=np.int64)
+    ib = np.empty(n, dtype=idx.dtype)
+    width = R
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            for t in range(lo, hi):
+                # the left run's pair first when the keys are equal: stable
+                if i < mid and (j >= hi or ka[i] <= ka[j]):
+                    kb[t] = ka[i]
+                    ib[t] = ia[i]
+                    i += 1
+                else:
+                    kb[t] = ka[j]
+                    ib[t] = ia[j]
+                    j += 1
+        ka, kb = kb, ka
+        ia, ib = ib, ia
+        width *= 2
+    return ia
 
 
 def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> np.ndarray:
@@ -429,89 +558,186 @@ def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> n
     ``zeros[l]``, ``max_skip``: with ``max_skip > 0``, the mass ``zeros[l]`` of
     locus ``l`` (its LR-0 genotypes) contributes 0 and counts one locus left out;
     paths with more than ``max_skip`` of them are dropped (one distribution per
-    count)."""
+    count).
+
+    The work is done by :func:`_convolve_kernel`, one call for every locus."""
+    starts = np.zeros(len(locs) + 1, dtype=np.int64)
+    np.cumsum([len(uk) for uk, _ in locs], out=starts[1:])
+    if len(locs):
+        uk = np.concatenate([uk for uk, _ in locs]).astype(np.int64, copy=False)
+        ms = np.concatenate([m for _, m in locs]).astype(np.float64, copy=False)
+    else:
+        uk, ms = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return _convolve_arrays(uk, ms, starts, kappas, zeros, max_skip)
+
+
+def _convolve_arrays(uk, ms, starts, kappas, zeros=None, max_skip: int = 0) -> np.ndarray:
+    """:func:`_convolve_tail` for the loci as one array of grid values and one of
+    masses, locus ``l`` at ``starts[l]:starts[l + 1]`` (as :func:`_bin_loci` gives them)."""
     if max_skip <= 0 or zeros is None:
-        zeros = [0.0] * len(locs)
         max_skip = 0
-    if any(len(uk) == 0 and not (max_skip and z > 0) for (uk, _), z in zip(locs, zeros)):
-        return np.zeros(len(kappas))  # a locus where every genotype has LR 0
-    shifts = []
-    for (uk, _), z in zip(locs, zeros):
-        cand = ([int(uk.min()), int(uk.max())] if len(uk) else []) + ([0] if max_skip and z > 0 else [])
-        shifts.append((min(cand), max(cand)))
-    kmax = np.array([hi for _, hi in shifts], dtype=np.int64)
-    rest = np.concatenate([np.cumsum(kmax[::-1])[::-1], [0]])  # rest[i] = sum_{j >= i} kmax[j]
-    kmin_needed = int(kappas.min())
-    if rest[0] < kmin_needed:
-        return np.zeros(len(kappas))
-    K = max_skip + 1
-    lo = 0
-    dist = np.zeros((K, 1))
-    dist[0, 0] = 1.0
-    for i, ((uk, m), z) in enumerate(zip(locs, zeros)):
-        base, top = shifts[i]
-        span = top - base
-        n = dist.shape[1]
-        new = np.zeros((K, n + span))
-        _shift_add(new, dist, np.ascontiguousarray(uk - base, dtype=np.int64),
-                   np.ascontiguousarray(m, dtype=np.float64))
-        if max_skip and z > 0:
-            new[1:, -base:-base + n] += z * dist[:-1]
-        lo += base
-        cut = kmin_needed - int(rest[i + 1]) - lo
-        if cut > 0:
-            new = new[:, cut:]
-            lo += cut
-        nz = np.nonzero(new.any(axis=0))[0]
-        if len(nz) == 0:
-            return np.zeros(len(kappas))
-        new = new[:, nz[0]:nz[-1] + 1]
-        lo += int(nz[0])
-        dist = new
-    flat = dist[0] if K == 1 else dist.sum(axis=0)
-    tail = np.cumsum(flat[::-1])[::-1]  # tail[j] = P(K >= lo + j)
+        z = np.zeros(len(starts) - 1)
+    else:
+        z = np.asarray(zeros, dtype=np.float64)
     out = np.zeros(len(kappas))
-    for j, kap in enumerate(kappas.tolist()):
-        idx = kap - lo
-        out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < len(tail) else 0.0)
+    _convolve_kernel(uk, ms, starts, z, int(max_skip), np.ascontiguousarray(kappas, dtype=np.int64),
+                     out)
     return out
 
 
-#: columns of ``new`` that :func:`_shift_add` updates at a time (8 KiB of float64:
-#: the block stays in the first-level cache while every ``(k, m)`` is added to it)
+#: columns of a distribution that :func:`_convolve_kernel` updates at a time (8 KiB of
+#: float64: the block stays in the first-level cache while every value of the locus
+#: is added to it)
 _SHIFT_BLOCK = 1024
 
 
 @jit()
-def _shift_add(new, dist, ks, ms):
-    """``new[:, k:k + n] += m * dist`` for each ``(k, m)`` of ``(ks, ms)`` in turn: the
-    same operations in the same order as that NumPy loop (each product rounded, then
-    added), so the same bits, without a Python step and two temporaries per value.
-
-    The columns of ``new`` are taken :data:`_SHIFT_BLOCK` at a time, and every
-    ``(k, m)`` in turn adds its part to the block: each value still receives its
-    terms in the order of ``(ks, ms)`` (tested against the plain loop,
-    ``tests/test_chance.py``), while the block being added to stays in the
-    first-level cache instead of the whole row (a 23-locus convolution's rows are
-    a few thousand values: about 1.5x faster, measured)."""
-    K, n = dist.shape
-    W = new.shape[1]
+def _shift_add_row(out, src, ks, ms, shift):
+    """``out[k - shift:k - shift + n] += m * src`` for each ``(k, m)`` of ``(ks, ms)`` in
+    turn, the columns below 0 or past the end of ``out`` left out."""
+    n = len(src)
+    w = len(out)
     B = _SHIFT_BLOCK
+    for j0 in range(0, w, B):
+        j1 = min(j0 + B, w)
+        for t in range(len(ks)):
+            kv = ks[t] - shift               # column of out that gets src[0]
+            mv = ms[t]
+            a = max(j0, kv)
+            b = min(j1, kv + n)
+            if a >= b:
+                continue
+            o = out[a:b]                     # views: the loop is vectorised
+            s = src[a - kv:b - kv]
+            for j in range(b - a):
+                o[j] += mv * s[j]
+
+
+@jit()
+def _convolve_kernel(uk, ms, starts, zeros, max_skip, kappas, out):
+    """:func:`_convolve_tail` for loci given as one array of grid values ``uk`` and
+    one of masses ``ms`` (locus ``l``: ``starts[l]:starts[l + 1]``); writes
+    ``P(sum >= kappas[j])`` into ``out[j]`` (left as it is, zeros, when no sum
+    reaches the smallest kappa).
+
+    The distribution of the partial sum over ``K = max_skip + 1`` counts of loci
+    left out is kept as ``K`` rows of a window of consecutive grid points from
+    ``lo`` on.  Each locus ``(k, m)`` adds ``m * dist`` shifted by ``k`` to a new
+    window, then ``z * dist`` (its LR-0 mass) one row down, unshifted, then the
+    window is trimmed: below ``cut``, the sums that cannot reach the smallest kappa
+    even if every remaining locus takes its largest value, and the columns that are
+    zero in every row at either end.  Every value receives its terms in the same
+    order as the former NumPy loop ``new[:, k:k + n] += m * dist`` over the values
+    in turn, then ``new[1:, s] += z * dist[:-1]`` (each product rounded, then added
+    to a sum that starts at 0), so the results are the same bits; they are tested
+    against that implementation (``tests/test_chance.py``).  What is new: the
+    columns below ``cut`` are never computed (in a 23-locus case convolution they
+    were about two thirds of the products), the windows live in two buffers
+    allocated once, and there is no Python step per locus.
+
+    Columns are taken :data:`_SHIFT_BLOCK` at a time and every ``(k, m)`` in turn
+    adds its part to the block, so that the block being added to stays in the
+    first-level cache (the order of the terms of each value is unchanged)."""
+    L = len(starts) - 1
+    K = max_skip + 1
+    base = np.zeros(L, dtype=np.int64)       # smallest and largest shift of each locus
+    top = np.zeros(L, dtype=np.int64)
+    for l in range(L):
+        a = starts[l]
+        b = starts[l + 1]
+        skip = max_skip > 0 and zeros[l] > 0
+        if a == b and not skip:
+            return                           # a locus where every genotype has LR 0
+        lo_l = uk[a] if a < b else 0
+        hi_l = lo_l
+        for t in range(a, b):
+            lo_l = min(lo_l, uk[t])
+            hi_l = max(hi_l, uk[t])
+        if skip:                             # its LR-0 mass: shift 0
+            lo_l = min(lo_l, 0)
+            hi_l = max(hi_l, 0)
+        base[l] = lo_l
+        top[l] = hi_l
+    rest = np.zeros(L + 1, dtype=np.int64)   # rest[i] = sum_{j >= i} top[j]
+    for l in range(L - 1, -1, -1):
+        rest[l] = rest[l + 1] + top[l]
+    if len(kappas) == 0:
+        return
+    kmin = kappas[0]
+    for j in range(1, len(kappas)):
+        kmin = min(kmin, kappas[j])
+    if rest[0] < kmin:
+        return
+    width = 1
+    for l in range(L):
+        width += top[l] - base[l]
+    cur = np.empty((K, width))               # the window: columns off .. off + n - 1
+    nxt = np.empty((K, width))
     for r in range(K):
-        src = dist[r]
-        for j0 in range(0, W, B):
-            j1 = min(j0 + B, W)
-            for i in range(len(ks)):
-                kv = ks[i]
-                mv = ms[i]
-                a = max(j0, kv)            # columns a .. b - 1 of the block get src[a - kv ..]
-                b = min(j1, kv + n)
-                if a >= b:
-                    continue
-                out = new[r, a:b]          # views: the loop is vectorised
-                s = src[a - kv:b - kv]
-                for j in range(b - a):
-                    out[j] += mv * s[j]
+        cur[r, 0] = 0.0
+    cur[0, 0] = 1.0
+    off = 0
+    n = 1
+    lo = 0                                   # grid point of the window's first column
+    for l in range(L):
+        bl = base[l]
+        lo += bl
+        # new column c is old-style column c + c0 (grid point lo + c0 + c); the old
+        # columns below cut were computed and dropped, they are now skipped
+        cut = kmin - rest[l + 1] - lo
+        c0 = max(cut, 0)
+        w = n + (top[l] - bl) - c0
+        if w <= 0:    # never: the window's first column reached the previous cut
+            return
+        for r in range(K):
+            nxt[r, :w] = 0.0
+        for r in range(K):
+            _shift_add_row(nxt[r, :w], cur[r, off:off + n], uk[starts[l]:starts[l + 1]],
+                           ms[starts[l]:starts[l + 1]], bl + c0)
+        if max_skip > 0 and zeros[l] > 0:
+            z = zeros[l]
+            for r in range(1, K):
+                for s in range(n):
+                    c = s - bl - c0
+                    if c >= 0:
+                        nxt[r, c] += z * cur[r - 1, off + s]
+        first = -1
+        for c in range(w):
+            for r in range(K):
+                if nxt[r, c] != 0.0:
+                    first = c
+                    break
+            if first >= 0:
+                break
+        if first < 0:
+            return
+        last = first
+        for c in range(w - 1, first, -1):
+            hit = False
+            for r in range(K):
+                if nxt[r, c] != 0.0:
+                    hit = True
+                    break
+            if hit:
+                last = c
+                break
+        lo += c0 + first
+        off = first
+        n = last - first + 1
+        cur, nxt = nxt, cur
+    # tail[j] = P(sum >= lo + j): the rows added in order (NumPy's dist.sum(axis=0)),
+    # then summed from the top one value at a time (np.cumsum(flat[::-1])[::-1])
+    tail = nxt[0, :n]
+    for j in range(n):
+        tail[j] = cur[0, off + j]
+    for r in range(1, K):
+        for j in range(n):
+            tail[j] = tail[j] + cur[r, off + j]
+    for j in range(n - 2, -1, -1):
+        tail[j] = tail[j + 1] + tail[j]
+    for j in range(len(kappas)):
+        idx = kappas[j] - lo
+        out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < n else 0.0)
 
 
 def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_skip: int = 0):
@@ -522,10 +748,17 @@ def _exact(locs, taus: np.ndarray, resolution: float, bracket: bool = True, max_
     passes = (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
               ("down", np.ceil(t / d + _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
               ("near", np.ceil(t / d)))
+    if len(locs):
+        starts = np.zeros(len(locs) + 1, dtype=np.int64)
+        np.cumsum([len(lv) for lv, _ in locs], out=starts[1:])
+        lv_all = np.concatenate([lv for lv, _ in locs]).astype(np.float64, copy=False)
+        P_all = np.concatenate([P for _, P in locs]).astype(np.float64, copy=False)
     for how, kap in (passes if bracket else passes[2:]):
-        binned = [_bin_locus(lv, P, d, how) for lv, P in locs]
-        res[how] = (_convolve_tail(binned, kap.astype(np.int64), zeros, max_skip) if len(locs)
-                    else (t <= 0).astype(float))
+        if len(locs):
+            uk, ms, st = _bin_loci(lv_all, P_all, starts, d, how)
+            res[how] = _convolve_arrays(uk, ms, st, kap.astype(np.int64), zeros, max_skip)
+        else:
+            res[how] = (t <= 0).astype(float)
     if not bracket:
         nan = np.full(len(taus), np.nan)
         return res["near"], np.zeros(len(taus)), nan, nan

@@ -16,12 +16,13 @@
 import itertools
 import math
 
+import numba
 import numpy as np
 import pytest
 
 import kinship
-from kinship.chance import (ChanceHits, exceedance, expected_chance_hits, format_lr,
-                            genotype_probabilities)
+from kinship.chance import (_ROUND_EPS, ChanceHits, exceedance, expected_chance_hits, format_lr,
+                            genotype_probabilities, grid_index)
 from kinship.search import ScoringModel, score_exhaustive
 from kinship.tables import genotype_index
 
@@ -313,19 +314,127 @@ def test_bad_arguments_are_explained(small_tables):
         exceedance(t, 7, [10], model=model)
 
 
-def test_shift_add_blocked_same_bits_as_the_numpy_loop():
-    """``kinship.chance._shift_add`` (the convolution step of the exact method, its
-    columns taken a block at a time) against the NumPy loop it stands for:
-    ``new[:, k:k + n] += m * dist`` for each ``(k, m)`` in turn, bit for bit, on
-    rows shorter and longer than a block and shifts past a block's edge."""
-    from kinship.chance import _SHIFT_BLOCK, _shift_add
+# --------------------------------------------------------------------------------------
+# the exact method's convolution and binning as they were before they became numba
+# kernels (kinship/chance.py at 767d078, copied verbatim but for the names): the
+# reference of the same-bits tests below
+# --------------------------------------------------------------------------------------
+_REF_SHIFT_BLOCK = 1024
 
+
+@numba.njit(cache=False)
+def _ref_shift_add(new, dist, ks, ms):
+    K, n = dist.shape
+    W = new.shape[1]
+    B = _REF_SHIFT_BLOCK
+    for r in range(K):
+        src = dist[r]
+        for j0 in range(0, W, B):
+            j1 = min(j0 + B, W)
+            for i in range(len(ks)):
+                kv = ks[i]
+                mv = ms[i]
+                a = max(j0, kv)            # columns a .. b - 1 of the block get src[a - kv ..]
+                b = min(j1, kv + n)
+                if a >= b:
+                    continue
+                out = new[r, a:b]          # views: the loop is vectorised
+                s = src[a - kv:b - kv]
+                for j in range(b - a):
+                    out[j] += mv * s[j]
+
+
+def _ref_bin_locus(lv, P, delta, how):
+    k, fin = grid_index(lv, delta, how)
+    uk, inv = np.unique(k, return_inverse=True)
+    m = np.bincount(inv.ravel(), weights=P[fin], minlength=len(uk))
+    return uk, m
+
+
+def _ref_convolve_tail(locs, kappas, zeros=None, max_skip=0):
+    if max_skip <= 0 or zeros is None:
+        zeros = [0.0] * len(locs)
+        max_skip = 0
+    if any(len(uk) == 0 and not (max_skip and z > 0) for (uk, _), z in zip(locs, zeros)):
+        return np.zeros(len(kappas))  # a locus where every genotype has LR 0
+    shifts = []
+    for (uk, _), z in zip(locs, zeros):
+        cand = ([int(uk.min()), int(uk.max())] if len(uk) else []) + ([0] if max_skip and z > 0 else [])
+        shifts.append((min(cand), max(cand)))
+    kmax = np.array([hi for _, hi in shifts], dtype=np.int64)
+    rest = np.concatenate([np.cumsum(kmax[::-1])[::-1], [0]])  # rest[i] = sum_{j >= i} kmax[j]
+    kmin_needed = int(kappas.min())
+    if rest[0] < kmin_needed:
+        return np.zeros(len(kappas))
+    K = max_skip + 1
+    lo = 0
+    dist = np.zeros((K, 1))
+    dist[0, 0] = 1.0
+    for i, ((uk, m), z) in enumerate(zip(locs, zeros)):
+        base, top = shifts[i]
+        span = top - base
+        n = dist.shape[1]
+        new = np.zeros((K, n + span))
+        _ref_shift_add(new, dist, np.ascontiguousarray(uk - base, dtype=np.int64),
+                       np.ascontiguousarray(m, dtype=np.float64))
+        if max_skip and z > 0:
+            new[1:, -base:-base + n] += z * dist[:-1]
+        lo += base
+        cut = kmin_needed - int(rest[i + 1]) - lo
+        if cut > 0:
+            new = new[:, cut:]
+            lo += cut
+        nz = np.nonzero(new.any(axis=0))[0]
+        if len(nz) == 0:
+            return np.zeros(len(kappas))
+        new = new[:, nz[0]:nz[-1] + 1]
+        lo += int(nz[0])
+        dist = new
+    flat = dist[0] if K == 1 else dist.sum(axis=0)
+    tail = np.cumsum(flat[::-1])[::-1]  # tail[j] = P(K >= lo + j)
+    out = np.zeros(len(kappas))
+    for j, kap in enumerate(kappas.tolist()):
+        idx = kap - lo
+        out[j] = tail[0] if idx <= 0 else (tail[idx] if idx < len(tail) else 0.0)
+    return out
+
+
+def _ref_exact(locs, taus, resolution, bracket=True, max_skip=0):
+    d = float(resolution)
+    zeros = [float(P[~np.isfinite(lv)].sum()) for lv, P in locs] if max_skip else None
+    t = taus
+    res = {}
+    passes = (("up", np.ceil(t / d - _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
+              ("down", np.ceil(t / d + _ROUND_EPS * np.maximum(1.0, np.abs(t / d)))),
+              ("near", np.ceil(t / d)))
+    for how, kap in (passes if bracket else passes[2:]):
+        binned = [_ref_bin_locus(lv, P, d, how) for lv, P in locs]
+        res[how] = (_ref_convolve_tail(binned, kap.astype(np.int64), zeros, max_skip) if len(locs)
+                    else (t <= 0).astype(float))
+    if not bracket:
+        nan = np.full(len(taus), np.nan)
+        return res["near"], np.zeros(len(taus)), nan, nan
+    lower = res["down"] * (1 - 1e-12)
+    upper = np.minimum(1.0, res["up"] * (1 + 1e-12))
+    est = np.clip(res["near"], lower, upper)
+    return est, np.zeros_like(est), lower, upper
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
+def test_reference_shift_add_is_the_numpy_loop():
+    """The reference's ``_shift_add`` (its columns a block at a time) against the NumPy
+    loop it stands for, ``new[:, k:k + n] += m * dist`` for each ``(k, m)`` in turn, bit
+    for bit, on rows shorter and longer than a block and shifts past a block's edge."""
     rng = np.random.default_rng(61)
     for trial in range(60):
         K = int(rng.integers(1, 4))
-        n = int(rng.integers(1, 3 * _SHIFT_BLOCK))
+        n = int(rng.integers(1, 3 * _REF_SHIFT_BLOCK))
         m = int(rng.integers(1, 80))
-        ks = np.unique(rng.integers(0, int(rng.integers(1, 2 * _SHIFT_BLOCK)), size=m)).astype(np.int64)
+        ks = np.unique(rng.integers(0, int(rng.integers(1, 2 * _REF_SHIFT_BLOCK)), size=m)).astype(np.int64)
         ms = rng.random(len(ks)) ** 4
         dist = rng.random((K, n)) ** 3
         dist[:, rng.random(n) < 0.1] = 0.0
@@ -333,5 +442,138 @@ def test_shift_add_blocked_same_bits_as_the_numpy_loop():
         for k, mv in zip(ks.tolist(), ms.tolist()):
             want[:, k:k + n] += mv * dist
         got = np.zeros_like(want)
-        _shift_add(got, dist, ks, ms)
-        assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), trial
+        _ref_shift_add(got, dist, ks, ms)
+        assert _same_bits(got, want), trial
+
+
+def _random_convolution(rng, L, nv, span):
+    """Loci with random grid values (ascending, distinct, negative and positive, as
+    binning gives them) and masses (some exactly 0, at the top too), LR-0 masses,
+    ``max_skip`` and kappas below, inside and beyond the reachable range."""
+    locs = []
+    for _ in range(L):
+        if rng.random() < 0.04:
+            uk = np.zeros(0, dtype=np.int64)       # every genotype LR 0
+        else:
+            w = int(rng.integers(0, span + 1))
+            lo = int(rng.integers(-w, w // 4 + 2))
+            uk = np.unique(rng.integers(lo, lo + w + 1, size=int(rng.integers(1, nv + 1))))
+        m = rng.random(len(uk)) ** 3 * 0.9 ** len(uk)
+        m[rng.random(len(uk)) < 0.05] = 0.0
+        if len(uk) > 1 and rng.random() < 0.15:
+            m[-1] = 0.0                             # the largest value has no mass
+        locs.append((uk.astype(np.int64), m))
+    max_skip = int(rng.choice([0, 0, 1, 2]))
+    zeros = [float(rng.random() * 0.3) if rng.random() < 0.6 else 0.0 for _ in range(L)]
+    if rng.random() < 0.1:
+        zeros = None
+    lo_sum = sum(int(uk.min()) for uk, _ in locs if len(uk))
+    hi_sum = sum(int(uk.max()) for uk, _ in locs if len(uk))
+    how = rng.random()
+    n_k = int(rng.integers(1, 40))
+    if how < 0.6:        # inside the range, with some below and beyond it
+        kap = rng.integers(lo_sum - 20, hi_sum + 20, size=n_k, endpoint=True)
+    elif how < 0.75:     # every kappa beyond the largest sum
+        kap = rng.integers(hi_sum + 1, hi_sum + 100, size=n_k)
+    elif how < 0.9:      # near the top: partial sums cut on the way
+        kap = rng.integers(hi_sum - span, hi_sum + 1, size=n_k, endpoint=True)
+    else:                # every kappa at or below the smallest sum
+        kap = rng.integers(lo_sum - 100, lo_sum + 1, size=n_k, endpoint=True)
+    return locs, kap.astype(np.int64), zeros, max_skip
+
+
+def test_convolution_same_bits_as_the_former_implementation():
+    """``_convolve_tail`` (one numba kernel over the loci, the columns below the cut never
+    computed) against the former implementation (``_ref_convolve_tail``), bit for bit,
+    on random loci: 0 to 23 of them, empty ones, masses 0 at the ends, one to three
+    rows (``max_skip`` 0, 1, 2, LR-0 masses, ``zeros=None``), kappas anywhere; and on
+    convolutions of the size of a real case (23 loci of up to 150 values over up to
+    1800 grid points, the engine's threshold grid)."""
+    from kinship.chance import _convolve_tail
+
+    rng = np.random.default_rng(2027)
+    seen = {"zero": 0, "positive": 0, "rows": 0, "one": 0}
+    for trial in range(1500):
+        L = int(rng.choice([0, 1, 2, 3, 4, 6, 9, 14, 23]))
+        locs, kap, zeros, max_skip = _random_convolution(rng, L, int(rng.integers(1, 30)),
+                                                         int(rng.integers(0, 300)))
+        want = _ref_convolve_tail(locs, kap, zeros, max_skip)
+        got = _convolve_tail(locs, kap, zeros, max_skip)
+        assert _same_bits(got, want), trial
+        seen["zero"] += not want.any()
+        seen["positive"] += bool(want.any())
+        seen["one"] += bool(np.any(want == 1.0))
+        seen["rows"] += bool(want.any() and max_skip and zeros is not None)
+    assert min(seen.values()) >= 50, seen   # every kind of outcome was compared
+    # the size of a real case: 23 loci, the engine's grid 10^(k/20) from 10^4 on at
+    # resolution 0.005 (kappa 800 ..) and thresholds below 1
+    grid = np.ceil(np.arange(80, 2001) / 20 / 0.005).astype(np.int64)
+    for trial in range(6):
+        locs, _, zeros, max_skip = _random_convolution(rng, 23, 150, 1800)
+        for kap in (grid, np.array([-300, 0, 5, 801], dtype=np.int64)):
+            want = _ref_convolve_tail(locs, kap, zeros, max_skip)
+            got = _convolve_tail(locs, kap, zeros, max_skip)
+            assert _same_bits(got, want), trial
+
+
+def test_binning_same_bits_as_unique_and_bincount():
+    """``_bin_loci`` (every locus in one kernel) against ``np.unique`` and ``np.bincount``
+    on :func:`grid_index` (the former ``_bin_locus``), bit for bit: values on grid
+    points, half-way between (ties of rounding to nearest), LR 0 (``-inf``), loci with
+    no finite value or no genotype, and ranges wide enough to be sorted instead of
+    counted on a grid, with many genotypes on one grid point."""
+    from kinship.chance import _bin_loci
+
+    rng = np.random.default_rng(77)
+    for trial in range(300):
+        delta = float(rng.choice([0.1, 5e-3, 1e-3, 1e-6]))
+        L = int(rng.integers(1, 12))
+        lvs, Ps = [], []
+        for _ in range(L):
+            G = int(rng.choice([0, 1, 3, 10, 55, 300]))
+            scale = float(rng.choice([0.5, 4.0, 40.0]))
+            x = (rng.random(G) * 2 - 1.2) * scale
+            if rng.random() < 0.3:      # few distinct values, far apart: ties when sorted
+                x = rng.choice(np.append(x[:8], [-scale * 100, scale * 50]), size=G) if G else x
+            kind = rng.random(G)
+            x = np.where(kind < 0.2, np.round(x / delta) * delta, x)            # grid points
+            x = np.where((kind >= 0.2) & (kind < 0.3), (np.floor(x / delta) + 0.5) * delta, x)
+            x = np.where((kind >= 0.3) & (kind < 0.4), -np.inf, x)              # LR 0
+            if G and rng.random() < 0.05:
+                x[:] = -np.inf
+            lvs.append(x)
+            Ps.append(rng.random(G) ** 2)
+        starts = np.zeros(L + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lvs], out=starts[1:])
+        lv_all, P_all = np.concatenate(lvs), np.concatenate(Ps)
+        for how in ("up", "down", "near"):
+            uk, ms, st = _bin_loci(lv_all, P_all, starts, delta, how)
+            for l in range(L):
+                wk, wm = _ref_bin_locus(lvs[l], Ps[l], delta, how)
+                assert np.array_equal(uk[st[l]:st[l + 1]], wk), (trial, how, l)
+                assert _same_bits(ms[st[l]:st[l + 1]], wm), (trial, how, l)
+
+
+@pytest.mark.parametrize("rel", ["parent-child", "half-sibling", "identity"])
+def test_exact_same_bits_as_the_former_implementation_on_20_loci(codis, rel, monkeypatch):
+    """The whole exact method on 20 real loci, with the engine's thresholds and
+    resolution, with loci left out (``max_inconsistent``), without the bracket and
+    under H1: the same bits as with the former binning and convolution."""
+    import kinship.chance as chance
+
+    model, refs = codis
+    t = model.compile_pairwise(rel, ["a", "b", "c"], refs[2:5])
+    th = np.concatenate([[0.3, 1.0, 37.0], 10.0 ** (np.arange(80, 2001) / 20)])
+    runs = [dict(resolution=5e-3), dict(resolution=1e-3, bracket=False),
+            dict(resolution=5e-3, under="H1")]
+    runs += [dict(resolution=5e-3, max_inconsistent=k) for k in (1, 2)]
+    new_exact = chance._exact
+    for c in range(3):
+        for kw in runs:
+            monkeypatch.setattr(chance, "_exact", _ref_exact)
+            want = exceedance(t, c, th, model=model, **kw)
+            monkeypatch.setattr(chance, "_exact", new_exact)
+            got = exceedance(t, c, th, model=model, **kw)
+            for f in ("estimate", "lower", "upper"):
+                assert _same_bits(getattr(got, f), getattr(want, f)), (c, kw, f)
+            assert want.estimate[0] > 0, (c, kw)
