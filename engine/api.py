@@ -70,7 +70,7 @@ from .merge import merge_hits, search_posteriors
 from .model import ModelSpec, Recoder, get_model, load_frequencies, resolve_loci
 from .output import STATE, Checkpoints, RunLock, SyncBatch, atomic_write_bytes, \
     atomic_write_json, atomic_write_parquet, clean_results
-from .partial_chance import start_partial_chance
+from .partial_chance import partial_chance
 from .plan import plan_mode
 from .power import run_phase as run_power
 from .provenance import clean_json, now, shards, software
@@ -886,19 +886,13 @@ class Run:
         hits = annotate(hits, chance)
         reader = UnitReader(self.rds, self.recoder, self.refs, self.cases)
         ex = v["execution"]
-        # the partial hits' convolutions (numba, without the GIL) run on the run's
-        # threads while this one computes the alternative relationships (Python)
-        pending = start_partial_chance(hits, chance, self.spec, queries, reader, len(self.loci),
-                                       notes, v["report"]["chance_partial_max"], search["line"],
-                                       threads=(ex["threads"] or os.cpu_count() or 1)
-                                       if not ex["scheduler"] else 1)
-        try:
-            hits = add_alternatives(hits, self.spec, queries, reader, search["line"], notes,
-                                    which=v["report"]["relationships"],
-                                    max_hits=v["report"]["relationships_max"])
-            hits = pending.result(hits)
-        finally:
-            pending.close()
+        hits = partial_chance(hits, chance, self.spec, queries, reader, len(self.loci), notes,
+                              v["report"]["chance_partial_max"], search["line"],
+                              threads=(ex["threads"] or os.cpu_count() or 1)
+                              if not ex["scheduler"] else 1)
+        hits = add_alternatives(hits, self.spec, queries, reader, search["line"], notes,
+                                which=v["report"]["relationships"],
+                                max_hits=v["report"]["relationships_max"])
         if self.yin is not None:
             hits = combine_y(hits, self.yin.relation_of(), search["line"], self.yin.auto_relation)
         self.joint_table = self.joint = None

@@ -24,7 +24,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["partial_chance", "start_partial_chance", "PendingChance"]
+__all__ = ["partial_chance"]
 
 
 def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: int, notes: list,
@@ -34,72 +34,13 @@ def partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: 
     tables are compiled in turn; their exact convolutions (independent, mostly in
     numba without the GIL) run on ``threads`` threads, each value written to its
     own hit, so the result does not depend on the thread count."""
-    return start_partial_chance(hits, chance, spec, queries, reader, n_loci, notes, max_hits,
-                                line, threads).result()
-
-
-class PendingChance:
-    """The partial hits' convolutions under way (:func:`start_partial_chance`):
-    :meth:`result` waits for them and returns the hits with their values."""
-
-    def __init__(self, hits: pa.Table, vals=None, jobs=(), one=None, threads: int = 1):
-        self.hits, self._vals, self._jobs, self._one = hits, vals, list(jobs), one
-        self._pool = self._futures = None
-        if threads > 1 and len(self._jobs) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(min(int(threads), len(self._jobs)),
-                                            thread_name_prefix="strkin-partial")
-            self._futures = [self._pool.submit(one, j) for j in self._jobs]
-
-    def result(self, hits: pa.Table | None = None) -> pa.Table:
-        """The hits with ``expected_chance_hits`` of the partial hits replaced (the
-        values are computed here when no threads were started).  ``hits``: the same
-        rows in the same order with other columns filled in meanwhile (default: the
-        table given at the start)."""
-        if hits is not None and hits.num_rows != self.hits.num_rows:
-            raise ValueError("PendingChance.result: the hits are not the rows it started with")
-        if hits is not None:
-            self.hits = hits
-        if self._vals is None:
-            return self.hits
-        try:
-            results = ([f.result() for f in self._futures] if self._futures is not None
-                       else [self._one(j) for j in self._jobs])
-        finally:
-            self.close()
-        vals = self._vals
-        for i, v in results:
-            vals[i] = v
-        hits = self.hits
-        j = hits.schema.get_field_index("expected_chance_hits")
-        self._vals = None
-        self.hits = hits.set_column(j, hits.schema.field(j),
-                                    pa.array(vals, pa.float64(), mask=np.isnan(vals)))
-        return self.hits
-
-    def close(self) -> None:
-        """Stop the threads (the convolutions not started are cancelled)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-
-def start_partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_loci: int,
-                         notes: list, max_hits: int = 200, line: str = "paternal",
-                         threads: int = 1) -> PendingChance:
-    """:func:`partial_chance` in two steps: the hits' tables are compiled here, on
-    this thread, and with ``threads > 1`` their convolutions start on that many
-    threads; the caller may do other work (the run does the alternative
-    relationships, :mod:`engine.alternatives`) before
-    :meth:`PendingChance.result`.  ``notes`` gets its line here."""
     from kinship.chance import exceedance
 
     from .inputs import SEX_WORD
     from .model import get_model
 
     if hits.num_rows == 0 or not chance:
-        return PendingChance(hits)
+        return hits
     mode = np.asarray(hits.column("mode").to_pylist(), dtype=object).astype(str)
     nc = hits.column("loci_compared").to_numpy()
     score = hits.column("log10_lr").to_numpy()
@@ -107,7 +48,7 @@ def start_partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_
                                           and not ch.errors and m != "y-lineage"])
     idx = np.nonzero(part)[0]
     if not len(idx):
-        return PendingChance(hits)
+        return hits
     keep, left = [], 0
     for m in sorted(set(mode[idx].tolist())):
         sel = idx[mode[idx] == m]
@@ -185,7 +126,18 @@ def start_partial_chance(hits: pa.Table, chance: dict, spec, queries, reader, n_
                         **({"dropout": qd, "dropin": dc} if (qd or dc) else {}))
         return i, float(chance[m].n_comparisons) * float(ex.estimate[0])
 
+    if threads > 1 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(int(threads), len(jobs)),
+                                thread_name_prefix="strkin-partial") as pool:
+            results = list(pool.map(one, jobs))
+    else:
+        results = [one(j) for j in jobs]
+    for i, v in results:
+        vals[i] = v
     if left:
         notes.append(f"chance hits on the loci compared: {left} partial hits beyond the {max_hits} "
                      f"highest per mode keep the mode-wide value (report.chance_partial_max)")
-    return PendingChance(hits, vals, jobs, one, threads)
+    j = hits.schema.get_field_index("expected_chance_hits")
+    return hits.set_column(j, hits.schema.field(j), pa.array(vals, pa.float64(), mask=np.isnan(vals)))

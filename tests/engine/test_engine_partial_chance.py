@@ -33,8 +33,6 @@ def test_partial_identity_hit_gets_the_chance_of_its_own_loci(tmp_path):
     h = hits["PART-Q"]
     assert h["loci_compared"] == 8 and h["reference_id"] == r.sample_id
     assert h["expected_chance_hits"] == pytest.approx(n_comp * 10 ** -h["log10_lr"], rel=1e-6)
-    # the alternative relationships, computed while the convolutions ran, are kept
-    assert h["best_relationship"] == "identity" and h["relationship_lrs"] is not None
     # the complete profile keeps the mode-wide expectation (candidates typed at every locus)
     f = hits["FULL-Q"]
     assert f["loci_compared"] == 10
@@ -59,26 +57,3 @@ def test_partial_chance_same_values_on_one_or_more_threads(tmp_path):
         assert len(part) == 5 and all(h["loci_compared"] < 10 for h in part)
         out[t] = (tmp_path / f"out{t}" / "hits.parquet").read_bytes()
     assert out[1] == out[2] == out[3]
-
-
-def test_pending_chance_keeps_the_columns_filled_meanwhile_and_checks_the_rows():
-    """:func:`engine.partial_chance.start_partial_chance` returns the convolutions under
-    way; :meth:`PendingChance.result` sets the chance column on the table it is given
-    (the same rows with the alternatives filled in meanwhile) and refuses other rows."""
-    import numpy as np
-    import pyarrow as pa
-
-    from engine.partial_chance import PendingChance
-
-    hits = pa.table({"expected_chance_hits": pa.array([1.0, 2.0, 3.0]),
-                     "best_relationship": pa.array([None, None, None], pa.string())})
-    jobs = [(0, 0.5), (2, float("nan"))]
-    pend = PendingChance(hits, np.array([1.0, 2.0, 3.0]), jobs, lambda j: j, threads=2)
-    later = hits.set_column(1, "best_relationship", pa.array(["identity", None, "parent-child"]))
-    with pytest.raises(ValueError, match="not the rows"):
-        pend.result(later.slice(0, 2))
-    out = pend.result(later)
-    assert out.column("best_relationship").to_pylist() == ["identity", None, "parent-child"]
-    assert out.column("expected_chance_hits").to_pylist() == [0.5, 2.0, None]
-    # nothing to compute: the table given back as it is
-    assert PendingChance(hits).result(later) is later
