@@ -121,7 +121,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str]]] = {
                                   "(each query's first-ranked hit per mode), ranked (every ranked "
                                   "hit) or none"),
         "relationships_max": (200, "at most this many hits per mode get the alternatives (the "
-                                   "highest LRs first): a case-mode hit costs about 50 ms"),
+                                   "highest LRs first): a case-mode hit costs about 4 ms"),
         "consistency_ratio": (100.0, "reference consistency: a pair of typed relatives is flagged "
                                      "when another relationship has an LR at least this many "
                                      "times the pedigree's"),
