@@ -140,6 +140,9 @@ def genotype_probabilities(model, h2: str = "hw", dropout: float = 0.0,
     seen (or, with drop-in, more than two alleles: not a single-source call),
     where the locus is untyped (factor 1); :func:`locus_distributions` puts it at
     LR 1.  d = c = 0 gives the values above exactly.
+
+    The array is read-only and cached on the model (the same for every unit of a
+    run: the exact method asks for it once per unit and partial hit).
     """
     from .frequencies import SILENT
     from .tables import genotype_index, genotype_pairs
@@ -148,6 +151,10 @@ def genotype_probabilities(model, h2: str = "hw", dropout: float = 0.0,
         raise ValueError(f"h2 must be 'hw' or 'theta', got {h2!r}")
     if dropout or dropin:
         return _observed_probabilities(model, h2, float(dropout), float(dropin))
+    cache = model.__dict__.setdefault("_pg_cache", {})
+    hit = cache.get(("_pg", h2))
+    if hit is not None:
+        return hit
     theta = float(model.theta) if h2 == "theta" else 0.0
     out = np.zeros(model.size)
     for l, s in enumerate(model.systems):
@@ -165,6 +172,8 @@ def genotype_probabilities(model, h2: str = "hw", dropout: float = 0.0,
             P[with_s] = 0.0
         o = model.offsets[l]
         out[o:o + len(P)] = P / P.sum()
+    out.setflags(write=False)
+    cache[("_pg", h2)] = out
     return out
 
 

@@ -113,6 +113,15 @@ def test_genotype_probabilities_are_hardy_weinberg_by_hand():
     assert pt[o + genotype_index(0, 2)] == pytest.approx(2 * 0.9 * 0.5 * 0.3)
 
 
+def test_genotype_probabilities_cached_on_the_model_read_only():
+    """Asked for once per unit and partial hit: computed once per model and law."""
+    m = small_model(theta=0.1)
+    hw, th = genotype_probabilities(m), genotype_probabilities(m, h2="theta")
+    assert genotype_probabilities(m) is hw and genotype_probabilities(m, h2="theta") is th
+    assert not hw.flags.writeable and not np.array_equal(hw, th)
+    assert genotype_probabilities(small_model(theta=0.1)) is not hw     # another model: its own
+
+
 def test_silent_allele_calls_fold_into_homozygotes():
     ft = kinship.FrequencyTable.from_dict({"L1": {"8": 0.3, "9": 0.6}}, silent=0.1)
     m = ScoringModel(ft, ["L1"])
