@@ -1079,8 +1079,8 @@ def stream_blocks(dataset, recoder: Recoder, refs: RefPersons, kind: str, select
 
     ``selections``: list of boolean masks over the units (persons, or ``cases``
     in their order); each selection is cut into its own blocks of ``block_size``
-    units (one size, or one per selection).  Shards are read one at a time; a block is yielded once all its rows
-    have been read.  ``kept(block key)``: the block's compiled tables this process
+    units (one size, or one per selection).  Shards are read one at a time; a
+    block is yielded once all its rows have been read.  ``kept(block key)``: the block's compiled tables this process
     keeps, or None (:func:`engine.compile.kept_block`); when every block's are
     kept, no shard is read and the blocks carry their tables instead of genotypes.
     """
