@@ -220,6 +220,9 @@ runpy.run_module("engine.cli", run_name="__main__", alter_sys=True)
 #: alone) or ``"default"`` (the job's own defaults: the expected chance hits and the
 #: alternative relationships, :mod:`engine.chance` and :mod:`engine.alternatives`)
 REPORTS = {"none": {"chance_method": "none", "relationships": "none"}, "default": {}}
+#: each of :data:`REPORTS` as the table's heading states it
+REPORT_WORDS = {"none": "none (the hits alone)",
+                "default": "the job defaults (expected chance hits, alternative relationships)"}
 
 
 def run_cell(qpath: Path, rpath: Path, mode: str, threads: int, memory=None, work=None,
@@ -441,7 +444,7 @@ def main(argv=None):
                     f.write(json.dumps(row) + "\n")
     print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, "
           f"Python {info['python']}, numpy {info['numpy']}; {args.threads} threads; report: "
-          f"{'the job defaults (expected chance hits, alternative relationships)' if args.report == 'default' else 'none (the hits alone)'}.")
+          f"{REPORT_WORDS[args.report]}.")
     print()
     print("| mode | queries | references | units | pairs | wall s | CPU s | peak RSS MiB | estimate MiB "
           "| pairs/s (wall) | pairs per CPU-s | search pairs/s | NumPy pairs/s (1 thread) "

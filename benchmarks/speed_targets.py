@@ -63,7 +63,7 @@ def _worker_part(quick: bool) -> int:
     import tempfile
 
     sys.path.insert(0, str(HERE))
-    from scale_table import MUTATION, query_dataset, reference_dataset
+    from scale_table import MUTATION, REPORTS, query_dataset, reference_dataset
 
     from engine.demo import _write_job_toml
 
@@ -82,7 +82,7 @@ def _worker_part(quick: bool) -> int:
                 "search": {"modes": [mode], "threshold": 1e4, "top_k": 10, "max_inconsistent": 1},
                 "output": {"path": str(work / f"out-{mode}-{nq}")},
                 "execution": {"threads": 2, "progress": False},
-                "report": {"chance_method": "none", "relationships": "none"}})
+                "report": dict(REPORTS["none"])})
             rc |= _run([str(HERE / "worker_cost.py"), "--runs", "3", "--big", str(job),
                         "--big-runs", "3" if quick else "5", "--keep-tables", "3GiB"])
     finally:
