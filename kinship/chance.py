@@ -500,7 +500,8 @@ def _bin_kernel(lv, P, starts, delta, how, uk, ms, out_starts):
                 if np.isfinite(lv[i]):
                     fin[nf] = i
                     nf += 1
-            fin = _stable_order(kk, fin[:nf])
+            fin = fin[:nf]
+            fin = fin[np.argsort(kk[fin], kind="mergesort")]     # stable
             for j in range(nf):
                 i = fin[j]
                 if j == 0 or kk[i] != uk[o - 1]:
@@ -509,54 +510,6 @@ def _bin_kernel(lv, P, starts, delta, how, uk, ms, out_starts):
                     o += 1
                 ms[o - 1] += P[i]
         out_starts[l + 1] = o
-
-
-@jit()
-def _stable_order(keys, idx):
-    """``idx`` ordered by ``keys[idx]``, equal keys in the order of ``idx``: insertion
-    sort of runs of 16, then bottom-up merges, on (key, index) pairs.  Written out
-    because numba's ``np.argsort`` added about 0.7 s to the first compilation of
-    these kernels (measured; this runs as fast)."""
-    n = len(idx)
-    ka = np.empty(n, dtype=np.int64)
-    ia = idx.copy()
-    for t in range(n):
-        ka[t] = keys[idx[t]]
-    R = 16
-    for lo in range(0, n, R):
-        for t in range(lo + 1, min(lo + R, n)):
-            kv = ka[t]
-            iv = ia[t]
-            u = t
-            while u > lo and ka[u - 1] > kv:     # strictly greater: stable
-                ka[u] = ka[u - 1]
-                ia[u] = ia[u - 1]
-                u -= 1
-            ka[u] = kv
-            ia[u] = iv
-    kb = np.empty(n, dtype=np.int64)
-    ib = np.empty(n, dtype=idx.dtype)
-    width = R
-    while width < n:
-        for lo in range(0, n, 2 * width):
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            i = lo
-            j = mid
-            for t in range(lo, hi):
-                # the left run's pair first when the keys are equal: stable
-                if i < mid and (j >= hi or ka[i] <= ka[j]):
-                    kb[t] = ka[i]
-                    ib[t] = ia[i]
-                    i += 1
-                else:
-                    kb[t] = ka[j]
-                    ib[t] = ia[j]
-                    j += 1
-        ka, kb = kb, ka
-        ia, ib = ib, ia
-        width *= 2
-    return ia
 
 
 def _convolve_tail(locs, kappas: np.ndarray, zeros=None, max_skip: int = 0) -> np.ndarray:
