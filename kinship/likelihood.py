@@ -437,6 +437,8 @@ class _Network:
         return _place_diagonal(res, [uniq_out.index(l) for l in out], self.A)
 
 
+#: contraction orders per structure, and the plans (:func:`_plan`) made of them per shape
+#: (:func:`_contract_cached`)
 _STRUCT_PATHS: dict = {}
 _EXPRESSIONS: dict = {}
 _PATH_SEARCH_LOCK = threading.Lock()
@@ -500,12 +502,8 @@ def _contract_cached(ops, subs, out):
     key = (nsubs, nout)
     shapes = tuple(o.shape for o in ops)
     ekey = (key, shapes)
-    expr = _EXPRESSIONS.get(ekey)
-    if expr is None:
-        import opt_einsum as oe
-
-        eq = ",".join("".join(oe.get_symbol(i) for i in s) for s in nsubs) + "->" + "".join(
-            oe.get_symbol(i) for i in nout)
+    plan = _EXPRESSIONS.get(ekey)
+    if plan is None:
         path = _STRUCT_PATHS.get(key)
         if path is None:
             # searched on canonical sizes (every axis 16), not this call's: the order
@@ -516,11 +514,11 @@ def _contract_cached(ops, subs, out):
             if len(_STRUCT_PATHS) > 200_000:
                 _STRUCT_PATHS.clear()
             _STRUCT_PATHS[key] = path
-        expr = _plan(oe.contract_expression(eq, *shapes, optimize=path), shapes)
+        plan = _plan_for(nsubs, nout, shapes, path)
         if len(_EXPRESSIONS) > 50_000:
             _EXPRESSIONS.clear()
-        _EXPRESSIONS[ekey] = expr
-    return _run_plan(expr, ops)
+        _EXPRESSIONS[ekey] = plan
+    return _run_plan(plan, ops)
 
 
 @lru_cache(maxsize=256)
@@ -538,6 +536,7 @@ def _place_diagonal(res, positions, A):
     return full
 
 
+#: plans (:func:`_plan`) per (labels, shapes, output) (:func:`_contract`)
 _PATH_CACHE: dict = {}
 
 
@@ -570,25 +569,25 @@ def _contract(operands, sublists, out):
     key = (tuple(sublists), tuple(o.shape for o in operands), tuple(out))
     plan = _PATH_CACHE.get(key)
     if plan is None:
-        plan = _plan(_expression(operands, sublists, out), [o.shape for o in operands])
+        sizes = {l: n for o, sub in zip(operands, sublists) for l, n in zip(sub, o.shape)}
+        plan = _plan_for(sublists, out, [o.shape for o in operands],
+                         _search_order(sublists, out, sizes, greedy_repeats=1))
         if len(_PATH_CACHE) > 8192:
             _PATH_CACHE.clear()
         _PATH_CACHE[key] = plan
     return _run_plan(plan, operands)
 
 
-def _expression(operands, sublists, out):
-    """opt_einsum's compiled expression of the contraction, in the order
-    :func:`_search_order` chooses."""
+def _plan_for(sublists, out, shapes, path) -> tuple:
+    """:func:`_plan` of opt_einsum's compiled expression of the contraction (its
+    labels named by first appearance) in the order ``path``."""
     import opt_einsum as oe
 
-    sizes = {l: n for o, sub in zip(operands, sublists) for l, n in zip(sub, o.shape)}
-    path = _search_order(sublists, out, sizes, greedy_repeats=1)
     names: dict = {}
     sym = lambda l: oe.get_symbol(names.setdefault(l, len(names)))  # noqa: E731
     eq = ",".join("".join(sym(l) for l in sub) for sub in sublists) + "->" + "".join(
         sym(l) for l in out)
-    return oe.contract_expression(eq, *(o.shape for o in operands), optimize=path)
+    return _plan(oe.contract_expression(eq, *shapes, optimize=path), shapes)
 
 
 def _plan(expr, shapes) -> tuple:
